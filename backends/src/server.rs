@@ -1,0 +1,169 @@
+//! What every backend shares: the Wayland display and listening socket, the IPC socket, and the
+//! child client weft may spawn and wait for.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::Duration;
+
+use calloop::generic::Generic;
+use calloop::timer::{TimeoutAction, Timer};
+use calloop::{EventLoop, Interest, LoopSignal, Mode, PostAction};
+use smithay::reexports::wayland_server::Display;
+use smithay::wayland::socket::ListeningSocketSource;
+use tracing::{info, warn};
+use weft_compositor::ipc::server::IpcSocket;
+use weft_compositor::{ClientState, Weft};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("XDG_RUNTIME_DIR is not set")]
+    NoRuntimeDir,
+    #[error("creating the Wayland socket: {0}")]
+    Socket(String),
+    #[error("event loop: {0}")]
+    EventLoop(String),
+    #[error("IPC socket {0}: {1}")]
+    Ipc(PathBuf, std::io::Error),
+    #[error("spawning the client {0:?}: {1}")]
+    Spawn(OsString, std::io::Error),
+    #[error("renderer: {0}")]
+    Render(#[from] weft_compositor::render::RenderError),
+}
+
+/// How the server presents itself to clients.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Wayland socket name in `$XDG_RUNTIME_DIR`; the first free `wayland-N` when `None`.
+    pub socket: Option<String>,
+    /// A client to spawn with `WAYLAND_DISPLAY` and `WEFT_SOCKET` set.
+    pub command: Vec<OsString>,
+    /// Stop when the client exits, with its status.
+    pub exit_with_client: bool,
+}
+
+/// Names of the sockets a running server listens on.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub runtime_dir: PathBuf,
+    pub socket_name: String,
+    pub ipc_path: PathBuf,
+}
+
+impl Endpoints {
+    pub fn wayland_path(&self) -> PathBuf {
+        self.runtime_dir.join(&self.socket_name)
+    }
+}
+
+/// What `serve` leaves in place while the loop runs; dropping it removes the IPC socket.
+pub struct Served {
+    pub endpoints: Endpoints,
+    _ipc: IpcSocket,
+    /// Exit status of the client, once it exited (with `exit_with_client`).
+    pub client_status: std::rc::Rc<std::cell::Cell<Option<i32>>>,
+}
+
+/// Inserts the display, the listening socket, the IPC socket and the child client into the loop.
+pub fn serve(
+    event_loop: &mut EventLoop<'static, Weft>,
+    display: Display<Weft>,
+    options: &ServerOptions,
+) -> Result<Served, ServerError> {
+    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .ok_or(ServerError::NoRuntimeDir)?;
+    let socket = match &options.socket {
+        Some(name) => ListeningSocketSource::with_name(name),
+        None => ListeningSocketSource::new_auto(),
+    }
+    .map_err(|e| ServerError::Socket(e.to_string()))?;
+    let socket_name = socket.socket_name().to_string_lossy().into_owned();
+    let handle = event_loop.handle();
+    handle
+        .insert_source(socket, |stream, _, state| {
+            if let Err(e) = state
+                .display_handle
+                .insert_client(stream, Arc::new(ClientState::default()))
+            {
+                warn!(error = %e, "could not add a client");
+            }
+        })
+        .map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    handle
+        .insert_source(Generic::new(display, Interest::READ, Mode::Level), |_, display, state| {
+            // SAFETY: the display is not dropped while the loop runs (it is owned by this source).
+            unsafe {
+                if let Err(e) = display.get_mut().dispatch_clients(state) {
+                    warn!(error = %e, "dispatching clients failed");
+                }
+            }
+            Ok(PostAction::Continue)
+        })
+        .map_err(|e| ServerError::EventLoop(e.to_string()))?;
+
+    let ipc_path = weft_compositor::ipc::client::socket_path(&runtime_dir, &socket_name);
+    let ipc = weft_compositor::ipc::server::listen(&handle, &ipc_path).map_err(|e| ServerError::Ipc(ipc_path.clone(), e))?;
+    let endpoints = Endpoints {
+        runtime_dir,
+        socket_name,
+        ipc_path,
+    };
+    info!(socket = %endpoints.socket_name, ipc = %endpoints.ipc_path.display(), "listening");
+
+    let client_status = std::rc::Rc::new(std::cell::Cell::new(None));
+    if let Some((program, args)) = options.command.split_first() {
+        let child = Command::new(program)
+            .args(args)
+            .env("WAYLAND_DISPLAY", &endpoints.socket_name)
+            .env("WEFT_SOCKET", &endpoints.ipc_path)
+            .spawn()
+            .map_err(|e| ServerError::Spawn(program.clone(), e))?;
+        info!(pid = child.id(), command = ?options.command, "client spawned");
+        watch_child(event_loop, child, options.exit_with_client, client_status.clone())?;
+    }
+    Ok(Served {
+        endpoints,
+        _ipc: ipc,
+        client_status,
+    })
+}
+
+/// Polls the child every 50 ms (a pidfd would need Linux 5.3 and more code for no real gain here).
+fn watch_child(
+    event_loop: &mut EventLoop<'static, Weft>,
+    mut child: Child,
+    exit_with_client: bool,
+    status: std::rc::Rc<std::cell::Cell<Option<i32>>>,
+) -> Result<(), ServerError> {
+    let signal: LoopSignal = event_loop.get_signal();
+    event_loop
+        .handle()
+        .insert_source(Timer::from_duration(Duration::from_millis(50)), move |_, _, state| {
+            match child.try_wait() {
+                Ok(Some(exit)) => {
+                    let code = exit.code().unwrap_or_else(|| 128 + signal_of(&exit));
+                    info!(code, "client exited");
+                    if exit_with_client {
+                        status.set(Some(code));
+                        state.running = false;
+                        signal.stop();
+                    }
+                    TimeoutAction::Drop
+                }
+                Ok(None) => TimeoutAction::ToDuration(Duration::from_millis(50)),
+                Err(e) => {
+                    warn!(error = %e, "cannot wait for the client");
+                    TimeoutAction::Drop
+                }
+            }
+        })
+        .map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    Ok(())
+}
+
+fn signal_of(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal().unwrap_or(0)
+}

@@ -1,0 +1,86 @@
+//! One frame of one output: render the scene (when something changed), then tell every shown
+//! surface that its content was presented — frame callbacks and wp_presentation feedback with the
+//! backend's clock, refresh period and frame counter.
+
+use std::time::Duration;
+
+use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_presentation_feedback;
+use smithay::wayland::compositor::{with_states, SurfaceAttributes};
+use smithay::wayland::presentation::{PresentationFeedbackCachedState, Refresh};
+use tracing::warn;
+
+use crate::render::{FrameStats, RenderError};
+use crate::state::Weft;
+
+/// What one frame did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameReport {
+    pub rendered: bool,
+    pub stats: FrameStats,
+    pub surfaces: usize,
+    pub feedbacks: usize,
+}
+
+impl Weft {
+    /// Renders output `index` into its target. With `readback`, returns its RGBA pixels.
+    pub fn render_output(&mut self, index: usize, readback: bool) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
+        let (items, _) = self.scene(index);
+        let clear = self.background;
+        let (renderer, slot) = self.renderer_and_slot(index);
+        renderer.render(&slot.target, clear, &items, readback)
+    }
+
+    /// Runs the frame of output `index` at presentation time `now`: renders if the scene changed,
+    /// then sends frame callbacks and presentation feedback for every surface shown.
+    pub fn frame(&mut self, index: usize, now: Duration) -> FrameReport {
+        let mut report = FrameReport::default();
+        if index >= self.outputs.len() {
+            return report;
+        }
+        let generation = self.scene_generation;
+        if self.outputs[index].rendered_generation != Some(generation) {
+            match self.render_output(index, false) {
+                Ok((stats, _)) => {
+                    report.rendered = true;
+                    report.stats = stats;
+                    self.outputs[index].rendered += 1;
+                    self.outputs[index].rendered_generation = Some(generation);
+                }
+                Err(e) => warn!(error = %e, output = %self.outputs[index].name(), "frame failed"),
+            }
+        }
+        let slot = &mut self.outputs[index];
+        slot.seq += 1;
+        slot.last_present = Some(now);
+        let seq = slot.seq;
+        let refresh = Refresh::Fixed(slot.refresh_period());
+        let output = slot.output.clone();
+
+        let (_, surfaces) = self.scene(index);
+        report.surfaces = surfaces.len();
+        let time_ms = now.as_millis() as u32;
+        for surface in &surfaces {
+            with_states(surface, |states| {
+                let callbacks = std::mem::take(&mut states.cached_state.get::<SurfaceAttributes>().current().frame_callbacks);
+                for cb in callbacks {
+                    cb.done(time_ms);
+                }
+                let feedbacks = std::mem::take(
+                    &mut states
+                        .cached_state
+                        .get::<PresentationFeedbackCachedState>()
+                        .current()
+                        .callbacks,
+                );
+                for fb in feedbacks {
+                    report.feedbacks += 1;
+                    // Composited with Vulkan: a copy, so never ZERO_COPY; the headless clock is
+                    // software, so neither HW_CLOCK nor HW_COMPLETION. Frames are paced at the
+                    // output's refresh, like vsync.
+                    fb.presented(&output, now, refresh, seq, wp_presentation_feedback::Kind::Vsync);
+                }
+            });
+        }
+        report
+    }
+}

@@ -1,0 +1,112 @@
+//! wl_compositor commits: buffer import, xdg initial configure and mapping, popups.
+
+use smithay::backend::renderer::utils::on_commit_buffer_handler;
+use smithay::desktop::{find_popup_root_surface, PopupKind};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_surface;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{Client, Resource};
+use smithay::wayland::compositor::{
+    get_parent, is_sync_subsurface, with_states, BufferAssignment, CompositorClientState, CompositorHandler,
+    CompositorState, SurfaceAttributes,
+};
+use smithay::wayland::shell::xdg::{XdgPopupSurfaceData, XdgToplevelSurfaceData};
+
+use crate::state::{ClientState, Weft};
+use crate::surface::import_tree;
+
+impl CompositorHandler for Weft {
+    fn compositor_state(&mut self) -> &mut CompositorState {
+        &mut self.compositor_state
+    }
+
+    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        &client
+            .get_data::<ClientState>()
+            .expect("every client is inserted with ClientState")
+            .compositor_state
+    }
+
+    fn new_surface(&mut self, surface: &WlSurface) {
+        self.next_surface_id += 1;
+        let id = crate::surface::SurfaceId(self.next_surface_id);
+        with_states(surface, |states| {
+            states.data_map.insert_if_missing(|| id);
+        });
+        smithay::wayland::compositor::add_destruction_hook(surface, |state: &mut Weft, surface| {
+            state.xdg_guard.surface_destroyed(surface);
+            state.damage();
+        });
+    }
+
+    fn commit(&mut self, surface: &WlSurface) {
+        if self.reject_unconfigured_buffer(surface) {
+            return;
+        }
+        on_commit_buffer_handler::<Self>(surface);
+        if is_sync_subsurface(surface) {
+            // Applied with its parent's next commit.
+            return;
+        }
+        let mut root = surface.clone();
+        while let Some(parent) = get_parent(&root) {
+            root = parent;
+        }
+        if import_tree(&mut self.renderer, &root) {
+            self.damage();
+        }
+        if let Some(window) = self.window_for_surface(&root) {
+            window.on_commit();
+        }
+        self.xdg_commit(&root);
+        self.popups.commit(surface);
+        if let Some(popup) = self.popups.find_popup(surface) {
+            self.popup_commit(&popup);
+        }
+    }
+}
+
+impl Weft {
+    /// xdg_surface.unconfigured_buffer: a buffer attached to an xdg surface before its first
+    /// configure was acknowledged. Returns whether the error was raised.
+    fn reject_unconfigured_buffer(&mut self, surface: &WlSurface) -> bool {
+        let Some(xdg) = self.xdg_guard.xdg_surface_of(surface).cloned() else {
+            return false;
+        };
+        let (has_new_buffer, configured) = with_states(surface, |states| {
+            let has_new_buffer = matches!(
+                states.cached_state.get::<SurfaceAttributes>().current().buffer,
+                Some(BufferAssignment::NewBuffer(_))
+            );
+            let configured = if let Some(d) = states.data_map.get::<XdgToplevelSurfaceData>() {
+                d.lock().map(|d| d.configured).unwrap_or(true)
+            } else if let Some(d) = states.data_map.get::<XdgPopupSurfaceData>() {
+                d.lock().map(|d| d.configured).unwrap_or(true)
+            } else {
+                true
+            };
+            (has_new_buffer, configured)
+        });
+        if has_new_buffer && !configured {
+            xdg.post_error(
+                xdg_surface::Error::UnconfiguredBuffer,
+                "a buffer was committed before the first configure was acknowledged",
+            );
+            return true;
+        }
+        false
+    }
+
+    fn popup_commit(&mut self, popup: &PopupKind) {
+        if let PopupKind::Xdg(xdg) = popup {
+            if !xdg.is_initial_configure_sent() {
+                match xdg.send_configure() {
+                    Ok(serial) => self.xdg_guard.configure_sent(xdg.wl_surface(), serial.into()),
+                    Err(e) => tracing::debug!(error = ?e, "initial popup configure failed"),
+                }
+            }
+        }
+        if find_popup_root_surface(popup).is_ok() {
+            self.damage();
+        }
+    }
+}

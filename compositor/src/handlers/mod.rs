@@ -1,0 +1,56 @@
+//! smithay handler impls for [`Weft`]: one file per protocol family that has logic, the plain
+//! delegations here.
+
+mod compositor;
+mod xdg;
+
+use smithay::input::{Seat, SeatHandler, SeatState};
+use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::wayland::buffer::BufferHandler;
+use smithay::wayland::output::OutputHandler;
+use smithay::wayland::shm::{ShmHandler, ShmState};
+use smithay::{
+    delegate_compositor, delegate_output, delegate_presentation, delegate_seat, delegate_single_pixel_buffer,
+    delegate_viewporter,
+};
+
+use crate::state::Weft;
+
+pub use xdg::send_configure_tracked;
+
+impl BufferHandler for Weft {
+    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+}
+
+impl ShmHandler for Weft {
+    fn shm_state(&self) -> &ShmState {
+        &self.shm_state
+    }
+}
+
+impl SeatHandler for Weft {
+    type KeyboardFocus = WlSurface;
+    type PointerFocus = WlSurface;
+    type TouchFocus = WlSurface;
+
+    fn seat_state(&mut self) -> &mut SeatState<Self> {
+        &mut self.seat_state
+    }
+}
+
+impl OutputHandler for Weft {}
+
+// wl_shm goes through weft-protocols' guard, which raises the spec's errors where smithay would
+// panic or accept, then hands the request to smithay.
+weft_protocols::delegate_shm_guarded!(Weft);
+delegate_compositor!(Weft);
+weft_protocols::delegate_xdg_shell_guarded!(Weft);
+delegate_seat!(Weft);
+delegate_output!(Weft);
+delegate_viewporter!(Weft);
+delegate_presentation!(Weft);
+delegate_single_pixel_buffer!(Weft);
+
+/// Keeps the seat type nameable for backends that add input devices later.
+pub type WeftSeat = Seat<Weft>;

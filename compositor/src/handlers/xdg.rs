@@ -1,0 +1,172 @@
+//! xdg-shell: toplevels (placement, maximize, fullscreen) and popups.
+
+use smithay::desktop::{PopupKind, Window};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat, wl_surface::WlSurface};
+use smithay::utils::Serial;
+use smithay::wayland::shell::xdg::{
+    PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
+};
+use tracing::debug;
+use weft_protocols::xdg_guard::{XdgGuardData, XdgGuardState};
+
+use crate::state::Weft;
+
+/// Sends the toplevel's pending configure and records its serial for the xdg guard.
+pub fn send_configure_tracked(guard: &mut XdgGuardData, toplevel: &ToplevelSurface) {
+    let serial = toplevel.send_configure();
+    guard.configure_sent(toplevel.wl_surface(), serial.into());
+}
+
+impl XdgGuardState for Weft {
+    fn xdg_guard(&mut self) -> &mut XdgGuardData {
+        &mut self.xdg_guard
+    }
+}
+
+impl XdgShellHandler for Weft {
+    fn xdg_shell_state(&mut self) -> &mut XdgShellState {
+        &mut self.xdg_shell_state
+    }
+
+    fn new_toplevel(&mut self, surface: ToplevelSurface) {
+        self.xdg_guard.role_object_created(surface.wl_surface());
+        self.pending_windows.push(Window::new_wayland_window(surface));
+    }
+
+    fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
+        self.xdg_guard.role_object_created(surface.wl_surface());
+        surface.with_pending_state(|state| {
+            state.geometry = positioner.get_geometry();
+            state.positioner = positioner;
+        });
+        if let Err(e) = self.popups.track_popup(PopupKind::Xdg(surface)) {
+            debug!(error = ?e, "popup died before it was tracked");
+        }
+    }
+
+    fn reposition_request(&mut self, surface: PopupSurface, positioner: PositionerState, token: u32) {
+        surface.with_pending_state(|state| {
+            state.geometry = positioner.get_geometry();
+            state.positioner = positioner;
+        });
+        surface.send_repositioned(token);
+        if let Ok(serial) = surface.send_configure() {
+            self.xdg_guard.configure_sent(surface.wl_surface(), serial.into());
+        }
+    }
+
+    fn grab(&mut self, _surface: PopupSurface, _seat: wl_seat::WlSeat, _serial: Serial) {
+        // Popup grabs need pointer/keyboard input, which the headless backend has none of.
+    }
+
+    fn maximize_request(&mut self, surface: ToplevelSurface) {
+        self.set_fill_state(&surface, xdg_toplevel::State::Maximized, true);
+    }
+
+    fn unmaximize_request(&mut self, surface: ToplevelSurface) {
+        self.set_fill_state(&surface, xdg_toplevel::State::Maximized, false);
+    }
+
+    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<wl_output::WlOutput>) {
+        self.set_fill_state(&surface, xdg_toplevel::State::Fullscreen, true);
+    }
+
+    fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
+        self.set_fill_state(&surface, xdg_toplevel::State::Fullscreen, false);
+    }
+
+    fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
+        self.pending_windows
+            .retain(|w| w.toplevel().is_some_and(|t| t != &surface));
+        let gone: Vec<Window> = self
+            .space
+            .elements()
+            .filter(|w| w.toplevel().is_some_and(|t| t == &surface))
+            .cloned()
+            .collect();
+        for w in gone {
+            self.space.unmap_elem(&w);
+        }
+        self.damage();
+    }
+
+    fn popup_destroyed(&mut self, _surface: PopupSurface) {
+        self.damage();
+    }
+
+    fn title_changed(&mut self, _surface: ToplevelSurface) {
+        self.damage();
+    }
+}
+
+impl Weft {
+    /// The window (mapped or waiting for its first buffer) whose toplevel is `surface`.
+    pub fn window_for_surface(&self, surface: &WlSurface) -> Option<Window> {
+        self.space
+            .elements()
+            .chain(self.pending_windows.iter())
+            .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
+            .cloned()
+    }
+
+    /// Maximized and fullscreen toplevels fill the output; leaving the state restores the size the
+    /// client chooses (an unset size in the configure).
+    fn set_fill_state(&mut self, surface: &ToplevelSurface, which: xdg_toplevel::State, on: bool) {
+        let size = self.outputs.first().map(|o| o.logical_size());
+        surface.with_pending_state(|state| {
+            if on {
+                state.states.set(which);
+                state.size = size;
+            } else {
+                state.states.unset(which);
+                let still_filled = state.states.contains(xdg_toplevel::State::Maximized)
+                    || state.states.contains(xdg_toplevel::State::Fullscreen);
+                if !still_filled {
+                    state.size = None;
+                }
+            }
+        });
+        // Before the initial configure the state rides along with it (xdg-shell: a configure is
+        // only sent in reply to the initial commit).
+        if surface.is_initial_configure_sent() {
+            send_configure_tracked(&mut self.xdg_guard, surface);
+        }
+    }
+
+    /// On a toplevel's commit: answer the initial commit with a configure, and map the window on its
+    /// first buffer.
+    pub(crate) fn xdg_commit(&mut self, root: &WlSurface) {
+        let Some(window) = self.window_for_surface(root) else {
+            return;
+        };
+        let Some(toplevel) = window.toplevel().cloned() else {
+            return;
+        };
+        if !toplevel.is_initial_configure_sent() {
+            send_configure_tracked(&mut self.xdg_guard, &toplevel);
+            return;
+        }
+        let has_content = crate::surface::content_snapshot(root, |c| c.has_content());
+        let mapped = self.space.elements().any(|w| w == &window);
+        if has_content && !mapped {
+            self.pending_windows.retain(|w| w != &window);
+            let location = self.place_new_window(&window, &toplevel);
+            self.space.map_element(window, location, true);
+            self.damage();
+        } else if !has_content && mapped {
+            // A null buffer unmaps; the next buffer maps it again, placed anew.
+            self.space.unmap_elem(&window);
+            self.pending_windows.push(window);
+            self.damage();
+        } else if mapped {
+            // Keep filled windows at the output origin when their state changes.
+            let filled = toplevel.with_pending_state(|s| {
+                s.states.contains(xdg_toplevel::State::Maximized) || s.states.contains(xdg_toplevel::State::Fullscreen)
+            });
+            if filled && self.space.element_location(&window) != Some((0, 0).into()) {
+                self.space.map_element(window, (0, 0), false);
+            }
+        }
+    }
+}

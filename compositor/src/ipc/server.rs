@@ -1,0 +1,174 @@
+//! The server side: a listening socket in the event loop; each connection carries one request.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use calloop::generic::Generic;
+use calloop::{Interest, LoopHandle, Mode, PostAction};
+use smithay::wayland::compositor::with_states;
+use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::desktop::PopupManager;
+use smithay::wayland::compositor::get_children;
+use tracing::{debug, warn};
+
+use super::model::{OutputRecord, Request, SurfaceRecord};
+use crate::state::Weft;
+use crate::surface::content_snapshot;
+
+/// The bound socket; removes its file when dropped.
+pub struct IpcSocket {
+    path: PathBuf,
+}
+
+impl IpcSocket {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for IpcSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Binds `path` and serves requests from `handle`'s event loop.
+pub fn listen(handle: &LoopHandle<'static, Weft>, path: &Path) -> std::io::Result<IpcSocket> {
+    // A stale socket from a crashed weft would make bind fail; nobody can be listening on it if
+    // connecting fails.
+    if path.exists() && UnixStream::connect(path).is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    let listener = UnixListener::bind(path)?;
+    listener.set_nonblocking(true)?;
+    handle
+        .insert_source(Generic::new(listener, Interest::READ, Mode::Level), |_, listener, state| {
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) => serve(state, stream),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        warn!(error = %e, "IPC accept failed");
+                        break;
+                    }
+                }
+            }
+            Ok(PostAction::Continue)
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(IpcSocket { path: path.to_path_buf() })
+}
+
+fn serve(state: &mut Weft, stream: UnixStream) {
+    // One short request per connection; a client that connects and says nothing costs at most
+    // this long of the event loop.
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut line = String::new();
+    let mut reader = BufReader::new(&stream);
+    if let Err(e) = reader.read_line(&mut line) {
+        debug!(error = %e, "IPC client sent nothing");
+        return;
+    }
+    let reply = match serde_json::from_str::<Request>(&line) {
+        Ok(req) => match handle(state, req) {
+            Ok(data) => serde_json::json!({ "ok": true, "data": data }),
+            Err(e) => serde_json::json!({ "ok": false, "error": e }),
+        },
+        Err(e) => serde_json::json!({ "ok": false, "error": format!("bad request: {e}") }),
+    };
+    let mut out = reply.to_string();
+    out.push('\n');
+    if let Err(e) = (&stream).write_all(out.as_bytes()) {
+        debug!(error = %e, "IPC client left before the reply");
+    }
+}
+
+/// Answers one request.
+pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, String> {
+    let to_json = |v: Result<serde_json::Value, serde_json::Error>| v.map_err(|e| e.to_string());
+    match req {
+        Request::Outputs => to_json(serde_json::to_value(outputs(state))),
+        Request::Surfaces => to_json(serde_json::to_value(surfaces(state))),
+        Request::Devices => to_json(serde_json::to_value(vec![state.renderer.device().info().clone()])),
+        Request::Screenshot { output, path } => {
+            let index = state
+                .output_index(&output)
+                .ok_or_else(|| format!("no output named {output}"))?;
+            let (_, pixels) = state.render_output(index, true).map_err(|e| e.to_string())?;
+            let pixels = pixels.ok_or("renderer returned no pixels")?;
+            let slot = &state.outputs[index];
+            crate::screenshot::write_png(Path::new(&path), slot.spec.width, slot.spec.height, &pixels)
+                .map_err(|e| format!("writing {path}: {e}"))?;
+            Ok(serde_json::json!({ "path": path, "width": slot.spec.width, "height": slot.spec.height }))
+        }
+    }
+}
+
+pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
+    state
+        .outputs
+        .iter()
+        .map(|o| {
+            let loc = o.output.current_location();
+            OutputRecord {
+                name: o.name(),
+                width: o.spec.width,
+                height: o.spec.height,
+                refresh_mhz: o.spec.refresh_mhz,
+                x: loc.x,
+                y: loc.y,
+                frames: o.seq,
+                rendered: o.rendered,
+            }
+        })
+        .collect()
+}
+
+pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
+    let mut out = Vec::new();
+    for window in state.space.elements() {
+        let Some(toplevel) = window.toplevel() else { continue };
+        let surface = toplevel.wl_surface();
+        let geo = state.space.element_geometry(window).unwrap_or_default();
+        let output = state.space.outputs_for_element(window).first().map(|o| o.name());
+        let (app_id, title) = with_states(surface, |states| {
+            states
+                .data_map
+                .get::<XdgToplevelSurfaceData>()
+                .and_then(|d| d.lock().ok().map(|d| (d.app_id.clone(), d.title.clone())))
+                .unwrap_or_default()
+        });
+        let (maximized, fullscreen) = toplevel.with_pending_state(|s| {
+            (
+                s.states.contains(xdg_toplevel::State::Maximized),
+                s.states.contains(xdg_toplevel::State::Fullscreen),
+            )
+        });
+        let id = crate::surface::surface_id(surface);
+        out.push(content_snapshot(surface, |c| SurfaceRecord {
+            id,
+            app_id,
+            title,
+            output,
+            x: geo.loc.x,
+            y: geo.loc.y,
+            width: geo.size.w,
+            height: geo.size.h,
+            buffer: c.buffer.clone(),
+            rung: c.rung,
+            reason: c.reason.clone(),
+            source_device: None,
+            maximized,
+            fullscreen,
+            subsurfaces: get_children(surface).len(),
+            popups: PopupManager::popups_for_surface(surface).count(),
+            commits: c.commits,
+            uploaded_bytes: c.uploaded_bytes,
+        }));
+    }
+    out
+}

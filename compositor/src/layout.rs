@@ -1,0 +1,73 @@
+//! Where new toplevels go: centred on the first output, then cascaded so that each new window
+//! stays visible; maximized and fullscreen windows at the output's origin.
+
+use smithay::desktop::Window;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::utils::{Logical, Point, Size};
+use smithay::wayland::shell::xdg::ToplevelSurface;
+
+use crate::state::Weft;
+
+/// Offset between cascaded windows, in logical pixels.
+pub const CASCADE_STEP: i32 = 32;
+
+/// The location of the `index`-th window of `size` on an output of `output` size: centred, then
+/// stepped down and right, wrapping back to the centre before leaving the output.
+pub fn cascade_position(output: Size<i32, Logical>, size: Size<i32, Logical>, index: u32) -> Point<i32, Logical> {
+    let cx = (output.w - size.w) / 2;
+    let cy = (output.h - size.h) / 2;
+    let room_x = (output.w - size.w - cx).max(0) / CASCADE_STEP;
+    let room_y = (output.h - size.h - cy).max(0) / CASCADE_STEP;
+    let steps = room_x.min(room_y) + 1;
+    let k = (index as i32) % steps.max(1);
+    Point::from((cx.max(0) + k * CASCADE_STEP, cy.max(0) + k * CASCADE_STEP))
+}
+
+impl Weft {
+    pub(crate) fn place_new_window(&mut self, window: &Window, toplevel: &ToplevelSurface) -> Point<i32, Logical> {
+        let filled = toplevel.with_pending_state(|s| {
+            s.states.contains(xdg_toplevel::State::Maximized) || s.states.contains(xdg_toplevel::State::Fullscreen)
+        });
+        if filled {
+            return (0, 0).into();
+        }
+        let output = self.outputs.first().map(|o| o.logical_size()).unwrap_or((1280, 720).into());
+        let size = window.geometry().size;
+        let position = cascade_position(output, size, self.placed);
+        self.placed += 1;
+        position
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_window_is_centred() {
+        let p = cascade_position((1280, 720).into(), (200, 100).into(), 0);
+        assert_eq!((p.x, p.y), (540, 310));
+    }
+
+    #[test]
+    fn later_windows_cascade() {
+        let p = cascade_position((1280, 720).into(), (200, 100).into(), 2);
+        assert_eq!((p.x, p.y), (540 + 64, 310 + 64));
+    }
+
+    #[test]
+    fn cascade_wraps_before_leaving_the_output() {
+        let out: Size<i32, Logical> = (400, 400).into();
+        let size: Size<i32, Logical> = (300, 300).into();
+        for i in 0..10 {
+            let p = cascade_position(out, size, i);
+            assert!(p.x + size.w <= out.w && p.y + size.h <= out.h, "window {i} at {p:?}");
+        }
+    }
+
+    #[test]
+    fn oversized_window_starts_at_origin() {
+        let p = cascade_position((100, 100).into(), (300, 300).into(), 0);
+        assert_eq!((p.x, p.y), (0, 0));
+    }
+}

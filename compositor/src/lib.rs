@@ -1,0 +1,20 @@
+//! weft's core: Wayland state on smithay, the Vulkan renderer, outputs, frames and introspection.
+//!
+//! Dependencies point one way: `weft-protocols` ← this crate ← `weft-backends` ← the `weft` binary.
+//! Backends drive frames through [`state::Weft::frame`]; nothing here knows which backend runs.
+
+pub mod clock;
+pub mod frame;
+pub mod handlers;
+pub mod ipc;
+pub mod layout;
+pub mod output;
+pub mod render;
+pub mod scene;
+pub mod screenshot;
+pub mod state;
+pub mod surface;
+
+pub use clock::Clock;
+pub use output::OutputSpec;
+pub use state::{ClientState, Weft};

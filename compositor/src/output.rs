@@ -1,0 +1,156 @@
+//! Outputs: a smithay [`Output`] (wl_output + xdg-output global), its render target, and the frame
+//! counters that presentation feedback reports.
+
+use std::time::Duration;
+
+use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
+use smithay::reexports::wayland_server::backend::GlobalId;
+use smithay::reexports::wayland_server::DisplayHandle;
+use smithay::utils::{Logical, Size, Transform};
+
+use crate::render::{RenderError, RenderTarget, Renderer};
+use crate::state::Weft;
+
+/// An output's requested geometry: `WxH@HZ` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub width: u32,
+    pub height: u32,
+    pub refresh_mhz: u32,
+}
+
+impl std::str::FromStr for OutputSpec {
+    type Err = String;
+
+    /// Parses `1280x720@60`, `1920x1080@59.94` or `800x600` (60 Hz).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (size, hz) = s.split_once('@').unwrap_or((s, "60"));
+        let (w, h) = size
+            .split_once('x')
+            .ok_or_else(|| format!("output '{s}': expected WIDTHxHEIGHT[@HZ]"))?;
+        let width: u32 = w.parse().map_err(|_| format!("output '{s}': bad width"))?;
+        let height: u32 = h.parse().map_err(|_| format!("output '{s}': bad height"))?;
+        let hz: f64 = hz.parse().map_err(|_| format!("output '{s}': bad refresh rate"))?;
+        if !(1..=16384).contains(&width) || !(1..=16384).contains(&height) {
+            return Err(format!("output '{s}': size must be 1..16384 on each side"));
+        }
+        if !(1.0..=1000.0).contains(&hz) {
+            return Err(format!("output '{s}': refresh must be 1..1000 Hz"));
+        }
+        Ok(Self {
+            width,
+            height,
+            refresh_mhz: (hz * 1000.0).round() as u32,
+        })
+    }
+}
+
+pub struct OutputSlot {
+    pub output: Output,
+    global: GlobalId,
+    pub spec: OutputSpec,
+    pub target: RenderTarget,
+    /// Frames presented (the MSC reported in presentation feedback).
+    pub seq: u64,
+    /// Frames actually rendered (the others were skipped: nothing changed).
+    pub rendered: u64,
+    pub last_present: Option<Duration>,
+    /// The scene generation last rendered into `target`.
+    pub rendered_generation: Option<u64>,
+}
+
+impl OutputSlot {
+    pub fn refresh_period(&self) -> Duration {
+        Duration::from_nanos(1_000_000_000_000 / u64::from(self.spec.refresh_mhz.max(1)))
+    }
+
+    pub fn logical_size(&self) -> Size<i32, Logical> {
+        (self.spec.width as i32, self.spec.height as i32).into()
+    }
+
+    pub fn name(&self) -> String {
+        self.output.name()
+    }
+}
+
+impl Weft {
+    /// Adds an output named `name`, advertises it and places it right of the existing ones.
+    pub fn add_output(&mut self, name: &str, spec: OutputSpec) -> Result<usize, RenderError> {
+        let target = self.renderer.create_target(spec.width, spec.height)?;
+        let output = new_output(&self.display_handle, name, spec);
+        let global = output.create_global::<Self>(&self.display_handle);
+        let x: i32 = self.outputs.iter().map(|o| o.spec.width as i32).sum();
+        output.change_current_state(None, None, None, Some((x, 0).into()));
+        self.space.map_output(&output, (x, 0));
+        self.outputs.push(OutputSlot {
+            output,
+            global,
+            spec,
+            target,
+            seq: 0,
+            rendered: 0,
+            last_present: None,
+            rendered_generation: None,
+        });
+        self.damage();
+        Ok(self.outputs.len() - 1)
+    }
+
+    pub fn remove_output(&mut self, index: usize) {
+        if index < self.outputs.len() {
+            let slot = self.outputs.remove(index);
+            self.space.unmap_output(&slot.output);
+            self.display_handle.remove_global::<Self>(slot.global);
+        }
+    }
+
+    pub fn output_index(&self, name: &str) -> Option<usize> {
+        self.outputs.iter().position(|o| o.name() == name)
+    }
+
+    pub(crate) fn renderer_and_slot(&mut self, index: usize) -> (&mut Renderer, &OutputSlot) {
+        (&mut self.renderer, &self.outputs[index])
+    }
+}
+
+fn new_output(_dh: &DisplayHandle, name: &str, spec: OutputSpec) -> Output {
+    let output = Output::new(
+        name.to_string(),
+        PhysicalProperties {
+            size: (0, 0).into(),
+            subpixel: Subpixel::Unknown,
+            make: "weft".into(),
+            model: "headless".into(),
+        },
+    );
+    let mode = Mode {
+        size: (spec.width as i32, spec.height as i32).into(),
+        refresh: spec.refresh_mhz as i32,
+    };
+    output.add_mode(mode);
+    output.set_preferred(mode);
+    output.change_current_state(Some(mode), Some(Transform::Normal), Some(Scale::Integer(1)), None);
+    output
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OutputSpec;
+
+    #[test]
+    fn parses_output_specs() {
+        let s: OutputSpec = "1280x720@60".parse().unwrap();
+        assert_eq!((s.width, s.height, s.refresh_mhz), (1280, 720, 60_000));
+        let s: OutputSpec = "1920x1080@59.94".parse().unwrap();
+        assert_eq!(s.refresh_mhz, 59_940);
+        let s: OutputSpec = "800x600".parse().unwrap();
+        assert_eq!(s.refresh_mhz, 60_000);
+    }
+
+    #[test]
+    fn rejects_bad_specs() {
+        for bad in ["", "1280", "0x720@60", "1280x720@0", "axb@60", "1280x720@x", "99999x10"] {
+            assert!(bad.parse::<OutputSpec>().is_err(), "{bad} should not parse");
+        }
+    }
+}

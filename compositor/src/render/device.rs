@@ -1,0 +1,251 @@
+//! The render device: one Vulkan physical device, its logical device, a graphics queue and the memory
+//! allocator.
+//!
+//! Selection prefers a discrete GPU, then an integrated one, then anything else (lavapipe, the CPU
+//! implementation, is the fallback that every CI machine has). `WEFT_VULKAN_DEVICE=<substring>` picks a
+//! device by name instead.
+//!
+//! Invariant: every Vulkan object weft creates on this device holds an `Arc<Device>`, so the logical
+//! device (and the allocator that lives in it) is destroyed only after all of them.
+
+use std::mem::ManuallyDrop;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ash::vk;
+use gpu_allocator::vulkan::{Allocator, AllocatorCreateDesc};
+use tracing::info;
+
+use super::instance::Instance;
+use super::RenderError;
+
+/// Device extensions weft enables when present; the dma-buf import rungs are gated on them.
+const OPTIONAL_EXTENSIONS: &[&std::ffi::CStr] = &[
+    ash::khr::external_memory_fd::NAME,
+    ash::ext::external_memory_dma_buf::NAME,
+    ash::ext::image_drm_format_modifier::NAME,
+    ash::ext::queue_family_foreign::NAME,
+    ash::khr::external_semaphore_fd::NAME,
+    ash::ext::physical_device_drm::NAME,
+];
+
+/// What kind of hardware the render device is (reported over IPC and used for selection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Discrete,
+    Integrated,
+    Virtual,
+    Cpu,
+    Other,
+}
+
+impl From<vk::PhysicalDeviceType> for DeviceKind {
+    fn from(t: vk::PhysicalDeviceType) -> Self {
+        match t {
+            vk::PhysicalDeviceType::DISCRETE_GPU => Self::Discrete,
+            vk::PhysicalDeviceType::INTEGRATED_GPU => Self::Integrated,
+            vk::PhysicalDeviceType::VIRTUAL_GPU => Self::Virtual,
+            vk::PhysicalDeviceType::CPU => Self::Cpu,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl DeviceKind {
+    fn preference(self) -> u32 {
+        match self {
+            Self::Discrete => 4,
+            Self::Integrated => 3,
+            Self::Virtual => 2,
+            Self::Other => 1,
+            Self::Cpu => 0,
+        }
+    }
+}
+
+/// Facts about the chosen device, for introspection.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub kind: DeviceKind,
+    pub driver: String,
+    pub api_version: String,
+    pub extensions: Vec<String>,
+}
+
+pub struct Device {
+    /// Keeps the instance alive as long as the device (see the module invariant).
+    #[allow(dead_code)] // held for its lifetime, not read
+    pub(crate) instance: Arc<Instance>,
+    /// Used by the dma-buf import paths to query format and modifier support.
+    #[allow(dead_code)] // read by the import rungs, which land with linux-dmabuf
+    pub(crate) physical: vk::PhysicalDevice,
+    pub(crate) raw: ash::Device,
+    pub(crate) queue: vk::Queue,
+    pub(crate) queue_family: u32,
+    allocator: ManuallyDrop<Mutex<Allocator>>,
+    pub(crate) info: DeviceInfo,
+}
+
+impl Device {
+    #[tracing::instrument(skip_all, err)]
+    pub fn new(instance: Arc<Instance>) -> Result<Arc<Self>, RenderError> {
+        let vki = &instance.raw;
+        // SAFETY: plain enumeration on a live instance.
+        let physicals = unsafe { vki.enumerate_physical_devices() }
+            .map_err(RenderError::vk("vkEnumeratePhysicalDevices"))?;
+        let wanted = std::env::var("WEFT_VULKAN_DEVICE").ok();
+
+        let mut best: Option<(u32, vk::PhysicalDevice, u32, DeviceKind, String)> = None;
+        for pd in physicals {
+            // SAFETY: `pd` was just enumerated from this instance.
+            let props = unsafe { vki.get_physical_device_properties(pd) };
+            let name = props
+                .device_name_as_c_str()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let kind = DeviceKind::from(props.device_type);
+            if props.api_version < vk::API_VERSION_1_3 {
+                info!(%name, "skipping Vulkan device without Vulkan 1.3");
+                continue;
+            }
+            // SAFETY: as above.
+            let families = unsafe { vki.get_physical_device_queue_family_properties(pd) };
+            let Some(family) = families
+                .iter()
+                .position(|f| f.queue_flags.contains(vk::QueueFlags::GRAPHICS))
+            else {
+                continue;
+            };
+            let mut score = kind.preference();
+            if let Some(w) = &wanted {
+                if name.contains(w.as_str()) {
+                    score += 100;
+                }
+            }
+            if best.as_ref().is_none_or(|b| score > b.0) {
+                best = Some((score, pd, family as u32, kind, name));
+            }
+        }
+        let (_, physical, queue_family, kind, name) = best.ok_or(RenderError::NoDevice)?;
+
+        // SAFETY: `physical` is a valid handle from this instance.
+        let available = unsafe { vki.enumerate_device_extension_properties(physical) }
+            .map_err(RenderError::vk("vkEnumerateDeviceExtensionProperties"))?;
+        let available: Vec<String> = available
+            .iter()
+            .filter_map(|e| e.extension_name_as_c_str().ok())
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        let mut ext_ptrs = Vec::new();
+        let mut enabled = Vec::new();
+        for ext in OPTIONAL_EXTENSIONS {
+            let s = ext.to_string_lossy();
+            if available.iter().any(|a| *a == s) {
+                ext_ptrs.push(ext.as_ptr());
+                enabled.push(s.into_owned());
+            }
+        }
+
+        let priorities = [1.0f32];
+        let queue_info = [vk::DeviceQueueCreateInfo::default()
+            .queue_family_index(queue_family)
+            .queue_priorities(&priorities)];
+        let mut features13 = vk::PhysicalDeviceVulkan13Features::default()
+            .dynamic_rendering(true)
+            .synchronization2(true);
+        let mut features12 = vk::PhysicalDeviceVulkan12Features::default().timeline_semaphore(true);
+        let mut features11 =
+            vk::PhysicalDeviceVulkan11Features::default().sampler_ycbcr_conversion(supports_ycbcr(&instance, physical));
+        let info = vk::DeviceCreateInfo::default()
+            .queue_create_infos(&queue_info)
+            .enabled_extension_names(&ext_ptrs)
+            .push_next(&mut features13)
+            .push_next(&mut features12)
+            .push_next(&mut features11);
+        // SAFETY: all pointers in `info` refer to locals alive across the call; the features requested
+        // are core 1.3 features every conformant 1.3 device supports (dynamicRendering,
+        // synchronization2, timelineSemaphore), and Y'CbCr only when queried as supported.
+        let raw = unsafe { vki.create_device(physical, &info, None) }
+            .map_err(RenderError::vk("vkCreateDevice"))?;
+        // SAFETY: queue 0 of `queue_family` was requested in `queue_info`.
+        let queue = unsafe { raw.get_device_queue(queue_family, 0) };
+
+        let allocator = Allocator::new(&AllocatorCreateDesc {
+            instance: vki.clone(),
+            device: raw.clone(),
+            physical_device: physical,
+            debug_settings: Default::default(),
+            buffer_device_address: false,
+            allocation_sizes: Default::default(),
+        })
+        .map_err(|e| RenderError::Allocation(e.to_string()))?;
+
+        let mut driver_props = vk::PhysicalDeviceDriverProperties::default();
+        let mut props2 = vk::PhysicalDeviceProperties2::default().push_next(&mut driver_props);
+        // SAFETY: valid physical device; the chained struct is core 1.2.
+        unsafe { vki.get_physical_device_properties2(physical, &mut props2) };
+        let api = props2.properties.api_version;
+        let driver = driver_props
+            .driver_info_as_c_str()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let info = DeviceInfo {
+            name,
+            kind,
+            driver,
+            api_version: format!(
+                "{}.{}.{}",
+                vk::api_version_major(api),
+                vk::api_version_minor(api),
+                vk::api_version_patch(api)
+            ),
+            extensions: enabled,
+        };
+        info!(device = %info.name, kind = ?info.kind, extensions = ?info.extensions, "render device ready");
+        Ok(Arc::new(Self {
+            instance,
+            physical,
+            raw,
+            queue,
+            queue_family,
+            allocator: ManuallyDrop::new(Mutex::new(allocator)),
+            info,
+        }))
+    }
+
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    pub(crate) fn allocator(&self) -> MutexGuard<'_, Allocator> {
+        // A poisoned allocator only means another thread panicked mid-allocation; its bookkeeping is
+        // still consistent enough to keep freeing.
+        self.allocator.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn has_extension(&self, name: &str) -> bool {
+        self.info.extensions.iter().any(|e| e == name)
+    }
+}
+
+fn supports_ycbcr(instance: &Instance, physical: vk::PhysicalDevice) -> bool {
+    let mut f11 = vk::PhysicalDeviceVulkan11Features::default();
+    let mut f2 = vk::PhysicalDeviceFeatures2::default().push_next(&mut f11);
+    // SAFETY: valid physical device; the chained struct is core 1.2.
+    unsafe { instance.raw.get_physical_device_features2(physical, &mut f2) };
+    f11.sampler_ycbcr_conversion == vk::TRUE
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        // SAFETY: every object created on this device holds an Arc<Device>, so none is alive; the
+        // allocator's memory blocks must be freed before the device (VUID-vkDestroyDevice-device-05137),
+        // hence the explicit drop of the allocator first.
+        unsafe {
+            let _ = self.raw.device_wait_idle();
+            ManuallyDrop::drop(&mut self.allocator);
+            self.raw.destroy_device(None);
+        }
+    }
+}

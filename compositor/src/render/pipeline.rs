@@ -1,0 +1,171 @@
+//! The quad pipeline: one graphics pipeline that draws a textured or solid rectangle with
+//! premultiplied-alpha blending, parameters in push constants (see `shaders/quad.{vert,frag}`).
+
+use std::sync::Arc;
+
+use ash::vk;
+
+use super::device::Device;
+use super::RenderError;
+
+/// SPIR-V built from `shaders/*.{vert,frag}` by `shaders/build.sh`; `tests/shaders.rs` keeps them in
+/// step with the GLSL sources.
+const VERT_SPV: &[u8] = include_bytes!("../../../shaders/spv/quad.vert.spv");
+const FRAG_SPV: &[u8] = include_bytes!("../../../shaders/spv/quad.frag.spv");
+
+/// Push-constant block, laid out as the GLSL `Quad` block (std430 push-constant layout).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct QuadPush {
+    pub dst: [f32; 4],
+    pub src: [f32; 4],
+    pub color: [f32; 4],
+    pub alpha: f32,
+    pub mode: i32,
+    pub opaque: i32,
+    pub _pad: i32,
+}
+
+impl QuadPush {
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: QuadPush is repr(C), made only of 4-byte scalars with no padding holes, so viewing
+        // it as bytes is sound for its whole size.
+        unsafe {
+            std::slice::from_raw_parts((self as *const Self).cast::<u8>(), std::mem::size_of::<Self>())
+        }
+    }
+}
+
+pub struct QuadPipeline {
+    device: Arc<Device>,
+    pub(crate) set_layout: vk::DescriptorSetLayout,
+    pub(crate) layout: vk::PipelineLayout,
+    pub(crate) pipeline: vk::Pipeline,
+    pub(crate) sampler: vk::Sampler,
+}
+
+fn shader_module(device: &Device, spv: &[u8]) -> Result<vk::ShaderModule, RenderError> {
+    let words = ash::util::read_spv(&mut std::io::Cursor::new(spv))
+        .map_err(|e| RenderError::Shader(e.to_string()))?;
+    let info = vk::ShaderModuleCreateInfo::default().code(&words);
+    // SAFETY: `words` is valid SPIR-V produced by glslang from our sources.
+    unsafe { device.raw.create_shader_module(&info, None) }.map_err(RenderError::vk("vkCreateShaderModule"))
+}
+
+impl QuadPipeline {
+    pub fn new(device: &Arc<Device>, target_format: vk::Format) -> Result<Self, RenderError> {
+        let d = &device.raw;
+        let sampler_info = vk::SamplerCreateInfo::default()
+            .mag_filter(vk::Filter::LINEAR)
+            .min_filter(vk::Filter::LINEAR)
+            .mipmap_mode(vk::SamplerMipmapMode::NEAREST)
+            .address_mode_u(vk::SamplerAddressMode::CLAMP_TO_EDGE)
+            .address_mode_v(vk::SamplerAddressMode::CLAMP_TO_EDGE)
+            .address_mode_w(vk::SamplerAddressMode::CLAMP_TO_EDGE)
+            .max_lod(0.0);
+        // SAFETY: valid create info on a live device.
+        let sampler = unsafe { d.create_sampler(&sampler_info, None) }.map_err(RenderError::vk("vkCreateSampler"))?;
+
+        let bindings = [vk::DescriptorSetLayoutBinding::default()
+            .binding(0)
+            .descriptor_type(vk::DescriptorType::COMBINED_IMAGE_SAMPLER)
+            .descriptor_count(1)
+            .stage_flags(vk::ShaderStageFlags::FRAGMENT)];
+        let set_info = vk::DescriptorSetLayoutCreateInfo::default().bindings(&bindings);
+        // SAFETY: valid create info.
+        let set_layout = unsafe { d.create_descriptor_set_layout(&set_info, None) }
+            .map_err(RenderError::vk("vkCreateDescriptorSetLayout"))?;
+
+        let ranges = [vk::PushConstantRange::default()
+            .stage_flags(vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT)
+            .offset(0)
+            .size(std::mem::size_of::<QuadPush>() as u32)];
+        let set_layouts = [set_layout];
+        let layout_info = vk::PipelineLayoutCreateInfo::default()
+            .set_layouts(&set_layouts)
+            .push_constant_ranges(&ranges);
+        // SAFETY: valid create info; 64 bytes of push constants is within the guaranteed 128.
+        let layout = unsafe { d.create_pipeline_layout(&layout_info, None) }
+            .map_err(RenderError::vk("vkCreatePipelineLayout"))?;
+
+        let vert = shader_module(device, VERT_SPV)?;
+        let frag = shader_module(device, FRAG_SPV)?;
+        let stages = [
+            vk::PipelineShaderStageCreateInfo::default()
+                .stage(vk::ShaderStageFlags::VERTEX)
+                .module(vert)
+                .name(c"main"),
+            vk::PipelineShaderStageCreateInfo::default()
+                .stage(vk::ShaderStageFlags::FRAGMENT)
+                .module(frag)
+                .name(c"main"),
+        ];
+        let vertex_input = vk::PipelineVertexInputStateCreateInfo::default();
+        let input_assembly =
+            vk::PipelineInputAssemblyStateCreateInfo::default().topology(vk::PrimitiveTopology::TRIANGLE_STRIP);
+        let viewport_state = vk::PipelineViewportStateCreateInfo::default()
+            .viewport_count(1)
+            .scissor_count(1);
+        let raster = vk::PipelineRasterizationStateCreateInfo::default()
+            .polygon_mode(vk::PolygonMode::FILL)
+            .cull_mode(vk::CullModeFlags::NONE)
+            .line_width(1.0);
+        let multisample =
+            vk::PipelineMultisampleStateCreateInfo::default().rasterization_samples(vk::SampleCountFlags::TYPE_1);
+        // Premultiplied alpha: out = src + dst * (1 - src.a), for colour and alpha alike.
+        let blend_attachments = [vk::PipelineColorBlendAttachmentState::default()
+            .blend_enable(true)
+            .src_color_blend_factor(vk::BlendFactor::ONE)
+            .dst_color_blend_factor(vk::BlendFactor::ONE_MINUS_SRC_ALPHA)
+            .color_blend_op(vk::BlendOp::ADD)
+            .src_alpha_blend_factor(vk::BlendFactor::ONE)
+            .dst_alpha_blend_factor(vk::BlendFactor::ONE_MINUS_SRC_ALPHA)
+            .alpha_blend_op(vk::BlendOp::ADD)
+            .color_write_mask(vk::ColorComponentFlags::RGBA)];
+        let blend = vk::PipelineColorBlendStateCreateInfo::default().attachments(&blend_attachments);
+        let dynamic_states = [vk::DynamicState::VIEWPORT, vk::DynamicState::SCISSOR];
+        let dynamic = vk::PipelineDynamicStateCreateInfo::default().dynamic_states(&dynamic_states);
+        let formats = [target_format];
+        let mut rendering = vk::PipelineRenderingCreateInfo::default().color_attachment_formats(&formats);
+        let info = vk::GraphicsPipelineCreateInfo::default()
+            .stages(&stages)
+            .vertex_input_state(&vertex_input)
+            .input_assembly_state(&input_assembly)
+            .viewport_state(&viewport_state)
+            .rasterization_state(&raster)
+            .multisample_state(&multisample)
+            .color_blend_state(&blend)
+            .dynamic_state(&dynamic)
+            .layout(layout)
+            .push_next(&mut rendering);
+        // SAFETY: every referenced state struct lives across the call; dynamic rendering is enabled on
+        // the device (VUID-VkGraphicsPipelineCreateInfo-dynamicRendering-06576).
+        let result = unsafe { d.create_graphics_pipelines(vk::PipelineCache::null(), &[info], None) };
+        // SAFETY: modules are no longer needed once the pipeline is created (or creation failed).
+        unsafe {
+            d.destroy_shader_module(vert, None);
+            d.destroy_shader_module(frag, None);
+        }
+        let pipeline = result.map_err(|(_, e)| RenderError::Vk("vkCreateGraphicsPipelines", e))?[0];
+        Ok(Self {
+            device: device.clone(),
+            set_layout,
+            layout,
+            pipeline,
+            sampler,
+        })
+    }
+}
+
+impl Drop for QuadPipeline {
+    fn drop(&mut self) {
+        // SAFETY: the renderer owning this pipeline waits for its last frame before dropping it.
+        unsafe {
+            let d = &self.device.raw;
+            d.destroy_pipeline(self.pipeline, None);
+            d.destroy_pipeline_layout(self.layout, None);
+            d.destroy_descriptor_set_layout(self.set_layout, None);
+            d.destroy_sampler(self.sampler, None);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Sampled textures: a device-local image plus the descriptor set that binds it to the quad pipeline.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use ash::vk;
+
+use super::device::Device;
+use super::memory::Image;
+use super::pipeline::QuadPipeline;
+use super::RenderError;
+
+/// A texture the quad pipeline can sample. Shared (`Arc`) between the surface that owns it and any
+/// frame or pending upload that references it, so it cannot die under an in-flight use.
+pub struct Texture {
+    device: Arc<Device>,
+    pub(crate) image: Image,
+    pool: vk::DescriptorPool,
+    pub(crate) set: vk::DescriptorSet,
+    /// Whether the image has ever been written (its layout is no longer UNDEFINED).
+    pub(crate) initialized: AtomicBool,
+}
+
+impl Texture {
+    pub(crate) fn new(
+        device: &Arc<Device>,
+        pipeline: &QuadPipeline,
+        width: u32,
+        height: u32,
+        format: vk::Format,
+    ) -> Result<Arc<Self>, RenderError> {
+        let image = Image::new(
+            device,
+            width,
+            height,
+            format,
+            vk::ImageUsageFlags::SAMPLED | vk::ImageUsageFlags::TRANSFER_DST,
+        )?;
+        let sizes = [vk::DescriptorPoolSize {
+            ty: vk::DescriptorType::COMBINED_IMAGE_SAMPLER,
+            descriptor_count: 1,
+        }];
+        let pool_info = vk::DescriptorPoolCreateInfo::default().max_sets(1).pool_sizes(&sizes);
+        // SAFETY: valid create info on a live device.
+        let pool = unsafe { device.raw.create_descriptor_pool(&pool_info, None) }
+            .map_err(RenderError::vk("vkCreateDescriptorPool"))?;
+        let layouts = [pipeline.set_layout];
+        let alloc = vk::DescriptorSetAllocateInfo::default()
+            .descriptor_pool(pool)
+            .set_layouts(&layouts);
+        // SAFETY: the pool has room for exactly this one set.
+        let set = match unsafe { device.raw.allocate_descriptor_sets(&alloc) } {
+            Ok(s) => s[0],
+            Err(e) => {
+                // SAFETY: the pool is unused.
+                unsafe { device.raw.destroy_descriptor_pool(pool, None) };
+                return Err(RenderError::Vk("vkAllocateDescriptorSets", e));
+            }
+        };
+        let image_info = [vk::DescriptorImageInfo::default()
+            .sampler(pipeline.sampler)
+            .image_view(image.view)
+            .image_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)];
+        let write = vk::WriteDescriptorSet::default()
+            .dst_set(set)
+            .dst_binding(0)
+            .descriptor_type(vk::DescriptorType::COMBINED_IMAGE_SAMPLER)
+            .image_info(&image_info);
+        // SAFETY: the set is not in use by any command buffer yet.
+        unsafe { device.raw.update_descriptor_sets(&[write], &[]) };
+        Ok(Arc::new(Self {
+            device: device.clone(),
+            image,
+            pool,
+            set,
+            initialized: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn width(&self) -> u32 {
+        self.image.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.image.height
+    }
+
+    pub fn format(&self) -> vk::Format {
+        self.image.format
+    }
+
+    /// Marks the texture as written; returns whether it had been written before.
+    pub(crate) fn mark_initialized(&self) -> bool {
+        self.initialized.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn is_initialized(&self) -> bool {
+        self.initialized.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Texture {
+    fn drop(&mut self) {
+        // SAFETY: the pool's only set is referenced by no pending command buffer (frames are waited
+        // for, and pending uploads hold an Arc to this texture).
+        unsafe { self.device.raw.destroy_descriptor_pool(self.pool, None) };
+    }
+}

@@ -1,0 +1,114 @@
+//! The scene of an output: every mapped window's surface tree (subsurfaces in stacking order) and
+//! its popups, back to front, as renderer draw items.
+
+use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
+use smithay::desktop::{PopupManager, Window};
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::utils::{Logical, Point, Rectangle};
+use smithay::wayland::compositor::{with_surface_tree_downward, TraversalAction};
+
+use crate::render::{DrawItem, Fill, Rect};
+use crate::state::Weft;
+use crate::surface::with_content;
+
+/// A surface drawn in a frame (for frame callbacks and presentation feedback).
+pub struct Drawn {
+    pub surface: WlSurface,
+    pub zero_copy: bool,
+}
+
+impl Weft {
+    /// Draw items for the output at `index`, plus every surface of every window shown on it.
+    pub fn scene(&self, index: usize) -> (Vec<DrawItem>, Vec<WlSurface>) {
+        let slot = &self.outputs[index];
+        let out_geo = self
+            .space
+            .output_geometry(&slot.output)
+            .unwrap_or_else(|| Rectangle::from_size(slot.logical_size()));
+        let mut items = Vec::new();
+        let mut surfaces = Vec::new();
+        for window in self.space.elements() {
+            let Some(loc) = self.space.element_location(window) else {
+                continue;
+            };
+            let Some(toplevel) = window.toplevel() else {
+                continue;
+            };
+            // The surface tree's origin: the element location is that of the window geometry.
+            let origin = loc - window.geometry().loc - out_geo.loc;
+            push_tree(toplevel.wl_surface(), origin, &mut items, &mut surfaces);
+            push_popups(window, toplevel.wl_surface(), origin, &mut items, &mut surfaces);
+        }
+        (items, surfaces)
+    }
+}
+
+fn push_popups(
+    window: &Window,
+    root: &WlSurface,
+    origin: Point<i32, Logical>,
+    items: &mut Vec<DrawItem>,
+    surfaces: &mut Vec<WlSurface>,
+) {
+    for (popup, offset) in PopupManager::popups_for_surface(root) {
+        let at = origin + window.geometry().loc + offset - popup.geometry().loc;
+        push_tree(popup.wl_surface(), at, items, surfaces);
+    }
+}
+
+/// Appends the quads of `root`'s tree, back to front, with `origin` as the root's top-left corner.
+fn push_tree(root: &WlSurface, origin: Point<i32, Logical>, items: &mut Vec<DrawItem>, surfaces: &mut Vec<WlSurface>) {
+    with_surface_tree_downward(
+        root,
+        origin,
+        |_, states, loc| {
+            let Some(rs) = states.data_map.get::<RendererSurfaceStateUserData>() else {
+                return TraversalAction::SkipChildren;
+            };
+            let rs = rs.lock().unwrap_or_else(|p| p.into_inner());
+            match rs.view() {
+                // A subsurface's offset is relative to its parent.
+                Some(view) => TraversalAction::DoChildren(*loc + view.offset),
+                // An unmapped parent hides its children.
+                None => TraversalAction::SkipChildren,
+            }
+        },
+        |surface, states, loc| {
+            let Some(rs) = states.data_map.get::<RendererSurfaceStateUserData>() else {
+                return;
+            };
+            let rs = rs.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(view) = rs.view() else { return };
+            let pos = *loc + view.offset;
+            let scale = f64::from(rs.buffer_scale().max(1));
+            let dst = Rect {
+                x: pos.x as f32,
+                y: pos.y as f32,
+                w: view.dst.w as f32,
+                h: view.dst.h as f32,
+            };
+            let item = with_content(states, |c| {
+                if let Some(color) = c.solid {
+                    return Some(DrawItem { dst, fill: Fill::Solid(color), alpha: 1.0 });
+                }
+                let texture = c.texture.clone()?;
+                let src = Rect {
+                    x: (view.src.loc.x * scale) as f32,
+                    y: (view.src.loc.y * scale) as f32,
+                    w: (view.src.size.w * scale) as f32,
+                    h: (view.src.size.h * scale) as f32,
+                };
+                Some(DrawItem {
+                    dst,
+                    fill: Fill::Texture { texture, src, opaque: c.opaque },
+                    alpha: 1.0,
+                })
+            });
+            if let Some(item) = item {
+                items.push(item);
+            }
+            surfaces.push(surface.clone());
+        },
+        |_, _, _| true,
+    );
+}

@@ -1,0 +1,150 @@
+//! `Weft`: the compositor state every Wayland handler and backend works on.
+//!
+//! Invariants:
+//! - every mapped toplevel is a [`Window`] in `space`; popups are tracked by `popups`;
+//! - every surface that ever had a buffer has a [`crate::surface::SurfaceView`] in its data map,
+//!   holding what the renderer needs (texture, solid colour, sizes) and what introspection shows;
+//! - outputs are owned by `outputs`, each with its own render target (see [`crate::output`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use smithay::desktop::{PopupManager, Space, Window};
+use smithay::input::{Seat, SeatState};
+use smithay::utils::IsAlive;
+use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
+use smithay::reexports::wayland_server::protocol::wl_shm;
+use smithay::reexports::wayland_server::DisplayHandle;
+use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::output::OutputManagerState;
+use smithay::wayland::presentation::PresentationState;
+use smithay::wayland::shell::xdg::XdgShellState;
+use smithay::wayland::shm::ShmState;
+use smithay::wayland::single_pixel_buffer::SinglePixelBufferState;
+use smithay::wayland::viewporter::ViewporterState;
+use tracing::info;
+use weft_protocols::xdg_guard::XdgGuardData;
+
+use crate::clock::Clock;
+use crate::output::OutputSlot;
+use crate::render::{RenderError, Renderer};
+
+/// Per-client data smithay needs.
+#[derive(Default)]
+pub struct ClientState {
+    pub compositor_state: CompositorClientState,
+}
+
+impl ClientData for ClientState {
+    fn initialized(&self, _client_id: ClientId) {}
+    fn disconnected(&self, client_id: ClientId, reason: DisconnectReason) {
+        tracing::debug!(?client_id, ?reason, "client disconnected");
+    }
+}
+
+pub struct Weft {
+    pub display_handle: DisplayHandle,
+    pub compositor_state: CompositorState,
+    pub xdg_shell_state: XdgShellState,
+    pub shm_state: ShmState,
+    pub seat_state: SeatState<Weft>,
+    pub output_manager_state: OutputManagerState,
+    pub viewporter_state: ViewporterState,
+    pub presentation_state: PresentationState,
+    pub single_pixel_state: SinglePixelBufferState,
+    pub seat: Seat<Weft>,
+    pub space: Space<Window>,
+    pub popups: PopupManager,
+    pub outputs: Vec<OutputSlot>,
+    pub renderer: Renderer,
+    pub clock: Clock,
+    /// Background colour of every output (premultiplied RGBA).
+    pub background: [f32; 4],
+    /// Bumped whenever anything visible changes; outputs re-render when theirs differs.
+    pub scene_generation: u64,
+    /// Toplevels that exist but have not committed a buffer yet (not in `space`).
+    pub pending_windows: Vec<Window>,
+    pub xdg_guard: XdgGuardData,
+    pub next_surface_id: u64,
+    /// Windows placed so far, for the cascade of new toplevels.
+    pub placed: u32,
+    pub running: bool,
+}
+
+/// The wl_shm formats weft samples directly (4 bytes per pixel, little-endian).
+pub const SHM_FORMATS: [wl_shm::Format; 2] = [wl_shm::Format::Abgr8888, wl_shm::Format::Xbgr8888];
+
+impl Weft {
+    /// Creates every global on `display_handle` and the Vulkan renderer.
+    pub fn new(display_handle: DisplayHandle, clock: Clock) -> Result<Self, RenderError> {
+        let dh = &display_handle;
+        let renderer = Renderer::new()?;
+        let compositor_state = CompositorState::new_v6::<Self>(dh);
+        let xdg_shell_state = XdgShellState::new::<Self>(dh);
+        // ARGB8888 and XRGB8888 are always advertised by smithay; we add the byte-swapped pair.
+        let shm_state = ShmState::new::<Self>(dh, SHM_FORMATS);
+        let mut seat_state = SeatState::new();
+        let mut seat = seat_state.new_wl_seat(dh, "seat0");
+        // A seat with no capabilities would make clients skip input entirely; keyboard and pointer are
+        // advertised even headless so clients that need them work (input arrives from later backends).
+        let _ = seat.add_keyboard(Default::default(), 200, 25);
+        seat.add_pointer();
+        let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
+        let viewporter_state = ViewporterState::new::<Self>(dh);
+        let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
+        let single_pixel_state = SinglePixelBufferState::new::<Self>(dh);
+        info!(device = %renderer.device().info().name, "weft state ready");
+        Ok(Self {
+            display_handle,
+            compositor_state,
+            xdg_shell_state,
+            shm_state,
+            seat_state,
+            output_manager_state,
+            viewporter_state,
+            presentation_state,
+            single_pixel_state,
+            seat,
+            space: Space::default(),
+            popups: PopupManager::default(),
+            outputs: Vec::new(),
+            renderer,
+            clock,
+            background: [0.08, 0.09, 0.11, 1.0],
+            scene_generation: 0,
+            pending_windows: Vec::new(),
+            xdg_guard: XdgGuardData::default(),
+            next_surface_id: 0,
+            placed: 0,
+            running: true,
+        })
+    }
+
+    /// Per-iteration housekeeping: drops dead windows and popups, flushes client queues.
+    pub fn refresh(&mut self) {
+        self.space.refresh();
+        self.popups.cleanup();
+        self.pending_windows.retain(|w| w.alive());
+        if let Err(e) = self.display_handle.flush_clients() {
+            tracing::debug!(error = %e, "flushing clients failed");
+        }
+    }
+
+    /// Marks every output for re-rendering.
+    pub fn damage(&mut self) {
+        self.scene_generation += 1;
+    }
+
+    /// Refresh period of the fastest output, or 60 Hz when there is none.
+    pub fn min_refresh(&self) -> Duration {
+        self.outputs
+            .iter()
+            .map(|o| o.refresh_period())
+            .min()
+            .unwrap_or(Duration::from_micros(16_667))
+    }
+
+    pub fn render_device(&self) -> Arc<crate::render::device::Device> {
+        self.renderer.device().clone()
+    }
+}

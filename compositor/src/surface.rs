@@ -1,0 +1,276 @@
+//! What weft keeps per wl_surface for drawing and introspection, and how a committed buffer becomes
+//! it.
+//!
+//! On commit, a new wl_shm buffer is copied (damaged region only) into the surface's texture through
+//! the renderer's staging buffer; the texture keeps the last good frame. smithay's surface state holds
+//! the wl_buffer and releases it when a later commit replaces it. A single-pixel buffer becomes a solid colour. Rung and reason
+//! are recorded as data (`Shm` for wl_shm; the dma-buf rungs come with linux-dmabuf).
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use serde::Serialize;
+use smithay::backend::renderer::utils::{CommitCounter, RendererSurfaceStateUserData};
+use smithay::reexports::wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm, wl_surface::WlSurface};
+use smithay::reexports::wayland_server::Resource;
+use smithay::utils::{Buffer as BufferCoord, Rectangle};
+use smithay::wayland::compositor::{with_states, with_surface_tree_upward, SurfaceData, TraversalAction};
+use smithay::wayland::shm::{with_buffer_contents, BufferData};
+use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
+use tracing::{debug, warn};
+
+use crate::render::{vk, Renderer, Texture, UploadRect};
+
+/// The buffer a surface currently shows, as introspection reports it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BufferInfo {
+    pub kind: &'static str,
+    pub width: i32,
+    pub height: i32,
+    /// DRM fourcc as four characters ("AR24", "XR24", ...).
+    pub format: String,
+    pub modifier: Option<String>,
+    pub planes: u32,
+}
+
+/// Per-surface content and introspection state (in the surface's data map). Geometry (viewport
+/// source and destination, scale, subsurface offset) comes from smithay's `RendererSurfaceState`,
+/// which also holds the wl_buffer and releases it when the next buffer replaces it.
+#[derive(Default)]
+pub struct SurfaceContent {
+    pub texture: Option<Arc<Texture>>,
+    /// Premultiplied colour of a single-pixel buffer.
+    pub solid: Option<[f32; 4]>,
+    /// Whether the texture's alpha channel must be ignored (X* formats).
+    pub opaque: bool,
+    pub buffer: Option<BufferInfo>,
+    pub rung: Option<&'static str>,
+    pub reason: Option<String>,
+    /// The last commit of smithay's surface state that was imported.
+    last_commit: Option<CommitCounter>,
+    pub commits: u64,
+    pub uploaded_bytes: u64,
+}
+
+impl SurfaceContent {
+    /// Whether the surface has content to draw.
+    pub fn has_content(&self) -> bool {
+        self.buffer.is_some() && (self.texture.is_some() || self.solid.is_some())
+    }
+}
+
+/// Runs `f` on the surface's content record, creating it if missing.
+pub fn with_content<T>(states: &SurfaceData, f: impl FnOnce(&mut SurfaceContent) -> T) -> T {
+    states.data_map.insert_if_missing(|| RefCell::new(SurfaceContent::default()));
+    // The RefCell is only borrowed here, never across a call that could re-enter.
+    let cell = states
+        .data_map
+        .get::<RefCell<SurfaceContent>>()
+        .expect("inserted above");
+    let mut content = cell.borrow_mut();
+    f(&mut content)
+}
+
+/// Brings every surface of a committed tree up to date with smithay's surface state (call after
+/// `on_commit_buffer_handler`). Returns whether anything changed.
+pub fn import_tree(renderer: &mut Renderer, surface: &WlSurface) -> bool {
+    let mut changed = false;
+    with_surface_tree_upward(
+        surface,
+        (),
+        |_, _, _| TraversalAction::DoChildren(()),
+        |_, states, _| changed |= import_surface(renderer, states),
+        |_, _, _| true,
+    );
+    changed
+}
+
+fn import_surface(renderer: &mut Renderer, states: &SurfaceData) -> bool {
+    let Some(rs) = states.data_map.get::<RendererSurfaceStateUserData>() else {
+        return false;
+    };
+    let rs = rs.lock().unwrap_or_else(|p| p.into_inner());
+    let commit = rs.current_commit();
+    with_content(states, |content| {
+        if content.last_commit == Some(commit) {
+            return false;
+        }
+        content.commits += 1;
+        match rs.buffer() {
+            None => {
+                content.buffer = None;
+                content.texture = None;
+                content.solid = None;
+                content.rung = None;
+                content.reason = None;
+            }
+            Some(buffer) => {
+                let damage: Vec<Rectangle<i32, BufferCoord>> = rs
+                    .damage_since(content.last_commit)
+                    .iter()
+                    .copied()
+                    .collect();
+                attach_buffer(renderer, content, buffer, &damage);
+            }
+        }
+        content.last_commit = Some(commit);
+        true
+    })
+}
+
+fn attach_buffer(
+    renderer: &mut Renderer,
+    view: &mut SurfaceContent,
+    buffer: &WlBuffer,
+    damage: &[Rectangle<i32, BufferCoord>],
+) {
+    if let Ok(pixel) = get_single_pixel_buffer(buffer) {
+        let c = pixel.rgba32f();
+        view.solid = Some(c);
+        view.texture = None;
+        view.buffer = Some(BufferInfo {
+            kind: "single_pixel",
+            width: 1,
+            height: 1,
+            format: "AR24".into(),
+            modifier: None,
+            planes: 1,
+        });
+        view.rung = Some("Shm");
+        view.reason = Some("single-pixel buffer: drawn as a solid colour, no memory to import".into());
+        return;
+    }
+    let result = with_buffer_contents(buffer, |ptr, len, data| {
+        // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this closure; the client
+        // may write it concurrently (wl_shm has no sync), which can only garble pixels, and smithay
+        // guards against SIGBUS from a truncated file.
+        let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
+        upload_shm(renderer, view, bytes, data, damage)
+    });
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!(error = %e, "shm upload failed; surface keeps its last frame"),
+        Err(e) => {
+            // Not shm and not single-pixel: no import path yet for this buffer type.
+            view.reason = Some(format!("unsupported buffer type ({e:?})"));
+            debug!(buffer = ?buffer.id(), "unsupported buffer type");
+        }
+    }
+}
+
+/// The Vulkan format that samples a wl_shm format correctly, and whether alpha is ignored.
+fn shm_format(format: wl_shm::Format) -> Option<(vk::Format, bool, &'static str)> {
+    Some(match format {
+        wl_shm::Format::Argb8888 => (vk::Format::B8G8R8A8_UNORM, false, "AR24"),
+        wl_shm::Format::Xrgb8888 => (vk::Format::B8G8R8A8_UNORM, true, "XR24"),
+        wl_shm::Format::Abgr8888 => (vk::Format::R8G8B8A8_UNORM, false, "AB24"),
+        wl_shm::Format::Xbgr8888 => (vk::Format::R8G8B8A8_UNORM, true, "XB24"),
+        _ => return None,
+    })
+}
+
+fn upload_shm(
+    renderer: &mut Renderer,
+    view: &mut SurfaceContent,
+    bytes: &[u8],
+    data: BufferData,
+    damage: &[Rectangle<i32, BufferCoord>],
+) -> Result<(), crate::render::RenderError> {
+    let Some((vk_format, opaque, fourcc)) = shm_format(data.format) else {
+        view.reason = Some(format!("wl_shm format {:?} is not sampled by weft", data.format));
+        return Ok(());
+    };
+    let (w, h) = (data.width as u32, data.height as u32);
+    let reuse = view
+        .texture
+        .as_ref()
+        .filter(|t| t.width() == w && t.height() == h && t.format() == vk_format)
+        .cloned();
+    let full = UploadRect { x: 0, y: 0, w, h };
+    let (texture, rects) = match reuse {
+        Some(t) => (t, damage_rects(damage, w, h)),
+        None => (renderer.create_texture(w, h, vk_format)?, vec![full]),
+    };
+    let start = data.offset as usize;
+    let end = start + data.stride as usize * h as usize;
+    let pixels = bytes.get(start..end).ok_or(crate::render::RenderError::SourceTooSmall)?;
+    let copied = renderer.upload(&texture, pixels, data.stride as u32, &rects)?;
+    view.uploaded_bytes += copied;
+    view.texture = Some(texture);
+    view.solid = None;
+    view.opaque = opaque;
+    view.buffer = Some(BufferInfo {
+        kind: "shm",
+        width: data.width,
+        height: data.height,
+        format: fourcc.into(),
+        modifier: None,
+        planes: 1,
+    });
+    view.rung = Some("Shm");
+    view.reason = Some("wl_shm: damaged region copied into a sampled texture at commit".into());
+    Ok(())
+}
+
+/// The damaged buffer region of a commit, clamped to the buffer (smithay already maps surface damage
+/// into buffer coordinates through scale, transform and viewport).
+fn damage_rects(damage: &[Rectangle<i32, BufferCoord>], w: u32, h: u32) -> Vec<UploadRect> {
+    let mut out = Vec::with_capacity(damage.len());
+    for r in damage {
+        if r.size.w <= 0 || r.size.h <= 0 {
+            continue;
+        }
+        let x0 = r.loc.x.clamp(0, w as i32) as u32;
+        let y0 = r.loc.y.clamp(0, h as i32) as u32;
+        let x1 = r.loc.x.saturating_add(r.size.w).clamp(0, w as i32) as u32;
+        let y1 = r.loc.y.saturating_add(r.size.h).clamp(0, h as i32) as u32;
+        if x1 > x0 && y1 > y0 {
+            out.push(UploadRect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 });
+        }
+    }
+    if out.len() > 16 {
+        // Many small rects cost more in copy commands than one bounding upload.
+        return vec![UploadRect { x: 0, y: 0, w, h }];
+    }
+    out
+}
+
+/// weft's id for a surface, unique for the compositor's lifetime (protocol ids are per client).
+#[derive(Debug, Clone, Copy)]
+pub struct SurfaceId(pub u64);
+
+/// The surface's [`SurfaceId`] (0 if it was never given one).
+pub fn surface_id(surface: &WlSurface) -> u64 {
+    with_states(surface, |states| states.data_map.get::<SurfaceId>().map_or(0, |id| id.0))
+}
+
+/// Reads the surface's content record for introspection.
+pub fn content_snapshot<T>(surface: &WlSurface, f: impl FnOnce(&SurfaceContent) -> T) -> T {
+    with_states(surface, |states| with_content(states, |c| f(c)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn damage_is_clamped() {
+        let d = [
+            Rectangle::new((-5, -5).into(), (10, 10).into()),
+            Rectangle::new((20, 20).into(), (100, 100).into()),
+            Rectangle::new((3, 3).into(), (0, 10).into()),
+        ];
+        let r = damage_rects(&d, 64, 64);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].x, r[0].y, r[0].w, r[0].h), (0, 0, 5, 5));
+        assert_eq!((r[1].x, r[1].y, r[1].w, r[1].h), (20, 20, 44, 44));
+    }
+
+    #[test]
+    fn many_rects_become_one() {
+        let d: Vec<_> = (0..20).map(|i| Rectangle::new((i, i).into(), (1, 1).into())).collect();
+        let r = damage_rects(&d, 32, 32);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].w, r[0].h), (32, 32));
+    }
+}

@@ -1,0 +1,9 @@
+//! Protocol glue on smithay.
+//!
+//! smithay's protocol state machines do the work; where one of them deviates from the protocol text
+//! (a request that would panic the compositor, an error raised with another code than the spec's),
+//! a *guard* here sees the request first, raises the spec's error, and otherwise hands the request
+//! to smithay unchanged. Each guard documents the rule it enforces.
+
+pub mod shm_guard;
+pub mod xdg_guard;

@@ -1,0 +1,65 @@
+//! wl_shm guard.
+//!
+//! Rule enforced: `wl_shm_pool.resize` may only grow a pool. smithay raises `invalid_fd` for a
+//! smaller positive size, but for `size <= 0` it posts the error and then unwraps a zero size,
+//! which would panic the whole compositor. The guard raises `invalid_fd` (libwayland's code for
+//! shrinking a pool) and stops there.
+
+use smithay::reexports::wayland_server::protocol::{wl_buffer, wl_shm, wl_shm_pool};
+use smithay::reexports::wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
+use smithay::wayland::buffer::BufferHandler;
+use smithay::wayland::shm::{ShmBufferUserData, ShmHandler, ShmPoolUserData, ShmState};
+
+/// Dispatches wl_shm_pool requests: validates, then delegates to [`ShmState`].
+pub struct ShmGuard;
+
+impl<D> Dispatch<wl_shm_pool::WlShmPool, ShmPoolUserData, D> for ShmGuard
+where
+    D: Dispatch<wl_shm_pool::WlShmPool, ShmPoolUserData>
+        + Dispatch<wl_buffer::WlBuffer, ShmBufferUserData>
+        + BufferHandler
+        + ShmHandler
+        + 'static,
+{
+    fn request(
+        state: &mut D,
+        client: &Client,
+        pool: &wl_shm_pool::WlShmPool,
+        request: wl_shm_pool::Request,
+        data: &ShmPoolUserData,
+        dh: &DisplayHandle,
+        data_init: &mut DataInit<'_, D>,
+    ) {
+        if let wl_shm_pool::Request::Resize { size } = request {
+            if size <= 0 {
+                pool.post_error(
+                    wl_shm::Error::InvalidFd,
+                    format!("wl_shm_pool.resize to {size}: a pool can only grow"),
+                );
+                return;
+            }
+        }
+        <ShmState as Dispatch<wl_shm_pool::WlShmPool, ShmPoolUserData, D>>::request(
+            state, client, pool, request, data, dh, data_init,
+        )
+    }
+}
+
+/// Like smithay's `delegate_shm!`, with wl_shm_pool routed through [`ShmGuard`].
+#[macro_export]
+macro_rules! delegate_shm_guarded {
+    ($ty: ty) => {
+        smithay::reexports::wayland_server::delegate_global_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_shm::WlShm: ()
+        ] => smithay::wayland::shm::ShmState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_shm::WlShm: ()
+        ] => smithay::wayland::shm::ShmState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_shm_pool::WlShmPool: smithay::wayland::shm::ShmPoolUserData
+        ] => $crate::shm_guard::ShmGuard);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer: smithay::wayland::shm::ShmBufferUserData
+        ] => smithay::wayland::shm::ShmState);
+    };
+}

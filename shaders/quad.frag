@@ -1,0 +1,28 @@
+#version 450
+// Premultiplied-alpha output: the pipeline blends with (ONE, ONE_MINUS_SRC_ALPHA).
+layout(push_constant) uniform Quad {
+    vec4 dst;
+    vec4 src;
+    vec4 color;
+    float alpha;
+    int mode;
+    int opaque;
+} quad;
+
+layout(set = 0, binding = 0) uniform sampler2D tex;
+
+layout(location = 0) in vec2 uv;
+layout(location = 0) out vec4 frag;
+
+void main() {
+    vec4 c;
+    if (quad.mode == 1) {
+        c = quad.color;
+    } else {
+        c = texture(tex, uv);
+        if (quad.opaque == 1) {
+            c.a = 1.0;
+        }
+    }
+    frag = c * quad.alpha;
+}
