@@ -1,1 +1,273 @@
-fn main(){}
+//! `weft`: run the compositor, talk to a running one (`weft msg`), or run the demo (`weft demo`).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use weft::{private_runtime_dir, HeadlessOptions, Request, Running};
+use weft_backends::server::ServerOptions;
+use weft_compositor::OutputSpec;
+
+#[derive(Parser)]
+#[command(name = "weft", version, about = "A Wayland compositor for buffers from other devices")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    sub: Option<Sub>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    Headless,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Which backend drives the outputs.
+    #[arg(long, value_enum, default_value = "headless")]
+    backend: Backend,
+    /// An output as WIDTHxHEIGHT@HZ (repeatable).
+    #[arg(long = "output", default_value = "1280x720@60")]
+    outputs: Vec<OutputSpec>,
+    /// Wayland socket name in $XDG_RUNTIME_DIR (default: first free wayland-N).
+    #[arg(long)]
+    socket: Option<String>,
+    /// Exit with the client's status when it exits.
+    #[arg(long)]
+    exit_with_client: bool,
+    /// Presentation timestamps advance exactly one refresh period per frame (for tests).
+    #[arg(long)]
+    deterministic_clock: bool,
+    /// The client to run, with WAYLAND_DISPLAY and WEFT_SOCKET set.
+    #[arg(last = true)]
+    command: Vec<OsString>,
+}
+
+#[derive(Subcommand)]
+enum Sub {
+    /// Ask a running weft about its state.
+    Msg(MsgArgs),
+    /// Run headless weft with the built-in demo client, then report what happened.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct MsgArgs {
+    /// Wayland socket name of the weft to ask (default: $WEFT_SOCKET, then $WAYLAND_DISPLAY).
+    #[arg(long)]
+    socket: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    what: MsgWhat,
+}
+
+#[derive(Subcommand)]
+enum MsgWhat {
+    Outputs,
+    Surfaces,
+    Devices,
+    /// Write what OUTPUT shows to FILE as an 8-bit RGBA PNG.
+    Screenshot { output: String, file: PathBuf },
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// How long the demo client animates.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    #[arg(long, default_value = "weft-demo.png")]
+    screenshot: PathBuf,
+    #[arg(long = "output", default_value = "1280x720@60")]
+    output: OutputSpec,
+}
+
+fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    let result = match cli.sub {
+        Some(Sub::Msg(args)) => msg(args).map(|()| 0),
+        Some(Sub::Demo(args)) => demo(args).map(|()| 0),
+        None => run(cli.run),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("weft: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let Backend::Headless = args.backend;
+    let options = HeadlessOptions {
+        outputs: args.outputs,
+        server: ServerOptions {
+            socket: args.socket,
+            command: args.command,
+            exit_with_client: args.exit_with_client,
+            runtime_dir: None,
+        },
+        deterministic_clock: args.deterministic_clock,
+    };
+    Ok(weft_backends::headless::run(options, None)?)
+}
+
+/// Finds the IPC socket: --socket, then $WEFT_SOCKET (a path), then $WAYLAND_DISPLAY.
+fn ipc_path(socket: Option<&str>) -> anyhow::Result<PathBuf> {
+    let runtime = || std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).context("XDG_RUNTIME_DIR is not set");
+    if let Some(name) = socket {
+        return Ok(weft_compositor::ipc::client::socket_path(&runtime()?, name));
+    }
+    if let Some(path) = std::env::var_os("WEFT_SOCKET") {
+        return Ok(PathBuf::from(path));
+    }
+    if let Some(name) = std::env::var_os("WAYLAND_DISPLAY") {
+        return Ok(weft_compositor::ipc::client::socket_path(&runtime()?, &name.to_string_lossy()));
+    }
+    bail!("which weft? pass --socket NAME, or set WEFT_SOCKET or WAYLAND_DISPLAY")
+}
+
+fn msg(args: MsgArgs) -> anyhow::Result<()> {
+    let path = ipc_path(args.socket.as_deref())?;
+    let req = match &args.what {
+        MsgWhat::Outputs => Request::Outputs,
+        MsgWhat::Surfaces => Request::Surfaces,
+        MsgWhat::Devices => Request::Devices,
+        MsgWhat::Screenshot { output, file } => Request::Screenshot {
+            output: output.clone(),
+            path: absolute(file)?.to_string_lossy().into_owned(),
+        },
+    };
+    let data = weft_compositor::ipc::client::request(&path, &req)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&data)?);
+        return Ok(());
+    }
+    match args.what {
+        MsgWhat::Outputs => print_table(&data, &["name", "width", "height", "refresh_mhz", "x", "y", "frames", "rendered"]),
+        MsgWhat::Surfaces => print_surfaces(&data),
+        MsgWhat::Devices => print_table(&data, &["name", "kind", "driver", "api_version"]),
+        MsgWhat::Screenshot { .. } => println!("wrote {}", data["path"].as_str().unwrap_or("?")),
+    }
+    Ok(())
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
+}
+
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn print_table(data: &serde_json::Value, keys: &[&str]) {
+    let rows: Vec<Vec<String>> = data
+        .as_array()
+        .map(|a| a.iter().map(|r| keys.iter().map(|k| cell(&r[*k])).collect()).collect())
+        .unwrap_or_default();
+    let widths: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| rows.iter().map(|r| r[i].len()).chain([k.len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("{}", line(keys.iter().map(|k| k.to_uppercase()).collect()));
+    for r in rows {
+        println!("{}", line(r));
+    }
+}
+
+fn print_surfaces(data: &serde_json::Value) {
+    let flat: Vec<serde_json::Value> = data
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    let b = &s["buffer"];
+                    serde_json::json!({
+                        "id": s["id"], "app_id": s["app_id"], "title": s["title"], "output": s["output"],
+                        "geometry": format!("{}x{}+{}+{}", s["width"], s["height"], s["x"], s["y"]),
+                        "buffer": if b.is_null() { "-".to_string() } else {
+                            format!("{} {}x{} {}", cell(&b["kind"]), b["width"], b["height"], cell(&b["format"]))
+                        },
+                        "rung": s["rung"], "reason": s["reason"],
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    print_table(
+        &serde_json::Value::Array(flat),
+        &["id", "app_id", "title", "output", "geometry", "buffer", "rung", "reason"],
+    );
+}
+
+fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let runtime_dir = private_runtime_dir("demo")?;
+    let weft = Running::start(HeadlessOptions {
+        outputs: vec![args.output],
+        server: ServerOptions {
+            runtime_dir: Some(runtime_dir.clone()),
+            ..Default::default()
+        },
+        deterministic_clock: false,
+    })?;
+    println!("weft demo: headless output {}x{}@{:.2}Hz on {}", args.output.width, args.output.height,
+        f64::from(args.output.refresh_mhz) / 1000.0, weft.endpoints.socket_name);
+    let devices = weft.msg(&Request::Devices)?;
+    if let Some(d) = devices.as_array().and_then(|a| a.first()) {
+        println!("render device: {} ({}, {})", cell(&d["name"]), cell(&d["kind"]), cell(&d["driver"]));
+    }
+    let (report, session) = weft_clients::demo::run(&weft.wayland_path(), Duration::from_secs_f64(args.seconds))?;
+    let fps = f64::from(report.frames_drawn) / report.duration.as_secs_f64();
+    println!("client: {} frames in {:.2}s ({fps:.1} fps), {} frame callbacks", report.frames_drawn,
+        report.duration.as_secs_f64(), report.frame_callbacks);
+    println!(
+        "presentation: {} presented, {} discarded, refresh {:.3} ms, mean interval {:.3} ms",
+        report.presented,
+        report.discarded,
+        f64::from(report.refresh_ns) / 1e6,
+        report.mean_interval_ns / 1e6
+    );
+    let outputs = weft.msg(&Request::Outputs)?;
+    for o in outputs.as_array().into_iter().flatten() {
+        println!("output {}: {} frames, {} rendered", cell(&o["name"]), o["frames"], o["rendered"]);
+    }
+    let surfaces = weft.msg(&Request::Surfaces)?;
+    println!("surfaces:");
+    print_surfaces(&surfaces);
+    for s in surfaces.as_array().into_iter().flatten() {
+        println!("  surface {}: {} commits, {} bytes uploaded", s["id"], s["commits"], s["uploaded_bytes"]);
+    }
+    let path = absolute(&args.screenshot)?;
+    weft.msg(&Request::Screenshot {
+        output: "HEADLESS-1".into(),
+        path: path.to_string_lossy().into_owned(),
+    })?;
+    println!("screenshot: {}", path.display());
+    drop(session);
+    weft.stop()?;
+    let _ = std::fs::remove_dir_all(&runtime_dir);
+    Ok(())
+}

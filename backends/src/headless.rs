@@ -9,7 +9,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use calloop::timer::{TimeoutAction, Timer};
-use calloop::{EventLoop, LoopSignal};
+use calloop::ping::Ping;
+use calloop::EventLoop;
 use smithay::reexports::wayland_server::Display;
 use tracing::{info, warn};
 use weft_compositor::{Clock, OutputSpec, Weft};
@@ -38,9 +39,9 @@ impl Default for HeadlessOptions {
     }
 }
 
-/// Builds the loop and state; `ready` receives the endpoints and a stop signal once clients can
-/// connect. Returns the client's exit status when it was waited for, else 0.
-pub fn run(options: HeadlessOptions, ready: Option<mpsc::Sender<(Endpoints, LoopSignal)>>) -> Result<i32, ServerError> {
+/// Builds the loop and state; `ready` receives the endpoints and a [`Ping`] that stops the loop,
+/// once clients can connect. Returns the client's exit status when it was waited for, else 0.
+pub fn run(options: HeadlessOptions, ready: Option<mpsc::Sender<(Endpoints, Ping)>>) -> Result<i32, ServerError> {
     let mut event_loop: EventLoop<'static, Weft> =
         EventLoop::try_new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
     let display: Display<Weft> = Display::new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
@@ -60,7 +61,12 @@ pub fn run(options: HeadlessOptions, ready: Option<mpsc::Sender<(Endpoints, Loop
         insert_frame_clock(&event_loop, &state, index)?;
     }
     if let Some(tx) = ready {
-        let _ = tx.send((served.endpoints.clone(), event_loop.get_signal()));
+        let (ping, source) = calloop::ping::make_ping().map_err(|e| ServerError::EventLoop(e.to_string()))?;
+        event_loop
+            .handle()
+            .insert_source(source, |_, _, state| state.running = false)
+            .map_err(|e| ServerError::EventLoop(e.to_string()))?;
+        let _ = tx.send((served.endpoints.clone(), ping));
     }
     while state.running {
         if let Err(e) = event_loop.dispatch(Some(Duration::from_millis(100)), &mut state) {

@@ -11,7 +11,7 @@ use calloop::generic::Generic;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::{EventLoop, Interest, LoopSignal, Mode, PostAction};
 use smithay::reexports::wayland_server::Display;
-use smithay::wayland::socket::ListeningSocketSource;
+use smithay::reexports::wayland_server::ListeningSocket;
 use tracing::{info, warn};
 use weft_compositor::ipc::server::IpcSocket;
 use weft_compositor::{ClientState, Weft};
@@ -41,6 +41,8 @@ pub struct ServerOptions {
     pub command: Vec<OsString>,
     /// Stop when the client exits, with its status.
     pub exit_with_client: bool,
+    /// Where the sockets go; `$XDG_RUNTIME_DIR` when `None`.
+    pub runtime_dir: Option<PathBuf>,
 }
 
 /// Names of the sockets a running server listens on.
@@ -71,24 +73,34 @@ pub fn serve(
     display: Display<Weft>,
     options: &ServerOptions,
 ) -> Result<Served, ServerError> {
-    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .ok_or(ServerError::NoRuntimeDir)?;
-    let socket = match &options.socket {
-        Some(name) => ListeningSocketSource::with_name(name),
-        None => ListeningSocketSource::new_auto(),
-    }
-    .map_err(|e| ServerError::Socket(e.to_string()))?;
-    let socket_name = socket.socket_name().to_string_lossy().into_owned();
+    let runtime_dir = match &options.runtime_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .ok_or(ServerError::NoRuntimeDir)?,
+    };
+    let (socket, socket_name) = bind_wayland_socket(&runtime_dir, options.socket.as_deref())?;
     let handle = event_loop.handle();
     handle
-        .insert_source(socket, |stream, _, state| {
-            if let Err(e) = state
-                .display_handle
-                .insert_client(stream, Arc::new(ClientState::default()))
-            {
-                warn!(error = %e, "could not add a client");
+        .insert_source(Generic::new(socket, Interest::READ, Mode::Level), |_, socket, state| {
+            loop {
+                match socket.accept() {
+                    Ok(Some(stream)) => {
+                        if let Err(e) = state
+                            .display_handle
+                            .insert_client(stream, Arc::new(ClientState::default()))
+                        {
+                            warn!(error = %e, "could not add a client");
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        warn!(error = %e, "accepting a client failed");
+                        break;
+                    }
+                }
             }
+            Ok(PostAction::Continue)
         })
         .map_err(|e| ServerError::EventLoop(e.to_string()))?;
     handle
@@ -128,6 +140,22 @@ pub fn serve(
         _ipc: ipc,
         client_status,
     })
+}
+
+/// Binds `name` (or the first free `wayland-N`) in `runtime_dir`, with a lock file as libwayland
+/// does, so two compositors never share a name.
+fn bind_wayland_socket(runtime_dir: &std::path::Path, name: Option<&str>) -> Result<(ListeningSocket, String), ServerError> {
+    let try_bind = |name: &str| ListeningSocket::bind_absolute(runtime_dir.join(name));
+    let (socket, name) = match name {
+        Some(name) => (try_bind(name).map_err(|e| ServerError::Socket(format!("{name}: {e}")))?, name.to_string()),
+        None => (1..33)
+            .find_map(|n| {
+                let name = format!("wayland-{n}");
+                try_bind(&name).ok().map(|s| (s, name))
+            })
+            .ok_or_else(|| ServerError::Socket("no free wayland-N name in 1..32".into()))?,
+    };
+    Ok((socket, name))
 }
 
 /// Polls the child every 50 ms (a pidfd would need Linux 5.3 and more code for no real gain here).

@@ -18,3 +18,8 @@ pub mod surface;
 pub use clock::Clock;
 pub use output::OutputSpec;
 pub use state::{ClientState, Weft};
+
+/// Crates backends and the binary need at smithay's exact versions.
+pub mod reexports {
+    pub use calloop::ping::Ping;
+}

@@ -5,7 +5,7 @@ use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
 use smithay::desktop::{PopupManager, Window};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, Rectangle};
-use smithay::wayland::compositor::{with_surface_tree_downward, TraversalAction};
+use smithay::wayland::compositor::{with_surface_tree_upward, TraversalAction};
 
 use crate::render::{DrawItem, Fill, Rect};
 use crate::state::Weft;
@@ -58,7 +58,8 @@ fn push_popups(
 
 /// Appends the quads of `root`'s tree, back to front, with `origin` as the root's top-left corner.
 fn push_tree(root: &WlSurface, origin: Point<i32, Logical>, items: &mut Vec<DrawItem>, surfaces: &mut Vec<WlSurface>) {
-    with_surface_tree_downward(
+    // "upward" walks each level in stacking order, bottom first: back to front.
+    with_surface_tree_upward(
         root,
         origin,
         |_, states, loc| {

@@ -149,6 +149,9 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             )
         });
         let id = crate::surface::surface_id(surface);
+        // Both lock the surface tree: never call them inside `content_snapshot` (with_states).
+        let subsurfaces = get_children(surface).len();
+        let popups = PopupManager::popups_for_surface(surface).count();
         out.push(content_snapshot(surface, |c| SurfaceRecord {
             id,
             app_id,
@@ -164,8 +167,8 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             source_device: None,
             maximized,
             fullscreen,
-            subsurfaces: get_children(surface).len(),
-            popups: PopupManager::popups_for_surface(surface).count(),
+            subsurfaces,
+            popups,
             commits: c.commits,
             uploaded_bytes: c.uploaded_bytes,
         }));
