@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 
 use crate::error::{Error, IoContext, Result};
-use crate::ioctl::{iow, iowr, ioctl};
+use crate::ioctl::{ioctl, iow, iowr};
 use crate::sync_file::SyncFile;
 
 /// `DMA_BUF_SYNC_READ`: with EXPORT, wait for writers only; with IMPORT, add as a reader.
@@ -42,7 +42,11 @@ impl DmaBuf {
         }
         // SAFETY: as above; rewinding keeps later readers of the fd position unsurprised.
         unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_SET) };
-        Ok(Self { fd, size: end as u64, origin })
+        Ok(Self {
+            fd,
+            size: end as u64,
+            origin,
+        })
     }
 
     pub fn size(&self) -> u64 {
@@ -60,7 +64,8 @@ impl DmaBuf {
         let mut arg = DmaBufSyncFile { flags, fd: -1 };
         // SAFETY: EXPORT_SYNC_FILE takes a `struct dma_buf_export_sync_file` {u32 flags; s32 fd},
         // which `DmaBufSyncFile` mirrors.
-        unsafe { ioctl(self.fd.as_fd(), EXPORT_SYNC_FILE, &mut arg) }.op("DMA_BUF_IOCTL_EXPORT_SYNC_FILE")?;
+        unsafe { ioctl(self.fd.as_fd(), EXPORT_SYNC_FILE, &mut arg) }
+            .op("DMA_BUF_IOCTL_EXPORT_SYNC_FILE")?;
         // SAFETY: on success the kernel returned a new fd that nothing else owns.
         Ok(SyncFile::from(unsafe { OwnedFd::from_raw_fd(arg.fd) }))
     }
@@ -68,10 +73,14 @@ impl DmaBuf {
     /// `DMA_BUF_IOCTL_IMPORT_SYNC_FILE`: adds the sync_file's fences to the buffer's reservation
     /// as a reader (`SYNC_READ`) or writer (`SYNC_WRITE`), so later implicit-sync users wait.
     pub fn import_sync_file(&self, flags: u32, sync_file: &SyncFile) -> Result<()> {
-        let mut arg = DmaBufSyncFile { flags, fd: sync_file.as_fd().as_raw_fd() };
+        let mut arg = DmaBufSyncFile {
+            flags,
+            fd: sync_file.as_fd().as_raw_fd(),
+        };
         // SAFETY: IMPORT_SYNC_FILE reads a `struct dma_buf_import_sync_file` {u32 flags; s32 fd};
         // the fd is borrowed (the kernel takes its own reference to the fences).
-        unsafe { ioctl(self.fd.as_fd(), IMPORT_SYNC_FILE, &mut arg) }.op("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
+        unsafe { ioctl(self.fd.as_fd(), IMPORT_SYNC_FILE, &mut arg) }
+            .op("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
         Ok(())
     }
 
@@ -113,7 +122,8 @@ impl Mapping {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error()).op("mmap");
         }
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| Error::Unsupported("mmap returned null".into()))?;
+        let ptr = NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| Error::Unsupported("mmap returned null".into()))?;
         Ok(Self { ptr, len })
     }
 

@@ -44,8 +44,17 @@ impl DrmNode {
             .custom_flags(libc::O_CLOEXEC)
             .open(&path)
             .op("open(DRM node)")?;
-        let mut node = Self { file, path, driver: String::new() };
-        node.driver = node.get_driver().op("DRM_IOCTL_VERSION")?.name().to_string_lossy().into_owned();
+        let mut node = Self {
+            file,
+            path,
+            driver: String::new(),
+        };
+        node.driver = node
+            .get_driver()
+            .op("DRM_IOCTL_VERSION")?
+            .name()
+            .to_string_lossy()
+            .into_owned();
         Ok(node)
     }
 
@@ -57,7 +66,10 @@ impl DrmNode {
             .filter_map(|e| e.file_name().to_str()?.strip_prefix("card")?.parse().ok())
             .collect();
         numbers.sort_unstable();
-        numbers.into_iter().map(|n| Self::open(format!("/dev/dri/card{n}"))).collect()
+        numbers
+            .into_iter()
+            .map(|n| Self::open(format!("/dev/dri/card{n}")))
+            .collect()
     }
 
     /// The first card driven by `driver`.
@@ -86,7 +98,9 @@ impl DrmNode {
     /// Whether the device does modesetting: MODE_GETRESOURCES works and lists a CRTC. Render-only
     /// drivers (vgem) fail it with EOPNOTSUPP.
     pub fn is_kms(&self) -> bool {
-        self.resource_handles().map(|r| !r.crtcs().is_empty()).unwrap_or(false)
+        self.resource_handles()
+            .map(|r| !r.crtcs().is_empty())
+            .unwrap_or(false)
     }
 
     /// Asks to see primary and cursor planes too (`DRM_CLIENT_CAP_UNIVERSAL_PLANES`).
@@ -112,7 +126,8 @@ impl DrmNode {
     /// `PRIME_FD_TO_HANDLE`: imports a dma-buf and returns its GEM handle (close it with
     /// [`Self::close_gem`]).
     pub fn import_prime(&self, buf: &DmaBuf) -> Result<drm::buffer::Handle> {
-        self.prime_fd_to_buffer(buf.as_fd()).op("DRM_IOCTL_PRIME_FD_TO_HANDLE")
+        self.prime_fd_to_buffer(buf.as_fd())
+            .op("DRM_IOCTL_PRIME_FD_TO_HANDLE")
     }
 
     /// `GEM_CLOSE`.

@@ -15,7 +15,10 @@ pub enum Error {
     },
     /// A Vulkan call returned an error code.
     #[error("{op}: {result}")]
-    Vulkan { op: &'static str, result: ash::vk::Result },
+    Vulkan {
+        op: &'static str,
+        result: ash::vk::Result,
+    },
     /// The device or driver lacks what was asked for.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -11,7 +11,13 @@ pub const XRGB8888: u32 = u32::from_le_bytes(*b"XR24");
 pub fn fourcc_str(code: u32) -> String {
     code.to_le_bytes()
         .iter()
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect::<String>()
         .trim_end()
         .to_owned()

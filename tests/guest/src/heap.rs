@@ -26,7 +26,12 @@ pub fn alloc_system(len: u64) -> Result<DmaBuf> {
         .custom_flags(libc::O_CLOEXEC)
         .open("/dev/dma_heap/system")
         .op("open(/dev/dma_heap/system)")?;
-    let mut arg = AllocationData { len, fd: 0, fd_flags: (libc::O_RDWR | libc::O_CLOEXEC) as u32, heap_flags: 0 };
+    let mut arg = AllocationData {
+        len,
+        fd: 0,
+        fd_flags: (libc::O_RDWR | libc::O_CLOEXEC) as u32,
+        heap_flags: 0,
+    };
     // SAFETY: DMA_HEAP_IOCTL_ALLOC takes `struct dma_heap_allocation_data`
     // {u64 len; u32 fd; u32 fd_flags; u64 heap_flags}, mirrored by `AllocationData`.
     unsafe { ioctl(heap.as_fd(), DMA_HEAP_IOCTL_ALLOC, &mut arg) }.op("DMA_HEAP_IOCTL_ALLOC")?;

@@ -30,12 +30,16 @@ pub fn parse(blob: &[u8]) -> Result<Vec<(u32, Vec<u64>)>, ParseError> {
     let len = blob.len();
     let u32_at = |off: usize| -> Result<u32, ParseError> {
         let bytes = blob.get(off..off.checked_add(4).ok_or(ParseError::Truncated { len })?);
-        let bytes: [u8; 4] = bytes.and_then(|b| b.try_into().ok()).ok_or(ParseError::Truncated { len })?;
+        let bytes: [u8; 4] = bytes
+            .and_then(|b| b.try_into().ok())
+            .ok_or(ParseError::Truncated { len })?;
         Ok(u32::from_ne_bytes(bytes))
     };
     let u64_at = |off: usize| -> Result<u64, ParseError> {
         let bytes = blob.get(off..off.checked_add(8).ok_or(ParseError::Truncated { len })?);
-        let bytes: [u8; 8] = bytes.and_then(|b| b.try_into().ok()).ok_or(ParseError::Truncated { len })?;
+        let bytes: [u8; 8] = bytes
+            .and_then(|b| b.try_into().ok())
+            .ok_or(ParseError::Truncated { len })?;
         Ok(u64::from_ne_bytes(bytes))
     };
     if len < HEADER {
@@ -92,7 +96,14 @@ mod tests {
         let formats_offset = HEADER as u32;
         let modifiers_offset = formats_offset + 4 * formats.len() as u32;
         let mut b = Vec::new();
-        for v in [1, 0, formats.len() as u32, formats_offset, mods.len() as u32, modifiers_offset] {
+        for v in [
+            1,
+            0,
+            formats.len() as u32,
+            formats_offset,
+            mods.len() as u32,
+            modifiers_offset,
+        ] {
             b.extend_from_slice(&v.to_ne_bytes());
         }
         for f in formats {
@@ -110,7 +121,10 @@ mod tests {
     #[test]
     fn masks_select_formats_from_offset() {
         let b = blob(&[10, 20, 30], &[(0b101, 0, 0), (0b1, 1, 7)]);
-        assert_eq!(parse(&b), Ok(vec![(10, vec![0]), (20, vec![7]), (30, vec![0])]));
+        assert_eq!(
+            parse(&b),
+            Ok(vec![(10, vec![0]), (20, vec![7]), (30, vec![0])])
+        );
     }
 
     #[test]
@@ -124,7 +138,10 @@ mod tests {
         let mut b = blob(&[10, 20], &[(0b11, 0, 0)]);
         assert_eq!(parse(&b[..10]), Err(ParseError::Truncated { len: 10 }));
         let short = b.len() - 1;
-        assert_eq!(parse(&b[..short]), Err(ParseError::Truncated { len: short }));
+        assert_eq!(
+            parse(&b[..short]),
+            Err(ParseError::Truncated { len: short })
+        );
         b[0] = 2;
         assert_eq!(parse(&b), Err(ParseError::Version(2)));
     }

@@ -14,8 +14,10 @@ const WRITE: u32 = 1;
 const READ: u32 = 2;
 
 const fn ioc(dir: u32, ty: u8, nr: u8, size: usize) -> libc::c_ulong {
-    ((dir << DIRSHIFT) | ((ty as u32) << TYPESHIFT) | ((nr as u32) << NRSHIFT) | ((size as u32) << SIZESHIFT))
-        as libc::c_ulong
+    ((dir << DIRSHIFT)
+        | ((ty as u32) << TYPESHIFT)
+        | ((nr as u32) << NRSHIFT)
+        | ((size as u32) << SIZESHIFT)) as libc::c_ulong
 }
 
 /// `_IOW(ty, nr, T)`: user space writes `T` to the kernel.
@@ -41,7 +43,11 @@ pub const DRM: u8 = b'd';
 /// # Safety
 /// `request` must be an ioctl whose argument is exactly a `T` (in size and layout) that the kernel
 /// reads and/or writes through the pointer, and `T` must be valid for any bytes the kernel writes.
-pub unsafe fn ioctl<T>(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: &mut T) -> io::Result<libc::c_int> {
+pub unsafe fn ioctl<T>(
+    fd: BorrowedFd<'_>,
+    request: libc::c_ulong,
+    arg: &mut T,
+) -> io::Result<libc::c_int> {
     loop {
         // SAFETY: the caller guarantees `arg` matches what `request` expects; `arg` is a live
         // exclusive reference for the duration of the call.

@@ -22,9 +22,14 @@ pub struct Plane {
 pub fn planes(node: &DrmNode) -> Result<Vec<Plane>> {
     node.enable_universal_planes()?;
     let mut out = Vec::new();
-    for handle in node.plane_handles().op("DRM_IOCTL_MODE_GETPLANERESOURCES")? {
+    for handle in node
+        .plane_handles()
+        .op("DRM_IOCTL_MODE_GETPLANERESOURCES")?
+    {
         let info = node.get_plane(handle).op("DRM_IOCTL_MODE_GETPLANE")?;
-        let props = node.get_properties(handle).op("DRM_IOCTL_MODE_OBJ_GETPROPERTIES")?;
+        let props = node
+            .get_properties(handle)
+            .op("DRM_IOCTL_MODE_OBJ_GETPROPERTIES")?;
         let mut kind = "unknown";
         let mut in_formats = None;
         for (&prop, &value) in props.iter() {
@@ -39,7 +44,9 @@ pub fn planes(node: &DrmNode) -> Result<Vec<Plane>> {
                     }
                 }
                 b"IN_FORMATS" => {
-                    let blob = node.get_property_blob(value).op("DRM_IOCTL_MODE_GETPROPBLOB")?;
+                    let blob = node
+                        .get_property_blob(value)
+                        .op("DRM_IOCTL_MODE_GETPROPBLOB")?;
                     let parsed = in_formats::parse(&blob)
                         .map_err(|e| crate::Error::Unsupported(format!("IN_FORMATS blob: {e}")))?;
                     in_formats = Some(parsed);
@@ -47,7 +54,12 @@ pub fn planes(node: &DrmNode) -> Result<Vec<Plane>> {
                 _ => {}
             }
         }
-        out.push(Plane { id: u32::from(handle), kind, formats: info.formats().to_vec(), in_formats });
+        out.push(Plane {
+            id: u32::from(handle),
+            kind,
+            formats: info.formats().to_vec(),
+            in_formats,
+        });
     }
     Ok(out)
 }

@@ -42,7 +42,11 @@ impl SyncFile {
 
 /// `poll(POLLIN)` on one fd.
 pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Duration) -> Result<bool> {
-    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
     loop {
         // SAFETY: one valid pollfd, borrowed for the call.

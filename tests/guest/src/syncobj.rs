@@ -63,14 +63,26 @@ impl<'d> Timeline<'d> {
             Err(e) if e.errno() == Some(libc::EINVAL) => {}
             Err(e) => return Err(e),
         }
-        let temp = self.node.create_syncobj(false).op("DRM_IOCTL_SYNCOBJ_CREATE")?;
-        let moved = import_into(self.node, temp, FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE, 0, sync_file.as_fd())
-            .and_then(|()| {
-                self.node
-                    .syncobj_timeline_transfer(temp, self.handle, 0, point)
-                    .op("DRM_IOCTL_SYNCOBJ_TRANSFER")
-            });
-        let destroyed = self.node.destroy_syncobj(temp).op("DRM_IOCTL_SYNCOBJ_DESTROY");
+        let temp = self
+            .node
+            .create_syncobj(false)
+            .op("DRM_IOCTL_SYNCOBJ_CREATE")?;
+        let moved = import_into(
+            self.node,
+            temp,
+            FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE,
+            0,
+            sync_file.as_fd(),
+        )
+        .and_then(|()| {
+            self.node
+                .syncobj_timeline_transfer(temp, self.handle, 0, point)
+                .op("DRM_IOCTL_SYNCOBJ_TRANSFER")
+        });
+        let destroyed = self
+            .node
+            .destroy_syncobj(temp)
+            .op("DRM_IOCTL_SYNCOBJ_DESTROY");
         moved?;
         destroyed?;
         Ok(ImportPath::ViaTransfer)
@@ -109,12 +121,25 @@ impl Drop for Timeline<'_> {
     }
 }
 
-fn import_into(node: &DrmNode, handle: syncobj::Handle, flags: u32, point: u64, fd: BorrowedFd<'_>) -> Result<()> {
-    let mut arg = SyncobjHandle { handle: u32::from(handle), flags, fd: fd.as_raw_fd(), pad: 0, point };
+fn import_into(
+    node: &DrmNode,
+    handle: syncobj::Handle,
+    flags: u32,
+    point: u64,
+    fd: BorrowedFd<'_>,
+) -> Result<()> {
+    let mut arg = SyncobjHandle {
+        handle: u32::from(handle),
+        flags,
+        fd: fd.as_raw_fd(),
+        pad: 0,
+        point,
+    };
     // SAFETY: DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE takes `struct drm_syncobj_handle`
     // {u32 handle; u32 flags; s32 fd; u32 pad; u64 point}, mirrored by `SyncobjHandle`; the sync_file
     // fd is only borrowed.
-    unsafe { ioctl(node.as_fd(), FD_TO_HANDLE, &mut arg) }.op("DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE(IMPORT_SYNC_FILE)")?;
+    unsafe { ioctl(node.as_fd(), FD_TO_HANDLE, &mut arg) }
+        .op("DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE(IMPORT_SYNC_FILE)")?;
     Ok(())
 }
 
@@ -130,5 +155,8 @@ pub fn eventfd_take(fd: BorrowedFd<'_>) -> Result<bool> {
     if err.raw_os_error() == Some(libc::EAGAIN) {
         return Ok(false);
     }
-    Err(Error::Io { op: "read(eventfd)", source: err })
+    Err(Error::Io {
+        op: "read(eventfd)",
+        source: err,
+    })
 }

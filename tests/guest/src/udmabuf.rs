@@ -31,7 +31,8 @@ pub fn alloc(size: u64) -> Result<DmaBuf> {
     let size = size.div_ceil(page) * page;
     let name: &CStr = c"weft-udmabuf";
     // SAFETY: `name` is a valid C string; the flags are plain bits.
-    let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_ALLOW_SEALING | libc::MFD_CLOEXEC) };
+    let raw =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_ALLOW_SEALING | libc::MFD_CLOEXEC) };
     if raw < 0 {
         return Err(io::Error::last_os_error()).op("memfd_create");
     }
@@ -51,7 +52,12 @@ pub fn alloc(size: u64) -> Result<DmaBuf> {
         .custom_flags(libc::O_CLOEXEC)
         .open("/dev/udmabuf")
         .op("open(/dev/udmabuf)")?;
-    let mut arg = UdmabufCreate { memfd: memfd.as_raw_fd() as u32, flags: UDMABUF_FLAGS_CLOEXEC, offset: 0, size };
+    let mut arg = UdmabufCreate {
+        memfd: memfd.as_raw_fd() as u32,
+        flags: UDMABUF_FLAGS_CLOEXEC,
+        offset: 0,
+        size,
+    };
     // SAFETY: UDMABUF_CREATE reads `struct udmabuf_create` {u32 memfd; u32 flags; u64 offset; u64 size}
     // and returns a new dma-buf fd.
     let fd = unsafe { ioctl(dev.as_fd(), UDMABUF_CREATE, &mut arg) }.op("UDMABUF_CREATE")?;

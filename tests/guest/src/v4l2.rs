@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dmabuf::DmaBuf;
 use crate::error::{Error, IoContext, Result};
-use crate::ioctl::{ior, iow, iowr, ioctl};
+use crate::ioctl::{ioctl, ior, iow, iowr};
 
 const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
 const MEMORY_MMAP: u32 = 1;
@@ -146,8 +146,16 @@ fn probe(file: &File) -> Result<(String, bool)> {
     let mut cap: Capability = unsafe { std::mem::zeroed() };
     // SAFETY: VIDIOC_QUERYCAP fills a `struct v4l2_capability`, mirrored by `Capability`.
     unsafe { ioctl(file.as_fd(), VIDIOC_QUERYCAP, &mut cap) }.op("VIDIOC_QUERYCAP")?;
-    let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 { cap.device_caps } else { cap.capabilities };
-    let end = cap.driver.iter().position(|&b| b == 0).unwrap_or(cap.driver.len());
+    let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 {
+        cap.device_caps
+    } else {
+        cap.capabilities
+    };
+    let end = cap
+        .driver
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(cap.driver.len());
     let driver = String::from_utf8_lossy(&cap.driver[..end]).into_owned();
     let wanted = CAP_VIDEO_CAPTURE | CAP_STREAMING;
     Ok((driver, caps & wanted == wanted))
@@ -191,12 +199,24 @@ pub struct Frame {
 impl Capture {
     /// Sets `width`×`height` `pixelformat` (the driver may adjust it: see `format`), allocates
     /// `count` buffers, exports each, queues them all and starts streaming.
-    pub fn start(path: &Path, width: u32, height: u32, pixelformat: u32, count: u32) -> Result<Self> {
+    pub fn start(
+        path: &Path,
+        width: u32,
+        height: u32,
+        pixelformat: u32,
+        count: u32,
+    ) -> Result<Self> {
         let file = open(path)?;
         let mut fmt = Format {
             type_: BUF_TYPE_VIDEO_CAPTURE,
             fmt: FormatUnion {
-                pix: PixFormat { width, height, pixelformat, field: FIELD_NONE, ..Default::default() },
+                pix: PixFormat {
+                    width,
+                    height,
+                    pixelformat,
+                    field: FIELD_NONE,
+                    ..Default::default()
+                },
             },
         };
         // SAFETY: VIDIOC_S_FMT takes and returns a `struct v4l2_format`, mirrored by `Format`.
@@ -231,9 +251,16 @@ impl Capture {
             // SAFETY: VIDIOC_EXPBUF takes `struct v4l2_exportbuffer`, mirrored by `ExportBuffer`.
             unsafe { ioctl(file.as_fd(), VIDIOC_EXPBUF, &mut exp) }.op("VIDIOC_EXPBUF")?;
             // SAFETY: on success `fd` is a new dma-buf fd owned by nobody else.
-            buffers.push(DmaBuf::new(unsafe { OwnedFd::from_raw_fd(exp.fd) }, "vivid")?);
+            buffers.push(DmaBuf::new(
+                unsafe { OwnedFd::from_raw_fd(exp.fd) },
+                "vivid",
+            )?);
         }
-        let capture = Self { file, format, buffers };
+        let capture = Self {
+            file,
+            format,
+            buffers,
+        };
         for index in 0..req.count {
             let mut buf = capture.buffer(index)?;
             // SAFETY: VIDIOC_QBUF takes `struct v4l2_buffer`, mirrored by `Buffer`.
@@ -246,7 +273,12 @@ impl Capture {
     }
 
     fn buffer(&self, index: u32) -> Result<Buffer> {
-        let mut buf = Buffer { index, type_: BUF_TYPE_VIDEO_CAPTURE, memory: MEMORY_MMAP, ..Default::default() };
+        let mut buf = Buffer {
+            index,
+            type_: BUF_TYPE_VIDEO_CAPTURE,
+            memory: MEMORY_MMAP,
+            ..Default::default()
+        };
         // SAFETY: VIDIOC_QUERYBUF takes `struct v4l2_buffer`, mirrored by `Buffer`.
         unsafe { ioctl(self.file.as_fd(), VIDIOC_QUERYBUF, &mut buf) }.op("VIDIOC_QUERYBUF")?;
         Ok(buf)
@@ -255,10 +287,18 @@ impl Capture {
     /// Blocks until a frame is filled; its dma-buf is `buffers[frame.index]`, owned by us until
     /// [`Self::requeue`].
     pub fn dequeue(&self) -> Result<Frame> {
-        let mut buf = Buffer { type_: BUF_TYPE_VIDEO_CAPTURE, memory: MEMORY_MMAP, ..Default::default() };
+        let mut buf = Buffer {
+            type_: BUF_TYPE_VIDEO_CAPTURE,
+            memory: MEMORY_MMAP,
+            ..Default::default()
+        };
         // SAFETY: VIDIOC_DQBUF takes `struct v4l2_buffer`, mirrored by `Buffer`.
         unsafe { ioctl(self.file.as_fd(), VIDIOC_DQBUF, &mut buf) }.op("VIDIOC_DQBUF")?;
-        Ok(Frame { index: buf.index as usize, bytesused: buf.bytesused, sequence: buf.sequence })
+        Ok(Frame {
+            index: buf.index as usize,
+            bytesused: buf.bytesused,
+            sequence: buf.sequence,
+        })
     }
 
     /// Hands a dequeued buffer back to the driver.

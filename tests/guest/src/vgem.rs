@@ -59,7 +59,9 @@ pub enum Access {
 
 impl Vgem {
     pub fn open() -> Result<Self> {
-        Ok(Self { node: DrmNode::by_driver("vgem")? })
+        Ok(Self {
+            node: DrmNode::by_driver("vgem")?,
+        })
     }
 
     /// A `width`×`height` 32-bpp dumb buffer, exported `O_RDWR`. The GEM handle stays open.
@@ -74,24 +76,41 @@ impl Vgem {
             .node
             .buffer_to_prime_fd(handle, (libc::O_RDWR | libc::O_CLOEXEC) as u32)
             .op("DRM_IOCTL_PRIME_HANDLE_TO_FD(vgem)")?;
-        Ok(VgemBuffer { handle: u32::from(handle), dmabuf: DmaBuf::new(fd, "vgem")? })
+        Ok(VgemBuffer {
+            handle: u32::from(handle),
+            dmabuf: DmaBuf::new(fd, "vgem")?,
+        })
     }
 
     /// Attaches a new, unsignalled fence to `buffer`'s reservation.
     pub fn attach_fence(&self, buffer: &VgemBuffer, access: Access) -> Result<VgemFence> {
-        let flags = if access == Access::Write { VGEM_FENCE_WRITE } else { 0 };
-        let mut arg = FenceAttach { handle: buffer.handle, flags, out_fence: 0, pad: 0 };
+        let flags = if access == Access::Write {
+            VGEM_FENCE_WRITE
+        } else {
+            0
+        };
+        let mut arg = FenceAttach {
+            handle: buffer.handle,
+            flags,
+            out_fence: 0,
+            pad: 0,
+        };
         // SAFETY: DRM_IOCTL_VGEM_FENCE_ATTACH takes `struct drm_vgem_fence_attach`
         // {u32 handle; u32 flags; u32 out_fence; u32 pad}, mirrored by `FenceAttach`.
-        unsafe { ioctl(self.node.as_fd(), FENCE_ATTACH, &mut arg) }.op("DRM_IOCTL_VGEM_FENCE_ATTACH")?;
+        unsafe { ioctl(self.node.as_fd(), FENCE_ATTACH, &mut arg) }
+            .op("DRM_IOCTL_VGEM_FENCE_ATTACH")?;
         Ok(VgemFence(arg.out_fence))
     }
 
     /// Signals `fence`.
     pub fn signal(&self, fence: VgemFence) -> Result<()> {
-        let mut arg = FenceSignal { fence: fence.0, flags: 0 };
+        let mut arg = FenceSignal {
+            fence: fence.0,
+            flags: 0,
+        };
         // SAFETY: DRM_IOCTL_VGEM_FENCE_SIGNAL reads `struct drm_vgem_fence_signal` {u32 fence; u32 flags}.
-        unsafe { ioctl(self.node.as_fd(), FENCE_SIGNAL, &mut arg) }.op("DRM_IOCTL_VGEM_FENCE_SIGNAL")?;
+        unsafe { ioctl(self.node.as_fd(), FENCE_SIGNAL, &mut arg) }
+            .op("DRM_IOCTL_VGEM_FENCE_SIGNAL")?;
         Ok(())
     }
 }
