@@ -25,12 +25,15 @@ fn watch(
 ) -> Result<(), Box<dyn std::error::Error>> {
     event_loop
         .handle()
-        .insert_source(Generic::new(fd, Interest::READ, Mode::Level), move |_, fd, seen| {
-            if eventfd_take(fd.as_fd()).map_err(std::io::Error::other)? {
-                mark(seen);
-            }
-            Ok(PostAction::Continue)
-        })
+        .insert_source(
+            Generic::new(fd, Interest::READ, Mode::Level),
+            move |_, fd, seen| {
+                if eventfd_take(fd.as_fd()).map_err(std::io::Error::other)? {
+                    mark(seen);
+                }
+                Ok(PostAction::Continue)
+            },
+        )
         .map_err(|e| e.error)?;
     Ok(())
 }
@@ -51,13 +54,23 @@ fn eventfd_fires_when_the_imported_point_signals() -> Result<(), Box<dyn std::er
     println!("(d) sync_file imported at point {POINT} via {path:?}");
 
     let mut event_loop: EventLoop<'_, Seen> = EventLoop::try_new()?;
-    watch(&event_loop, timeline.eventfd(POINT, true)?, |s| s.available = true)?;
-    watch(&event_loop, timeline.eventfd(POINT, false)?, |s| s.signalled = true)?;
+    watch(&event_loop, timeline.eventfd(POINT, true)?, |s| {
+        s.available = true
+    })?;
+    watch(&event_loop, timeline.eventfd(POINT, false)?, |s| {
+        s.signalled = true
+    })?;
     let mut seen = Seen::default();
 
     event_loop.dispatch(Some(Duration::from_millis(200)), &mut seen)?;
-    assert!(seen.available, "WAIT_AVAILABLE eventfd: the point has a fence, so it fires at once");
-    assert!(!seen.signalled, "the point must not signal before the vgem fence does");
+    assert!(
+        seen.available,
+        "WAIT_AVAILABLE eventfd: the point has a fence, so it fires at once"
+    );
+    assert!(
+        !seen.signalled,
+        "the point must not signal before the vgem fence does"
+    );
     assert_eq!(timeline.signalled_point()?, 0);
 
     vgem.signal(fence)?;
@@ -65,7 +78,10 @@ fn eventfd_fires_when_the_imported_point_signals() -> Result<(), Box<dyn std::er
     while !seen.signalled && Instant::now() < deadline {
         event_loop.dispatch(Some(Duration::from_millis(100)), &mut seen)?;
     }
-    assert!(seen.signalled, "the eventfd must fire once the imported fence signals");
+    assert!(
+        seen.signalled,
+        "the eventfd must fire once the imported fence signals"
+    );
     assert_eq!(timeline.signalled_point()?, POINT);
     println!("(d) SYNCOBJ_EVENTFD: WAIT_AVAILABLE fired at once; signal eventfd fired only after VGEM_FENCE_SIGNAL, in a calloop loop");
     Ok(())
