@@ -1,3 +1,7 @@
+//! Runs only inside the tests/vm guest (real kernel dma-bufs, fences, DRM/KMS): built with
+//! `--features vm-guest` by tests/vm/check, never on a host without those devices.
+#![cfg(feature = "vm-guest")]
+
 //! Fact (a): the guest's DRM devices — render-only or KMS, syncobj support, PRIME caps, and what
 //! each plane scans out. Prints Markdown tables for docs/vm-facts.md.
 
@@ -14,7 +18,6 @@ fn cap(node: &DrmNode, cap: DriverCapability) -> String {
 }
 
 #[test]
-#[ignore = "needs the tests/vm guest; run tests/vm/check"]
 fn drm_devices() -> weft_guest::Result<()> {
     let cards = DrmNode::cards()?;
     println!("\n| node | render node | driver | KMS | CRTCs/connectors/planes | SYNCOBJ | SYNCOBJ_TIMELINE | PRIME (import/export) | DUMB_BUFFER | ADDFB2_MODIFIERS |");

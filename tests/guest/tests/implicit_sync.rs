@@ -1,3 +1,7 @@
+//! Runs only inside the tests/vm guest (real kernel dma-bufs, fences, DRM/KMS): built with
+//! `--features vm-guest` by tests/vm/check, never on a host without those devices.
+#![cfg(feature = "vm-guest")]
+
 //! Fact (c): the implicit-sync bridge on a real dma-buf (vgem).
 //!
 //! 1. `EXPORT_SYNC_FILE(READ)` on a buffer with an unsignalled vgem *write* fence returns a
@@ -15,7 +19,6 @@ use weft_guest::vgem::{Access, Vgem};
 const SIGNAL_WAIT: Duration = Duration::from_secs(2);
 
 #[test]
-#[ignore = "needs the tests/vm guest; run tests/vm/check"]
 fn export_read_waits_for_the_writer() -> weft_guest::Result<()> {
     let vgem = Vgem::open()?;
     let buf = vgem.alloc(64, 64)?;
@@ -51,7 +54,6 @@ fn export_read_waits_for_the_writer() -> weft_guest::Result<()> {
 }
 
 #[test]
-#[ignore = "needs the tests/vm guest; run tests/vm/check"]
 fn import_read_makes_writers_wait() -> weft_guest::Result<()> {
     let vgem = Vgem::open()?;
     let client = vgem.alloc(64, 64)?;

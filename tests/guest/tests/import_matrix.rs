@@ -1,3 +1,7 @@
+//! Runs only inside the tests/vm guest (real kernel dma-bufs, fences, DRM/KMS): built with
+//! `--features vm-guest` by tests/vm/check, never on a host without those devices.
+#![cfg(feature = "vm-guest")]
+
 //! Fact (b): which importer takes a dma-buf from which source.
 //!
 //! Sources: vgem, the system dma-buf heap, udmabuf, a vivid (V4L2) capture buffer, and dumb
@@ -67,7 +71,6 @@ fn source(
 }
 
 #[test]
-#[ignore = "needs the tests/vm guest; run tests/vm/check"]
 fn cross_device_import_matrix() -> Result<(), Box<dyn std::error::Error>> {
     let linear = ImageLayout {
         width: W,

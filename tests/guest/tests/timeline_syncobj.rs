@@ -1,3 +1,7 @@
+//! Runs only inside the tests/vm guest (real kernel dma-bufs, fences, DRM/KMS): built with
+//! `--features vm-guest` by tests/vm/check, never on a host without those devices.
+#![cfg(feature = "vm-guest")]
+
 //! Fact (d): a timeline syncobj on virtio-gpu carries a sync_file at a point, and a calloop 0.14
 //! event loop learns of it through `DRM_IOCTL_SYNCOBJ_EVENTFD` — first that the point has
 //! materialized (`WAIT_AVAILABLE`), then, only after the producer signals, that it has signalled.
@@ -39,7 +43,6 @@ fn watch(
 }
 
 #[test]
-#[ignore = "needs the tests/vm guest; run tests/vm/check"]
 fn eventfd_fires_when_the_imported_point_signals() -> Result<(), Box<dyn std::error::Error>> {
     const POINT: u64 = 5;
     let virtio = DrmNode::by_driver("virtio_gpu")?;
