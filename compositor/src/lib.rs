@@ -4,8 +4,10 @@
 //! Backends drive frames through [`state::Weft::frame`]; nothing here knows which backend runs.
 
 pub mod clock;
+pub mod feedback;
 pub mod frame;
 pub mod handlers;
+pub mod import;
 pub mod ipc;
 pub mod layout;
 pub mod output;

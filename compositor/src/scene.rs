@@ -7,7 +7,8 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, Rectangle};
 use smithay::wayland::compositor::{with_surface_tree_upward, TraversalAction};
 
-use crate::render::{DrawItem, Fill, Rect};
+use crate::import::cache::Drawable;
+use crate::render::{DrawItem, Fill, Rect, YuvParams};
 use crate::state::Weft;
 use crate::surface::with_content;
 
@@ -27,6 +28,7 @@ impl Weft {
             .unwrap_or_else(|| Rectangle::from_size(slot.logical_size()));
         let mut items = Vec::new();
         let mut surfaces = Vec::new();
+        let yuv = self.importer.policy.yuv;
         for window in self.space.elements() {
             let Some(loc) = self.space.element_location(window) else {
                 continue;
@@ -36,8 +38,8 @@ impl Weft {
             };
             // The surface tree's origin: the element location is that of the window geometry.
             let origin = loc - window.geometry().loc - out_geo.loc;
-            push_tree(toplevel.wl_surface(), origin, &mut items, &mut surfaces);
-            push_popups(window, toplevel.wl_surface(), origin, &mut items, &mut surfaces);
+            push_tree(toplevel.wl_surface(), origin, yuv, &mut items, &mut surfaces);
+            push_popups(window, toplevel.wl_surface(), origin, yuv, &mut items, &mut surfaces);
         }
         (items, surfaces)
     }
@@ -47,17 +49,24 @@ fn push_popups(
     window: &Window,
     root: &WlSurface,
     origin: Point<i32, Logical>,
+    yuv: YuvParams,
     items: &mut Vec<DrawItem>,
     surfaces: &mut Vec<WlSurface>,
 ) {
     for (popup, offset) in PopupManager::popups_for_surface(root) {
         let at = origin + window.geometry().loc + offset - popup.geometry().loc;
-        push_tree(popup.wl_surface(), at, items, surfaces);
+        push_tree(popup.wl_surface(), at, yuv, items, surfaces);
     }
 }
 
 /// Appends the quads of `root`'s tree, back to front, with `origin` as the root's top-left corner.
-fn push_tree(root: &WlSurface, origin: Point<i32, Logical>, items: &mut Vec<DrawItem>, surfaces: &mut Vec<WlSurface>) {
+fn push_tree(
+    root: &WlSurface,
+    origin: Point<i32, Logical>,
+    yuv: YuvParams,
+    items: &mut Vec<DrawItem>,
+    surfaces: &mut Vec<WlSurface>,
+) {
     // "upward" walks each level in stacking order, bottom first: back to front.
     with_surface_tree_upward(
         root,
@@ -92,18 +101,27 @@ fn push_tree(root: &WlSurface, origin: Point<i32, Logical>, items: &mut Vec<Draw
                 if let Some(color) = c.solid {
                     return Some(DrawItem { dst, fill: Fill::Solid(color), alpha: 1.0 });
                 }
-                let texture = c.texture.clone()?;
-                let src = Rect {
+                let mut src = Rect {
                     x: (view.src.loc.x * scale) as f32,
                     y: (view.src.loc.y * scale) as f32,
                     w: (view.src.size.w * scale) as f32,
                     h: (view.src.size.h * scale) as f32,
                 };
-                Some(DrawItem {
-                    dst,
-                    fill: Fill::Texture { texture, src, opaque: c.opaque },
-                    alpha: 1.0,
-                })
+                let fill = match &c.import {
+                    Some(import) => {
+                        if import.y_invert {
+                            // linux-dmabuf y_invert: row 0 in memory is the bottom row of the image.
+                            src.y = import.info.height as f32 - src.y;
+                            src.h = -src.h;
+                        }
+                        match &import.draw {
+                            Drawable::Texture(texture) => Fill::Texture { texture: texture.clone(), src, opaque: c.opaque },
+                            Drawable::Planar(source) => Fill::Planar { source: source.clone(), src, yuv },
+                        }
+                    }
+                    None => Fill::Texture { texture: c.texture.clone()?, src, opaque: c.opaque },
+                };
+                Some(DrawItem { dst, fill, alpha: 1.0 })
             });
             if let Some(item) = item {
                 items.push(item);

@@ -16,6 +16,7 @@ use smithay::reexports::wayland_server::backend::{ClientData, ClientId, Disconne
 use smithay::reexports::wayland_server::protocol::wl_shm;
 use smithay::reexports::wayland_server::DisplayHandle;
 use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::dmabuf::{DmabufFeedback, DmabufGlobal, DmabufState};
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::presentation::PresentationState;
 use smithay::wayland::shell::xdg::XdgShellState;
@@ -23,11 +24,13 @@ use smithay::wayland::shm::ShmState;
 use smithay::wayland::single_pixel_buffer::SinglePixelBufferState;
 use smithay::wayland::viewporter::ViewporterState;
 use tracing::info;
+use weft_protocols::dmabuf_guard::DmabufGuardData;
 use weft_protocols::xdg_guard::XdgGuardData;
 
 use crate::clock::Clock;
+use crate::import::Importer;
 use crate::output::OutputSlot;
-use crate::render::{RenderError, Renderer};
+use crate::render::{DmabufCaps, RenderError, Renderer};
 
 /// Per-client data smithay needs.
 #[derive(Default)]
@@ -52,6 +55,13 @@ pub struct Weft {
     pub viewporter_state: ViewporterState,
     pub presentation_state: PresentationState,
     pub single_pixel_state: SinglePixelBufferState,
+    pub dmabuf_state: DmabufState,
+    pub dmabuf_global: DmabufGlobal,
+    /// The feedback every default and per-surface feedback object gets (one render device, no KMS).
+    pub dmabuf_feedback: DmabufFeedback,
+    pub dmabuf_guard: DmabufGuardData,
+    /// dma-buf imports: device caps, policy, cache.
+    pub importer: Importer,
     pub seat: Seat<Weft>,
     pub space: Space<Window>,
     pub popups: PopupManager,
@@ -93,6 +103,13 @@ impl Weft {
         let viewporter_state = ViewporterState::new::<Self>(dh);
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
         let single_pixel_state = SinglePixelBufferState::new::<Self>(dh);
+        let caps = DmabufCaps::query(renderer.device());
+        let importer = Importer::new(caps, renderer.device().info().name.clone());
+        let (dmabuf_feedback, dmabuf_guard) = crate::feedback::build(&importer).map_err(|e| {
+            RenderError::Allocation(format!("linux-dmabuf format table: {e}"))
+        })?;
+        let mut dmabuf_state = DmabufState::new();
+        let dmabuf_global = dmabuf_state.create_global_with_default_feedback::<Self>(dh, &dmabuf_feedback);
         info!(device = %renderer.device().info().name, "weft state ready");
         Ok(Self {
             display_handle,
@@ -104,6 +121,11 @@ impl Weft {
             viewporter_state,
             presentation_state,
             single_pixel_state,
+            dmabuf_state,
+            dmabuf_global,
+            dmabuf_feedback,
+            dmabuf_guard,
+            importer,
             seat,
             space: Space::default(),
             popups: PopupManager::default(),

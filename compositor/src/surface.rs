@@ -3,8 +3,10 @@
 //!
 //! On commit, a new wl_shm buffer is copied (damaged region only) into the surface's texture through
 //! the renderer's staging buffer; the texture keeps the last good frame. smithay's surface state holds
-//! the wl_buffer and releases it when a later commit replaces it. A single-pixel buffer becomes a solid colour. Rung and reason
-//! are recorded as data (`Shm` for wl_shm; the dma-buf rungs come with linux-dmabuf).
+//! the wl_buffer and releases it when a later commit replaces it. A single-pixel buffer becomes a
+//! solid colour. A dma-buf goes through the [`crate::import`] cache: the surface holds the buffer's
+//! import (so it outlives the cache entry), and `StageOnCpu` copies the damaged rows again. Rung and
+//! reason are recorded as data (`Shm` for wl_shm, the import rung for dma-bufs).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -15,10 +17,13 @@ use smithay::reexports::wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm, 
 use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
 use smithay::wayland::compositor::{with_states, with_surface_tree_upward, SurfaceData, TraversalAction};
+use smithay::wayland::dmabuf::get_dmabuf;
 use smithay::wayland::shm::{with_buffer_contents, BufferData};
 use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
 use tracing::{debug, warn};
 
+use crate::import::cache::Imported;
+use crate::import::Importer;
 use crate::render::{vk, Renderer, Texture, UploadRect};
 
 /// The buffer a surface currently shows, as introspection reports it.
@@ -44,18 +49,22 @@ pub struct SurfaceContent {
     /// Whether the texture's alpha channel must be ignored (X* formats).
     pub opaque: bool,
     pub buffer: Option<BufferInfo>,
+    /// The dma-buf import shown (shared with the import cache; outlives its entry).
+    pub import: Option<Arc<Imported>>,
     pub rung: Option<&'static str>,
     pub reason: Option<String>,
     /// The last commit of smithay's surface state that was imported.
     last_commit: Option<CommitCounter>,
     pub commits: u64,
     pub uploaded_bytes: u64,
+    /// CPU time this thread spent handling the surface's commits (import, cache lookup, copies).
+    pub commit_cpu_ns: u64,
 }
 
 impl SurfaceContent {
     /// Whether the surface has content to draw.
     pub fn has_content(&self) -> bool {
-        self.buffer.is_some() && (self.texture.is_some() || self.solid.is_some())
+        self.buffer.is_some() && (self.texture.is_some() || self.solid.is_some() || self.import.is_some())
     }
 }
 
@@ -73,19 +82,25 @@ pub fn with_content<T>(states: &SurfaceData, f: impl FnOnce(&mut SurfaceContent)
 
 /// Brings every surface of a committed tree up to date with smithay's surface state (call after
 /// `on_commit_buffer_handler`). Returns whether anything changed.
-pub fn import_tree(renderer: &mut Renderer, surface: &WlSurface) -> bool {
+pub fn import_tree(renderer: &mut Renderer, importer: &mut Importer, surface: &WlSurface) -> bool {
     let mut changed = false;
     with_surface_tree_upward(
         surface,
         (),
         |_, _, _| TraversalAction::DoChildren(()),
-        |_, states, _| changed |= import_surface(renderer, states),
+        |_, states, _| changed |= import_surface(renderer, importer, states),
         |_, _, _| true,
     );
     changed
 }
 
-fn import_surface(renderer: &mut Renderer, states: &SurfaceData) -> bool {
+/// CPU time of the calling thread, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+fn import_surface(renderer: &mut Renderer, importer: &mut Importer, states: &SurfaceData) -> bool {
     let Some(rs) = states.data_map.get::<RendererSurfaceStateUserData>() else {
         return false;
     };
@@ -96,11 +111,13 @@ fn import_surface(renderer: &mut Renderer, states: &SurfaceData) -> bool {
             return false;
         }
         content.commits += 1;
+        let started = thread_cpu_ns();
         match rs.buffer() {
             None => {
                 content.buffer = None;
                 content.texture = None;
                 content.solid = None;
+                content.import = None;
                 content.rung = None;
                 content.reason = None;
             }
@@ -110,9 +127,10 @@ fn import_surface(renderer: &mut Renderer, states: &SurfaceData) -> bool {
                     .iter()
                     .copied()
                     .collect();
-                attach_buffer(renderer, content, buffer, &damage);
+                attach_buffer(renderer, importer, content, buffer, &damage);
             }
         }
+        content.commit_cpu_ns += thread_cpu_ns().saturating_sub(started);
         content.last_commit = Some(commit);
         true
     })
@@ -120,10 +138,16 @@ fn import_surface(renderer: &mut Renderer, states: &SurfaceData) -> bool {
 
 fn attach_buffer(
     renderer: &mut Renderer,
+    importer: &mut Importer,
     view: &mut SurfaceContent,
     buffer: &WlBuffer,
     damage: &[Rectangle<i32, BufferCoord>],
 ) {
+    if let Ok(dmabuf) = get_dmabuf(buffer) {
+        attach_dmabuf(renderer, importer, view, buffer, dmabuf, damage);
+        return;
+    }
+    view.import = None;
     if let Ok(pixel) = get_single_pixel_buffer(buffer) {
         let c = pixel.rgba32f();
         view.solid = Some(c);
@@ -155,6 +179,66 @@ fn attach_buffer(
             view.reason = Some(format!("unsupported buffer type ({e:?})"));
             debug!(buffer = ?buffer.id(), "unsupported buffer type");
         }
+    }
+}
+
+/// A committed dma-buf: the cached import (or a fresh one), plus this commit's copy for
+/// `StageOnCpu`. Failures keep the last good frame and are recorded as the surface's reason; they
+/// are never protocol errors (the wl_buffer exists).
+fn attach_dmabuf(
+    renderer: &mut Renderer,
+    importer: &mut Importer,
+    view: &mut SurfaceContent,
+    buffer: &WlBuffer,
+    dmabuf: &smithay::backend::allocator::dmabuf::Dmabuf,
+    damage: &[Rectangle<i32, BufferCoord>],
+) {
+    let imported = match importer.lookup_or_import(renderer, &buffer.id(), dmabuf) {
+        Ok(i) => i,
+        Err(why) => {
+            debug!(buffer = ?buffer.id(), %why, "dma-buf cannot be shown; the surface keeps its last frame");
+            view.reason = Some(format!("import failed, showing the last good frame: {why}"));
+            return;
+        }
+    };
+    if let Some(stage) = &imported.stage {
+        let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
+        let (y0, y1) = damage_rows(damage, stage.height());
+        match stage.copy_rows(y0, y1) {
+            Ok(bytes) => view.uploaded_bytes += bytes,
+            Err(e) => {
+                debug!(buffer = ?buffer.id(), error = %e, "StageOnCpu copy failed");
+                view.reason = Some(format!("StageOnCpu copy failed, showing the last good frame: {e}"));
+                return;
+            }
+        }
+    }
+    let fourcc = smithay::backend::allocator::Buffer::format(dmabuf).code as u32;
+    view.opaque = matches!(
+        weft_protocols::drm_format::info(fourcc).map(|f| f.kind),
+        Some(weft_protocols::drm_format::FormatKind::Rgb { alpha: false })
+    );
+    view.texture = None;
+    view.solid = None;
+    view.buffer = Some(imported.info.clone());
+    view.rung = Some(imported.rung.name());
+    view.reason = Some(imported.reason.clone());
+    view.import = Some(imported);
+}
+
+/// The rows `y0..y1` a commit's damage touches (all rows when there is no damage information).
+fn damage_rows(damage: &[Rectangle<i32, BufferCoord>], height: u32) -> (u32, u32) {
+    if damage.is_empty() {
+        return (0, height);
+    }
+    let rows = damage
+        .iter()
+        .filter(|r| r.size.w > 0 && r.size.h > 0)
+        .map(|r| (r.loc.y.max(0) as u32, r.loc.y.saturating_add(r.size.h).clamp(0, height as i32) as u32))
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    match rows {
+        Some((y0, y1)) if y1 > y0 => (y0.min(height), y1),
+        _ => (0, 0),
     }
 }
 
@@ -264,6 +348,14 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!((r[0].x, r[0].y, r[0].w, r[0].h), (0, 0, 5, 5));
         assert_eq!((r[1].x, r[1].y, r[1].w, r[1].h), (20, 20, 44, 44));
+    }
+
+    #[test]
+    fn damage_rows_are_the_union() {
+        let d = [Rectangle::new((0, 10).into(), (5, 5).into()), Rectangle::new((3, 40).into(), (1, 100).into())];
+        assert_eq!(damage_rows(&d, 64), (10, 64));
+        assert_eq!(damage_rows(&[], 64), (0, 64));
+        assert_eq!(damage_rows(&[Rectangle::new((0, 0).into(), (0, 0).into())], 64), (0, 0));
     }
 
     #[test]

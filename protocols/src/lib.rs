@@ -5,5 +5,7 @@
 //! a *guard* here sees the request first, raises the spec's error, and otherwise hands the request
 //! to smithay unchanged. Each guard documents the rule it enforces.
 
+pub mod dmabuf_guard;
+pub mod drm_format;
 pub mod shm_guard;
 pub mod xdg_guard;

@@ -51,7 +51,7 @@ impl CompositorHandler for Weft {
         while let Some(parent) = get_parent(&root) {
             root = parent;
         }
-        if import_tree(&mut self.renderer, &root) {
+        if import_tree(&mut self.renderer, &mut self.importer, &root) {
             self.damage();
         }
         if let Some(window) = self.window_for_surface(&root) {

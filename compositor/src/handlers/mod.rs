@@ -2,6 +2,7 @@
 //! delegations here.
 
 mod compositor;
+mod dmabuf;
 mod xdg;
 
 use smithay::input::{Seat, SeatHandler, SeatState};
@@ -20,7 +21,10 @@ use crate::state::Weft;
 pub use xdg::send_configure_tracked;
 
 impl BufferHandler for Weft {
-    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+    fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
+        use smithay::reexports::wayland_server::Resource;
+        self.importer.buffer_destroyed(&buffer.id());
+    }
 }
 
 impl ShmHandler for Weft {
@@ -46,6 +50,8 @@ impl OutputHandler for Weft {}
 weft_protocols::delegate_shm_guarded!(Weft);
 delegate_compositor!(Weft);
 weft_protocols::delegate_xdg_shell_guarded!(Weft);
+// linux-dmabuf params go through weft-protocols' guard (every params error of the spec), then smithay.
+weft_protocols::delegate_dmabuf_guarded!(Weft);
 delegate_seat!(Weft);
 delegate_output!(Weft);
 delegate_viewporter!(Weft);

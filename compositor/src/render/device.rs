@@ -74,11 +74,10 @@ pub struct DeviceInfo {
 }
 
 pub struct Device {
-    /// Keeps the instance alive as long as the device (see the module invariant).
-    #[allow(dead_code)] // held for its lifetime, not read
+    /// Keeps the instance alive as long as the device (see the module invariant); also used for
+    /// the physical-device queries of the dma-buf import paths.
     pub(crate) instance: Arc<Instance>,
     /// Used by the dma-buf import paths to query format and modifier support.
-    #[allow(dead_code)] // read by the import rungs, which land with linux-dmabuf
     pub(crate) physical: vk::PhysicalDevice,
     pub(crate) raw: ash::Device,
     pub(crate) queue: vk::Queue,

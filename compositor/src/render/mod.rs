@@ -4,20 +4,26 @@
 //! - [`device`]: physical-device choice, logical device, queue, allocator
 //! - [`memory`]: RAII buffers and images
 //! - [`pipeline`]: the quad pipeline (premultiplied alpha, textured or solid)
-//! - [`texture`]: sampled textures with their descriptor sets
+//! - [`texture`]: sampled textures with their descriptor sets (weft's own images or dma-buf images)
+//! - [`external`]: dma-buf imports (storage buffers, explicit-modifier images) and device caps
+//! - [`planar`]: the pipeline that reads linear planes in place (RGB and Y′CbCr)
 //! - [`renderer`]: uploads (damaged regions only), frames, readback
 //!
 //! Errors are classed by what the caller should do (see [`RenderError::class`]).
 
 pub mod device;
+pub mod external;
 pub mod instance;
 pub mod memory;
 pub mod pipeline;
+pub mod planar;
 pub mod renderer;
 pub mod texture;
 
 pub use ash::vk;
 pub use device::{DeviceInfo, DeviceKind};
+pub use external::{DmabufCaps, ImportError};
+pub use planar::{PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, YuvMatrix, YuvParams, YuvRange};
 pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, UploadRect};
 pub use texture::Texture;
 

@@ -44,7 +44,7 @@ pub struct QuadPipeline {
     pub(crate) sampler: vk::Sampler,
 }
 
-fn shader_module(device: &Device, spv: &[u8]) -> Result<vk::ShaderModule, RenderError> {
+pub(crate) fn shader_module(device: &Device, spv: &[u8]) -> Result<vk::ShaderModule, RenderError> {
     let words = ash::util::read_spv(&mut std::io::Cursor::new(spv))
         .map_err(|e| RenderError::Shader(e.to_string()))?;
     let info = vk::ShaderModuleCreateInfo::default().code(&words);
@@ -88,65 +88,7 @@ impl QuadPipeline {
         let layout = unsafe { d.create_pipeline_layout(&layout_info, None) }
             .map_err(RenderError::vk("vkCreatePipelineLayout"))?;
 
-        let vert = shader_module(device, VERT_SPV)?;
-        let frag = shader_module(device, FRAG_SPV)?;
-        let stages = [
-            vk::PipelineShaderStageCreateInfo::default()
-                .stage(vk::ShaderStageFlags::VERTEX)
-                .module(vert)
-                .name(c"main"),
-            vk::PipelineShaderStageCreateInfo::default()
-                .stage(vk::ShaderStageFlags::FRAGMENT)
-                .module(frag)
-                .name(c"main"),
-        ];
-        let vertex_input = vk::PipelineVertexInputStateCreateInfo::default();
-        let input_assembly =
-            vk::PipelineInputAssemblyStateCreateInfo::default().topology(vk::PrimitiveTopology::TRIANGLE_STRIP);
-        let viewport_state = vk::PipelineViewportStateCreateInfo::default()
-            .viewport_count(1)
-            .scissor_count(1);
-        let raster = vk::PipelineRasterizationStateCreateInfo::default()
-            .polygon_mode(vk::PolygonMode::FILL)
-            .cull_mode(vk::CullModeFlags::NONE)
-            .line_width(1.0);
-        let multisample =
-            vk::PipelineMultisampleStateCreateInfo::default().rasterization_samples(vk::SampleCountFlags::TYPE_1);
-        // Premultiplied alpha: out = src + dst * (1 - src.a), for colour and alpha alike.
-        let blend_attachments = [vk::PipelineColorBlendAttachmentState::default()
-            .blend_enable(true)
-            .src_color_blend_factor(vk::BlendFactor::ONE)
-            .dst_color_blend_factor(vk::BlendFactor::ONE_MINUS_SRC_ALPHA)
-            .color_blend_op(vk::BlendOp::ADD)
-            .src_alpha_blend_factor(vk::BlendFactor::ONE)
-            .dst_alpha_blend_factor(vk::BlendFactor::ONE_MINUS_SRC_ALPHA)
-            .alpha_blend_op(vk::BlendOp::ADD)
-            .color_write_mask(vk::ColorComponentFlags::RGBA)];
-        let blend = vk::PipelineColorBlendStateCreateInfo::default().attachments(&blend_attachments);
-        let dynamic_states = [vk::DynamicState::VIEWPORT, vk::DynamicState::SCISSOR];
-        let dynamic = vk::PipelineDynamicStateCreateInfo::default().dynamic_states(&dynamic_states);
-        let formats = [target_format];
-        let mut rendering = vk::PipelineRenderingCreateInfo::default().color_attachment_formats(&formats);
-        let info = vk::GraphicsPipelineCreateInfo::default()
-            .stages(&stages)
-            .vertex_input_state(&vertex_input)
-            .input_assembly_state(&input_assembly)
-            .viewport_state(&viewport_state)
-            .rasterization_state(&raster)
-            .multisample_state(&multisample)
-            .color_blend_state(&blend)
-            .dynamic_state(&dynamic)
-            .layout(layout)
-            .push_next(&mut rendering);
-        // SAFETY: every referenced state struct lives across the call; dynamic rendering is enabled on
-        // the device (VUID-VkGraphicsPipelineCreateInfo-dynamicRendering-06576).
-        let result = unsafe { d.create_graphics_pipelines(vk::PipelineCache::null(), &[info], None) };
-        // SAFETY: modules are no longer needed once the pipeline is created (or creation failed).
-        unsafe {
-            d.destroy_shader_module(vert, None);
-            d.destroy_shader_module(frag, None);
-        }
-        let pipeline = result.map_err(|(_, e)| RenderError::Vk("vkCreateGraphicsPipelines", e))?[0];
+        let pipeline = graphics_pipeline(device, layout, VERT_SPV, FRAG_SPV, target_format)?;
         Ok(Self {
             device: device.clone(),
             set_layout,
@@ -155,6 +97,84 @@ impl QuadPipeline {
             sampler,
         })
     }
+}
+
+/// A pipeline drawing one quad (triangle strip of 4 vertices, no vertex buffer) with `vert`/`frag`,
+/// premultiplied-alpha blending into `target_format`, dynamic viewport and scissor.
+pub(crate) fn graphics_pipeline(
+    device: &Device,
+    layout: vk::PipelineLayout,
+    vert_spv: &[u8],
+    frag_spv: &[u8],
+    target_format: vk::Format,
+) -> Result<vk::Pipeline, RenderError> {
+    let d = &device.raw;
+    let vert = shader_module(device, vert_spv)?;
+    let frag = match shader_module(device, frag_spv) {
+        Ok(f) => f,
+        Err(e) => {
+            // SAFETY: the module is not referenced by anything yet.
+            unsafe { d.destroy_shader_module(vert, None) };
+            return Err(e);
+        }
+    };
+    let stages = [
+        vk::PipelineShaderStageCreateInfo::default()
+            .stage(vk::ShaderStageFlags::VERTEX)
+            .module(vert)
+            .name(c"main"),
+        vk::PipelineShaderStageCreateInfo::default()
+            .stage(vk::ShaderStageFlags::FRAGMENT)
+            .module(frag)
+            .name(c"main"),
+    ];
+    let vertex_input = vk::PipelineVertexInputStateCreateInfo::default();
+    let input_assembly =
+        vk::PipelineInputAssemblyStateCreateInfo::default().topology(vk::PrimitiveTopology::TRIANGLE_STRIP);
+    let viewport_state = vk::PipelineViewportStateCreateInfo::default()
+        .viewport_count(1)
+        .scissor_count(1);
+    let raster = vk::PipelineRasterizationStateCreateInfo::default()
+        .polygon_mode(vk::PolygonMode::FILL)
+        .cull_mode(vk::CullModeFlags::NONE)
+        .line_width(1.0);
+    let multisample =
+        vk::PipelineMultisampleStateCreateInfo::default().rasterization_samples(vk::SampleCountFlags::TYPE_1);
+    // Premultiplied alpha: out = src + dst * (1 - src.a), for colour and alpha alike.
+    let blend_attachments = [vk::PipelineColorBlendAttachmentState::default()
+        .blend_enable(true)
+        .src_color_blend_factor(vk::BlendFactor::ONE)
+        .dst_color_blend_factor(vk::BlendFactor::ONE_MINUS_SRC_ALPHA)
+        .color_blend_op(vk::BlendOp::ADD)
+        .src_alpha_blend_factor(vk::BlendFactor::ONE)
+        .dst_alpha_blend_factor(vk::BlendFactor::ONE_MINUS_SRC_ALPHA)
+        .alpha_blend_op(vk::BlendOp::ADD)
+        .color_write_mask(vk::ColorComponentFlags::RGBA)];
+    let blend = vk::PipelineColorBlendStateCreateInfo::default().attachments(&blend_attachments);
+    let dynamic_states = [vk::DynamicState::VIEWPORT, vk::DynamicState::SCISSOR];
+    let dynamic = vk::PipelineDynamicStateCreateInfo::default().dynamic_states(&dynamic_states);
+    let formats = [target_format];
+    let mut rendering = vk::PipelineRenderingCreateInfo::default().color_attachment_formats(&formats);
+    let info = vk::GraphicsPipelineCreateInfo::default()
+        .stages(&stages)
+        .vertex_input_state(&vertex_input)
+        .input_assembly_state(&input_assembly)
+        .viewport_state(&viewport_state)
+        .rasterization_state(&raster)
+        .multisample_state(&multisample)
+        .color_blend_state(&blend)
+        .dynamic_state(&dynamic)
+        .layout(layout)
+        .push_next(&mut rendering);
+    // SAFETY: every referenced state struct lives across the call; dynamic rendering is enabled on
+    // the device (VUID-VkGraphicsPipelineCreateInfo-dynamicRendering-06576).
+    let result = unsafe { d.create_graphics_pipelines(vk::PipelineCache::null(), &[info], None) };
+    // SAFETY: modules are no longer needed once the pipeline is created (or creation failed).
+    unsafe {
+        d.destroy_shader_module(vert, None);
+        d.destroy_shader_module(frag, None);
+    }
+    Ok(result.map_err(|(_, e)| RenderError::Vk("vkCreateGraphicsPipelines", e))?[0])
 }
 
 impl Drop for QuadPipeline {

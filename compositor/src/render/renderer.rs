@@ -12,7 +12,9 @@ use gpu_allocator::MemoryLocation;
 use super::device::Device;
 use super::instance::Instance;
 use super::memory::{color_range, HostBuffer, Image};
+use super::external::ImportedImage;
 use super::pipeline::{QuadPipeline, QuadPush};
+use super::planar::{PlanarLayout, PlanarMemory, PlanarPipeline, PlanarSource, YuvParams};
 use super::texture::Texture;
 use super::RenderError;
 
@@ -35,6 +37,8 @@ pub enum Fill {
     Texture { texture: Arc<Texture>, src: Rect, opaque: bool },
     /// A premultiplied RGBA colour.
     Solid([f32; 4]),
+    /// A buffer the planar shader reads in place; `src` is in texels (`h < 0` flips vertically).
+    Planar { source: Arc<PlanarSource>, src: Rect, yuv: YuvParams },
 }
 
 /// One quad of a frame, drawn in list order (back to front).
@@ -57,6 +61,9 @@ pub struct UploadRect {
 struct PendingUpload {
     texture: Arc<Texture>,
     regions: Vec<vk::BufferImageCopy>,
+    /// A client dma-buf image on its first use: acquire it from the foreign queue family into
+    /// SHADER_READ_ONLY_OPTIMAL instead of copying into it.
+    acquire: bool,
 }
 
 /// An offscreen render target (one per output in the headless backend).
@@ -83,6 +90,7 @@ pub struct FrameStats {
 pub struct Renderer {
     device: Arc<Device>,
     pipeline: QuadPipeline,
+    planar: PlanarPipeline,
     cmd_pool: vk::CommandPool,
     cmd: vk::CommandBuffer,
     fence: vk::Fence,
@@ -105,6 +113,7 @@ impl Renderer {
 
     pub fn with_device(device: Arc<Device>) -> Result<Self, RenderError> {
         let pipeline = QuadPipeline::new(&device, TARGET_FORMAT)?;
+        let planar = PlanarPipeline::new(&device, TARGET_FORMAT)?;
         let pool_info = vk::CommandPoolCreateInfo::default()
             .queue_family_index(device.queue_family)
             .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER);
@@ -125,6 +134,7 @@ impl Renderer {
         let mut renderer = Self {
             device,
             pipeline,
+            planar,
             cmd_pool,
             cmd,
             fence,
@@ -144,6 +154,23 @@ impl Renderer {
 
     pub fn create_texture(&self, width: u32, height: u32, format: vk::Format) -> Result<Arc<Texture>, RenderError> {
         Texture::new(&self.device, &self.pipeline, width, height, format)
+    }
+
+    /// A drawable planar source over `memory` (see [`PlanarSource`]).
+    pub fn create_planar(
+        &self,
+        layout: PlanarLayout,
+        memory: Vec<Arc<dyn PlanarMemory>>,
+    ) -> Result<Arc<PlanarSource>, RenderError> {
+        PlanarSource::new(&self.device, &self.planar, layout, memory)
+    }
+
+    /// Wraps a client's dma-buf image (rung `Sample`) as a texture; it is acquired into
+    /// SHADER_READ_ONLY_OPTIMAL at the start of the next submission.
+    pub fn adopt_imported(&mut self, image: ImportedImage) -> Result<Arc<Texture>, RenderError> {
+        let texture = Texture::imported(&self.device, &self.pipeline, image)?;
+        self.pending.push(PendingUpload { texture: texture.clone(), regions: Vec::new(), acquire: true });
+        Ok(texture)
     }
 
     pub fn create_target(&self, width: u32, height: u32) -> Result<RenderTarget, RenderError> {
@@ -210,7 +237,7 @@ impl Renderer {
             copied += bytes;
         }
         if !regions.is_empty() {
-            self.pending.push(PendingUpload { texture: texture.clone(), regions });
+            self.pending.push(PendingUpload { texture: texture.clone(), regions, acquire: false });
         }
         Ok(copied)
     }
@@ -294,8 +321,35 @@ impl Renderer {
             .map_err(RenderError::vk("vkBeginCommandBuffer"))?;
         }
         let pending = std::mem::take(&mut self.pending);
+        for up in pending.iter().filter(|up| up.acquire) {
+            up.texture.mark_initialized();
+            // The dma-buf's contents were written outside Vulkan. For external memory the spec's
+            // answer is an acquire from VK_QUEUE_FAMILY_FOREIGN_EXT; the old layout is UNDEFINED
+            // because the image was created in it, which for linear and modifier images the
+            // drivers weft targets (Mesa) treat as "keep the bytes" (the same practice as wlroots).
+            let foreign = self.device.has_extension("VK_EXT_queue_family_foreign");
+            let (src_family, dst_family) = if foreign {
+                (vk::QUEUE_FAMILY_FOREIGN_EXT, self.device.queue_family)
+            } else {
+                (vk::QUEUE_FAMILY_IGNORED, vk::QUEUE_FAMILY_IGNORED)
+            };
+            let barriers = [vk::ImageMemoryBarrier2::default()
+                .src_stage_mask(vk::PipelineStageFlags2::NONE)
+                .src_access_mask(vk::AccessFlags2::NONE)
+                .dst_stage_mask(vk::PipelineStageFlags2::FRAGMENT_SHADER)
+                .dst_access_mask(vk::AccessFlags2::SHADER_SAMPLED_READ)
+                .old_layout(vk::ImageLayout::UNDEFINED)
+                .new_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
+                .src_queue_family_index(src_family)
+                .dst_queue_family_index(dst_family)
+                .image(up.texture.raw_image())
+                .subresource_range(color_range())];
+            // SAFETY: `cmd` is recording; synchronization2 is enabled; the foreign family is only
+            // named when VK_EXT_queue_family_foreign is enabled.
+            unsafe { d.cmd_pipeline_barrier2(cmd, &vk::DependencyInfo::default().image_memory_barriers(&barriers)) };
+        }
         if let Some(staging) = &self.staging {
-            for up in &pending {
+            for up in pending.iter().filter(|up| !up.acquire) {
                 let was_init = up.texture.mark_initialized();
                 // Keep the old contents when the texture was written before: only the damaged part
                 // is re-uploaded (the layout transition from SHADER_READ_ONLY preserves texels).
@@ -307,7 +361,7 @@ impl Renderer {
                 image_barrier(
                     d,
                     cmd,
-                    up.texture.image.raw,
+                    up.texture.raw_image(),
                     old,
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
                     (vk::PipelineStageFlags2::FRAGMENT_SHADER, vk::AccessFlags2::SHADER_SAMPLED_READ),
@@ -319,7 +373,7 @@ impl Renderer {
                     d.cmd_copy_buffer_to_image(
                         cmd,
                         staging.raw,
-                        up.texture.image.raw,
+                        up.texture.raw_image(),
                         vk::ImageLayout::TRANSFER_DST_OPTIMAL,
                         &up.regions,
                     )
@@ -327,7 +381,7 @@ impl Renderer {
                 image_barrier(
                     d,
                     cmd,
-                    up.texture.image.raw,
+                    up.texture.raw_image(),
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
                     vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
                     (vk::PipelineStageFlags2::COPY, vk::AccessFlags2::TRANSFER_WRITE),
@@ -451,10 +505,43 @@ impl Renderer {
         // items only reference initialized textures, checked below).
         unsafe {
             d.cmd_begin_rendering(cmd, &rendering);
-            d.cmd_bind_pipeline(cmd, vk::PipelineBindPoint::GRAPHICS, self.pipeline.pipeline);
             d.cmd_set_viewport(cmd, 0, &[viewport]);
             d.cmd_set_scissor(cmd, 0, &[area]);
+            let mut bound = vk::Pipeline::null();
             for item in items {
+                if let Fill::Planar { source, src, yuv } = &item.fill {
+                    if bound != self.planar.pipeline {
+                        d.cmd_bind_pipeline(cmd, vk::PipelineBindPoint::GRAPHICS, self.planar.pipeline);
+                        bound = self.planar.pipeline;
+                    }
+                    let push = source.push(
+                        ndc(&item.dst, w as f32, h as f32),
+                        [src.x, src.y, src.x + src.w, src.y + src.h],
+                        item.alpha,
+                        *yuv,
+                    );
+                    d.cmd_bind_descriptor_sets(
+                        cmd,
+                        vk::PipelineBindPoint::GRAPHICS,
+                        self.planar.layout,
+                        0,
+                        &[source.set],
+                        &[],
+                    );
+                    d.cmd_push_constants(
+                        cmd,
+                        self.planar.layout,
+                        vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT,
+                        0,
+                        push.bytes(),
+                    );
+                    d.cmd_draw(cmd, 4, 1, 0, 0);
+                    continue;
+                }
+                if bound != self.pipeline.pipeline {
+                    d.cmd_bind_pipeline(cmd, vk::PipelineBindPoint::GRAPHICS, self.pipeline.pipeline);
+                    bound = self.pipeline.pipeline;
+                }
                 let (set, push) = self.quad(item, w as f32, h as f32);
                 let Some(set) = set else { continue };
                 d.cmd_bind_descriptor_sets(
@@ -480,16 +567,8 @@ impl Renderer {
 
     /// The descriptor set and push constants of one item; `None` for a texture never uploaded.
     fn quad(&self, item: &DrawItem, w: f32, h: f32) -> (Option<vk::DescriptorSet>, QuadPush) {
-        let ndc = |r: &Rect| {
-            [
-                r.x / w * 2.0 - 1.0,
-                r.y / h * 2.0 - 1.0,
-                (r.x + r.w) / w * 2.0 - 1.0,
-                (r.y + r.h) / h * 2.0 - 1.0,
-            ]
-        };
         let mut push = QuadPush {
-            dst: ndc(&item.dst),
+            dst: ndc(&item.dst, w, h),
             alpha: item.alpha,
             ..Default::default()
         };
@@ -509,8 +588,20 @@ impl Renderer {
                 push.color = *c;
                 (Some(self.white.set), push)
             }
+            // Drawn by the planar pipeline in `record_frame`.
+            Fill::Planar { .. } => (None, push),
         }
     }
+}
+
+/// `r` (output pixels) in normalized device coordinates of a `w`×`h` target.
+fn ndc(r: &Rect, w: f32, h: f32) -> [f32; 4] {
+    [
+        r.x / w * 2.0 - 1.0,
+        r.y / h * 2.0 - 1.0,
+        (r.x + r.w) / w * 2.0 - 1.0,
+        (r.y + r.h) / h * 2.0 - 1.0,
+    ]
 }
 
 fn image_barrier(

@@ -6,15 +6,22 @@ use std::sync::Arc;
 use ash::vk;
 
 use super::device::Device;
+use super::external::ImportedImage;
 use super::memory::Image;
 use super::pipeline::QuadPipeline;
 use super::RenderError;
+
+/// The image behind a texture: weft's own (uploads) or a client's dma-buf (rung `Sample`).
+pub(crate) enum TextureImage {
+    Owned(Image),
+    Imported(ImportedImage),
+}
 
 /// A texture the quad pipeline can sample. Shared (`Arc`) between the surface that owns it and any
 /// frame or pending upload that references it, so it cannot die under an in-flight use.
 pub struct Texture {
     device: Arc<Device>,
-    pub(crate) image: Image,
+    pub(crate) image: TextureImage,
     pool: vk::DescriptorPool,
     pub(crate) set: vk::DescriptorSet,
     /// Whether the image has ever been written (its layout is no longer UNDEFINED).
@@ -36,6 +43,20 @@ impl Texture {
             format,
             vk::ImageUsageFlags::SAMPLED | vk::ImageUsageFlags::TRANSFER_DST,
         )?;
+        Self::with_image(device, pipeline, TextureImage::Owned(image))
+    }
+
+    /// A texture sampling a client's dma-buf image. Its first use transitions it from UNDEFINED
+    /// (see `Renderer::adopt_imported`).
+    pub(crate) fn imported(
+        device: &Arc<Device>,
+        pipeline: &QuadPipeline,
+        image: ImportedImage,
+    ) -> Result<Arc<Self>, RenderError> {
+        Self::with_image(device, pipeline, TextureImage::Imported(image))
+    }
+
+    fn with_image(device: &Arc<Device>, pipeline: &QuadPipeline, image: TextureImage) -> Result<Arc<Self>, RenderError> {
         let sizes = [vk::DescriptorPoolSize {
             ty: vk::DescriptorType::COMBINED_IMAGE_SAMPLER,
             descriptor_count: 1,
@@ -59,7 +80,7 @@ impl Texture {
         };
         let image_info = [vk::DescriptorImageInfo::default()
             .sampler(pipeline.sampler)
-            .image_view(image.view)
+            .image_view(image.view())
             .image_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)];
         let write = vk::WriteDescriptorSet::default()
             .dst_set(set)
@@ -78,15 +99,30 @@ impl Texture {
     }
 
     pub fn width(&self) -> u32 {
-        self.image.width
+        self.image.extent().0
     }
 
     pub fn height(&self) -> u32 {
-        self.image.height
+        self.image.extent().1
     }
 
     pub fn format(&self) -> vk::Format {
-        self.image.format
+        match &self.image {
+            TextureImage::Owned(i) => i.format,
+            TextureImage::Imported(i) => i.format,
+        }
+    }
+
+    pub(crate) fn raw_image(&self) -> vk::Image {
+        match &self.image {
+            TextureImage::Owned(i) => i.raw,
+            TextureImage::Imported(i) => i.raw,
+        }
+    }
+
+    /// Whether the texture samples a client's dma-buf in place.
+    pub fn is_imported(&self) -> bool {
+        matches!(self.image, TextureImage::Imported(_))
     }
 
     /// Marks the texture as written; returns whether it had been written before.
@@ -96,6 +132,22 @@ impl Texture {
 
     pub(crate) fn is_initialized(&self) -> bool {
         self.initialized.load(Ordering::Acquire)
+    }
+}
+
+impl TextureImage {
+    fn view(&self) -> vk::ImageView {
+        match self {
+            Self::Owned(i) => i.view,
+            Self::Imported(i) => i.view,
+        }
+    }
+
+    fn extent(&self) -> (u32, u32) {
+        match self {
+            Self::Owned(i) => (i.width, i.height),
+            Self::Imported(i) => (i.width, i.height),
+        }
     }
 }
 

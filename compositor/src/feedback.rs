@@ -1,0 +1,41 @@
+//! linux-dmabuf feedback (v4+): the format table and tranches weft advertises, built from what the
+//! render device can really import (see [`crate::import::Importer::advertised`]).
+//!
+//! Tranches, best first, all targeting the render device:
+//! 1. (fourcc, modifier) pairs the device imports as a sampled `VkImage` (rung `Sample`; only with
+//!    VK_EXT_image_drm_format_modifier);
+//! 2. every format weft decodes, LINEAR (rungs `SampleLinear` and `StageOnCpu`), plus INVALID on a
+//!    CPU device, whose implicit layout is linear.
+//!
+//! `main_device` is the render device's DRM node from VK_EXT_physical_device_drm (render node
+//! preferred). A device without a DRM node — lavapipe on a host without /dev/udmabuf — has none, and
+//! smithay needs *some* dev_t: weft sends 0 (major 0, minor 0), which is no character device. A
+//! client that looks it up finds no GPU to allocate on and falls back to linear buffers in system
+//! memory (memfd, udmabuf, dma-heap), which is what a CPU renderer reads best; weft never claims a
+//! node that is not its renderer's.
+
+use smithay::backend::allocator::{Format, Fourcc, Modifier};
+use smithay::wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder};
+use weft_protocols::dmabuf_guard::DmabufGuardData;
+
+use crate::import::Importer;
+
+/// The dev_t sent as `main_device` and tranche target when the render device has no DRM node.
+pub const NO_DRM_NODE: u64 = 0;
+
+/// The default feedback, and the guard data that knows the same pairs.
+pub fn build(importer: &Importer) -> std::io::Result<(DmabufFeedback, DmabufGuardData)> {
+    let (sample, linear) = importer.advertised();
+    let device = importer.caps.drm_node.unwrap_or(NO_DRM_NODE);
+    let to_format = |&(fourcc, modifier, _): &(u32, u64, usize)| {
+        Fourcc::try_from(fourcc).ok().map(|code| Format { code, modifier: Modifier::from(modifier) })
+    };
+    let all: Vec<Format> = sample.iter().chain(&linear).filter_map(to_format).collect();
+    let mut builder = DmabufFeedbackBuilder::new(device, all);
+    if !sample.is_empty() {
+        builder = builder.add_preference_tranche(device, None, sample.iter().filter_map(to_format));
+    }
+    let feedback = builder.build()?;
+    let guard = DmabufGuardData::new(sample.iter().chain(&linear).map(|&(f, m, n)| ((f, m), n)));
+    Ok((feedback, guard))
+}

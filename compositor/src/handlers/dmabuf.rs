@@ -1,0 +1,45 @@
+//! linux-dmabuf: the guard (weft-protocols) validates params, smithay builds the `Dmabuf`, and here
+//! the importer decides `created` / `failed` by really importing it.
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::Resource;
+use smithay::wayland::dmabuf::{DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier};
+use tracing::debug;
+use weft_protocols::dmabuf_guard::{DmabufGuardData, DmabufGuardState};
+
+use crate::import::cache::Entry;
+use crate::state::Weft;
+
+impl DmabufGuardState for Weft {
+    fn dmabuf_guard(&mut self) -> &mut DmabufGuardData {
+        &mut self.dmabuf_guard
+    }
+}
+
+impl DmabufHandler for Weft {
+    fn dmabuf_state(&mut self) -> &mut DmabufState {
+        &mut self.dmabuf_state
+    }
+
+    fn dmabuf_imported(&mut self, _global: &DmabufGlobal, dmabuf: Dmabuf, notifier: ImportNotifier) {
+        match self.importer.import(&mut self.renderer, &dmabuf) {
+            Ok(imported) => match notifier.successful::<Weft>() {
+                Ok(buffer) => self.importer.cache.insert(buffer.id(), Entry::Ready(imported)),
+                Err(e) => debug!(error = ?e, "client gone before its dma-buf wl_buffer was made"),
+            },
+            Err(why) => {
+                // Not a client bug (the guard raised those): `failed` for create, and for
+                // create_immed smithay's `invalid_wl_buffer`, as the spec allows.
+                debug!(%why, "dma-buf import failed");
+                notifier.failed();
+            }
+        }
+    }
+
+    fn new_surface_feedback(&mut self, _surface: &WlSurface, _global: &DmabufGlobal) -> Option<DmabufFeedback> {
+        // One render device and no scanout: every surface is best served by the default tranches.
+        // A per-surface object still exists, so a scanout tranche can be added per surface later.
+        Some(self.dmabuf_feedback.clone())
+    }
+}

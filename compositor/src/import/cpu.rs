@@ -1,0 +1,171 @@
+//! The `StageOnCpu` rung's copy: each distinct dma-buf of a buffer mmapped once (read-only, shared),
+//! and at each commit the damaged rows of every plane copied into weft's own host-visible buffer,
+//! bracketed by `DMA_BUF_IOCTL_SYNC` START/END (READ) for cache coherency with the exporter.
+//!
+//! A memfd standing in for a dma-buf (the host test setup) answers the sync ioctl with ENOTTY: that
+//! only means "not a real dma-buf, nothing to flush", so it is recorded once and not treated as an
+//! error. The sync ioctl is about CPU caches only; waiting for the producer's fences is a separate
+//! matter (implicit-sync fences are not waited for yet, see docs/ARCHITECTURE.md).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use rustix::io::Errno;
+use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
+
+use crate::render::memory::HostBuffer;
+use crate::render::ImportError;
+
+/// `struct dma_buf_sync` of `include/uapi/linux/dma-buf.h`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct DmaBufSync {
+    flags: u64,
+}
+
+const SYNC_READ: u64 = 1;
+const SYNC_START: u64 = 0;
+const SYNC_END: u64 = 4;
+/// `DMA_BUF_IOCTL_SYNC = _IOW('b', 0, struct dma_buf_sync)`.
+const DMA_BUF_IOCTL_SYNC: rustix::ioctl::Opcode = rustix::ioctl::opcode::write::<DmaBufSync>(b'b', 0);
+
+/// One read-only shared mapping of a whole dma-buf; unmapped on drop.
+struct Mapping {
+    fd: OwnedFd,
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory owned by this value; it is only read, from whichever
+// thread holds the (Mutex-guarded) CpuStage.
+unsafe impl Send for Mapping {}
+
+impl Mapping {
+    fn new(fd: OwnedFd, len: usize) -> Result<Self, ImportError> {
+        // SAFETY: a fresh read-only shared mapping of `len` bytes of the client's dma-buf, not aliased
+        // by any Rust reference; unmapped exactly once in Drop.
+        let ptr = unsafe { mmap(std::ptr::null_mut(), len, ProtFlags::READ, MapFlags::SHARED, &fd, 0) }
+            .map_err(|e| ImportError::Rejected(format!("mmap of the dma-buf failed: {e}")))?;
+        Ok(Self { fd, ptr: ptr.cast(), len })
+    }
+
+    /// `DMA_BUF_IOCTL_SYNC`; `Ok(false)` when the fd is not a dma-buf (ENOTTY).
+    fn sync(&self, flags: u64) -> Result<bool, Errno> {
+        // SAFETY: the opcode is _IOW('b', 0, struct dma_buf_sync) and the argument is that struct.
+        let setter = unsafe { rustix::ioctl::Setter::<DMA_BUF_IOCTL_SYNC, DmaBufSync>::new(DmaBufSync { flags }) };
+        // SAFETY: the ioctl only reads the struct; a non-dma-buf fd rejects it with ENOTTY.
+        match unsafe { rustix::ioctl::ioctl(self.fd.as_fd(), setter) } {
+            Ok(()) => Ok(true),
+            Err(Errno::NOTTY) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The current size of the file behind the mapping (a memfd can shrink; a real dma-buf cannot).
+    fn current_size(&self) -> Option<u64> {
+        rustix::fs::fstat(&self.fd).ok().map(|st| st.st_size as u64)
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the mapping made in `new`; no reference into it outlives `self`.
+        let _ = unsafe { munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// One plane's copy: from `src_offset` in mapping `map` to `dst_offset` in the staging buffer,
+/// `rows` rows of `stride` bytes, the plane subsampled vertically by `vsub`.
+#[derive(Debug, Clone, Copy)]
+pub struct PlaneCopy {
+    pub map: usize,
+    pub src_offset: u64,
+    pub dst_offset: u64,
+    pub stride: u64,
+    pub rows: u32,
+    pub vsub: u32,
+}
+
+/// A buffer's CPU staging state.
+pub struct CpuStage {
+    maps: Vec<Mapping>,
+    planes: Vec<PlaneCopy>,
+    pub(crate) staging: Arc<Mutex<HostBuffer>>,
+    /// Whether the fds answered DMA_BUF_IOCTL_SYNC (false for memfds: ENOTTY).
+    pub real_dmabuf: Option<bool>,
+}
+
+impl CpuStage {
+    /// Maps each distinct file (`files`: fd dup and its size) for the given plane copies.
+    pub fn new(
+        files: Vec<(OwnedFd, u64)>,
+        planes: Vec<PlaneCopy>,
+        staging: Arc<Mutex<HostBuffer>>,
+    ) -> Result<Self, ImportError> {
+        let maps = files
+            .into_iter()
+            .map(|(fd, size)| {
+                let len = usize::try_from(size).map_err(|_| ImportError::Rejected("dma-buf too large to map".into()))?;
+                Mapping::new(fd, len)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for p in &planes {
+            let end = p.src_offset + p.stride * u64::from(p.rows);
+            if maps.get(p.map).is_none_or(|m| end > m.len as u64) {
+                return Err(ImportError::Rejected(format!("a plane ends at byte {end}, past its dma-buf")));
+            }
+        }
+        Ok(Self { maps, planes, staging, real_dmabuf: None })
+    }
+
+    /// Copies rows `y0..y1` of the buffer (in luma rows; chroma rows follow the subsampling) of every
+    /// plane. Returns the bytes copied.
+    pub fn copy_rows(&mut self, y0: u32, y1: u32) -> Result<u64, ImportError> {
+        for m in &self.maps {
+            // A memfd that shrank since the import would SIGBUS the copy below.
+            if m.current_size().is_some_and(|s| s < m.len as u64) {
+                return Err(ImportError::Rejected("the dma-buf shrank after it was imported".into()));
+            }
+        }
+        let mut real = true;
+        for m in &self.maps {
+            real &= m
+                .sync(SYNC_START | SYNC_READ)
+                .map_err(|e| ImportError::Rejected(format!("DMA_BUF_IOCTL_SYNC(START): {e}")))?;
+        }
+        let mut copied = 0u64;
+        let mut staging = self.staging.lock().unwrap_or_else(|p| p.into_inner());
+        let dst = staging.bytes_mut().map_err(ImportError::from)?;
+        for p in &self.planes {
+            let r0 = (y0 / p.vsub).min(p.rows);
+            let r1 = y1.div_ceil(p.vsub).min(p.rows);
+            if r1 <= r0 {
+                continue;
+            }
+            let start = p.stride * u64::from(r0);
+            let len = (p.stride * u64::from(r1 - r0)) as usize;
+            let map = &self.maps[p.map];
+            // SAFETY: `src_offset + stride * rows <= map.len` was checked in `new`, and r1 <= rows, so
+            // the range lies inside the live mapping; it is only read.
+            let src = unsafe { std::slice::from_raw_parts(map.ptr.add((p.src_offset + start) as usize), len) };
+            let d = (p.dst_offset + start) as usize;
+            let Some(out) = dst.get_mut(d..d + len) else {
+                return Err(ImportError::Rejected("staging buffer smaller than the planes".into()));
+            };
+            out.copy_from_slice(src);
+            copied += len as u64;
+        }
+        drop(staging);
+        for m in &self.maps {
+            m.sync(SYNC_END | SYNC_READ)
+                .map_err(|e| ImportError::Rejected(format!("DMA_BUF_IOCTL_SYNC(END): {e}")))?;
+        }
+        self.real_dmabuf = Some(real);
+        Ok(copied)
+    }
+
+    /// Luma rows of the buffer.
+    pub fn height(&self) -> u32 {
+        self.planes.first().map_or(0, |p| p.rows * p.vsub)
+    }
+}

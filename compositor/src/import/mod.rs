@@ -1,0 +1,342 @@
+//! Client dma-bufs on the render device: the planner picks rungs ([`planner`]), this module runs
+//! them, the [`cache`] keeps the result per wl_buffer, and [`cpu`] is the `StageOnCpu` copy.
+//!
+//! Lifecycle of a dma-buf wl_buffer:
+//! 1. `create`/`create_immed` passed the linux-dmabuf guard → [`Importer::import`] walks the plan;
+//!    the first rung that works is the import (a miss); if none works the client gets `failed`
+//!    (or `invalid_wl_buffer` for `create_immed`), and no wl_buffer exists.
+//! 2. Each commit of the buffer → [`Importer::attach`]: a cache hit reuses the import (StageOnCpu
+//!    copies the damaged rows again, the other rungs do nothing); a miss (after an invalidation)
+//!    re-imports. A failure from here on is recorded on the surface and in the cache entry, never a
+//!    protocol error: the wl_buffer exists, and linux-dmabuf forbids errors for it then.
+//! 3. wl_buffer destroyed → its cache entry is dropped ([`Importer::buffer_destroyed`]).
+
+pub mod cache;
+pub mod cpu;
+pub mod planner;
+
+use std::os::fd::BorrowedFd;
+use std::sync::{Arc, Mutex};
+
+use gpu_allocator::MemoryLocation;
+use serde::Serialize;
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::Buffer as _;
+use smithay::reexports::wayland_server::backend::ObjectId;
+use tracing::{debug, info};
+use weft_protocols::drm_format::{self, MOD_INVALID, MOD_LINEAR};
+
+use self::cache::{ClassKey, Drawable, Entry, ImportCache, Imported};
+use self::cpu::{CpuStage, PlaneCopy};
+use self::planner::{BufferDesc, Rung};
+use crate::render::external::{rgb_vk_format, ImagePlane, ImportedBuffer, ImportedImage};
+use crate::render::memory::HostBuffer;
+use crate::render::planar::PlanarMemory;
+use crate::render::{vk, DmabufCaps, ImportError, PlanarFormat, PlanarLayout, PlanarPlane, Renderer, YuvParams};
+use crate::surface::BufferInfo;
+
+/// What the import paths may do, changeable at run time (`weft msg import-policy`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ImportPolicy {
+    /// Rungs not to use (for comparisons and tests: force `StageOnCpu`, say).
+    pub disabled: Vec<Rung>,
+    /// Y′CbCr conversion for buffers nothing else describes.
+    pub yuv: YuvParams,
+}
+
+/// The render device's dma-buf side: capabilities, policy and the import cache.
+pub struct Importer {
+    pub caps: DmabufCaps,
+    pub policy: ImportPolicy,
+    pub cache: ImportCache,
+    device_name: String,
+}
+
+/// One distinct file behind one or more planes.
+struct File<'a> {
+    fd: BorrowedFd<'a>,
+    size: u64,
+    key: (u64, u64),
+}
+
+/// A dma-buf's planes grouped by distinct file (planes of one memfd/dma-buf share one import).
+struct Planes<'a> {
+    files: Vec<File<'a>>,
+    /// Per plane: (file index, offset, stride).
+    planes: Vec<(usize, u32, u32)>,
+}
+
+impl<'a> Planes<'a> {
+    fn of(dmabuf: &'a Dmabuf) -> Result<Self, ImportError> {
+        let mut files: Vec<File<'a>> = Vec::new();
+        let mut planes = Vec::new();
+        for ((fd, offset), stride) in dmabuf.handles().zip(dmabuf.offsets()).zip(dmabuf.strides()) {
+            let st = rustix::fs::fstat(fd).map_err(|e| ImportError::Rejected(format!("fstat of a plane fd: {e}")))?;
+            let key = (st.st_dev, st.st_ino);
+            let index = match files.iter().position(|f| f.key == key) {
+                Some(i) => i,
+                None => {
+                    let size = rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0))
+                        .map_err(|e| ImportError::Rejected(format!("the dma-buf's size is unknown (lseek: {e})")))?;
+                    let _ = rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(0));
+                    files.push(File { fd, size, key });
+                    files.len() - 1
+                }
+            };
+            planes.push((index, offset, stride));
+        }
+        Ok(Self { files, planes })
+    }
+
+    /// Checks every plane against the format table and its file's current size (a re-import may
+    /// find a file that shrank since `create`). Returns each plane's rows.
+    fn check_extents(&self, fourcc: u32, width: u32, height: u32) -> Result<Vec<(u32, u32)>, ImportError> {
+        let info = drm_format::info(fourcc)
+            .ok_or_else(|| ImportError::Unsupported(format!("format {} is unknown", drm_format::fourcc_str(fourcc))))?;
+        if info.planes.len() != self.planes.len() {
+            return Err(ImportError::Unsupported("plane count does not match the format".into()));
+        }
+        let mut rows = Vec::new();
+        for (i, ((file, offset, stride), layout)) in self.planes.iter().zip(info.planes).enumerate() {
+            let (_, r) = layout.extent(width, height);
+            let end = u64::from(*offset) + u64::from(*stride) * u64::from(r);
+            let size = self.files[*file].size;
+            if end > size {
+                return Err(ImportError::Rejected(format!("plane {i} needs {end} bytes, its dma-buf has {size}")));
+            }
+            rows.push((r, layout.vsub));
+        }
+        Ok(rows)
+    }
+}
+
+impl Importer {
+    pub fn new(caps: DmabufCaps, device_name: String) -> Self {
+        Self { caps, policy: ImportPolicy::default(), cache: ImportCache::default(), device_name }
+    }
+
+    /// Every (fourcc, modifier, plane count) weft advertises, best tranche first: image-importable
+    /// modifiers (`Sample`), then the linear formats every other rung reads — LINEAR always (the
+    /// CPU can copy any linear dma-buf it can map), and INVALID too on a CPU device, whose implicit
+    /// layout is linear.
+    pub fn advertised(&self) -> (Vec<(u32, u64, usize)>, Vec<(u32, u64, usize)>) {
+        let sample: Vec<_> = self
+            .caps
+            .image_modifiers
+            .iter()
+            .map(|&(f, m, n)| (f, m, n as usize))
+            .collect();
+        let mut linear = Vec::new();
+        for f in drm_format::FORMATS {
+            linear.push((f.fourcc, MOD_LINEAR, f.planes.len()));
+            if self.caps.cpu_device {
+                linear.push((f.fourcc, MOD_INVALID, f.planes.len()));
+            }
+        }
+        (sample, linear)
+    }
+
+    /// Imports a dma-buf on the best rung that works (a cache miss).
+    #[tracing::instrument(skip_all, fields(format = %drm_format::fourcc_str(dmabuf.format().code as u32)))]
+    pub fn import(&mut self, renderer: &mut Renderer, dmabuf: &Dmabuf) -> Result<Arc<Imported>, String> {
+        self.cache.count_miss();
+        let result = self.import_uncounted(renderer, dmabuf);
+        if result.is_err() {
+            self.cache.count_failure();
+        }
+        result
+    }
+
+    fn import_uncounted(&mut self, renderer: &mut Renderer, dmabuf: &Dmabuf) -> Result<Arc<Imported>, String> {
+        let format = dmabuf.format();
+        let desc = BufferDesc {
+            fourcc: format.code as u32,
+            modifier: u64::from(format.modifier),
+            planes: dmabuf.num_planes(),
+        };
+        let class = |rung| ClassKey {
+            rung,
+            fourcc: desc.fourcc,
+            modifier: desc.modifier,
+            device: self.device_name.clone(),
+        };
+        let plan = planner::plan(&self.caps, &desc, &self.policy.disabled, |r| self.cache.class_failure(&class(r)));
+        let mut failures = Vec::new();
+        for rung in plan.attempts.iter().copied() {
+            match self.try_rung(renderer, dmabuf, &desc, rung) {
+                Ok((draw, stage)) => {
+                    let mut why: Vec<String> = vec![format!("{}: {}", rung.name(), rung.describe())];
+                    let skipped = plan.skipped_above(rung);
+                    if !skipped.is_empty() {
+                        why.push(skipped);
+                    }
+                    why.extend(failures.iter().map(|(r, e): &(Rung, String)| format!("{} failed: {e}", r.name())));
+                    let imported = Imported {
+                        rung,
+                        reason: why.join("; "),
+                        info: buffer_info(dmabuf),
+                        draw,
+                        y_invert: dmabuf.y_inverted(),
+                        stage: stage.map(Mutex::new),
+                    };
+                    info!(rung = rung.name(), reason = %imported.reason, "dma-buf imported");
+                    return Ok(Arc::new(imported));
+                }
+                Err(ImportError::Unsupported(e)) => {
+                    debug!(rung = rung.name(), error = %e, "rung unsupported for this class");
+                    self.cache.remember_class_failure(class(rung), e.clone());
+                    failures.push((rung, e));
+                }
+                Err(e) => {
+                    debug!(rung = rung.name(), error = %e, "rung failed for this buffer");
+                    failures.push((rung, e.to_string()));
+                }
+            }
+        }
+        let mut why: Vec<String> = plan.skipped.iter().map(|(r, e)| format!("{} skipped: {e}", r.name())).collect();
+        why.extend(failures.iter().map(|(r, e)| format!("{} failed: {e}", r.name())));
+        Err(format!("no import rung works: {}", why.join("; ")))
+    }
+
+    fn try_rung(
+        &self,
+        renderer: &mut Renderer,
+        dmabuf: &Dmabuf,
+        desc: &BufferDesc,
+        rung: Rung,
+    ) -> Result<(Drawable, Option<CpuStage>), ImportError> {
+        let size = dmabuf.size();
+        let (width, height) = (size.w as u32, size.h as u32);
+        let planes = Planes::of(dmabuf)?;
+        match rung {
+            Rung::Sample => {
+                let vk_format = rgb_vk_format(desc.fourcc)
+                    .ok_or_else(|| ImportError::Unsupported("not a single-plane RGB format".into()))?;
+                let (file, offset, stride) = planes.planes[0];
+                let image = ImportedImage::import(
+                    renderer.device(),
+                    planes.files[file].fd,
+                    vk_format,
+                    (width, height),
+                    desc.modifier,
+                    ImagePlane { offset, stride },
+                )?;
+                Ok((Drawable::Texture(renderer.adopt_imported(image)?), None))
+            }
+            Rung::SampleLinear => {
+                planes.check_extents(desc.fourcc, width, height)?;
+                let memory = planes
+                    .files
+                    .iter()
+                    .map(|f| {
+                        ImportedBuffer::import(renderer.device(), f.fd, f.size).map(|b| Arc::new(b) as Arc<dyn PlanarMemory>)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let layout = planar_layout(desc.fourcc, width, height, planes.planes.iter().map(|&(f, o, s)| (f, o, s)))?;
+                Ok((Drawable::Planar(renderer.create_planar(layout, memory)?), None))
+            }
+            Rung::StageOnCpu => {
+                let rows = planes.check_extents(desc.fourcc, width, height)?;
+                // weft's copy keeps each plane's stride and packs the planes one after another.
+                let mut copies = Vec::new();
+                let mut dst = 0u64;
+                let mut staged_planes = Vec::new();
+                for (&(file, offset, stride), &(r, vsub)) in planes.planes.iter().zip(&rows) {
+                    copies.push(PlaneCopy {
+                        map: file,
+                        src_offset: u64::from(offset),
+                        dst_offset: dst,
+                        stride: u64::from(stride),
+                        rows: r,
+                        vsub,
+                    });
+                    let dst_offset = u32::try_from(dst).map_err(|_| ImportError::Rejected("buffer too large".into()))?;
+                    staged_planes.push((0usize, dst_offset, stride));
+                    dst = (dst + u64::from(stride) * u64::from(r)).next_multiple_of(16);
+                }
+                let staging = Arc::new(Mutex::new(HostBuffer::new(
+                    renderer.device(),
+                    dst.max(16),
+                    vk::BufferUsageFlags::STORAGE_BUFFER,
+                    MemoryLocation::CpuToGpu,
+                )?));
+                let files = planes
+                    .files
+                    .iter()
+                    .map(|f| {
+                        f.fd.try_clone_to_owned()
+                            .map(|fd| (fd, f.size))
+                            .map_err(|e| ImportError::Temporary(format!("dup: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut stage = CpuStage::new(files, copies, staging.clone())?;
+                // The first copy is the whole buffer; later commits copy their damage.
+                stage.copy_rows(0, height)?;
+                let layout = planar_layout(desc.fourcc, width, height, staged_planes.into_iter())?;
+                let memory: Vec<Arc<dyn PlanarMemory>> = vec![staging];
+                Ok((Drawable::Planar(renderer.create_planar(layout, memory)?), Some(stage)))
+            }
+        }
+    }
+
+    /// The cached import of `buffer` (a hit), or a fresh one (a miss, remembered either way).
+    pub fn lookup_or_import(
+        &mut self,
+        renderer: &mut Renderer,
+        buffer: &ObjectId,
+        dmabuf: &Dmabuf,
+    ) -> Result<Arc<Imported>, String> {
+        match self.cache.lookup(buffer) {
+            Some(Entry::Ready(i)) => Ok(i),
+            Some(Entry::Failed(why)) => Err(why),
+            None => {
+                let result = self.import(renderer, dmabuf);
+                let entry = match &result {
+                    Ok(i) => Entry::Ready(i.clone()),
+                    Err(why) => Entry::Failed(why.clone()),
+                };
+                self.cache.insert(buffer.clone(), entry);
+                result
+            }
+        }
+    }
+
+    /// Forgets a destroyed wl_buffer's import.
+    pub fn buffer_destroyed(&mut self, buffer: &ObjectId) {
+        if self.cache.remove(buffer) {
+            debug!(?buffer, "dma-buf import dropped with its wl_buffer");
+        }
+    }
+}
+
+/// The planar layout of a buffer whose planes are `(buffer index, offset, stride)`.
+fn planar_layout(
+    fourcc: u32,
+    width: u32,
+    height: u32,
+    planes: impl Iterator<Item = (usize, u32, u32)>,
+) -> Result<PlanarLayout, ImportError> {
+    let (format, opaque) = PlanarFormat::from_fourcc(fourcc)
+        .ok_or_else(|| ImportError::Unsupported(format!("the planar shader does not decode {}", drm_format::fourcc_str(fourcc))))?;
+    Ok(PlanarLayout {
+        format,
+        opaque,
+        width,
+        height,
+        planes: planes.map(|(buffer, offset, stride)| PlanarPlane { buffer, offset, stride }).collect(),
+    })
+}
+
+/// Introspection record of a dma-buf.
+pub fn buffer_info(dmabuf: &Dmabuf) -> BufferInfo {
+    let format = dmabuf.format();
+    let size = dmabuf.size();
+    BufferInfo {
+        kind: "dmabuf",
+        width: size.w,
+        height: size.h,
+        format: drm_format::fourcc_str(format.code as u32),
+        modifier: Some(drm_format::modifier_str(u64::from(format.modifier))),
+        planes: dmabuf.num_planes() as u32,
+    }
+}

@@ -1,0 +1,313 @@
+//! Planar sources: buffers whose bytes the fragment shader reads itself (`shaders/planar.frag`),
+//! with the client's plane offsets and strides. Used by the `SampleLinear` rung (the planes are the
+//! client's dma-buf memory, imported as storage buffers: zero copies) and by `StageOnCpu` (the planes
+//! are weft's own host-visible copy).
+//!
+//! Invariant: a [`PlanarSource`] holds an `Arc` to every buffer its descriptor set points at, so
+//! the memory outlives any frame that draws it.
+
+use std::sync::Arc;
+
+use ash::vk;
+
+use super::device::Device;
+use super::pipeline::graphics_pipeline;
+use super::RenderError;
+
+const VERT_SPV: &[u8] = include_bytes!("../../../shaders/spv/planar.vert.spv");
+const FRAG_SPV: &[u8] = include_bytes!("../../../shaders/spv/planar.frag.spv");
+
+/// How the shader decodes a format (the `FMT_*` constants of planar.frag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum PlanarFormat {
+    Xrgb8888 = 0,
+    Xbgr8888 = 1,
+    Xrgb2101010 = 2,
+    Nv12 = 3,
+    P010 = 4,
+    Yuv420 = 5,
+}
+
+impl PlanarFormat {
+    /// The shader decoding of a DRM fourcc, and whether its alpha channel is padding.
+    pub fn from_fourcc(fourcc: u32) -> Option<(Self, bool)> {
+        use weft_protocols::drm_format as f;
+        Some(match fourcc {
+            f::ARGB8888 => (Self::Xrgb8888, false),
+            f::XRGB8888 => (Self::Xrgb8888, true),
+            f::ABGR8888 => (Self::Xbgr8888, false),
+            f::XBGR8888 => (Self::Xbgr8888, true),
+            f::ARGB2101010 => (Self::Xrgb2101010, false),
+            f::XRGB2101010 => (Self::Xrgb2101010, true),
+            f::NV12 => (Self::Nv12, true),
+            f::P010 => (Self::P010, true),
+            f::YUV420 => (Self::Yuv420, true),
+            _ => return None,
+        })
+    }
+}
+
+/// Y′CbCr matrix coefficients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum YuvMatrix {
+    Bt601,
+    Bt709,
+}
+
+/// Y′CbCr quantization range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum YuvRange {
+    Limited,
+    Full,
+}
+
+/// How Y′CbCr is turned into RGB. The default (nothing in the protocol says otherwise) is BT.601
+/// limited range; see planar.frag for why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct YuvParams {
+    pub matrix: YuvMatrix,
+    pub range: YuvRange,
+}
+
+impl Default for YuvParams {
+    fn default() -> Self {
+        Self { matrix: YuvMatrix::Bt601, range: YuvRange::Limited }
+    }
+}
+
+impl YuvParams {
+    /// (Kr, Kb) of the matrix.
+    pub fn coefficients(&self) -> (f32, f32) {
+        match self.matrix {
+            YuvMatrix::Bt601 => (0.299, 0.114),
+            YuvMatrix::Bt709 => (0.2126, 0.0722),
+        }
+    }
+}
+
+/// One plane: which buffer holds it, at what byte offset, with what stride.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanarPlane {
+    pub buffer: usize,
+    pub offset: u32,
+    pub stride: u32,
+}
+
+/// What the shader needs to address and decode a buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanarLayout {
+    pub format: PlanarFormat,
+    pub opaque: bool,
+    pub width: u32,
+    pub height: u32,
+    pub planes: Vec<PlanarPlane>,
+}
+
+/// Push constants of planar.{vert,frag}, laid out as the GLSL block (std430 push-constant layout).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PlanarPush {
+    pub dst: [f32; 4],
+    pub src: [f32; 4],
+    pub offsets: [u32; 4],
+    pub strides: [u32; 4],
+    pub info: [i32; 4],
+    pub yuv: [f32; 4],
+}
+
+impl PlanarPush {
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: repr(C), only 4-byte scalars, no padding: every byte is initialized.
+        unsafe { std::slice::from_raw_parts((self as *const Self).cast::<u8>(), std::mem::size_of::<Self>()) }
+    }
+}
+
+/// The pipeline that draws planar sources.
+pub struct PlanarPipeline {
+    device: Arc<Device>,
+    pub(crate) set_layout: vk::DescriptorSetLayout,
+    pub(crate) layout: vk::PipelineLayout,
+    pub(crate) pipeline: vk::Pipeline,
+}
+
+impl PlanarPipeline {
+    pub fn new(device: &Arc<Device>, target_format: vk::Format) -> Result<Self, RenderError> {
+        let d = &device.raw;
+        let bindings: Vec<_> = (0..3)
+            .map(|i| {
+                vk::DescriptorSetLayoutBinding::default()
+                    .binding(i)
+                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                    .descriptor_count(1)
+                    .stage_flags(vk::ShaderStageFlags::FRAGMENT)
+            })
+            .collect();
+        let set_info = vk::DescriptorSetLayoutCreateInfo::default().bindings(&bindings);
+        // SAFETY: valid create info on a live device.
+        let set_layout = unsafe { d.create_descriptor_set_layout(&set_info, None) }
+            .map_err(RenderError::vk("vkCreateDescriptorSetLayout"))?;
+        let ranges = [vk::PushConstantRange::default()
+            .stage_flags(vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT)
+            .offset(0)
+            .size(std::mem::size_of::<PlanarPush>() as u32)];
+        let set_layouts = [set_layout];
+        let layout_info = vk::PipelineLayoutCreateInfo::default()
+            .set_layouts(&set_layouts)
+            .push_constant_ranges(&ranges);
+        // SAFETY: valid create info; 96 bytes of push constants is within the guaranteed 128.
+        let layout = match unsafe { d.create_pipeline_layout(&layout_info, None) } {
+            Ok(l) => l,
+            Err(e) => {
+                // SAFETY: unused layout object.
+                unsafe { d.destroy_descriptor_set_layout(set_layout, None) };
+                return Err(RenderError::Vk("vkCreatePipelineLayout", e));
+            }
+        };
+        let pipeline = match graphics_pipeline(device, layout, VERT_SPV, FRAG_SPV, target_format) {
+            Ok(p) => p,
+            Err(e) => {
+                // SAFETY: unused layout objects.
+                unsafe {
+                    d.destroy_pipeline_layout(layout, None);
+                    d.destroy_descriptor_set_layout(set_layout, None);
+                }
+                return Err(e);
+            }
+        };
+        Ok(Self { device: device.clone(), set_layout, layout, pipeline })
+    }
+}
+
+impl Drop for PlanarPipeline {
+    fn drop(&mut self) {
+        // SAFETY: the renderer owning this pipeline waits for its last frame before dropping it.
+        unsafe {
+            let d = &self.device.raw;
+            d.destroy_pipeline(self.pipeline, None);
+            d.destroy_pipeline_layout(self.layout, None);
+            d.destroy_descriptor_set_layout(self.set_layout, None);
+        }
+    }
+}
+
+/// A buffer a planar source reads: its handle and the byte range bound.
+pub trait PlanarMemory: Send + Sync {
+    fn buffer(&self) -> vk::Buffer;
+    fn size(&self) -> u64;
+}
+
+impl PlanarMemory for super::external::ImportedBuffer {
+    fn buffer(&self) -> vk::Buffer {
+        self.raw
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl PlanarMemory for std::sync::Mutex<super::memory::HostBuffer> {
+    fn buffer(&self) -> vk::Buffer {
+        self.lock().unwrap_or_else(|p| p.into_inner()).raw
+    }
+    fn size(&self) -> u64 {
+        self.lock().unwrap_or_else(|p| p.into_inner()).size & !3
+    }
+}
+
+/// A drawable planar buffer: descriptor set + layout + the memory it points at.
+pub struct PlanarSource {
+    device: Arc<Device>,
+    pool: vk::DescriptorPool,
+    pub(crate) set: vk::DescriptorSet,
+    pub layout: PlanarLayout,
+    /// The buffers bound, indexed by [`PlanarPlane::buffer`]; held for the invariant above.
+    memory: Vec<Arc<dyn PlanarMemory>>,
+}
+
+impl PlanarSource {
+    pub fn new(
+        device: &Arc<Device>,
+        pipeline: &PlanarPipeline,
+        layout: PlanarLayout,
+        memory: Vec<Arc<dyn PlanarMemory>>,
+    ) -> Result<Arc<Self>, RenderError> {
+        if layout.planes.is_empty() || layout.planes.len() > 3 || layout.planes.iter().any(|p| p.buffer >= memory.len()) {
+            return Err(RenderError::Shader(format!("planar layout does not fit its buffers: {layout:?}")));
+        }
+        let sizes = [vk::DescriptorPoolSize { ty: vk::DescriptorType::STORAGE_BUFFER, descriptor_count: 3 }];
+        let pool_info = vk::DescriptorPoolCreateInfo::default().max_sets(1).pool_sizes(&sizes);
+        // SAFETY: valid create info on a live device.
+        let pool = unsafe { device.raw.create_descriptor_pool(&pool_info, None) }
+            .map_err(RenderError::vk("vkCreateDescriptorPool"))?;
+        let layouts = [pipeline.set_layout];
+        let alloc = vk::DescriptorSetAllocateInfo::default().descriptor_pool(pool).set_layouts(&layouts);
+        // SAFETY: the pool has room for exactly this one set.
+        let set = match unsafe { device.raw.allocate_descriptor_sets(&alloc) } {
+            Ok(s) => s[0],
+            Err(e) => {
+                // SAFETY: the pool is unused.
+                unsafe { device.raw.destroy_descriptor_pool(pool, None) };
+                return Err(RenderError::Vk("vkAllocateDescriptorSets", e));
+            }
+        };
+        // Binding i is plane i; bindings past the last plane repeat plane 0 (every binding the shader
+        // declares must be valid even if the format never reads it).
+        let infos: Vec<[vk::DescriptorBufferInfo; 1]> = (0..3)
+            .map(|i| {
+                let plane = layout.planes.get(i).unwrap_or(&layout.planes[0]);
+                let mem = &memory[plane.buffer];
+                [vk::DescriptorBufferInfo { buffer: mem.buffer(), offset: 0, range: mem.size() }]
+            })
+            .collect();
+        let writes: Vec<_> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, info)| {
+                vk::WriteDescriptorSet::default()
+                    .dst_set(set)
+                    .dst_binding(i as u32)
+                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                    .buffer_info(info)
+            })
+            .collect();
+        // SAFETY: the set is not used by any command buffer yet; every buffer is alive (held below)
+        // and the ranges lie within them.
+        unsafe { device.raw.update_descriptor_sets(&writes, &[]) };
+        Ok(Arc::new(Self { device: device.clone(), pool, set, layout, memory }))
+    }
+
+    /// Push constants for drawing `src` (texels) at `dst` (NDC).
+    pub(crate) fn push(&self, dst: [f32; 4], src: [f32; 4], alpha: f32, yuv: YuvParams) -> PlanarPush {
+        let l = &self.layout;
+        let mut offsets = [0u32; 4];
+        let mut strides = [0u32; 4];
+        for (i, p) in l.planes.iter().enumerate() {
+            offsets[i] = p.offset;
+            strides[i] = p.stride;
+        }
+        let (kr, kb) = yuv.coefficients();
+        PlanarPush {
+            dst,
+            src,
+            offsets,
+            strides,
+            info: [l.format as i32, l.width as i32, l.height as i32, i32::from(l.opaque)],
+            yuv: [kr, kb, if yuv.range == YuvRange::Full { 1.0 } else { 0.0 }, alpha],
+        }
+    }
+
+    /// How many distinct buffers back the planes.
+    pub fn buffers(&self) -> usize {
+        self.memory.len()
+    }
+}
+
+impl Drop for PlanarSource {
+    fn drop(&mut self) {
+        // SAFETY: frames are synchronous, so no pending command buffer references the set.
+        unsafe { self.device.raw.destroy_descriptor_pool(self.pool, None) };
+    }
+}

@@ -1,0 +1,142 @@
+//! The DRM formats weft knows how to read from a linear dma-buf: fourcc codes, plane count, the bytes
+//! one sample takes in each plane and each plane's chroma subsampling (SPECS.md §5).
+//!
+//! This is the single table both the linux-dmabuf guard (plane count, bounds of subsampled planes)
+//! and the compositor's import rungs (how to address and decode each plane) read from.
+
+/// `fourcc_code(a, b, c, d)` from `drm_fourcc.h`.
+pub const fn fourcc(code: &[u8; 4]) -> u32 {
+    code[0] as u32 | (code[1] as u32) << 8 | (code[2] as u32) << 16 | (code[3] as u32) << 24
+}
+
+/// `DRM_FORMAT_MOD_LINEAR`.
+pub const MOD_LINEAR: u64 = 0;
+/// `DRM_FORMAT_MOD_INVALID`: no explicit modifier, the layout is implicit.
+pub const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
+
+pub const ARGB8888: u32 = fourcc(b"AR24");
+pub const XRGB8888: u32 = fourcc(b"XR24");
+pub const ABGR8888: u32 = fourcc(b"AB24");
+pub const XBGR8888: u32 = fourcc(b"XB24");
+pub const ARGB2101010: u32 = fourcc(b"AR30");
+pub const XRGB2101010: u32 = fourcc(b"XR30");
+pub const NV12: u32 = fourcc(b"NV12");
+pub const P010: u32 = fourcc(b"P010");
+pub const YUV420: u32 = fourcc(b"YU12");
+
+/// How one plane is laid out in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaneLayout {
+    /// Bytes one sample position of this plane takes (an interleaved CbCr pair counts as one).
+    pub bytes_per_sample: u32,
+    /// Horizontal and vertical subsampling: this plane has `ceil(width / hsub)` samples per row and
+    /// `ceil(height / vsub)` rows.
+    pub hsub: u32,
+    pub vsub: u32,
+}
+
+impl PlaneLayout {
+    /// Samples per row and rows of this plane for a `width`×`height` buffer.
+    pub fn extent(&self, width: u32, height: u32) -> (u32, u32) {
+        (width.div_ceil(self.hsub), height.div_ceil(self.vsub))
+    }
+}
+
+/// What a format's samples mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatKind {
+    /// Packed RGB; `alpha` says whether the alpha channel is meaningful (A*) or padding (X*).
+    Rgb { alpha: bool },
+    /// Y′CbCr with `bits` significant bits per component.
+    Yuv { bits: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormatInfo {
+    pub fourcc: u32,
+    pub kind: FormatKind,
+    pub planes: &'static [PlaneLayout],
+}
+
+const fn plane(bytes_per_sample: u32, hsub: u32, vsub: u32) -> PlaneLayout {
+    PlaneLayout { bytes_per_sample, hsub, vsub }
+}
+
+const PACKED32: &[PlaneLayout] = &[plane(4, 1, 1)];
+const NV12_PLANES: &[PlaneLayout] = &[plane(1, 1, 1), plane(2, 2, 2)];
+const P010_PLANES: &[PlaneLayout] = &[plane(2, 1, 1), plane(4, 2, 2)];
+const YUV420_PLANES: &[PlaneLayout] = &[plane(1, 1, 1), plane(1, 2, 2), plane(1, 2, 2)];
+
+/// Every format weft imports from dma-bufs, in the order it advertises them.
+pub const FORMATS: &[FormatInfo] = &[
+    FormatInfo { fourcc: ARGB8888, kind: FormatKind::Rgb { alpha: true }, planes: PACKED32 },
+    FormatInfo { fourcc: XRGB8888, kind: FormatKind::Rgb { alpha: false }, planes: PACKED32 },
+    FormatInfo { fourcc: ABGR8888, kind: FormatKind::Rgb { alpha: true }, planes: PACKED32 },
+    FormatInfo { fourcc: XBGR8888, kind: FormatKind::Rgb { alpha: false }, planes: PACKED32 },
+    FormatInfo { fourcc: ARGB2101010, kind: FormatKind::Rgb { alpha: true }, planes: PACKED32 },
+    FormatInfo { fourcc: XRGB2101010, kind: FormatKind::Rgb { alpha: false }, planes: PACKED32 },
+    FormatInfo { fourcc: NV12, kind: FormatKind::Yuv { bits: 8 }, planes: NV12_PLANES },
+    FormatInfo { fourcc: P010, kind: FormatKind::Yuv { bits: 10 }, planes: P010_PLANES },
+    FormatInfo { fourcc: YUV420, kind: FormatKind::Yuv { bits: 8 }, planes: YUV420_PLANES },
+];
+
+/// The table entry of `fourcc`, if weft knows the format.
+pub fn info(fourcc: u32) -> Option<&'static FormatInfo> {
+    FORMATS.iter().find(|f| f.fourcc == fourcc)
+}
+
+/// A fourcc as its four characters ("AR24"), or hex when they are not printable.
+pub fn fourcc_str(code: u32) -> String {
+    let bytes = code.to_le_bytes();
+    if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        bytes.iter().map(|&b| b as char).collect()
+    } else {
+        format!("{code:#010x}")
+    }
+}
+
+/// A modifier as the hex string introspection shows ("0x0000000000000000").
+pub fn modifier_str(modifier: u64) -> String {
+    format!("{modifier:#018x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fourcc_values_match_drm_fourcc_h() {
+        // Values from SPECS.md §5.
+        let table = [
+            (ARGB8888, 0x3432_5241),
+            (XRGB8888, 0x3432_5258),
+            (ABGR8888, 0x3432_4241),
+            (XBGR8888, 0x3432_4258),
+            (ARGB2101010, 0x3033_5241),
+            (XRGB2101010, 0x3033_5258),
+            (NV12, 0x3231_564E),
+            (P010, 0x3031_3050),
+            (YUV420, 0x3231_5559),
+        ];
+        for (code, value) in table {
+            assert_eq!(code, value, "{}", fourcc_str(code));
+        }
+    }
+
+    #[test]
+    fn plane_extents_round_up() {
+        let nv12 = info(NV12).unwrap();
+        assert_eq!(nv12.planes.len(), 2);
+        assert_eq!(nv12.planes[1].extent(5, 3), (3, 2));
+        let yuv = info(YUV420).unwrap();
+        assert_eq!(yuv.planes.len(), 3);
+        assert_eq!(yuv.planes[2].extent(640, 361), (320, 181));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(fourcc_str(NV12), "NV12");
+        assert_eq!(fourcc_str(1), "0x00000001");
+        assert_eq!(modifier_str(MOD_INVALID), "0x00ffffffffffffff");
+    }
+}
