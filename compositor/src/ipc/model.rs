@@ -13,6 +13,18 @@ pub enum Request {
     Devices,
     /// Renders `output` now and writes it to `path` (absolute) as an 8-bit RGBA PNG.
     Screenshot { output: String, path: String },
+    /// dma-buf import state: device caps, policy, cache hit/miss counters, remembered failures.
+    Imports,
+    /// Changes the import policy (each field only when given) and returns it: `disabled` rungs
+    /// ("Sample", "SampleLinear", "StageOnCpu"), the default Y′CbCr conversion.
+    ImportPolicy {
+        #[serde(default)]
+        disabled: Option<Vec<String>>,
+        #[serde(default)]
+        yuv: Option<crate::render::YuvParams>,
+    },
+    /// Drops every cached import, as a device loss would; the next commit of each buffer re-imports.
+    InvalidateImports,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,4 +60,6 @@ pub struct SurfaceRecord {
     pub popups: usize,
     pub commits: u64,
     pub uploaded_bytes: u64,
+    /// CPU time spent on this surface's commits (import, cache lookup, staging copies).
+    pub commit_cpu_ns: u64,
 }

@@ -105,7 +105,51 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
                 .map_err(|e| format!("writing {path}: {e}"))?;
             Ok(serde_json::json!({ "path": path, "width": slot.spec.width, "height": slot.spec.height }))
         }
+        Request::Imports => Ok(imports(state)),
+        Request::ImportPolicy { disabled, yuv } => {
+            if let Some(names) = disabled {
+                let rungs = names
+                    .iter()
+                    .map(|n| crate::import::planner::Rung::parse(n).ok_or_else(|| format!("no rung named {n}")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                state.importer.policy.disabled = rungs;
+            }
+            if let Some(yuv) = yuv {
+                state.importer.policy.yuv = yuv;
+                // The conversion is applied when drawing: re-render what is shown.
+                state.damage();
+            }
+            to_json(serde_json::to_value(&state.importer.policy))
+        }
+        Request::InvalidateImports => {
+            let dropped = state.importer.cache.invalidate();
+            Ok(serde_json::json!({ "dropped": dropped }))
+        }
     }
+}
+
+/// The `imports` reply.
+pub fn imports(state: &Weft) -> serde_json::Value {
+    use weft_protocols::drm_format::{fourcc_str, modifier_str};
+    let imp = &state.importer;
+    let classes: Vec<_> = imp
+        .cache
+        .class_failures()
+        .into_iter()
+        .map(|(k, reason)| {
+            serde_json::json!({
+                "rung": k.rung, "format": fourcc_str(k.fourcc), "modifier": modifier_str(k.modifier),
+                "device": k.device, "reason": reason,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "main_device": imp.caps.drm_node.unwrap_or(crate::feedback::NO_DRM_NODE),
+        "caps": imp.caps,
+        "policy": imp.policy,
+        "cache": imp.cache.stats(),
+        "failed_classes": classes,
+    })
 }
 
 pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
@@ -171,6 +215,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             popups,
             commits: c.commits,
             uploaded_bytes: c.uploaded_bytes,
+            commit_cpu_ns: c.commit_cpu_ns,
         }));
     }
     out

@@ -1,11 +1,12 @@
 //! Wayland test clients for weft, built on wayland-client: a connection helper that records every
-//! event a test may assert on, shm buffers filled with known patterns, and the animated demo client
+//! event a test may assert on, shm buffers and memfd-backed dma-bufs filled with known patterns, and the animated demo client
 //! that `weft demo` runs.
 //!
 //! Nothing here knows weft's internals: it talks to a Wayland socket like any client.
 
 pub mod client;
 pub mod demo;
+pub mod dmabuf;
 pub mod shm;
 
 pub use client::{Client, ClientError, Presented, Toplevel};
