@@ -12,7 +12,12 @@
 //! - `offset + stride` is added in `u32` without an overflow check, which panics a debug build;
 //!   `stride == 0` is accepted; subsampled chroma planes get no size check at all;
 //! - a (format, modifier) pair that was never advertised is accepted (`invalid_format` since v4);
-//! - unknown `flags` bits are accepted (wlroots answers them with `invalid_format`; so does weft).
+//! - unknown `flags` bits are accepted (wlroots answers them with `invalid_format`; so does weft);
+//! - interlaced buffers (`interlaced`/`bottom_first` flags) are accepted, and smithay's `Dmabuf`
+//!   does not expose those flags to the compositor. weft does not deinterlace, and linux-dmabuf
+//!   advises rejecting what it cannot show well, so the guard answers them like an import failure:
+//!   `failed` for `create`, `invalid_wl_buffer` for `create_immed` (smithay's choice for failed
+//!   immediate imports, which the spec allows).
 //!
 //! State machine per params object: `add`* (recorded here, nothing forwarded) → `create` or
 //! `create_immed` (validated; then the planes are replayed to smithay in index order and the create
@@ -37,6 +42,16 @@ use crate::drm_format::{self, PlaneLayout, MOD_INVALID, MOD_LINEAR};
 pub const MAX_PLANES: u32 = 4;
 /// The flag bits linux-dmabuf defines: y_invert | interlaced | bottom_first.
 const KNOWN_FLAGS: u32 = 0b111;
+/// interlaced | bottom_first.
+const INTERLACED: u32 = 0b110;
+
+fn interlaced(flags: &WEnum<zwp_linux_buffer_params_v1::Flags>) -> bool {
+    let bits = match flags {
+        WEnum::Value(f) => f.bits(),
+        WEnum::Unknown(u) => *u,
+    };
+    bits & INTERLACED != 0
+}
 
 /// One plane as the client added it.
 #[derive(Debug)]
@@ -292,6 +307,10 @@ where
                 let Some(planes) = take_validated(state, params, width, height, format, &flags) else {
                     return;
                 };
+                if interlaced(&flags) {
+                    params.failed();
+                    return;
+                }
                 replay_planes(state, planes, |s, r| forward(s, r, data_init));
                 forward(state, Request::Create { width, height, format, flags }, data_init);
             }
@@ -299,6 +318,10 @@ where
                 let Some(planes) = take_validated(state, params, width, height, format, &flags) else {
                     return;
                 };
+                if interlaced(&flags) {
+                    params.post_error(ParamsError::InvalidWlBuffer, "interlaced buffers are not supported");
+                    return;
+                }
                 replay_planes(state, planes, |s, r| forward(s, r, data_init));
                 forward(state, Request::CreateImmed { buffer_id, width, height, format, flags }, data_init);
             }

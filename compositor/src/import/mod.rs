@@ -72,6 +72,16 @@ impl<'a> Planes<'a> {
         let mut planes = Vec::new();
         for ((fd, offset), stride) in dmabuf.handles().zip(dmabuf.offsets()).zip(dmabuf.strides()) {
             let st = rustix::fs::fstat(fd).map_err(|e| ImportError::Rejected(format!("fstat of a plane fd: {e}")))?;
+            // A memfd standing in for a dma-buf (lavapipe imports any mappable fd) could be truncated
+            // by its client while weft reads it, and the read would SIGBUS the compositor. Real
+            // dma-bufs cannot change size (F_GET_SEALS fails on them); a memfd must be sealed.
+            if let Ok(seals) = rustix::fs::fcntl_get_seals(fd) {
+                if !seals.contains(rustix::fs::SealFlags::SHRINK) {
+                    return Err(ImportError::Rejected(
+                        "a memfd used as a dma-buf must be sealed with F_SEAL_SHRINK".into(),
+                    ));
+                }
+            }
             let key = (st.st_dev, st.st_ino);
             let index = match files.iter().position(|f| f.key == key) {
                 Some(i) => i,

@@ -143,8 +143,17 @@ pub struct MemFile {
 }
 
 impl MemFile {
+    /// A memfd of `len` bytes, sealed against shrinking (weft refuses unsealed memfds as dma-bufs:
+    /// a client could truncate one under the compositor's reads).
     pub fn new(len: usize) -> Result<Self, ClientError> {
-        let fd = memfd_create("weft-test-dmabuf", MemfdFlags::CLOEXEC)?;
+        let me = Self::unsealed(len)?;
+        rustix::fs::fcntl_add_seals(&me.fd, rustix::fs::SealFlags::SHRINK)?;
+        Ok(me)
+    }
+
+    /// A memfd that can still shrink (for the test that weft refuses it).
+    pub fn unsealed(len: usize) -> Result<Self, ClientError> {
+        let fd = memfd_create("weft-test-dmabuf", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
         ftruncate(&fd, len as u64)?;
         // SAFETY: a fresh shared mapping of a memfd of `len` bytes; unmapped in Drop.
         let ptr = unsafe { mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, &fd, 0)? };
@@ -202,6 +211,17 @@ pub fn plane_layouts(fourcc: u32) -> &'static [(u32, u32, u32)] {
 
 impl MemBuffer {
     pub fn new(fourcc: u32, width: u32, height: u32, layout: Layout) -> Result<Self, ClientError> {
+        Self::with_files(fourcc, width, height, layout, MemFile::new)
+    }
+
+    /// Like [`MemBuffer::new`] with memfds made by `make` (say, [`MemFile::unsealed`]).
+    pub fn with_files(
+        fourcc: u32,
+        width: u32,
+        height: u32,
+        layout: Layout,
+        make: impl Fn(usize) -> Result<MemFile, ClientError>,
+    ) -> Result<Self, ClientError> {
         let mut planes = Vec::new();
         let mut sizes: Vec<usize> = Vec::new();
         let mut offset = layout.first_offset;
@@ -220,7 +240,7 @@ impl MemBuffer {
             sizes[file] = sizes[file].max(end);
             offset = (offset + stride * rows).next_multiple_of(256);
         }
-        let files = sizes.into_iter().map(|s| MemFile::new(s.next_multiple_of(4096))).collect::<Result<_, _>>()?;
+        let files = sizes.into_iter().map(|s| make(s.next_multiple_of(4096))).collect::<Result<_, _>>()?;
         Ok(Self { files, planes, fourcc, width, height })
     }
 

@@ -1,0 +1,596 @@
+//! linux-dmabuf end to end: an in-process headless weft, real Wayland clients over its socket with
+//! memfd-backed dma-bufs, and assertions on what a user sees — protocol errors and events, pixels in
+//! screenshots, the rung/reason/buffer each surface reports and the import cache's counters over IPC.
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use weft::{private_runtime_dir, HeadlessOptions, Request, Running};
+use weft_backends::server::ServerOptions;
+use weft_clients::dmabuf::{
+    Layout, LinuxDmabuf, MemBuffer, MemFile, Outcome, ABGR8888, ALL_FORMATS, ARGB2101010, ARGB8888, MOD_INVALID,
+    MOD_LINEAR, NV12, P010, XBGR8888, XRGB2101010, XRGB8888, YUV420,
+};
+use weft_clients::{Client, Toplevel};
+use weft_compositor::OutputSpec;
+
+const W: u32 = 64;
+const H: u32 = 48;
+
+struct Fixture {
+    weft: Running,
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn start(tag: &str) -> Self {
+        let dir = private_runtime_dir(tag).expect("runtime dir");
+        let weft = Running::start(HeadlessOptions {
+            outputs: vec![OutputSpec { width: 640, height: 480, refresh_mhz: 60_000 }],
+            server: ServerOptions { runtime_dir: Some(dir.clone()), ..Default::default() },
+            deterministic_clock: true,
+        })
+        .expect("weft starts");
+        Self { weft, dir }
+    }
+
+    fn client(&self) -> (Client, LinuxDmabuf) {
+        let mut c = Client::connect(&self.weft.wayland_path()).expect("connect");
+        let d = LinuxDmabuf::bind(&mut c, 5).expect("bind linux-dmabuf v5");
+        (c, d)
+    }
+
+    fn msg(&self, req: Request) -> serde_json::Value {
+        self.weft.msg(&req).expect("IPC request")
+    }
+
+    fn policy(&self, disabled: &[&str], yuv: Option<serde_json::Value>) {
+        let req = serde_json::json!({
+            "command": "import_policy",
+            "disabled": disabled,
+            "yuv": yuv,
+        });
+        let req: Request = serde_json::from_value(req).expect("policy request");
+        self.msg(req);
+    }
+
+    fn surface(&self, title: &str) -> serde_json::Value {
+        let all = self.msg(Request::Surfaces);
+        all.as_array()
+            .and_then(|a| a.iter().find(|s| s["title"] == title).cloned())
+            .unwrap_or_else(|| panic!("no surface titled {title}: {all} {}", self.msg(Request::Imports)))
+    }
+
+    fn cache(&self) -> serde_json::Value {
+        self.msg(Request::Imports)["cache"].clone()
+    }
+
+    /// The whole output as RGBA rows.
+    fn screenshot(&self) -> (u32, Vec<u8>) {
+        let path = self.dir.join(format!("shot-{}.png", std::time::UNIX_EPOCH.elapsed().unwrap_or_default().as_nanos()));
+        self.msg(Request::Screenshot { output: "HEADLESS-1".into(), path: path.to_string_lossy().into_owned() });
+        let decoder = png::Decoder::new(std::fs::File::open(&path).expect("screenshot file"));
+        let mut reader = decoder.read_info().expect("png header");
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).expect("png data");
+        let _ = std::fs::remove_file(&path);
+        (info.width, buf)
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Reads the pixel at (x, y) relative to the surface titled `title`.
+fn pixel(f: &Fixture, title: &str, x: u32, y: u32) -> [u8; 4] {
+    let s = f.surface(title);
+    let (sx, sy) = (s["x"].as_i64().unwrap_or(0) as u32, s["y"].as_i64().unwrap_or(0) as u32);
+    let (w, px) = f.screenshot();
+    let o = (((sy + y) * w + sx + x) * 4) as usize;
+    [px[o], px[o + 1], px[o + 2], px[o + 3]]
+}
+
+fn assert_close(got: [u8; 4], want: [u8; 3], tol: i32, what: &str) {
+    for i in 0..3 {
+        assert!(
+            (i32::from(got[i]) - i32::from(want[i])).abs() <= tol,
+            "{what}: got {got:?}, want {want:?} (±{tol})"
+        );
+    }
+}
+
+/// The background weft clears to, as 8-bit RGB.
+const BACKGROUND: [f32; 3] = [0.08, 0.09, 0.11];
+
+/// Quadrant colours of the RGB test pattern (premultiplied RGBA); the bottom-right one is
+/// translucent for formats with a real alpha channel.
+fn rgb_quadrant(q: usize, alpha: bool) -> [u8; 4] {
+    match q {
+        0 => [200, 40, 30, 255],
+        1 => [20, 180, 220, 255],
+        2 => [90, 200, 60, 255],
+        _ if alpha => [100, 50, 0, 128],
+        _ => [240, 240, 16, 255],
+    }
+}
+
+fn quadrant(x: u32, y: u32) -> usize {
+    usize::from(x >= W / 2) + 2 * usize::from(y >= H / 2)
+}
+
+/// Centres of the four quadrants.
+const PROBES: [(u32, u32); 4] = [(W / 4, H / 4), (3 * W / 4, H / 4), (W / 4, 3 * H / 4), (3 * W / 4, 3 * H / 4)];
+
+/// What a premultiplied colour looks like over the background.
+fn over_background(c: [u8; 4]) -> [u8; 3] {
+    let a = f32::from(c[3]) / 255.0;
+    std::array::from_fn(|i| (f32::from(c[i]) + BACKGROUND[i] * 255.0 * (1.0 - a)).round() as u8)
+}
+
+/// Y′CbCr codes (8-bit) of the YUV test pattern's quadrants.
+const YUV_QUADRANTS: [(u8, u8, u8); 4] = [(81, 90, 240), (145, 54, 34), (41, 240, 110), (180, 128, 128)];
+
+/// The reference Y′CbCr → RGB conversion (8-bit codes; `bits` only scales the range constants,
+/// the codes are the 8-bit ones scaled by the client).
+fn yuv_to_rgb(c: (u8, u8, u8), bt709: bool, full: bool) -> [u8; 3] {
+    let (kr, kb) = if bt709 { (0.2126, 0.0722) } else { (0.299, 0.114) };
+    let (y, u, v) = (f64::from(c.0), f64::from(c.1), f64::from(c.2));
+    let (l, cb, cr) = if full {
+        (y / 255.0, (u - 128.0) / 255.0, (v - 128.0) / 255.0)
+    } else {
+        ((y - 16.0) / 219.0, (u - 128.0) / 224.0, (v - 128.0) / 224.0)
+    };
+    let r = l + 2.0 * (1.0 - kr) * cr;
+    let b = l + 2.0 * (1.0 - kb) * cb;
+    let g = (l - kr * r - kb * b) / (1.0 - kr - kb);
+    [r, g, b].map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+}
+
+fn is_yuv(fourcc: u32) -> bool {
+    matches!(fourcc, NV12 | P010 | YUV420)
+}
+
+/// A buffer of `fourcc` with the quadrant pattern.
+fn pattern(fourcc: u32, layout: Layout) -> MemBuffer {
+    let mut b = MemBuffer::new(fourcc, W, H, layout).expect("memfd buffer");
+    if is_yuv(fourcc) {
+        b.fill_yuv(|x, y| YUV_QUADRANTS[quadrant(x, y)]);
+    } else {
+        let alpha = matches!(fourcc, ARGB8888 | ABGR8888);
+        let padding = matches!(fourcc, XRGB8888 | XBGR8888);
+        b.fill_rgb(|x, y| {
+            let mut c = rgb_quadrant(quadrant(x, y), alpha);
+            if padding {
+                // X formats: the padding byte must be ignored, so make it something alpha would not be.
+                c[3] = 0;
+            }
+            c
+        });
+    }
+    b
+}
+
+/// The colour expected at quadrant `q` of `fourcc`'s pattern.
+fn expected(fourcc: u32, q: usize, bt709: bool, full: bool) -> ([u8; 3], i32) {
+    if is_yuv(fourcc) {
+        // 10-bit P010 carries the same codes ×4: the same colour.
+        return (yuv_to_rgb(YUV_QUADRANTS[q], bt709, full), 2);
+    }
+    let alpha = matches!(fourcc, ARGB8888 | ABGR8888);
+    let c = rgb_quadrant(q, alpha);
+    // 10-bit formats round-trip through 10 bits: ±1.
+    (over_background(c), if matches!(fourcc, ARGB2101010 | XRGB2101010) { 2 } else { 1 })
+}
+
+fn name(fourcc: u32) -> String {
+    fourcc.to_le_bytes().iter().map(|&b| b as char).collect()
+}
+
+/// Shows `buffer` on `t` and waits until weft processed the commit.
+fn show(c: &mut Client, t: &Toplevel, buffer: &wayland_client::protocol::wl_buffer::WlBuffer) {
+    c.show(&t.surface, buffer);
+    c.roundtrip().expect("roundtrip after commit");
+    assert!(c.protocol_error().is_none(), "protocol error: {:?}", c.protocol_error());
+}
+
+/// Shows every format on one surface through `rung`, checking pixels and introspection; returns the
+/// surface's last record (while the client is still connected).
+fn check_formats(f: &Fixture, rung: &str, layout: Layout) -> serde_json::Value {
+    let (mut c, d) = f.client();
+    let title = format!("formats {rung}");
+    let t = c.toplevel(&title, "weft.test").expect("toplevel");
+    for fourcc in ALL_FORMATS {
+        let buffer = pattern(fourcc, layout);
+        let wl = buffer.create_immed(&c, &d);
+        show(&mut c, &t, &wl);
+        let s = f.surface(&title);
+        assert_eq!(s["rung"], rung, "{}: {s}", name(fourcc));
+        assert_eq!(s["buffer"]["kind"], "dmabuf");
+        assert_eq!(s["buffer"]["format"], name(fourcc));
+        assert_eq!(s["buffer"]["modifier"], "0x0000000000000000");
+        assert_eq!(s["buffer"]["planes"].as_u64(), Some(buffer.planes.len() as u64));
+        assert!(s["reason"].as_str().is_some_and(|r| r.starts_with(rung)), "{s}");
+        for (q, (x, y)) in PROBES.into_iter().enumerate() {
+            let (want, tol) = expected(fourcc, q, false, false);
+            assert_close(pixel(f, &title, x, y), want, tol, &format!("{} quadrant {q} via {rung}", name(fourcc)));
+        }
+        wl.destroy();
+    }
+    f.surface(&title)
+}
+
+#[test]
+fn feedback_advertises_what_the_device_imports() {
+    let f = Fixture::start("dmabuf-feedback");
+    let (mut c, d) = f.client();
+    let fb = d.default_feedback.lock().expect("feedback").clone();
+    use wayland_client::Proxy;
+    assert_eq!(d.global.version(), 5);
+    let main = fb.main_device.expect("main_device sent to a v5 client");
+    assert!(!fb.tranches.is_empty());
+    assert!(fb.tranches.iter().all(|t| t.target_device == Some(main)), "{fb:?}");
+    for fourcc in ALL_FORMATS {
+        assert!(fb.offers(fourcc, MOD_LINEAR), "{} LINEAR not offered: {fb:?}", name(fourcc));
+    }
+    let imports = f.msg(Request::Imports);
+    assert_eq!(imports["main_device"].as_u64(), Some(main), "{imports}");
+    if imports["caps"]["cpu_device"] == true {
+        assert!(fb.offers(NV12, MOD_INVALID), "a CPU device's implicit layout is linear: {fb:?}");
+    }
+    // Per-surface feedback: its own object, the same tranches (one render device, no scanout).
+    let t = c.toplevel("fb", "weft.test").expect("toplevel");
+    let sfb = d.surface_feedback(&c, &t.surface);
+    c.roundtrip().expect("roundtrip");
+    let sfb = sfb.lock().expect("feedback").clone();
+    assert_eq!(sfb.done, 1);
+    assert_eq!(sfb.tranches, fb.tranches);
+    assert_eq!(sfb.main_device, Some(main));
+}
+
+/// Sends what `bad` sends on a fresh connection and checks the params error it gets.
+fn expect_error(f: &Fixture, what: &str, code: u32, bad: impl FnOnce(&Client, &LinuxDmabuf)) {
+    let (mut c, d) = f.client();
+    bad(&c, &d);
+    let _ = c.roundtrip();
+    let (got, iface, msg) = c.protocol_error().unwrap_or_else(|| panic!("{what}: no protocol error"));
+    assert_eq!(iface, "zwp_linux_buffer_params_v1", "{what}: {msg}");
+    assert_eq!(got, code, "{what}: {msg}");
+}
+
+fn argb(layout: Layout) -> MemBuffer {
+    pattern(ARGB8888, layout)
+}
+
+fn flags(bits: u32) -> wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags {
+    wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags::from_bits_retain(bits)
+}
+
+#[test]
+fn every_params_error_is_raised() {
+    const ALREADY_USED: u32 = 0;
+    const PLANE_IDX: u32 = 1;
+    const PLANE_SET: u32 = 2;
+    const INCOMPLETE: u32 = 3;
+    const INVALID_FORMAT: u32 = 4;
+    const INVALID_DIMENSIONS: u32 = 5;
+    const OUT_OF_BOUNDS: u32 = 6;
+    const INVALID_WL_BUFFER: u32 = 7;
+    let f = Fixture::start("dmabuf-errors");
+    let b = argb(Layout::default());
+    let nv12 = pattern(NV12, Layout::default());
+    let fd = || b.files[0].fd.as_fd();
+    let p0 = b.planes[0];
+    let create = |c: &Client, p: &wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::ZwpLinuxBufferParamsV1, w: i32, h: i32, fourcc: u32| {
+        let _ = p.create_immed(w, h, fourcc, flags(0), &c.qh, ());
+    };
+
+    expect_error(&f, "add after create_immed", ALREADY_USED, |c, d| {
+        let (p, _) = d.params(c);
+        b.add_planes(&p, MOD_LINEAR);
+        create(c, &p, W as i32, H as i32, ARGB8888);
+        p.add(fd(), 1, 0, 256, 0, 0);
+    });
+    expect_error(&f, "second create", ALREADY_USED, |c, d| {
+        let (p, _) = d.params(c);
+        b.add_planes(&p, MOD_LINEAR);
+        p.create(W as i32, H as i32, ARGB8888, flags(0));
+        p.create(W as i32, H as i32, ARGB8888, flags(0));
+    });
+    expect_error(&f, "plane index 4", PLANE_IDX, |c, d| {
+        let (p, _) = d.params(c);
+        p.add(fd(), 4, 0, 256, 0, 0);
+    });
+    expect_error(&f, "plane 0 twice", PLANE_SET, |c, d| {
+        let (p, _) = d.params(c);
+        p.add(fd(), 0, p0.offset, p0.stride, 0, 0);
+        p.add(fd(), 0, p0.offset, p0.stride, 0, 0);
+    });
+    expect_error(&f, "no planes", INCOMPLETE, |c, d| {
+        let (p, _) = d.params(c);
+        create(c, &p, W as i32, H as i32, ARGB8888);
+    });
+    expect_error(&f, "NV12 with only its luma plane", INCOMPLETE, |c, d| {
+        let (p, _) = d.params(c);
+        let y = nv12.planes[0];
+        p.add(nv12.files[0].fd.as_fd(), 0, y.offset, y.stride, 0, 0);
+        create(c, &p, W as i32, H as i32, NV12);
+    });
+    expect_error(&f, "NV12 with plane 0 missing", INCOMPLETE, |c, d| {
+        let (p, _) = d.params(c);
+        let uv = nv12.planes[1];
+        p.add(nv12.files[0].fd.as_fd(), 1, uv.offset, uv.stride, 0, 0);
+        create(c, &p, W as i32, H as i32, NV12);
+    });
+    expect_error(&f, "ARGB8888 with two planes", INCOMPLETE, |c, d| {
+        let (p, _) = d.params(c);
+        b.add_planes(&p, MOD_LINEAR);
+        p.add(fd(), 1, p0.offset, p0.stride, 0, 0);
+        create(c, &p, W as i32, H as i32, ARGB8888);
+    });
+    expect_error(&f, "unknown fourcc", INVALID_FORMAT, |c, d| {
+        let (p, _) = d.params(c);
+        b.add_planes(&p, MOD_LINEAR);
+        create(c, &p, W as i32, H as i32, u32::from_le_bytes(*b"ZZZZ"));
+    });
+    expect_error(&f, "modifier never advertised (v4)", INVALID_FORMAT, |c, d| {
+        let (p, _) = d.params(c);
+        b.add_planes(&p, 0x0100_0000_0000_0001);
+        create(c, &p, W as i32, H as i32, ARGB8888);
+    });
+    expect_error(&f, "mixed modifiers (v5)", INVALID_FORMAT, |c, d| {
+        let (p, _) = d.params(c);
+        let (y, uv) = (nv12.planes[0], nv12.planes[1]);
+        p.add(nv12.files[0].fd.as_fd(), 0, y.offset, y.stride, 0, 0);
+        p.add(nv12.files[0].fd.as_fd(), 1, uv.offset, uv.stride, (MOD_INVALID >> 32) as u32, MOD_INVALID as u32);
+    });
+    expect_error(&f, "unknown flag bits", INVALID_FORMAT, |c, d| {
+        let (p, _) = d.params(c);
+        b.add_planes(&p, MOD_LINEAR);
+        let _ = p.create_immed(W as i32, H as i32, ARGB8888, flags(8), &c.qh, ());
+    });
+    expect_error(&f, "zero width", INVALID_DIMENSIONS, |c, d| {
+        let (p, _) = d.params(c);
+        b.add_planes(&p, MOD_LINEAR);
+        create(c, &p, 0, H as i32, ARGB8888);
+    });
+    expect_error(&f, "negative height", INVALID_DIMENSIONS, |c, d| {
+        let (p, _) = d.params(c);
+        b.add_planes(&p, MOD_LINEAR);
+        create(c, &p, W as i32, -5, ARGB8888);
+    });
+    expect_error(&f, "stride 0", OUT_OF_BOUNDS, |c, d| {
+        let (p, _) = d.params(c);
+        p.add(fd(), 0, 0, 0, 0, 0);
+        create(c, &p, W as i32, H as i32, ARGB8888);
+    });
+    expect_error(&f, "offset past the end", OUT_OF_BOUNDS, |c, d| {
+        let (p, _) = d.params(c);
+        p.add(fd(), 0, 1 << 20, p0.stride, 0, 0);
+        create(c, &p, W as i32, H as i32, ARGB8888);
+    });
+    expect_error(&f, "rows past the end", OUT_OF_BOUNDS, |c, d| {
+        let (p, _) = d.params(c);
+        p.add(fd(), 0, p0.offset, p0.stride, 0, 0);
+        create(c, &p, W as i32, 1000, ARGB8888);
+    });
+    expect_error(&f, "32-bit overflow of offset + stride × height", OUT_OF_BOUNDS, |c, d| {
+        let (p, _) = d.params(c);
+        p.add(fd(), 0, u32::MAX - 64, 256, 0, 0);
+        create(c, &p, W as i32, H as i32, ARGB8888);
+    });
+    expect_error(&f, "subsampled chroma plane past the end", OUT_OF_BOUNDS, |c, d| {
+        let (p, _) = d.params(c);
+        let (y, uv) = (nv12.planes[0], nv12.planes[1]);
+        let size = nv12.files[0].fd.as_fd();
+        let len = rustix::fs::fstat(size).expect("fstat").st_size as u32;
+        p.add(nv12.files[0].fd.as_fd(), 0, y.offset, y.stride, 0, 0);
+        // One chroma row fits, its H/2 rows do not.
+        p.add(nv12.files[0].fd.as_fd(), 1, len - uv.stride * 2, uv.stride, 0, 0);
+        create(c, &p, W as i32, H as i32, NV12);
+    });
+    expect_error(&f, "create_immed of a buffer no rung imports", INVALID_WL_BUFFER, |c, d| {
+        let (r, _w) = rustix::pipe::pipe().expect("pipe");
+        let (p, _) = d.params(c);
+        p.add(r.as_fd(), 0, 0, W * 4, 0, 0);
+        create(c, &p, W as i32, H as i32, ARGB8888);
+    });
+    expect_error(&f, "create_immed of an interlaced buffer", INVALID_WL_BUFFER, |c, d| {
+        let (p, _) = d.params(c);
+        b.add_planes(&p, MOD_LINEAR);
+        let _ = p.create_immed(W as i32, H as i32, ARGB8888, flags(2), &c.qh, ());
+    });
+    // The compositor survived every client it killed.
+    let (mut c, d) = f.client();
+    let t = c.toplevel("survivor", "weft.test").expect("toplevel");
+    let wl = b.create_immed(&c, &d);
+    show(&mut c, &t, &wl);
+}
+
+#[test]
+fn import_failures_that_are_not_client_bugs_send_failed() {
+    let f = Fixture::start("dmabuf-failed");
+    let (mut c, d) = f.client();
+    // An fd no rung can read (a pipe: no size, no mapping, no Vulkan import).
+    let (r, _w) = rustix::pipe::pipe().expect("pipe");
+    let (p, outcome) = d.params(&c);
+    p.add(r.as_fd(), 0, 0, W * 4, 0, 0);
+    p.create(W as i32, H as i32, ARGB8888, flags(0));
+    c.roundtrip().expect("roundtrip");
+    assert!(matches!(*outcome.lock().expect("outcome"), Outcome::Failed));
+    // Interlaced buffers: weft does not deinterlace, which linux-dmabuf says to answer with failed.
+    let b = argb(Layout::default());
+    assert!(matches!(b.create(&mut c, &d, 2).expect("answer"), Outcome::Failed));
+    // A memfd that is not sealed against shrinking could be truncated under weft's reads.
+    let unsealed = MemBuffer::with_files(ARGB8888, W, H, Layout::default(), MemFile::unsealed).expect("memfd");
+    assert!(matches!(unsealed.create(&mut c, &d, 0).expect("answer"), Outcome::Failed));
+    // None of it was a protocol error, and a good buffer still gets `created`.
+    assert!(c.protocol_error().is_none());
+    assert!(matches!(b.create(&mut c, &d, 0).expect("answer"), Outcome::Created(_)));
+    // The pipe and the unsealed memfd were import attempts that failed on every rung; the
+    // interlaced buffer was refused before any import.
+    let imports = f.msg(Request::Imports);
+    assert_eq!(imports["cache"]["failures"].as_u64(), Some(2), "{imports}");
+}
+
+#[test]
+fn every_format_samples_in_place() {
+    let f = Fixture::start("dmabuf-linear");
+    let s = check_formats(&f, "SampleLinear", Layout::default());
+    let imports = f.msg(Request::Imports);
+    if imports["caps"]["modifiers"] == false {
+        assert!(
+            s["reason"].as_str().is_some_and(|r| r.contains("Sample skipped: VK_EXT_image_drm_format_modifier")),
+            "the skipped Sample rung is recorded with its reason: {s}"
+        );
+    }
+}
+
+#[test]
+fn every_format_stages_on_cpu() {
+    let f = Fixture::start("dmabuf-cpu");
+    f.policy(&["Sample", "SampleLinear"], None);
+    let s = check_formats(&f, "StageOnCpu", Layout::default());
+    assert!(s["uploaded_bytes"].as_u64().is_some_and(|b| b > 0), "{s}");
+}
+
+#[test]
+fn disjoint_planes_work_on_both_rungs() {
+    let f = Fixture::start("dmabuf-disjoint");
+    let layout = Layout { disjoint: true, first_offset: 128, row_padding: 32 };
+    for rung in ["SampleLinear", "StageOnCpu"] {
+        let disabled: &[&str] = if rung == "StageOnCpu" { &["SampleLinear"] } else { &[] };
+        f.policy(disabled, None);
+        let (mut c, d) = f.client();
+        let title = format!("disjoint {rung}");
+        let t = c.toplevel(&title, "weft.test").expect("toplevel");
+        for fourcc in [NV12, P010, YUV420] {
+            let b = pattern(fourcc, layout);
+            assert_eq!(b.files.len(), b.planes.len(), "one fd per plane");
+            let wl = b.create_immed(&c, &d);
+    show(&mut c, &t, &wl);
+            assert_eq!(f.surface(&title)["rung"], rung);
+            for (q, (x, y)) in PROBES.into_iter().enumerate() {
+                let (want, tol) = expected(fourcc, q, false, false);
+                assert_close(pixel(&f, &title, x, y), want, tol, &format!("disjoint {} quadrant {q}", name(fourcc)));
+            }
+        }
+    }
+}
+
+#[test]
+fn yuv_matrices_and_ranges() {
+    let f = Fixture::start("dmabuf-yuv");
+    let (mut c, d) = f.client();
+    let t = c.toplevel("yuv", "weft.test").expect("toplevel");
+    let b = pattern(NV12, Layout::default());
+    let wl = b.create_immed(&c, &d);
+    show(&mut c, &t, &wl);
+    // The default, with nothing saying otherwise: BT.601 limited range.
+    let policy = f.msg(Request::Imports)["policy"]["yuv"].clone();
+    assert_eq!(policy, serde_json::json!({ "matrix": "bt601", "range": "limited" }));
+    for (matrix, range) in [("bt601", "limited"), ("bt709", "limited"), ("bt601", "full"), ("bt709", "full")] {
+        f.policy(&[], Some(serde_json::json!({ "matrix": matrix, "range": range })));
+        for (q, (x, y)) in PROBES.into_iter().enumerate() {
+            let want = yuv_to_rgb(YUV_QUADRANTS[q], matrix == "bt709", range == "full");
+            assert_close(pixel(&f, "yuv", x, y), want, 2, &format!("{matrix} {range} quadrant {q}"));
+        }
+    }
+}
+
+#[test]
+fn y_invert_flips_the_image() {
+    let f = Fixture::start("dmabuf-yinvert");
+    let (mut c, d) = f.client();
+    let t = c.toplevel("flip", "weft.test").expect("toplevel");
+    let b = pattern(XRGB8888, Layout::default());
+    let wl = b.create_immed_with(&c, &d, MOD_LINEAR, 1);
+    show(&mut c, &t, &wl);
+    // Memory row 0 is the bottom of the image: the top-left probe shows the bottom-left quadrant.
+    let (want_top, _) = expected(XRGB8888, 2, false, false);
+    let (want_bottom, _) = expected(XRGB8888, 0, false, false);
+    assert_close(pixel(&f, "flip", W / 4, H / 4), want_top, 1, "top after y_invert");
+    assert_close(pixel(&f, "flip", W / 4, 3 * H / 4), want_bottom, 1, "bottom after y_invert");
+}
+
+#[test]
+fn buffers_are_imported_once_and_released_when_replaced() {
+    let f = Fixture::start("dmabuf-cache");
+    let (mut c, d) = f.client();
+    let t = c.toplevel("cache", "weft.test").expect("toplevel");
+    let a = pattern(NV12, Layout::default());
+    let b = pattern(NV12, Layout::default());
+    let (wa, wb) = (a.create_immed(&c, &d), b.create_immed(&c, &d));
+    c.roundtrip().expect("roundtrip");
+    let before = f.cache();
+    assert_eq!(before["misses"].as_u64(), Some(2), "each wl_buffer imported at create: {before}");
+    for _ in 0..5 {
+        show(&mut c, &t, &wa);
+    }
+    let after = f.cache();
+    assert_eq!(after["misses"].as_u64(), Some(2), "no re-import per commit: {after}");
+    assert_eq!(after["hits"].as_u64(), Some(5), "{after}");
+    assert_eq!(after["entries"].as_u64(), Some(2));
+    // Replacing A with B releases A (weft reads A in place until then).
+    use wayland_client::Proxy;
+    assert!(!c.state.released.contains(&wa.id()));
+    show(&mut c, &t, &wb);
+    c.wait_until("wl_buffer.release of A", 100, |s| s.released.contains(&wa.id())).expect("release");
+    assert!(!c.state.released.contains(&wb.id()), "B is still shown");
+    // A's import dies with its wl_buffer.
+    wa.destroy();
+    c.roundtrip().expect("roundtrip");
+    assert_eq!(f.cache()["entries"].as_u64(), Some(1));
+    assert_eq!(f.surface("cache")["commits"].as_u64(), Some(7), "the initial commit plus six");
+}
+
+#[test]
+fn a_failure_after_the_wl_buffer_exists_is_no_protocol_error() {
+    let f = Fixture::start("dmabuf-late-failure");
+    let (mut c, d) = f.client();
+    let t = c.toplevel("late", "weft.test").expect("toplevel");
+    let a = pattern(XRGB8888, Layout::default());
+    let wa = a.create_immed(&c, &d);
+    show(&mut c, &t, &wa);
+    let (good, _) = expected(XRGB8888, 0, false, false);
+    assert_close(pixel(&f, "late", W / 4, H / 4), good, 1, "before");
+    // The device "loses" every rung and its imports: the next commit must re-import, and fails.
+    f.policy(&["Sample", "SampleLinear", "StageOnCpu"], None);
+    assert_eq!(f.msg(Request::InvalidateImports)["dropped"].as_u64(), Some(1));
+    show(&mut c, &t, &wa);
+    let s = f.surface("late");
+    assert!(s["reason"].as_str().is_some_and(|r| r.starts_with("import failed")), "{s}");
+    // The surface keeps its last good frame, and the failure is remembered, not retried per commit.
+    assert_close(pixel(&f, "late", W / 4, H / 4), good, 1, "last good frame");
+    let misses = f.cache()["misses"].as_u64();
+    show(&mut c, &t, &wa);
+    assert_eq!(f.cache()["misses"].as_u64(), misses);
+    assert_eq!(f.cache()["failures"].as_u64(), Some(1));
+    assert!(c.protocol_error().is_none());
+}
+
+#[test]
+fn create_with_planes_added_out_of_order() {
+    let f = Fixture::start("dmabuf-order");
+    let (mut c, d) = f.client();
+    let t = c.toplevel("order", "weft.test").expect("toplevel");
+    let b = pattern(YUV420, Layout::default());
+    let (p, outcome) = d.params(&c);
+    for i in [2usize, 0, 1] {
+        let pl = b.planes[i];
+        p.add(b.files[pl.file].fd.as_fd(), i as u32, pl.offset, pl.stride, 0, 0);
+    }
+    p.create(W as i32, H as i32, YUV420, flags(0));
+    c.roundtrip().expect("roundtrip");
+    let buffer = match outcome.lock().expect("outcome").clone() {
+        Outcome::Created(b) => b,
+        other => panic!("expected created, got {other:?}"),
+    };
+    show(&mut c, &t, &buffer);
+    for (q, (x, y)) in PROBES.into_iter().enumerate() {
+        let (want, tol) = expected(YUV420, q, false, false);
+        assert_close(pixel(&f, "order", x, y), want, tol, &format!("out-of-order planes quadrant {q}"));
+    }
+}
