@@ -72,6 +72,22 @@ enum MsgWhat {
     Outputs,
     Surfaces,
     Devices,
+    /// dma-buf imports: device caps, policy, cache hits and misses, remembered failures.
+    Imports,
+    /// Change the import policy: rungs to disable, default Y′CbCr conversion.
+    ImportPolicy {
+        /// Rungs not to use (Sample, SampleLinear, StageOnCpu); an empty list enables all.
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        disable: Option<Vec<String>>,
+        /// Y′CbCr matrix for buffers nothing describes: bt601 or bt709.
+        #[arg(long, requires = "yuv_range")]
+        yuv_matrix: Option<String>,
+        /// Y′CbCr range: limited or full.
+        #[arg(long, requires = "yuv_matrix")]
+        yuv_range: Option<String>,
+    },
+    /// Drop every cached import (as a device loss would); buffers re-import on their next commit.
+    InvalidateImports,
     /// Write what OUTPUT shows to FILE as an 8-bit RGBA PNG.
     Screenshot { output: String, file: PathBuf },
 }
@@ -143,6 +159,18 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::Outputs => Request::Outputs,
         MsgWhat::Surfaces => Request::Surfaces,
         MsgWhat::Devices => Request::Devices,
+        MsgWhat::Imports => Request::Imports,
+        MsgWhat::ImportPolicy { disable, yuv_matrix, yuv_range } => {
+            let yuv = match (yuv_matrix, yuv_range) {
+                (Some(matrix), Some(range)) => Some(
+                    serde_json::from_value(serde_json::json!({ "matrix": matrix, "range": range }))
+                        .context("--yuv-matrix bt601|bt709, --yuv-range limited|full")?,
+                ),
+                _ => None,
+            };
+            Request::ImportPolicy { disabled: disable.clone(), yuv }
+        }
+        MsgWhat::InvalidateImports => Request::InvalidateImports,
         MsgWhat::Screenshot { output, file } => Request::Screenshot {
             output: output.clone(),
             path: absolute(file)?.to_string_lossy().into_owned(),
@@ -157,6 +185,9 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::Outputs => print_table(&data, &["name", "width", "height", "refresh_mhz", "x", "y", "frames", "rendered"]),
         MsgWhat::Surfaces => print_surfaces(&data),
         MsgWhat::Devices => print_table(&data, &["name", "kind", "driver", "api_version"]),
+        MsgWhat::Imports | MsgWhat::ImportPolicy { .. } | MsgWhat::InvalidateImports => {
+            println!("{}", serde_json::to_string_pretty(&data)?)
+        }
         MsgWhat::Screenshot { .. } => println!("wrote {}", data["path"].as_str().unwrap_or("?")),
     }
     Ok(())
@@ -260,6 +291,11 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     for s in surfaces.as_array().into_iter().flatten() {
         println!("  surface {}: {} commits, {} bytes uploaded", s["id"], s["commits"], s["uploaded_bytes"]);
     }
+    let imports = weft.msg(&Request::Imports)?;
+    println!(
+        "dma-buf imports (the NV12 subsurface): {} misses, {} hits, {} failures; main_device {}",
+        imports["cache"]["misses"], imports["cache"]["hits"], imports["cache"]["failures"], imports["main_device"]
+    );
     let path = absolute(&args.screenshot)?;
     weft.msg(&Request::Screenshot {
         output: "HEADLESS-1".into(),

@@ -1,6 +1,7 @@
 //! The demo client: a toplevel with an animated test card (colour bars, a sweeping bar) and a
 //! subsurface square that bounces across it, paced by frame callbacks, with presentation feedback
-//! on every frame.
+//! on every frame; right of the card a subsurface shows the same bars as an NV12 dma-buf (a memfd
+//! sent through linux-dmabuf), so the demo exercises a YUV import rung next to the shm path.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 use wayland_client::protocol::wl_shm;
 
 use crate::client::{Client, ClientError};
+use crate::dmabuf::{Layout, LinuxDmabuf, MemBuffer, NV12};
 use crate::shm::{argb, ShmBuffer};
 
 pub const WIDTH: i32 = 480;
@@ -48,6 +50,17 @@ pub fn bar_color(x: i32) -> [u8; 4] {
 pub struct DemoSession {
     pub client: Client,
     _buffers: Vec<ShmBuffer>,
+    _nv12: MemBuffer,
+}
+
+/// BT.601 limited-range Y′CbCr codes of an 8-bit RGB colour (weft's default conversion).
+pub fn yuv601(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
+    let (r, g, b) = (f64::from(r) / 255.0, f64::from(g) / 255.0, f64::from(b) / 255.0);
+    let y = 0.299 * r + 0.587 * g + 0.114 * b;
+    let cb = (b - y) / 1.772;
+    let cr = (r - y) / 1.402;
+    let code = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+    (code(16.0 + 219.0 * y), code(128.0 + 224.0 * cb), code(128.0 + 224.0 * cr))
 }
 
 /// Runs the demo against the Wayland socket at `path` for `duration`.
@@ -67,6 +80,20 @@ pub fn run(path: &Path, duration: Duration) -> Result<(DemoReport, DemoSession),
             argb(200, 100, 0, 200)
         }
     })?;
+    // The same bars as NV12 in a dma-buf, in a subsurface right of the card (a second toplevel would
+    // be cascaded over the first).
+    let dmabuf = LinuxDmabuf::bind(&mut c, 5)?;
+    let mut nv12 = MemBuffer::new(NV12, WIDTH as u32, HEIGHT as u32, Layout::default())?;
+    nv12.fill_yuv(|x, _| {
+        let [b, g, r, _] = bar_color(x as i32);
+        yuv601(r, g, b)
+    });
+    let nv12_buffer = nv12.create_immed(&c, &dmabuf);
+    let (nv12_surface, nv12_sub) = c.subsurface(&top.surface);
+    nv12_sub.set_position(WIDTH + 16, 0);
+    nv12_sub.set_desync();
+    c.show(&nv12_surface, &nv12_buffer);
+
     let (sub_surface, sub) = c.subsurface(&top.surface);
     sub.set_desync();
     c.show(&sub_surface, &square.buffer);
@@ -114,5 +141,5 @@ pub fn run(path: &Path, duration: Duration) -> Result<(DemoReport, DemoSession),
     }
     report.duration = start.elapsed();
     let [a, b] = cards;
-    Ok((report, DemoSession { client: c, _buffers: vec![a, b, square] }))
+    Ok((report, DemoSession { client: c, _buffers: vec![a, b, square], _nv12: nv12 }))
 }
