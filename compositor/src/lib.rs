@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod frame;
 pub mod handlers;
+pub mod input;
 pub mod ipc;
 pub mod layout;
 pub mod output;

@@ -77,8 +77,13 @@ pub const SHM_FORMATS: [wl_shm::Format; 2] = [wl_shm::Format::Abgr8888, wl_shm::
 impl Weft {
     /// Creates every global on `display_handle` and the Vulkan renderer.
     pub fn new(display_handle: DisplayHandle, clock: Clock) -> Result<Self, RenderError> {
+        Self::with_renderer(display_handle, clock, Renderer::new()?)
+    }
+
+    /// As [`Weft::new`], on a renderer the backend made (a window backend needs surface extensions
+    /// on the instance: [`Renderer::with_instance_extensions`]).
+    pub fn with_renderer(display_handle: DisplayHandle, clock: Clock, renderer: Renderer) -> Result<Self, RenderError> {
         let dh = &display_handle;
-        let renderer = Renderer::new()?;
         let compositor_state = CompositorState::new_v6::<Self>(dh);
         let xdg_shell_state = XdgShellState::new::<Self>(dh);
         // ARGB8888 and XRGB8888 are always advertised by smithay; we add the byte-swapped pair.

@@ -152,7 +152,9 @@ impl Weft {
         if has_content && !mapped {
             self.pending_windows.retain(|w| w != &window);
             let location = self.place_new_window(&window, &toplevel);
-            self.space.map_element(window, location, true);
+            self.space.map_element(window.clone(), location, true);
+            // A new toplevel takes the keyboard focus (crate::input's focus policy).
+            self.focus_window(Some(window));
             self.damage();
         } else if !has_content && mapped {
             // A null buffer unmaps; the next buffer maps it again, placed anew.

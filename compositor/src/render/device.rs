@@ -26,6 +26,8 @@ const OPTIONAL_EXTENSIONS: &[&std::ffi::CStr] = &[
     ash::ext::queue_family_foreign::NAME,
     ash::khr::external_semaphore_fd::NAME,
     ash::ext::physical_device_drm::NAME,
+    // Window backends present through a swapchain (checked by `swapchain::Swapchain::new`).
+    ash::khr::swapchain::NAME,
 ];
 
 /// What kind of hardware the render device is (reported over IPC and used for selection).

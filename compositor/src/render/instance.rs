@@ -25,9 +25,11 @@ pub struct Instance {
 
 impl Instance {
     /// Loads the Vulkan loader and creates an instance. `validation` asks for the Khronos validation
-    /// layer; it is enabled only when installed.
+    /// layer; it is enabled only when installed. `required` are extensions a caller cannot do
+    /// without (a window backend's VK_KHR_surface and platform surface extension): missing ones fail
+    /// with [`RenderError::MissingExtension`].
     #[tracing::instrument(skip_all, err)]
-    pub fn new(validation: bool) -> Result<Arc<Self>, RenderError> {
+    pub fn new(validation: bool, required: &[&'static CStr]) -> Result<Arc<Self>, RenderError> {
         // SAFETY: loading the system Vulkan loader runs its initialisers; we do it once per renderer and
         // keep `entry` alive as long as any object made from it (it is a field of this struct).
         let entry = unsafe { ash::Entry::load() }.map_err(|e| RenderError::NoVulkan(e.to_string()))?;
@@ -65,6 +67,16 @@ impl Instance {
         ] {
             let s = name.to_string_lossy();
             if available.iter().any(|e| *e == s) {
+                ext_names.push(name.as_ptr());
+                enabled.push(s.into_owned());
+            }
+        }
+        for name in required {
+            let s = name.to_string_lossy();
+            if !available.iter().any(|e| *e == s) {
+                return Err(RenderError::MissingExtension(s.into_owned()));
+            }
+            if !enabled.iter().any(|e| *e == s) {
                 ext_names.push(name.as_ptr());
                 enabled.push(s.into_owned());
             }

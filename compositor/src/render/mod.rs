@@ -6,6 +6,7 @@
 //! - [`pipeline`]: the quad pipeline (premultiplied alpha, textured or solid)
 //! - [`texture`]: sampled textures with their descriptor sets
 //! - [`renderer`]: uploads (damaged regions only), frames, readback
+//! - [`swapchain`]: window surfaces and swapchains for the window backends (copy-to-present)
 //!
 //! Errors are classed by what the caller should do (see [`RenderError::class`]).
 
@@ -14,6 +15,7 @@ pub mod instance;
 pub mod memory;
 pub mod pipeline;
 pub mod renderer;
+pub mod swapchain;
 pub mod texture;
 
 pub use ash::vk;
@@ -48,6 +50,8 @@ pub enum RenderError {
     Shader(String),
     #[error("upload source is smaller than its stride and size say")]
     SourceTooSmall,
+    #[error("Vulkan extension {0} is not available")]
+    MissingExtension(String),
 }
 
 impl RenderError {

@@ -19,6 +19,9 @@ use super::RenderError;
 /// The format of every render target: RGBA bytes in memory, which is what a PNG wants.
 pub const TARGET_FORMAT: vk::Format = vk::Format::R8G8B8A8_UNORM;
 
+/// The layout `render(.., readback: false)` leaves a target in (its rendering pass ends there).
+pub(crate) const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout = vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL;
+
 /// A rectangle in output pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rect {
@@ -65,6 +68,11 @@ pub struct RenderTarget {
 }
 
 impl RenderTarget {
+    /// The target image. After [`Renderer::render`] without readback it is in
+    /// [`TARGET_LAYOUT_AFTER_RENDER`], with every write finished (frames are synchronous).
+    pub(crate) fn image(&self) -> &Image {
+        &self.image
+    }
     pub fn width(&self) -> u32 {
         self.image.width
     }
@@ -97,8 +105,14 @@ pub struct Renderer {
 impl Renderer {
     /// Creates the instance, picks the render device and builds the pipeline.
     pub fn new() -> Result<Self, RenderError> {
+        Self::with_instance_extensions(&[])
+    }
+
+    /// As [`Renderer::new`], with instance extensions a backend requires (a window backend's
+    /// surface extensions, see [`super::swapchain::surface_extensions`]).
+    pub fn with_instance_extensions(required: &[&'static std::ffi::CStr]) -> Result<Self, RenderError> {
         let validation = cfg!(debug_assertions) && std::env::var_os("WEFT_NO_VALIDATION").is_none();
-        let instance = Instance::new(validation)?;
+        let instance = Instance::new(validation, required)?;
         let device = Device::new(instance)?;
         Self::with_device(device)
     }
