@@ -20,16 +20,32 @@ struct Cli {
     run: RunArgs,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Backend {
+    /// Offscreen outputs (tests, benchmarks).
     Headless,
+    /// A window in the running X11 or Wayland session (development).
+    Winit,
+    /// The session compositor on a bare TTY (not implemented yet).
+    Drm,
+}
+
+/// The backend when `--backend` is omitted: nested in a window when there is a graphical session to
+/// nest in (`WAYLAND_DISPLAY` or `DISPLAY` set and non-empty), else the session compositor.
+fn default_backend(wayland_display: Option<&std::ffi::OsStr>, x11_display: Option<&std::ffi::OsStr>) -> Backend {
+    if [wayland_display, x11_display].into_iter().flatten().any(|v| !v.is_empty()) {
+        Backend::Winit
+    } else {
+        Backend::Drm
+    }
 }
 
 #[derive(Args)]
 struct RunArgs {
-    /// Which backend drives the outputs.
-    #[arg(long, value_enum, default_value = "headless")]
-    backend: Backend,
+    /// Which backend drives the outputs (default: winit when WAYLAND_DISPLAY or DISPLAY is set, else
+    /// drm).
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
     /// An output as WIDTHxHEIGHT@HZ (repeatable).
     #[arg(long = "output", default_value = "1280x720@60")]
     outputs: Vec<OutputSpec>,
@@ -108,18 +124,41 @@ fn main() {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let Backend::Headless = args.backend;
-    let options = HeadlessOptions {
-        outputs: args.outputs,
-        server: ServerOptions {
-            socket: args.socket,
-            command: args.command,
-            exit_with_client: args.exit_with_client,
-            runtime_dir: None,
-        },
-        deterministic_clock: args.deterministic_clock,
+    let backend = args.backend.unwrap_or_else(|| {
+        default_backend(
+            std::env::var_os("WAYLAND_DISPLAY").as_deref(),
+            std::env::var_os("DISPLAY").as_deref(),
+        )
+    });
+    let server = ServerOptions {
+        socket: args.socket,
+        command: args.command,
+        exit_with_client: args.exit_with_client,
+        runtime_dir: None,
     };
-    Ok(weft_backends::headless::run(options, None)?)
+    match backend {
+        Backend::Headless => {
+            let options = HeadlessOptions {
+                outputs: args.outputs,
+                server,
+                deterministic_clock: args.deterministic_clock,
+            };
+            Ok(weft_backends::headless::run(options, None)?)
+        }
+        Backend::Winit => {
+            if args.deterministic_clock {
+                bail!("--deterministic-clock needs --backend headless: the winit backend runs on the display's clock");
+            }
+            let [output] = args.outputs[..] else {
+                bail!("the winit backend has one output (its window): pass --output at most once");
+            };
+            Ok(weft_backends::winit::run(weft_backends::winit::WinitOptions { output, server })?)
+        }
+        Backend::Drm => bail!(
+            "the drm backend (weft as the session compositor on a bare TTY) is not implemented yet; \
+             run weft inside an X11 or Wayland session (--backend winit), or offscreen (--backend headless)"
+        ),
+    }
 }
 
 /// Finds the IPC socket: --socket, then $WEFT_SOCKET (a path), then $WAYLAND_DISPLAY.
@@ -270,4 +309,27 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     weft.stop()?;
     let _ = std::fs::remove_dir_all(&runtime_dir);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{default_backend, Backend};
+    use std::ffi::OsStr;
+
+    #[test]
+    fn default_backend_follows_the_session() {
+        let set = Some(OsStr::new("x"));
+        let empty = Some(OsStr::new(""));
+        let cases = [
+            (set, None, Backend::Winit),
+            (None, set, Backend::Winit),
+            (set, set, Backend::Winit),
+            (empty, set, Backend::Winit),
+            (None, None, Backend::Drm),
+            (empty, empty, Backend::Drm),
+        ];
+        for (wayland, x11, want) in cases {
+            assert_eq!(default_backend(wayland, x11), want, "WAYLAND_DISPLAY={wayland:?} DISPLAY={x11:?}");
+        }
+    }
 }
