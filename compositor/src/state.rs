@@ -71,6 +71,9 @@ pub struct Weft {
     pub running: bool,
 }
 
+/// The xdg_wm_base version weft advertises (see `Weft::new`).
+pub const XDG_WM_BASE_VERSION: u32 = 3;
+
 /// The wl_shm formats weft samples directly (4 bytes per pixel, little-endian).
 pub const SHM_FORMATS: [wl_shm::Format; 2] = [wl_shm::Format::Abgr8888, wl_shm::Format::Xbgr8888];
 
@@ -81,6 +84,16 @@ impl Weft {
         let renderer = Renderer::new()?;
         let compositor_state = CompositorState::new_v6::<Self>(dh);
         let xdg_shell_state = XdgShellState::new::<Self>(dh);
+        // smithay advertises xdg_wm_base v6. Debian bookworm's weston 10 demo clients (e.g.
+        // weston-presentation-shm) bind whatever version is advertised but install no handler for
+        // v4's configure_bounds, which smithay sends with every initial configure: libwayland then
+        // aborts them. v3 loses only hints (bounds, wm_capabilities, the suspended state), so weft
+        // advertises v3 until those clients are gone.
+        dh.remove_global::<Self>(xdg_shell_state.global());
+        dh.create_global::<Self, smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase, _>(
+            XDG_WM_BASE_VERSION,
+            (),
+        );
         // ARGB8888 and XRGB8888 are always advertised by smithay; we add the byte-swapped pair.
         let shm_state = ShmState::new::<Self>(dh, SHM_FORMATS);
         let mut seat_state = SeatState::new();
@@ -125,6 +138,8 @@ impl Weft {
         self.space.refresh();
         self.popups.cleanup();
         self.pending_windows.retain(|w| w.alive());
+        let backend = self.display_handle.backend_handle();
+        self.xdg_guard.prune(|client| backend.get_client_data(client.clone()).is_ok());
         if let Err(e) = self.display_handle.flush_clients() {
             tracing::debug!(error = %e, "flushing clients failed");
         }
