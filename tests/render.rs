@@ -16,10 +16,19 @@ fn toplevel_with_subsurfaces_composites_in_stacking_order() {
     let mut c = h.client();
     let top = c.toplevel("stack", "weft.test").unwrap();
     // XRGB with a zero alpha byte: the X format says alpha is ignored, so it must be opaque.
-    let red = ShmBuffer::new(&c.shm, &c.qh, 200, 150, Format::Xrgb8888, |_, _| argb(255, 0, 0, 0)).unwrap();
-    let green = ShmBuffer::new(&c.shm, &c.qh, 60, 60, Format::Argb8888, |_, _| argb(0, 255, 0, 255)).unwrap();
+    let red = ShmBuffer::new(&c.shm, &c.qh, 200, 150, Format::Xrgb8888, |_, _| {
+        argb(255, 0, 0, 0)
+    })
+    .unwrap();
+    let green = ShmBuffer::new(&c.shm, &c.qh, 60, 60, Format::Argb8888, |_, _| {
+        argb(0, 255, 0, 255)
+    })
+    .unwrap();
     // Premultiplied 50% blue.
-    let blue = ShmBuffer::new(&c.shm, &c.qh, 80, 80, Format::Argb8888, |_, _| argb(0, 0, 128, 128)).unwrap();
+    let blue = ShmBuffer::new(&c.shm, &c.qh, 80, 80, Format::Argb8888, |_, _| {
+        argb(0, 0, 128, 128)
+    })
+    .unwrap();
 
     let (below, below_sub) = c.subsurface(&top.surface);
     below_sub.place_below(&top.surface);
@@ -34,8 +43,16 @@ fn toplevel_with_subsurfaces_composites_in_stacking_order() {
     let s = h.surface("stack");
     // No window geometry was set, so it is the bounding box of the surface tree: (-20,-20) 250x200,
     // centred on 640x480 at (195,140); the parent surface's origin is then at (215,160).
-    assert_eq!((s["x"].as_i64(), s["y"].as_i64()), (Some(195), Some(140)), "{s}");
-    assert_eq!((s["width"].as_i64(), s["height"].as_i64()), (Some(250), Some(200)), "{s}");
+    assert_eq!(
+        (s["x"].as_i64(), s["y"].as_i64()),
+        (Some(195), Some(140)),
+        "{s}"
+    );
+    assert_eq!(
+        (s["width"].as_i64(), s["height"].as_i64()),
+        (Some(250), Some(200)),
+        "{s}"
+    );
     assert_eq!(s["subsurfaces"], 2);
     assert_eq!(s["buffer"]["format"], "XR24");
     assert_eq!(s["rung"], "Shm");
@@ -59,11 +76,13 @@ fn viewport_crops_and_scales_and_single_pixel_buffers_fill() {
     let mut c = h.client();
     let top = c.toplevel("viewport", "weft.test").unwrap();
     // Four 50x50 quadrants: red, green / blue, white.
-    let quads = ShmBuffer::new(&c.shm, &c.qh, 100, 100, Format::Argb8888, |x, y| match (x < 50, y < 50) {
-        (true, true) => argb(255, 0, 0, 255),
-        (false, true) => argb(0, 255, 0, 255),
-        (true, false) => argb(0, 0, 255, 255),
-        (false, false) => argb(255, 255, 255, 255),
+    let quads = ShmBuffer::new(&c.shm, &c.qh, 100, 100, Format::Argb8888, |x, y| {
+        match (x < 50, y < 50) {
+            (true, true) => argb(255, 0, 0, 255),
+            (false, true) => argb(0, 255, 0, 255),
+            (true, false) => argb(0, 0, 255, 255),
+            (false, false) => argb(255, 255, 255, 255),
+        }
     })
     .unwrap();
     let vp = c.viewport(&top.surface);
@@ -83,11 +102,22 @@ fn viewport_crops_and_scales_and_single_pixel_buffers_fill() {
     h.settle(&mut c);
 
     let s = h.surface("viewport");
-    assert_eq!((s["width"].as_i64(), s["height"].as_i64()), (Some(200), Some(120)), "{s}");
+    assert_eq!(
+        (s["width"].as_i64(), s["height"].as_i64()),
+        (Some(200), Some(120)),
+        "{s}"
+    );
     let (x0, y0) = (220u32, 180u32);
     let img = h.screenshot("HEADLESS-1");
     // Corners and edges included: the crop must not bleed the neighbouring quadrants in.
-    for (dx, dy) in [(0, 0), (100, 20), (199, 119), (100, 119), (199, 60), (0, 119)] {
+    for (dx, dy) in [
+        (0, 0),
+        (100, 20),
+        (199, 119),
+        (100, 119),
+        (199, 60),
+        (0, 119),
+    ] {
         img.assert_pixel(x0 + dx, y0 + dy, GREEN, 0);
     }
     img.assert_pixel(x0 + 100, y0 + 60, [255, 255, 0, 255], 0);
@@ -105,7 +135,10 @@ fn new_toplevels_are_centred_then_cascaded() {
     let mut keep = Vec::new();
     for i in 0..3 {
         let t = c.toplevel(&format!("w{i}"), "weft.test").unwrap();
-        let b = ShmBuffer::new(&c.shm, &c.qh, 100, 80, Format::Xrgb8888, |_, _| argb(40 * i as u8, 0, 0, 255)).unwrap();
+        let b = ShmBuffer::new(&c.shm, &c.qh, 100, 80, Format::Xrgb8888, |_, _| {
+            argb(40 * i as u8, 0, 0, 255)
+        })
+        .unwrap();
         c.show(&t.surface, &b.buffer);
         c.roundtrip().unwrap();
         keep.push((t, b));
@@ -134,16 +167,26 @@ fn maximize_and_fullscreen_fill_the_output() {
         t.surface.commit();
         let (w, h_) = c.ack_latest(&t).unwrap();
         assert_eq!((w, h_), (640, 480), "{title}: configure size");
-        let states = c.state.toplevel_configures[&wayland_client::Proxy::id(&t.toplevel)].2.clone();
+        let states = c.state.toplevel_configures[&wayland_client::Proxy::id(&t.toplevel)]
+            .2
+            .clone();
         let want = if full { 2 } else { 1 }; // xdg_toplevel.state: maximized = 1, fullscreen = 2
         assert!(states.contains(&want), "{title}: states {states:?}");
-        let b = ShmBuffer::new(&c.shm, &c.qh, w, h_, Format::Xrgb8888, |_, _| argb(0, 0, 255, 255)).unwrap();
+        let b = ShmBuffer::new(&c.shm, &c.qh, w, h_, Format::Xrgb8888, |_, _| {
+            argb(0, 0, 255, 255)
+        })
+        .unwrap();
         c.show(&t.surface, &b.buffer);
         h.settle(&mut c);
         let s = h.surface(title);
-        assert_eq!((s["x"].as_i64(), s["y"].as_i64()), (Some(0), Some(0)), "{s}");
+        assert_eq!(
+            (s["x"].as_i64(), s["y"].as_i64()),
+            (Some(0), Some(0)),
+            "{s}"
+        );
         assert_eq!(s[if full { "fullscreen" } else { "maximized" }], true);
-        h.screenshot("HEADLESS-1").assert_pixel(1, 1, [0, 0, 255, 255], 0);
+        h.screenshot("HEADLESS-1")
+            .assert_pixel(1, 1, [0, 0, 255, 255], 0);
 
         // Leaving the state: a configure with an unset size lets the client choose again.
         if full {
@@ -166,7 +209,10 @@ fn only_the_damaged_region_is_uploaded() {
     let h = Harness::new(320, 240, 60);
     let mut c = h.client();
     let top = c.toplevel("damage", "weft.test").unwrap();
-    let first = ShmBuffer::new(&c.shm, &c.qh, 100, 100, Format::Xrgb8888, |_, _| argb(255, 0, 0, 255)).unwrap();
+    let first = ShmBuffer::new(&c.shm, &c.qh, 100, 100, Format::Xrgb8888, |_, _| {
+        argb(255, 0, 0, 255)
+    })
+    .unwrap();
     c.show(&top.surface, &first.buffer);
     h.settle(&mut c);
     let before = h.surface("damage")["uploaded_bytes"].as_u64().unwrap();
@@ -174,19 +220,29 @@ fn only_the_damaged_region_is_uploaded() {
 
     // The second buffer is all green, but only a 10x10 square is declared damaged: weft must copy
     // just that (a compositor may assume undamaged content did not change).
-    let second = ShmBuffer::new(&c.shm, &c.qh, 100, 100, Format::Xrgb8888, |_, _| argb(0, 255, 0, 255)).unwrap();
+    let second = ShmBuffer::new(&c.shm, &c.qh, 100, 100, Format::Xrgb8888, |_, _| {
+        argb(0, 255, 0, 255)
+    })
+    .unwrap();
     top.surface.attach(Some(&second.buffer), 0, 0);
     top.surface.damage_buffer(20, 30, 10, 10);
     top.surface.commit();
     h.settle(&mut c);
     let after = h.surface("damage")["uploaded_bytes"].as_u64().unwrap();
-    assert_eq!(after - before, 10 * 10 * 4, "bytes uploaded for a 10x10 damage");
+    assert_eq!(
+        after - before,
+        10 * 10 * 4,
+        "bytes uploaded for a 10x10 damage"
+    );
     let img = h.screenshot("HEADLESS-1");
     let (x0, y0) = (110, 70);
     img.assert_pixel(x0 + 25, y0 + 35, GREEN, 0);
     img.assert_pixel(x0 + 5, y0 + 5, RED, 0);
     // The first buffer was released when the second replaced it.
-    assert!(c.state.released.contains(&wayland_client::Proxy::id(&first.buffer)));
+    assert!(c
+        .state
+        .released
+        .contains(&wayland_client::Proxy::id(&first.buffer)));
 }
 
 #[test]
@@ -194,7 +250,10 @@ fn popups_are_placed_by_their_positioner() {
     let h = Harness::new(640, 480, 60);
     let mut c = h.client();
     let top = c.toplevel("popup-parent", "weft.test").unwrap();
-    let parent = ShmBuffer::new(&c.shm, &c.qh, 200, 200, Format::Xrgb8888, |_, _| argb(0, 0, 255, 255)).unwrap();
+    let parent = ShmBuffer::new(&c.shm, &c.qh, 200, 200, Format::Xrgb8888, |_, _| {
+        argb(0, 0, 255, 255)
+    })
+    .unwrap();
     c.show(&top.surface, &parent.buffer);
     h.settle(&mut c);
 
@@ -208,7 +267,10 @@ fn popups_are_placed_by_their_positioner() {
     c.roundtrip().unwrap();
     let serial = c.state.surface_configures[&wayland_client::Proxy::id(&pxdg)][0];
     pxdg.ack_configure(serial);
-    let menu = ShmBuffer::new(&c.shm, &c.qh, 50, 40, Format::Xrgb8888, |_, _| argb(255, 255, 0, 255)).unwrap();
+    let menu = ShmBuffer::new(&c.shm, &c.qh, 50, 40, Format::Xrgb8888, |_, _| {
+        argb(255, 255, 0, 255)
+    })
+    .unwrap();
     c.show(&psurf, &menu.buffer);
     h.settle(&mut c);
     assert_eq!(h.surface("popup-parent")["popups"], 1);

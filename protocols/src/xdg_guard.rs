@@ -23,7 +23,9 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::{
 };
 use smithay::reexports::wayland_server::backend::{ClientId, ObjectId};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource, WEnum};
+use smithay::reexports::wayland_server::{
+    Client, DataInit, Dispatch, DisplayHandle, Resource, WEnum,
+};
 use smithay::wayland::shell::xdg::{
     XdgShellHandler, XdgShellState, XdgShellSurfaceUserData, XdgSurfaceUserData,
 };
@@ -63,7 +65,10 @@ impl XdgGuardData {
     /// Call for every configure sent (toplevel or popup) with its serial.
     pub fn configure_sent(&mut self, surface: &WlSurface, serial: u32) {
         if let Some(client) = surface.client() {
-            self.sent_serials.entry(client.id()).or_default().push(serial);
+            self.sent_serials
+                .entry(client.id())
+                .or_default()
+                .push(serial);
         }
     }
 
@@ -96,11 +101,15 @@ impl XdgGuardData {
 
 impl XdgGuardData {
     fn positioner_complete(&self, positioner: &xdg_positioner::XdgPositioner) -> bool {
-        self.positioner_size.contains(&positioner.id()) && self.positioner_anchor.contains(&positioner.id())
+        self.positioner_size.contains(&positioner.id())
+            && self.positioner_anchor.contains(&positioner.id())
     }
 
     fn wm_base_of(&self, client: &Client) -> Option<&xdg_wm_base::XdgWmBase> {
-        self.wm_bases.get(&client.id())?.iter().find(|w| w.is_alive())
+        self.wm_bases
+            .get(&client.id())?
+            .iter()
+            .find(|w| w.is_alive())
     }
 }
 
@@ -165,7 +174,9 @@ where
                     return;
                 }
             }
-            xdg_surface::Request::SetWindowGeometry { width, height, .. } if *width <= 0 || *height <= 0 => {
+            xdg_surface::Request::SetWindowGeometry { width, height, .. }
+                if *width <= 0 || *height <= 0 =>
+            {
                 resource.post_error(
                     xdg_surface::Error::InvalidSize,
                     format!("set_window_geometry: size {width}x{height} must be positive"),
@@ -181,7 +192,12 @@ where
         state.xdg_guard().creating = None;
     }
 
-    fn destroyed(state: &mut D, client: ClientId, resource: &xdg_surface::XdgSurface, data: &XdgSurfaceUserData) {
+    fn destroyed(
+        state: &mut D,
+        client: ClientId,
+        resource: &xdg_surface::XdgSurface,
+        data: &XdgSurfaceUserData,
+    ) {
         state.xdg_guard().constructed.remove(&resource.id());
         <XdgShellState as Dispatch<xdg_surface::XdgSurface, XdgSurfaceUserData, D>>::destroyed(
             state, client, resource, data,
@@ -244,7 +260,8 @@ where
     }
 }
 
-impl<D> Dispatch<xdg_wm_base::XdgWmBase, smithay::wayland::shell::xdg::XdgWmBaseUserData, D> for XdgGuard
+impl<D> Dispatch<xdg_wm_base::XdgWmBase, smithay::wayland::shell::xdg::XdgWmBaseUserData, D>
+    for XdgGuard
 where
     D: Dispatch<xdg_wm_base::XdgWmBase, smithay::wayland::shell::xdg::XdgWmBaseUserData>
         + Dispatch<xdg_surface::XdgSurface, XdgSurfaceUserData>
@@ -278,11 +295,15 @@ where
         resource: &xdg_wm_base::XdgWmBase,
         data: &smithay::wayland::shell::xdg::XdgWmBaseUserData,
     ) {
-        <XdgShellState as Dispatch<xdg_wm_base::XdgWmBase, _, D>>::destroyed(state, client, resource, data)
+        <XdgShellState as Dispatch<xdg_wm_base::XdgWmBase, _, D>>::destroyed(
+            state, client, resource, data,
+        )
     }
 }
 
-impl<D> Dispatch<xdg_positioner::XdgPositioner, smithay::wayland::shell::xdg::XdgPositionerUserData, D> for XdgGuard
+impl<D>
+    Dispatch<xdg_positioner::XdgPositioner, smithay::wayland::shell::xdg::XdgPositionerUserData, D>
+    for XdgGuard
 where
     D: Dispatch<xdg_positioner::XdgPositioner, smithay::wayland::shell::xdg::XdgPositionerUserData>
         + XdgShellHandler
@@ -303,7 +324,9 @@ where
             xdg_positioner::Request::SetSize { width, height } if *width > 0 && *height > 0 => {
                 state.xdg_guard().positioner_size.insert(resource.id());
             }
-            xdg_positioner::Request::SetAnchorRect { width, height, .. } if *width > 0 && *height > 0 => {
+            xdg_positioner::Request::SetAnchorRect { width, height, .. }
+                if *width > 0 && *height > 0 =>
+            {
                 state.xdg_guard().positioner_anchor.insert(resource.id());
             }
             _ => {}
@@ -322,7 +345,9 @@ where
         let guard = state.xdg_guard();
         guard.positioner_size.remove(&resource.id());
         guard.positioner_anchor.remove(&resource.id());
-        <XdgShellState as Dispatch<xdg_positioner::XdgPositioner, _, D>>::destroyed(state, client, resource, data)
+        <XdgShellState as Dispatch<xdg_positioner::XdgPositioner, _, D>>::destroyed(
+            state, client, resource, data,
+        )
     }
 }
 

@@ -21,12 +21,26 @@ pub struct Harness {
 impl Harness {
     /// weft with one output of `w`×`h` at `hz` Hz.
     pub fn new(w: u32, h: u32, hz: u32) -> Self {
-        Self::with(vec![OutputSpec { width: w, height: h, refresh_mhz: hz * 1000 }], false)
+        Self::with(
+            vec![OutputSpec {
+                width: w,
+                height: h,
+                refresh_mhz: hz * 1000,
+            }],
+            false,
+        )
     }
 
     /// weft whose presentation clock advances exactly one refresh period per frame.
     pub fn deterministic(w: u32, h: u32, hz: u32) -> Self {
-        Self::with(vec![OutputSpec { width: w, height: h, refresh_mhz: hz * 1000 }], true)
+        Self::with(
+            vec![OutputSpec {
+                width: w,
+                height: h,
+                refresh_mhz: hz * 1000,
+            }],
+            true,
+        )
     }
 
     pub fn with(outputs: Vec<OutputSpec>, deterministic_clock: bool) -> Self {
@@ -52,7 +66,10 @@ impl Harness {
     }
 
     pub fn surfaces(&self) -> Vec<serde_json::Value> {
-        self.msg(Request::Surfaces).as_array().cloned().unwrap_or_default()
+        self.msg(Request::Surfaces)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The surface record whose title is `title`.
@@ -110,10 +127,24 @@ impl Image {
         let mut reader = decoder.read_info().expect("PNG header");
         let mut buf = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut buf).expect("PNG data");
-        assert_eq!(info.color_type, png::ColorType::Rgba, "{}: not RGBA", path.display());
-        assert_eq!(info.bit_depth, png::BitDepth::Eight, "{}: not 8-bit", path.display());
+        assert_eq!(
+            info.color_type,
+            png::ColorType::Rgba,
+            "{}: not RGBA",
+            path.display()
+        );
+        assert_eq!(
+            info.bit_depth,
+            png::BitDepth::Eight,
+            "{}: not 8-bit",
+            path.display()
+        );
         buf.truncate(info.buffer_size());
-        Self { width: info.width, height: info.height, rgba: buf }
+        Self {
+            width: info.width,
+            height: info.height,
+            rgba: buf,
+        }
     }
 
     pub fn save(&self, path: &Path) {
@@ -121,12 +152,20 @@ impl Image {
         let mut enc = png::Encoder::new(std::io::BufWriter::new(file), self.width, self.height);
         enc.set_color(png::ColorType::Rgba);
         enc.set_depth(png::BitDepth::Eight);
-        enc.write_header().expect("header").write_image_data(&self.rgba).expect("data");
+        enc.write_header()
+            .expect("header")
+            .write_image_data(&self.rgba)
+            .expect("data");
     }
 
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
         let o = ((y * self.width + x) * 4) as usize;
-        [self.rgba[o], self.rgba[o + 1], self.rgba[o + 2], self.rgba[o + 3]]
+        [
+            self.rgba[o],
+            self.rgba[o + 1],
+            self.rgba[o + 2],
+            self.rgba[o + 3],
+        ]
     }
 
     /// Asserts the pixel at (x, y) is `want` within `tol` per channel.
@@ -141,14 +180,20 @@ impl Image {
     /// at most `max_bad` pixels may differ). `WEFT_BLESS=1` writes the reference instead.
     #[track_caller]
     pub fn assert_matches_reference(&self, name: &str, tol: u8, max_bad: usize) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("resources/reference").join(format!("{name}.png"));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("resources/reference")
+            .join(format!("{name}.png"));
         if std::env::var_os("WEFT_BLESS").is_some() {
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             self.save(&path);
             return;
         }
         let reference = Image::load(&path);
-        assert_eq!((self.width, self.height), (reference.width, reference.height), "{name}: size differs");
+        assert_eq!(
+            (self.width, self.height),
+            (reference.width, reference.height),
+            "{name}: size differs"
+        );
         let bad = self
             .rgba
             .chunks_exact(4)

@@ -6,8 +6,8 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_surface;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, Resource};
 use smithay::wayland::compositor::{
-    get_parent, is_sync_subsurface, with_states, BufferAssignment, CompositorClientState, CompositorHandler,
-    CompositorState, SurfaceAttributes,
+    get_parent, is_sync_subsurface, with_states, BufferAssignment, CompositorClientState,
+    CompositorHandler, CompositorState, SurfaceAttributes,
 };
 use smithay::wayland::shell::xdg::{XdgPopupSurfaceData, XdgToplevelSurfaceData};
 
@@ -74,7 +74,11 @@ impl Weft {
         };
         let (has_new_buffer, configured) = with_states(surface, |states| {
             let has_new_buffer = matches!(
-                states.cached_state.get::<SurfaceAttributes>().current().buffer,
+                states
+                    .cached_state
+                    .get::<SurfaceAttributes>()
+                    .current()
+                    .buffer,
                 Some(BufferAssignment::NewBuffer(_))
             );
             let configured = if let Some(d) = states.data_map.get::<XdgToplevelSurfaceData>() {
@@ -100,7 +104,9 @@ impl Weft {
         if let PopupKind::Xdg(xdg) = popup {
             if !xdg.is_initial_configure_sent() {
                 match xdg.send_configure() {
-                    Ok(serial) => self.xdg_guard.configure_sent(xdg.wl_surface(), serial.into()),
+                    Ok(serial) => self
+                        .xdg_guard
+                        .configure_sent(xdg.wl_surface(), serial.into()),
                     Err(e) => tracing::debug!(error = ?e, "initial popup configure failed"),
                 }
             }

@@ -31,7 +31,8 @@ impl XdgShellHandler for Weft {
 
     fn new_toplevel(&mut self, surface: ToplevelSurface) {
         self.xdg_guard.role_object_created(surface.wl_surface());
-        self.pending_windows.push(Window::new_wayland_window(surface));
+        self.pending_windows
+            .push(Window::new_wayland_window(surface));
     }
 
     fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
@@ -45,14 +46,20 @@ impl XdgShellHandler for Weft {
         }
     }
 
-    fn reposition_request(&mut self, surface: PopupSurface, positioner: PositionerState, token: u32) {
+    fn reposition_request(
+        &mut self,
+        surface: PopupSurface,
+        positioner: PositionerState,
+        token: u32,
+    ) {
         surface.with_pending_state(|state| {
             state.geometry = positioner.get_geometry();
             state.positioner = positioner;
         });
         surface.send_repositioned(token);
         if let Ok(serial) = surface.send_configure() {
-            self.xdg_guard.configure_sent(surface.wl_surface(), serial.into());
+            self.xdg_guard
+                .configure_sent(surface.wl_surface(), serial.into());
         }
     }
 
@@ -68,7 +75,11 @@ impl XdgShellHandler for Weft {
         self.set_fill_state(&surface, xdg_toplevel::State::Maximized, false);
     }
 
-    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<wl_output::WlOutput>) {
+    fn fullscreen_request(
+        &mut self,
+        surface: ToplevelSurface,
+        _output: Option<wl_output::WlOutput>,
+    ) {
         self.set_fill_state(&surface, xdg_toplevel::State::Fullscreen, true);
     }
 
@@ -162,7 +173,8 @@ impl Weft {
         } else if mapped {
             // Keep filled windows at the output origin when their state changes.
             let filled = toplevel.with_pending_state(|s| {
-                s.states.contains(xdg_toplevel::State::Maximized) || s.states.contains(xdg_toplevel::State::Fullscreen)
+                s.states.contains(xdg_toplevel::State::Maximized)
+                    || s.states.contains(xdg_toplevel::State::Fullscreen)
             });
             if filled && self.space.element_location(&window) != Some((0, 0).into()) {
                 self.space.map_element(window, (0, 0), false);
