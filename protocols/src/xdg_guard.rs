@@ -163,10 +163,9 @@ where
                 }
                 guard.creating = Some(resource.clone());
             }
-            xdg_surface::Request::AckConfigure { serial }
-                if state.xdg_guard().constructed.contains(&resource.id()) =>
-            {
-                if !state.xdg_guard().ack(&client.id(), *serial) {
+            xdg_surface::Request::AckConfigure { serial } => {
+                let guard = state.xdg_guard();
+                if guard.constructed.contains(&resource.id()) && !guard.ack(&client.id(), *serial) {
                     resource.post_error(
                         xdg_surface::Error::InvalidSerial,
                         format!("ack_configure: serial {serial} was not sent to this client"),

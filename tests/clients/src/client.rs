@@ -224,7 +224,7 @@ impl Client {
 
     /// A single-pixel buffer of premultiplied 8-bit RGBA.
     pub fn single_pixel(&self, rgba: [u8; 4]) -> wl_buffer::WlBuffer {
-        let c = |v: u8| (u32::from(v) * 0x0101_0101) as u32;
+        let c = |v: u8| u32::from(v) * 0x0101_0101;
         self.single_pixel.create_u32_rgba_buffer(
             c(rgba[0]),
             c(rgba[1]),
