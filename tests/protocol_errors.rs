@@ -177,7 +177,8 @@ fn shm_pool_resize_to_zero_does_not_take_weft_down() {
     });
 }
 
-// ---- xdg_wm_base (role = 0, defunct_surfaces = 1, invalid_positioner = 5) ----
+// ---- xdg_wm_base (role = 0, defunct_surfaces = 1, not_the_topmost_popup = 2,
+//      invalid_popup_parent = 3, invalid_positioner = 5) ----
 
 #[test]
 fn xdg_surface_on_a_subsurface_is_a_role_error() {
@@ -210,6 +211,38 @@ fn popup_with_incomplete_positioner() {
     });
 }
 
+#[test]
+fn destroying_a_popup_below_another() {
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_wm_base", 2, |c| {
+        let parent = c.toplevel("parent", "weft.test").unwrap();
+        let pos = c.positioner();
+        pos.set_size(10, 10);
+        pos.set_anchor_rect(0, 0, 1, 1);
+        let (s1, x1, p1) = c.popup(&parent.xdg_surface, &pos);
+        s1.commit();
+        c.roundtrip().unwrap();
+        let (s2, _x2, _p2) = c.popup(&x1, &pos);
+        s2.commit();
+        c.roundtrip().unwrap();
+        p1.destroy();
+    });
+}
+
+#[test]
+fn popup_without_a_parent() {
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_wm_base", 3, |c| {
+        let pos = c.positioner();
+        pos.set_size(10, 10);
+        pos.set_anchor_rect(0, 0, 1, 1);
+        let s = c.compositor.create_surface(&c.qh, ());
+        let xdg = c.wm_base.get_xdg_surface(&s, &c.qh, ());
+        let _popup = xdg.get_popup(None, &pos, &c.qh, ());
+        s.commit();
+    });
+}
+
 // ---- xdg_positioner (invalid_input = 0) ----
 
 #[test]
@@ -219,7 +252,7 @@ fn positioner_zero_size() {
 }
 
 // ---- xdg_surface (not_constructed = 1, already_constructed = 2, unconfigured_buffer = 3,
-//      invalid_serial = 4, invalid_size = 5) ----
+//      invalid_serial = 4, invalid_size = 5, defunct_role_object = 6) ----
 
 #[test]
 fn ack_configure_without_a_role() {
@@ -267,6 +300,27 @@ fn window_geometry_of_zero_size() {
         let t = c.toplevel("geometry", "weft.test").unwrap();
         t.xdg_surface.set_window_geometry(0, 0, 0, 10);
     });
+}
+
+#[test]
+fn xdg_surface_destroyed_before_its_toplevel() {
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_surface", 6, |c| {
+        let t = c.toplevel("defunct-role", "weft.test").unwrap();
+        t.xdg_surface.destroy();
+    });
+}
+
+#[test]
+fn destroying_in_the_right_order_is_fine() {
+    let h = Harness::new(320, 240, 60);
+    let mut c = h.client();
+    let t = c.toplevel("orderly", "weft.test").unwrap();
+    t.toplevel.destroy();
+    t.xdg_surface.destroy();
+    t.surface.destroy();
+    c.roundtrip().unwrap();
+    assert!(c.protocol_error().is_none());
 }
 
 // ---- xdg_toplevel (invalid_resize_edge = 0, invalid_parent = 1, invalid_size = 2) ----

@@ -9,6 +9,8 @@
 //! - `xdg_surface.get_popup` with a positioner that lacks a size or an anchor rectangle:
 //!   `xdg_wm_base.invalid_positioner` (smithay accepts it).
 //! - `xdg_surface.set_window_geometry` with a non-positive size: `xdg_surface.invalid_size`.
+//! - `xdg_surface.destroy` while its xdg_toplevel/xdg_popup lives: `xdg_surface.defunct_role_object`
+//!   (smithay says `xdg_wm_base.role`).
 //! - `xdg_toplevel.set_min_size`/`set_max_size` with a negative size, or a max below the min:
 //!   `xdg_toplevel.invalid_size`.
 //! - `xdg_toplevel.resize` with an edge outside the enum: `xdg_toplevel.invalid_resize_edge`.
@@ -35,6 +37,8 @@ use smithay::wayland::shell::xdg::{
 pub struct XdgGuardData {
     /// xdg_surfaces that already made their role object.
     constructed: HashSet<ObjectId>,
+    /// xdg_surfaces whose role object is still alive.
+    role_alive: HashSet<ObjectId>,
     /// The xdg_surface whose get_toplevel/get_popup is being handled, taken by
     /// [`XdgGuardData::role_object_created`] from smithay's new_toplevel/new_popup callback.
     creating: Option<xdg_surface::XdgSurface>,
@@ -50,9 +54,17 @@ pub struct XdgGuardData {
 }
 
 impl XdgGuardData {
+    /// Call from `XdgShellHandler::toplevel_destroyed`/`popup_destroyed`.
+    pub fn role_object_destroyed(&mut self, surface: &WlSurface) {
+        if let Some(xdg) = self.by_surface.get(&surface.id()) {
+            self.role_alive.remove(&xdg.id());
+        }
+    }
+
     /// Call from `XdgShellHandler::new_toplevel`/`new_popup` with the role object's wl_surface.
     pub fn role_object_created(&mut self, surface: &WlSurface) {
         if let Some(xdg) = self.creating.take() {
+            self.role_alive.insert(xdg.id());
             self.by_surface.insert(surface.id(), xdg);
         }
     }
@@ -76,6 +88,7 @@ impl XdgGuardData {
     pub fn surface_destroyed(&mut self, surface: &WlSurface) {
         if let Some(xdg) = self.by_surface.remove(&surface.id()) {
             self.constructed.remove(&xdg.id());
+            self.role_alive.remove(&xdg.id());
         }
     }
 
@@ -105,7 +118,8 @@ impl XdgGuardData {
             && self.positioner_anchor.contains(&positioner.id())
     }
 
-    fn wm_base_of(&self, client: &Client) -> Option<&xdg_wm_base::XdgWmBase> {
+    /// A live xdg_wm_base of `client`, to raise wm_base errors found elsewhere.
+    pub fn wm_base_of(&self, client: &Client) -> Option<&xdg_wm_base::XdgWmBase> {
         self.wm_bases
             .get(&client.id())?
             .iter()
@@ -172,6 +186,15 @@ where
                     );
                     return;
                 }
+            }
+            xdg_surface::Request::Destroy
+                if state.xdg_guard().role_alive.contains(&resource.id()) =>
+            {
+                resource.post_error(
+                    xdg_surface::Error::DefunctRoleObject,
+                    "xdg_surface destroyed before its xdg_toplevel or xdg_popup",
+                );
+                return;
             }
             xdg_surface::Request::SetWindowGeometry { width, height, .. }
                 if *width <= 0 || *height <= 0 =>

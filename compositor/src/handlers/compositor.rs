@@ -2,7 +2,7 @@
 
 use smithay::backend::renderer::utils::on_commit_buffer_handler;
 use smithay::desktop::{find_popup_root_surface, PopupKind};
-use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_surface;
+use smithay::reexports::wayland_protocols::xdg::shell::server::{xdg_surface, xdg_wm_base};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, Resource};
 use smithay::wayland::compositor::{
@@ -58,6 +58,9 @@ impl CompositorHandler for Weft {
             window.on_commit();
         }
         self.xdg_commit(&root);
+        if self.reject_parentless_popup(surface) {
+            return;
+        }
         self.popups.commit(surface);
         if let Some(popup) = self.popups.find_popup(surface) {
             self.popup_commit(&popup);
@@ -98,6 +101,35 @@ impl Weft {
             return true;
         }
         false
+    }
+
+    /// xdg_wm_base.invalid_popup_parent: a popup created with a null parent must get one through
+    /// another protocol before its initial commit; weft implements none that could.
+    fn reject_parentless_popup(&mut self, surface: &WlSurface) -> bool {
+        let parentless = with_states(surface, |states| {
+            states
+                .data_map
+                .get::<XdgPopupSurfaceData>()
+                .and_then(|d| {
+                    d.lock()
+                        .ok()
+                        .map(|d| d.parent.is_none() && !d.initial_configure_sent)
+                })
+                .unwrap_or(false)
+        });
+        if !parentless {
+            return false;
+        }
+        if let Some(wm_base) = surface
+            .client()
+            .and_then(|c| self.xdg_guard.wm_base_of(&c).cloned())
+        {
+            wm_base.post_error(
+                xdg_wm_base::Error::InvalidPopupParent,
+                "xdg_popup committed without a parent surface",
+            );
+        }
+        true
     }
 
     fn popup_commit(&mut self, popup: &PopupKind) {

@@ -1,8 +1,9 @@
 //! xdg-shell: toplevels (placement, maximize, fullscreen) and popups.
 
 use smithay::desktop::{PopupKind, Window};
-use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::reexports::wayland_protocols::xdg::shell::server::{xdg_toplevel, xdg_wm_base};
 use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat, wl_surface::WlSurface};
+use smithay::reexports::wayland_server::Resource;
 use smithay::utils::Serial;
 use smithay::wayland::shell::xdg::{
     PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
@@ -88,6 +89,7 @@ impl XdgShellHandler for Weft {
     }
 
     fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
+        self.xdg_guard.role_object_destroyed(surface.wl_surface());
         self.pending_windows
             .retain(|w| w.toplevel().is_some_and(|t| t != &surface));
         let gone: Vec<Window> = self
@@ -102,7 +104,23 @@ impl XdgShellHandler for Weft {
         self.damage();
     }
 
-    fn popup_destroyed(&mut self, _surface: PopupSurface) {
+    fn popup_destroyed(&mut self, surface: PopupSurface) {
+        self.xdg_guard.role_object_destroyed(surface.wl_surface());
+        // xdg_popup.destroy: only the topmost popup of a chain may go; its children must go first.
+        let has_live_child =
+            self.xdg_shell_state.popup_surfaces().iter().any(|p| {
+                p.alive() && p.get_parent_surface().as_ref() == Some(surface.wl_surface())
+            });
+        if has_live_child {
+            if let Some(client) = surface.wl_surface().client() {
+                if let Some(wm_base) = self.xdg_guard.wm_base_of(&client) {
+                    wm_base.post_error(
+                        xdg_wm_base::Error::NotTheTopmostPopup,
+                        "xdg_popup destroyed while a child popup is still mapped",
+                    );
+                }
+            }
+        }
         self.damage();
     }
 
