@@ -11,7 +11,11 @@ use weft_backends::server::ServerOptions;
 use weft_compositor::OutputSpec;
 
 #[derive(Parser)]
-#[command(name = "weft", version, about = "A Wayland compositor for buffers from other devices")]
+#[command(
+    name = "weft",
+    version,
+    about = "A Wayland compositor for buffers from other devices"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -89,7 +93,10 @@ enum MsgWhat {
     Surfaces,
     Devices,
     /// Write what OUTPUT shows to FILE as an 8-bit RGBA PNG.
-    Screenshot { output: String, file: PathBuf },
+    Screenshot {
+        output: String,
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -107,7 +114,10 @@ fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let result = match cli.sub {
         Some(Sub::Msg(args)) => msg(args).map(|()| 0),
@@ -163,7 +173,11 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
 
 /// Finds the IPC socket: --socket, then $WEFT_SOCKET (a path), then $WAYLAND_DISPLAY.
 fn ipc_path(socket: Option<&str>) -> anyhow::Result<PathBuf> {
-    let runtime = || std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).context("XDG_RUNTIME_DIR is not set");
+    let runtime = || {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .context("XDG_RUNTIME_DIR is not set")
+    };
     if let Some(name) = socket {
         return Ok(weft_compositor::ipc::client::socket_path(&runtime()?, name));
     }
@@ -171,7 +185,10 @@ fn ipc_path(socket: Option<&str>) -> anyhow::Result<PathBuf> {
         return Ok(PathBuf::from(path));
     }
     if let Some(name) = std::env::var_os("WAYLAND_DISPLAY") {
-        return Ok(weft_compositor::ipc::client::socket_path(&runtime()?, &name.to_string_lossy()));
+        return Ok(weft_compositor::ipc::client::socket_path(
+            &runtime()?,
+            &name.to_string_lossy(),
+        ));
     }
     bail!("which weft? pass --socket NAME, or set WEFT_SOCKET or WAYLAND_DISPLAY")
 }
@@ -193,7 +210,19 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     match args.what {
-        MsgWhat::Outputs => print_table(&data, &["name", "width", "height", "refresh_mhz", "x", "y", "frames", "rendered"]),
+        MsgWhat::Outputs => print_table(
+            &data,
+            &[
+                "name",
+                "width",
+                "height",
+                "refresh_mhz",
+                "x",
+                "y",
+                "frames",
+                "rendered",
+            ],
+        ),
         MsgWhat::Surfaces => print_surfaces(&data),
         MsgWhat::Devices => print_table(&data, &["name", "kind", "driver", "api_version"]),
         MsgWhat::Screenshot { .. } => println!("wrote {}", data["path"].as_str().unwrap_or("?")),
@@ -202,7 +231,11 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
-    Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
 }
 
 fn cell(v: &serde_json::Value) -> String {
@@ -216,12 +249,22 @@ fn cell(v: &serde_json::Value) -> String {
 fn print_table(data: &serde_json::Value, keys: &[&str]) {
     let rows: Vec<Vec<String>> = data
         .as_array()
-        .map(|a| a.iter().map(|r| keys.iter().map(|k| cell(&r[*k])).collect()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|r| keys.iter().map(|k| cell(&r[*k])).collect())
+                .collect()
+        })
         .unwrap_or_default();
     let widths: Vec<usize> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| rows.iter().map(|r| r[i].len()).chain([k.len()]).max().unwrap_or(0))
+        .map(|(i, k)| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([k.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: Vec<String>| {
         cells
@@ -258,7 +301,9 @@ fn print_surfaces(data: &serde_json::Value) {
         .unwrap_or_default();
     print_table(
         &serde_json::Value::Array(flat),
-        &["id", "app_id", "title", "output", "geometry", "buffer", "rung", "reason"],
+        &[
+            "id", "app_id", "title", "output", "geometry", "buffer", "rung", "reason",
+        ],
     );
 }
 
@@ -272,16 +317,31 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         },
         deterministic_clock: false,
     })?;
-    println!("weft demo: headless output {}x{}@{:.2}Hz on {}", args.output.width, args.output.height,
-        f64::from(args.output.refresh_mhz) / 1000.0, weft.endpoints.socket_name);
+    println!(
+        "weft demo: headless output {}x{}@{:.2}Hz on {}",
+        args.output.width,
+        args.output.height,
+        f64::from(args.output.refresh_mhz) / 1000.0,
+        weft.endpoints.socket_name
+    );
     let devices = weft.msg(&Request::Devices)?;
     if let Some(d) = devices.as_array().and_then(|a| a.first()) {
-        println!("render device: {} ({}, {})", cell(&d["name"]), cell(&d["kind"]), cell(&d["driver"]));
+        println!(
+            "render device: {} ({}, {})",
+            cell(&d["name"]),
+            cell(&d["kind"]),
+            cell(&d["driver"])
+        );
     }
-    let (report, session) = weft_clients::demo::run(&weft.wayland_path(), Duration::from_secs_f64(args.seconds))?;
+    let (report, session) =
+        weft_clients::demo::run(&weft.wayland_path(), Duration::from_secs_f64(args.seconds))?;
     let fps = f64::from(report.frames_drawn) / report.duration.as_secs_f64();
-    println!("client: {} frames in {:.2}s ({fps:.1} fps), {} frame callbacks", report.frames_drawn,
-        report.duration.as_secs_f64(), report.frame_callbacks);
+    println!(
+        "client: {} frames in {:.2}s ({fps:.1} fps), {} frame callbacks",
+        report.frames_drawn,
+        report.duration.as_secs_f64(),
+        report.frame_callbacks
+    );
     println!(
         "presentation: {} presented, {} discarded, refresh {:.3} ms, mean interval {:.3} ms",
         report.presented,
@@ -291,13 +351,21 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
     let outputs = weft.msg(&Request::Outputs)?;
     for o in outputs.as_array().into_iter().flatten() {
-        println!("output {}: {} frames, {} rendered", cell(&o["name"]), o["frames"], o["rendered"]);
+        println!(
+            "output {}: {} frames, {} rendered",
+            cell(&o["name"]),
+            o["frames"],
+            o["rendered"]
+        );
     }
     let surfaces = weft.msg(&Request::Surfaces)?;
     println!("surfaces:");
     print_surfaces(&surfaces);
     for s in surfaces.as_array().into_iter().flatten() {
-        println!("  surface {}: {} commits, {} bytes uploaded", s["id"], s["commits"], s["uploaded_bytes"]);
+        println!(
+            "  surface {}: {} commits, {} bytes uploaded",
+            s["id"], s["commits"], s["uploaded_bytes"]
+        );
     }
     let path = absolute(&args.screenshot)?;
     weft.msg(&Request::Screenshot {

@@ -31,7 +31,9 @@ impl std::str::FromStr for OutputSpec {
             .ok_or_else(|| format!("output '{s}': expected WIDTHxHEIGHT[@HZ]"))?;
         let width: u32 = w.parse().map_err(|_| format!("output '{s}': bad width"))?;
         let height: u32 = h.parse().map_err(|_| format!("output '{s}': bad height"))?;
-        let hz: f64 = hz.parse().map_err(|_| format!("output '{s}': bad refresh rate"))?;
+        let hz: f64 = hz
+            .parse()
+            .map_err(|_| format!("output '{s}': bad refresh rate"))?;
         if !(1..=16384).contains(&width) || !(1..=16384).contains(&height) {
             return Err(format!("output '{s}': size must be 1..16384 on each side"));
         }
@@ -200,7 +202,12 @@ fn new_output(_dh: &DisplayHandle, name: &str, model: &str, spec: OutputSpec) ->
     };
     output.add_mode(mode);
     output.set_preferred(mode);
-    output.change_current_state(Some(mode), Some(Transform::Normal), Some(Scale::Integer(1)), None);
+    output.change_current_state(
+        Some(mode),
+        Some(Transform::Normal),
+        Some(Scale::Integer(1)),
+        None,
+    );
     output
 }
 
@@ -220,7 +227,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs() {
-        for bad in ["", "1280", "0x720@60", "1280x720@0", "axb@60", "1280x720@x", "99999x10"] {
+        for bad in [
+            "",
+            "1280",
+            "0x720@60",
+            "1280x720@0",
+            "axb@60",
+            "1280x720@x",
+            "99999x10",
+        ] {
             assert!(bad.parse::<OutputSpec>().is_err(), "{bad} should not parse");
         }
     }

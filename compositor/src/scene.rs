@@ -37,7 +37,13 @@ impl Weft {
             // The surface tree's origin: the element location is that of the window geometry.
             let origin = loc - window.geometry().loc - out_geo.loc;
             push_tree(toplevel.wl_surface(), origin, &mut items, &mut surfaces);
-            push_popups(window, toplevel.wl_surface(), origin, &mut items, &mut surfaces);
+            push_popups(
+                window,
+                toplevel.wl_surface(),
+                origin,
+                &mut items,
+                &mut surfaces,
+            );
         }
         (items, surfaces)
     }
@@ -57,7 +63,12 @@ fn push_popups(
 }
 
 /// Appends the quads of `root`'s tree, back to front, with `origin` as the root's top-left corner.
-fn push_tree(root: &WlSurface, origin: Point<i32, Logical>, items: &mut Vec<DrawItem>, surfaces: &mut Vec<WlSurface>) {
+fn push_tree(
+    root: &WlSurface,
+    origin: Point<i32, Logical>,
+    items: &mut Vec<DrawItem>,
+    surfaces: &mut Vec<WlSurface>,
+) {
     // "upward" walks each level in stacking order, bottom first: back to front.
     with_surface_tree_upward(
         root,
@@ -90,7 +101,11 @@ fn push_tree(root: &WlSurface, origin: Point<i32, Logical>, items: &mut Vec<Draw
             };
             let item = with_content(states, |c| {
                 if let Some(color) = c.solid {
-                    return Some(DrawItem { dst, fill: Fill::Solid(color), alpha: 1.0 });
+                    return Some(DrawItem {
+                        dst,
+                        fill: Fill::Solid(color),
+                        alpha: 1.0,
+                    });
                 }
                 let texture = c.texture.clone()?;
                 let src = Rect {
@@ -101,7 +116,11 @@ fn push_tree(root: &WlSurface, origin: Point<i32, Logical>, items: &mut Vec<Draw
                 };
                 Some(DrawItem {
                     dst,
-                    fill: Fill::Texture { texture, src, opaque: c.opaque },
+                    fill: Fill::Texture {
+                        texture,
+                        src,
+                        opaque: c.opaque,
+                    },
                     alpha: 1.0,
                 })
             });

@@ -11,10 +11,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use smithay::backend::renderer::utils::{CommitCounter, RendererSurfaceStateUserData};
-use smithay::reexports::wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm, wl_surface::WlSurface};
+use smithay::reexports::wayland_server::protocol::{
+    wl_buffer::WlBuffer, wl_shm, wl_surface::WlSurface,
+};
 use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
-use smithay::wayland::compositor::{with_states, with_surface_tree_upward, SurfaceData, TraversalAction};
+use smithay::wayland::compositor::{
+    with_states, with_surface_tree_upward, SurfaceData, TraversalAction,
+};
 use smithay::wayland::shm::{with_buffer_contents, BufferData};
 use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
 use tracing::{debug, warn};
@@ -61,7 +65,9 @@ impl SurfaceContent {
 
 /// Runs `f` on the surface's content record, creating it if missing.
 pub fn with_content<T>(states: &SurfaceData, f: impl FnOnce(&mut SurfaceContent) -> T) -> T {
-    states.data_map.insert_if_missing(|| RefCell::new(SurfaceContent::default()));
+    states
+        .data_map
+        .insert_if_missing(|| RefCell::new(SurfaceContent::default()));
     // The RefCell is only borrowed here, never across a call that could re-enter.
     let cell = states
         .data_map
@@ -137,7 +143,8 @@ fn attach_buffer(
             planes: 1,
         });
         view.rung = Some("Shm");
-        view.reason = Some("single-pixel buffer: drawn as a solid colour, no memory to import".into());
+        view.reason =
+            Some("single-pixel buffer: drawn as a solid colour, no memory to import".into());
         return;
     }
     let result = with_buffer_contents(buffer, |ptr, len, data| {
@@ -177,7 +184,10 @@ fn upload_shm(
     damage: &[Rectangle<i32, BufferCoord>],
 ) -> Result<(), crate::render::RenderError> {
     let Some((vk_format, opaque, fourcc)) = shm_format(data.format) else {
-        view.reason = Some(format!("wl_shm format {:?} is not sampled by weft", data.format));
+        view.reason = Some(format!(
+            "wl_shm format {:?} is not sampled by weft",
+            data.format
+        ));
         return Ok(());
     };
     let (w, h) = (data.width as u32, data.height as u32);
@@ -193,7 +203,9 @@ fn upload_shm(
     };
     let start = data.offset as usize;
     let end = start + data.stride as usize * h as usize;
-    let pixels = bytes.get(start..end).ok_or(crate::render::RenderError::SourceTooSmall)?;
+    let pixels = bytes
+        .get(start..end)
+        .ok_or(crate::render::RenderError::SourceTooSmall)?;
     let copied = renderer.upload(&texture, pixels, data.stride as u32, &rects)?;
     view.uploaded_bytes += copied;
     view.texture = Some(texture);
@@ -225,7 +237,12 @@ fn damage_rects(damage: &[Rectangle<i32, BufferCoord>], w: u32, h: u32) -> Vec<U
         let x1 = r.loc.x.saturating_add(r.size.w).clamp(0, w as i32) as u32;
         let y1 = r.loc.y.saturating_add(r.size.h).clamp(0, h as i32) as u32;
         if x1 > x0 && y1 > y0 {
-            out.push(UploadRect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 });
+            out.push(UploadRect {
+                x: x0,
+                y: y0,
+                w: x1 - x0,
+                h: y1 - y0,
+            });
         }
     }
     if out.len() > 16 {
@@ -241,7 +258,9 @@ pub struct SurfaceId(pub u64);
 
 /// The surface's [`SurfaceId`] (0 if it was never given one).
 pub fn surface_id(surface: &WlSurface) -> u64 {
-    with_states(surface, |states| states.data_map.get::<SurfaceId>().map_or(0, |id| id.0))
+    with_states(surface, |states| {
+        states.data_map.get::<SurfaceId>().map_or(0, |id| id.0)
+    })
 }
 
 /// Reads the surface's content record for introspection.
@@ -268,7 +287,9 @@ mod tests {
 
     #[test]
     fn many_rects_become_one() {
-        let d: Vec<_> = (0..20).map(|i| Rectangle::new((i, i).into(), (1, 1).into())).collect();
+        let d: Vec<_> = (0..20)
+            .map(|i| Rectangle::new((i, i).into(), (1, 1).into()))
+            .collect();
         let r = damage_rects(&d, 32, 32);
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].w, r[0].h), (32, 32));

@@ -12,7 +12,10 @@ pub enum Request {
     Surfaces,
     Devices,
     /// Renders `output` now and writes it to `path` (absolute) as an 8-bit RGBA PNG.
-    Screenshot { output: String, path: String },
+    Screenshot {
+        output: String,
+        path: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -157,8 +157,8 @@ impl Device {
             .dynamic_rendering(true)
             .synchronization2(true);
         let mut features12 = vk::PhysicalDeviceVulkan12Features::default().timeline_semaphore(true);
-        let mut features11 =
-            vk::PhysicalDeviceVulkan11Features::default().sampler_ycbcr_conversion(supports_ycbcr(&instance, physical));
+        let mut features11 = vk::PhysicalDeviceVulkan11Features::default()
+            .sampler_ycbcr_conversion(supports_ycbcr(&instance, physical));
         let info = vk::DeviceCreateInfo::default()
             .queue_create_infos(&queue_info)
             .enabled_extension_names(&ext_ptrs)
@@ -235,7 +235,11 @@ fn supports_ycbcr(instance: &Instance, physical: vk::PhysicalDevice) -> bool {
     let mut f11 = vk::PhysicalDeviceVulkan11Features::default();
     let mut f2 = vk::PhysicalDeviceFeatures2::default().push_next(&mut f11);
     // SAFETY: valid physical device; the chained struct is core 1.2.
-    unsafe { instance.raw.get_physical_device_features2(physical, &mut f2) };
+    unsafe {
+        instance
+            .raw
+            .get_physical_device_features2(physical, &mut f2)
+    };
     f11.sampler_ycbcr_conversion == vk::TRUE
 }
 

@@ -32,10 +32,12 @@ impl Instance {
     pub fn new(validation: bool, required: &[&'static CStr]) -> Result<Arc<Self>, RenderError> {
         // SAFETY: loading the system Vulkan loader runs its initialisers; we do it once per renderer and
         // keep `entry` alive as long as any object made from it (it is a field of this struct).
-        let entry = unsafe { ash::Entry::load() }.map_err(|e| RenderError::NoVulkan(e.to_string()))?;
+        let entry =
+            unsafe { ash::Entry::load() }.map_err(|e| RenderError::NoVulkan(e.to_string()))?;
 
         // SAFETY: plain enumeration query on a valid entry.
-        let layer_props = unsafe { entry.enumerate_instance_layer_properties() }.unwrap_or_default();
+        let layer_props =
+            unsafe { entry.enumerate_instance_layer_properties() }.unwrap_or_default();
         let have_validation = layer_props
             .iter()
             .any(|l| l.layer_name_as_c_str().ok() == Some(VALIDATION_LAYER));
@@ -121,7 +123,10 @@ impl Instance {
         } else {
             None
         };
-        info!(validation = validation && have_validation, "Vulkan instance created");
+        info!(
+            validation = validation && have_validation,
+            "Vulkan instance created"
+        );
         Ok(Arc::new(Self {
             entry,
             raw,

@@ -35,7 +35,11 @@ pub struct Rect {
 #[derive(Clone)]
 pub enum Fill {
     /// A texture; `src` is the sampled region in texels, `opaque` ignores the texture's alpha.
-    Texture { texture: Arc<Texture>, src: Rect, opaque: bool },
+    Texture {
+        texture: Arc<Texture>,
+        src: Rect,
+        opaque: bool,
+    },
     /// A premultiplied RGBA colour.
     Solid([f32; 4]),
 }
@@ -133,8 +137,12 @@ impl Renderer {
         let cmd = unsafe { device.raw.allocate_command_buffers(&alloc) }
             .map_err(RenderError::vk("vkAllocateCommandBuffers"))?[0];
         // SAFETY: valid create info.
-        let fence = unsafe { device.raw.create_fence(&vk::FenceCreateInfo::default(), None) }
-            .map_err(RenderError::vk("vkCreateFence"))?;
+        let fence = unsafe {
+            device
+                .raw
+                .create_fence(&vk::FenceCreateInfo::default(), None)
+        }
+        .map_err(RenderError::vk("vkCreateFence"))?;
         let white = Texture::new(&device, &pipeline, 1, 1, vk::Format::R8G8B8A8_UNORM)?;
         let mut renderer = Self {
             device,
@@ -148,7 +156,17 @@ impl Renderer {
             readback: None,
             white: white.clone(),
         };
-        renderer.upload(&white, &[255, 255, 255, 255], 4, &[UploadRect { x: 0, y: 0, w: 1, h: 1 }])?;
+        renderer.upload(
+            &white,
+            &[255, 255, 255, 255],
+            4,
+            &[UploadRect {
+                x: 0,
+                y: 0,
+                w: 1,
+                h: 1,
+            }],
+        )?;
         Ok(renderer)
     }
 
@@ -156,7 +174,12 @@ impl Renderer {
         &self.device
     }
 
-    pub fn create_texture(&self, width: u32, height: u32, format: vk::Format) -> Result<Arc<Texture>, RenderError> {
+    pub fn create_texture(
+        &self,
+        width: u32,
+        height: u32,
+        format: vk::Format,
+    ) -> Result<Arc<Texture>, RenderError> {
         Texture::new(&self.device, &self.pipeline, width, height, format)
     }
 
@@ -198,7 +221,10 @@ impl Renderer {
             let row_bytes = (x1 - x0) as u64 * BPP;
             let bytes = row_bytes * (y1 - y0) as u64;
             let offset = self.reserve_staging(bytes)?;
-            let staging = self.staging.as_mut().ok_or(RenderError::Allocation("no staging".into()))?;
+            let staging = self
+                .staging
+                .as_mut()
+                .ok_or(RenderError::Allocation("no staging".into()))?;
             let dst = staging.bytes_mut()?;
             for row in 0..(y1 - y0) {
                 let src_off = (y0 + row) as usize * stride as usize + x0 as usize * BPP as usize;
@@ -218,13 +244,24 @@ impl Renderer {
                     base_array_layer: 0,
                     layer_count: 1,
                 },
-                image_offset: vk::Offset3D { x: x0 as i32, y: y0 as i32, z: 0 },
-                image_extent: vk::Extent3D { width: x1 - x0, height: y1 - y0, depth: 1 },
+                image_offset: vk::Offset3D {
+                    x: x0 as i32,
+                    y: y0 as i32,
+                    z: 0,
+                },
+                image_extent: vk::Extent3D {
+                    width: x1 - x0,
+                    height: y1 - y0,
+                    depth: 1,
+                },
             });
             copied += bytes;
         }
         if !regions.is_empty() {
-            self.pending.push(PendingUpload { texture: texture.clone(), regions });
+            self.pending.push(PendingUpload {
+                texture: texture.clone(),
+                regions,
+            });
         }
         Ok(copied)
     }
@@ -279,7 +316,10 @@ impl Renderer {
         self.submit_and_wait(Some((target, clear)), Some(items), readback.then_some(()))?;
         let pixels = if readback {
             let need = (target.width() * target.height() * 4) as usize;
-            let buf = self.readback.as_mut().ok_or(RenderError::Allocation("no readback".into()))?;
+            let buf = self
+                .readback
+                .as_mut()
+                .ok_or(RenderError::Allocation("no readback".into()))?;
             Some(buf.bytes_mut()?[..need].to_vec())
         } else {
             None
@@ -303,7 +343,8 @@ impl Renderer {
                 .map_err(RenderError::vk("vkResetCommandBuffer"))?;
             d.begin_command_buffer(
                 cmd,
-                &vk::CommandBufferBeginInfo::default().flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
+                &vk::CommandBufferBeginInfo::default()
+                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
             )
             .map_err(RenderError::vk("vkBeginCommandBuffer"))?;
         }
@@ -324,8 +365,14 @@ impl Renderer {
                     up.texture.image.raw,
                     old,
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                    (vk::PipelineStageFlags2::FRAGMENT_SHADER, vk::AccessFlags2::SHADER_SAMPLED_READ),
-                    (vk::PipelineStageFlags2::COPY, vk::AccessFlags2::TRANSFER_WRITE),
+                    (
+                        vk::PipelineStageFlags2::FRAGMENT_SHADER,
+                        vk::AccessFlags2::SHADER_SAMPLED_READ,
+                    ),
+                    (
+                        vk::PipelineStageFlags2::COPY,
+                        vk::AccessFlags2::TRANSFER_WRITE,
+                    ),
                 );
                 // SAFETY: the regions lie inside both the staging buffer (reserved above) and the
                 // image (clamped in `upload`); the image is in TRANSFER_DST_OPTIMAL.
@@ -344,8 +391,14 @@ impl Renderer {
                     up.texture.image.raw,
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
                     vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
-                    (vk::PipelineStageFlags2::COPY, vk::AccessFlags2::TRANSFER_WRITE),
-                    (vk::PipelineStageFlags2::FRAGMENT_SHADER, vk::AccessFlags2::SHADER_SAMPLED_READ),
+                    (
+                        vk::PipelineStageFlags2::COPY,
+                        vk::AccessFlags2::TRANSFER_WRITE,
+                    ),
+                    (
+                        vk::PipelineStageFlags2::FRAGMENT_SHADER,
+                        vk::AccessFlags2::SHADER_SAMPLED_READ,
+                    ),
                 );
             }
         }
@@ -363,7 +416,10 @@ impl Renderer {
                             vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
                             vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
                         ),
-                        (vk::PipelineStageFlags2::COPY, vk::AccessFlags2::TRANSFER_READ),
+                        (
+                            vk::PipelineStageFlags2::COPY,
+                            vk::AccessFlags2::TRANSFER_READ,
+                        ),
                     );
                     let region = vk::BufferImageCopy {
                         buffer_offset: 0,
@@ -376,7 +432,11 @@ impl Renderer {
                             layer_count: 1,
                         },
                         image_offset: vk::Offset3D::default(),
-                        image_extent: vk::Extent3D { width: target.width(), height: target.height(), depth: 1 },
+                        image_extent: vk::Extent3D {
+                            width: target.width(),
+                            height: target.height(),
+                            depth: 1,
+                        },
                     };
                     // SAFETY: the readback buffer was sized for the whole target above; the image is in
                     // TRANSFER_SRC_OPTIMAL after the barrier.
@@ -397,7 +457,10 @@ impl Renderer {
                     let barriers = [barrier];
                     // SAFETY: makes the copy visible to host reads after the fence wait.
                     unsafe {
-                        d.cmd_pipeline_barrier2(cmd, &vk::DependencyInfo::default().memory_barriers(&barriers))
+                        d.cmd_pipeline_barrier2(
+                            cmd,
+                            &vk::DependencyInfo::default().memory_barriers(&barriers),
+                        )
                     };
                 }
             }
@@ -412,7 +475,8 @@ impl Renderer {
             d.queue_submit(self.device.queue, &[submit], self.fence)
                 .map_err(RenderError::vk("vkQueueSubmit"))?;
             let waited = d.wait_for_fences(&[self.fence], true, 10_000_000_000);
-            d.reset_fences(&[self.fence]).map_err(RenderError::vk("vkResetFences"))?;
+            d.reset_fences(&[self.fence])
+                .map_err(RenderError::vk("vkResetFences"))?;
             waited.map_err(RenderError::vk("vkWaitForFences"))?;
         }
         // Uploads are done: their textures may now be dropped by their owners.
@@ -421,7 +485,13 @@ impl Renderer {
         Ok(())
     }
 
-    fn record_frame(&self, cmd: vk::CommandBuffer, target: &RenderTarget, clear: [f32; 4], items: &[DrawItem]) {
+    fn record_frame(
+        &self,
+        cmd: vk::CommandBuffer,
+        target: &RenderTarget,
+        clear: [f32; 4],
+        items: &[DrawItem],
+    ) {
         let d = &self.device.raw;
         let (w, h) = (target.width(), target.height());
         image_barrier(
@@ -430,7 +500,10 @@ impl Renderer {
             target.image.raw,
             vk::ImageLayout::UNDEFINED,
             vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
-            (vk::PipelineStageFlags2::COPY, vk::AccessFlags2::TRANSFER_READ),
+            (
+                vk::PipelineStageFlags2::COPY,
+                vk::AccessFlags2::TRANSFER_READ,
+            ),
             (
                 vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
                 vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
@@ -446,7 +519,10 @@ impl Renderer {
             })];
         let area = vk::Rect2D {
             offset: vk::Offset2D::default(),
-            extent: vk::Extent2D { width: w, height: h },
+            extent: vk::Extent2D {
+                width: w,
+                height: h,
+            },
         };
         let rendering = vk::RenderingInfo::default()
             .render_area(area)
@@ -508,12 +584,21 @@ impl Renderer {
             ..Default::default()
         };
         match &item.fill {
-            Fill::Texture { texture, src, opaque } => {
+            Fill::Texture {
+                texture,
+                src,
+                opaque,
+            } => {
                 if !texture.is_initialized() {
                     return (None, push);
                 }
                 let (tw, th) = (texture.width() as f32, texture.height() as f32);
-                push.src = [src.x / tw, src.y / th, (src.x + src.w) / tw, (src.y + src.h) / th];
+                push.src = [
+                    src.x / tw,
+                    src.y / th,
+                    (src.x + src.w) / tw,
+                    (src.y + src.h) / th,
+                ];
                 push.mode = 0;
                 push.opaque = i32::from(*opaque);
                 (Some(texture.set), push)
@@ -548,7 +633,12 @@ fn image_barrier(
         .image(image)
         .subresource_range(color_range())];
     // SAFETY: `cmd` is recording; synchronization2 is enabled on the device.
-    unsafe { d.cmd_pipeline_barrier2(cmd, &vk::DependencyInfo::default().image_memory_barriers(&barriers)) };
+    unsafe {
+        d.cmd_pipeline_barrier2(
+            cmd,
+            &vk::DependencyInfo::default().image_memory_barriers(&barriers),
+        )
+    };
 }
 
 impl Drop for Renderer {

@@ -40,7 +40,9 @@ impl Texture {
             ty: vk::DescriptorType::COMBINED_IMAGE_SAMPLER,
             descriptor_count: 1,
         }];
-        let pool_info = vk::DescriptorPoolCreateInfo::default().max_sets(1).pool_sizes(&sizes);
+        let pool_info = vk::DescriptorPoolCreateInfo::default()
+            .max_sets(1)
+            .pool_sizes(&sizes);
         // SAFETY: valid create info on a live device.
         let pool = unsafe { device.raw.create_descriptor_pool(&pool_info, None) }
             .map_err(RenderError::vk("vkCreateDescriptorPool"))?;

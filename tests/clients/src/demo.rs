@@ -56,17 +56,38 @@ pub fn run(path: &Path, duration: Duration) -> Result<(DemoReport, DemoSession),
     let top = c.toplevel("weft demo", "weft.demo")?;
     // Two buffers, alternated: the one just committed stays the compositor's until it is replaced.
     let mut cards = [
-        ShmBuffer::new(&c.shm, &c.qh, WIDTH, HEIGHT, wl_shm::Format::Xrgb8888, |x, _| bar_color(x))?,
-        ShmBuffer::new(&c.shm, &c.qh, WIDTH, HEIGHT, wl_shm::Format::Xrgb8888, |x, _| bar_color(x))?,
+        ShmBuffer::new(
+            &c.shm,
+            &c.qh,
+            WIDTH,
+            HEIGHT,
+            wl_shm::Format::Xrgb8888,
+            |x, _| bar_color(x),
+        )?,
+        ShmBuffer::new(
+            &c.shm,
+            &c.qh,
+            WIDTH,
+            HEIGHT,
+            wl_shm::Format::Xrgb8888,
+            |x, _| bar_color(x),
+        )?,
     ];
-    let square = ShmBuffer::new(&c.shm, &c.qh, SQUARE, SQUARE, wl_shm::Format::Argb8888, |x, y| {
-        // A translucent orange square with a solid border.
-        if x < 4 || y < 4 || x >= SQUARE - 4 || y >= SQUARE - 4 {
-            argb(255, 255, 255, 255)
-        } else {
-            argb(200, 100, 0, 200)
-        }
-    })?;
+    let square = ShmBuffer::new(
+        &c.shm,
+        &c.qh,
+        SQUARE,
+        SQUARE,
+        wl_shm::Format::Argb8888,
+        |x, y| {
+            // A translucent orange square with a solid border.
+            if x < 4 || y < 4 || x >= SQUARE - 4 || y >= SQUARE - 4 {
+                argb(255, 255, 255, 255)
+            } else {
+                argb(200, 100, 0, 200)
+            }
+        },
+    )?;
     let (sub_surface, sub) = c.subsurface(&top.surface);
     sub.set_desync();
     c.show(&sub_surface, &square.buffer);
@@ -98,7 +119,9 @@ pub fn run(path: &Path, duration: Duration) -> Result<(DemoReport, DemoSession),
         top.surface.damage_buffer(0, HEIGHT / 2, WIDTH, HEIGHT / 2);
         top.surface.commit();
         frame += 1;
-        c.wait_until("frame callback", 1000, |s| s.frames_done.iter().any(|(tag, _)| *tag == frame - 1))?;
+        c.wait_until("frame callback", 1000, |s| {
+            s.frames_done.iter().any(|(tag, _)| *tag == frame - 1)
+        })?;
     }
     // Let the last feedbacks arrive.
     c.roundtrip()?;
@@ -114,5 +137,11 @@ pub fn run(path: &Path, duration: Duration) -> Result<(DemoReport, DemoSession),
     }
     report.duration = start.elapsed();
     let [a, b] = cards;
-    Ok((report, DemoSession { client: c, _buffers: vec![a, b, square] }))
+    Ok((
+        report,
+        DemoSession {
+            client: c,
+            _buffers: vec![a, b, square],
+        },
+    ))
 }
