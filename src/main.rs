@@ -36,8 +36,15 @@ enum Backend {
 
 /// The backend when `--backend` is omitted: nested in a window when there is a graphical session to
 /// nest in (`WAYLAND_DISPLAY` or `DISPLAY` set and non-empty), else the session compositor.
-fn default_backend(wayland_display: Option<&std::ffi::OsStr>, x11_display: Option<&std::ffi::OsStr>) -> Backend {
-    if [wayland_display, x11_display].into_iter().flatten().any(|v| !v.is_empty()) {
+fn default_backend(
+    wayland_display: Option<&std::ffi::OsStr>,
+    x11_display: Option<&std::ffi::OsStr>,
+) -> Backend {
+    if [wayland_display, x11_display]
+        .into_iter()
+        .flatten()
+        .any(|v| !v.is_empty())
+    {
         Backend::Winit
     } else {
         Backend::Drm
@@ -397,7 +404,11 @@ mod tests {
             (empty, empty, Backend::Drm),
         ];
         for (wayland, x11, want) in cases {
-            assert_eq!(default_backend(wayland, x11), want, "WAYLAND_DISPLAY={wayland:?} DISPLAY={x11:?}");
+            assert_eq!(
+                default_backend(wayland, x11),
+                want,
+                "WAYLAND_DISPLAY={wayland:?} DISPLAY={x11:?}"
+            );
         }
     }
 }

@@ -21,7 +21,8 @@ use weft_clients::client::State;
 use weft_clients::{argb, Client, ShmBuffer};
 use x11rb::connection::Connection as _;
 use x11rb::protocol::xproto::{
-    self, AtomEnum, ClientMessageEvent, ConfigureWindowAux, ConnectionExt as _, EventMask, ImageFormat, InputFocus,
+    self, AtomEnum, ClientMessageEvent, ConfigureWindowAux, ConnectionExt as _, EventMask,
+    ImageFormat, InputFocus,
 };
 use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::rust_connection::RustConnection;
@@ -54,11 +55,20 @@ impl Drop for Reaped {
 /// Starts Xvfb on the first free display number from 70; returns it with its display number.
 fn start_xvfb() -> (Reaped, u32) {
     for n in 70..200u32 {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists() || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+        if Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+        {
             continue;
         }
         let child = match Command::new("Xvfb")
-            .args([&format!(":{n}"), "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+            .args([
+                &format!(":{n}"),
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -113,7 +123,15 @@ impl Recorder {
 }
 
 impl Dispatch<wl_seat::WlSeat, Recorder> for State {
-    fn event(_: &mut Self, _: &wl_seat::WlSeat, _: wl_seat::Event, _: &Recorder, _: &Connection, _: &QueueHandle<Self>) {}
+    fn event(
+        _: &mut Self,
+        _: &wl_seat::WlSeat,
+        _: wl_seat::Event,
+        _: &Recorder,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
 }
 
 impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
@@ -128,9 +146,9 @@ impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
         let mut input = rec.0.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             wl_keyboard::Event::Enter { .. } => input.keyboard_enters += 1,
-            wl_keyboard::Event::Key { key, state, .. } => {
-                input.keys.push((key, state == WEnum::Value(wl_keyboard::KeyState::Pressed)))
-            }
+            wl_keyboard::Event::Key { key, state, .. } => input
+                .keys
+                .push((key, state == WEnum::Value(wl_keyboard::KeyState::Pressed))),
             _ => {}
         }
     }
@@ -148,9 +166,10 @@ impl Dispatch<wl_pointer::WlPointer, Recorder> for State {
         let mut input = rec.0.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             wl_pointer::Event::Enter { .. } => input.pointer_enters += 1,
-            wl_pointer::Event::Button { button, state, .. } => {
-                input.buttons.push((button, state == WEnum::Value(wl_pointer::ButtonState::Pressed)))
-            }
+            wl_pointer::Event::Button { button, state, .. } => input.buttons.push((
+                button,
+                state == WEnum::Value(wl_pointer::ButtonState::Pressed),
+            )),
             _ => {}
         }
     }
@@ -166,9 +185,14 @@ struct X {
 impl X {
     /// Connects and finds the top-level window named "weft".
     fn find_weft(display: u32) -> Self {
-        let (conn, screen) = RustConnection::connect(Some(&format!(":{display}"))).expect("connect to Xvfb");
+        let (conn, screen) =
+            RustConnection::connect(Some(&format!(":{display}"))).expect("connect to Xvfb");
         let root = conn.setup().roots[screen].root;
-        let tree = conn.query_tree(root).expect("query_tree").reply().expect("query_tree reply");
+        let tree = conn
+            .query_tree(root)
+            .expect("query_tree")
+            .reply()
+            .expect("query_tree reply");
         let window = tree
             .children
             .iter()
@@ -184,7 +208,12 @@ impl X {
     }
 
     fn geometry(&self) -> (i16, i16, u16, u16) {
-        let g = self.conn.get_geometry(self.window).expect("get_geometry").reply().expect("geometry reply");
+        let g = self
+            .conn
+            .get_geometry(self.window)
+            .expect("get_geometry")
+            .reply()
+            .expect("geometry reply");
         let t = self
             .conn
             .translate_coordinates(self.window, self.root, 0, 0)
@@ -205,7 +234,11 @@ impl X {
             .expect("get_image reply");
         let setup = self.conn.setup();
         assert_eq!(image.depth, 24, "the test reads 24-bit TrueColor windows");
-        assert_eq!(setup.image_byte_order, xproto::ImageOrder::LSB_FIRST, "the test reads LSB-first images");
+        assert_eq!(
+            setup.image_byte_order,
+            xproto::ImageOrder::LSB_FIRST,
+            "the test reads LSB-first images"
+        );
         let bpp = setup
             .pixmap_formats
             .iter()
@@ -213,7 +246,11 @@ impl X {
             .map(|f| f.bits_per_pixel)
             .expect("a pixmap format for depth 24");
         assert_eq!(bpp, 32, "the test reads 32 bits per pixel");
-        let pixels = image.data.chunks_exact(4).map(|p| [p[2], p[1], p[0]]).collect();
+        let pixels = image
+            .data
+            .chunks_exact(4)
+            .map(|p| [p[2], p[1], p[0]])
+            .collect();
         (u32::from(w), u32::from(h), pixels)
     }
 
@@ -234,7 +271,10 @@ fn wait_for(c: &mut Client, log: &Path, what: &str, mut done: impl FnMut(&mut Cl
     let start = Instant::now();
     while !done(c) {
         if start.elapsed() > DEADLINE {
-            panic!("timed out waiting for {what}\n--- weft's log ---\n{}", read_log(log));
+            panic!(
+                "timed out waiting for {what}\n--- weft's log ---\n{}",
+                read_log(log)
+            );
         }
         c.roundtrip().expect("roundtrip");
         std::thread::sleep(Duration::from_millis(20));
@@ -247,7 +287,10 @@ fn read_log(log: &Path) -> String {
 
 fn surface_position(ipc: &Path) -> Option<(i32, i32)> {
     let surfaces = weft_compositor::ipc::client::request(ipc, &Request::Surfaces).ok()?;
-    let s = surfaces.as_array()?.iter().find(|s| s["app_id"] == "weft.winit-test")?;
+    let s = surfaces
+        .as_array()?
+        .iter()
+        .find(|s| s["app_id"] == "weft.winit-test")?;
     Some((s["x"].as_i64()? as i32, s["y"].as_i64()? as i32))
 }
 
@@ -258,7 +301,14 @@ fn winit_backend_shows_clients_and_forwards_input() {
     let runtime = private_runtime_dir("winit-test").expect("runtime dir");
     let log: PathBuf = runtime.join("weft.log");
     let weft = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["--backend", "winit", "--output", &format!("{OUT_W}x{OUT_H}@60"), "--socket", SOCKET])
+        .args([
+            "--backend",
+            "winit",
+            "--output",
+            &format!("{OUT_W}x{OUT_H}@60"),
+            "--socket",
+            SOCKET,
+        ])
         .env("DISPLAY", format!(":{display}"))
         // winit would pick a parent session's Wayland display over Xvfb.
         .env_remove("WAYLAND_DISPLAY")
@@ -276,16 +326,27 @@ fn winit_backend_shows_clients_and_forwards_input() {
     let start = Instant::now();
     while !(socket.exists() && ipc.exists()) {
         if let Ok(Some(status)) = weft.0.try_wait() {
-            panic!("weft exited early with {status}\n--- weft's log ---\n{}", read_log(&log));
+            panic!(
+                "weft exited early with {status}\n--- weft's log ---\n{}",
+                read_log(&log)
+            );
         }
-        assert!(start.elapsed() < DEADLINE, "weft never listened\n--- weft's log ---\n{}", read_log(&log));
+        assert!(
+            start.elapsed() < DEADLINE,
+            "weft never listened\n--- weft's log ---\n{}",
+            read_log(&log)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
     let mut c = Client::connect(&socket).expect("connect to weft");
-    let outputs = weft_compositor::ipc::client::request(&ipc, &Request::Outputs).expect("IPC outputs");
+    let outputs =
+        weft_compositor::ipc::client::request(&ipc, &Request::Outputs).expect("IPC outputs");
     assert_eq!(outputs[0]["name"], "WINIT-1");
-    assert_eq!((outputs[0]["width"].as_u64(), outputs[0]["height"].as_u64()), (Some(OUT_W.into()), Some(OUT_H.into())));
+    assert_eq!(
+        (outputs[0]["width"].as_u64(), outputs[0]["height"].as_u64()),
+        (Some(OUT_W.into()), Some(OUT_H.into()))
+    );
 
     // The seat, on the same connection as the surface: input goes to the focused client only.
     let rec = Recorder::default();
@@ -294,22 +355,37 @@ fn winit_backend_shows_clients_and_forwards_input() {
     let _pointer = seat.get_pointer(&c.qh, rec.clone());
 
     // A toplevel with four coloured quadrants.
-    let top = c.toplevel("winit test", "weft.winit-test").expect("toplevel");
-    let buffer = ShmBuffer::new(&c.shm, &c.qh, WIN_W, WIN_H, wl_shm::Format::Xrgb8888, |x, y| {
-        let q = QUADRANTS[usize::from(x >= WIN_W / 2) + 2 * usize::from(y >= WIN_H / 2)];
-        argb(q[0], q[1], q[2], 255)
-    })
+    let top = c
+        .toplevel("winit test", "weft.winit-test")
+        .expect("toplevel");
+    let buffer = ShmBuffer::new(
+        &c.shm,
+        &c.qh,
+        WIN_W,
+        WIN_H,
+        wl_shm::Format::Xrgb8888,
+        |x, y| {
+            let q = QUADRANTS[usize::from(x >= WIN_W / 2) + 2 * usize::from(y >= WIN_H / 2)];
+            argb(q[0], q[1], q[2], 255)
+        },
+    )
     .expect("shm buffer");
     c.frame(&top.surface, 1);
     c.show(&top.surface, &buffer.buffer);
     // The backend sends frame callbacks only after a frame reached the window.
-    wait_for(&mut c, &log, "the first frame callback", |c| c.state.frames_done.iter().any(|(t, _)| *t == 1));
+    wait_for(&mut c, &log, "the first frame callback", |c| {
+        c.state.frames_done.iter().any(|(t, _)| *t == 1)
+    });
     let (sx, sy) = surface_position(&ipc).expect("the surface over IPC");
 
     // The pattern, composited over the background, in the X window.
     let x = X::find_weft(display);
     let (wx, wy, ww, wh) = x.geometry();
-    assert_eq!((u32::from(ww), u32::from(wh)), (OUT_W, OUT_H), "weft's window has the output's size");
+    assert_eq!(
+        (u32::from(ww), u32::from(wh)),
+        (OUT_W, OUT_H),
+        "weft's window has the output's size"
+    );
     let probes = [
         (sx + WIN_W / 4, sy + WIN_H / 4, QUADRANTS[0]),
         (sx + 3 * WIN_W / 4, sy + WIN_H / 4, QUADRANTS[1]),
@@ -321,7 +397,10 @@ fn winit_backend_shows_clients_and_forwards_input() {
     let start = Instant::now();
     loop {
         let (w, _, pixels) = x.screenshot();
-        let seen: Vec<_> = probes.iter().map(|&(px, py, _)| pixels[(py as u32 * w + px as u32) as usize]).collect();
+        let seen: Vec<_> = probes
+            .iter()
+            .map(|&(px, py, _)| pixels[(py as u32 * w + px as u32) as usize])
+            .collect();
         if probes.iter().zip(&seen).all(|(p, s)| close(p.2, *s)) {
             break;
         }
@@ -333,7 +412,12 @@ fn winit_backend_shows_clients_and_forwards_input() {
     }
 
     // The new toplevel has the keyboard. A click on it reaches it as wl_pointer.button.
-    wait_for(&mut c, &log, "wl_keyboard.enter on the new toplevel", |_| rec.get(|i| i.keyboard_enters >= 1));
+    wait_for(
+        &mut c,
+        &log,
+        "wl_keyboard.enter on the new toplevel",
+        |_| rec.get(|i| i.keyboard_enters >= 1),
+    );
     let (cx, cy) = (wx + (sx + WIN_W / 2) as i16, wy + (sy + WIN_H / 2) as i16);
     x.fake(xproto::MOTION_NOTIFY_EVENT, 0, cx, cy);
     x.fake(xproto::BUTTON_PRESS_EVENT, 1, cx, cy);
@@ -355,25 +439,46 @@ fn winit_backend_shows_clients_and_forwards_input() {
 
     // A maximized toplevel fills the output, and follows the window when it is resized.
     top.toplevel.set_maximized();
-    wait_for(&mut c, &log, "a maximized configure of the output's size", |c| {
-        c.state.toplevel_configures.get(&top.toplevel.id()).is_some_and(|(w, h, states)| {
-            (*w, *h) == (OUT_W as i32, OUT_H as i32) && states.contains(&(xdg_toplevel::State::Maximized as u32))
-        })
-    });
+    wait_for(
+        &mut c,
+        &log,
+        "a maximized configure of the output's size",
+        |c| {
+            c.state
+                .toplevel_configures
+                .get(&top.toplevel.id())
+                .is_some_and(|(w, h, states)| {
+                    (*w, *h) == (OUT_W as i32, OUT_H as i32)
+                        && states.contains(&(xdg_toplevel::State::Maximized as u32))
+                })
+        },
+    );
     let (new_w, new_h) = (720u32, 540u32);
     x.conn
-        .configure_window(x.window, &ConfigureWindowAux::new().width(new_w).height(new_h))
+        .configure_window(
+            x.window,
+            &ConfigureWindowAux::new().width(new_w).height(new_h),
+        )
         .expect("configure_window");
     x.conn.sync().expect("sync");
-    wait_for(&mut c, &log, "wl_output.mode and a maximized configure of the new size", |c| {
-        let mode = c.state.outputs.iter().any(|o| (o.1, o.2) == (new_w as i32, new_h as i32));
-        let configured = c
-            .state
-            .toplevel_configures
-            .get(&top.toplevel.id())
-            .is_some_and(|(w, h, _)| (*w, *h) == (new_w as i32, new_h as i32));
-        mode && configured
-    });
+    wait_for(
+        &mut c,
+        &log,
+        "wl_output.mode and a maximized configure of the new size",
+        |c| {
+            let mode = c
+                .state
+                .outputs
+                .iter()
+                .any(|o| (o.1, o.2) == (new_w as i32, new_h as i32));
+            let configured = c
+                .state
+                .toplevel_configures
+                .get(&top.toplevel.id())
+                .is_some_and(|(w, h, _)| (*w, *h) == (new_w as i32, new_h as i32));
+            mode && configured
+        },
+    );
     // The swapchain followed: the new corner of the window shows weft's background.
     let start = Instant::now();
     loop {
@@ -391,9 +496,21 @@ fn winit_backend_shows_clients_and_forwards_input() {
     }
 
     // Closing the window (what a window manager sends) ends weft cleanly.
-    let atom = |name: &[u8]| x.conn.intern_atom(false, name).expect("intern_atom").reply().expect("atom").atom;
+    let atom = |name: &[u8]| {
+        x.conn
+            .intern_atom(false, name)
+            .expect("intern_atom")
+            .reply()
+            .expect("atom")
+            .atom
+    };
     let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
-    let message = ClientMessageEvent::new(32, x.window, protocols, [delete, x11rb::CURRENT_TIME, 0, 0, 0]);
+    let message = ClientMessageEvent::new(
+        32,
+        x.window,
+        protocols,
+        [delete, x11rb::CURRENT_TIME, 0, 0, 0],
+    );
     x.conn
         .send_event(false, x.window, EventMask::NO_EVENT, message)
         .expect("send_event");
@@ -403,11 +520,63 @@ fn winit_backend_shows_clients_and_forwards_input() {
         if let Some(status) = weft.0.try_wait().expect("wait for weft") {
             break status;
         }
-        assert!(start.elapsed() < DEADLINE, "weft did not exit after WM_DELETE_WINDOW\n--- weft's log ---\n{}", read_log(&log));
+        assert!(
+            start.elapsed() < DEADLINE,
+            "weft did not exit after WM_DELETE_WINDOW\n--- weft's log ---\n{}",
+            read_log(&log)
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "weft exited with {status}\n--- weft's log ---\n{}", read_log(&log));
+    assert!(
+        status.success(),
+        "weft exited with {status}\n--- weft's log ---\n{}",
+        read_log(&log)
+    );
     drop(buffer);
     let _ = std::fs::remove_dir_all(&runtime);
-    eprintln!("winit backend test took {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "winit backend test took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Runs weft with neither WAYLAND_DISPLAY nor DISPLAY; returns its status and stderr.
+fn weft_without_session(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let runtime = private_runtime_dir("no-session").expect("runtime dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DISPLAY")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run weft");
+    let _ = std::fs::remove_dir_all(&runtime);
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn default_backend_without_a_session_is_drm_which_says_it_is_missing() {
+    let (status, stderr) = weft_without_session(&[]);
+    assert!(
+        !status.success(),
+        "weft without a session must fail until drm exists; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("drm backend") && stderr.contains("not implemented"),
+        "the error names the missing backend: {stderr}"
+    );
+}
+
+#[test]
+fn winit_backend_without_a_session_fails_clearly() {
+    let (status, stderr) = weft_without_session(&["--backend", "winit"]);
+    assert!(!status.success(), "stderr: {stderr}");
+    assert!(
+        stderr.contains("cannot open a window"),
+        "the error says there is no window system: {stderr}"
+    );
 }

@@ -26,6 +26,13 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ::winit::application::ApplicationHandler;
+use ::winit::dpi::PhysicalSize;
+use ::winit::event::{ElementState, MouseButton, MouseScrollDelta, WindowEvent};
+use ::winit::event_loop::ActiveEventLoop;
+use ::winit::platform::pump_events::{EventLoopExtPumpEvents, PumpStatus};
+use ::winit::platform::scancode::PhysicalKeyExtScancode;
+use ::winit::window::{Window, WindowAttributes, WindowId};
 use calloop::generic::Generic;
 use calloop::{EventLoop, Interest, Mode, PostAction};
 use raw_window_handle::HasDisplayHandle;
@@ -35,13 +42,6 @@ use weft_compositor::input::{buttons, Scroll};
 use weft_compositor::render::swapchain::{surface_extensions, PresentError, Swapchain};
 use weft_compositor::render::{ErrorClass, RenderError, Renderer};
 use weft_compositor::{Clock, OutputSpec, Weft};
-use ::winit::application::ApplicationHandler;
-use ::winit::dpi::PhysicalSize;
-use ::winit::event::{ElementState, MouseButton, MouseScrollDelta, WindowEvent};
-use ::winit::event_loop::ActiveEventLoop;
-use ::winit::platform::pump_events::{EventLoopExtPumpEvents, PumpStatus};
-use ::winit::platform::scancode::PhysicalKeyExtScancode;
-use ::winit::window::{Window, WindowAttributes, WindowId};
 
 use crate::server::{serve, ServerError, ServerOptions};
 
@@ -125,7 +125,8 @@ struct Nested {
 /// Runs weft in a window until the window is closed (or the client exits, with
 /// `exit_with_client`). Returns the client's status when it was waited for, else 0.
 pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
-    let mut winit_loop = ::winit::event_loop::EventLoop::new().map_err(|e| WinitError::NoWindow(e.to_string()))?;
+    let mut winit_loop =
+        ::winit::event_loop::EventLoop::new().map_err(|e| WinitError::NoWindow(e.to_string()))?;
     let display = winit_loop
         .display_handle()
         .map_err(|e| WinitError::NoWindow(e.to_string()))?
@@ -143,8 +144,12 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
     };
     let start = Instant::now();
     let window = loop {
-        if let PumpStatus::Exit(code) = winit_loop.pump_app_events(Some(Duration::from_millis(20)), &mut app) {
-            return Err(WinitError::NoWindow(format!("the window system ended the session ({code})")));
+        if let PumpStatus::Exit(code) =
+            winit_loop.pump_app_events(Some(Duration::from_millis(20)), &mut app)
+        {
+            return Err(WinitError::NoWindow(format!(
+                "the window system ended the session ({code})"
+            )));
         }
         if let Some(e) = app.window_error.take() {
             return Err(WinitError::NoWindow(e));
@@ -153,7 +158,9 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
             break w;
         }
         if start.elapsed() > WINDOW_TIMEOUT {
-            return Err(WinitError::NoWindow("the window system did not create the window".into()));
+            return Err(WinitError::NoWindow(
+                "the window system did not create the window".into(),
+            ));
         }
     };
     let size = window.inner_size();
@@ -167,17 +174,33 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
 
     let mut event_loop: EventLoop<'static, Weft> =
         EventLoop::try_new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
-    let display: Display<Weft> = Display::new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    let display: Display<Weft> =
+        Display::new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
     let mut state = Weft::with_renderer(display.handle(), Clock::monotonic(), renderer)?;
-    state.add_output_with_model(OUTPUT_NAME, "winit", OutputSpec { width, height, refresh_mhz })?;
-    info!(output = OUTPUT_NAME, width, height, refresh_mhz, "window output added");
+    state.add_output_with_model(
+        OUTPUT_NAME,
+        "winit",
+        OutputSpec {
+            width,
+            height,
+            refresh_mhz,
+        },
+    )?;
+    info!(
+        output = OUTPUT_NAME,
+        width, height, refresh_mhz, "window output added"
+    );
     let served = serve(&mut event_loop, display, &options.server)?;
 
     // winit's fd only wakes calloop up; the events are read by pumping winit below.
-    let winit_fd: OwnedFd = rustix::io::dup(winit_loop.as_fd()).map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    let winit_fd: OwnedFd =
+        rustix::io::dup(winit_loop.as_fd()).map_err(|e| ServerError::EventLoop(e.to_string()))?;
     event_loop
         .handle()
-        .insert_source(Generic::new(winit_fd, Interest::READ, Mode::Level), |_, _, _| Ok(PostAction::Continue))
+        .insert_source(
+            Generic::new(winit_fd, Interest::READ, Mode::Level),
+            |_, _, _| Ok(PostAction::Continue),
+        )
         .map_err(|e| ServerError::EventLoop(e.to_string()))?;
 
     let mut nested = Nested {
@@ -241,7 +264,11 @@ impl Nested {
             WindowEvent::CursorMoved { position, .. } => {
                 state.pointer_motion((position.x, position.y).into(), time);
             }
-            WindowEvent::MouseInput { state: pressed, button, .. } => {
+            WindowEvent::MouseInput {
+                state: pressed,
+                button,
+                ..
+            } => {
                 let code = match button {
                     MouseButton::Left => buttons::LEFT,
                     MouseButton::Right => buttons::RIGHT,
@@ -267,7 +294,9 @@ impl Nested {
                 state.pointer_axis(scroll, time);
             }
             WindowEvent::KeyboardInput {
-                event, is_synthetic, ..
+                event,
+                is_synthetic,
+                ..
             } => {
                 // Synthetic presses (keys already held when the window gains focus) and the window
                 // system's repeats are not forwarded: Wayland clients repeat keys themselves, from

@@ -36,17 +36,24 @@ const WHEEL_STEP: f64 = 15.0;
 
 impl Weft {
     /// The surface under `pos` (global logical coordinates) and that surface's origin, topmost first.
-    pub fn surface_under(&self, pos: Point<f64, Logical>) -> Option<(WlSurface, Point<f64, Logical>)> {
+    pub fn surface_under(
+        &self,
+        pos: Point<f64, Logical>,
+    ) -> Option<(WlSurface, Point<f64, Logical>)> {
         let (window, loc) = self.space.element_under(pos)?;
         // `loc` is where the window geometry starts; surface coordinates start at the tree's origin.
         let origin = loc - window.geometry().loc;
-        let (surface, offset) = window.surface_under(pos - origin.to_f64(), WindowSurfaceType::ALL)?;
+        let (surface, offset) =
+            window.surface_under(pos - origin.to_f64(), WindowSurfaceType::ALL)?;
         Some((surface, (origin + offset).to_f64()))
     }
 
     /// Gives the keyboard to `window`'s toplevel and raises it; `None` clears the focus.
     pub fn focus_window(&mut self, window: Option<Window>) {
-        let surface = window.as_ref().and_then(|w| w.toplevel()).map(|t| t.wl_surface().clone());
+        let surface = window
+            .as_ref()
+            .and_then(|w| w.toplevel())
+            .map(|t| t.wl_surface().clone());
         if let Some(w) = &window {
             self.space.raise_element(w, true);
             self.damage();
@@ -59,7 +66,9 @@ impl Weft {
     /// The pointer moved to `pos` (global logical coordinates): enter/leave/motion to the surface under
     /// it, then a frame.
     pub fn pointer_motion(&mut self, pos: Point<f64, Logical>, time_ms: u32) {
-        let Some(pointer) = self.seat.get_pointer() else { return };
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
         let under = self.surface_under(pos);
         pointer.motion(
             self,
@@ -76,7 +85,9 @@ impl Weft {
     /// A pointer button (a Linux event code, see [`buttons`]). A press focuses the window under the
     /// pointer, or clears the focus over the background.
     pub fn pointer_button(&mut self, button: u32, pressed: bool, time_ms: u32) {
-        let Some(pointer) = self.seat.get_pointer() else { return };
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
         if pressed && !pointer.is_grabbed() {
             let pos = pointer.current_location();
             let window = self.space.element_under(pos).map(|(w, _)| w.clone());
@@ -88,7 +99,11 @@ impl Weft {
                 serial: SERIAL_COUNTER.next_serial(),
                 time: time_ms,
                 button,
-                state: if pressed { ButtonState::Pressed } else { ButtonState::Released },
+                state: if pressed {
+                    ButtonState::Pressed
+                } else {
+                    ButtonState::Released
+                },
             },
         );
         pointer.frame(self);
@@ -96,7 +111,9 @@ impl Weft {
 
     /// A scroll, as one axis frame.
     pub fn pointer_axis(&mut self, scroll: Scroll, time_ms: u32) {
-        let Some(pointer) = self.seat.get_pointer() else { return };
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
         let mut frame = AxisFrame::new(time_ms);
         match scroll {
             Scroll::Pixels { dx, dy } => {
@@ -111,10 +128,14 @@ impl Weft {
             Scroll::Lines { dx, dy } => {
                 frame = frame.source(AxisSource::Wheel);
                 if dx != 0.0 {
-                    frame = frame.value(Axis::Horizontal, dx * WHEEL_STEP).v120(Axis::Horizontal, (dx * 120.0) as i32);
+                    frame = frame
+                        .value(Axis::Horizontal, dx * WHEEL_STEP)
+                        .v120(Axis::Horizontal, (dx * 120.0) as i32);
                 }
                 if dy != 0.0 {
-                    frame = frame.value(Axis::Vertical, dy * WHEEL_STEP).v120(Axis::Vertical, (dy * 120.0) as i32);
+                    frame = frame
+                        .value(Axis::Vertical, dy * WHEEL_STEP)
+                        .v120(Axis::Vertical, (dy * 120.0) as i32);
                 }
             }
         }
@@ -125,8 +146,14 @@ impl Weft {
     /// A key, by its XKB keycode (evdev code + 8), to the focused surface. Modifiers are tracked by
     /// smithay's keymap state and sent as wl_keyboard.modifiers.
     pub fn keyboard_key(&mut self, keycode: u32, pressed: bool, time_ms: u32) {
-        let Some(keyboard) = self.seat.get_keyboard() else { return };
-        let state = if pressed { KeyState::Pressed } else { KeyState::Released };
+        let Some(keyboard) = self.seat.get_keyboard() else {
+            return;
+        };
+        let state = if pressed {
+            KeyState::Pressed
+        } else {
+            KeyState::Released
+        };
         keyboard.input::<(), _>(
             self,
             Keycode::new(keycode),

@@ -83,7 +83,12 @@ impl Weft {
     }
 
     /// As [`Weft::add_output`], with the model wl_output reports (the backend's name).
-    pub fn add_output_with_model(&mut self, name: &str, model: &str, spec: OutputSpec) -> Result<usize, RenderError> {
+    pub fn add_output_with_model(
+        &mut self,
+        name: &str,
+        model: &str,
+        spec: OutputSpec,
+    ) -> Result<usize, RenderError> {
         let target = self.renderer.create_target(spec.width, spec.height)?;
         let output = new_output(&self.display_handle, name, model, spec);
         let global = output.create_global::<Self>(&self.display_handle);
@@ -116,7 +121,12 @@ impl Weft {
     /// mode advertised (wl_output.mode and done, through smithay), outputs right of it moved, and
     /// maximized or fullscreen toplevels reconfigured to fill the first output, as
     /// `set_fill_state` sized them.
-    pub fn resize_output(&mut self, index: usize, width: u32, height: u32) -> Result<(), RenderError> {
+    pub fn resize_output(
+        &mut self,
+        index: usize,
+        width: u32,
+        height: u32,
+    ) -> Result<(), RenderError> {
         let Some(slot) = self.outputs.get(index) else {
             return Ok(());
         };
@@ -136,13 +146,15 @@ impl Weft {
         };
         slot.output.add_mode(mode);
         slot.output.set_preferred(mode);
-        slot.output.change_current_state(Some(mode), None, None, None);
+        slot.output
+            .change_current_state(Some(mode), None, None, None);
         if let Some(old) = old_mode.filter(|m| *m != mode) {
             slot.output.delete_mode(old);
         }
         let mut x = 0;
         for slot in &self.outputs {
-            slot.output.change_current_state(None, None, None, Some((x, 0).into()));
+            slot.output
+                .change_current_state(None, None, None, Some((x, 0).into()));
             self.space.map_output(&slot.output, (x, 0));
             x += slot.spec.width as i32;
         }

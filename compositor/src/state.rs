@@ -91,7 +91,11 @@ impl Weft {
 
     /// As [`Weft::new`], on a renderer the backend made (a window backend needs surface extensions
     /// on the instance: [`Renderer::with_instance_extensions`]).
-    pub fn with_renderer(display_handle: DisplayHandle, clock: Clock, renderer: Renderer) -> Result<Self, RenderError> {
+    pub fn with_renderer(
+        display_handle: DisplayHandle,
+        clock: Clock,
+        renderer: Renderer,
+    ) -> Result<Self, RenderError> {
         let dh = &display_handle;
         let compositor_state = CompositorState::new_v6::<Self>(dh);
         let xdg_shell_state = XdgShellState::new::<Self>(dh);

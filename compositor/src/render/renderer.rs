@@ -20,7 +20,8 @@ use super::RenderError;
 pub const TARGET_FORMAT: vk::Format = vk::Format::R8G8B8A8_UNORM;
 
 /// The layout `render(.., readback: false)` leaves a target in (its rendering pass ends there).
-pub(crate) const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout = vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL;
+pub(crate) const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout =
+    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL;
 
 /// A rectangle in output pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,7 +115,9 @@ impl Renderer {
 
     /// As [`Renderer::new`], with instance extensions a backend requires (a window backend's
     /// surface extensions, see [`super::swapchain::surface_extensions`]).
-    pub fn with_instance_extensions(required: &[&'static std::ffi::CStr]) -> Result<Self, RenderError> {
+    pub fn with_instance_extensions(
+        required: &[&'static std::ffi::CStr],
+    ) -> Result<Self, RenderError> {
         let validation = cfg!(debug_assertions) && std::env::var_os("WEFT_NO_VALIDATION").is_none();
         let instance = Instance::new(validation, required)?;
         let device = Device::new(instance)?;

@@ -82,7 +82,11 @@ pub fn surface_extensions(display: RawDisplayHandle) -> Result<Vec<&'static CStr
         RawDisplayHandle::Xlib(_) => ash::khr::xlib_surface::NAME,
         RawDisplayHandle::Xcb(_) => ash::khr::xcb_surface::NAME,
         RawDisplayHandle::Wayland(_) => ash::khr::wayland_surface::NAME,
-        other => return Err(PresentError::Unsupported(format!("no Vulkan surface for display {other:?}"))),
+        other => {
+            return Err(PresentError::Unsupported(format!(
+                "no Vulkan surface for display {other:?}"
+            )))
+        }
     };
     Ok(vec![ash::khr::surface::NAME, platform])
 }
@@ -117,15 +121,19 @@ impl WindowSurface {
         for ext in surface_extensions(display)? {
             let name = ext.to_string_lossy();
             if !instance.extensions.iter().any(|e| *e == name) {
-                return Err(PresentError::Render(RenderError::MissingExtension(name.into_owned())));
+                return Err(PresentError::Render(RenderError::MissingExtension(
+                    name.into_owned(),
+                )));
             }
         }
         let raw = match (display, handle) {
             (RawDisplayHandle::Xlib(d), RawWindowHandle::Xlib(w)) => {
-                let dpy = d
-                    .display
-                    .ok_or_else(|| PresentError::Unsupported("Xlib display handle without a display".into()))?;
-                let info = vk::XlibSurfaceCreateInfoKHR::default().dpy(dpy.as_ptr()).window(w.window);
+                let dpy = d.display.ok_or_else(|| {
+                    PresentError::Unsupported("Xlib display handle without a display".into())
+                })?;
+                let info = vk::XlibSurfaceCreateInfoKHR::default()
+                    .dpy(dpy.as_ptr())
+                    .window(w.window);
                 let loader = ash::khr::xlib_surface::Instance::new(&instance.entry, &instance.raw);
                 // SAFETY: `dpy` and `w.window` come from the live window, which this surface keeps alive
                 // (`_window`) until the surface is destroyed (VUID-VkXlibSurfaceCreateInfoKHR-dpy-01313);
@@ -133,9 +141,9 @@ impl WindowSurface {
                 unsafe { loader.create_xlib_surface(&info, None) }
             }
             (RawDisplayHandle::Xcb(d), RawWindowHandle::Xcb(w)) => {
-                let conn = d
-                    .connection
-                    .ok_or_else(|| PresentError::Unsupported("XCB display handle without a connection".into()))?;
+                let conn = d.connection.ok_or_else(|| {
+                    PresentError::Unsupported("XCB display handle without a connection".into())
+                })?;
                 let info = vk::XcbSurfaceCreateInfoKHR::default()
                     .connection(conn.as_ptr())
                     .window(w.window.get());
@@ -148,7 +156,8 @@ impl WindowSurface {
                 let info = vk::WaylandSurfaceCreateInfoKHR::default()
                     .display(d.display.as_ptr())
                     .surface(w.surface.as_ptr());
-                let loader = ash::khr::wayland_surface::Instance::new(&instance.entry, &instance.raw);
+                let loader =
+                    ash::khr::wayland_surface::Instance::new(&instance.entry, &instance.raw);
                 // SAFETY: a live wl_display and wl_surface, kept alive by `_window`; the extension is
                 // enabled.
                 unsafe { loader.create_wayland_surface(&info, None) }
@@ -217,17 +226,27 @@ pub struct Swapchain {
 impl Swapchain {
     /// Creates a surface for `window` on the renderer's device and a `width`×`height` swapchain on it.
     #[tracing::instrument(skip_all, err)]
-    pub fn new<W: Window>(renderer: &Renderer, window: Arc<W>, width: u32, height: u32) -> Result<Self, PresentError> {
+    pub fn new<W: Window>(
+        renderer: &Renderer,
+        window: Arc<W>,
+        width: u32,
+        height: u32,
+    ) -> Result<Self, PresentError> {
         let device = renderer.device().clone();
         if !device.has_extension("VK_KHR_swapchain") {
-            return Err(PresentError::Unsupported(format!("{} has no VK_KHR_swapchain", device.info.name)));
+            return Err(PresentError::Unsupported(format!(
+                "{} has no VK_KHR_swapchain",
+                device.info.name
+            )));
         }
         let surface = WindowSurface::new(&device, window)?;
         // SAFETY: the physical device, queue family and surface all belong to this instance.
         let supported = unsafe {
-            surface
-                .loader
-                .get_physical_device_surface_support(device.physical, device.queue_family, surface.raw)
+            surface.loader.get_physical_device_surface_support(
+                device.physical,
+                device.queue_family,
+                surface.raw,
+            )
         }
         .map_err(PresentError::vk("vkGetPhysicalDeviceSurfaceSupportKHR"))?;
         if !supported {
@@ -237,7 +256,11 @@ impl Swapchain {
             )));
         }
         let format = choose_format(&device, &surface)?;
-        let op = if format.format == TARGET_FORMAT { CopyOp::Copy } else { CopyOp::Blit };
+        let op = if format.format == TARGET_FORMAT {
+            CopyOp::Copy
+        } else {
+            CopyOp::Blit
+        };
         if op == CopyOp::Blit {
             check_blit(&device, format.format)?;
         }
@@ -257,7 +280,10 @@ impl Swapchain {
             raw: vk::SwapchainKHR::null(),
             images: Vec::new(),
             format,
-            extent: vk::Extent2D { width: 0, height: 0 },
+            extent: vk::Extent2D {
+                width: 0,
+                height: 0,
+            },
             op,
             cmd_pool,
             cmd: vk::CommandBuffer::null(),
@@ -316,7 +342,9 @@ impl Swapchain {
                 .loader
                 .get_physical_device_surface_capabilities(d.physical, self.surface.raw)
         }
-        .map_err(PresentError::vk("vkGetPhysicalDeviceSurfaceCapabilitiesKHR"))?;
+        .map_err(PresentError::vk(
+            "vkGetPhysicalDeviceSurfaceCapabilitiesKHR",
+        ))?;
         // currentExtent is 0xFFFFFFFF where the swapchain decides the size (Wayland).
         let extent = if caps.current_extent.width == u32::MAX {
             vk::Extent2D {
@@ -329,8 +357,13 @@ impl Swapchain {
         if extent.width == 0 || extent.height == 0 {
             return Err(PresentError::NotNow("the window has no area"));
         }
-        if !caps.supported_usage_flags.contains(vk::ImageUsageFlags::TRANSFER_DST) {
-            return Err(PresentError::Unsupported("swapchain images cannot be copied into".into()));
+        if !caps
+            .supported_usage_flags
+            .contains(vk::ImageUsageFlags::TRANSFER_DST)
+        {
+            return Err(PresentError::Unsupported(
+                "swapchain images cannot be copied into".into(),
+            ));
         }
         let mut count = caps.min_image_count + 1;
         if caps.max_image_count != 0 {
@@ -364,7 +397,8 @@ impl Swapchain {
         // extent were taken from what the surface reports; FIFO is always supported
         // (VUID-VkSwapchainCreateInfoKHR-presentMode-01281); `old` is this surface's current swapchain
         // or null.
-        let raw = unsafe { self.loader.create_swapchain(&info, None) }.map_err(PresentError::vk("vkCreateSwapchainKHR"))?;
+        let raw = unsafe { self.loader.create_swapchain(&info, None) }
+            .map_err(PresentError::vk("vkCreateSwapchainKHR"))?;
         if old != vk::SwapchainKHR::null() {
             // SAFETY: every command that used the old images was waited for (copies are synchronous);
             // the old swapchain was retired by passing it as oldSwapchain above.
@@ -372,9 +406,15 @@ impl Swapchain {
         }
         self.raw = raw;
         // SAFETY: `raw` was just created on this device.
-        self.images = unsafe { self.loader.get_swapchain_images(raw) }.map_err(PresentError::vk("vkGetSwapchainImagesKHR"))?;
+        self.images = unsafe { self.loader.get_swapchain_images(raw) }
+            .map_err(PresentError::vk("vkGetSwapchainImagesKHR"))?;
         self.extent = extent;
-        debug!(width = extent.width, height = extent.height, images = self.images.len(), "swapchain (re)created");
+        debug!(
+            width = extent.width,
+            height = extent.height,
+            images = self.images.len(),
+            "swapchain (re)created"
+        );
         Ok(())
     }
 
@@ -388,30 +428,43 @@ impl Swapchain {
         // SAFETY: the swapchain is live; the fence is unsignalled (reset after every wait) and not used
         // by any pending submission.
         let acquired = unsafe {
-            self.loader
-                .acquire_next_image(self.raw, ACQUIRE_TIMEOUT_NS, vk::Semaphore::null(), self.acquire_fence)
+            self.loader.acquire_next_image(
+                self.raw,
+                ACQUIRE_TIMEOUT_NS,
+                vk::Semaphore::null(),
+                self.acquire_fence,
+            )
         };
         let (index, acquire_suboptimal) = match acquired {
             Ok(v) => v,
             Err(vk::Result::TIMEOUT) | Err(vk::Result::NOT_READY) => {
-                return Err(PresentError::NotNow("no swapchain image became free in time"))
+                return Err(PresentError::NotNow(
+                    "no swapchain image became free in time",
+                ))
             }
             Err(e) => return Err(PresentError::vk("vkAcquireNextImageKHR")(e)),
         };
         // SAFETY: the acquire above will signal this fence; waiting, then resetting it once signalled.
         unsafe {
             let waited = d.wait_for_fences(&[self.acquire_fence], true, ACQUIRE_TIMEOUT_NS);
-            d.reset_fences(&[self.acquire_fence]).map_err(PresentError::vk("vkResetFences"))?;
+            d.reset_fences(&[self.acquire_fence])
+                .map_err(PresentError::vk("vkResetFences"))?;
             waited.map_err(PresentError::vk("vkWaitForFences"))?;
         }
-        let image = *self
-            .images
-            .get(index as usize)
-            .ok_or(PresentError::Render(RenderError::Vk("vkAcquireNextImageKHR", vk::Result::ERROR_UNKNOWN)))?;
+        let image =
+            *self
+                .images
+                .get(index as usize)
+                .ok_or(PresentError::Render(RenderError::Vk(
+                    "vkAcquireNextImageKHR",
+                    vk::Result::ERROR_UNKNOWN,
+                )))?;
         self.copy(target, image)?;
         let swapchains = [self.raw];
         let indices = [index];
-        let info = vk::PresentInfoKHR::default().swapchains(&swapchains).image_indices(&indices);
+        let info = vk::PresentInfoKHR::default()
+            .swapchains(&swapchains)
+            .image_indices(&indices);
         // SAFETY: `index` was acquired above and is in PRESENT_SRC_KHR with its writes finished (the copy
         // was waited for); the queue is used from this thread only.
         let suboptimal = unsafe { self.loader.queue_present(self.device.queue, &info) }
@@ -433,7 +486,8 @@ impl Swapchain {
                 .map_err(PresentError::vk("vkResetCommandBuffer"))?;
             d.begin_command_buffer(
                 cmd,
-                &vk::CommandBufferBeginInfo::default().flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
+                &vk::CommandBufferBeginInfo::default()
+                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
             )
             .map_err(PresentError::vk("vkBeginCommandBuffer"))?;
         }
@@ -446,7 +500,10 @@ impl Swapchain {
                 src.raw,
                 TARGET_LAYOUT_AFTER_RENDER,
                 vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
-                (vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT, vk::AccessFlags2::COLOR_ATTACHMENT_WRITE),
+                (
+                    vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
+                    vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
+                ),
                 (stage, vk::AccessFlags2::TRANSFER_READ),
             ),
             // The previous contents of a swapchain image are never wanted: UNDEFINED discards them.
@@ -468,7 +525,10 @@ impl Swapchain {
         // copy; regions lie inside both images (clamped to the smaller extent, or whole-image blits);
         // the formats support copy/blit (checked in `new`).
         unsafe {
-            d.cmd_pipeline_barrier2(cmd, &vk::DependencyInfo::default().image_memory_barriers(&barriers));
+            d.cmd_pipeline_barrier2(
+                cmd,
+                &vk::DependencyInfo::default().image_memory_barriers(&barriers),
+            );
             match self.op {
                 CopyOp::Copy => {
                     let region = vk::ImageCopy {
@@ -492,12 +552,19 @@ impl Swapchain {
                     );
                 }
                 CopyOp::Blit => {
-                    let corner = |w: u32, h: u32| vk::Offset3D { x: w as i32, y: h as i32, z: 1 };
+                    let corner = |w: u32, h: u32| vk::Offset3D {
+                        x: w as i32,
+                        y: h as i32,
+                        z: 1,
+                    };
                     let region = vk::ImageBlit {
                         src_subresource: layers,
                         src_offsets: [vk::Offset3D::default(), corner(src.width, src.height)],
                         dst_subresource: layers,
-                        dst_offsets: [vk::Offset3D::default(), corner(self.extent.width, self.extent.height)],
+                        dst_offsets: [
+                            vk::Offset3D::default(),
+                            corner(self.extent.width, self.extent.height),
+                        ],
                     };
                     // NEAREST: the sizes match except for a frame in flight across a resize, where a
                     // stretched frame is better than a black one.
@@ -527,11 +594,18 @@ impl Swapchain {
                     vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
                     TARGET_LAYOUT_AFTER_RENDER,
                     (stage, vk::AccessFlags2::TRANSFER_READ),
-                    (vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT, vk::AccessFlags2::COLOR_ATTACHMENT_WRITE),
+                    (
+                        vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
+                        vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
+                    ),
                 ),
             ];
-            d.cmd_pipeline_barrier2(cmd, &vk::DependencyInfo::default().image_memory_barriers(&after));
-            d.end_command_buffer(cmd).map_err(PresentError::vk("vkEndCommandBuffer"))?;
+            d.cmd_pipeline_barrier2(
+                cmd,
+                &vk::DependencyInfo::default().image_memory_barriers(&after),
+            );
+            d.end_command_buffer(cmd)
+                .map_err(PresentError::vk("vkEndCommandBuffer"))?;
         }
         let cmds = [cmd];
         let submit = vk::SubmitInfo::default().command_buffers(&cmds);
@@ -541,7 +615,8 @@ impl Swapchain {
             d.queue_submit(self.device.queue, &[submit], self.copy_fence)
                 .map_err(PresentError::vk("vkQueueSubmit"))?;
             let waited = d.wait_for_fences(&[self.copy_fence], true, 10_000_000_000);
-            d.reset_fences(&[self.copy_fence]).map_err(PresentError::vk("vkResetFences"))?;
+            d.reset_fences(&[self.copy_fence])
+                .map_err(PresentError::vk("vkResetFences"))?;
             waited.map_err(PresentError::vk("vkWaitForFences"))?;
         }
         Ok(())
@@ -584,12 +659,18 @@ fn barrier(
 }
 
 fn is_srgb(format: vk::Format) -> bool {
-    matches!(format, vk::Format::B8G8R8A8_SRGB | vk::Format::R8G8B8A8_SRGB | vk::Format::A8B8G8R8_SRGB_PACK32)
+    matches!(
+        format,
+        vk::Format::B8G8R8A8_SRGB | vk::Format::R8G8B8A8_SRGB | vk::Format::A8B8G8R8_SRGB_PACK32
+    )
 }
 
 /// Prefers the target's own format (a plain copy), then BGRA UNORM (a swizzling blit), then any UNORM
 /// 8-bit format, then whatever comes first.
-fn choose_format(device: &Device, surface: &WindowSurface) -> Result<vk::SurfaceFormatKHR, PresentError> {
+fn choose_format(
+    device: &Device,
+    surface: &WindowSurface,
+) -> Result<vk::SurfaceFormatKHR, PresentError> {
     // SAFETY: valid physical device and surface of this instance.
     let formats = unsafe {
         surface
@@ -600,7 +681,9 @@ fn choose_format(device: &Device, surface: &WindowSurface) -> Result<vk::Surface
     let rank = |f: &vk::SurfaceFormatKHR| match f.format {
         TARGET_FORMAT => 0,
         vk::Format::B8G8R8A8_UNORM => 1,
-        vk::Format::A8B8G8R8_UNORM_PACK32 | vk::Format::A2B10G10R10_UNORM_PACK32 | vk::Format::A2R10G10B10_UNORM_PACK32 => 2,
+        vk::Format::A8B8G8R8_UNORM_PACK32
+        | vk::Format::A2B10G10R10_UNORM_PACK32
+        | vk::Format::A2R10G10B10_UNORM_PACK32 => 2,
         _ if is_srgb(f.format) => 4,
         _ => 3,
     };
@@ -625,10 +708,14 @@ fn check_blit(device: &Device, dst: vk::Format) -> Result<(), PresentError> {
         .optimal_tiling_features
     };
     if !props(TARGET_FORMAT).contains(vk::FormatFeatureFlags::BLIT_SRC) {
-        return Err(PresentError::Unsupported(format!("{TARGET_FORMAT:?} cannot be a blit source")));
+        return Err(PresentError::Unsupported(format!(
+            "{TARGET_FORMAT:?} cannot be a blit source"
+        )));
     }
     if !props(dst).contains(vk::FormatFeatureFlags::BLIT_DST) {
-        return Err(PresentError::Unsupported(format!("{dst:?} cannot be a blit destination")));
+        return Err(PresentError::Unsupported(format!(
+            "{dst:?} cannot be a blit destination"
+        )));
     }
     Ok(())
 }
