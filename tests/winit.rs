@@ -1,8 +1,9 @@
 //! The winit backend, end to end under Xvfb with lavapipe: `weft --backend winit` opens an X window
 //! and presents through a Vulkan swapchain; a Wayland client draws a known pattern, which must show
-//! up in an X screenshot of that window (GetImage); a key and a click injected with XTest must reach
-//! the client as wl_keyboard.key and wl_pointer.button; resizing the X window must change the
-//! wl_output mode and reconfigure a maximized toplevel; WM_DELETE_WINDOW must end weft with status 0.
+//! up in an X screenshot of that window (GetImage); a click and a key injected with XTest must reach
+//! the client as wl_pointer.button and wl_keyboard.key, and leaving the window as wl_pointer.leave;
+//! resizing the X window must change the wl_output mode and reconfigure a maximized toplevel;
+//! WM_DELETE_WINDOW must end weft with status 0.
 //!
 //! Needs `Xvfb` (package xvfb) on PATH and a Vulkan driver with VK_KHR_xlib_surface (lavapipe from
 //! mesa-vulkan-drivers). Without Xvfb the test fails, saying so; it never skips.
@@ -109,6 +110,7 @@ struct Input {
     /// (evdev code, pressed)
     keys: Vec<(u32, bool)>,
     pointer_enters: u32,
+    pointer_leaves: u32,
     /// (button, pressed)
     buttons: Vec<(u32, bool)>,
 }
@@ -166,6 +168,7 @@ impl Dispatch<wl_pointer::WlPointer, Recorder> for State {
         let mut input = rec.0.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             wl_pointer::Event::Enter { .. } => input.pointer_enters += 1,
+            wl_pointer::Event::Leave { .. } => input.pointer_leaves += 1,
             wl_pointer::Event::Button { button, state, .. } => input.buttons.push((
                 button,
                 state == WEnum::Value(wl_pointer::ButtonState::Pressed),
@@ -425,6 +428,22 @@ fn winit_backend_shows_clients_and_forwards_input() {
     wait_for(&mut c, &log, "wl_pointer.button press and release", |_| {
         rec.get(|i| i.pointer_enters >= 1 && i.buttons == [(0x110, true), (0x110, false)])
     });
+
+    // Leaving weft's window leaves the surface; coming back enters it again.
+    x.fake(xproto::MOTION_NOTIFY_EVENT, 0, 1000, 750);
+    wait_for(
+        &mut c,
+        &log,
+        "wl_pointer.leave when the pointer leaves the window",
+        |_| rec.get(|i| i.pointer_leaves >= 1),
+    );
+    x.fake(xproto::MOTION_NOTIFY_EVENT, 0, cx, cy);
+    wait_for(
+        &mut c,
+        &log,
+        "wl_pointer.enter when the pointer comes back",
+        |_| rec.get(|i| i.pointer_enters >= 2),
+    );
 
     // A key typed into weft's window reaches the focused client as its evdev code.
     x.conn

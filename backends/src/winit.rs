@@ -264,6 +264,7 @@ impl Nested {
             WindowEvent::CursorMoved { position, .. } => {
                 state.pointer_motion((position.x, position.y).into(), time);
             }
+            WindowEvent::CursorLeft { .. } => state.pointer_leave(time),
             WindowEvent::MouseInput {
                 state: pressed,
                 button,

@@ -82,6 +82,24 @@ impl Weft {
         pointer.frame(self);
     }
 
+    /// The pointer left weft's area (a nested window's pointer went elsewhere): wl_pointer.leave.
+    pub fn pointer_leave(&mut self, time_ms: u32) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        let location = pointer.current_location();
+        pointer.motion(
+            self,
+            None,
+            &MotionEvent {
+                location,
+                serial: SERIAL_COUNTER.next_serial(),
+                time: time_ms,
+            },
+        );
+        pointer.frame(self);
+    }
+
     /// A pointer button (a Linux event code, see [`buttons`]). A press focuses the window under the
     /// pointer, or clears the focus over the background.
     pub fn pointer_button(&mut self, button: u32, pressed: bool, time_ms: u32) {
