@@ -1,6 +1,7 @@
 //! The winit backend: weft in a window of the running X11 or Wayland session, for development.
 //!
-//! One output, `WINIT-1`, the size of the window's inside. Frames are rendered with the same Vulkan
+//! One output, `WINIT-1`, the size of the window's inside. X11 is always built; a Wayland session
+//! without XWayland needs the `wayland` feature (see the workspace Cargo.toml for why it is opt-in). Frames are rendered with the same Vulkan
 //! renderer as headless into the output's target and presented through a FIFO swapchain on the
 //! window (`weft_compositor::render::swapchain`; no EGL anywhere).
 //!
@@ -125,8 +126,8 @@ struct Nested {
 /// Runs weft in a window until the window is closed (or the client exits, with
 /// `exit_with_client`). Returns the client's status when it was waited for, else 0.
 pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
-    let mut winit_loop =
-        ::winit::event_loop::EventLoop::new().map_err(|e| WinitError::NoWindow(e.to_string()))?;
+    let mut winit_loop = ::winit::event_loop::EventLoop::new()
+        .map_err(|e| WinitError::NoWindow(no_window_hint(&e)))?;
     let display = winit_loop
         .display_handle()
         .map_err(|e| WinitError::NoWindow(e.to_string()))?
@@ -249,6 +250,20 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
     // the state.
     drop(nested);
     Ok(served.client_status.get().unwrap_or(0))
+}
+
+/// winit's reason, plus what to do when this build cannot talk to the session at hand.
+fn no_window_hint(e: &dyn std::fmt::Display) -> String {
+    let wayland_only = std::env::var_os("WAYLAND_DISPLAY").is_some_and(|v| !v.is_empty())
+        && std::env::var_os("DISPLAY").is_none_or(|v| v.is_empty());
+    if wayland_only && !cfg!(feature = "wayland") {
+        format!(
+            "{e} (this weft was built for X11 only: run it under XWayland with DISPLAY set, or build it with \
+             `--features winit-wayland`)"
+        )
+    } else {
+        e.to_string()
+    }
 }
 
 impl Nested {
