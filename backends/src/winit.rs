@@ -11,15 +11,17 @@
 //!
 //! Frame pacing: a frame clock at the monitor's refresh (the `--output` rate when the window system
 //! reports none), with absolute deadlines as in headless. A tick renders and presents when the scene
-//! changed; FIFO makes the acquire block when the presentation engine is behind, which slows the
-//! clock to what the display takes (measured under Xvfb with lavapipe at 640×480: acquire, copy and
-//! present take ~1.5 ms median and FIFO never blocked, so the frame clock alone paced frames;
-//! weston-presentation-shm saw 16.6 ms between presentations). Frame callbacks and wp_presentation feedback follow each presented
-//! frame (and each idle tick), timestamped on CLOCK_MONOTONIC when vkQueuePresentKHR returned: without
-//! VK_KHR_present_wait (lavapipe has none) that is the best measure we have of when the frame left for
-//! the screen. With Mesa's software X11 WSI the present is a PutImage issued from the present call,
-//! so the timestamp is the moment the pixels went to the X server; on hardware it is the earliest
-//! moment the frame can be scanned out (the next vblank is up to a refresh later).
+//! changed; in FIFO mode an acquire blocks while every image is queued, which slows the clock down to
+//! what the display takes. Measured under Xvfb with lavapipe at 640×480: acquire, copy and present
+//! take ~1.5 ms (median) and FIFO never blocked, so the frame clock alone paced frames
+//! (weston-presentation-shm saw 16.6 ms between presentations).
+//!
+//! Timestamps: frame callbacks and wp_presentation feedback follow each presented frame (and each
+//! idle tick), stamped on CLOCK_MONOTONIC right after vkQueuePresentKHR returned, with the Vsync
+//! flag only (FIFO presents at vblank; the time is ours, not the hardware's). Without
+//! VK_KHR_present_wait (lavapipe has none) that is the best measure available: the moment the frame
+//! was handed to the presentation engine, which shows it at the next vblank, up to one refresh
+//! later. A device with present_wait could stamp the completion instead.
 //!
 //! Input: pointer motion, buttons and scrolling go to the surface under the pointer, keys to the
 //! focused toplevel (`weft_compositor::input`); the window's pixels are the output's logical pixels
