@@ -141,7 +141,12 @@ impl Device {
             .collect();
         let mut ext_ptrs = Vec::new();
         let mut enabled = Vec::new();
+        // VK_KHR_swapchain requires VK_KHR_surface on the instance, which only window backends ask for.
+        let can_present = instance.extensions.iter().any(|e| e == "VK_KHR_surface");
         for ext in OPTIONAL_EXTENSIONS {
+            if *ext == ash::khr::swapchain::NAME && !can_present {
+                continue;
+            }
             let s = ext.to_string_lossy();
             if available.iter().any(|a| *a == s) {
                 ext_ptrs.push(ext.as_ptr());
