@@ -551,6 +551,13 @@ fn winit_backend_shows_clients_and_forwards_input() {
         "weft exited with {status}\n--- weft's log ---\n{}",
         read_log(&log)
     );
+    // An ERROR in weft's log is a bug in weft (Vulkan validation errors included, in debug builds
+    // where the Khronos layer is installed).
+    let text = read_log(&log);
+    assert!(
+        !text.contains(" ERROR "),
+        "weft logged an error\n--- weft's log ---\n{text}"
+    );
     drop(buffer);
     let _ = std::fs::remove_dir_all(&runtime);
     eprintln!(
