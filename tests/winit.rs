@@ -53,6 +53,15 @@ impl Drop for Reaped {
     }
 }
 
+/// A directory removed on drop, also when the test fails.
+struct RemoveDir(PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Starts Xvfb on the first free display number from 70; returns it with its display number.
 fn start_xvfb() -> (Reaped, u32) {
     for n in 70..200u32 {
@@ -302,6 +311,7 @@ fn winit_backend_shows_clients_and_forwards_input() {
     let started = Instant::now();
     let (_xvfb, display) = start_xvfb();
     let runtime = private_runtime_dir("winit-test").expect("runtime dir");
+    let _cleanup = RemoveDir(runtime.clone());
     let log: PathBuf = runtime.join("weft.log");
     let weft = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args([
@@ -317,6 +327,8 @@ fn winit_backend_shows_clients_and_forwards_input() {
         .env_remove("WAYLAND_DISPLAY")
         .env("XDG_RUNTIME_DIR", &runtime)
         .env("WEFT_LOG", "info")
+        // Plain text, so the log can be searched for levels.
+        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
@@ -559,7 +571,6 @@ fn winit_backend_shows_clients_and_forwards_input() {
         "weft logged an error\n--- weft's log ---\n{text}"
     );
     drop(buffer);
-    let _ = std::fs::remove_dir_all(&runtime);
     eprintln!(
         "winit backend test took {:.1}s",
         started.elapsed().as_secs_f64()
