@@ -128,6 +128,7 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
             runtime_dir: None,
         },
         deterministic_clock: args.deterministic_clock,
+        ping_timeout: None,
     };
     Ok(weft_backends::headless::run(options, None)?)
 }
@@ -277,6 +278,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         deterministic_clock: false,
+        ping_timeout: None,
     })?;
     println!(
         "weft demo: headless output {}x{}@{:.2}Hz on {}",

@@ -9,6 +9,7 @@ pub mod handlers;
 pub mod ipc;
 pub mod layout;
 pub mod output;
+pub mod ping;
 pub mod render;
 pub mod scene;
 pub mod screenshot;

@@ -44,6 +44,14 @@ impl Harness {
     }
 
     pub fn with(outputs: Vec<OutputSpec>, deterministic_clock: bool) -> Self {
+        Self::with_options(outputs, deterministic_clock, None)
+    }
+
+    pub fn with_options(
+        outputs: Vec<OutputSpec>,
+        deterministic_clock: bool,
+        ping_timeout: Option<std::time::Duration>,
+    ) -> Self {
         let runtime_dir = private_runtime_dir("test").expect("runtime dir");
         let weft = Running::start(HeadlessOptions {
             outputs,
@@ -52,6 +60,7 @@ impl Harness {
                 ..Default::default()
             },
             deterministic_clock,
+            ping_timeout,
         })
         .expect("weft starts");
         Self { weft, runtime_dir }
