@@ -159,6 +159,7 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
                 outputs: args.outputs,
                 server,
                 deterministic_clock: args.deterministic_clock,
+                ping_timeout: None,
             };
             Ok(weft_backends::headless::run(options, None)?)
         }
@@ -323,6 +324,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         deterministic_clock: false,
+        ping_timeout: None,
     })?;
     println!(
         "weft demo: headless output {}x{}@{:.2}Hz on {}",

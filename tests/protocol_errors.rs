@@ -178,7 +178,7 @@ fn shm_pool_resize_to_zero_does_not_take_weft_down() {
 }
 
 // ---- xdg_wm_base (role = 0, defunct_surfaces = 1, not_the_topmost_popup = 2,
-//      invalid_popup_parent = 3, invalid_positioner = 5) ----
+//      invalid_popup_parent = 3, invalid_positioner = 5, unresponsive = 6) ----
 
 #[test]
 fn xdg_surface_on_a_subsurface_is_a_role_error() {
@@ -241,6 +241,47 @@ fn popup_without_a_parent() {
         let _popup = xdg.get_popup(None, &pos, &c.qh, ());
         s.commit();
     });
+}
+
+#[test]
+fn a_client_that_never_answers_pings_is_unresponsive() {
+    let spec = weft_compositor::OutputSpec {
+        width: 320,
+        height: 240,
+        refresh_mhz: 60_000,
+    };
+    let h = Harness::with_options(
+        vec![spec],
+        false,
+        Some(std::time::Duration::from_millis(300)),
+    );
+    let mut bystander = Bystander::new(&h);
+    let mut c = h.client();
+    c.state.ignore_pings = true;
+    let _t = c.toplevel("hung", "weft.test").unwrap();
+    let mut died = None;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // A live client reads its events (and so answers its pings).
+        bystander
+            .client
+            .roundtrip()
+            .expect("the bystander stays connected");
+        // Only read (a write after weft closed the connection would fail with EPIPE before the
+        // error could be read); pings arrive every interval, so this never blocks for long.
+        if let Err(e) = c.dispatch() {
+            died = Some(e);
+            break;
+        }
+    }
+    let died = died.expect("the hung client was never disconnected");
+    assert!(c.state.pings > 0);
+    let (code, iface, _) = c
+        .protocol_error()
+        .unwrap_or_else(|| panic!("not a protocol error: {died}"));
+    assert_eq!((iface.as_str(), code), ("xdg_wm_base", 6));
+    // The bystander answers its pings and stays.
+    bystander.still_served(&h);
 }
 
 // ---- xdg_positioner (invalid_input = 0) ----

@@ -23,6 +23,8 @@ pub struct HeadlessOptions {
     pub server: ServerOptions,
     /// Timestamps advance exactly one refresh period per frame of the first output.
     pub deterministic_clock: bool,
+    /// How long a client may leave a ping unanswered (default: weft's, 30 s).
+    pub ping_timeout: Option<Duration>,
 }
 
 impl Default for HeadlessOptions {
@@ -35,6 +37,7 @@ impl Default for HeadlessOptions {
             }],
             server: ServerOptions::default(),
             deterministic_clock: false,
+            ping_timeout: None,
         }
     }
 }
@@ -55,6 +58,10 @@ pub fn run(
         Clock::monotonic()
     };
     let mut state = Weft::new(display.handle(), clock)?;
+    if let Some(timeout) = options.ping_timeout {
+        state.pings.timeout = timeout;
+        state.pings.interval = state.pings.interval.min(timeout);
+    }
     for (i, spec) in options.outputs.iter().enumerate() {
         let name = format!("HEADLESS-{}", i + 1);
         state.add_output(&name, *spec)?;

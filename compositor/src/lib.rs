@@ -10,6 +10,7 @@ pub mod input;
 pub mod ipc;
 pub mod layout;
 pub mod output;
+pub mod ping;
 pub mod render;
 pub mod scene;
 pub mod screenshot;

@@ -64,6 +64,7 @@ pub struct Weft {
     pub pending_windows: Vec<Window>,
     pub xdg_guard: XdgGuardData,
     pub next_surface_id: u64,
+    pub pings: crate::ping::PingTracker,
     /// Windows placed so far, for the cascade of new toplevels.
     pub placed: u32,
     pub running: bool,
@@ -142,6 +143,7 @@ impl Weft {
             pending_windows: Vec::new(),
             xdg_guard: XdgGuardData::default(),
             next_surface_id: 0,
+            pings: Default::default(),
             placed: 0,
             running: true,
         })
@@ -152,6 +154,13 @@ impl Weft {
         self.space.refresh();
         self.popups.cleanup();
         self.pending_windows.retain(|w| w.alive());
+        let clients: Vec<_> = self
+            .xdg_shell_state
+            .toplevel_surfaces()
+            .iter()
+            .map(|t| t.client())
+            .collect();
+        self.pings.tick(std::time::Instant::now(), clients);
         let backend = self.display_handle.backend_handle();
         self.xdg_guard
             .prune(|client| backend.get_client_data(client.clone()).is_ok());

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use tracing_subscriber::Layer as _;
+
 use weft::{private_runtime_dir, HeadlessOptions, Request, Running};
 use weft_backends::server::ServerOptions;
 use weft_clients::Client;
@@ -12,6 +14,36 @@ use weft_compositor::OutputSpec;
 
 /// weft's default background, as the screenshot stores it (RGBA).
 pub const BACKGROUND: [u8; 4] = [20, 23, 28, 255];
+
+/// ERROR-level events seen in this test process. The logging policy says an ERROR is always a bug
+/// in weft (Vulkan validation errors included: debug builds enable the layer when installed), so
+/// every harness checks this count when it ends.
+static ERRORS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+struct CountErrors;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountErrors {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() == tracing::Level::ERROR {
+            ERRORS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+fn install_log() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(filter),
+        )
+        .with(CountErrors);
+    // Once per test process; later calls find it installed.
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
 
 pub struct Harness {
     pub weft: Running,
@@ -44,6 +76,15 @@ impl Harness {
     }
 
     pub fn with(outputs: Vec<OutputSpec>, deterministic_clock: bool) -> Self {
+        Self::with_options(outputs, deterministic_clock, None)
+    }
+
+    pub fn with_options(
+        outputs: Vec<OutputSpec>,
+        deterministic_clock: bool,
+        ping_timeout: Option<std::time::Duration>,
+    ) -> Self {
+        install_log();
         let runtime_dir = private_runtime_dir("test").expect("runtime dir");
         let weft = Running::start(HeadlessOptions {
             outputs,
@@ -52,6 +93,7 @@ impl Harness {
                 ..Default::default()
             },
             deterministic_clock,
+            ping_timeout,
         })
         .expect("weft starts");
         Self { weft, runtime_dir }
@@ -103,6 +145,10 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.runtime_dir);
+        let errors = ERRORS.load(std::sync::atomic::Ordering::SeqCst);
+        if errors > 0 && !std::thread::panicking() {
+            panic!("{errors} ERROR events were logged (see the test output): each is a weft bug");
+        }
     }
 }
 

@@ -30,6 +30,10 @@ impl XdgShellHandler for Weft {
         &mut self.xdg_shell_state
     }
 
+    fn client_pong(&mut self, client: smithay::wayland::shell::xdg::ShellClient) {
+        self.pings.pong(&client);
+    }
+
     fn new_toplevel(&mut self, surface: ToplevelSurface) {
         self.xdg_guard.role_object_created(surface.wl_surface());
         self.pending_windows

@@ -64,6 +64,8 @@ pub struct State {
     pub presented: Vec<Presented>,
     pub discarded: Vec<u32>,
     pub pings: u32,
+    /// Don't answer pings (to play a hung client).
+    pub ignore_pings: bool,
     pub outputs: Vec<(ObjectId, i32, i32, i32)>,
 }
 
@@ -316,7 +318,9 @@ impl Dispatch<xdg_wm_base::XdgWmBase, ()> for State {
     ) {
         if let xdg_wm_base::Event::Ping { serial } = event {
             state.pings += 1;
-            wm.pong(serial);
+            if !state.ignore_pings {
+                wm.pong(serial);
+            }
         }
     }
 }
