@@ -28,7 +28,9 @@ fn surface(weft: &Running, title: &str) -> anyhow::Result<serde_json::Value> {
 }
 
 fn set_policy(weft: &Running, disabled: &[&str]) -> anyhow::Result<()> {
-    let req: Request = serde_json::from_value(serde_json::json!({ "command": "import_policy", "disabled": disabled }))?;
+    let req: Request = serde_json::from_value(
+        serde_json::json!({ "command": "import_policy", "disabled": disabled }),
+    )?;
     weft.msg(&req)?;
     Ok(())
 }
@@ -52,19 +54,33 @@ fn memcpy_ns(bytes: usize, n: u32) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let commits: u32 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(30);
+    let commits: u32 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(30);
     let dir = private_runtime_dir("bench")?;
     let weft = Running::start(HeadlessOptions {
-        outputs: vec![OutputSpec { width: 1280, height: 720, refresh_mhz: 60_000 }],
-        server: ServerOptions { runtime_dir: Some(dir.clone()), ..Default::default() },
+        outputs: vec![OutputSpec {
+            width: 1280,
+            height: 720,
+            refresh_mhz: 60_000,
+        }],
+        server: ServerOptions {
+            runtime_dir: Some(dir.clone()),
+            ..Default::default()
+        },
         deterministic_clock: false,
+        ..Default::default()
     })?;
     let devices = weft.msg(&Request::Devices)?;
     let imports = weft.msg(&Request::Imports)?;
     println!("render device: {}", devices[0]["name"]);
     println!("dma-buf caps: {}", imports["caps"]);
     println!("{commits} commits of an already-imported buffer per row, full damage\n");
-    let mut rungs = vec![("SampleLinear", vec!["Sample"]), ("StageOnCpu", vec!["Sample", "SampleLinear"])];
+    let mut rungs = vec![
+        ("SampleLinear", vec!["Sample"]),
+        ("StageOnCpu", vec!["Sample", "SampleLinear"]),
+    ];
     if imports["caps"]["modifiers"] == true {
         rungs.insert(0, ("Sample", vec![]));
     } else {
@@ -82,7 +98,16 @@ fn main() -> anyhow::Result<()> {
             for (fourcc, fname) in FORMATS {
                 let title = format!("{rung} {fname} {w}x{h}");
                 let t = c.toplevel(&title, "weft.bench")?;
-                let mut b = MemBuffer::new(fourcc, w, h, Layout { disjoint: false, first_offset: 0, row_padding: 0 })?;
+                let mut b = MemBuffer::new(
+                    fourcc,
+                    w,
+                    h,
+                    Layout {
+                        disjoint: false,
+                        first_offset: 0,
+                        row_padding: 0,
+                    },
+                )?;
                 if fourcc == NV12 {
                     b.fill_yuv(|x, y| ((x + y) as u8, 128, 128));
                 } else {
@@ -93,7 +118,10 @@ fn main() -> anyhow::Result<()> {
                 c.roundtrip()?;
                 let before = surface(&weft, &title)?;
                 if before["rung"] != *rung {
-                    println!("{title}: imported as {} instead ({})", before["rung"], before["reason"]);
+                    println!(
+                        "{title}: imported as {} instead ({})",
+                        before["rung"], before["reason"]
+                    );
                     continue;
                 }
                 for _ in 0..commits {
@@ -101,13 +129,21 @@ fn main() -> anyhow::Result<()> {
                     c.roundtrip()?;
                 }
                 let after = surface(&weft, &title)?;
-                let delta = |k: &str| after[k].as_u64().unwrap_or(0).saturating_sub(before[k].as_u64().unwrap_or(0));
+                let delta = |k: &str| {
+                    after[k]
+                        .as_u64()
+                        .unwrap_or(0)
+                        .saturating_sub(before[k].as_u64().unwrap_or(0))
+                };
                 let n = delta("commits").max(1);
                 let cpu = delta("commit_cpu_ns") as f64 / n as f64;
                 let bytes = delta("uploaded_bytes") / n;
                 let (copy, mem) = if bytes > 0 {
                     let m = memcpy_ns(bytes as usize, commits.min(20));
-                    (format!("{:.2}", bytes as f64 / cpu), format!("{:.2}", bytes as f64 / m))
+                    (
+                        format!("{:.2}", bytes as f64 / cpu),
+                        format!("{:.2}", bytes as f64 / m),
+                    )
                 } else {
                     ("-".into(), "-".into())
                 };

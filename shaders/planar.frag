@@ -86,8 +86,14 @@ vec3 yuv_to_rgb(float y, float u, float v, float bits) {
 }
 
 vec4 fetch(ivec2 p) {
-    uint x = uint(clamp(p.x, 0, pc.info.y - 1));
-    uint y = uint(clamp(p.y, 0, pc.info.z - 1));
+    // Clamp to the source rectangle (and the buffer), so a viewport crop never bleeds the texels
+    // around it into its edges through the bilinear filter.
+    ivec2 lo = ivec2(floor(min(pc.src.xy, pc.src.zw)));
+    ivec2 hi = ivec2(ceil(max(pc.src.xy, pc.src.zw))) - 1;
+    lo = clamp(lo, ivec2(0), ivec2(pc.info.y, pc.info.z) - 1);
+    hi = clamp(hi, lo, ivec2(pc.info.y, pc.info.z) - 1);
+    uint x = uint(clamp(p.x, lo.x, hi.x));
+    uint y = uint(clamp(p.y, lo.y, hi.y));
     int fmt = pc.info.x;
     uint row0 = pc.offsets.x + y * pc.strides.x;
     if (fmt == FMT_XRGB8888 || fmt == FMT_XBGR8888) {

@@ -19,7 +19,12 @@ void main() {
     if (quad.mode == 1) {
         c = quad.color;
     } else {
-        c = texture(tex, uv);
+        // Keep the bilinear footprint inside the source rectangle: a viewport crop must not bleed
+        // texels from outside the crop into its edges.
+        vec2 half_texel = 0.5 / vec2(textureSize(tex, 0));
+        vec2 lo = min(quad.src.xy, quad.src.zw) + half_texel;
+        vec2 hi = max(quad.src.xy, quad.src.zw) - half_texel;
+        c = texture(tex, clamp(uv, lo, hi));
         if (quad.opaque == 1) {
             c.a = 1.0;
         }

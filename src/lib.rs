@@ -24,7 +24,9 @@ impl Running {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("weft".into())
-            .spawn(move || weft_backends::headless::run(options, Some(tx)).map_err(anyhow::Error::from))
+            .spawn(move || {
+                weft_backends::headless::run(options, Some(tx)).map_err(anyhow::Error::from)
+            })
             .context("spawning the compositor thread")?;
         match rx.recv() {
             Ok((endpoints, stop)) => Ok(Self {
@@ -33,8 +35,12 @@ impl Running {
                 thread: Some(thread),
             }),
             Err(_) => {
-                let result = thread.join().map_err(|_| anyhow!("the compositor thread panicked"))?;
-                Err(result.err().unwrap_or_else(|| anyhow!("the compositor stopped before it was ready")))
+                let result = thread
+                    .join()
+                    .map_err(|_| anyhow!("the compositor thread panicked"))?;
+                Err(result
+                    .err()
+                    .unwrap_or_else(|| anyhow!("the compositor stopped before it was ready")))
             }
         }
     }
@@ -45,7 +51,10 @@ impl Running {
 
     /// One IPC request, as `weft msg` sends it.
     pub fn msg(&self, req: &Request) -> anyhow::Result<serde_json::Value> {
-        Ok(weft_compositor::ipc::client::request(&self.endpoints.ipc_path, req)?)
+        Ok(weft_compositor::ipc::client::request(
+            &self.endpoints.ipc_path,
+            req,
+        )?)
     }
 
     /// Stops the compositor and returns its result.
@@ -56,7 +65,9 @@ impl Running {
     fn stop_inner(&mut self) -> anyhow::Result<i32> {
         self.stop.ping();
         match self.thread.take() {
-            Some(t) => t.join().map_err(|_| anyhow!("the compositor thread panicked"))?,
+            Some(t) => t
+                .join()
+                .map_err(|_| anyhow!("the compositor thread panicked"))?,
             None => Ok(0),
         }
     }

@@ -11,7 +11,11 @@ use weft_backends::server::ServerOptions;
 use weft_compositor::OutputSpec;
 
 #[derive(Parser)]
-#[command(name = "weft", version, about = "A Wayland compositor for buffers from other devices")]
+#[command(
+    name = "weft",
+    version,
+    about = "A Wayland compositor for buffers from other devices"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -20,16 +24,39 @@ struct Cli {
     run: RunArgs,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Backend {
+    /// Offscreen outputs (tests, benchmarks).
     Headless,
+    /// A window in the running X11 or Wayland session (development).
+    Winit,
+    /// The session compositor on a bare TTY (not implemented yet).
+    Drm,
+}
+
+/// The backend when `--backend` is omitted: nested in a window when there is a graphical session to
+/// nest in (`WAYLAND_DISPLAY` or `DISPLAY` set and non-empty), else the session compositor.
+fn default_backend(
+    wayland_display: Option<&std::ffi::OsStr>,
+    x11_display: Option<&std::ffi::OsStr>,
+) -> Backend {
+    if [wayland_display, x11_display]
+        .into_iter()
+        .flatten()
+        .any(|v| !v.is_empty())
+    {
+        Backend::Winit
+    } else {
+        Backend::Drm
+    }
 }
 
 #[derive(Args)]
 struct RunArgs {
-    /// Which backend drives the outputs.
-    #[arg(long, value_enum, default_value = "headless")]
-    backend: Backend,
+    /// Which backend drives the outputs (default: winit when WAYLAND_DISPLAY or DISPLAY is set, else
+    /// drm).
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
     /// An output as WIDTHxHEIGHT@HZ (repeatable).
     #[arg(long = "output", default_value = "1280x720@60")]
     outputs: Vec<OutputSpec>,
@@ -89,7 +116,10 @@ enum MsgWhat {
     /// Drop every cached import (as a device loss would); buffers re-import on their next commit.
     InvalidateImports,
     /// Write what OUTPUT shows to FILE as an 8-bit RGBA PNG.
-    Screenshot { output: String, file: PathBuf },
+    Screenshot {
+        output: String,
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -107,7 +137,10 @@ fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let result = match cli.sub {
         Some(Sub::Msg(args)) => msg(args).map(|()| 0),
@@ -124,23 +157,51 @@ fn main() {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let Backend::Headless = args.backend;
-    let options = HeadlessOptions {
-        outputs: args.outputs,
-        server: ServerOptions {
-            socket: args.socket,
-            command: args.command,
-            exit_with_client: args.exit_with_client,
-            runtime_dir: None,
-        },
-        deterministic_clock: args.deterministic_clock,
+    let backend = args.backend.unwrap_or_else(|| {
+        default_backend(
+            std::env::var_os("WAYLAND_DISPLAY").as_deref(),
+            std::env::var_os("DISPLAY").as_deref(),
+        )
+    });
+    let server = ServerOptions {
+        socket: args.socket,
+        command: args.command,
+        exit_with_client: args.exit_with_client,
+        runtime_dir: None,
     };
-    Ok(weft_backends::headless::run(options, None)?)
+    match backend {
+        Backend::Headless => {
+            let options = HeadlessOptions {
+                outputs: args.outputs,
+                server,
+                deterministic_clock: args.deterministic_clock,
+                ping_timeout: None,
+            };
+            Ok(weft_backends::headless::run(options, None)?)
+        }
+        Backend::Winit => {
+            if args.deterministic_clock {
+                bail!("--deterministic-clock needs --backend headless: the winit backend runs on the display's clock");
+            }
+            let [output] = args.outputs[..] else {
+                bail!("the winit backend has one output (its window): pass --output at most once");
+            };
+            Ok(weft_backends::winit::run(weft_backends::winit::WinitOptions { output, server })?)
+        }
+        Backend::Drm => bail!(
+            "the drm backend (weft as the session compositor on a bare TTY) is not implemented yet; \
+             run weft inside an X11 or Wayland session (--backend winit), or offscreen (--backend headless)"
+        ),
+    }
 }
 
 /// Finds the IPC socket: --socket, then $WEFT_SOCKET (a path), then $WAYLAND_DISPLAY.
 fn ipc_path(socket: Option<&str>) -> anyhow::Result<PathBuf> {
-    let runtime = || std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).context("XDG_RUNTIME_DIR is not set");
+    let runtime = || {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .context("XDG_RUNTIME_DIR is not set")
+    };
     if let Some(name) = socket {
         return Ok(weft_compositor::ipc::client::socket_path(&runtime()?, name));
     }
@@ -148,7 +209,10 @@ fn ipc_path(socket: Option<&str>) -> anyhow::Result<PathBuf> {
         return Ok(PathBuf::from(path));
     }
     if let Some(name) = std::env::var_os("WAYLAND_DISPLAY") {
-        return Ok(weft_compositor::ipc::client::socket_path(&runtime()?, &name.to_string_lossy()));
+        return Ok(weft_compositor::ipc::client::socket_path(
+            &runtime()?,
+            &name.to_string_lossy(),
+        ));
     }
     bail!("which weft? pass --socket NAME, or set WEFT_SOCKET or WAYLAND_DISPLAY")
 }
@@ -160,7 +224,11 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::Surfaces => Request::Surfaces,
         MsgWhat::Devices => Request::Devices,
         MsgWhat::Imports => Request::Imports,
-        MsgWhat::ImportPolicy { disable, yuv_matrix, yuv_range } => {
+        MsgWhat::ImportPolicy {
+            disable,
+            yuv_matrix,
+            yuv_range,
+        } => {
             let yuv = match (yuv_matrix, yuv_range) {
                 (Some(matrix), Some(range)) => Some(
                     serde_json::from_value(serde_json::json!({ "matrix": matrix, "range": range }))
@@ -168,7 +236,10 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
                 ),
                 _ => None,
             };
-            Request::ImportPolicy { disabled: disable.clone(), yuv }
+            Request::ImportPolicy {
+                disabled: disable.clone(),
+                yuv,
+            }
         }
         MsgWhat::InvalidateImports => Request::InvalidateImports,
         MsgWhat::Screenshot { output, file } => Request::Screenshot {
@@ -182,7 +253,19 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     match args.what {
-        MsgWhat::Outputs => print_table(&data, &["name", "width", "height", "refresh_mhz", "x", "y", "frames", "rendered"]),
+        MsgWhat::Outputs => print_table(
+            &data,
+            &[
+                "name",
+                "width",
+                "height",
+                "refresh_mhz",
+                "x",
+                "y",
+                "frames",
+                "rendered",
+            ],
+        ),
         MsgWhat::Surfaces => print_surfaces(&data),
         MsgWhat::Devices => print_table(&data, &["name", "kind", "driver", "api_version"]),
         MsgWhat::Imports | MsgWhat::ImportPolicy { .. } | MsgWhat::InvalidateImports => {
@@ -194,7 +277,11 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
-    Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
 }
 
 fn cell(v: &serde_json::Value) -> String {
@@ -208,12 +295,22 @@ fn cell(v: &serde_json::Value) -> String {
 fn print_table(data: &serde_json::Value, keys: &[&str]) {
     let rows: Vec<Vec<String>> = data
         .as_array()
-        .map(|a| a.iter().map(|r| keys.iter().map(|k| cell(&r[*k])).collect()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|r| keys.iter().map(|k| cell(&r[*k])).collect())
+                .collect()
+        })
         .unwrap_or_default();
     let widths: Vec<usize> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| rows.iter().map(|r| r[i].len()).chain([k.len()]).max().unwrap_or(0))
+        .map(|(i, k)| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([k.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: Vec<String>| {
         cells
@@ -250,7 +347,9 @@ fn print_surfaces(data: &serde_json::Value) {
         .unwrap_or_default();
     print_table(
         &serde_json::Value::Array(flat),
-        &["id", "app_id", "title", "output", "geometry", "buffer", "rung", "reason"],
+        &[
+            "id", "app_id", "title", "output", "geometry", "buffer", "rung", "reason",
+        ],
     );
 }
 
@@ -263,17 +362,33 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         deterministic_clock: false,
+        ping_timeout: None,
     })?;
-    println!("weft demo: headless output {}x{}@{:.2}Hz on {}", args.output.width, args.output.height,
-        f64::from(args.output.refresh_mhz) / 1000.0, weft.endpoints.socket_name);
+    println!(
+        "weft demo: headless output {}x{}@{:.2}Hz on {}",
+        args.output.width,
+        args.output.height,
+        f64::from(args.output.refresh_mhz) / 1000.0,
+        weft.endpoints.socket_name
+    );
     let devices = weft.msg(&Request::Devices)?;
     if let Some(d) = devices.as_array().and_then(|a| a.first()) {
-        println!("render device: {} ({}, {})", cell(&d["name"]), cell(&d["kind"]), cell(&d["driver"]));
+        println!(
+            "render device: {} ({}, {})",
+            cell(&d["name"]),
+            cell(&d["kind"]),
+            cell(&d["driver"])
+        );
     }
-    let (report, session) = weft_clients::demo::run(&weft.wayland_path(), Duration::from_secs_f64(args.seconds))?;
+    let (report, session) =
+        weft_clients::demo::run(&weft.wayland_path(), Duration::from_secs_f64(args.seconds))?;
     let fps = f64::from(report.frames_drawn) / report.duration.as_secs_f64();
-    println!("client: {} frames in {:.2}s ({fps:.1} fps), {} frame callbacks", report.frames_drawn,
-        report.duration.as_secs_f64(), report.frame_callbacks);
+    println!(
+        "client: {} frames in {:.2}s ({fps:.1} fps), {} frame callbacks",
+        report.frames_drawn,
+        report.duration.as_secs_f64(),
+        report.frame_callbacks
+    );
     println!(
         "presentation: {} presented, {} discarded, refresh {:.3} ms, mean interval {:.3} ms",
         report.presented,
@@ -283,18 +398,29 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
     let outputs = weft.msg(&Request::Outputs)?;
     for o in outputs.as_array().into_iter().flatten() {
-        println!("output {}: {} frames, {} rendered", cell(&o["name"]), o["frames"], o["rendered"]);
+        println!(
+            "output {}: {} frames, {} rendered",
+            cell(&o["name"]),
+            o["frames"],
+            o["rendered"]
+        );
     }
     let surfaces = weft.msg(&Request::Surfaces)?;
     println!("surfaces:");
     print_surfaces(&surfaces);
     for s in surfaces.as_array().into_iter().flatten() {
-        println!("  surface {}: {} commits, {} bytes uploaded", s["id"], s["commits"], s["uploaded_bytes"]);
+        println!(
+            "  surface {}: {} commits, {} bytes uploaded",
+            s["id"], s["commits"], s["uploaded_bytes"]
+        );
     }
     let imports = weft.msg(&Request::Imports)?;
     println!(
         "dma-buf imports (the NV12 subsurface): {} misses, {} hits, {} failures; main_device {}",
-        imports["cache"]["misses"], imports["cache"]["hits"], imports["cache"]["failures"], imports["main_device"]
+        imports["cache"]["misses"],
+        imports["cache"]["hits"],
+        imports["cache"]["failures"],
+        imports["main_device"]
     );
     let path = absolute(&args.screenshot)?;
     weft.msg(&Request::Screenshot {
@@ -306,4 +432,31 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     weft.stop()?;
     let _ = std::fs::remove_dir_all(&runtime_dir);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{default_backend, Backend};
+    use std::ffi::OsStr;
+
+    #[test]
+    fn default_backend_follows_the_session() {
+        let set = Some(OsStr::new("x"));
+        let empty = Some(OsStr::new(""));
+        let cases = [
+            (set, None, Backend::Winit),
+            (None, set, Backend::Winit),
+            (set, set, Backend::Winit),
+            (empty, set, Backend::Winit),
+            (None, None, Backend::Drm),
+            (empty, empty, Backend::Drm),
+        ];
+        for (wayland, x11, want) in cases {
+            assert_eq!(
+                default_backend(wayland, x11),
+                want,
+                "WAYLAND_DISPLAY={wayland:?} DISPLAY={x11:?}"
+            );
+        }
+    }
 }

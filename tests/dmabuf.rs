@@ -2,46 +2,42 @@
 //! memfd-backed dma-bufs, and assertions on what a user sees — protocol errors and events, pixels in
 //! screenshots, the rung/reason/buffer each surface reports and the import cache's counters over IPC.
 
-use std::os::fd::AsFd;
-use std::path::PathBuf;
+mod common;
 
-use weft::{private_runtime_dir, HeadlessOptions, Request, Running};
-use weft_backends::server::ServerOptions;
+use std::os::fd::AsFd;
+
+use common::Harness;
+use weft::Request;
 use weft_clients::dmabuf::{
-    Layout, LinuxDmabuf, MemBuffer, MemFile, Outcome, ABGR8888, ALL_FORMATS, ARGB2101010, ARGB8888, MOD_INVALID,
-    MOD_LINEAR, NV12, P010, XBGR8888, XRGB2101010, XRGB8888, YUV420,
+    Layout, LinuxDmabuf, MemBuffer, MemFile, Outcome, ABGR8888, ALL_FORMATS, ARGB2101010, ARGB8888,
+    MOD_INVALID, MOD_LINEAR, NV12, P010, XBGR8888, XRGB2101010, XRGB8888, YUV420,
 };
 use weft_clients::{Client, Toplevel};
-use weft_compositor::OutputSpec;
 
 const W: u32 = 64;
 const H: u32 = 48;
 
+/// The shared harness (which fails the test on any ERROR weft logs, Vulkan validation included)
+/// plus the linux-dmabuf helpers these tests use.
 struct Fixture {
-    weft: Running,
-    dir: PathBuf,
+    h: Harness,
 }
 
 impl Fixture {
-    fn start(tag: &str) -> Self {
-        let dir = private_runtime_dir(tag).expect("runtime dir");
-        let weft = Running::start(HeadlessOptions {
-            outputs: vec![OutputSpec { width: 640, height: 480, refresh_mhz: 60_000 }],
-            server: ServerOptions { runtime_dir: Some(dir.clone()), ..Default::default() },
-            deterministic_clock: true,
-        })
-        .expect("weft starts");
-        Self { weft, dir }
+    fn start(_tag: &str) -> Self {
+        Self {
+            h: Harness::deterministic(640, 480, 60),
+        }
     }
 
     fn client(&self) -> (Client, LinuxDmabuf) {
-        let mut c = Client::connect(&self.weft.wayland_path()).expect("connect");
+        let mut c = self.h.client();
         let d = LinuxDmabuf::bind(&mut c, 5).expect("bind linux-dmabuf v5");
         (c, d)
     }
 
     fn msg(&self, req: Request) -> serde_json::Value {
-        self.weft.msg(&req).expect("IPC request")
+        self.h.msg(req)
     }
 
     fn policy(&self, disabled: &[&str], yuv: Option<serde_json::Value>) {
@@ -55,42 +51,22 @@ impl Fixture {
     }
 
     fn surface(&self, title: &str) -> serde_json::Value {
-        let all = self.msg(Request::Surfaces);
-        all.as_array()
-            .and_then(|a| a.iter().find(|s| s["title"] == title).cloned())
-            .unwrap_or_else(|| panic!("no surface titled {title}: {all} {}", self.msg(Request::Imports)))
+        self.h.surface(title)
     }
 
     fn cache(&self) -> serde_json::Value {
         self.msg(Request::Imports)["cache"].clone()
-    }
-
-    /// The whole output as RGBA rows.
-    fn screenshot(&self) -> (u32, Vec<u8>) {
-        let path = self.dir.join(format!("shot-{}.png", std::time::UNIX_EPOCH.elapsed().unwrap_or_default().as_nanos()));
-        self.msg(Request::Screenshot { output: "HEADLESS-1".into(), path: path.to_string_lossy().into_owned() });
-        let decoder = png::Decoder::new(std::fs::File::open(&path).expect("screenshot file"));
-        let mut reader = decoder.read_info().expect("png header");
-        let mut buf = vec![0; reader.output_buffer_size()];
-        let info = reader.next_frame(&mut buf).expect("png data");
-        let _ = std::fs::remove_file(&path);
-        (info.width, buf)
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 /// Reads the pixel at (x, y) relative to the surface titled `title`.
 fn pixel(f: &Fixture, title: &str, x: u32, y: u32) -> [u8; 4] {
     let s = f.surface(title);
-    let (sx, sy) = (s["x"].as_i64().unwrap_or(0) as u32, s["y"].as_i64().unwrap_or(0) as u32);
-    let (w, px) = f.screenshot();
-    let o = (((sy + y) * w + sx + x) * 4) as usize;
-    [px[o], px[o + 1], px[o + 2], px[o + 3]]
+    let (sx, sy) = (
+        s["x"].as_i64().unwrap_or(0) as u32,
+        s["y"].as_i64().unwrap_or(0) as u32,
+    );
+    f.h.screenshot("HEADLESS-1").pixel(sx + x, sy + y)
 }
 
 fn assert_close(got: [u8; 4], want: [u8; 3], tol: i32, what: &str) {
@@ -101,9 +77,6 @@ fn assert_close(got: [u8; 4], want: [u8; 3], tol: i32, what: &str) {
         );
     }
 }
-
-/// The background weft clears to, as 8-bit RGB.
-const BACKGROUND: [f32; 3] = [0.08, 0.09, 0.11];
 
 /// Quadrant colours of the RGB test pattern (premultiplied RGBA); the bottom-right one is
 /// translucent for formats with a real alpha channel.
@@ -122,21 +95,37 @@ fn quadrant(x: u32, y: u32) -> usize {
 }
 
 /// Centres of the four quadrants.
-const PROBES: [(u32, u32); 4] = [(W / 4, H / 4), (3 * W / 4, H / 4), (W / 4, 3 * H / 4), (3 * W / 4, 3 * H / 4)];
+const PROBES: [(u32, u32); 4] = [
+    (W / 4, H / 4),
+    (3 * W / 4, H / 4),
+    (W / 4, 3 * H / 4),
+    (3 * W / 4, 3 * H / 4),
+];
 
 /// What a premultiplied colour looks like over the background.
 fn over_background(c: [u8; 4]) -> [u8; 3] {
     let a = f32::from(c[3]) / 255.0;
-    std::array::from_fn(|i| (f32::from(c[i]) + BACKGROUND[i] * 255.0 * (1.0 - a)).round() as u8)
+    std::array::from_fn(|i| {
+        (f32::from(c[i]) + f32::from(common::BACKGROUND[i]) * (1.0 - a)).round() as u8
+    })
 }
 
 /// Y′CbCr codes (8-bit) of the YUV test pattern's quadrants.
-const YUV_QUADRANTS: [(u8, u8, u8); 4] = [(81, 90, 240), (145, 54, 34), (41, 240, 110), (180, 128, 128)];
+const YUV_QUADRANTS: [(u8, u8, u8); 4] = [
+    (81, 90, 240),
+    (145, 54, 34),
+    (41, 240, 110),
+    (180, 128, 128),
+];
 
 /// The reference Y′CbCr → RGB conversion (8-bit codes; `bits` only scales the range constants,
 /// the codes are the 8-bit ones scaled by the client).
 fn yuv_to_rgb(c: (u8, u8, u8), bt709: bool, full: bool) -> [u8; 3] {
-    let (kr, kb) = if bt709 { (0.2126, 0.0722) } else { (0.299, 0.114) };
+    let (kr, kb) = if bt709 {
+        (0.2126, 0.0722)
+    } else {
+        (0.299, 0.114)
+    };
     let (y, u, v) = (f64::from(c.0), f64::from(c.1), f64::from(c.2));
     let (l, cb, cr) = if full {
         (y / 255.0, (u - 128.0) / 255.0, (v - 128.0) / 255.0)
@@ -182,7 +171,14 @@ fn expected(fourcc: u32, q: usize, bt709: bool, full: bool) -> ([u8; 3], i32) {
     let alpha = matches!(fourcc, ARGB8888 | ABGR8888);
     let c = rgb_quadrant(q, alpha);
     // 10-bit formats round-trip through 10 bits: ±1.
-    (over_background(c), if matches!(fourcc, ARGB2101010 | XRGB2101010) { 2 } else { 1 })
+    (
+        over_background(c),
+        if matches!(fourcc, ARGB2101010 | XRGB2101010) {
+            2
+        } else {
+            1
+        },
+    )
 }
 
 fn name(fourcc: u32) -> String {
@@ -193,7 +189,11 @@ fn name(fourcc: u32) -> String {
 fn show(c: &mut Client, t: &Toplevel, buffer: &wayland_client::protocol::wl_buffer::WlBuffer) {
     c.show(&t.surface, buffer);
     c.roundtrip().expect("roundtrip after commit");
-    assert!(c.protocol_error().is_none(), "protocol error: {:?}", c.protocol_error());
+    assert!(
+        c.protocol_error().is_none(),
+        "protocol error: {:?}",
+        c.protocol_error()
+    );
 }
 
 /// Shows every format on one surface through `rung`, checking pixels and introspection; returns the
@@ -211,11 +211,22 @@ fn check_formats(f: &Fixture, rung: &str, layout: Layout) -> serde_json::Value {
         assert_eq!(s["buffer"]["kind"], "dmabuf");
         assert_eq!(s["buffer"]["format"], name(fourcc));
         assert_eq!(s["buffer"]["modifier"], "0x0000000000000000");
-        assert_eq!(s["buffer"]["planes"].as_u64(), Some(buffer.planes.len() as u64));
-        assert!(s["reason"].as_str().is_some_and(|r| r.starts_with(rung)), "{s}");
+        assert_eq!(
+            s["buffer"]["planes"].as_u64(),
+            Some(buffer.planes.len() as u64)
+        );
+        assert!(
+            s["reason"].as_str().is_some_and(|r| r.starts_with(rung)),
+            "{s}"
+        );
         for (q, (x, y)) in PROBES.into_iter().enumerate() {
             let (want, tol) = expected(fourcc, q, false, false);
-            assert_close(pixel(f, &title, x, y), want, tol, &format!("{} quadrant {q} via {rung}", name(fourcc)));
+            assert_close(
+                pixel(f, &title, x, y),
+                want,
+                tol,
+                &format!("{} quadrant {q} via {rung}", name(fourcc)),
+            );
         }
         wl.destroy();
     }
@@ -231,14 +242,24 @@ fn feedback_advertises_what_the_device_imports() {
     assert_eq!(d.global.version(), 5);
     let main = fb.main_device.expect("main_device sent to a v5 client");
     assert!(!fb.tranches.is_empty());
-    assert!(fb.tranches.iter().all(|t| t.target_device == Some(main)), "{fb:?}");
+    assert!(
+        fb.tranches.iter().all(|t| t.target_device == Some(main)),
+        "{fb:?}"
+    );
     for fourcc in ALL_FORMATS {
-        assert!(fb.offers(fourcc, MOD_LINEAR), "{} LINEAR not offered: {fb:?}", name(fourcc));
+        assert!(
+            fb.offers(fourcc, MOD_LINEAR),
+            "{} LINEAR not offered: {fb:?}",
+            name(fourcc)
+        );
     }
     let imports = f.msg(Request::Imports);
     assert_eq!(imports["main_device"].as_u64(), Some(main), "{imports}");
     if imports["caps"]["cpu_device"] == true {
-        assert!(fb.offers(NV12, MOD_INVALID), "a CPU device's implicit layout is linear: {fb:?}");
+        assert!(
+            fb.offers(NV12, MOD_INVALID),
+            "a CPU device's implicit layout is linear: {fb:?}"
+        );
     }
     // Per-surface feedback: its own object, the same tranches (one render device, no scanout).
     let t = c.toplevel("fb", "weft.test").expect("toplevel");
@@ -255,7 +276,9 @@ fn expect_error(f: &Fixture, what: &str, code: u32, bad: impl FnOnce(&Client, &L
     let (mut c, d) = f.client();
     bad(&c, &d);
     let _ = c.roundtrip();
-    let (got, iface, msg) = c.protocol_error().unwrap_or_else(|| panic!("{what}: no protocol error"));
+    let (got, iface, msg) = c
+        .protocol_error()
+        .unwrap_or_else(|| panic!("{what}: no protocol error"));
     assert_eq!(iface, "zwp_linux_buffer_params_v1", "{what}: {msg}");
     assert_eq!(got, code, "{what}: {msg}");
 }
@@ -264,7 +287,9 @@ fn argb(layout: Layout) -> MemBuffer {
     pattern(ARGB8888, layout)
 }
 
-fn flags(bits: u32) -> wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags {
+fn flags(
+    bits: u32,
+) -> wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags {
     wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags::from_bits_retain(bits)
 }
 
@@ -335,16 +360,28 @@ fn every_params_error_is_raised() {
         b.add_planes(&p, MOD_LINEAR);
         create(c, &p, W as i32, H as i32, u32::from_le_bytes(*b"ZZZZ"));
     });
-    expect_error(&f, "modifier never advertised (v4)", INVALID_FORMAT, |c, d| {
-        let (p, _) = d.params(c);
-        b.add_planes(&p, 0x0100_0000_0000_0001);
-        create(c, &p, W as i32, H as i32, ARGB8888);
-    });
+    expect_error(
+        &f,
+        "modifier never advertised (v4)",
+        INVALID_FORMAT,
+        |c, d| {
+            let (p, _) = d.params(c);
+            b.add_planes(&p, 0x0100_0000_0000_0001);
+            create(c, &p, W as i32, H as i32, ARGB8888);
+        },
+    );
     expect_error(&f, "mixed modifiers (v5)", INVALID_FORMAT, |c, d| {
         let (p, _) = d.params(c);
         let (y, uv) = (nv12.planes[0], nv12.planes[1]);
         p.add(nv12.files[0].fd.as_fd(), 0, y.offset, y.stride, 0, 0);
-        p.add(nv12.files[0].fd.as_fd(), 1, uv.offset, uv.stride, (MOD_INVALID >> 32) as u32, MOD_INVALID as u32);
+        p.add(
+            nv12.files[0].fd.as_fd(),
+            1,
+            uv.offset,
+            uv.stride,
+            (MOD_INVALID >> 32) as u32,
+            MOD_INVALID as u32,
+        );
     });
     expect_error(&f, "unknown flag bits", INVALID_FORMAT, |c, d| {
         let (p, _) = d.params(c);
@@ -376,32 +413,59 @@ fn every_params_error_is_raised() {
         p.add(fd(), 0, p0.offset, p0.stride, 0, 0);
         create(c, &p, W as i32, 1000, ARGB8888);
     });
-    expect_error(&f, "32-bit overflow of offset + stride × height", OUT_OF_BOUNDS, |c, d| {
-        let (p, _) = d.params(c);
-        p.add(fd(), 0, u32::MAX - 64, 256, 0, 0);
-        create(c, &p, W as i32, H as i32, ARGB8888);
-    });
-    expect_error(&f, "subsampled chroma plane past the end", OUT_OF_BOUNDS, |c, d| {
-        let (p, _) = d.params(c);
-        let (y, uv) = (nv12.planes[0], nv12.planes[1]);
-        let size = nv12.files[0].fd.as_fd();
-        let len = rustix::fs::fstat(size).expect("fstat").st_size as u32;
-        p.add(nv12.files[0].fd.as_fd(), 0, y.offset, y.stride, 0, 0);
-        // One chroma row fits, its H/2 rows do not.
-        p.add(nv12.files[0].fd.as_fd(), 1, len - uv.stride * 2, uv.stride, 0, 0);
-        create(c, &p, W as i32, H as i32, NV12);
-    });
-    expect_error(&f, "create_immed of a buffer no rung imports", INVALID_WL_BUFFER, |c, d| {
-        let (r, _w) = rustix::pipe::pipe().expect("pipe");
-        let (p, _) = d.params(c);
-        p.add(r.as_fd(), 0, 0, W * 4, 0, 0);
-        create(c, &p, W as i32, H as i32, ARGB8888);
-    });
-    expect_error(&f, "create_immed of an interlaced buffer", INVALID_WL_BUFFER, |c, d| {
-        let (p, _) = d.params(c);
-        b.add_planes(&p, MOD_LINEAR);
-        let _ = p.create_immed(W as i32, H as i32, ARGB8888, flags(2), &c.qh, ());
-    });
+    expect_error(
+        &f,
+        "32-bit overflow of offset + stride × height",
+        OUT_OF_BOUNDS,
+        |c, d| {
+            let (p, _) = d.params(c);
+            p.add(fd(), 0, u32::MAX - 64, 256, 0, 0);
+            create(c, &p, W as i32, H as i32, ARGB8888);
+        },
+    );
+    expect_error(
+        &f,
+        "subsampled chroma plane past the end",
+        OUT_OF_BOUNDS,
+        |c, d| {
+            let (p, _) = d.params(c);
+            let (y, uv) = (nv12.planes[0], nv12.planes[1]);
+            let size = nv12.files[0].fd.as_fd();
+            let len = rustix::fs::fstat(size).expect("fstat").st_size as u32;
+            p.add(nv12.files[0].fd.as_fd(), 0, y.offset, y.stride, 0, 0);
+            // One chroma row fits, its H/2 rows do not.
+            p.add(
+                nv12.files[0].fd.as_fd(),
+                1,
+                len - uv.stride * 2,
+                uv.stride,
+                0,
+                0,
+            );
+            create(c, &p, W as i32, H as i32, NV12);
+        },
+    );
+    expect_error(
+        &f,
+        "create_immed of a buffer no rung imports",
+        INVALID_WL_BUFFER,
+        |c, d| {
+            let (r, _w) = rustix::pipe::pipe().expect("pipe");
+            let (p, _) = d.params(c);
+            p.add(r.as_fd(), 0, 0, W * 4, 0, 0);
+            create(c, &p, W as i32, H as i32, ARGB8888);
+        },
+    );
+    expect_error(
+        &f,
+        "create_immed of an interlaced buffer",
+        INVALID_WL_BUFFER,
+        |c, d| {
+            let (p, _) = d.params(c);
+            b.add_planes(&p, MOD_LINEAR);
+            let _ = p.create_immed(W as i32, H as i32, ARGB8888, flags(2), &c.qh, ());
+        },
+    );
     // The compositor survived every client it killed.
     let (mut c, d) = f.client();
     let t = c.toplevel("survivor", "weft.test").expect("toplevel");
@@ -422,13 +486,23 @@ fn import_failures_that_are_not_client_bugs_send_failed() {
     assert!(matches!(*outcome.lock().expect("outcome"), Outcome::Failed));
     // Interlaced buffers: weft does not deinterlace, which linux-dmabuf says to answer with failed.
     let b = argb(Layout::default());
-    assert!(matches!(b.create(&mut c, &d, 2).expect("answer"), Outcome::Failed));
+    assert!(matches!(
+        b.create(&mut c, &d, 2).expect("answer"),
+        Outcome::Failed
+    ));
     // A memfd that is not sealed against shrinking could be truncated under weft's reads.
-    let unsealed = MemBuffer::with_files(ARGB8888, W, H, Layout::default(), MemFile::unsealed).expect("memfd");
-    assert!(matches!(unsealed.create(&mut c, &d, 0).expect("answer"), Outcome::Failed));
+    let unsealed =
+        MemBuffer::with_files(ARGB8888, W, H, Layout::default(), MemFile::unsealed).expect("memfd");
+    assert!(matches!(
+        unsealed.create(&mut c, &d, 0).expect("answer"),
+        Outcome::Failed
+    ));
     // None of it was a protocol error, and a good buffer still gets `created`.
     assert!(c.protocol_error().is_none());
-    assert!(matches!(b.create(&mut c, &d, 0).expect("answer"), Outcome::Created(_)));
+    assert!(matches!(
+        b.create(&mut c, &d, 0).expect("answer"),
+        Outcome::Created(_)
+    ));
     // The pipe and the unsealed memfd were import attempts that failed on every rung; the
     // interlaced buffer was refused before any import.
     let imports = f.msg(Request::Imports);
@@ -442,7 +516,9 @@ fn every_format_samples_in_place() {
     let imports = f.msg(Request::Imports);
     if imports["caps"]["modifiers"] == false {
         assert!(
-            s["reason"].as_str().is_some_and(|r| r.contains("Sample skipped: VK_EXT_image_drm_format_modifier")),
+            s["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("Sample skipped: VK_EXT_image_drm_format_modifier")),
             "the skipped Sample rung is recorded with its reason: {s}"
         );
     }
@@ -459,9 +535,17 @@ fn every_format_stages_on_cpu() {
 #[test]
 fn disjoint_planes_work_on_both_rungs() {
     let f = Fixture::start("dmabuf-disjoint");
-    let layout = Layout { disjoint: true, first_offset: 128, row_padding: 32 };
+    let layout = Layout {
+        disjoint: true,
+        first_offset: 128,
+        row_padding: 32,
+    };
     for rung in ["SampleLinear", "StageOnCpu"] {
-        let disabled: &[&str] = if rung == "StageOnCpu" { &["SampleLinear"] } else { &[] };
+        let disabled: &[&str] = if rung == "StageOnCpu" {
+            &["SampleLinear"]
+        } else {
+            &[]
+        };
         f.policy(disabled, None);
         let (mut c, d) = f.client();
         let title = format!("disjoint {rung}");
@@ -470,11 +554,16 @@ fn disjoint_planes_work_on_both_rungs() {
             let b = pattern(fourcc, layout);
             assert_eq!(b.files.len(), b.planes.len(), "one fd per plane");
             let wl = b.create_immed(&c, &d);
-    show(&mut c, &t, &wl);
+            show(&mut c, &t, &wl);
             assert_eq!(f.surface(&title)["rung"], rung);
             for (q, (x, y)) in PROBES.into_iter().enumerate() {
                 let (want, tol) = expected(fourcc, q, false, false);
-                assert_close(pixel(&f, &title, x, y), want, tol, &format!("disjoint {} quadrant {q}", name(fourcc)));
+                assert_close(
+                    pixel(&f, &title, x, y),
+                    want,
+                    tol,
+                    &format!("disjoint {} quadrant {q}", name(fourcc)),
+                );
             }
         }
     }
@@ -490,12 +579,28 @@ fn yuv_matrices_and_ranges() {
     show(&mut c, &t, &wl);
     // The default, with nothing saying otherwise: BT.601 limited range.
     let policy = f.msg(Request::Imports)["policy"]["yuv"].clone();
-    assert_eq!(policy, serde_json::json!({ "matrix": "bt601", "range": "limited" }));
-    for (matrix, range) in [("bt601", "limited"), ("bt709", "limited"), ("bt601", "full"), ("bt709", "full")] {
-        f.policy(&[], Some(serde_json::json!({ "matrix": matrix, "range": range })));
+    assert_eq!(
+        policy,
+        serde_json::json!({ "matrix": "bt601", "range": "limited" })
+    );
+    for (matrix, range) in [
+        ("bt601", "limited"),
+        ("bt709", "limited"),
+        ("bt601", "full"),
+        ("bt709", "full"),
+    ] {
+        f.policy(
+            &[],
+            Some(serde_json::json!({ "matrix": matrix, "range": range })),
+        );
         for (q, (x, y)) in PROBES.into_iter().enumerate() {
             let want = yuv_to_rgb(YUV_QUADRANTS[q], matrix == "bt709", range == "full");
-            assert_close(pixel(&f, "yuv", x, y), want, 2, &format!("{matrix} {range} quadrant {q}"));
+            assert_close(
+                pixel(&f, "yuv", x, y),
+                want,
+                2,
+                &format!("{matrix} {range} quadrant {q}"),
+            );
         }
     }
 }
@@ -511,8 +616,18 @@ fn y_invert_flips_the_image() {
     // Memory row 0 is the bottom of the image: the top-left probe shows the bottom-left quadrant.
     let (want_top, _) = expected(XRGB8888, 2, false, false);
     let (want_bottom, _) = expected(XRGB8888, 0, false, false);
-    assert_close(pixel(&f, "flip", W / 4, H / 4), want_top, 1, "top after y_invert");
-    assert_close(pixel(&f, "flip", W / 4, 3 * H / 4), want_bottom, 1, "bottom after y_invert");
+    assert_close(
+        pixel(&f, "flip", W / 4, H / 4),
+        want_top,
+        1,
+        "top after y_invert",
+    );
+    assert_close(
+        pixel(&f, "flip", W / 4, 3 * H / 4),
+        want_bottom,
+        1,
+        "bottom after y_invert",
+    );
 }
 
 #[test]
@@ -525,25 +640,40 @@ fn buffers_are_imported_once_and_released_when_replaced() {
     let (wa, wb) = (a.create_immed(&c, &d), b.create_immed(&c, &d));
     c.roundtrip().expect("roundtrip");
     let before = f.cache();
-    assert_eq!(before["misses"].as_u64(), Some(2), "each wl_buffer imported at create: {before}");
+    assert_eq!(
+        before["misses"].as_u64(),
+        Some(2),
+        "each wl_buffer imported at create: {before}"
+    );
     for _ in 0..5 {
         show(&mut c, &t, &wa);
     }
     let after = f.cache();
-    assert_eq!(after["misses"].as_u64(), Some(2), "no re-import per commit: {after}");
+    assert_eq!(
+        after["misses"].as_u64(),
+        Some(2),
+        "no re-import per commit: {after}"
+    );
     assert_eq!(after["hits"].as_u64(), Some(5), "{after}");
     assert_eq!(after["entries"].as_u64(), Some(2));
     // Replacing A with B releases A (weft reads A in place until then).
     use wayland_client::Proxy;
     assert!(!c.state.released.contains(&wa.id()));
     show(&mut c, &t, &wb);
-    c.wait_until("wl_buffer.release of A", 100, |s| s.released.contains(&wa.id())).expect("release");
+    c.wait_until("wl_buffer.release of A", 100, |s| {
+        s.released.contains(&wa.id())
+    })
+    .expect("release");
     assert!(!c.state.released.contains(&wb.id()), "B is still shown");
     // A's import dies with its wl_buffer.
     wa.destroy();
     c.roundtrip().expect("roundtrip");
     assert_eq!(f.cache()["entries"].as_u64(), Some(1));
-    assert_eq!(f.surface("cache")["commits"].as_u64(), Some(7), "the initial commit plus six");
+    assert_eq!(
+        f.surface("cache")["commits"].as_u64(),
+        Some(7),
+        "the initial commit plus six"
+    );
 }
 
 #[test]
@@ -558,10 +688,18 @@ fn a_failure_after_the_wl_buffer_exists_is_no_protocol_error() {
     assert_close(pixel(&f, "late", W / 4, H / 4), good, 1, "before");
     // The device "loses" every rung and its imports: the next commit must re-import, and fails.
     f.policy(&["Sample", "SampleLinear", "StageOnCpu"], None);
-    assert_eq!(f.msg(Request::InvalidateImports)["dropped"].as_u64(), Some(1));
+    assert_eq!(
+        f.msg(Request::InvalidateImports)["dropped"].as_u64(),
+        Some(1)
+    );
     show(&mut c, &t, &wa);
     let s = f.surface("late");
-    assert!(s["reason"].as_str().is_some_and(|r| r.starts_with("import failed")), "{s}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("import failed")),
+        "{s}"
+    );
     // The surface keeps its last good frame, and the failure is remembered, not retried per commit.
     assert_close(pixel(&f, "late", W / 4, H / 4), good, 1, "last good frame");
     let misses = f.cache()["misses"].as_u64();
@@ -580,7 +718,14 @@ fn create_with_planes_added_out_of_order() {
     let (p, outcome) = d.params(&c);
     for i in [2usize, 0, 1] {
         let pl = b.planes[i];
-        p.add(b.files[pl.file].fd.as_fd(), i as u32, pl.offset, pl.stride, 0, 0);
+        p.add(
+            b.files[pl.file].fd.as_fd(),
+            i as u32,
+            pl.offset,
+            pl.stride,
+            0,
+            0,
+        );
     }
     p.create(W as i32, H as i32, YUV420, flags(0));
     c.roundtrip().expect("roundtrip");
@@ -591,6 +736,42 @@ fn create_with_planes_added_out_of_order() {
     show(&mut c, &t, &buffer);
     for (q, (x, y)) in PROBES.into_iter().enumerate() {
         let (want, tol) = expected(YUV420, q, false, false);
-        assert_close(pixel(&f, "order", x, y), want, tol, &format!("out-of-order planes quadrant {q}"));
+        assert_close(
+            pixel(&f, "order", x, y),
+            want,
+            tol,
+            &format!("out-of-order planes quadrant {q}"),
+        );
+    }
+}
+
+#[test]
+fn viewport_crop_and_scale_do_not_bleed() {
+    let f = Fixture::start("dmabuf-viewport");
+    let (mut c, d) = f.client();
+    let t = c.toplevel("crop", "weft.test").expect("toplevel");
+    let b = pattern(NV12, Layout::default());
+    let wl = b.create_immed(&c, &d);
+    // Show only the left half (quadrants 0 and 2), stretched to twice its width.
+    let vp = c.viewport(&t.surface);
+    vp.set_source(0.0, 0.0, f64::from(W / 2), f64::from(H));
+    vp.set_destination(W as i32, H as i32);
+    show(&mut c, &t, &wl);
+    let (top, tol) = expected(NV12, 0, false, false);
+    let (bottom, _) = expected(NV12, 2, false, false);
+    for x in [W / 4, W / 2, W - 1] {
+        // The right edge samples the crop's last column, never the right half beyond it.
+        assert_close(
+            pixel(&f, "crop", x, H / 4),
+            top,
+            tol,
+            &format!("top row at x={x}"),
+        );
+        assert_close(
+            pixel(&f, "crop", x, 3 * H / 4),
+            bottom,
+            tol,
+            &format!("bottom row at x={x}"),
+        );
     }
 }

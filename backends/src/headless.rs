@@ -8,8 +8,8 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use calloop::timer::{TimeoutAction, Timer};
 use calloop::ping::Ping;
+use calloop::timer::{TimeoutAction, Timer};
 use calloop::EventLoop;
 use smithay::reexports::wayland_server::Display;
 use tracing::{info, warn};
@@ -23,6 +23,8 @@ pub struct HeadlessOptions {
     pub server: ServerOptions,
     /// Timestamps advance exactly one refresh period per frame of the first output.
     pub deterministic_clock: bool,
+    /// How long a client may leave a ping unanswered (default: weft's, 30 s).
+    pub ping_timeout: Option<Duration>,
 }
 
 impl Default for HeadlessOptions {
@@ -35,22 +37,31 @@ impl Default for HeadlessOptions {
             }],
             server: ServerOptions::default(),
             deterministic_clock: false,
+            ping_timeout: None,
         }
     }
 }
 
 /// Builds the loop and state; `ready` receives the endpoints and a [`Ping`] that stops the loop,
 /// once clients can connect. Returns the client's exit status when it was waited for, else 0.
-pub fn run(options: HeadlessOptions, ready: Option<mpsc::Sender<(Endpoints, Ping)>>) -> Result<i32, ServerError> {
+pub fn run(
+    options: HeadlessOptions,
+    ready: Option<mpsc::Sender<(Endpoints, Ping)>>,
+) -> Result<i32, ServerError> {
     let mut event_loop: EventLoop<'static, Weft> =
         EventLoop::try_new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
-    let display: Display<Weft> = Display::new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    let display: Display<Weft> =
+        Display::new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
     let clock = if options.deterministic_clock {
         Clock::deterministic()
     } else {
         Clock::monotonic()
     };
     let mut state = Weft::new(display.handle(), clock)?;
+    if let Some(timeout) = options.ping_timeout {
+        state.pings.timeout = timeout;
+        state.pings.interval = state.pings.interval.min(timeout);
+    }
     for (i, spec) in options.outputs.iter().enumerate() {
         let name = format!("HEADLESS-{}", i + 1);
         state.add_output(&name, *spec)?;
@@ -61,7 +72,8 @@ pub fn run(options: HeadlessOptions, ready: Option<mpsc::Sender<(Endpoints, Ping
         insert_frame_clock(&event_loop, &state, index)?;
     }
     if let Some(tx) = ready {
-        let (ping, source) = calloop::ping::make_ping().map_err(|e| ServerError::EventLoop(e.to_string()))?;
+        let (ping, source) =
+            calloop::ping::make_ping().map_err(|e| ServerError::EventLoop(e.to_string()))?;
         event_loop
             .handle()
             .insert_source(source, |_, _, state| state.running = false)
@@ -82,7 +94,11 @@ pub fn run(options: HeadlessOptions, ready: Option<mpsc::Sender<(Endpoints, Ping
     Ok(served.client_status.get().unwrap_or(0))
 }
 
-fn insert_frame_clock(event_loop: &EventLoop<'static, Weft>, state: &Weft, index: usize) -> Result<(), ServerError> {
+fn insert_frame_clock(
+    event_loop: &EventLoop<'static, Weft>,
+    state: &Weft,
+    index: usize,
+) -> Result<(), ServerError> {
     let period = state.outputs[index].refresh_period();
     let mut deadline = Instant::now() + period;
     event_loop

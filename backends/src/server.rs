@@ -82,41 +82,48 @@ pub fn serve(
     let (socket, socket_name) = bind_wayland_socket(&runtime_dir, options.socket.as_deref())?;
     let handle = event_loop.handle();
     handle
-        .insert_source(Generic::new(socket, Interest::READ, Mode::Level), |_, socket, state| {
-            loop {
-                match socket.accept() {
-                    Ok(Some(stream)) => {
-                        if let Err(e) = state
-                            .display_handle
-                            .insert_client(stream, Arc::new(ClientState::default()))
-                        {
-                            warn!(error = %e, "could not add a client");
+        .insert_source(
+            Generic::new(socket, Interest::READ, Mode::Level),
+            |_, socket, state| {
+                loop {
+                    match socket.accept() {
+                        Ok(Some(stream)) => {
+                            if let Err(e) = state
+                                .display_handle
+                                .insert_client(stream, Arc::new(ClientState::default()))
+                            {
+                                warn!(error = %e, "could not add a client");
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            warn!(error = %e, "accepting a client failed");
+                            break;
                         }
                     }
-                    Ok(None) => break,
-                    Err(e) => {
-                        warn!(error = %e, "accepting a client failed");
-                        break;
-                    }
                 }
-            }
-            Ok(PostAction::Continue)
-        })
+                Ok(PostAction::Continue)
+            },
+        )
         .map_err(|e| ServerError::EventLoop(e.to_string()))?;
     handle
-        .insert_source(Generic::new(display, Interest::READ, Mode::Level), |_, display, state| {
-            // SAFETY: the display is not dropped while the loop runs (it is owned by this source).
-            unsafe {
-                if let Err(e) = display.get_mut().dispatch_clients(state) {
-                    warn!(error = %e, "dispatching clients failed");
+        .insert_source(
+            Generic::new(display, Interest::READ, Mode::Level),
+            |_, display, state| {
+                // SAFETY: the display is not dropped while the loop runs (it is owned by this source).
+                unsafe {
+                    if let Err(e) = display.get_mut().dispatch_clients(state) {
+                        warn!(error = %e, "dispatching clients failed");
+                    }
                 }
-            }
-            Ok(PostAction::Continue)
-        })
+                Ok(PostAction::Continue)
+            },
+        )
         .map_err(|e| ServerError::EventLoop(e.to_string()))?;
 
     let ipc_path = weft_compositor::ipc::client::socket_path(&runtime_dir, &socket_name);
-    let ipc = weft_compositor::ipc::server::listen(&handle, &ipc_path).map_err(|e| ServerError::Ipc(ipc_path.clone(), e))?;
+    let ipc = weft_compositor::ipc::server::listen(&handle, &ipc_path)
+        .map_err(|e| ServerError::Ipc(ipc_path.clone(), e))?;
     let endpoints = Endpoints {
         runtime_dir,
         socket_name,
@@ -133,7 +140,12 @@ pub fn serve(
             .spawn()
             .map_err(|e| ServerError::Spawn(program.clone(), e))?;
         info!(pid = child.id(), command = ?options.command, "client spawned");
-        watch_child(event_loop, child, options.exit_with_client, client_status.clone())?;
+        watch_child(
+            event_loop,
+            child,
+            options.exit_with_client,
+            client_status.clone(),
+        )?;
     }
     Ok(Served {
         endpoints,
@@ -144,10 +156,16 @@ pub fn serve(
 
 /// Binds `name` (or the first free `wayland-N`) in `runtime_dir`, with a lock file as libwayland
 /// does, so two compositors never share a name.
-fn bind_wayland_socket(runtime_dir: &std::path::Path, name: Option<&str>) -> Result<(ListeningSocket, String), ServerError> {
+fn bind_wayland_socket(
+    runtime_dir: &std::path::Path,
+    name: Option<&str>,
+) -> Result<(ListeningSocket, String), ServerError> {
     let try_bind = |name: &str| ListeningSocket::bind_absolute(runtime_dir.join(name));
     let (socket, name) = match name {
-        Some(name) => (try_bind(name).map_err(|e| ServerError::Socket(format!("{name}: {e}")))?, name.to_string()),
+        Some(name) => (
+            try_bind(name).map_err(|e| ServerError::Socket(format!("{name}: {e}")))?,
+            name.to_string(),
+        ),
         None => (1..33)
             .find_map(|n| {
                 let name = format!("wayland-{n}");
@@ -168,8 +186,9 @@ fn watch_child(
     let signal: LoopSignal = event_loop.get_signal();
     event_loop
         .handle()
-        .insert_source(Timer::from_duration(Duration::from_millis(50)), move |_, _, state| {
-            match child.try_wait() {
+        .insert_source(
+            Timer::from_duration(Duration::from_millis(50)),
+            move |_, _, state| match child.try_wait() {
                 Ok(Some(exit)) => {
                     let code = exit.code().unwrap_or_else(|| 128 + signal_of(&exit));
                     info!(code, "client exited");
@@ -185,8 +204,8 @@ fn watch_child(
                     warn!(error = %e, "cannot wait for the client");
                     TimeoutAction::Drop
                 }
-            }
-        })
+            },
+        )
         .map_err(|e| ServerError::EventLoop(e.to_string()))?;
     Ok(())
 }

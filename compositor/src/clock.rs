@@ -10,7 +10,9 @@ use rustix::time::{clock_gettime, ClockId};
 pub enum Clock {
     Monotonic,
     /// Starts at `now` and moves only when [`Clock::advance`] is called.
-    Deterministic { now: Cell<Duration> },
+    Deterministic {
+        now: Cell<Duration>,
+    },
 }
 
 impl Clock {

@@ -28,7 +28,10 @@ pub fn build(importer: &Importer) -> std::io::Result<(DmabufFeedback, DmabufGuar
     let (sample, linear) = importer.advertised();
     let device = importer.caps.drm_node.unwrap_or(NO_DRM_NODE);
     let to_format = |&(fourcc, modifier, _): &(u32, u64, usize)| {
-        Fourcc::try_from(fourcc).ok().map(|code| Format { code, modifier: Modifier::from(modifier) })
+        Fourcc::try_from(fourcc).ok().map(|code| Format {
+            code,
+            modifier: Modifier::from(modifier),
+        })
     };
     let all: Vec<Format> = sample.iter().chain(&linear).filter_map(to_format).collect();
     let mut builder = DmabufFeedbackBuilder::new(device, all);

@@ -23,7 +23,11 @@ pub struct FrameReport {
 
 impl Weft {
     /// Renders output `index` into its target. With `readback`, returns its RGBA pixels.
-    pub fn render_output(&mut self, index: usize, readback: bool) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
+    pub fn render_output(
+        &mut self,
+        index: usize,
+        readback: bool,
+    ) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
         let (items, _) = self.scene(index);
         let clear = self.background;
         let (renderer, slot) = self.renderer_and_slot(index);
@@ -61,7 +65,13 @@ impl Weft {
         let time_ms = now.as_millis() as u32;
         for surface in &surfaces {
             with_states(surface, |states| {
-                let callbacks = std::mem::take(&mut states.cached_state.get::<SurfaceAttributes>().current().frame_callbacks);
+                let callbacks = std::mem::take(
+                    &mut states
+                        .cached_state
+                        .get::<SurfaceAttributes>()
+                        .current()
+                        .frame_callbacks,
+                );
                 for cb in callbacks {
                     cb.done(time_ms);
                 }
@@ -77,7 +87,13 @@ impl Weft {
                     // Composited with Vulkan: a copy, so never ZERO_COPY; the headless clock is
                     // software, so neither HW_CLOCK nor HW_COMPLETION. Frames are paced at the
                     // output's refresh, like vsync.
-                    fb.presented(&output, now, refresh, seq, wp_presentation_feedback::Kind::Vsync);
+                    fb.presented(
+                        &output,
+                        now,
+                        refresh,
+                        seq,
+                        wp_presentation_feedback::Kind::Vsync,
+                    );
                 }
             });
         }

@@ -13,7 +13,11 @@ pub const CASCADE_STEP: i32 = 32;
 
 /// The location of the `index`-th window of `size` on an output of `output` size: centred, then
 /// stepped down and right, wrapping back to the centre before leaving the output.
-pub fn cascade_position(output: Size<i32, Logical>, size: Size<i32, Logical>, index: u32) -> Point<i32, Logical> {
+pub fn cascade_position(
+    output: Size<i32, Logical>,
+    size: Size<i32, Logical>,
+    index: u32,
+) -> Point<i32, Logical> {
     let cx = (output.w - size.w) / 2;
     let cy = (output.h - size.h) / 2;
     let room_x = (output.w - size.w - cx).max(0) / CASCADE_STEP;
@@ -24,14 +28,23 @@ pub fn cascade_position(output: Size<i32, Logical>, size: Size<i32, Logical>, in
 }
 
 impl Weft {
-    pub(crate) fn place_new_window(&mut self, window: &Window, toplevel: &ToplevelSurface) -> Point<i32, Logical> {
+    pub(crate) fn place_new_window(
+        &mut self,
+        window: &Window,
+        toplevel: &ToplevelSurface,
+    ) -> Point<i32, Logical> {
         let filled = toplevel.with_pending_state(|s| {
-            s.states.contains(xdg_toplevel::State::Maximized) || s.states.contains(xdg_toplevel::State::Fullscreen)
+            s.states.contains(xdg_toplevel::State::Maximized)
+                || s.states.contains(xdg_toplevel::State::Fullscreen)
         });
         if filled {
             return (0, 0).into();
         }
-        let output = self.outputs.first().map(|o| o.logical_size()).unwrap_or((1280, 720).into());
+        let output = self
+            .outputs
+            .first()
+            .map(|o| o.logical_size())
+            .unwrap_or((1280, 720).into());
         let size = window.geometry().size;
         let position = cascade_position(output, size, self.placed);
         self.placed += 1;
@@ -61,7 +74,10 @@ mod tests {
         let size: Size<i32, Logical> = (300, 300).into();
         for i in 0..10 {
             let p = cascade_position(out, size, i);
-            assert!(p.x + size.w <= out.w && p.y + size.h <= out.h, "window {i} at {p:?}");
+            assert!(
+                p.x + size.w <= out.w && p.y + size.h <= out.h,
+                "window {i} at {p:?}"
+            );
         }
     }
 

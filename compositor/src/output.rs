@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::backend::GlobalId;
 use smithay::reexports::wayland_server::DisplayHandle;
 use smithay::utils::{Logical, Size, Transform};
@@ -30,7 +31,9 @@ impl std::str::FromStr for OutputSpec {
             .ok_or_else(|| format!("output '{s}': expected WIDTHxHEIGHT[@HZ]"))?;
         let width: u32 = w.parse().map_err(|_| format!("output '{s}': bad width"))?;
         let height: u32 = h.parse().map_err(|_| format!("output '{s}': bad height"))?;
-        let hz: f64 = hz.parse().map_err(|_| format!("output '{s}': bad refresh rate"))?;
+        let hz: f64 = hz
+            .parse()
+            .map_err(|_| format!("output '{s}': bad refresh rate"))?;
         if !(1..=16384).contains(&width) || !(1..=16384).contains(&height) {
             return Err(format!("output '{s}': size must be 1..16384 on each side"));
         }
@@ -76,8 +79,18 @@ impl OutputSlot {
 impl Weft {
     /// Adds an output named `name`, advertises it and places it right of the existing ones.
     pub fn add_output(&mut self, name: &str, spec: OutputSpec) -> Result<usize, RenderError> {
+        self.add_output_with_model(name, "headless", spec)
+    }
+
+    /// As [`Weft::add_output`], with the model wl_output reports (the backend's name).
+    pub fn add_output_with_model(
+        &mut self,
+        name: &str,
+        model: &str,
+        spec: OutputSpec,
+    ) -> Result<usize, RenderError> {
         let target = self.renderer.create_target(spec.width, spec.height)?;
-        let output = new_output(&self.display_handle, name, spec);
+        let output = new_output(&self.display_handle, name, model, spec);
         let global = output.create_global::<Self>(&self.display_handle);
         let x: i32 = self.outputs.iter().map(|o| o.spec.width as i32).sum();
         output.change_current_state(None, None, None, Some((x, 0).into()));
@@ -104,6 +117,78 @@ impl Weft {
         }
     }
 
+    /// Gives output `index` a new size (its nested window was resized): a new render target, the new
+    /// mode advertised (wl_output.mode and done, through smithay), outputs right of it moved, and
+    /// maximized or fullscreen toplevels reconfigured to fill the first output, as
+    /// `set_fill_state` sized them.
+    pub fn resize_output(
+        &mut self,
+        index: usize,
+        width: u32,
+        height: u32,
+    ) -> Result<(), RenderError> {
+        let Some(slot) = self.outputs.get(index) else {
+            return Ok(());
+        };
+        if (slot.spec.width, slot.spec.height) == (width, height) {
+            return Ok(());
+        }
+        let target = self.renderer.create_target(width, height)?;
+        let slot = &mut self.outputs[index];
+        let old_mode = slot.output.current_mode();
+        slot.spec.width = width;
+        slot.spec.height = height;
+        slot.target = target;
+        slot.rendered_generation = None;
+        let mode = Mode {
+            size: (width as i32, height as i32).into(),
+            refresh: slot.spec.refresh_mhz as i32,
+        };
+        slot.output.add_mode(mode);
+        slot.output.set_preferred(mode);
+        slot.output
+            .change_current_state(Some(mode), None, None, None);
+        if let Some(old) = old_mode.filter(|m| *m != mode) {
+            slot.output.delete_mode(old);
+        }
+        let mut x = 0;
+        for slot in &self.outputs {
+            slot.output
+                .change_current_state(None, None, None, Some((x, 0).into()));
+            self.space.map_output(&slot.output, (x, 0));
+            x += slot.spec.width as i32;
+        }
+        if index == 0 {
+            self.refill_toplevels();
+        }
+        self.damage();
+        Ok(())
+    }
+
+    /// Sends maximized and fullscreen toplevels a configure with the first output's current size.
+    fn refill_toplevels(&mut self) {
+        let size = self.outputs.first().map(|o| o.logical_size());
+        let toplevels: Vec<_> = self
+            .space
+            .elements()
+            .chain(self.pending_windows.iter())
+            .filter_map(|w| w.toplevel().cloned())
+            .collect();
+        for toplevel in toplevels {
+            let filled = toplevel.with_pending_state(|state| {
+                let filled = state.states.contains(xdg_toplevel::State::Maximized)
+                    || state.states.contains(xdg_toplevel::State::Fullscreen);
+                if filled {
+                    state.size = size;
+                }
+                filled
+            });
+            if filled && toplevel.is_initial_configure_sent() {
+                crate::handlers::send_configure_tracked(&mut self.xdg_guard, &toplevel);
+            }
+        }
+    }
+
     pub fn output_index(&self, name: &str) -> Option<usize> {
         self.outputs.iter().position(|o| o.name() == name)
     }
@@ -113,14 +198,14 @@ impl Weft {
     }
 }
 
-fn new_output(_dh: &DisplayHandle, name: &str, spec: OutputSpec) -> Output {
+fn new_output(_dh: &DisplayHandle, name: &str, model: &str, spec: OutputSpec) -> Output {
     let output = Output::new(
         name.to_string(),
         PhysicalProperties {
             size: (0, 0).into(),
             subpixel: Subpixel::Unknown,
             make: "weft".into(),
-            model: "headless".into(),
+            model: model.into(),
         },
     );
     let mode = Mode {
@@ -129,7 +214,12 @@ fn new_output(_dh: &DisplayHandle, name: &str, spec: OutputSpec) -> Output {
     };
     output.add_mode(mode);
     output.set_preferred(mode);
-    output.change_current_state(Some(mode), Some(Transform::Normal), Some(Scale::Integer(1)), None);
+    output.change_current_state(
+        Some(mode),
+        Some(Transform::Normal),
+        Some(Scale::Integer(1)),
+        None,
+    );
     output
 }
 
@@ -149,7 +239,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs() {
-        for bad in ["", "1280", "0x720@60", "1280x720@0", "axb@60", "1280x720@x", "99999x10"] {
+        for bad in [
+            "",
+            "1280",
+            "0x720@60",
+            "1280x720@0",
+            "axb@60",
+            "1280x720@x",
+            "99999x10",
+        ] {
             assert!(bad.parse::<OutputSpec>().is_err(), "{bad} should not parse");
         }
     }

@@ -38,8 +38,21 @@ impl Weft {
             };
             // The surface tree's origin: the element location is that of the window geometry.
             let origin = loc - window.geometry().loc - out_geo.loc;
-            push_tree(toplevel.wl_surface(), origin, yuv, &mut items, &mut surfaces);
-            push_popups(window, toplevel.wl_surface(), origin, yuv, &mut items, &mut surfaces);
+            push_tree(
+                toplevel.wl_surface(),
+                origin,
+                yuv,
+                &mut items,
+                &mut surfaces,
+            );
+            push_popups(
+                window,
+                toplevel.wl_surface(),
+                origin,
+                yuv,
+                &mut items,
+                &mut surfaces,
+            );
         }
         (items, surfaces)
     }
@@ -99,7 +112,11 @@ fn push_tree(
             };
             let item = with_content(states, |c| {
                 if let Some(color) = c.solid {
-                    return Some(DrawItem { dst, fill: Fill::Solid(color), alpha: 1.0 });
+                    return Some(DrawItem {
+                        dst,
+                        fill: Fill::Solid(color),
+                        alpha: 1.0,
+                    });
                 }
                 let mut src = Rect {
                     x: (view.src.loc.x * scale) as f32,
@@ -115,13 +132,29 @@ fn push_tree(
                             src.h = -src.h;
                         }
                         match &import.draw {
-                            Drawable::Texture(texture) => Fill::Texture { texture: texture.clone(), src, opaque: c.opaque },
-                            Drawable::Planar(source) => Fill::Planar { source: source.clone(), src, yuv },
+                            Drawable::Texture(texture) => Fill::Texture {
+                                texture: texture.clone(),
+                                src,
+                                opaque: c.opaque,
+                            },
+                            Drawable::Planar(source) => Fill::Planar {
+                                source: source.clone(),
+                                src,
+                                yuv,
+                            },
                         }
                     }
-                    None => Fill::Texture { texture: c.texture.clone()?, src, opaque: c.opaque },
+                    None => Fill::Texture {
+                        texture: c.texture.clone()?,
+                        src,
+                        opaque: c.opaque,
+                    },
                 };
-                Some(DrawItem { dst, fill, alpha: 1.0 })
+                Some(DrawItem {
+                    dst,
+                    fill,
+                    alpha: 1.0,
+                })
             });
             if let Some(item) = item {
                 items.push(item);

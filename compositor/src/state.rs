@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use smithay::desktop::{PopupManager, Space, Window};
 use smithay::input::{Seat, SeatState};
-use smithay::utils::IsAlive;
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_shm;
 use smithay::reexports::wayland_server::DisplayHandle;
+use smithay::utils::IsAlive;
 use smithay::wayland::compositor::{CompositorClientState, CompositorState};
 use smithay::wayland::dmabuf::{DmabufFeedback, DmabufGlobal, DmabufState};
 use smithay::wayland::output::OutputManagerState;
@@ -22,7 +22,6 @@ use smithay::wayland::presentation::PresentationState;
 use smithay::wayland::shell::xdg::XdgShellState;
 use smithay::wayland::shm::ShmState;
 use smithay::wayland::single_pixel_buffer::SinglePixelBufferState;
-use smithay::wayland::viewporter::ViewporterState;
 use tracing::info;
 use weft_protocols::dmabuf_guard::DmabufGuardData;
 use weft_protocols::xdg_guard::XdgGuardData;
@@ -52,7 +51,6 @@ pub struct Weft {
     pub shm_state: ShmState,
     pub seat_state: SeatState<Weft>,
     pub output_manager_state: OutputManagerState,
-    pub viewporter_state: ViewporterState,
     pub presentation_state: PresentationState,
     pub single_pixel_state: SinglePixelBufferState,
     pub dmabuf_state: DmabufState,
@@ -76,21 +74,52 @@ pub struct Weft {
     pub pending_windows: Vec<Window>,
     pub xdg_guard: XdgGuardData,
     pub next_surface_id: u64,
+    pub pings: crate::ping::PingTracker,
     /// Windows placed so far, for the cascade of new toplevels.
     pub placed: u32,
     pub running: bool,
 }
 
-/// The wl_shm formats weft samples directly (4 bytes per pixel, little-endian).
+/// The xdg_wm_base version weft advertises (see `Weft::new`).
+pub const XDG_WM_BASE_VERSION: u32 = 3;
+
+/// The wl_shm formats weft adds to the two every compositor has (4 bytes per pixel, little-endian).
 pub const SHM_FORMATS: [wl_shm::Format; 2] = [wl_shm::Format::Abgr8888, wl_shm::Format::Xbgr8888];
+
+/// Every wl_shm format weft advertises (smithay always adds ARGB8888 and XRGB8888).
+pub const ALL_SHM_FORMATS: [wl_shm::Format; 4] = [
+    wl_shm::Format::Argb8888,
+    wl_shm::Format::Xrgb8888,
+    wl_shm::Format::Abgr8888,
+    wl_shm::Format::Xbgr8888,
+];
 
 impl Weft {
     /// Creates every global on `display_handle` and the Vulkan renderer.
     pub fn new(display_handle: DisplayHandle, clock: Clock) -> Result<Self, RenderError> {
+        Self::with_renderer(display_handle, clock, Renderer::new()?)
+    }
+
+    /// As [`Weft::new`], on a renderer the backend made (a window backend needs surface extensions
+    /// on the instance: [`Renderer::with_instance_extensions`]).
+    pub fn with_renderer(
+        display_handle: DisplayHandle,
+        clock: Clock,
+        renderer: Renderer,
+    ) -> Result<Self, RenderError> {
         let dh = &display_handle;
-        let renderer = Renderer::new()?;
         let compositor_state = CompositorState::new_v6::<Self>(dh);
         let xdg_shell_state = XdgShellState::new::<Self>(dh);
+        // smithay advertises xdg_wm_base v6. Debian bookworm's weston 10 demo clients (e.g.
+        // weston-presentation-shm) bind whatever version is advertised but install no handler for
+        // v4's configure_bounds, which smithay sends with every initial configure: libwayland then
+        // aborts them. v3 loses only hints (bounds, wm_capabilities, the suspended state), so weft
+        // advertises v3 until those clients are gone.
+        dh.remove_global::<Self>(xdg_shell_state.global());
+        dh.create_global::<Self, smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase, _>(
+            XDG_WM_BASE_VERSION,
+            (),
+        );
         // ARGB8888 and XRGB8888 are always advertised by smithay; we add the byte-swapped pair.
         let shm_state = ShmState::new::<Self>(dh, SHM_FORMATS);
         let mut seat_state = SeatState::new();
@@ -100,16 +129,16 @@ impl Weft {
         let _ = seat.add_keyboard(Default::default(), 200, 25);
         seat.add_pointer();
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
-        let viewporter_state = ViewporterState::new::<Self>(dh);
+        dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
         let single_pixel_state = SinglePixelBufferState::new::<Self>(dh);
         let caps = DmabufCaps::query(renderer.device());
         let importer = Importer::new(caps, renderer.device().info().name.clone());
-        let (dmabuf_feedback, dmabuf_guard) = crate::feedback::build(&importer).map_err(|e| {
-            RenderError::Allocation(format!("linux-dmabuf format table: {e}"))
-        })?;
+        let (dmabuf_feedback, dmabuf_guard) = crate::feedback::build(&importer)
+            .map_err(|e| RenderError::Allocation(format!("linux-dmabuf format table: {e}")))?;
         let mut dmabuf_state = DmabufState::new();
-        let dmabuf_global = dmabuf_state.create_global_with_default_feedback::<Self>(dh, &dmabuf_feedback);
+        let dmabuf_global =
+            dmabuf_state.create_global_with_default_feedback::<Self>(dh, &dmabuf_feedback);
         info!(device = %renderer.device().info().name, "weft state ready");
         Ok(Self {
             display_handle,
@@ -118,7 +147,6 @@ impl Weft {
             shm_state,
             seat_state,
             output_manager_state,
-            viewporter_state,
             presentation_state,
             single_pixel_state,
             dmabuf_state,
@@ -137,6 +165,7 @@ impl Weft {
             pending_windows: Vec::new(),
             xdg_guard: XdgGuardData::default(),
             next_surface_id: 0,
+            pings: Default::default(),
             placed: 0,
             running: true,
         })
@@ -147,6 +176,16 @@ impl Weft {
         self.space.refresh();
         self.popups.cleanup();
         self.pending_windows.retain(|w| w.alive());
+        let clients: Vec<_> = self
+            .xdg_shell_state
+            .toplevel_surfaces()
+            .iter()
+            .map(|t| t.client())
+            .collect();
+        self.pings.tick(std::time::Instant::now(), clients);
+        let backend = self.display_handle.backend_handle();
+        self.xdg_guard
+            .prune(|client| backend.get_client_data(client.clone()).is_ok());
         if let Err(e) = self.display_handle.flush_clients() {
             tracing::debug!(error = %e, "flushing clients failed");
         }

@@ -13,10 +13,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use smithay::backend::renderer::utils::{CommitCounter, RendererSurfaceStateUserData};
-use smithay::reexports::wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm, wl_surface::WlSurface};
+use smithay::reexports::wayland_server::protocol::{
+    wl_buffer::WlBuffer, wl_shm, wl_surface::WlSurface,
+};
 use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
-use smithay::wayland::compositor::{with_states, with_surface_tree_upward, SurfaceData, TraversalAction};
+use smithay::wayland::compositor::{
+    with_states, with_surface_tree_upward, SurfaceData, TraversalAction,
+};
 use smithay::wayland::dmabuf::get_dmabuf;
 use smithay::wayland::shm::{with_buffer_contents, BufferData};
 use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
@@ -64,13 +68,16 @@ pub struct SurfaceContent {
 impl SurfaceContent {
     /// Whether the surface has content to draw.
     pub fn has_content(&self) -> bool {
-        self.buffer.is_some() && (self.texture.is_some() || self.solid.is_some() || self.import.is_some())
+        self.buffer.is_some()
+            && (self.texture.is_some() || self.solid.is_some() || self.import.is_some())
     }
 }
 
 /// Runs `f` on the surface's content record, creating it if missing.
 pub fn with_content<T>(states: &SurfaceData, f: impl FnOnce(&mut SurfaceContent) -> T) -> T {
-    states.data_map.insert_if_missing(|| RefCell::new(SurfaceContent::default()));
+    states
+        .data_map
+        .insert_if_missing(|| RefCell::new(SurfaceContent::default()));
     // The RefCell is only borrowed here, never across a call that could re-enter.
     let cell = states
         .data_map
@@ -161,7 +168,8 @@ fn attach_buffer(
             planes: 1,
         });
         view.rung = Some("Shm");
-        view.reason = Some("single-pixel buffer: drawn as a solid colour, no memory to import".into());
+        view.reason =
+            Some("single-pixel buffer: drawn as a solid colour, no memory to import".into());
         return;
     }
     let result = with_buffer_contents(buffer, |ptr, len, data| {
@@ -208,7 +216,9 @@ fn attach_dmabuf(
             Ok(bytes) => view.uploaded_bytes += bytes,
             Err(e) => {
                 debug!(buffer = ?buffer.id(), error = %e, "StageOnCpu copy failed");
-                view.reason = Some(format!("StageOnCpu copy failed, showing the last good frame: {e}"));
+                view.reason = Some(format!(
+                    "StageOnCpu copy failed, showing the last good frame: {e}"
+                ));
                 return;
             }
         }
@@ -234,7 +244,12 @@ fn damage_rows(damage: &[Rectangle<i32, BufferCoord>], height: u32) -> (u32, u32
     let rows = damage
         .iter()
         .filter(|r| r.size.w > 0 && r.size.h > 0)
-        .map(|r| (r.loc.y.max(0) as u32, r.loc.y.saturating_add(r.size.h).clamp(0, height as i32) as u32))
+        .map(|r| {
+            (
+                r.loc.y.max(0) as u32,
+                r.loc.y.saturating_add(r.size.h).clamp(0, height as i32) as u32,
+            )
+        })
         .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
     match rows {
         Some((y0, y1)) if y1 > y0 => (y0.min(height), y1),
@@ -261,7 +276,10 @@ fn upload_shm(
     damage: &[Rectangle<i32, BufferCoord>],
 ) -> Result<(), crate::render::RenderError> {
     let Some((vk_format, opaque, fourcc)) = shm_format(data.format) else {
-        view.reason = Some(format!("wl_shm format {:?} is not sampled by weft", data.format));
+        view.reason = Some(format!(
+            "wl_shm format {:?} is not sampled by weft",
+            data.format
+        ));
         return Ok(());
     };
     let (w, h) = (data.width as u32, data.height as u32);
@@ -277,7 +295,9 @@ fn upload_shm(
     };
     let start = data.offset as usize;
     let end = start + data.stride as usize * h as usize;
-    let pixels = bytes.get(start..end).ok_or(crate::render::RenderError::SourceTooSmall)?;
+    let pixels = bytes
+        .get(start..end)
+        .ok_or(crate::render::RenderError::SourceTooSmall)?;
     let copied = renderer.upload(&texture, pixels, data.stride as u32, &rects)?;
     view.uploaded_bytes += copied;
     view.texture = Some(texture);
@@ -309,7 +329,12 @@ fn damage_rects(damage: &[Rectangle<i32, BufferCoord>], w: u32, h: u32) -> Vec<U
         let x1 = r.loc.x.saturating_add(r.size.w).clamp(0, w as i32) as u32;
         let y1 = r.loc.y.saturating_add(r.size.h).clamp(0, h as i32) as u32;
         if x1 > x0 && y1 > y0 {
-            out.push(UploadRect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 });
+            out.push(UploadRect {
+                x: x0,
+                y: y0,
+                w: x1 - x0,
+                h: y1 - y0,
+            });
         }
     }
     if out.len() > 16 {
@@ -325,7 +350,9 @@ pub struct SurfaceId(pub u64);
 
 /// The surface's [`SurfaceId`] (0 if it was never given one).
 pub fn surface_id(surface: &WlSurface) -> u64 {
-    with_states(surface, |states| states.data_map.get::<SurfaceId>().map_or(0, |id| id.0))
+    with_states(surface, |states| {
+        states.data_map.get::<SurfaceId>().map_or(0, |id| id.0)
+    })
 }
 
 /// Reads the surface's content record for introspection.
@@ -352,15 +379,23 @@ mod tests {
 
     #[test]
     fn damage_rows_are_the_union() {
-        let d = [Rectangle::new((0, 10).into(), (5, 5).into()), Rectangle::new((3, 40).into(), (1, 100).into())];
+        let d = [
+            Rectangle::new((0, 10).into(), (5, 5).into()),
+            Rectangle::new((3, 40).into(), (1, 100).into()),
+        ];
         assert_eq!(damage_rows(&d, 64), (10, 64));
         assert_eq!(damage_rows(&[], 64), (0, 64));
-        assert_eq!(damage_rows(&[Rectangle::new((0, 0).into(), (0, 0).into())], 64), (0, 0));
+        assert_eq!(
+            damage_rows(&[Rectangle::new((0, 0).into(), (0, 0).into())], 64),
+            (0, 0)
+        );
     }
 
     #[test]
     fn many_rects_become_one() {
-        let d: Vec<_> = (0..20).map(|i| Rectangle::new((i, i).into(), (1, 1).into())).collect();
+        let d: Vec<_> = (0..20)
+            .map(|i| Rectangle::new((i, i).into(), (1, 1).into()))
+            .collect();
         let r = damage_rects(&d, 32, 32);
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].w, r[0].h), (32, 32));

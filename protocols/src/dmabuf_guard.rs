@@ -107,7 +107,10 @@ pub struct Violation {
 }
 
 fn violation(error: ParamsError, message: impl Into<String>) -> Violation {
-    Violation { error, message: message.into() }
+    Violation {
+        error,
+        message: message.into(),
+    }
 }
 
 /// What `create`/`create_immed` is asked to build, for [`validate_create`].
@@ -144,11 +147,17 @@ pub fn validate_create(
         ));
     }
     if req.flags & !KNOWN_FLAGS != 0 {
-        return Err(violation(ParamsError::InvalidFormat, format!("unknown flags {:#x}", req.flags)));
+        return Err(violation(
+            ParamsError::InvalidFormat,
+            format!("unknown flags {:#x}", req.flags),
+        ));
     }
     let name = drm_format::fourcc_str(req.format);
     if !advertised.keys().any(|(f, _)| *f == req.format) {
-        return Err(violation(ParamsError::InvalidFormat, format!("format {name} is not supported")));
+        return Err(violation(
+            ParamsError::InvalidFormat,
+            format!("format {name} is not supported"),
+        ));
     }
     if planes.is_empty() {
         return Err(violation(ParamsError::Incomplete, "no planes were added"));
@@ -156,7 +165,10 @@ pub fn validate_create(
     let mut indices: Vec<u32> = planes.iter().map(|p| p.idx).collect();
     indices.sort_unstable();
     if indices.iter().enumerate().any(|(i, idx)| *idx != i as u32) {
-        return Err(violation(ParamsError::Incomplete, format!("plane indices {indices:?} leave a gap")));
+        return Err(violation(
+            ParamsError::Incomplete,
+            format!("plane indices {indices:?} leave a gap"),
+        ));
     }
     let modifier = planes[0].modifier;
     let Some(&count) = advertised.get(&(req.format, modifier)) else {
@@ -165,7 +177,10 @@ pub fn validate_create(
         if req.version >= 4 {
             return Err(violation(
                 ParamsError::InvalidFormat,
-                format!("{name} with modifier {} was not advertised", drm_format::modifier_str(modifier)),
+                format!(
+                    "{name} with modifier {} was not advertised",
+                    drm_format::modifier_str(modifier)
+                ),
             ));
         }
         return Ok(());
@@ -173,7 +188,10 @@ pub fn validate_create(
     if planes.len() != count {
         return Err(violation(
             ParamsError::Incomplete,
-            format!("{name} with this modifier has {count} planes, {} were added", planes.len()),
+            format!(
+                "{name} with this modifier has {count} planes, {} were added",
+                planes.len()
+            ),
         ));
     }
     let (w, h) = (req.width as u32, req.height as u32);
@@ -191,8 +209,18 @@ pub fn validate_create(
 
 /// `out_of_bounds` checks of one plane, overflow-safe: all arithmetic is done in u64 and a result
 /// past `u32::MAX` is itself out of bounds (the spec's "32-bit overflow of offset+stride*height").
-pub fn check_plane_bounds(p: &PlaneParams, layout: Option<&PlaneLayout>, width: u32, height: u32) -> Result<(), Violation> {
-    let oob = |m: String| Err(violation(ParamsError::OutOfBounds, format!("plane {}: {m}", p.idx)));
+pub fn check_plane_bounds(
+    p: &PlaneParams,
+    layout: Option<&PlaneLayout>,
+    width: u32,
+    height: u32,
+) -> Result<(), Violation> {
+    let oob = |m: String| {
+        Err(violation(
+            ParamsError::OutOfBounds,
+            format!("plane {}: {m}", p.idx),
+        ))
+    };
     if p.stride == 0 {
         return oob("stride is 0".into());
     }
@@ -204,7 +232,9 @@ pub fn check_plane_bounds(p: &PlaneParams, layout: Option<&PlaneLayout>, width: 
             let (samples, rows) = l.extent(width, height);
             let row_bytes = u64::from(samples) * u64::from(l.bytes_per_sample);
             if stride < row_bytes {
-                return oob(format!("stride {stride} is shorter than a row ({row_bytes} bytes)"));
+                return oob(format!(
+                    "stride {stride} is shorter than a row ({row_bytes} bytes)"
+                ));
             }
             u64::from(rows)
         }
@@ -214,11 +244,15 @@ pub fn check_plane_bounds(p: &PlaneParams, layout: Option<&PlaneLayout>, width: 
     let end_first_row = offset + stride;
     let end = offset + stride * rows;
     if end_first_row > u64::from(u32::MAX) || end > u64::from(u32::MAX) {
-        return oob(format!("offset {offset} + stride {stride} × {rows} rows overflows 32 bits"));
+        return oob(format!(
+            "offset {offset} + stride {stride} × {rows} rows overflows 32 bits"
+        ));
     }
     if let Some(size) = p.size {
         if offset >= size {
-            return oob(format!("offset {offset} is past the end of the {size}-byte dma-buf"));
+            return oob(format!(
+                "offset {offset} is past the end of the {size}-byte dma-buf"
+            ));
         }
         if end > size {
             return oob(format!(
@@ -270,7 +304,14 @@ where
                 state.dmabuf_guard().params.remove(&params.id());
                 forward(state, Request::Destroy, data_init);
             }
-            Request::Add { fd, plane_idx, offset, stride, modifier_hi, modifier_lo } => {
+            Request::Add {
+                fd,
+                plane_idx,
+                offset,
+                stride,
+                modifier_hi,
+                modifier_lo,
+            } => {
                 let version = params.version();
                 let shadow = state.dmabuf_guard().shadow(params.id());
                 if shadow.used {
@@ -283,7 +324,10 @@ where
                     ));
                 }
                 if shadow.planes.iter().any(|p| p.idx == plane_idx) {
-                    return post(violation(ParamsError::PlaneSet, format!("plane {plane_idx} was already added")));
+                    return post(violation(
+                        ParamsError::PlaneSet,
+                        format!("plane {plane_idx} was already added"),
+                    ));
                 }
                 let modifier = (u64::from(modifier_hi) << 32) | u64::from(modifier_lo);
                 if let Some(first) = shadow.planes.first() {
@@ -301,10 +345,23 @@ where
                     }
                 }
                 let size = dmabuf_size(&fd);
-                shadow.planes.push(ShadowPlane { fd, idx: plane_idx, offset, stride, modifier, size });
+                shadow.planes.push(ShadowPlane {
+                    fd,
+                    idx: plane_idx,
+                    offset,
+                    stride,
+                    modifier,
+                    size,
+                });
             }
-            Request::Create { width, height, format, flags } => {
-                let Some(planes) = take_validated(state, params, width, height, format, &flags) else {
+            Request::Create {
+                width,
+                height,
+                format,
+                flags,
+            } => {
+                let Some(planes) = take_validated(state, params, width, height, format, &flags)
+                else {
                     return;
                 };
                 if interlaced(&flags) {
@@ -312,26 +369,62 @@ where
                     return;
                 }
                 replay_planes(state, planes, |s, r| forward(s, r, data_init));
-                forward(state, Request::Create { width, height, format, flags }, data_init);
+                forward(
+                    state,
+                    Request::Create {
+                        width,
+                        height,
+                        format,
+                        flags,
+                    },
+                    data_init,
+                );
             }
-            Request::CreateImmed { buffer_id, width, height, format, flags } => {
-                let Some(planes) = take_validated(state, params, width, height, format, &flags) else {
+            Request::CreateImmed {
+                buffer_id,
+                width,
+                height,
+                format,
+                flags,
+            } => {
+                let Some(planes) = take_validated(state, params, width, height, format, &flags)
+                else {
                     return;
                 };
                 if interlaced(&flags) {
-                    params.post_error(ParamsError::InvalidWlBuffer, "interlaced buffers are not supported");
+                    params.post_error(
+                        ParamsError::InvalidWlBuffer,
+                        "interlaced buffers are not supported",
+                    );
                     return;
                 }
                 replay_planes(state, planes, |s, r| forward(s, r, data_init));
-                forward(state, Request::CreateImmed { buffer_id, width, height, format, flags }, data_init);
+                forward(
+                    state,
+                    Request::CreateImmed {
+                        buffer_id,
+                        width,
+                        height,
+                        format,
+                        flags,
+                    },
+                    data_init,
+                );
             }
             other => forward(state, other, data_init),
         }
     }
 
-    fn destroyed(state: &mut D, client: ClientId, params: &ZwpLinuxBufferParamsV1, data: &DmabufParamsData) {
+    fn destroyed(
+        state: &mut D,
+        client: ClientId,
+        params: &ZwpLinuxBufferParamsV1,
+        data: &DmabufParamsData,
+    ) {
         state.dmabuf_guard().params.remove(&params.id());
-        <DmabufState as Dispatch<ZwpLinuxBufferParamsV1, DmabufParamsData, D>>::destroyed(state, client, params, data)
+        <DmabufState as Dispatch<ZwpLinuxBufferParamsV1, DmabufParamsData, D>>::destroyed(
+            state, client, params, data,
+        )
     }
 }
 
@@ -349,7 +442,10 @@ fn take_validated<D: DmabufGuardState>(
     let guard = state.dmabuf_guard();
     let shadow = guard.params.entry(params.id()).or_default();
     if shadow.used {
-        params.post_error(ParamsError::AlreadyUsed, "the params object was already used to create a buffer");
+        params.post_error(
+            ParamsError::AlreadyUsed,
+            "the params object was already used to create a buffer",
+        );
         return None;
     }
     shadow.used = true;
@@ -359,10 +455,22 @@ fn take_validated<D: DmabufGuardState>(
         WEnum::Value(f) => f.bits(),
         WEnum::Unknown(u) => *u,
     };
-    let req = CreateRequest { width, height, format, flags, version };
+    let req = CreateRequest {
+        width,
+        height,
+        format,
+        flags,
+        version,
+    };
     let seen: Vec<PlaneParams> = planes
         .iter()
-        .map(|p| PlaneParams { idx: p.idx, offset: p.offset, stride: p.stride, modifier: p.modifier, size: p.size })
+        .map(|p| PlaneParams {
+            idx: p.idx,
+            offset: p.offset,
+            stride: p.stride,
+            modifier: p.modifier,
+            size: p.size,
+        })
         .collect();
     match validate_create(&req, &seen, &guard.advertised) {
         Ok(()) => Some(planes),
@@ -422,17 +530,34 @@ mod tests {
     use crate::drm_format::{ARGB8888, NV12, YUV420};
 
     fn advertised() -> HashMap<(u32, u64), usize> {
-        [((ARGB8888, MOD_LINEAR), 1), ((NV12, MOD_LINEAR), 2), ((YUV420, MOD_LINEAR), 3), ((NV12, 0x0100_0000_0000_0001), 3)]
-            .into_iter()
-            .collect()
+        [
+            ((ARGB8888, MOD_LINEAR), 1),
+            ((NV12, MOD_LINEAR), 2),
+            ((YUV420, MOD_LINEAR), 3),
+            ((NV12, 0x0100_0000_0000_0001), 3),
+        ]
+        .into_iter()
+        .collect()
     }
 
     fn req(format: u32, w: i32, h: i32) -> CreateRequest {
-        CreateRequest { width: w, height: h, format, flags: 0, version: 5 }
+        CreateRequest {
+            width: w,
+            height: h,
+            format,
+            flags: 0,
+            version: 5,
+        }
     }
 
     fn plane(idx: u32, offset: u32, stride: u32, size: u64) -> PlaneParams {
-        PlaneParams { idx, offset, stride, modifier: MOD_LINEAR, size: Some(size) }
+        PlaneParams {
+            idx,
+            offset,
+            stride,
+            modifier: MOD_LINEAR,
+            size: Some(size),
+        }
     }
 
     #[test]
@@ -440,20 +565,58 @@ mod tests {
         let a = advertised();
         let nv12_ok = [plane(0, 0, 64, 64 * 48), plane(1, 64 * 32, 64, 64 * 48)];
         let cases: Vec<(&str, CreateRequest, Vec<PlaneParams>, Option<ParamsError>)> = vec![
-            ("valid argb", req(ARGB8888, 16, 16), vec![plane(0, 0, 64, 1024)], None),
-            ("valid nv12", req(NV12, 64, 32), nv12_ok.to_vec(), None),
-            ("zero width", req(ARGB8888, 0, 16), vec![plane(0, 0, 64, 1024)], Some(ParamsError::InvalidDimensions)),
-            ("negative height", req(ARGB8888, 16, -1), vec![plane(0, 0, 64, 1024)], Some(ParamsError::InvalidDimensions)),
-            ("unknown format", req(0x1234_5678, 16, 16), vec![plane(0, 0, 64, 1024)], Some(ParamsError::InvalidFormat)),
             (
-                "unknown flags",
-                CreateRequest { flags: 8, ..req(ARGB8888, 16, 16) },
+                "valid argb",
+                req(ARGB8888, 16, 16),
+                vec![plane(0, 0, 64, 1024)],
+                None,
+            ),
+            ("valid nv12", req(NV12, 64, 32), nv12_ok.to_vec(), None),
+            (
+                "zero width",
+                req(ARGB8888, 0, 16),
+                vec![plane(0, 0, 64, 1024)],
+                Some(ParamsError::InvalidDimensions),
+            ),
+            (
+                "negative height",
+                req(ARGB8888, 16, -1),
+                vec![plane(0, 0, 64, 1024)],
+                Some(ParamsError::InvalidDimensions),
+            ),
+            (
+                "unknown format",
+                req(0x1234_5678, 16, 16),
                 vec![plane(0, 0, 64, 1024)],
                 Some(ParamsError::InvalidFormat),
             ),
-            ("no planes", req(ARGB8888, 16, 16), vec![], Some(ParamsError::Incomplete)),
-            ("plane 0 missing", req(NV12, 64, 32), vec![plane(1, 0, 64, 4096)], Some(ParamsError::Incomplete)),
-            ("nv12 one plane", req(NV12, 64, 32), vec![plane(0, 0, 64, 4096)], Some(ParamsError::Incomplete)),
+            (
+                "unknown flags",
+                CreateRequest {
+                    flags: 8,
+                    ..req(ARGB8888, 16, 16)
+                },
+                vec![plane(0, 0, 64, 1024)],
+                Some(ParamsError::InvalidFormat),
+            ),
+            (
+                "no planes",
+                req(ARGB8888, 16, 16),
+                vec![],
+                Some(ParamsError::Incomplete),
+            ),
+            (
+                "plane 0 missing",
+                req(NV12, 64, 32),
+                vec![plane(1, 0, 64, 4096)],
+                Some(ParamsError::Incomplete),
+            ),
+            (
+                "nv12 one plane",
+                req(NV12, 64, 32),
+                vec![plane(0, 0, 64, 4096)],
+                Some(ParamsError::Incomplete),
+            ),
             (
                 "argb two planes",
                 req(ARGB8888, 16, 16),
@@ -463,23 +626,52 @@ mod tests {
             (
                 "not advertised modifier",
                 req(ARGB8888, 16, 16),
-                vec![PlaneParams { modifier: 7, ..plane(0, 0, 64, 1024) }],
+                vec![PlaneParams {
+                    modifier: 7,
+                    ..plane(0, 0, 64, 1024)
+                }],
                 Some(ParamsError::InvalidFormat),
             ),
-            ("stride 0", req(ARGB8888, 16, 16), vec![plane(0, 0, 0, 1024)], Some(ParamsError::OutOfBounds)),
-            ("short stride", req(ARGB8888, 16, 16), vec![plane(0, 0, 32, 1024)], Some(ParamsError::OutOfBounds)),
-            ("too small", req(ARGB8888, 16, 16), vec![plane(0, 0, 64, 1023)], Some(ParamsError::OutOfBounds)),
-            ("offset past end", req(ARGB8888, 1, 1), vec![plane(0, 4096, 4, 4096)], Some(ParamsError::OutOfBounds)),
+            (
+                "stride 0",
+                req(ARGB8888, 16, 16),
+                vec![plane(0, 0, 0, 1024)],
+                Some(ParamsError::OutOfBounds),
+            ),
+            (
+                "short stride",
+                req(ARGB8888, 16, 16),
+                vec![plane(0, 0, 32, 1024)],
+                Some(ParamsError::OutOfBounds),
+            ),
+            (
+                "too small",
+                req(ARGB8888, 16, 16),
+                vec![plane(0, 0, 64, 1023)],
+                Some(ParamsError::OutOfBounds),
+            ),
+            (
+                "offset past end",
+                req(ARGB8888, 1, 1),
+                vec![plane(0, 4096, 4, 4096)],
+                Some(ParamsError::OutOfBounds),
+            ),
             (
                 "32-bit overflow",
                 req(ARGB8888, 16, 16),
-                vec![PlaneParams { size: None, ..plane(0, u32::MAX - 8, 64, 0) }],
+                vec![PlaneParams {
+                    size: None,
+                    ..plane(0, u32::MAX - 8, 64, 0)
+                }],
                 Some(ParamsError::OutOfBounds),
             ),
             (
                 "stride × height overflow",
                 req(ARGB8888, 16, 0x0100_0000),
-                vec![PlaneParams { size: None, ..plane(0, 0, 0x1000, 0) }],
+                vec![PlaneParams {
+                    size: None,
+                    ..plane(0, 0, 0x1000, 0)
+                }],
                 Some(ParamsError::OutOfBounds),
             ),
             (
@@ -492,13 +684,20 @@ mod tests {
             (
                 "third plane past end",
                 req(YUV420, 64, 32),
-                vec![plane(0, 0, 64, 3000), plane(1, 2048, 32, 3000), plane(2, 2600, 32, 3000)],
+                vec![
+                    plane(0, 0, 64, 3000),
+                    plane(1, 2048, 32, 3000),
+                    plane(2, 2600, 32, 3000),
+                ],
                 Some(ParamsError::OutOfBounds),
             ),
             (
                 "unseekable fd skips size checks",
                 req(ARGB8888, 16, 16),
-                vec![PlaneParams { size: None, ..plane(0, 0, 64, 0) }],
+                vec![PlaneParams {
+                    size: None,
+                    ..plane(0, 0, 64, 0)
+                }],
                 None,
             ),
         ];
@@ -512,20 +711,36 @@ mod tests {
     fn explicit_modifier_plane_count_comes_from_the_table() {
         let a = advertised();
         let m = 0x0100_0000_0000_0001;
-        let planes: Vec<PlaneParams> =
-            (0..2).map(|i| PlaneParams { modifier: m, ..plane(i, i * 4096, 64, 16384) }).collect();
-        let got = validate_create(&req(NV12, 64, 32), &planes, &a).err().map(|v| v.error);
+        let planes: Vec<PlaneParams> = (0..2)
+            .map(|i| PlaneParams {
+                modifier: m,
+                ..plane(i, i * 4096, 64, 16384)
+            })
+            .collect();
+        let got = validate_create(&req(NV12, 64, 32), &planes, &a)
+            .err()
+            .map(|v| v.error);
         assert_eq!(got, Some(ParamsError::Incomplete));
-        let planes: Vec<PlaneParams> =
-            (0..3).map(|i| PlaneParams { modifier: m, ..plane(i, i * 4096, 64, 16384) }).collect();
+        let planes: Vec<PlaneParams> = (0..3)
+            .map(|i| PlaneParams {
+                modifier: m,
+                ..plane(i, i * 4096, 64, 16384)
+            })
+            .collect();
         assert!(validate_create(&req(NV12, 64, 32), &planes, &a).is_ok());
     }
 
     #[test]
     fn old_clients_get_no_error_for_unadvertised_modifiers() {
         let a = advertised();
-        let r = CreateRequest { version: 3, ..req(ARGB8888, 16, 16) };
-        let p = [PlaneParams { modifier: 7, ..plane(0, 0, 64, 1024) }];
+        let r = CreateRequest {
+            version: 3,
+            ..req(ARGB8888, 16, 16)
+        };
+        let p = [PlaneParams {
+            modifier: 7,
+            ..plane(0, 0, 64, 1024)
+        }];
         assert!(validate_create(&r, &p, &a).is_ok());
     }
 }

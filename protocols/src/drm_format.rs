@@ -59,7 +59,11 @@ pub struct FormatInfo {
 }
 
 const fn plane(bytes_per_sample: u32, hsub: u32, vsub: u32) -> PlaneLayout {
-    PlaneLayout { bytes_per_sample, hsub, vsub }
+    PlaneLayout {
+        bytes_per_sample,
+        hsub,
+        vsub,
+    }
 }
 
 const PACKED32: &[PlaneLayout] = &[plane(4, 1, 1)];
@@ -69,15 +73,51 @@ const YUV420_PLANES: &[PlaneLayout] = &[plane(1, 1, 1), plane(1, 2, 2), plane(1,
 
 /// Every format weft imports from dma-bufs, in the order it advertises them.
 pub const FORMATS: &[FormatInfo] = &[
-    FormatInfo { fourcc: ARGB8888, kind: FormatKind::Rgb { alpha: true }, planes: PACKED32 },
-    FormatInfo { fourcc: XRGB8888, kind: FormatKind::Rgb { alpha: false }, planes: PACKED32 },
-    FormatInfo { fourcc: ABGR8888, kind: FormatKind::Rgb { alpha: true }, planes: PACKED32 },
-    FormatInfo { fourcc: XBGR8888, kind: FormatKind::Rgb { alpha: false }, planes: PACKED32 },
-    FormatInfo { fourcc: ARGB2101010, kind: FormatKind::Rgb { alpha: true }, planes: PACKED32 },
-    FormatInfo { fourcc: XRGB2101010, kind: FormatKind::Rgb { alpha: false }, planes: PACKED32 },
-    FormatInfo { fourcc: NV12, kind: FormatKind::Yuv { bits: 8 }, planes: NV12_PLANES },
-    FormatInfo { fourcc: P010, kind: FormatKind::Yuv { bits: 10 }, planes: P010_PLANES },
-    FormatInfo { fourcc: YUV420, kind: FormatKind::Yuv { bits: 8 }, planes: YUV420_PLANES },
+    FormatInfo {
+        fourcc: ARGB8888,
+        kind: FormatKind::Rgb { alpha: true },
+        planes: PACKED32,
+    },
+    FormatInfo {
+        fourcc: XRGB8888,
+        kind: FormatKind::Rgb { alpha: false },
+        planes: PACKED32,
+    },
+    FormatInfo {
+        fourcc: ABGR8888,
+        kind: FormatKind::Rgb { alpha: true },
+        planes: PACKED32,
+    },
+    FormatInfo {
+        fourcc: XBGR8888,
+        kind: FormatKind::Rgb { alpha: false },
+        planes: PACKED32,
+    },
+    FormatInfo {
+        fourcc: ARGB2101010,
+        kind: FormatKind::Rgb { alpha: true },
+        planes: PACKED32,
+    },
+    FormatInfo {
+        fourcc: XRGB2101010,
+        kind: FormatKind::Rgb { alpha: false },
+        planes: PACKED32,
+    },
+    FormatInfo {
+        fourcc: NV12,
+        kind: FormatKind::Yuv { bits: 8 },
+        planes: NV12_PLANES,
+    },
+    FormatInfo {
+        fourcc: P010,
+        kind: FormatKind::Yuv { bits: 10 },
+        planes: P010_PLANES,
+    },
+    FormatInfo {
+        fourcc: YUV420,
+        kind: FormatKind::Yuv { bits: 8 },
+        planes: YUV420_PLANES,
+    },
 ];
 
 /// The table entry of `fourcc`, if weft knows the format.

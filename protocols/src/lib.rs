@@ -3,9 +3,12 @@
 //! smithay's protocol state machines do the work; where one of them deviates from the protocol text
 //! (a request that would panic the compositor, an error raised with another code than the spec's),
 //! a *guard* here sees the request first, raises the spec's error, and otherwise hands the request
-//! to smithay unchanged. Each guard documents the rule it enforces.
+//! to smithay unchanged. Each guard documents the rule it enforces. Where smithay's state is too
+//! private for a guard (wp_viewporter), the protocol is implemented here on smithay's public
+//! double-buffered state.
 
 pub mod dmabuf_guard;
 pub mod drm_format;
 pub mod shm_guard;
+pub mod viewporter;
 pub mod xdg_guard;

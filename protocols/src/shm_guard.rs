@@ -4,14 +4,25 @@
 //! smaller positive size, but for `size <= 0` it posts the error and then unwraps a zero size,
 //! which would panic the whole compositor. The guard raises `invalid_fd` (libwayland's code for
 //! shrinking a pool) and stops there.
+//!
+//! Rule enforced: `wl_shm_pool.create_buffer` with a format the compositor does not advertise is
+//! `invalid_format`. smithay checks the stride first with a bytes-per-pixel table that knows no
+//! size for many formats, so an unadvertised format would come back as `invalid_stride`.
 
 use smithay::reexports::wayland_server::protocol::{wl_buffer, wl_shm, wl_shm_pool};
-use smithay::reexports::wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
+use smithay::reexports::wayland_server::{
+    Client, DataInit, Dispatch, DisplayHandle, Resource, WEnum,
+};
 use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::shm::{ShmBufferUserData, ShmHandler, ShmPoolUserData, ShmState};
 
 /// Dispatches wl_shm_pool requests: validates, then delegates to [`ShmState`].
 pub struct ShmGuard;
+
+/// The formats the compositor advertised on wl_shm.
+pub trait ShmFormats {
+    fn shm_formats(&self) -> &[wl_shm::Format];
+}
 
 impl<D> Dispatch<wl_shm_pool::WlShmPool, ShmPoolUserData, D> for ShmGuard
 where
@@ -19,6 +30,7 @@ where
         + Dispatch<wl_buffer::WlBuffer, ShmBufferUserData>
         + BufferHandler
         + ShmHandler
+        + ShmFormats
         + 'static,
 {
     fn request(
@@ -30,6 +42,19 @@ where
         dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
+        if let wl_shm_pool::Request::CreateBuffer { format, .. } = &request {
+            let known = match format {
+                WEnum::Value(f) => state.shm_formats().contains(f),
+                WEnum::Unknown(_) => false,
+            };
+            if !known {
+                pool.post_error(
+                    wl_shm::Error::InvalidFormat,
+                    format!("format {format:?} is not advertised"),
+                );
+                return;
+            }
+        }
         if let wl_shm_pool::Request::Resize { size } = request {
             if size <= 0 {
                 pool.post_error(

@@ -4,8 +4,13 @@
 //! - `xdg_surface.get_toplevel`/`get_popup` on an xdg_surface that already made its role object:
 //!   `xdg_surface.already_constructed` (smithay says `xdg_wm_base.role`).
 //! - `xdg_surface.ack_configure` with a serial weft never sent to this client:
-//!   `xdg_surface.invalid_serial` (smithay says `xdg_wm_base.invalid_surface_state`).
+//!   `xdg_surface.invalid_serial` (smithay says `xdg_wm_base.invalid_surface_state`). On an
+//!   xdg_surface without a role object, smithay's `not_constructed` stands.
+//! - `xdg_surface.get_popup` with a positioner that lacks a size or an anchor rectangle:
+//!   `xdg_wm_base.invalid_positioner` (smithay accepts it).
 //! - `xdg_surface.set_window_geometry` with a non-positive size: `xdg_surface.invalid_size`.
+//! - `xdg_surface.destroy` while its xdg_toplevel/xdg_popup lives: `xdg_surface.defunct_role_object`
+//!   (smithay says `xdg_wm_base.role`).
 //! - `xdg_toplevel.set_min_size`/`set_max_size` with a negative size, or a max below the min:
 //!   `xdg_toplevel.invalid_size`.
 //! - `xdg_toplevel.resize` with an edge outside the enum: `xdg_toplevel.invalid_resize_edge`.
@@ -20,7 +25,9 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::{
 };
 use smithay::reexports::wayland_server::backend::{ClientId, ObjectId};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource, WEnum};
+use smithay::reexports::wayland_server::{
+    Client, DataInit, Dispatch, DisplayHandle, Resource, WEnum,
+};
 use smithay::wayland::shell::xdg::{
     XdgShellHandler, XdgShellState, XdgShellSurfaceUserData, XdgSurfaceUserData,
 };
@@ -30,6 +37,8 @@ use smithay::wayland::shell::xdg::{
 pub struct XdgGuardData {
     /// xdg_surfaces that already made their role object.
     constructed: HashSet<ObjectId>,
+    /// xdg_surfaces whose role object is still alive.
+    role_alive: HashSet<ObjectId>,
     /// The xdg_surface whose get_toplevel/get_popup is being handled, taken by
     /// [`XdgGuardData::role_object_created`] from smithay's new_toplevel/new_popup callback.
     creating: Option<xdg_surface::XdgSurface>,
@@ -37,12 +46,25 @@ pub struct XdgGuardData {
     by_surface: HashMap<ObjectId, xdg_surface::XdgSurface>,
     /// Configure serials sent to each client and not yet acknowledged (or superseded).
     sent_serials: HashMap<ClientId, Vec<u32>>,
+    /// Positioners that were given a size and an anchor rectangle (xdg-shell: both are required).
+    positioner_size: HashSet<ObjectId>,
+    positioner_anchor: HashSet<ObjectId>,
+    /// Each client's xdg_wm_base objects, to raise wm_base errors found on other objects.
+    wm_bases: HashMap<ClientId, Vec<xdg_wm_base::XdgWmBase>>,
 }
 
 impl XdgGuardData {
+    /// Call from `XdgShellHandler::toplevel_destroyed`/`popup_destroyed`.
+    pub fn role_object_destroyed(&mut self, surface: &WlSurface) {
+        if let Some(xdg) = self.by_surface.get(&surface.id()) {
+            self.role_alive.remove(&xdg.id());
+        }
+    }
+
     /// Call from `XdgShellHandler::new_toplevel`/`new_popup` with the role object's wl_surface.
     pub fn role_object_created(&mut self, surface: &WlSurface) {
         if let Some(xdg) = self.creating.take() {
+            self.role_alive.insert(xdg.id());
             self.by_surface.insert(surface.id(), xdg);
         }
     }
@@ -55,7 +77,10 @@ impl XdgGuardData {
     /// Call for every configure sent (toplevel or popup) with its serial.
     pub fn configure_sent(&mut self, surface: &WlSurface, serial: u32) {
         if let Some(client) = surface.client() {
-            self.sent_serials.entry(client.id()).or_default().push(serial);
+            self.sent_serials
+                .entry(client.id())
+                .or_default()
+                .push(serial);
         }
     }
 
@@ -63,14 +88,15 @@ impl XdgGuardData {
     pub fn surface_destroyed(&mut self, surface: &WlSurface) {
         if let Some(xdg) = self.by_surface.remove(&surface.id()) {
             self.constructed.remove(&xdg.id());
+            self.role_alive.remove(&xdg.id());
         }
     }
 
-    /// Forgets a disconnected client's serials.
-    pub fn client_gone(&mut self, client: &ClientId) {
-        self.sent_serials.remove(client);
+    /// Forgets what belongs to disconnected clients (`alive` says whether a client still is).
+    pub fn prune(&mut self, alive: impl Fn(&ClientId) -> bool) {
+        self.sent_serials.retain(|c, _| alive(c));
+        self.wm_bases.retain(|c, _| alive(c));
         self.by_surface.retain(|_, x| x.is_alive());
-        self.constructed.retain(|id| self.by_surface.values().any(|x| x.id() == *id));
     }
 
     fn ack(&mut self, client: &ClientId, serial: u32) -> bool {
@@ -83,6 +109,21 @@ impl XdgGuardData {
         // Acking a serial also acks every older one of this client's configures.
         serials.retain(|s| s.wrapping_sub(serial) as i32 > 0);
         true
+    }
+}
+
+impl XdgGuardData {
+    fn positioner_complete(&self, positioner: &xdg_positioner::XdgPositioner) -> bool {
+        self.positioner_size.contains(&positioner.id())
+            && self.positioner_anchor.contains(&positioner.id())
+    }
+
+    /// A live xdg_wm_base of `client`, to raise wm_base errors found elsewhere.
+    pub fn wm_base_of(&self, client: &Client) -> Option<&xdg_wm_base::XdgWmBase> {
+        self.wm_bases
+            .get(&client.id())?
+            .iter()
+            .find(|w| w.is_alive())
     }
 }
 
@@ -115,6 +156,16 @@ where
         data_init: &mut DataInit<'_, D>,
     ) {
         match &request {
+            xdg_surface::Request::GetPopup { positioner, .. }
+                if !state.xdg_guard().positioner_complete(positioner) =>
+            {
+                let msg = "get_popup: the positioner needs set_size and set_anchor_rect first";
+                match state.xdg_guard().wm_base_of(client) {
+                    Some(wm_base) => wm_base.post_error(xdg_wm_base::Error::InvalidPositioner, msg),
+                    None => resource.post_error(xdg_surface::Error::NotConstructed, msg),
+                }
+                return;
+            }
             xdg_surface::Request::GetToplevel { .. } | xdg_surface::Request::GetPopup { .. } => {
                 let guard = state.xdg_guard();
                 if !guard.constructed.insert(resource.id()) {
@@ -127,7 +178,8 @@ where
                 guard.creating = Some(resource.clone());
             }
             xdg_surface::Request::AckConfigure { serial } => {
-                if !state.xdg_guard().ack(&client.id(), *serial) {
+                let guard = state.xdg_guard();
+                if guard.constructed.contains(&resource.id()) && !guard.ack(&client.id(), *serial) {
                     resource.post_error(
                         xdg_surface::Error::InvalidSerial,
                         format!("ack_configure: serial {serial} was not sent to this client"),
@@ -135,7 +187,18 @@ where
                     return;
                 }
             }
-            xdg_surface::Request::SetWindowGeometry { width, height, .. } if *width <= 0 || *height <= 0 => {
+            xdg_surface::Request::Destroy
+                if state.xdg_guard().role_alive.contains(&resource.id()) =>
+            {
+                resource.post_error(
+                    xdg_surface::Error::DefunctRoleObject,
+                    "xdg_surface destroyed before its xdg_toplevel or xdg_popup",
+                );
+                return;
+            }
+            xdg_surface::Request::SetWindowGeometry { width, height, .. }
+                if *width <= 0 || *height <= 0 =>
+            {
                 resource.post_error(
                     xdg_surface::Error::InvalidSize,
                     format!("set_window_geometry: size {width}x{height} must be positive"),
@@ -151,7 +214,12 @@ where
         state.xdg_guard().creating = None;
     }
 
-    fn destroyed(state: &mut D, client: ClientId, resource: &xdg_surface::XdgSurface, data: &XdgSurfaceUserData) {
+    fn destroyed(
+        state: &mut D,
+        client: ClientId,
+        resource: &xdg_surface::XdgSurface,
+        data: &XdgSurfaceUserData,
+    ) {
         state.xdg_guard().constructed.remove(&resource.id());
         <XdgShellState as Dispatch<xdg_surface::XdgSurface, XdgSurfaceUserData, D>>::destroyed(
             state, client, resource, data,
@@ -214,6 +282,97 @@ where
     }
 }
 
+impl<D> Dispatch<xdg_wm_base::XdgWmBase, smithay::wayland::shell::xdg::XdgWmBaseUserData, D>
+    for XdgGuard
+where
+    D: Dispatch<xdg_wm_base::XdgWmBase, smithay::wayland::shell::xdg::XdgWmBaseUserData>
+        + Dispatch<xdg_surface::XdgSurface, XdgSurfaceUserData>
+        + Dispatch<xdg_positioner::XdgPositioner, smithay::wayland::shell::xdg::XdgPositionerUserData>
+        + XdgShellHandler
+        + XdgGuardState
+        + 'static,
+{
+    fn request(
+        state: &mut D,
+        client: &Client,
+        resource: &xdg_wm_base::XdgWmBase,
+        request: xdg_wm_base::Request,
+        data: &smithay::wayland::shell::xdg::XdgWmBaseUserData,
+        dh: &DisplayHandle,
+        data_init: &mut DataInit<'_, D>,
+    ) {
+        let known = state.xdg_guard().wm_bases.entry(client.id()).or_default();
+        if !known.contains(resource) {
+            known.retain(|w| w.is_alive());
+            known.push(resource.clone());
+        }
+        <XdgShellState as Dispatch<xdg_wm_base::XdgWmBase, _, D>>::request(
+            state, client, resource, request, data, dh, data_init,
+        )
+    }
+
+    fn destroyed(
+        state: &mut D,
+        client: ClientId,
+        resource: &xdg_wm_base::XdgWmBase,
+        data: &smithay::wayland::shell::xdg::XdgWmBaseUserData,
+    ) {
+        <XdgShellState as Dispatch<xdg_wm_base::XdgWmBase, _, D>>::destroyed(
+            state, client, resource, data,
+        )
+    }
+}
+
+impl<D>
+    Dispatch<xdg_positioner::XdgPositioner, smithay::wayland::shell::xdg::XdgPositionerUserData, D>
+    for XdgGuard
+where
+    D: Dispatch<xdg_positioner::XdgPositioner, smithay::wayland::shell::xdg::XdgPositionerUserData>
+        + XdgShellHandler
+        + XdgGuardState
+        + 'static,
+{
+    fn request(
+        state: &mut D,
+        client: &Client,
+        resource: &xdg_positioner::XdgPositioner,
+        request: xdg_positioner::Request,
+        data: &smithay::wayland::shell::xdg::XdgPositionerUserData,
+        dh: &DisplayHandle,
+        data_init: &mut DataInit<'_, D>,
+    ) {
+        // Recorded only for valid values; smithay raises invalid_input for the others.
+        match &request {
+            xdg_positioner::Request::SetSize { width, height } if *width > 0 && *height > 0 => {
+                state.xdg_guard().positioner_size.insert(resource.id());
+            }
+            xdg_positioner::Request::SetAnchorRect { width, height, .. }
+                if *width > 0 && *height > 0 =>
+            {
+                state.xdg_guard().positioner_anchor.insert(resource.id());
+            }
+            _ => {}
+        }
+        <XdgShellState as Dispatch<xdg_positioner::XdgPositioner, _, D>>::request(
+            state, client, resource, request, data, dh, data_init,
+        )
+    }
+
+    fn destroyed(
+        state: &mut D,
+        client: ClientId,
+        resource: &xdg_positioner::XdgPositioner,
+        data: &smithay::wayland::shell::xdg::XdgPositionerUserData,
+    ) {
+        let guard = state.xdg_guard();
+        guard.positioner_size.remove(&resource.id());
+        guard.positioner_anchor.remove(&resource.id());
+        <XdgShellState as Dispatch<xdg_positioner::XdgPositioner, _, D>>::destroyed(
+            state, client, resource, data,
+        )
+    }
+}
+
 /// Like smithay's `delegate_xdg_shell!`, with xdg_surface and xdg_toplevel routed through [`XdgGuard`].
 #[macro_export]
 macro_rules! delegate_xdg_shell_guarded {
@@ -223,10 +382,10 @@ macro_rules! delegate_xdg_shell_guarded {
         ] => smithay::wayland::shell::xdg::XdgShellState);
         smithay::reexports::wayland_server::delegate_dispatch!($ty: [
             smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase: smithay::wayland::shell::xdg::XdgWmBaseUserData
-        ] => smithay::wayland::shell::xdg::XdgShellState);
+        ] => $crate::xdg_guard::XdgGuard);
         smithay::reexports::wayland_server::delegate_dispatch!($ty: [
             smithay::reexports::wayland_protocols::xdg::shell::server::xdg_positioner::XdgPositioner: smithay::wayland::shell::xdg::XdgPositionerUserData
-        ] => smithay::wayland::shell::xdg::XdgShellState);
+        ] => $crate::xdg_guard::XdgGuard);
         smithay::reexports::wayland_server::delegate_dispatch!($ty: [
             smithay::reexports::wayland_protocols::xdg::shell::server::xdg_popup::XdgPopup: smithay::wayland::shell::xdg::XdgShellSurfaceUserData
         ] => smithay::wayland::shell::xdg::XdgShellState);

@@ -2,12 +2,12 @@
 
 use smithay::backend::renderer::utils::on_commit_buffer_handler;
 use smithay::desktop::{find_popup_root_surface, PopupKind};
-use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_surface;
+use smithay::reexports::wayland_protocols::xdg::shell::server::{xdg_surface, xdg_wm_base};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, Resource};
 use smithay::wayland::compositor::{
-    get_parent, is_sync_subsurface, with_states, BufferAssignment, CompositorClientState, CompositorHandler,
-    CompositorState, SurfaceAttributes,
+    get_parent, is_sync_subsurface, with_states, BufferAssignment, CompositorClientState,
+    CompositorHandler, CompositorState, SurfaceAttributes,
 };
 use smithay::wayland::shell::xdg::{XdgPopupSurfaceData, XdgToplevelSurfaceData};
 
@@ -58,6 +58,9 @@ impl CompositorHandler for Weft {
             window.on_commit();
         }
         self.xdg_commit(&root);
+        if self.reject_parentless_popup(surface) {
+            return;
+        }
         self.popups.commit(surface);
         if let Some(popup) = self.popups.find_popup(surface) {
             self.popup_commit(&popup);
@@ -74,7 +77,11 @@ impl Weft {
         };
         let (has_new_buffer, configured) = with_states(surface, |states| {
             let has_new_buffer = matches!(
-                states.cached_state.get::<SurfaceAttributes>().current().buffer,
+                states
+                    .cached_state
+                    .get::<SurfaceAttributes>()
+                    .current()
+                    .buffer,
                 Some(BufferAssignment::NewBuffer(_))
             );
             let configured = if let Some(d) = states.data_map.get::<XdgToplevelSurfaceData>() {
@@ -96,11 +103,42 @@ impl Weft {
         false
     }
 
+    /// xdg_wm_base.invalid_popup_parent: a popup created with a null parent must get one through
+    /// another protocol before its initial commit; weft implements none that could.
+    fn reject_parentless_popup(&mut self, surface: &WlSurface) -> bool {
+        let parentless = with_states(surface, |states| {
+            states
+                .data_map
+                .get::<XdgPopupSurfaceData>()
+                .and_then(|d| {
+                    d.lock()
+                        .ok()
+                        .map(|d| d.parent.is_none() && !d.initial_configure_sent)
+                })
+                .unwrap_or(false)
+        });
+        if !parentless {
+            return false;
+        }
+        if let Some(wm_base) = surface
+            .client()
+            .and_then(|c| self.xdg_guard.wm_base_of(&c).cloned())
+        {
+            wm_base.post_error(
+                xdg_wm_base::Error::InvalidPopupParent,
+                "xdg_popup committed without a parent surface",
+            );
+        }
+        true
+    }
+
     fn popup_commit(&mut self, popup: &PopupKind) {
         if let PopupKind::Xdg(xdg) = popup {
             if !xdg.is_initial_configure_sent() {
                 match xdg.send_configure() {
-                    Ok(serial) => self.xdg_guard.configure_sent(xdg.wl_surface(), serial.into()),
+                    Ok(serial) => self
+                        .xdg_guard
+                        .configure_sent(xdg.wl_surface(), serial.into()),
                     Err(e) => tracing::debug!(error = ?e, "initial popup configure failed"),
                 }
             }

@@ -4,7 +4,9 @@
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::Resource;
-use smithay::wayland::dmabuf::{DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier};
+use smithay::wayland::dmabuf::{
+    DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier,
+};
 use tracing::debug;
 use weft_protocols::dmabuf_guard::{DmabufGuardData, DmabufGuardState};
 
@@ -22,10 +24,18 @@ impl DmabufHandler for Weft {
         &mut self.dmabuf_state
     }
 
-    fn dmabuf_imported(&mut self, _global: &DmabufGlobal, dmabuf: Dmabuf, notifier: ImportNotifier) {
+    fn dmabuf_imported(
+        &mut self,
+        _global: &DmabufGlobal,
+        dmabuf: Dmabuf,
+        notifier: ImportNotifier,
+    ) {
         match self.importer.import(&mut self.renderer, &dmabuf) {
             Ok(imported) => match notifier.successful::<Weft>() {
-                Ok(buffer) => self.importer.cache.insert(buffer.id(), Entry::Ready(imported)),
+                Ok(buffer) => self
+                    .importer
+                    .cache
+                    .insert(buffer.id(), Entry::Ready(imported)),
                 Err(e) => debug!(error = ?e, "client gone before its dma-buf wl_buffer was made"),
             },
             Err(why) => {
@@ -37,7 +47,11 @@ impl DmabufHandler for Weft {
         }
     }
 
-    fn new_surface_feedback(&mut self, _surface: &WlSurface, _global: &DmabufGlobal) -> Option<DmabufFeedback> {
+    fn new_surface_feedback(
+        &mut self,
+        _surface: &WlSurface,
+        _global: &DmabufGlobal,
+    ) -> Option<DmabufFeedback> {
         // One render device and no scanout: every surface is best served by the default tranches.
         // A per-surface object still exists, so a scanout tranche can be added per surface later.
         Some(self.dmabuf_feedback.clone())

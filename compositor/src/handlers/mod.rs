@@ -12,8 +12,8 @@ use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::output::OutputHandler;
 use smithay::wayland::shm::{ShmHandler, ShmState};
 use smithay::{
-    delegate_compositor, delegate_output, delegate_presentation, delegate_seat, delegate_single_pixel_buffer,
-    delegate_viewporter,
+    delegate_compositor, delegate_output, delegate_presentation, delegate_seat,
+    delegate_single_pixel_buffer,
 };
 
 use crate::state::Weft;
@@ -30,6 +30,12 @@ impl BufferHandler for Weft {
 impl ShmHandler for Weft {
     fn shm_state(&self) -> &ShmState {
         &self.shm_state
+    }
+}
+
+impl weft_protocols::shm_guard::ShmFormats for Weft {
+    fn shm_formats(&self) -> &[smithay::reexports::wayland_server::protocol::wl_shm::Format] {
+        &crate::state::ALL_SHM_FORMATS
     }
 }
 
@@ -54,7 +60,7 @@ weft_protocols::delegate_xdg_shell_guarded!(Weft);
 weft_protocols::delegate_dmabuf_guarded!(Weft);
 delegate_seat!(Weft);
 delegate_output!(Weft);
-delegate_viewporter!(Weft);
+weft_protocols::delegate_viewporter!(Weft);
 delegate_presentation!(Weft);
 delegate_single_pixel_buffer!(Weft);
 

@@ -1,8 +1,9 @@
 //! xdg-shell: toplevels (placement, maximize, fullscreen) and popups.
 
 use smithay::desktop::{PopupKind, Window};
-use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::reexports::wayland_protocols::xdg::shell::server::{xdg_toplevel, xdg_wm_base};
 use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat, wl_surface::WlSurface};
+use smithay::reexports::wayland_server::Resource;
 use smithay::utils::Serial;
 use smithay::wayland::shell::xdg::{
     PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
@@ -29,9 +30,14 @@ impl XdgShellHandler for Weft {
         &mut self.xdg_shell_state
     }
 
+    fn client_pong(&mut self, client: smithay::wayland::shell::xdg::ShellClient) {
+        self.pings.pong(&client);
+    }
+
     fn new_toplevel(&mut self, surface: ToplevelSurface) {
         self.xdg_guard.role_object_created(surface.wl_surface());
-        self.pending_windows.push(Window::new_wayland_window(surface));
+        self.pending_windows
+            .push(Window::new_wayland_window(surface));
     }
 
     fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
@@ -45,14 +51,20 @@ impl XdgShellHandler for Weft {
         }
     }
 
-    fn reposition_request(&mut self, surface: PopupSurface, positioner: PositionerState, token: u32) {
+    fn reposition_request(
+        &mut self,
+        surface: PopupSurface,
+        positioner: PositionerState,
+        token: u32,
+    ) {
         surface.with_pending_state(|state| {
             state.geometry = positioner.get_geometry();
             state.positioner = positioner;
         });
         surface.send_repositioned(token);
         if let Ok(serial) = surface.send_configure() {
-            self.xdg_guard.configure_sent(surface.wl_surface(), serial.into());
+            self.xdg_guard
+                .configure_sent(surface.wl_surface(), serial.into());
         }
     }
 
@@ -68,7 +80,11 @@ impl XdgShellHandler for Weft {
         self.set_fill_state(&surface, xdg_toplevel::State::Maximized, false);
     }
 
-    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<wl_output::WlOutput>) {
+    fn fullscreen_request(
+        &mut self,
+        surface: ToplevelSurface,
+        _output: Option<wl_output::WlOutput>,
+    ) {
         self.set_fill_state(&surface, xdg_toplevel::State::Fullscreen, true);
     }
 
@@ -77,6 +93,7 @@ impl XdgShellHandler for Weft {
     }
 
     fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
+        self.xdg_guard.role_object_destroyed(surface.wl_surface());
         self.pending_windows
             .retain(|w| w.toplevel().is_some_and(|t| t != &surface));
         let gone: Vec<Window> = self
@@ -91,7 +108,23 @@ impl XdgShellHandler for Weft {
         self.damage();
     }
 
-    fn popup_destroyed(&mut self, _surface: PopupSurface) {
+    fn popup_destroyed(&mut self, surface: PopupSurface) {
+        self.xdg_guard.role_object_destroyed(surface.wl_surface());
+        // xdg_popup.destroy: only the topmost popup of a chain may go; its children must go first.
+        let has_live_child =
+            self.xdg_shell_state.popup_surfaces().iter().any(|p| {
+                p.alive() && p.get_parent_surface().as_ref() == Some(surface.wl_surface())
+            });
+        if has_live_child {
+            if let Some(client) = surface.wl_surface().client() {
+                if let Some(wm_base) = self.xdg_guard.wm_base_of(&client) {
+                    wm_base.post_error(
+                        xdg_wm_base::Error::NotTheTopmostPopup,
+                        "xdg_popup destroyed while a child popup is still mapped",
+                    );
+                }
+            }
+        }
         self.damage();
     }
 
@@ -152,7 +185,9 @@ impl Weft {
         if has_content && !mapped {
             self.pending_windows.retain(|w| w != &window);
             let location = self.place_new_window(&window, &toplevel);
-            self.space.map_element(window, location, true);
+            self.space.map_element(window.clone(), location, true);
+            // A new toplevel takes the keyboard focus (crate::input's focus policy).
+            self.focus_window(Some(window));
             self.damage();
         } else if !has_content && mapped {
             // A null buffer unmaps; the next buffer maps it again, placed anew.
@@ -162,7 +197,8 @@ impl Weft {
         } else if mapped {
             // Keep filled windows at the output origin when their state changes.
             let filled = toplevel.with_pending_state(|s| {
-                s.states.contains(xdg_toplevel::State::Maximized) || s.states.contains(xdg_toplevel::State::Fullscreen)
+                s.states.contains(xdg_toplevel::State::Maximized)
+                    || s.states.contains(xdg_toplevel::State::Fullscreen)
             });
             if filled && self.space.element_location(&window) != Some((0, 0).into()) {
                 self.space.map_element(window, (0, 0), false);

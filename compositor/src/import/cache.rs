@@ -121,13 +121,23 @@ impl ImportCache {
     }
 
     pub fn stats(&self) -> CacheStats {
-        CacheStats { entries: self.entries.len(), failed_classes: self.classes.len(), ..self.stats }
+        CacheStats {
+            entries: self.entries.len(),
+            failed_classes: self.classes.len(),
+            ..self.stats
+        }
     }
 
     /// The remembered class failures, for introspection.
     pub fn class_failures(&self) -> Vec<(ClassKey, String)> {
-        let mut v: Vec<_> = self.classes.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
-        v.sort_by(|a, b| (a.0.rung, a.0.fourcc, a.0.modifier).cmp(&(b.0.rung, b.0.fourcc, b.0.modifier)));
+        let mut v: Vec<_> = self
+            .classes
+            .iter()
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect();
+        v.sort_by(|a, b| {
+            (a.0.rung, a.0.fourcc, a.0.modifier).cmp(&(b.0.rung, b.0.fourcc, b.0.modifier))
+        });
         v
     }
 }

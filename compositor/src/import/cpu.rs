@@ -5,7 +5,7 @@
 //! A memfd standing in for a dma-buf (the host test setup) answers the sync ioctl with ENOTTY: that
 //! only means "not a real dma-buf, nothing to flush", so it is recorded once and not treated as an
 //! error. The sync ioctl is about CPU caches only; waiting for the producer's fences is a separate
-//! matter (implicit-sync fences are not waited for yet, see docs/ARCHITECTURE.md).
+//! matter (implicit-sync fences are not waited for yet; see docs/ARCHITECTURE.md, linux-dmabuf).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,8 @@ const SYNC_READ: u64 = 1;
 const SYNC_START: u64 = 0;
 const SYNC_END: u64 = 4;
 /// `DMA_BUF_IOCTL_SYNC = _IOW('b', 0, struct dma_buf_sync)`.
-const DMA_BUF_IOCTL_SYNC: rustix::ioctl::Opcode = rustix::ioctl::opcode::write::<DmaBufSync>(b'b', 0);
+const DMA_BUF_IOCTL_SYNC: rustix::ioctl::Opcode =
+    rustix::ioctl::opcode::write::<DmaBufSync>(b'b', 0);
 
 /// One read-only shared mapping of a whole dma-buf; unmapped on drop.
 struct Mapping {
@@ -44,15 +45,30 @@ impl Mapping {
     fn new(fd: OwnedFd, len: usize) -> Result<Self, ImportError> {
         // SAFETY: a fresh read-only shared mapping of `len` bytes of the client's dma-buf, not aliased
         // by any Rust reference; unmapped exactly once in Drop.
-        let ptr = unsafe { mmap(std::ptr::null_mut(), len, ProtFlags::READ, MapFlags::SHARED, &fd, 0) }
-            .map_err(|e| ImportError::Rejected(format!("mmap of the dma-buf failed: {e}")))?;
-        Ok(Self { fd, ptr: ptr.cast(), len })
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )
+        }
+        .map_err(|e| ImportError::Rejected(format!("mmap of the dma-buf failed: {e}")))?;
+        Ok(Self {
+            fd,
+            ptr: ptr.cast(),
+            len,
+        })
     }
 
     /// `DMA_BUF_IOCTL_SYNC`; `Ok(false)` when the fd is not a dma-buf (ENOTTY).
     fn sync(&self, flags: u64) -> Result<bool, Errno> {
         // SAFETY: the opcode is _IOW('b', 0, struct dma_buf_sync) and the argument is that struct.
-        let setter = unsafe { rustix::ioctl::Setter::<DMA_BUF_IOCTL_SYNC, DmaBufSync>::new(DmaBufSync { flags }) };
+        let setter = unsafe {
+            rustix::ioctl::Setter::<DMA_BUF_IOCTL_SYNC, DmaBufSync>::new(DmaBufSync { flags })
+        };
         // SAFETY: the ioctl only reads the struct; a non-dma-buf fd rejects it with ENOTTY.
         match unsafe { rustix::ioctl::ioctl(self.fd.as_fd(), setter) } {
             Ok(()) => Ok(true),
@@ -105,17 +121,25 @@ impl CpuStage {
         let maps = files
             .into_iter()
             .map(|(fd, size)| {
-                let len = usize::try_from(size).map_err(|_| ImportError::Rejected("dma-buf too large to map".into()))?;
+                let len = usize::try_from(size)
+                    .map_err(|_| ImportError::Rejected("dma-buf too large to map".into()))?;
                 Mapping::new(fd, len)
             })
             .collect::<Result<Vec<_>, _>>()?;
         for p in &planes {
             let end = p.src_offset + p.stride * u64::from(p.rows);
             if maps.get(p.map).is_none_or(|m| end > m.len as u64) {
-                return Err(ImportError::Rejected(format!("a plane ends at byte {end}, past its dma-buf")));
+                return Err(ImportError::Rejected(format!(
+                    "a plane ends at byte {end}, past its dma-buf"
+                )));
             }
         }
-        Ok(Self { maps, planes, staging, real_dmabuf: None })
+        Ok(Self {
+            maps,
+            planes,
+            staging,
+            real_dmabuf: None,
+        })
     }
 
     /// Copies rows `y0..y1` of the buffer (in luma rows; chroma rows follow the subsampling) of every
@@ -124,7 +148,9 @@ impl CpuStage {
         for m in &self.maps {
             // A memfd that shrank since the import would SIGBUS the copy below.
             if m.current_size().is_some_and(|s| s < m.len as u64) {
-                return Err(ImportError::Rejected("the dma-buf shrank after it was imported".into()));
+                return Err(ImportError::Rejected(
+                    "the dma-buf shrank after it was imported".into(),
+                ));
             }
         }
         let mut real = true;
@@ -147,10 +173,14 @@ impl CpuStage {
             let map = &self.maps[p.map];
             // SAFETY: `src_offset + stride * rows <= map.len` was checked in `new`, and r1 <= rows, so
             // the range lies inside the live mapping; it is only read.
-            let src = unsafe { std::slice::from_raw_parts(map.ptr.add((p.src_offset + start) as usize), len) };
+            let src = unsafe {
+                std::slice::from_raw_parts(map.ptr.add((p.src_offset + start) as usize), len)
+            };
             let d = (p.dst_offset + start) as usize;
             let Some(out) = dst.get_mut(d..d + len) else {
-                return Err(ImportError::Rejected("staging buffer smaller than the planes".into()));
+                return Err(ImportError::Rejected(
+                    "staging buffer smaller than the planes".into(),
+                ));
             };
             out.copy_from_slice(src);
             copied += len as u64;

@@ -32,8 +32,13 @@ use self::planner::{BufferDesc, Rung};
 use crate::render::external::{rgb_vk_format, ImagePlane, ImportedBuffer, ImportedImage};
 use crate::render::memory::HostBuffer;
 use crate::render::planar::PlanarMemory;
-use crate::render::{vk, DmabufCaps, ImportError, PlanarFormat, PlanarLayout, PlanarPlane, Renderer, YuvParams};
+use crate::render::{
+    vk, DmabufCaps, ImportError, PlanarFormat, PlanarLayout, PlanarPlane, Renderer, YuvParams,
+};
 use crate::surface::BufferInfo;
+
+/// An advertised (fourcc, modifier, plane count).
+pub type Advertised = (u32, u64, usize);
 
 /// What the import paths may do, changeable at run time (`weft msg import-policy`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
@@ -71,7 +76,8 @@ impl<'a> Planes<'a> {
         let mut files: Vec<File<'a>> = Vec::new();
         let mut planes = Vec::new();
         for ((fd, offset), stride) in dmabuf.handles().zip(dmabuf.offsets()).zip(dmabuf.strides()) {
-            let st = rustix::fs::fstat(fd).map_err(|e| ImportError::Rejected(format!("fstat of a plane fd: {e}")))?;
+            let st = rustix::fs::fstat(fd)
+                .map_err(|e| ImportError::Rejected(format!("fstat of a plane fd: {e}")))?;
             // A memfd standing in for a dma-buf (lavapipe imports any mappable fd) could be truncated
             // by its client while weft reads it, and the read would SIGBUS the compositor. Real
             // dma-bufs cannot change size (F_GET_SEALS fails on them); a memfd must be sealed.
@@ -86,8 +92,9 @@ impl<'a> Planes<'a> {
             let index = match files.iter().position(|f| f.key == key) {
                 Some(i) => i,
                 None => {
-                    let size = rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0))
-                        .map_err(|e| ImportError::Rejected(format!("the dma-buf's size is unknown (lseek: {e})")))?;
+                    let size = rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0)).map_err(|e| {
+                        ImportError::Rejected(format!("the dma-buf's size is unknown (lseek: {e})"))
+                    })?;
                     let _ = rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(0));
                     files.push(File { fd, size, key });
                     files.len() - 1
@@ -100,19 +107,33 @@ impl<'a> Planes<'a> {
 
     /// Checks every plane against the format table and its file's current size (a re-import may
     /// find a file that shrank since `create`). Returns each plane's rows.
-    fn check_extents(&self, fourcc: u32, width: u32, height: u32) -> Result<Vec<(u32, u32)>, ImportError> {
-        let info = drm_format::info(fourcc)
-            .ok_or_else(|| ImportError::Unsupported(format!("format {} is unknown", drm_format::fourcc_str(fourcc))))?;
+    fn check_extents(
+        &self,
+        fourcc: u32,
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<(u32, u32)>, ImportError> {
+        let info = drm_format::info(fourcc).ok_or_else(|| {
+            ImportError::Unsupported(format!(
+                "format {} is unknown",
+                drm_format::fourcc_str(fourcc)
+            ))
+        })?;
         if info.planes.len() != self.planes.len() {
-            return Err(ImportError::Unsupported("plane count does not match the format".into()));
+            return Err(ImportError::Unsupported(
+                "plane count does not match the format".into(),
+            ));
         }
         let mut rows = Vec::new();
-        for (i, ((file, offset, stride), layout)) in self.planes.iter().zip(info.planes).enumerate() {
+        for (i, ((file, offset, stride), layout)) in self.planes.iter().zip(info.planes).enumerate()
+        {
             let (_, r) = layout.extent(width, height);
             let end = u64::from(*offset) + u64::from(*stride) * u64::from(r);
             let size = self.files[*file].size;
             if end > size {
-                return Err(ImportError::Rejected(format!("plane {i} needs {end} bytes, its dma-buf has {size}")));
+                return Err(ImportError::Rejected(format!(
+                    "plane {i} needs {end} bytes, its dma-buf has {size}"
+                )));
             }
             rows.push((r, layout.vsub));
         }
@@ -122,14 +143,19 @@ impl<'a> Planes<'a> {
 
 impl Importer {
     pub fn new(caps: DmabufCaps, device_name: String) -> Self {
-        Self { caps, policy: ImportPolicy::default(), cache: ImportCache::default(), device_name }
+        Self {
+            caps,
+            policy: ImportPolicy::default(),
+            cache: ImportCache::default(),
+            device_name,
+        }
     }
 
     /// Every (fourcc, modifier, plane count) weft advertises, best tranche first: image-importable
     /// modifiers (`Sample`), then the linear formats every other rung reads — LINEAR always (the
     /// CPU can copy any linear dma-buf it can map), and INVALID too on a CPU device, whose implicit
     /// layout is linear.
-    pub fn advertised(&self) -> (Vec<(u32, u64, usize)>, Vec<(u32, u64, usize)>) {
+    pub fn advertised(&self) -> (Vec<Advertised>, Vec<Advertised>) {
         let sample: Vec<_> = self
             .caps
             .image_modifiers
@@ -148,7 +174,11 @@ impl Importer {
 
     /// Imports a dma-buf on the best rung that works (a cache miss).
     #[tracing::instrument(skip_all, fields(format = %drm_format::fourcc_str(dmabuf.format().code as u32)))]
-    pub fn import(&mut self, renderer: &mut Renderer, dmabuf: &Dmabuf) -> Result<Arc<Imported>, String> {
+    pub fn import(
+        &mut self,
+        renderer: &mut Renderer,
+        dmabuf: &Dmabuf,
+    ) -> Result<Arc<Imported>, String> {
         self.cache.count_miss();
         let result = self.import_uncounted(renderer, dmabuf);
         if result.is_err() {
@@ -157,7 +187,11 @@ impl Importer {
         result
     }
 
-    fn import_uncounted(&mut self, renderer: &mut Renderer, dmabuf: &Dmabuf) -> Result<Arc<Imported>, String> {
+    fn import_uncounted(
+        &mut self,
+        renderer: &mut Renderer,
+        dmabuf: &Dmabuf,
+    ) -> Result<Arc<Imported>, String> {
         let format = dmabuf.format();
         let desc = BufferDesc {
             fourcc: format.code as u32,
@@ -170,17 +204,24 @@ impl Importer {
             modifier: desc.modifier,
             device: self.device_name.clone(),
         };
-        let plan = planner::plan(&self.caps, &desc, &self.policy.disabled, |r| self.cache.class_failure(&class(r)));
+        let plan = planner::plan(&self.caps, &desc, &self.policy.disabled, |r| {
+            self.cache.class_failure(&class(r))
+        });
         let mut failures = Vec::new();
         for rung in plan.attempts.iter().copied() {
             match self.try_rung(renderer, dmabuf, &desc, rung) {
                 Ok((draw, stage)) => {
-                    let mut why: Vec<String> = vec![format!("{}: {}", rung.name(), rung.describe())];
+                    let mut why: Vec<String> =
+                        vec![format!("{}: {}", rung.name(), rung.describe())];
                     let skipped = plan.skipped_above(rung);
                     if !skipped.is_empty() {
                         why.push(skipped);
                     }
-                    why.extend(failures.iter().map(|(r, e): &(Rung, String)| format!("{} failed: {e}", r.name())));
+                    why.extend(
+                        failures
+                            .iter()
+                            .map(|(r, e): &(Rung, String)| format!("{} failed: {e}", r.name())),
+                    );
                     let imported = Imported {
                         rung,
                         reason: why.join("; "),
@@ -203,8 +244,16 @@ impl Importer {
                 }
             }
         }
-        let mut why: Vec<String> = plan.skipped.iter().map(|(r, e)| format!("{} skipped: {e}", r.name())).collect();
-        why.extend(failures.iter().map(|(r, e)| format!("{} failed: {e}", r.name())));
+        let mut why: Vec<String> = plan
+            .skipped
+            .iter()
+            .map(|(r, e)| format!("{} skipped: {e}", r.name()))
+            .collect();
+        why.extend(
+            failures
+                .iter()
+                .map(|(r, e)| format!("{} failed: {e}", r.name())),
+        );
         Err(format!("no import rung works: {}", why.join("; ")))
     }
 
@@ -220,8 +269,9 @@ impl Importer {
         let planes = Planes::of(dmabuf)?;
         match rung {
             Rung::Sample => {
-                let vk_format = rgb_vk_format(desc.fourcc)
-                    .ok_or_else(|| ImportError::Unsupported("not a single-plane RGB format".into()))?;
+                let vk_format = rgb_vk_format(desc.fourcc).ok_or_else(|| {
+                    ImportError::Unsupported("not a single-plane RGB format".into())
+                })?;
                 let (file, offset, stride) = planes.planes[0];
                 let image = ImportedImage::import(
                     renderer.device(),
@@ -239,11 +289,20 @@ impl Importer {
                     .files
                     .iter()
                     .map(|f| {
-                        ImportedBuffer::import(renderer.device(), f.fd, f.size).map(|b| Arc::new(b) as Arc<dyn PlanarMemory>)
+                        ImportedBuffer::import(renderer.device(), f.fd, f.size)
+                            .map(|b| Arc::new(b) as Arc<dyn PlanarMemory>)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let layout = planar_layout(desc.fourcc, width, height, planes.planes.iter().map(|&(f, o, s)| (f, o, s)))?;
-                Ok((Drawable::Planar(renderer.create_planar(layout, memory)?), None))
+                let layout = planar_layout(
+                    desc.fourcc,
+                    width,
+                    height,
+                    planes.planes.iter().map(|&(f, o, s)| (f, o, s)),
+                )?;
+                Ok((
+                    Drawable::Planar(renderer.create_planar(layout, memory)?),
+                    None,
+                ))
             }
             Rung::StageOnCpu => {
                 let rows = planes.check_extents(desc.fourcc, width, height)?;
@@ -260,7 +319,8 @@ impl Importer {
                         rows: r,
                         vsub,
                     });
-                    let dst_offset = u32::try_from(dst).map_err(|_| ImportError::Rejected("buffer too large".into()))?;
+                    let dst_offset = u32::try_from(dst)
+                        .map_err(|_| ImportError::Rejected("buffer too large".into()))?;
                     staged_planes.push((0usize, dst_offset, stride));
                     dst = (dst + u64::from(stride) * u64::from(r)).next_multiple_of(16);
                 }
@@ -284,7 +344,10 @@ impl Importer {
                 stage.copy_rows(0, height)?;
                 let layout = planar_layout(desc.fourcc, width, height, staged_planes.into_iter())?;
                 let memory: Vec<Arc<dyn PlanarMemory>> = vec![staging];
-                Ok((Drawable::Planar(renderer.create_planar(layout, memory)?), Some(stage)))
+                Ok((
+                    Drawable::Planar(renderer.create_planar(layout, memory)?),
+                    Some(stage),
+                ))
             }
         }
     }
@@ -326,14 +389,24 @@ fn planar_layout(
     height: u32,
     planes: impl Iterator<Item = (usize, u32, u32)>,
 ) -> Result<PlanarLayout, ImportError> {
-    let (format, opaque) = PlanarFormat::from_fourcc(fourcc)
-        .ok_or_else(|| ImportError::Unsupported(format!("the planar shader does not decode {}", drm_format::fourcc_str(fourcc))))?;
+    let (format, opaque) = PlanarFormat::from_fourcc(fourcc).ok_or_else(|| {
+        ImportError::Unsupported(format!(
+            "the planar shader does not decode {}",
+            drm_format::fourcc_str(fourcc)
+        ))
+    })?;
     Ok(PlanarLayout {
         format,
         opaque,
         width,
         height,
-        planes: planes.map(|(buffer, offset, stride)| PlanarPlane { buffer, offset, stride }).collect(),
+        planes: planes
+            .map(|(buffer, offset, stride)| PlanarPlane {
+                buffer,
+                offset,
+                stride,
+            })
+            .collect(),
     })
 }
 

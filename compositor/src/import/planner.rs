@@ -34,7 +34,9 @@ impl Rung {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(s))
+        Self::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(s))
     }
 
     /// What the rung does, for the recorded reason.
@@ -95,12 +97,17 @@ pub fn plan(
     for rung in Rung::ALL {
         // (Interlaced buffers never get here: the linux-dmabuf guard answers them with `failed`.)
         let skip = if format.is_none() {
-            Some(format!("format {} is not one weft decodes", drm_format::fourcc_str(desc.fourcc)))
+            Some(format!(
+                "format {} is not one weft decodes",
+                drm_format::fourcc_str(desc.fourcc)
+            ))
         } else if disabled.contains(&rung) {
             Some("disabled by the import policy".to_string())
         } else {
             precondition(caps, desc, rung, format.map(|f| f.kind)).or_else(|| {
-                failed_class(rung).map(|why| format!("failed before for this format+modifier on this device: {why}"))
+                failed_class(rung).map(|why| {
+                    format!("failed before for this format+modifier on this device: {why}")
+                })
             })
         };
         match skip {
@@ -111,16 +118,29 @@ pub fn plan(
     out
 }
 
-fn precondition(caps: &DmabufCaps, desc: &BufferDesc, rung: Rung, kind: Option<FormatKind>) -> Option<String> {
+fn precondition(
+    caps: &DmabufCaps,
+    desc: &BufferDesc,
+    rung: Rung,
+    kind: Option<FormatKind>,
+) -> Option<String> {
     match rung {
         Rung::Sample => {
             if !caps.modifiers {
-                Some("VK_EXT_image_drm_format_modifier is not available on the render device".into())
+                Some(
+                    "VK_EXT_image_drm_format_modifier is not available on the render device".into(),
+                )
             } else if !matches!(kind, Some(FormatKind::Rgb { .. })) || desc.planes != 1 {
                 Some("multi-planar Y′CbCr would need a sampler Y′CbCr conversion, which this rung does not build".into())
             } else if desc.modifier == MOD_INVALID {
-                Some("an implicit modifier gives no explicit layout to create the image with".into())
-            } else if !caps.image_modifiers.iter().any(|(f, m, _)| *f == desc.fourcc && *m == desc.modifier) {
+                Some(
+                    "an implicit modifier gives no explicit layout to create the image with".into(),
+                )
+            } else if !caps
+                .image_modifiers
+                .iter()
+                .any(|(f, m, _)| *f == desc.fourcc && *m == desc.modifier)
+            {
                 Some("the device cannot import this format+modifier as a sampled image".into())
             } else {
                 None
@@ -153,7 +173,12 @@ mod tests {
     use weft_protocols::drm_format::{ARGB8888, NV12};
 
     fn host_lavapipe() -> DmabufCaps {
-        DmabufCaps { external_memory: true, buffer_import: true, cpu_device: true, ..Default::default() }
+        DmabufCaps {
+            external_memory: true,
+            buffer_import: true,
+            cpu_device: true,
+            ..Default::default()
+        }
     }
 
     fn guest_lavapipe() -> DmabufCaps {
@@ -165,7 +190,11 @@ mod tests {
     }
 
     fn desc(fourcc: u32, modifier: u64, planes: usize) -> BufferDesc {
-        BufferDesc { fourcc, modifier, planes }
+        BufferDesc {
+            fourcc,
+            modifier,
+            planes,
+        }
     }
 
     #[test]
@@ -173,23 +202,71 @@ mod tests {
         use Rung::*;
         let none = |_| None;
         let cases: Vec<(&str, DmabufCaps, BufferDesc, Vec<Rung>, Vec<Rung>)> = vec![
-            ("host rgb", host_lavapipe(), desc(ARGB8888, MOD_LINEAR, 1), vec![], vec![SampleLinear, StageOnCpu]),
-            ("guest rgb", guest_lavapipe(), desc(ARGB8888, MOD_LINEAR, 1), vec![], vec![Sample, SampleLinear, StageOnCpu]),
-            ("guest nv12", guest_lavapipe(), desc(NV12, MOD_LINEAR, 2), vec![], vec![SampleLinear, StageOnCpu]),
-            ("implicit on cpu", host_lavapipe(), desc(NV12, MOD_INVALID, 2), vec![], vec![SampleLinear, StageOnCpu]),
-            ("disabled", host_lavapipe(), desc(ARGB8888, MOD_LINEAR, 1), vec![SampleLinear], vec![StageOnCpu]),
-            ("unknown format", host_lavapipe(), desc(0x2020_2020, MOD_LINEAR, 1), vec![], vec![]),
-            ("tiled", guest_lavapipe(), desc(ARGB8888, 0x0100_0000_0000_0001, 1), vec![], vec![]),
+            (
+                "host rgb",
+                host_lavapipe(),
+                desc(ARGB8888, MOD_LINEAR, 1),
+                vec![],
+                vec![SampleLinear, StageOnCpu],
+            ),
+            (
+                "guest rgb",
+                guest_lavapipe(),
+                desc(ARGB8888, MOD_LINEAR, 1),
+                vec![],
+                vec![Sample, SampleLinear, StageOnCpu],
+            ),
+            (
+                "guest nv12",
+                guest_lavapipe(),
+                desc(NV12, MOD_LINEAR, 2),
+                vec![],
+                vec![SampleLinear, StageOnCpu],
+            ),
+            (
+                "implicit on cpu",
+                host_lavapipe(),
+                desc(NV12, MOD_INVALID, 2),
+                vec![],
+                vec![SampleLinear, StageOnCpu],
+            ),
+            (
+                "disabled",
+                host_lavapipe(),
+                desc(ARGB8888, MOD_LINEAR, 1),
+                vec![SampleLinear],
+                vec![StageOnCpu],
+            ),
+            (
+                "unknown format",
+                host_lavapipe(),
+                desc(0x2020_2020, MOD_LINEAR, 1),
+                vec![],
+                vec![],
+            ),
+            (
+                "tiled",
+                guest_lavapipe(),
+                desc(ARGB8888, 0x0100_0000_0000_0001, 1),
+                vec![],
+                vec![],
+            ),
             (
                 "no external memory",
-                DmabufCaps { cpu_device: true, ..Default::default() },
+                DmabufCaps {
+                    cpu_device: true,
+                    ..Default::default()
+                },
                 desc(NV12, MOD_LINEAR, 2),
                 vec![],
                 vec![StageOnCpu],
             ),
             (
                 "implicit on a gpu",
-                DmabufCaps { cpu_device: false, ..host_lavapipe() },
+                DmabufCaps {
+                    cpu_device: false,
+                    ..host_lavapipe()
+                },
                 desc(ARGB8888, MOD_INVALID, 1),
                 vec![],
                 vec![],
@@ -198,7 +275,11 @@ mod tests {
         for (name, caps, d, disabled, want) in cases {
             let p = plan(&caps, &d, &disabled, none);
             assert_eq!(p.attempts, want, "{name}");
-            assert_eq!(p.attempts.len() + p.skipped.len(), 3, "{name}: every rung is tried or has a reason");
+            assert_eq!(
+                p.attempts.len() + p.skipped.len(),
+                3,
+                "{name}: every rung is tried or has a reason"
+            );
         }
     }
 
@@ -209,8 +290,14 @@ mod tests {
         });
         assert_eq!(p.attempts, vec![Rung::StageOnCpu]);
         let why = p.skipped_above(Rung::StageOnCpu);
-        assert!(why.contains("SampleLinear skipped: failed before") && why.contains("boom"), "{why}");
-        assert!(why.contains("Sample skipped: VK_EXT_image_drm_format_modifier"), "{why}");
+        assert!(
+            why.contains("SampleLinear skipped: failed before") && why.contains("boom"),
+            "{why}"
+        );
+        assert!(
+            why.contains("Sample skipped: VK_EXT_image_drm_format_modifier"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub fn socket_path(runtime_dir: &Path, name: &str) -> PathBuf {
 
 /// Sends one request and returns the reply's `data`.
 pub fn request(path: &Path, req: &Request) -> Result<serde_json::Value, IpcError> {
-    let mut stream = UnixStream::connect(path).map_err(|e| IpcError::Connect(path.to_path_buf(), e))?;
+    let mut stream =
+        UnixStream::connect(path).map_err(|e| IpcError::Connect(path.to_path_buf(), e))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut line = serde_json::to_string(req)?;
     line.push('\n');
@@ -35,9 +36,15 @@ pub fn request(path: &Path, req: &Request) -> Result<serde_json::Value, IpcError
     BufReader::new(stream).read_line(&mut reply)?;
     let value: serde_json::Value = serde_json::from_str(&reply)?;
     if value.get("ok").and_then(|v| v.as_bool()) == Some(true) {
-        Ok(value.get("data").cloned().unwrap_or(serde_json::Value::Null))
+        Ok(value
+            .get("data")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null))
     } else {
-        let msg = value.get("error").and_then(|e| e.as_str()).unwrap_or("unknown error");
+        let msg = value
+            .get("error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("unknown error");
         Err(IpcError::Remote(msg.to_string()))
     }
 }

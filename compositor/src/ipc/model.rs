@@ -12,7 +12,10 @@ pub enum Request {
     Surfaces,
     Devices,
     /// Renders `output` now and writes it to `path` (absolute) as an 8-bit RGBA PNG.
-    Screenshot { output: String, path: String },
+    Screenshot {
+        output: String,
+        path: String,
+    },
     /// dma-buf import state: device caps, policy, cache hit/miss counters, remembered failures.
     Imports,
     /// Changes the import policy (each field only when given) and returns it: `disabled` rungs

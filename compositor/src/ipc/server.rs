@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use calloop::generic::Generic;
 use calloop::{Interest, LoopHandle, Mode, PostAction};
+use smithay::desktop::PopupManager;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::wayland::compositor::get_children;
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
-use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
-use smithay::desktop::PopupManager;
-use smithay::wayland::compositor::get_children;
 use tracing::{debug, warn};
 
 use super::model::{OutputRecord, Request, SurfaceRecord};
@@ -45,21 +45,26 @@ pub fn listen(handle: &LoopHandle<'static, Weft>, path: &Path) -> std::io::Resul
     let listener = UnixListener::bind(path)?;
     listener.set_nonblocking(true)?;
     handle
-        .insert_source(Generic::new(listener, Interest::READ, Mode::Level), |_, listener, state| {
-            loop {
-                match listener.accept() {
-                    Ok((stream, _)) => serve(state, stream),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        warn!(error = %e, "IPC accept failed");
-                        break;
+        .insert_source(
+            Generic::new(listener, Interest::READ, Mode::Level),
+            |_, listener, state| {
+                loop {
+                    match listener.accept() {
+                        Ok((stream, _)) => serve(state, stream),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) => {
+                            warn!(error = %e, "IPC accept failed");
+                            break;
+                        }
                     }
                 }
-            }
-            Ok(PostAction::Continue)
-        })
+                Ok(PostAction::Continue)
+            },
+        )
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(IpcSocket { path: path.to_path_buf() })
+    Ok(IpcSocket {
+        path: path.to_path_buf(),
+    })
 }
 
 fn serve(state: &mut Weft, stream: UnixStream) {
@@ -93,24 +98,40 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
     match req {
         Request::Outputs => to_json(serde_json::to_value(outputs(state))),
         Request::Surfaces => to_json(serde_json::to_value(surfaces(state))),
-        Request::Devices => to_json(serde_json::to_value(vec![state.renderer.device().info().clone()])),
+        Request::Devices => to_json(serde_json::to_value(vec![state
+            .renderer
+            .device()
+            .info()
+            .clone()])),
         Request::Screenshot { output, path } => {
             let index = state
                 .output_index(&output)
                 .ok_or_else(|| format!("no output named {output}"))?;
-            let (_, pixels) = state.render_output(index, true).map_err(|e| e.to_string())?;
+            let (_, pixels) = state
+                .render_output(index, true)
+                .map_err(|e| e.to_string())?;
             let pixels = pixels.ok_or("renderer returned no pixels")?;
             let slot = &state.outputs[index];
-            crate::screenshot::write_png(Path::new(&path), slot.spec.width, slot.spec.height, &pixels)
-                .map_err(|e| format!("writing {path}: {e}"))?;
-            Ok(serde_json::json!({ "path": path, "width": slot.spec.width, "height": slot.spec.height }))
+            crate::screenshot::write_png(
+                Path::new(&path),
+                slot.spec.width,
+                slot.spec.height,
+                &pixels,
+            )
+            .map_err(|e| format!("writing {path}: {e}"))?;
+            Ok(
+                serde_json::json!({ "path": path, "width": slot.spec.width, "height": slot.spec.height }),
+            )
         }
         Request::Imports => Ok(imports(state)),
         Request::ImportPolicy { disabled, yuv } => {
             if let Some(names) = disabled {
                 let rungs = names
                     .iter()
-                    .map(|n| crate::import::planner::Rung::parse(n).ok_or_else(|| format!("no rung named {n}")))
+                    .map(|n| {
+                        crate::import::planner::Rung::parse(n)
+                            .ok_or_else(|| format!("no rung named {n}"))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 state.importer.policy.disabled = rungs;
             }
@@ -175,10 +196,16 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
 pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
     let mut out = Vec::new();
     for window in state.space.elements() {
-        let Some(toplevel) = window.toplevel() else { continue };
+        let Some(toplevel) = window.toplevel() else {
+            continue;
+        };
         let surface = toplevel.wl_surface();
         let geo = state.space.element_geometry(window).unwrap_or_default();
-        let output = state.space.outputs_for_element(window).first().map(|o| o.name());
+        let output = state
+            .space
+            .outputs_for_element(window)
+            .first()
+            .map(|o| o.name());
         let (app_id, title) = with_states(surface, |states| {
             states
                 .data_map

@@ -26,6 +26,8 @@ const OPTIONAL_EXTENSIONS: &[&std::ffi::CStr] = &[
     ash::ext::queue_family_foreign::NAME,
     ash::khr::external_semaphore_fd::NAME,
     ash::ext::physical_device_drm::NAME,
+    // Window backends present through a swapchain (checked by `swapchain::Swapchain::new`).
+    ash::khr::swapchain::NAME,
 ];
 
 /// What kind of hardware the render device is (reported over IPC and used for selection).
@@ -138,7 +140,12 @@ impl Device {
             .collect();
         let mut ext_ptrs = Vec::new();
         let mut enabled = Vec::new();
+        // VK_KHR_swapchain requires VK_KHR_surface on the instance, which only window backends ask for.
+        let can_present = instance.extensions.iter().any(|e| e == "VK_KHR_surface");
         for ext in OPTIONAL_EXTENSIONS {
+            if *ext == ash::khr::swapchain::NAME && !can_present {
+                continue;
+            }
             let s = ext.to_string_lossy();
             if available.iter().any(|a| *a == s) {
                 ext_ptrs.push(ext.as_ptr());
@@ -154,8 +161,8 @@ impl Device {
             .dynamic_rendering(true)
             .synchronization2(true);
         let mut features12 = vk::PhysicalDeviceVulkan12Features::default().timeline_semaphore(true);
-        let mut features11 =
-            vk::PhysicalDeviceVulkan11Features::default().sampler_ycbcr_conversion(supports_ycbcr(&instance, physical));
+        let mut features11 = vk::PhysicalDeviceVulkan11Features::default()
+            .sampler_ycbcr_conversion(supports_ycbcr(&instance, physical));
         let info = vk::DeviceCreateInfo::default()
             .queue_create_infos(&queue_info)
             .enabled_extension_names(&ext_ptrs)
@@ -232,7 +239,11 @@ fn supports_ycbcr(instance: &Instance, physical: vk::PhysicalDevice) -> bool {
     let mut f11 = vk::PhysicalDeviceVulkan11Features::default();
     let mut f2 = vk::PhysicalDeviceFeatures2::default().push_next(&mut f11);
     // SAFETY: valid physical device; the chained struct is core 1.2.
-    unsafe { instance.raw.get_physical_device_features2(physical, &mut f2) };
+    unsafe {
+        instance
+            .raw
+            .get_physical_device_features2(physical, &mut f2)
+    };
     f11.sampler_ycbcr_conversion == vk::TRUE
 }
 

@@ -69,9 +69,15 @@ impl DmabufCaps {
             // advertises (VUID-VkPhysicalDeviceProperties2-pNext-pNext).
             unsafe { vki.get_physical_device_properties2(device.physical, &mut props) };
             caps.drm_node = if drm.has_render == vk::TRUE {
-                Some(rustix::fs::makedev(drm.render_major as u32, drm.render_minor as u32))
+                Some(rustix::fs::makedev(
+                    drm.render_major as u32,
+                    drm.render_minor as u32,
+                ))
             } else if drm.has_primary == vk::TRUE {
-                Some(rustix::fs::makedev(drm.primary_major as u32, drm.primary_minor as u32))
+                Some(rustix::fs::makedev(
+                    drm.primary_major as u32,
+                    drm.primary_minor as u32,
+                ))
             } else {
                 None
             };
@@ -84,14 +90,18 @@ impl DmabufCaps {
             .handle_type(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
         let mut out = vk::ExternalBufferProperties::default();
         // SAFETY: valid physical device and input struct; core 1.1 query.
-        unsafe { vki.get_physical_device_external_buffer_properties(device.physical, &info, &mut out) };
+        unsafe {
+            vki.get_physical_device_external_buffer_properties(device.physical, &info, &mut out)
+        };
         caps.buffer_import = out
             .external_memory_properties
             .external_memory_features
             .contains(vk::ExternalMemoryFeatureFlags::IMPORTABLE);
         if caps.modifiers {
             for f in weft_protocols::drm_format::FORMATS {
-                let Some(format) = rgb_vk_format(f.fourcc) else { continue };
+                let Some(format) = rgb_vk_format(f.fourcc) else {
+                    continue;
+                };
                 for (modifier, planes) in sampled_modifiers(device, format) {
                     if image_importable(device, format, modifier) {
                         caps.image_modifiers.push((f.fourcc, modifier, planes));
@@ -112,7 +122,8 @@ fn sampled_modifiers(device: &Device, format: vk::Format) -> Vec<(u64, u32)> {
     unsafe { vki.get_physical_device_format_properties2(device.physical, format, &mut props) };
     let count = list.drm_format_modifier_count as usize;
     let mut entries = vec![vk::DrmFormatModifierPropertiesEXT::default(); count];
-    let mut list = vk::DrmFormatModifierPropertiesListEXT::default().drm_format_modifier_properties(&mut entries);
+    let mut list = vk::DrmFormatModifierPropertiesListEXT::default()
+        .drm_format_modifier_properties(&mut entries);
     let mut props = vk::FormatProperties2::default().push_next(&mut list);
     // SAFETY: as above; `entries` has room for the count the first call returned.
     unsafe { vki.get_physical_device_format_properties2(device.physical, format, &mut props) };
@@ -120,7 +131,10 @@ fn sampled_modifiers(device: &Device, format: vk::Format) -> Vec<(u64, u32)> {
     entries
         .iter()
         .take(filled)
-        .filter(|e| e.drm_format_modifier_tiling_features.contains(vk::FormatFeatureFlags::SAMPLED_IMAGE))
+        .filter(|e| {
+            e.drm_format_modifier_tiling_features
+                .contains(vk::FormatFeatureFlags::SAMPLED_IMAGE)
+        })
         .map(|e| (e.drm_format_modifier, e.drm_format_modifier_plane_count))
         .collect()
 }
@@ -143,7 +157,9 @@ fn image_importable(device: &Device, format: vk::Format, modifier: u64) -> bool 
     let mut external_props = vk::ExternalImageFormatProperties::default();
     let mut props = vk::ImageFormatProperties2::default().push_next(&mut external_props);
     // SAFETY: valid physical device; every chained struct belongs to an enabled extension or core 1.1.
-    let ok = unsafe { vki.get_physical_device_image_format_properties2(device.physical, &info, &mut props) };
+    let ok = unsafe {
+        vki.get_physical_device_image_format_properties2(device.physical, &info, &mut props)
+    };
     ok.is_ok()
         && external_props
             .external_memory_properties
@@ -197,12 +213,18 @@ fn import_memory(
     // SAFETY: `fd` is a live fd; the query does not take ownership (VUID-vkGetMemoryFdPropertiesKHR-fd-00673
     // only requires a valid handle of the given type).
     unsafe {
-        loader.get_memory_fd_properties(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT, fd.as_raw_fd(), &mut fd_props)
+        loader.get_memory_fd_properties(
+            vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT,
+            fd.as_raw_fd(),
+            &mut fd_props,
+        )
     }
     .map_err(|e| ImportError::Rejected(format!("vkGetMemoryFdPropertiesKHR: {e}")))?;
     let bits = requirements.memory_type_bits & fd_props.memory_type_bits;
     if bits == 0 {
-        return Err(ImportError::Rejected("no memory type fits both the resource and the dma-buf".into()));
+        return Err(ImportError::Rejected(
+            "no memory type fits both the resource and the dma-buf".into(),
+        ));
     }
     let type_index = bits.trailing_zeros();
     let owned = dup(fd)?;
@@ -227,7 +249,9 @@ fn import_memory(
                 vk::Result::ERROR_OUT_OF_HOST_MEMORY | vk::Result::ERROR_OUT_OF_DEVICE_MEMORY => {
                     ImportError::Temporary(format!("vkAllocateMemory (import): {e}"))
                 }
-                vk::Result::ERROR_DEVICE_LOST => ImportError::DeviceLost(format!("vkAllocateMemory (import): {e}")),
+                vk::Result::ERROR_DEVICE_LOST => {
+                    ImportError::DeviceLost(format!("vkAllocateMemory (import): {e}"))
+                }
                 _ => ImportError::Rejected(format!("vkAllocateMemory (import): {e}")),
             })
         }
@@ -246,13 +270,19 @@ pub struct ImportedBuffer {
 
 impl ImportedBuffer {
     #[tracing::instrument(skip_all, err, fields(size))]
-    pub fn import(device: &Arc<Device>, fd: BorrowedFd<'_>, size: u64) -> Result<Self, ImportError> {
+    pub fn import(
+        device: &Arc<Device>,
+        fd: BorrowedFd<'_>,
+        size: u64,
+    ) -> Result<Self, ImportError> {
         let size = size & !3;
         if size == 0 {
-            return Err(ImportError::Rejected("the dma-buf is smaller than one 32-bit word".into()));
+            return Err(ImportError::Rejected(
+                "the dma-buf is smaller than one 32-bit word".into(),
+            ));
         }
-        let mut external =
-            vk::ExternalMemoryBufferCreateInfo::default().handle_types(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
+        let mut external = vk::ExternalMemoryBufferCreateInfo::default()
+            .handle_types(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
         let info = vk::BufferCreateInfo::default()
             .size(size)
             .usage(vk::BufferUsageFlags::STORAGE_BUFFER)
@@ -263,7 +293,12 @@ impl ImportedBuffer {
             .map_err(|e| ImportError::from(RenderError::Vk("vkCreateBuffer", e)))?;
         // SAFETY: `raw` is a live buffer of this device.
         let requirements = unsafe { device.raw.get_buffer_memory_requirements(raw) };
-        let memory = match import_memory(device, fd, requirements, vk::MemoryDedicatedAllocateInfo::default().buffer(raw)) {
+        let memory = match import_memory(
+            device,
+            fd,
+            requirements,
+            vk::MemoryDedicatedAllocateInfo::default().buffer(raw),
+        ) {
             Ok(m) => m,
             Err(e) => {
                 // SAFETY: the buffer has no memory and was never used.
@@ -281,7 +316,12 @@ impl ImportedBuffer {
             return Err(RenderError::Vk("vkBindBufferMemory", e).into());
         }
         debug!(size, "dma-buf imported as a storage buffer");
-        Ok(Self { device: device.clone(), raw, memory, size })
+        Ok(Self {
+            device: device.clone(),
+            raw,
+            memory,
+            size,
+        })
     }
 }
 
@@ -334,12 +374,16 @@ impl ImportedImage {
         let mut explicit = vk::ImageDrmFormatModifierExplicitCreateInfoEXT::default()
             .drm_format_modifier(modifier)
             .plane_layouts(&layouts);
-        let mut external =
-            vk::ExternalMemoryImageCreateInfo::default().handle_types(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
+        let mut external = vk::ExternalMemoryImageCreateInfo::default()
+            .handle_types(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
         let info = vk::ImageCreateInfo::default()
             .image_type(vk::ImageType::TYPE_2D)
             .format(format)
-            .extent(vk::Extent3D { width, height, depth: 1 })
+            .extent(vk::Extent3D {
+                width,
+                height,
+                depth: 1,
+            })
             .mip_levels(1)
             .array_layers(1)
             .samples(vk::SampleCountFlags::TYPE_1)
@@ -353,11 +397,17 @@ impl ImportedImage {
         // (DmabufCaps::image_modifiers); size validated non-zero by the linux-dmabuf guard; `layouts`
         // has one entry per memory plane of a single-plane modifier
         // (VUID-VkImageDrmFormatModifierExplicitCreateInfoEXT-drmFormatModifierPlaneCount-02265).
-        let raw = unsafe { device.raw.create_image(&info, None) }
-            .map_err(|e| ImportError::Unsupported(format!("vkCreateImage (explicit modifier): {e}")))?;
+        let raw = unsafe { device.raw.create_image(&info, None) }.map_err(|e| {
+            ImportError::Unsupported(format!("vkCreateImage (explicit modifier): {e}"))
+        })?;
         // SAFETY: `raw` is a live image of this device.
         let requirements = unsafe { device.raw.get_image_memory_requirements(raw) };
-        let memory = match import_memory(device, fd, requirements, vk::MemoryDedicatedAllocateInfo::default().image(raw)) {
+        let memory = match import_memory(
+            device,
+            fd,
+            requirements,
+            vk::MemoryDedicatedAllocateInfo::default().image(raw),
+        ) {
             Ok(m) => m,
             Err(e) => {
                 // SAFETY: unbound, unused image.
@@ -377,7 +427,15 @@ impl ImportedImage {
             unsafe { device.raw.create_image_view(&view_info, None) }
         });
         match view {
-            Ok(view) => Ok(Self { device: device.clone(), raw, view, memory, format, width, height }),
+            Ok(view) => Ok(Self {
+                device: device.clone(),
+                raw,
+                view,
+                memory,
+                format,
+                width,
+                height,
+            }),
             Err(e) => {
                 // SAFETY: nothing used the image or memory.
                 unsafe {

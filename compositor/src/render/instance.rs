@@ -25,15 +25,19 @@ pub struct Instance {
 
 impl Instance {
     /// Loads the Vulkan loader and creates an instance. `validation` asks for the Khronos validation
-    /// layer; it is enabled only when installed.
+    /// layer; it is enabled only when installed. `required` are extensions a caller cannot do
+    /// without (a window backend's VK_KHR_surface and platform surface extension): missing ones fail
+    /// with [`RenderError::MissingExtension`].
     #[tracing::instrument(skip_all, err)]
-    pub fn new(validation: bool) -> Result<Arc<Self>, RenderError> {
+    pub fn new(validation: bool, required: &[&'static CStr]) -> Result<Arc<Self>, RenderError> {
         // SAFETY: loading the system Vulkan loader runs its initialisers; we do it once per renderer and
         // keep `entry` alive as long as any object made from it (it is a field of this struct).
-        let entry = unsafe { ash::Entry::load() }.map_err(|e| RenderError::NoVulkan(e.to_string()))?;
+        let entry =
+            unsafe { ash::Entry::load() }.map_err(|e| RenderError::NoVulkan(e.to_string()))?;
 
         // SAFETY: plain enumeration query on a valid entry.
-        let layer_props = unsafe { entry.enumerate_instance_layer_properties() }.unwrap_or_default();
+        let layer_props =
+            unsafe { entry.enumerate_instance_layer_properties() }.unwrap_or_default();
         let have_validation = layer_props
             .iter()
             .any(|l| l.layer_name_as_c_str().ok() == Some(VALIDATION_LAYER));
@@ -65,6 +69,16 @@ impl Instance {
         ] {
             let s = name.to_string_lossy();
             if available.iter().any(|e| *e == s) {
+                ext_names.push(name.as_ptr());
+                enabled.push(s.into_owned());
+            }
+        }
+        for name in required {
+            let s = name.to_string_lossy();
+            if !available.iter().any(|e| *e == s) {
+                return Err(RenderError::MissingExtension(s.into_owned()));
+            }
+            if !enabled.iter().any(|e| *e == s) {
                 ext_names.push(name.as_ptr());
                 enabled.push(s.into_owned());
             }
@@ -109,7 +123,10 @@ impl Instance {
         } else {
             None
         };
-        info!(validation = validation && have_validation, "Vulkan instance created");
+        info!(
+            validation = validation && have_validation,
+            "Vulkan instance created"
+        );
         Ok(Arc::new(Self {
             entry,
             raw,

@@ -8,6 +8,7 @@
 //! - [`external`]: dma-buf imports (storage buffers, explicit-modifier images) and device caps
 //! - [`planar`]: the pipeline that reads linear planes in place (RGB and Y′CbCr)
 //! - [`renderer`]: uploads (damaged regions only), frames, readback
+//! - [`swapchain`]: window surfaces and swapchains for the window backends (copy-to-present)
 //!
 //! Errors are classed by what the caller should do (see [`RenderError::class`]).
 
@@ -18,12 +19,15 @@ pub mod memory;
 pub mod pipeline;
 pub mod planar;
 pub mod renderer;
+pub mod swapchain;
 pub mod texture;
 
 pub use ash::vk;
 pub use device::{DeviceInfo, DeviceKind};
 pub use external::{DmabufCaps, ImportError};
-pub use planar::{PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, YuvMatrix, YuvParams, YuvRange};
+pub use planar::{
+    PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, YuvMatrix, YuvParams, YuvRange,
+};
 pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, UploadRect};
 pub use texture::Texture;
 
@@ -54,6 +58,8 @@ pub enum RenderError {
     Shader(String),
     #[error("upload source is smaller than its stride and size say")]
     SourceTooSmall,
+    #[error("Vulkan extension {0} is not available")]
+    MissingExtension(String),
 }
 
 impl RenderError {

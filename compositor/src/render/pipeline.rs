@@ -31,7 +31,10 @@ impl QuadPush {
         // SAFETY: QuadPush is repr(C), made only of 4-byte scalars with no padding holes, so viewing
         // it as bytes is sound for its whole size.
         unsafe {
-            std::slice::from_raw_parts((self as *const Self).cast::<u8>(), std::mem::size_of::<Self>())
+            std::slice::from_raw_parts(
+                (self as *const Self).cast::<u8>(),
+                std::mem::size_of::<Self>(),
+            )
         }
     }
 }
@@ -49,7 +52,8 @@ pub(crate) fn shader_module(device: &Device, spv: &[u8]) -> Result<vk::ShaderMod
         .map_err(|e| RenderError::Shader(e.to_string()))?;
     let info = vk::ShaderModuleCreateInfo::default().code(&words);
     // SAFETY: `words` is valid SPIR-V produced by glslang from our sources.
-    unsafe { device.raw.create_shader_module(&info, None) }.map_err(RenderError::vk("vkCreateShaderModule"))
+    unsafe { device.raw.create_shader_module(&info, None) }
+        .map_err(RenderError::vk("vkCreateShaderModule"))
 }
 
 impl QuadPipeline {
@@ -64,7 +68,8 @@ impl QuadPipeline {
             .address_mode_w(vk::SamplerAddressMode::CLAMP_TO_EDGE)
             .max_lod(0.0);
         // SAFETY: valid create info on a live device.
-        let sampler = unsafe { d.create_sampler(&sampler_info, None) }.map_err(RenderError::vk("vkCreateSampler"))?;
+        let sampler = unsafe { d.create_sampler(&sampler_info, None) }
+            .map_err(RenderError::vk("vkCreateSampler"))?;
 
         let bindings = [vk::DescriptorSetLayoutBinding::default()
             .binding(0)
@@ -129,8 +134,8 @@ pub(crate) fn graphics_pipeline(
             .name(c"main"),
     ];
     let vertex_input = vk::PipelineVertexInputStateCreateInfo::default();
-    let input_assembly =
-        vk::PipelineInputAssemblyStateCreateInfo::default().topology(vk::PrimitiveTopology::TRIANGLE_STRIP);
+    let input_assembly = vk::PipelineInputAssemblyStateCreateInfo::default()
+        .topology(vk::PrimitiveTopology::TRIANGLE_STRIP);
     let viewport_state = vk::PipelineViewportStateCreateInfo::default()
         .viewport_count(1)
         .scissor_count(1);
@@ -138,8 +143,8 @@ pub(crate) fn graphics_pipeline(
         .polygon_mode(vk::PolygonMode::FILL)
         .cull_mode(vk::CullModeFlags::NONE)
         .line_width(1.0);
-    let multisample =
-        vk::PipelineMultisampleStateCreateInfo::default().rasterization_samples(vk::SampleCountFlags::TYPE_1);
+    let multisample = vk::PipelineMultisampleStateCreateInfo::default()
+        .rasterization_samples(vk::SampleCountFlags::TYPE_1);
     // Premultiplied alpha: out = src + dst * (1 - src.a), for colour and alpha alike.
     let blend_attachments = [vk::PipelineColorBlendAttachmentState::default()
         .blend_enable(true)
@@ -154,7 +159,8 @@ pub(crate) fn graphics_pipeline(
     let dynamic_states = [vk::DynamicState::VIEWPORT, vk::DynamicState::SCISSOR];
     let dynamic = vk::PipelineDynamicStateCreateInfo::default().dynamic_states(&dynamic_states);
     let formats = [target_format];
-    let mut rendering = vk::PipelineRenderingCreateInfo::default().color_attachment_formats(&formats);
+    let mut rendering =
+        vk::PipelineRenderingCreateInfo::default().color_attachment_formats(&formats);
     let info = vk::GraphicsPipelineCreateInfo::default()
         .stages(&stages)
         .vertex_input_state(&vertex_input)

@@ -74,7 +74,10 @@ pub struct YuvParams {
 
 impl Default for YuvParams {
     fn default() -> Self {
-        Self { matrix: YuvMatrix::Bt601, range: YuvRange::Limited }
+        Self {
+            matrix: YuvMatrix::Bt601,
+            range: YuvRange::Limited,
+        }
     }
 }
 
@@ -121,7 +124,12 @@ pub(crate) struct PlanarPush {
 impl PlanarPush {
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: repr(C), only 4-byte scalars, no padding: every byte is initialized.
-        unsafe { std::slice::from_raw_parts((self as *const Self).cast::<u8>(), std::mem::size_of::<Self>()) }
+        unsafe {
+            std::slice::from_raw_parts(
+                (self as *const Self).cast::<u8>(),
+                std::mem::size_of::<Self>(),
+            )
+        }
     }
 }
 
@@ -177,7 +185,12 @@ impl PlanarPipeline {
                 return Err(e);
             }
         };
-        Ok(Self { device: device.clone(), set_layout, layout, pipeline })
+        Ok(Self {
+            device: device.clone(),
+            set_layout,
+            layout,
+            pipeline,
+        })
     }
 }
 
@@ -234,16 +247,28 @@ impl PlanarSource {
         layout: PlanarLayout,
         memory: Vec<Arc<dyn PlanarMemory>>,
     ) -> Result<Arc<Self>, RenderError> {
-        if layout.planes.is_empty() || layout.planes.len() > 3 || layout.planes.iter().any(|p| p.buffer >= memory.len()) {
-            return Err(RenderError::Shader(format!("planar layout does not fit its buffers: {layout:?}")));
+        if layout.planes.is_empty()
+            || layout.planes.len() > 3
+            || layout.planes.iter().any(|p| p.buffer >= memory.len())
+        {
+            return Err(RenderError::Shader(format!(
+                "planar layout does not fit its buffers: {layout:?}"
+            )));
         }
-        let sizes = [vk::DescriptorPoolSize { ty: vk::DescriptorType::STORAGE_BUFFER, descriptor_count: 3 }];
-        let pool_info = vk::DescriptorPoolCreateInfo::default().max_sets(1).pool_sizes(&sizes);
+        let sizes = [vk::DescriptorPoolSize {
+            ty: vk::DescriptorType::STORAGE_BUFFER,
+            descriptor_count: 3,
+        }];
+        let pool_info = vk::DescriptorPoolCreateInfo::default()
+            .max_sets(1)
+            .pool_sizes(&sizes);
         // SAFETY: valid create info on a live device.
         let pool = unsafe { device.raw.create_descriptor_pool(&pool_info, None) }
             .map_err(RenderError::vk("vkCreateDescriptorPool"))?;
         let layouts = [pipeline.set_layout];
-        let alloc = vk::DescriptorSetAllocateInfo::default().descriptor_pool(pool).set_layouts(&layouts);
+        let alloc = vk::DescriptorSetAllocateInfo::default()
+            .descriptor_pool(pool)
+            .set_layouts(&layouts);
         // SAFETY: the pool has room for exactly this one set.
         let set = match unsafe { device.raw.allocate_descriptor_sets(&alloc) } {
             Ok(s) => s[0],
@@ -259,7 +284,11 @@ impl PlanarSource {
             .map(|i| {
                 let plane = layout.planes.get(i).unwrap_or(&layout.planes[0]);
                 let mem = &memory[plane.buffer];
-                [vk::DescriptorBufferInfo { buffer: mem.buffer(), offset: 0, range: mem.size() }]
+                [vk::DescriptorBufferInfo {
+                    buffer: mem.buffer(),
+                    offset: 0,
+                    range: mem.size(),
+                }]
             })
             .collect();
         let writes: Vec<_> = infos
@@ -276,11 +305,23 @@ impl PlanarSource {
         // SAFETY: the set is not used by any command buffer yet; every buffer is alive (held below)
         // and the ranges lie within them.
         unsafe { device.raw.update_descriptor_sets(&writes, &[]) };
-        Ok(Arc::new(Self { device: device.clone(), pool, set, layout, memory }))
+        Ok(Arc::new(Self {
+            device: device.clone(),
+            pool,
+            set,
+            layout,
+            memory,
+        }))
     }
 
     /// Push constants for drawing `src` (texels) at `dst` (NDC).
-    pub(crate) fn push(&self, dst: [f32; 4], src: [f32; 4], alpha: f32, yuv: YuvParams) -> PlanarPush {
+    pub(crate) fn push(
+        &self,
+        dst: [f32; 4],
+        src: [f32; 4],
+        alpha: f32,
+        yuv: YuvParams,
+    ) -> PlanarPush {
         let l = &self.layout;
         let mut offsets = [0u32; 4];
         let mut strides = [0u32; 4];
@@ -294,8 +335,22 @@ impl PlanarSource {
             src,
             offsets,
             strides,
-            info: [l.format as i32, l.width as i32, l.height as i32, i32::from(l.opaque)],
-            yuv: [kr, kb, if yuv.range == YuvRange::Full { 1.0 } else { 0.0 }, alpha],
+            info: [
+                l.format as i32,
+                l.width as i32,
+                l.height as i32,
+                i32::from(l.opaque),
+            ],
+            yuv: [
+                kr,
+                kb,
+                if yuv.range == YuvRange::Full {
+                    1.0
+                } else {
+                    0.0
+                },
+                alpha,
+            ],
         }
     }
 

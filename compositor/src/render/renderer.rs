@@ -10,9 +10,9 @@ use ash::vk;
 use gpu_allocator::MemoryLocation;
 
 use super::device::Device;
+use super::external::ImportedImage;
 use super::instance::Instance;
 use super::memory::{color_range, HostBuffer, Image};
-use super::external::ImportedImage;
 use super::pipeline::{QuadPipeline, QuadPush};
 use super::planar::{PlanarLayout, PlanarMemory, PlanarPipeline, PlanarSource, YuvParams};
 use super::texture::Texture;
@@ -20,6 +20,10 @@ use super::RenderError;
 
 /// The format of every render target: RGBA bytes in memory, which is what a PNG wants.
 pub const TARGET_FORMAT: vk::Format = vk::Format::R8G8B8A8_UNORM;
+
+/// The layout `render(.., readback: false)` leaves a target in (its rendering pass ends there).
+pub(crate) const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout =
+    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL;
 
 /// A rectangle in output pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,11 +38,19 @@ pub struct Rect {
 #[derive(Clone)]
 pub enum Fill {
     /// A texture; `src` is the sampled region in texels, `opaque` ignores the texture's alpha.
-    Texture { texture: Arc<Texture>, src: Rect, opaque: bool },
+    Texture {
+        texture: Arc<Texture>,
+        src: Rect,
+        opaque: bool,
+    },
     /// A premultiplied RGBA colour.
     Solid([f32; 4]),
     /// A buffer the planar shader reads in place; `src` is in texels (`h < 0` flips vertically).
-    Planar { source: Arc<PlanarSource>, src: Rect, yuv: YuvParams },
+    Planar {
+        source: Arc<PlanarSource>,
+        src: Rect,
+        yuv: YuvParams,
+    },
 }
 
 /// One quad of a frame, drawn in list order (back to front).
@@ -72,6 +84,11 @@ pub struct RenderTarget {
 }
 
 impl RenderTarget {
+    /// The target image. After [`Renderer::render`] without readback it is in
+    /// [`TARGET_LAYOUT_AFTER_RENDER`], with every write finished (frames are synchronous).
+    pub(crate) fn image(&self) -> &Image {
+        &self.image
+    }
     pub fn width(&self) -> u32 {
         self.image.width
     }
@@ -105,8 +122,16 @@ pub struct Renderer {
 impl Renderer {
     /// Creates the instance, picks the render device and builds the pipeline.
     pub fn new() -> Result<Self, RenderError> {
+        Self::with_instance_extensions(&[])
+    }
+
+    /// As [`Renderer::new`], with instance extensions a backend requires (a window backend's
+    /// surface extensions, see [`super::swapchain::surface_extensions`]).
+    pub fn with_instance_extensions(
+        required: &[&'static std::ffi::CStr],
+    ) -> Result<Self, RenderError> {
         let validation = cfg!(debug_assertions) && std::env::var_os("WEFT_NO_VALIDATION").is_none();
-        let instance = Instance::new(validation)?;
+        let instance = Instance::new(validation, required)?;
         let device = Device::new(instance)?;
         Self::with_device(device)
     }
@@ -128,8 +153,12 @@ impl Renderer {
         let cmd = unsafe { device.raw.allocate_command_buffers(&alloc) }
             .map_err(RenderError::vk("vkAllocateCommandBuffers"))?[0];
         // SAFETY: valid create info.
-        let fence = unsafe { device.raw.create_fence(&vk::FenceCreateInfo::default(), None) }
-            .map_err(RenderError::vk("vkCreateFence"))?;
+        let fence = unsafe {
+            device
+                .raw
+                .create_fence(&vk::FenceCreateInfo::default(), None)
+        }
+        .map_err(RenderError::vk("vkCreateFence"))?;
         let white = Texture::new(&device, &pipeline, 1, 1, vk::Format::R8G8B8A8_UNORM)?;
         let mut renderer = Self {
             device,
@@ -144,7 +173,17 @@ impl Renderer {
             readback: None,
             white: white.clone(),
         };
-        renderer.upload(&white, &[255, 255, 255, 255], 4, &[UploadRect { x: 0, y: 0, w: 1, h: 1 }])?;
+        renderer.upload(
+            &white,
+            &[255, 255, 255, 255],
+            4,
+            &[UploadRect {
+                x: 0,
+                y: 0,
+                w: 1,
+                h: 1,
+            }],
+        )?;
         Ok(renderer)
     }
 
@@ -152,7 +191,12 @@ impl Renderer {
         &self.device
     }
 
-    pub fn create_texture(&self, width: u32, height: u32, format: vk::Format) -> Result<Arc<Texture>, RenderError> {
+    pub fn create_texture(
+        &self,
+        width: u32,
+        height: u32,
+        format: vk::Format,
+    ) -> Result<Arc<Texture>, RenderError> {
         Texture::new(&self.device, &self.pipeline, width, height, format)
     }
 
@@ -169,7 +213,11 @@ impl Renderer {
     /// SHADER_READ_ONLY_OPTIMAL at the start of the next submission.
     pub fn adopt_imported(&mut self, image: ImportedImage) -> Result<Arc<Texture>, RenderError> {
         let texture = Texture::imported(&self.device, &self.pipeline, image)?;
-        self.pending.push(PendingUpload { texture: texture.clone(), regions: Vec::new(), acquire: true });
+        self.pending.push(PendingUpload {
+            texture: texture.clone(),
+            regions: Vec::new(),
+            acquire: true,
+        });
         Ok(texture)
     }
 
@@ -211,7 +259,10 @@ impl Renderer {
             let row_bytes = (x1 - x0) as u64 * BPP;
             let bytes = row_bytes * (y1 - y0) as u64;
             let offset = self.reserve_staging(bytes)?;
-            let staging = self.staging.as_mut().ok_or(RenderError::Allocation("no staging".into()))?;
+            let staging = self
+                .staging
+                .as_mut()
+                .ok_or(RenderError::Allocation("no staging".into()))?;
             let dst = staging.bytes_mut()?;
             for row in 0..(y1 - y0) {
                 let src_off = (y0 + row) as usize * stride as usize + x0 as usize * BPP as usize;
@@ -231,13 +282,25 @@ impl Renderer {
                     base_array_layer: 0,
                     layer_count: 1,
                 },
-                image_offset: vk::Offset3D { x: x0 as i32, y: y0 as i32, z: 0 },
-                image_extent: vk::Extent3D { width: x1 - x0, height: y1 - y0, depth: 1 },
+                image_offset: vk::Offset3D {
+                    x: x0 as i32,
+                    y: y0 as i32,
+                    z: 0,
+                },
+                image_extent: vk::Extent3D {
+                    width: x1 - x0,
+                    height: y1 - y0,
+                    depth: 1,
+                },
             });
             copied += bytes;
         }
         if !regions.is_empty() {
-            self.pending.push(PendingUpload { texture: texture.clone(), regions, acquire: false });
+            self.pending.push(PendingUpload {
+                texture: texture.clone(),
+                regions,
+                acquire: false,
+            });
         }
         Ok(copied)
     }
@@ -292,7 +355,10 @@ impl Renderer {
         self.submit_and_wait(Some((target, clear)), Some(items), readback.then_some(()))?;
         let pixels = if readback {
             let need = (target.width() * target.height() * 4) as usize;
-            let buf = self.readback.as_mut().ok_or(RenderError::Allocation("no readback".into()))?;
+            let buf = self
+                .readback
+                .as_mut()
+                .ok_or(RenderError::Allocation("no readback".into()))?;
             Some(buf.bytes_mut()?[..need].to_vec())
         } else {
             None
@@ -316,7 +382,8 @@ impl Renderer {
                 .map_err(RenderError::vk("vkResetCommandBuffer"))?;
             d.begin_command_buffer(
                 cmd,
-                &vk::CommandBufferBeginInfo::default().flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
+                &vk::CommandBufferBeginInfo::default()
+                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
             )
             .map_err(RenderError::vk("vkBeginCommandBuffer"))?;
         }
@@ -346,7 +413,12 @@ impl Renderer {
                 .subresource_range(color_range())];
             // SAFETY: `cmd` is recording; synchronization2 is enabled; the foreign family is only
             // named when VK_EXT_queue_family_foreign is enabled.
-            unsafe { d.cmd_pipeline_barrier2(cmd, &vk::DependencyInfo::default().image_memory_barriers(&barriers)) };
+            unsafe {
+                d.cmd_pipeline_barrier2(
+                    cmd,
+                    &vk::DependencyInfo::default().image_memory_barriers(&barriers),
+                )
+            };
         }
         if let Some(staging) = &self.staging {
             for up in pending.iter().filter(|up| !up.acquire) {
@@ -364,8 +436,14 @@ impl Renderer {
                     up.texture.raw_image(),
                     old,
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                    (vk::PipelineStageFlags2::FRAGMENT_SHADER, vk::AccessFlags2::SHADER_SAMPLED_READ),
-                    (vk::PipelineStageFlags2::COPY, vk::AccessFlags2::TRANSFER_WRITE),
+                    (
+                        vk::PipelineStageFlags2::FRAGMENT_SHADER,
+                        vk::AccessFlags2::SHADER_SAMPLED_READ,
+                    ),
+                    (
+                        vk::PipelineStageFlags2::COPY,
+                        vk::AccessFlags2::TRANSFER_WRITE,
+                    ),
                 );
                 // SAFETY: the regions lie inside both the staging buffer (reserved above) and the
                 // image (clamped in `upload`); the image is in TRANSFER_DST_OPTIMAL.
@@ -384,8 +462,14 @@ impl Renderer {
                     up.texture.raw_image(),
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
                     vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
-                    (vk::PipelineStageFlags2::COPY, vk::AccessFlags2::TRANSFER_WRITE),
-                    (vk::PipelineStageFlags2::FRAGMENT_SHADER, vk::AccessFlags2::SHADER_SAMPLED_READ),
+                    (
+                        vk::PipelineStageFlags2::COPY,
+                        vk::AccessFlags2::TRANSFER_WRITE,
+                    ),
+                    (
+                        vk::PipelineStageFlags2::FRAGMENT_SHADER,
+                        vk::AccessFlags2::SHADER_SAMPLED_READ,
+                    ),
                 );
             }
         }
@@ -403,7 +487,10 @@ impl Renderer {
                             vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
                             vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
                         ),
-                        (vk::PipelineStageFlags2::COPY, vk::AccessFlags2::TRANSFER_READ),
+                        (
+                            vk::PipelineStageFlags2::COPY,
+                            vk::AccessFlags2::TRANSFER_READ,
+                        ),
                     );
                     let region = vk::BufferImageCopy {
                         buffer_offset: 0,
@@ -416,7 +503,11 @@ impl Renderer {
                             layer_count: 1,
                         },
                         image_offset: vk::Offset3D::default(),
-                        image_extent: vk::Extent3D { width: target.width(), height: target.height(), depth: 1 },
+                        image_extent: vk::Extent3D {
+                            width: target.width(),
+                            height: target.height(),
+                            depth: 1,
+                        },
                     };
                     // SAFETY: the readback buffer was sized for the whole target above; the image is in
                     // TRANSFER_SRC_OPTIMAL after the barrier.
@@ -437,7 +528,10 @@ impl Renderer {
                     let barriers = [barrier];
                     // SAFETY: makes the copy visible to host reads after the fence wait.
                     unsafe {
-                        d.cmd_pipeline_barrier2(cmd, &vk::DependencyInfo::default().memory_barriers(&barriers))
+                        d.cmd_pipeline_barrier2(
+                            cmd,
+                            &vk::DependencyInfo::default().memory_barriers(&barriers),
+                        )
                     };
                 }
             }
@@ -452,7 +546,8 @@ impl Renderer {
             d.queue_submit(self.device.queue, &[submit], self.fence)
                 .map_err(RenderError::vk("vkQueueSubmit"))?;
             let waited = d.wait_for_fences(&[self.fence], true, 10_000_000_000);
-            d.reset_fences(&[self.fence]).map_err(RenderError::vk("vkResetFences"))?;
+            d.reset_fences(&[self.fence])
+                .map_err(RenderError::vk("vkResetFences"))?;
             waited.map_err(RenderError::vk("vkWaitForFences"))?;
         }
         // Uploads are done: their textures may now be dropped by their owners.
@@ -461,7 +556,13 @@ impl Renderer {
         Ok(())
     }
 
-    fn record_frame(&self, cmd: vk::CommandBuffer, target: &RenderTarget, clear: [f32; 4], items: &[DrawItem]) {
+    fn record_frame(
+        &self,
+        cmd: vk::CommandBuffer,
+        target: &RenderTarget,
+        clear: [f32; 4],
+        items: &[DrawItem],
+    ) {
         let d = &self.device.raw;
         let (w, h) = (target.width(), target.height());
         image_barrier(
@@ -470,7 +571,10 @@ impl Renderer {
             target.image.raw,
             vk::ImageLayout::UNDEFINED,
             vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
-            (vk::PipelineStageFlags2::COPY, vk::AccessFlags2::TRANSFER_READ),
+            (
+                vk::PipelineStageFlags2::COPY,
+                vk::AccessFlags2::TRANSFER_READ,
+            ),
             (
                 vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
                 vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
@@ -486,7 +590,10 @@ impl Renderer {
             })];
         let area = vk::Rect2D {
             offset: vk::Offset2D::default(),
-            extent: vk::Extent2D { width: w, height: h },
+            extent: vk::Extent2D {
+                width: w,
+                height: h,
+            },
         };
         let rendering = vk::RenderingInfo::default()
             .render_area(area)
@@ -511,7 +618,11 @@ impl Renderer {
             for item in items {
                 if let Fill::Planar { source, src, yuv } = &item.fill {
                     if bound != self.planar.pipeline {
-                        d.cmd_bind_pipeline(cmd, vk::PipelineBindPoint::GRAPHICS, self.planar.pipeline);
+                        d.cmd_bind_pipeline(
+                            cmd,
+                            vk::PipelineBindPoint::GRAPHICS,
+                            self.planar.pipeline,
+                        );
                         bound = self.planar.pipeline;
                     }
                     let push = source.push(
@@ -539,7 +650,11 @@ impl Renderer {
                     continue;
                 }
                 if bound != self.pipeline.pipeline {
-                    d.cmd_bind_pipeline(cmd, vk::PipelineBindPoint::GRAPHICS, self.pipeline.pipeline);
+                    d.cmd_bind_pipeline(
+                        cmd,
+                        vk::PipelineBindPoint::GRAPHICS,
+                        self.pipeline.pipeline,
+                    );
                     bound = self.pipeline.pipeline;
                 }
                 let (set, push) = self.quad(item, w as f32, h as f32);
@@ -573,12 +688,21 @@ impl Renderer {
             ..Default::default()
         };
         match &item.fill {
-            Fill::Texture { texture, src, opaque } => {
+            Fill::Texture {
+                texture,
+                src,
+                opaque,
+            } => {
                 if !texture.is_initialized() {
                     return (None, push);
                 }
                 let (tw, th) = (texture.width() as f32, texture.height() as f32);
-                push.src = [src.x / tw, src.y / th, (src.x + src.w) / tw, (src.y + src.h) / th];
+                push.src = [
+                    src.x / tw,
+                    src.y / th,
+                    (src.x + src.w) / tw,
+                    (src.y + src.h) / th,
+                ];
                 push.mode = 0;
                 push.opaque = i32::from(*opaque);
                 (Some(texture.set), push)
@@ -625,7 +749,12 @@ fn image_barrier(
         .image(image)
         .subresource_range(color_range())];
     // SAFETY: `cmd` is recording; synchronization2 is enabled on the device.
-    unsafe { d.cmd_pipeline_barrier2(cmd, &vk::DependencyInfo::default().image_memory_barriers(&barriers)) };
+    unsafe {
+        d.cmd_pipeline_barrier2(
+            cmd,
+            &vk::DependencyInfo::default().image_memory_barriers(&barriers),
+        )
+    };
 }
 
 impl Drop for Renderer {

@@ -56,12 +56,18 @@ impl Texture {
         Self::with_image(device, pipeline, TextureImage::Imported(image))
     }
 
-    fn with_image(device: &Arc<Device>, pipeline: &QuadPipeline, image: TextureImage) -> Result<Arc<Self>, RenderError> {
+    fn with_image(
+        device: &Arc<Device>,
+        pipeline: &QuadPipeline,
+        image: TextureImage,
+    ) -> Result<Arc<Self>, RenderError> {
         let sizes = [vk::DescriptorPoolSize {
             ty: vk::DescriptorType::COMBINED_IMAGE_SAMPLER,
             descriptor_count: 1,
         }];
-        let pool_info = vk::DescriptorPoolCreateInfo::default().max_sets(1).pool_sizes(&sizes);
+        let pool_info = vk::DescriptorPoolCreateInfo::default()
+            .max_sets(1)
+            .pool_sizes(&sizes);
         // SAFETY: valid create info on a live device.
         let pool = unsafe { device.raw.create_descriptor_pool(&pool_info, None) }
             .map_err(RenderError::vk("vkCreateDescriptorPool"))?;

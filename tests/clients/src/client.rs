@@ -7,14 +7,16 @@ use std::path::Path;
 use wayland_backend::client::ObjectId;
 use wayland_client::globals::{registry_queue_init, GlobalList, GlobalListContents};
 use wayland_client::protocol::{
-    wl_buffer, wl_callback, wl_compositor, wl_output, wl_region, wl_registry, wl_seat, wl_shm, wl_shm_pool,
-    wl_subcompositor, wl_subsurface, wl_surface,
+    wl_buffer, wl_callback, wl_compositor, wl_output, wl_region, wl_registry, wl_seat, wl_shm,
+    wl_shm_pool, wl_subcompositor, wl_subsurface, wl_surface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
 use wayland_protocols::wp::presentation_time::client::{wp_presentation, wp_presentation_feedback};
 use wayland_protocols::wp::single_pixel_buffer::v1::client::wp_single_pixel_buffer_manager_v1;
 use wayland_protocols::wp::viewporter::client::{wp_viewport, wp_viewporter};
-use wayland_protocols::xdg::shell::client::{xdg_popup, xdg_positioner, xdg_surface, xdg_toplevel, xdg_wm_base};
+use wayland_protocols::xdg::shell::client::{
+    xdg_popup, xdg_positioner, xdg_surface, xdg_toplevel, xdg_wm_base,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -62,6 +64,8 @@ pub struct State {
     pub presented: Vec<Presented>,
     pub discarded: Vec<u32>,
     pub pings: u32,
+    /// Don't answer pings (to play a hung client).
+    pub ignore_pings: bool,
     pub outputs: Vec<(ObjectId, i32, i32, i32)>,
 }
 
@@ -103,7 +107,8 @@ impl Client {
         let single_pixel = globals.bind(&qh, 1..=1, ())?;
         for g in globals.contents().clone_list() {
             if g.interface == wl_output::WlOutput::interface().name {
-                let _: wl_output::WlOutput = globals.registry().bind(g.name, g.version.min(4), &qh, ());
+                let _: wl_output::WlOutput =
+                    globals.registry().bind(g.name, g.version.min(4), &qh, ());
             }
         }
         let mut me = Self {
@@ -157,13 +162,22 @@ impl Client {
         let toplevel = xdg_surface.get_toplevel(&self.qh, ());
         toplevel.set_title(title.into());
         toplevel.set_app_id(app_id.into());
-        Toplevel { surface, xdg_surface, toplevel }
+        Toplevel {
+            surface,
+            xdg_surface,
+            toplevel,
+        }
     }
 
     /// Waits for a configure of `t` that was not acked yet and acks it; returns the toplevel size.
     pub fn ack_latest(&mut self, t: &Toplevel) -> Result<(i32, i32), ClientError> {
         for _ in 0..100 {
-            if let Some(serial) = self.state.surface_configures.get_mut(&t.xdg_surface.id()).and_then(|v| v.pop()) {
+            if let Some(serial) = self
+                .state
+                .surface_configures
+                .get_mut(&t.xdg_surface.id())
+                .and_then(|v| v.pop())
+            {
                 t.xdg_surface.ack_configure(serial);
                 let (w, h, _) = self
                     .state
@@ -200,7 +214,9 @@ impl Client {
         parent: &wl_surface::WlSurface,
     ) -> (wl_surface::WlSurface, wl_subsurface::WlSubsurface) {
         let surface = self.compositor.create_surface(&self.qh, ());
-        let sub = self.subcompositor.get_subsurface(&surface, parent, &self.qh, ());
+        let sub = self
+            .subcompositor
+            .get_subsurface(&surface, parent, &self.qh, ());
         (surface, sub)
     }
 
@@ -210,9 +226,15 @@ impl Client {
 
     /// A single-pixel buffer of premultiplied 8-bit RGBA.
     pub fn single_pixel(&self, rgba: [u8; 4]) -> wl_buffer::WlBuffer {
-        let c = |v: u8| (u32::from(v) * 0x0101_0101) as u32;
-        self.single_pixel
-            .create_u32_rgba_buffer(c(rgba[0]), c(rgba[1]), c(rgba[2]), c(rgba[3]), &self.qh, ())
+        let c = |v: u8| u32::from(v) * 0x0101_0101;
+        self.single_pixel.create_u32_rgba_buffer(
+            c(rgba[0]),
+            c(rgba[1]),
+            c(rgba[2]),
+            c(rgba[3]),
+            &self.qh,
+            (),
+        )
     }
 
     pub fn positioner(&self) -> xdg_positioner::XdgPositioner {
@@ -223,7 +245,11 @@ impl Client {
         &self,
         parent: &xdg_surface::XdgSurface,
         positioner: &xdg_positioner::XdgPositioner,
-    ) -> (wl_surface::WlSurface, xdg_surface::XdgSurface, xdg_popup::XdgPopup) {
+    ) -> (
+        wl_surface::WlSurface,
+        xdg_surface::XdgSurface,
+        xdg_popup::XdgPopup,
+    ) {
         let surface = self.compositor.create_surface(&self.qh, ());
         let xdg = self.wm_base.get_xdg_surface(&surface, &self.qh, ());
         let popup = xdg.get_popup(Some(parent), positioner, &self.qh, ());
@@ -231,7 +257,12 @@ impl Client {
     }
 
     /// Waits (dispatching) until `done` holds or `rounds` dispatches pass.
-    pub fn wait_until(&mut self, what: &'static str, rounds: u32, done: impl Fn(&State) -> bool) -> Result<(), ClientError> {
+    pub fn wait_until(
+        &mut self,
+        what: &'static str,
+        rounds: u32,
+        done: impl Fn(&State) -> bool,
+    ) -> Result<(), ClientError> {
         for _ in 0..rounds {
             if done(&self.state) {
                 return Ok(());
@@ -247,11 +278,26 @@ impl Client {
 }
 
 impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for State {
-    fn event(_: &mut Self, _: &wl_registry::WlRegistry, _: wl_registry::Event, _: &GlobalListContents, _: &Connection, _: &QueueHandle<Self>) {}
+    fn event(
+        _: &mut Self,
+        _: &wl_registry::WlRegistry,
+        _: wl_registry::Event,
+        _: &GlobalListContents,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
 }
 
 impl Dispatch<wl_shm::WlShm, ()> for State {
-    fn event(state: &mut Self, _: &wl_shm::WlShm, event: wl_shm::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        state: &mut Self,
+        _: &wl_shm::WlShm,
+        event: wl_shm::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         if let wl_shm::Event::Format { format } = event {
             state.shm_formats.push(match format {
                 WEnum::Value(f) => f as u32,
@@ -262,31 +308,64 @@ impl Dispatch<wl_shm::WlShm, ()> for State {
 }
 
 impl Dispatch<xdg_wm_base::XdgWmBase, ()> for State {
-    fn event(state: &mut Self, wm: &xdg_wm_base::XdgWmBase, event: xdg_wm_base::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        state: &mut Self,
+        wm: &xdg_wm_base::XdgWmBase,
+        event: xdg_wm_base::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         if let xdg_wm_base::Event::Ping { serial } = event {
             state.pings += 1;
-            wm.pong(serial);
+            if !state.ignore_pings {
+                wm.pong(serial);
+            }
         }
     }
 }
 
 impl Dispatch<xdg_surface::XdgSurface, ()> for State {
-    fn event(state: &mut Self, s: &xdg_surface::XdgSurface, event: xdg_surface::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        state: &mut Self,
+        s: &xdg_surface::XdgSurface,
+        event: xdg_surface::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         if let xdg_surface::Event::Configure { serial } = event {
-            state.surface_configures.entry(s.id()).or_default().push(serial);
+            state
+                .surface_configures
+                .entry(s.id())
+                .or_default()
+                .push(serial);
         }
     }
 }
 
 impl Dispatch<xdg_toplevel::XdgToplevel, ()> for State {
-    fn event(state: &mut Self, t: &xdg_toplevel::XdgToplevel, event: xdg_toplevel::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        state: &mut Self,
+        t: &xdg_toplevel::XdgToplevel,
+        event: xdg_toplevel::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         match event {
-            xdg_toplevel::Event::Configure { width, height, states } => {
+            xdg_toplevel::Event::Configure {
+                width,
+                height,
+                states,
+            } => {
                 let states = states
                     .chunks_exact(4)
                     .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
                     .collect();
-                state.toplevel_configures.insert(t.id(), (width, height, states));
+                state
+                    .toplevel_configures
+                    .insert(t.id(), (width, height, states));
             }
             xdg_toplevel::Event::Close => state.closed.push(t.id()),
             _ => {}
@@ -295,7 +374,14 @@ impl Dispatch<xdg_toplevel::XdgToplevel, ()> for State {
 }
 
 impl Dispatch<wl_callback::WlCallback, u32> for State {
-    fn event(state: &mut Self, _: &wl_callback::WlCallback, event: wl_callback::Event, tag: &u32, _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        state: &mut Self,
+        _: &wl_callback::WlCallback,
+        event: wl_callback::Event,
+        tag: &u32,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         if let wl_callback::Event::Done { callback_data } = event {
             state.frames_done.push((*tag, callback_data));
         }
@@ -303,7 +389,14 @@ impl Dispatch<wl_callback::WlCallback, u32> for State {
 }
 
 impl Dispatch<wl_buffer::WlBuffer, ()> for State {
-    fn event(state: &mut Self, b: &wl_buffer::WlBuffer, event: wl_buffer::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        state: &mut Self,
+        b: &wl_buffer::WlBuffer,
+        event: wl_buffer::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         if let wl_buffer::Event::Release = event {
             state.released.push(b.id());
         }
@@ -311,7 +404,14 @@ impl Dispatch<wl_buffer::WlBuffer, ()> for State {
 }
 
 impl Dispatch<wp_presentation::WpPresentation, ()> for State {
-    fn event(state: &mut Self, _: &wp_presentation::WpPresentation, event: wp_presentation::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        state: &mut Self,
+        _: &wp_presentation::WpPresentation,
+        event: wp_presentation::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         if let wp_presentation::Event::ClockId { clk_id } = event {
             state.presentation_clock = Some(clk_id);
         }
@@ -357,8 +457,21 @@ impl Dispatch<wp_presentation_feedback::WpPresentationFeedback, u32> for State {
 }
 
 impl Dispatch<wl_output::WlOutput, ()> for State {
-    fn event(state: &mut Self, o: &wl_output::WlOutput, event: wl_output::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
-        if let wl_output::Event::Mode { width, height, refresh, .. } = event {
+    fn event(
+        state: &mut Self,
+        o: &wl_output::WlOutput,
+        event: wl_output::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_output::Event::Mode {
+            width,
+            height,
+            refresh,
+            ..
+        } = event
+        {
             state.outputs.push((o.id(), width, height, refresh));
         }
     }

@@ -55,12 +55,20 @@ pub struct DemoSession {
 
 /// BT.601 limited-range Y′CbCr codes of an 8-bit RGB colour (weft's default conversion).
 pub fn yuv601(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
-    let (r, g, b) = (f64::from(r) / 255.0, f64::from(g) / 255.0, f64::from(b) / 255.0);
+    let (r, g, b) = (
+        f64::from(r) / 255.0,
+        f64::from(g) / 255.0,
+        f64::from(b) / 255.0,
+    );
     let y = 0.299 * r + 0.587 * g + 0.114 * b;
     let cb = (b - y) / 1.772;
     let cr = (r - y) / 1.402;
     let code = |v: f64| v.round().clamp(0.0, 255.0) as u8;
-    (code(16.0 + 219.0 * y), code(128.0 + 224.0 * cb), code(128.0 + 224.0 * cr))
+    (
+        code(16.0 + 219.0 * y),
+        code(128.0 + 224.0 * cb),
+        code(128.0 + 224.0 * cr),
+    )
 }
 
 /// Runs the demo against the Wayland socket at `path` for `duration`.
@@ -69,17 +77,38 @@ pub fn run(path: &Path, duration: Duration) -> Result<(DemoReport, DemoSession),
     let top = c.toplevel("weft demo", "weft.demo")?;
     // Two buffers, alternated: the one just committed stays the compositor's until it is replaced.
     let mut cards = [
-        ShmBuffer::new(&c.shm, &c.qh, WIDTH, HEIGHT, wl_shm::Format::Xrgb8888, |x, _| bar_color(x))?,
-        ShmBuffer::new(&c.shm, &c.qh, WIDTH, HEIGHT, wl_shm::Format::Xrgb8888, |x, _| bar_color(x))?,
+        ShmBuffer::new(
+            &c.shm,
+            &c.qh,
+            WIDTH,
+            HEIGHT,
+            wl_shm::Format::Xrgb8888,
+            |x, _| bar_color(x),
+        )?,
+        ShmBuffer::new(
+            &c.shm,
+            &c.qh,
+            WIDTH,
+            HEIGHT,
+            wl_shm::Format::Xrgb8888,
+            |x, _| bar_color(x),
+        )?,
     ];
-    let square = ShmBuffer::new(&c.shm, &c.qh, SQUARE, SQUARE, wl_shm::Format::Argb8888, |x, y| {
-        // A translucent orange square with a solid border.
-        if x < 4 || y < 4 || x >= SQUARE - 4 || y >= SQUARE - 4 {
-            argb(255, 255, 255, 255)
-        } else {
-            argb(200, 100, 0, 200)
-        }
-    })?;
+    let square = ShmBuffer::new(
+        &c.shm,
+        &c.qh,
+        SQUARE,
+        SQUARE,
+        wl_shm::Format::Argb8888,
+        |x, y| {
+            // A translucent orange square with a solid border.
+            if x < 4 || y < 4 || x >= SQUARE - 4 || y >= SQUARE - 4 {
+                argb(255, 255, 255, 255)
+            } else {
+                argb(200, 100, 0, 200)
+            }
+        },
+    )?;
     // The same bars as NV12 in a dma-buf, in a subsurface right of the card (a second toplevel would
     // be cascaded over the first).
     let dmabuf = LinuxDmabuf::bind(&mut c, 5)?;
@@ -125,7 +154,9 @@ pub fn run(path: &Path, duration: Duration) -> Result<(DemoReport, DemoSession),
         top.surface.damage_buffer(0, HEIGHT / 2, WIDTH, HEIGHT / 2);
         top.surface.commit();
         frame += 1;
-        c.wait_until("frame callback", 1000, |s| s.frames_done.iter().any(|(tag, _)| *tag == frame - 1))?;
+        c.wait_until("frame callback", 1000, |s| {
+            s.frames_done.iter().any(|(tag, _)| *tag == frame - 1)
+        })?;
     }
     // Let the last feedbacks arrive.
     c.roundtrip()?;
@@ -141,5 +172,12 @@ pub fn run(path: &Path, duration: Duration) -> Result<(DemoReport, DemoSession),
     }
     report.duration = start.elapsed();
     let [a, b] = cards;
-    Ok((report, DemoSession { client: c, _buffers: vec![a, b, square], _nv12: nv12 }))
+    Ok((
+        report,
+        DemoSession {
+            client: c,
+            _buffers: vec![a, b, square],
+            _nv12: nv12,
+        },
+    ))
 }

@@ -36,7 +36,17 @@ pub const MOD_LINEAR: u64 = 0;
 pub const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
 
 /// Every format weft imports, in the test suite's order.
-pub const ALL_FORMATS: [u32; 9] = [ARGB8888, XRGB8888, ABGR8888, XBGR8888, ARGB2101010, XRGB2101010, NV12, P010, YUV420];
+pub const ALL_FORMATS: [u32; 9] = [
+    ARGB8888,
+    XRGB8888,
+    ABGR8888,
+    XBGR8888,
+    ARGB2101010,
+    XRGB2101010,
+    NV12,
+    P010,
+    YUV420,
+];
 
 /// One feedback tranche.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,7 +71,9 @@ pub struct Feedback {
 impl Feedback {
     /// Whether any tranche offers `(fourcc, modifier)`.
     pub fn offers(&self, fourcc: u32, modifier: u64) -> bool {
-        self.tranches.iter().any(|t| t.formats.contains(&(fourcc, modifier)))
+        self.tranches
+            .iter()
+            .any(|t| t.formats.contains(&(fourcc, modifier)))
     }
 }
 
@@ -91,7 +103,8 @@ pub struct LinuxDmabuf {
 impl LinuxDmabuf {
     /// Binds version `version` (4 or 5 for feedback) and waits for the default feedback.
     pub fn bind(c: &mut Client, version: u32) -> Result<Self, ClientError> {
-        let global: zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1 = c.globals.bind(&c.qh, version..=version, ())?;
+        let global: zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1 =
+            c.globals.bind(&c.qh, version..=version, ())?;
         let default_feedback = FeedbackHandle::default();
         global.get_default_feedback(&c.qh, default_feedback.clone());
         let fb = default_feedback.clone();
@@ -104,7 +117,10 @@ impl LinuxDmabuf {
         if lock(&fb).done == 0 {
             return Err(ClientError::Timeout("linux-dmabuf default feedback"));
         }
-        Ok(Self { global, default_feedback })
+        Ok(Self {
+            global,
+            default_feedback,
+        })
     }
 
     /// A per-surface feedback object; its state fills in as events arrive.
@@ -115,7 +131,13 @@ impl LinuxDmabuf {
     }
 
     /// A params object whose `created`/`failed` answer lands in the returned handle.
-    pub fn params(&self, c: &Client) -> (zwp_linux_buffer_params_v1::ZwpLinuxBufferParamsV1, OutcomeHandle) {
+    pub fn params(
+        &self,
+        c: &Client,
+    ) -> (
+        zwp_linux_buffer_params_v1::ZwpLinuxBufferParamsV1,
+        OutcomeHandle,
+    ) {
         let outcome = OutcomeHandle::default();
         let params = self.global.create_params(&c.qh, outcome.clone());
         (params, outcome)
@@ -153,11 +175,27 @@ impl MemFile {
 
     /// A memfd that can still shrink (for the test that weft refuses it).
     pub fn unsealed(len: usize) -> Result<Self, ClientError> {
-        let fd = memfd_create("weft-test-dmabuf", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+        let fd = memfd_create(
+            "weft-test-dmabuf",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
         ftruncate(&fd, len as u64)?;
         // SAFETY: a fresh shared mapping of a memfd of `len` bytes; unmapped in Drop.
-        let ptr = unsafe { mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, &fd, 0)? };
-        Ok(Self { fd, ptr: ptr.cast(), len })
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )?
+        };
+        Ok(Self {
+            fd,
+            ptr: ptr.cast(),
+            len,
+        })
     }
 
     pub fn bytes_mut(&mut self) -> &mut [u8] {
@@ -186,7 +224,11 @@ pub struct Layout {
 
 impl Default for Layout {
     fn default() -> Self {
-        Self { disjoint: false, first_offset: 256, row_padding: 64 }
+        Self {
+            disjoint: false,
+            first_offset: 256,
+            row_padding: 64,
+        }
     }
 }
 
@@ -232,7 +274,15 @@ impl MemBuffer {
             if layout.disjoint {
                 offset = layout.first_offset;
             }
-            planes.push(PlaneSpec { file, offset, stride, rows, bytes_per_sample: bps, hsub, vsub });
+            planes.push(PlaneSpec {
+                file,
+                offset,
+                stride,
+                rows,
+                bytes_per_sample: bps,
+                hsub,
+                vsub,
+            });
             let end = (offset + stride * rows) as usize;
             if sizes.len() <= file {
                 sizes.push(0);
@@ -240,8 +290,17 @@ impl MemBuffer {
             sizes[file] = sizes[file].max(end);
             offset = (offset + stride * rows).next_multiple_of(256);
         }
-        let files = sizes.into_iter().map(|s| make(s.next_multiple_of(4096))).collect::<Result<_, _>>()?;
-        Ok(Self { files, planes, fourcc, width, height })
+        let files = sizes
+            .into_iter()
+            .map(|s| make(s.next_multiple_of(4096)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            files,
+            planes,
+            fourcc,
+            width,
+            height,
+        })
     }
 
     /// Fills an RGB format from `rgba(x, y)` (8-bit premultiplied components).
@@ -320,7 +379,11 @@ impl MemBuffer {
     }
 
     /// Adds every plane to `params` with `modifier`.
-    pub fn add_planes(&self, params: &zwp_linux_buffer_params_v1::ZwpLinuxBufferParamsV1, modifier: u64) {
+    pub fn add_planes(
+        &self,
+        params: &zwp_linux_buffer_params_v1::ZwpLinuxBufferParamsV1,
+        modifier: u64,
+    ) {
         for (i, p) in self.planes.iter().enumerate() {
             params.add(
                 self.files[p.file].fd.as_fd(),
@@ -338,7 +401,13 @@ impl MemBuffer {
         self.create_immed_with(c, dmabuf, MOD_LINEAR, 0)
     }
 
-    pub fn create_immed_with(&self, c: &Client, dmabuf: &LinuxDmabuf, modifier: u64, flags: u32) -> wl_buffer::WlBuffer {
+    pub fn create_immed_with(
+        &self,
+        c: &Client,
+        dmabuf: &LinuxDmabuf,
+        modifier: u64,
+        flags: u32,
+    ) -> wl_buffer::WlBuffer {
         let (params, _) = dmabuf.params(c);
         self.add_planes(&params, modifier);
         let buffer = params.create_immed(
@@ -354,7 +423,12 @@ impl MemBuffer {
     }
 
     /// Sends the buffer with `create` and waits for `created` or `failed`.
-    pub fn create(&self, c: &mut Client, dmabuf: &LinuxDmabuf, flags: u32) -> Result<Outcome, ClientError> {
+    pub fn create(
+        &self,
+        c: &mut Client,
+        dmabuf: &LinuxDmabuf,
+        flags: u32,
+    ) -> Result<Outcome, ClientError> {
         let (params, outcome) = dmabuf.params(c);
         self.add_planes(&params, MOD_LINEAR);
         params.create(
@@ -373,7 +447,9 @@ impl MemBuffer {
         params.destroy();
         let result = lock(&o).clone();
         match result {
-            Outcome::Pending => Err(ClientError::Timeout("zwp_linux_buffer_params_v1.created/failed")),
+            Outcome::Pending => Err(ClientError::Timeout(
+                "zwp_linux_buffer_params_v1.created/failed",
+            )),
             other => Ok(other),
         }
     }
@@ -402,7 +478,9 @@ impl Dispatch<zwp_linux_buffer_params_v1::ZwpLinuxBufferParamsV1, OutcomeHandle>
         _: &QueueHandle<Self>,
     ) {
         match event {
-            zwp_linux_buffer_params_v1::Event::Created { buffer } => *lock(outcome) = Outcome::Created(buffer),
+            zwp_linux_buffer_params_v1::Event::Created { buffer } => {
+                *lock(outcome) = Outcome::Created(buffer)
+            }
             zwp_linux_buffer_params_v1::Event::Failed => *lock(outcome) = Outcome::Failed,
             _ => {}
         }
@@ -441,7 +519,11 @@ impl Dispatch<zwp_linux_dmabuf_feedback_v1::ZwpLinuxDmabufFeedbackV1, FeedbackHa
             Event::TrancheFormats { indices } => {
                 let pairs: Vec<(u32, u64)> = indices
                     .chunks_exact(2)
-                    .filter_map(|c| fb.table.get(usize::from(u16::from_ne_bytes([c[0], c[1]]))).copied())
+                    .filter_map(|c| {
+                        fb.table
+                            .get(usize::from(u16::from_ne_bytes([c[0], c[1]])))
+                            .copied()
+                    })
                     .collect();
                 fb.pending.formats.extend(pairs);
             }
@@ -465,7 +547,16 @@ fn read_format_table(fd: &OwnedFd, size: usize) -> Vec<(u32, u64)> {
     }
     // SAFETY: the compositor's table is read-only, `size` bytes; mapped privately and read-only as
     // the protocol asks, unmapped below.
-    let Ok(ptr) = (unsafe { mmap(std::ptr::null_mut(), size, ProtFlags::READ, MapFlags::PRIVATE, fd, 0) }) else {
+    let Ok(ptr) = (unsafe {
+        mmap(
+            std::ptr::null_mut(),
+            size,
+            ProtFlags::READ,
+            MapFlags::PRIVATE,
+            fd,
+            0,
+        )
+    }) else {
         return Vec::new();
     };
     // SAFETY: `ptr..ptr+size` is the mapping just made.

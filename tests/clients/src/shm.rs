@@ -42,11 +42,29 @@ impl ShmBuffer {
         ftruncate(&fd, len as u64)?;
         // SAFETY: mapping a fresh memfd of `len` bytes, shared so the compositor sees our writes; the
         // mapping lives until `Drop` unmaps it.
-        let ptr = unsafe { mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, &fd, 0)? }
-            .cast::<u8>();
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )?
+        }
+        .cast::<u8>();
         let pool = shm.create_pool(fd.as_fd(), len as i32, qh, ());
         let buffer = pool.create_buffer(0, width, height, stride, format, qh, ());
-        let mut me = Self { buffer, pool, fd, ptr, len, width, height, stride };
+        let mut me = Self {
+            buffer,
+            pool,
+            fd,
+            ptr,
+            len,
+            width,
+            height,
+            stride,
+        };
         me.fill(fill);
         Ok(me)
     }

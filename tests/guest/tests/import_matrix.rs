@@ -1,6 +1,5 @@
-//! Runs only inside the tests/vm guest (real kernel dma-bufs, fences, DRM/KMS): built with
-//! `--features vm-guest` by tests/vm/check, never on a host without those devices.
-#![cfg(feature = "vm-guest")]
+// Runs only inside the tests/vm guest (real kernel dma-bufs, fences, DRM/KMS): Cargo.toml makes it
+// require the `vm-guest` feature, which tests/vm/check turns on.
 
 //! Fact (b): which importer takes a dma-buf from which source.
 //!

@@ -1,6 +1,5 @@
-//! Runs only inside the tests/vm guest (real kernel dma-bufs, fences, DRM/KMS): built with
-//! `--features vm-guest` by tests/vm/check, never on a host without those devices.
-#![cfg(feature = "vm-guest")]
+// Runs only inside the tests/vm guest (real kernel dma-bufs, fences, DRM/KMS): Cargo.toml makes it
+// require the `vm-guest` feature, which tests/vm/check turns on.
 
 //! Fact (d): a timeline syncobj on virtio-gpu carries a sync_file at a point, and a calloop 0.14
 //! event loop learns of it through `DRM_IOCTL_SYNCOBJ_EVENTFD` — first that the point has

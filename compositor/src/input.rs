@@ -1,0 +1,190 @@
+//! Input from a backend to clients, through smithay's seat: the pointer goes to the surface under it
+//! (`Space::element_under`, then the window's own surface tree and popups), the keyboard to the
+//! focused toplevel. Every event gets a fresh serial from smithay's counter.
+//!
+//! Focus policy: a toplevel takes the keyboard focus when it is mapped and when it is clicked (and is
+//! raised); a click on the background clears the focus. Backends translate their events into these
+//! calls and know nothing of surfaces.
+
+use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode};
+use smithay::desktop::{Window, WindowSurfaceType};
+use smithay::input::keyboard::FilterResult;
+use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::utils::{Logical, Point, SERIAL_COUNTER};
+
+use crate::state::Weft;
+
+/// Linux input event codes of the pointer buttons (linux/input-event-codes.h), as wl_pointer sends.
+pub mod buttons {
+    pub const LEFT: u32 = 0x110;
+    pub const RIGHT: u32 = 0x111;
+    pub const MIDDLE: u32 = 0x112;
+    pub const SIDE: u32 = 0x113;
+    pub const EXTRA: u32 = 0x114;
+}
+
+/// A scroll: continuous (touchpads: logical pixels) or in wheel detents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scroll {
+    Pixels { dx: f64, dy: f64 },
+    Lines { dx: f64, dy: f64 },
+}
+
+/// How far one wheel detent scrolls, in logical pixels (what libinput reports for a click).
+const WHEEL_STEP: f64 = 15.0;
+
+impl Weft {
+    /// The surface under `pos` (global logical coordinates) and that surface's origin, topmost first.
+    pub fn surface_under(
+        &self,
+        pos: Point<f64, Logical>,
+    ) -> Option<(WlSurface, Point<f64, Logical>)> {
+        let (window, loc) = self.space.element_under(pos)?;
+        // `loc` is where the window geometry starts; surface coordinates start at the tree's origin.
+        let origin = loc - window.geometry().loc;
+        let (surface, offset) =
+            window.surface_under(pos - origin.to_f64(), WindowSurfaceType::ALL)?;
+        Some((surface, (origin + offset).to_f64()))
+    }
+
+    /// Gives the keyboard to `window`'s toplevel and raises it; `None` clears the focus.
+    pub fn focus_window(&mut self, window: Option<Window>) {
+        let surface = window
+            .as_ref()
+            .and_then(|w| w.toplevel())
+            .map(|t| t.wl_surface().clone());
+        if let Some(w) = &window {
+            self.space.raise_element(w, true);
+            self.damage();
+        }
+        if let Some(keyboard) = self.seat.get_keyboard() {
+            keyboard.set_focus(self, surface, SERIAL_COUNTER.next_serial());
+        }
+    }
+
+    /// The pointer moved to `pos` (global logical coordinates): enter/leave/motion to the surface under
+    /// it, then a frame.
+    pub fn pointer_motion(&mut self, pos: Point<f64, Logical>, time_ms: u32) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        let under = self.surface_under(pos);
+        pointer.motion(
+            self,
+            under,
+            &MotionEvent {
+                location: pos,
+                serial: SERIAL_COUNTER.next_serial(),
+                time: time_ms,
+            },
+        );
+        pointer.frame(self);
+    }
+
+    /// The pointer left weft's area (a nested window's pointer went elsewhere): wl_pointer.leave.
+    pub fn pointer_leave(&mut self, time_ms: u32) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        let location = pointer.current_location();
+        pointer.motion(
+            self,
+            None,
+            &MotionEvent {
+                location,
+                serial: SERIAL_COUNTER.next_serial(),
+                time: time_ms,
+            },
+        );
+        pointer.frame(self);
+    }
+
+    /// A pointer button (a Linux event code, see [`buttons`]). A press focuses the window under the
+    /// pointer, or clears the focus over the background.
+    pub fn pointer_button(&mut self, button: u32, pressed: bool, time_ms: u32) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        if pressed && !pointer.is_grabbed() {
+            let pos = pointer.current_location();
+            let window = self.space.element_under(pos).map(|(w, _)| w.clone());
+            self.focus_window(window);
+        }
+        pointer.button(
+            self,
+            &ButtonEvent {
+                serial: SERIAL_COUNTER.next_serial(),
+                time: time_ms,
+                button,
+                state: if pressed {
+                    ButtonState::Pressed
+                } else {
+                    ButtonState::Released
+                },
+            },
+        );
+        pointer.frame(self);
+    }
+
+    /// A scroll, as one axis frame.
+    pub fn pointer_axis(&mut self, scroll: Scroll, time_ms: u32) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        let mut frame = AxisFrame::new(time_ms);
+        match scroll {
+            Scroll::Pixels { dx, dy } => {
+                frame = frame.source(AxisSource::Finger);
+                if dx != 0.0 {
+                    frame = frame.value(Axis::Horizontal, dx);
+                }
+                if dy != 0.0 {
+                    frame = frame.value(Axis::Vertical, dy);
+                }
+            }
+            Scroll::Lines { dx, dy } => {
+                frame = frame.source(AxisSource::Wheel);
+                if dx != 0.0 {
+                    frame = frame
+                        .value(Axis::Horizontal, dx * WHEEL_STEP)
+                        .v120(Axis::Horizontal, (dx * 120.0) as i32);
+                }
+                if dy != 0.0 {
+                    frame = frame
+                        .value(Axis::Vertical, dy * WHEEL_STEP)
+                        .v120(Axis::Vertical, (dy * 120.0) as i32);
+                }
+            }
+        }
+        pointer.axis(self, frame);
+        pointer.frame(self);
+    }
+
+    /// A key, by its XKB keycode (evdev code + 8), to the focused surface. Modifiers are tracked by
+    /// smithay's keymap state and sent as wl_keyboard.modifiers.
+    pub fn keyboard_key(&mut self, keycode: u32, pressed: bool, time_ms: u32) {
+        let Some(keyboard) = self.seat.get_keyboard() else {
+            return;
+        };
+        let state = if pressed {
+            KeyState::Pressed
+        } else {
+            KeyState::Released
+        };
+        keyboard.input::<(), _>(
+            self,
+            Keycode::new(keycode),
+            state,
+            SERIAL_COUNTER.next_serial(),
+            time_ms,
+            |_, _, _| FilterResult::Forward,
+        );
+    }
+
+    /// Milliseconds for input event timestamps (the presentation clock, truncated as wl_pointer and
+    /// wl_keyboard want).
+    pub fn input_time_ms(&self) -> u32 {
+        self.clock.now().as_millis() as u32
+    }
+}

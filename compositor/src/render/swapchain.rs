@@ -1,0 +1,721 @@
+//! Window surfaces and swapchains, for the backends that present into a window (winit).
+//!
+//! **Copy-to-present.** An output keeps rendering into its own [`RenderTarget`], exactly as headless
+//! outputs do; presenting acquires a swapchain image, copies the target into it with one
+//! `vkCmdBlitImage` (`vkCmdCopyImage` when the formats match) and queues it for presentation. Why not
+//! render straight into swapchain images:
+//! - the target stays the one place a frame lives, so `weft msg screenshot` and readback work the same
+//!   on every backend (a presented swapchain image belongs to the presentation engine and cannot be
+//!   read back later);
+//! - one pipeline and one target format (RGBA8) whatever the window system offers (Mesa's X11 WSI
+//!   offers only B8G8R8A8; a blit swizzles for free);
+//! - the price is one full-frame GPU copy per presented frame, which does not matter for a
+//!   development backend; the DRM backend, where copies do matter, scans out its own images.
+//!
+//! **Synchronisation.** Frames are synchronous like the renderer's: the acquire signals a fence that
+//! is waited for on the host, the copy is submitted with a fence that is waited for, then the image is
+//! presented with no wait semaphore. That is valid: "any writes to memory backing the images … that
+//! are available before vkQueuePresentKHR is executed, are automatically made visible to the read
+//! access performed by the presentation engine" (vkQueuePresentKHR), and a fence signal makes all the
+//! device's prior writes available.
+//!
+//! **Present mode** is FIFO (always supported, never tears; the presentation engine paces frames at
+//! the display's refresh: an acquire blocks while every image is queued).
+//!
+//! Invariants: the swapchain is destroyed before its surface, the surface before the window it was
+//! made for (a [`WindowSurface`] holds the window alive and destroys the surface in its own `Drop`),
+//! and all of them before the device (they hold an `Arc<Device>`).
+
+use std::any::Any;
+use std::ffi::CStr;
+use std::sync::Arc;
+
+use ash::vk;
+use raw_window_handle::{HasDisplayHandle, HasWindowHandle, RawDisplayHandle, RawWindowHandle};
+use tracing::{debug, info, warn};
+
+use super::device::Device;
+use super::instance::Instance;
+use super::memory::color_range;
+use super::renderer::{RenderTarget, Renderer, TARGET_FORMAT, TARGET_LAYOUT_AFTER_RENDER};
+use super::RenderError;
+
+/// How long an acquire may block before the frame is skipped. FIFO blocks at most a few refresh
+/// periods when the presentation engine is behind; a second means something is stuck.
+const ACQUIRE_TIMEOUT_NS: u64 = 1_000_000_000;
+
+/// What went wrong presenting, classed by what the caller does about it.
+#[derive(Debug, thiserror::Error)]
+pub enum PresentError {
+    /// The window changed under the swapchain: [`Swapchain::recreate`] at the window's size, render
+    /// and present again.
+    #[error("the swapchain no longer matches the window")]
+    OutOfDate,
+    /// Nothing can be shown right now (a minimised, zero-sized window; an acquire that timed out):
+    /// skip this frame.
+    #[error("cannot present now: {0}")]
+    NotNow(&'static str),
+    /// The window's surface is gone: stop presenting.
+    #[error("the window surface was lost")]
+    SurfaceLost,
+    /// This window system and device cannot present (no surface extension, no usable format, the
+    /// queue cannot present to the surface): give up on the window backend.
+    #[error("cannot present to this window: {0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+impl PresentError {
+    fn vk(call: &'static str) -> impl Fn(vk::Result) -> Self {
+        move |e| match e {
+            vk::Result::ERROR_OUT_OF_DATE_KHR => Self::OutOfDate,
+            vk::Result::ERROR_SURFACE_LOST_KHR => Self::SurfaceLost,
+            other => Self::Render(RenderError::Vk(call, other)),
+        }
+    }
+}
+
+/// The instance extensions a surface on `display` needs: VK_KHR_surface and the platform's.
+pub fn surface_extensions(display: RawDisplayHandle) -> Result<Vec<&'static CStr>, PresentError> {
+    let platform = match display {
+        RawDisplayHandle::Xlib(_) => ash::khr::xlib_surface::NAME,
+        RawDisplayHandle::Xcb(_) => ash::khr::xcb_surface::NAME,
+        RawDisplayHandle::Wayland(_) => ash::khr::wayland_surface::NAME,
+        other => {
+            return Err(PresentError::Unsupported(format!(
+                "no Vulkan surface for display {other:?}"
+            )))
+        }
+    };
+    Ok(vec![ash::khr::surface::NAME, platform])
+}
+
+/// Something that has a window and its display: a `winit::window::Window`, for instance.
+pub trait Window: HasWindowHandle + HasDisplayHandle + Send + Sync + 'static {}
+impl<T: HasWindowHandle + HasDisplayHandle + Send + Sync + 'static> Window for T {}
+
+/// A `VkSurfaceKHR` for a window, holding the window alive until the surface is destroyed.
+pub struct WindowSurface {
+    /// The surface is an instance object: the instance must outlive it.
+    _instance: Arc<Instance>,
+    loader: ash::khr::surface::Instance,
+    raw: vk::SurfaceKHR,
+    /// Destroyed after `raw` (fields drop after `Drop::drop`): VUID-vkDestroySurfaceKHR has the surface
+    /// die first, and the platform window must outlive it.
+    _window: Arc<dyn Any + Send + Sync>,
+}
+
+impl WindowSurface {
+    #[tracing::instrument(skip_all, err)]
+    pub fn new<W: Window>(device: &Arc<Device>, window: Arc<W>) -> Result<Self, PresentError> {
+        let instance = &device.instance;
+        let display = window
+            .display_handle()
+            .map_err(|e| PresentError::Unsupported(format!("display handle: {e}")))?
+            .as_raw();
+        let handle = window
+            .window_handle()
+            .map_err(|e| PresentError::Unsupported(format!("window handle: {e}")))?
+            .as_raw();
+        for ext in surface_extensions(display)? {
+            let name = ext.to_string_lossy();
+            if !instance.extensions.iter().any(|e| *e == name) {
+                return Err(PresentError::Render(RenderError::MissingExtension(
+                    name.into_owned(),
+                )));
+            }
+        }
+        let raw = match (display, handle) {
+            (RawDisplayHandle::Xlib(d), RawWindowHandle::Xlib(w)) => {
+                let dpy = d.display.ok_or_else(|| {
+                    PresentError::Unsupported("Xlib display handle without a display".into())
+                })?;
+                let info = vk::XlibSurfaceCreateInfoKHR::default()
+                    .dpy(dpy.as_ptr())
+                    .window(w.window);
+                let loader = ash::khr::xlib_surface::Instance::new(&instance.entry, &instance.raw);
+                // SAFETY: `dpy` and `w.window` come from the live window, which this surface keeps alive
+                // (`_window`) until the surface is destroyed (VUID-VkXlibSurfaceCreateInfoKHR-dpy-01313);
+                // the instance has VK_KHR_xlib_surface enabled (checked above).
+                unsafe { loader.create_xlib_surface(&info, None) }
+            }
+            (RawDisplayHandle::Xcb(d), RawWindowHandle::Xcb(w)) => {
+                let conn = d.connection.ok_or_else(|| {
+                    PresentError::Unsupported("XCB display handle without a connection".into())
+                })?;
+                let info = vk::XcbSurfaceCreateInfoKHR::default()
+                    .connection(conn.as_ptr())
+                    .window(w.window.get());
+                let loader = ash::khr::xcb_surface::Instance::new(&instance.entry, &instance.raw);
+                // SAFETY: as for Xlib: a live connection and window, kept alive by `_window`; the
+                // extension is enabled.
+                unsafe { loader.create_xcb_surface(&info, None) }
+            }
+            (RawDisplayHandle::Wayland(d), RawWindowHandle::Wayland(w)) => {
+                let info = vk::WaylandSurfaceCreateInfoKHR::default()
+                    .display(d.display.as_ptr())
+                    .surface(w.surface.as_ptr());
+                let loader =
+                    ash::khr::wayland_surface::Instance::new(&instance.entry, &instance.raw);
+                // SAFETY: a live wl_display and wl_surface, kept alive by `_window`; the extension is
+                // enabled.
+                unsafe { loader.create_wayland_surface(&info, None) }
+            }
+            (d, w) => {
+                return Err(PresentError::Unsupported(format!(
+                    "no Vulkan surface for window {w:?} on display {d:?}"
+                )))
+            }
+        }
+        .map_err(|e| PresentError::Render(RenderError::Vk("vkCreate*SurfaceKHR", e)))?;
+        let loader = ash::khr::surface::Instance::new(&instance.entry, &instance.raw);
+        Ok(Self {
+            _instance: device.instance.clone(),
+            loader,
+            raw,
+            _window: window,
+        })
+    }
+}
+
+impl Drop for WindowSurface {
+    fn drop(&mut self) {
+        // SAFETY: the only swapchain made on this surface is destroyed first (the swapchain owns its
+        // surface and destroys itself in its own `Drop`, before its fields);
+        // VUID-vkDestroySurfaceKHR-surface-01266.
+        unsafe { self.loader.destroy_surface(self.raw, None) };
+    }
+}
+
+/// How the target reaches the swapchain image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CopyOp {
+    /// Same format: a plain copy.
+    Copy,
+    /// Different format (RGBA target, BGRA swapchain): a blit converts.
+    Blit,
+}
+
+/// What [`Swapchain::present`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct PresentOutcome {
+    /// The image was presented but the swapchain no longer matches the surface exactly: recreate it
+    /// before the next frame.
+    pub suboptimal: bool,
+    pub image_index: u32,
+}
+
+/// A FIFO swapchain on a window surface, plus the command buffer that copies targets into it.
+pub struct Swapchain {
+    device: Arc<Device>,
+    loader: ash::khr::swapchain::Device,
+    raw: vk::SwapchainKHR,
+    images: Vec<vk::Image>,
+    format: vk::SurfaceFormatKHR,
+    extent: vk::Extent2D,
+    op: CopyOp,
+    cmd_pool: vk::CommandPool,
+    cmd: vk::CommandBuffer,
+    copy_fence: vk::Fence,
+    acquire_fence: vk::Fence,
+    /// Destroyed after the swapchain (see the module invariants).
+    surface: WindowSurface,
+}
+
+impl Swapchain {
+    /// Creates a surface for `window` on the renderer's device and a `width`×`height` swapchain on it.
+    #[tracing::instrument(skip_all, err)]
+    pub fn new<W: Window>(
+        renderer: &Renderer,
+        window: Arc<W>,
+        width: u32,
+        height: u32,
+    ) -> Result<Self, PresentError> {
+        let device = renderer.device().clone();
+        if !device.has_extension("VK_KHR_swapchain") {
+            return Err(PresentError::Unsupported(format!(
+                "{} has no VK_KHR_swapchain",
+                device.info.name
+            )));
+        }
+        let surface = WindowSurface::new(&device, window)?;
+        // SAFETY: the physical device, queue family and surface all belong to this instance.
+        let supported = unsafe {
+            surface.loader.get_physical_device_surface_support(
+                device.physical,
+                device.queue_family,
+                surface.raw,
+            )
+        }
+        .map_err(PresentError::vk("vkGetPhysicalDeviceSurfaceSupportKHR"))?;
+        if !supported {
+            return Err(PresentError::Unsupported(format!(
+                "the graphics queue of {} cannot present to this window",
+                device.info.name
+            )));
+        }
+        let format = choose_format(&device, &surface)?;
+        let op = if format.format == TARGET_FORMAT {
+            CopyOp::Copy
+        } else {
+            CopyOp::Blit
+        };
+        if op == CopyOp::Blit {
+            check_blit(&device, format.format)?;
+        }
+        if is_srgb(format.format) {
+            // A blit into an sRGB image encodes our (already sRGB-encoded) values a second time.
+            warn!(format = ?format.format, "the window only offers an sRGB format: colours will look washed out");
+        }
+
+        let pool_info = vk::CommandPoolCreateInfo::default()
+            .queue_family_index(device.queue_family)
+            .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER);
+        // SAFETY: valid create info on a live device.
+        let cmd_pool = unsafe { device.raw.create_command_pool(&pool_info, None) }
+            .map_err(PresentError::vk("vkCreateCommandPool"))?;
+        let mut me = Self {
+            loader: ash::khr::swapchain::Device::new(&device.instance.raw, &device.raw),
+            raw: vk::SwapchainKHR::null(),
+            images: Vec::new(),
+            format,
+            extent: vk::Extent2D {
+                width: 0,
+                height: 0,
+            },
+            op,
+            cmd_pool,
+            cmd: vk::CommandBuffer::null(),
+            copy_fence: vk::Fence::null(),
+            acquire_fence: vk::Fence::null(),
+            surface,
+            device,
+        };
+        // From here on `Drop` cleans up whatever was made (null handles are ignored by vkDestroy*).
+        let alloc = vk::CommandBufferAllocateInfo::default()
+            .command_pool(me.cmd_pool)
+            .level(vk::CommandBufferLevel::PRIMARY)
+            .command_buffer_count(1);
+        // SAFETY: the pool belongs to this device.
+        me.cmd = unsafe { me.device.raw.allocate_command_buffers(&alloc) }
+            .map_err(PresentError::vk("vkAllocateCommandBuffers"))?[0];
+        // SAFETY: valid create infos.
+        unsafe {
+            me.copy_fence = me
+                .device
+                .raw
+                .create_fence(&vk::FenceCreateInfo::default(), None)
+                .map_err(PresentError::vk("vkCreateFence"))?;
+            me.acquire_fence = me
+                .device
+                .raw
+                .create_fence(&vk::FenceCreateInfo::default(), None)
+                .map_err(PresentError::vk("vkCreateFence"))?;
+        }
+        me.recreate(width, height)?;
+        info!(
+            format = ?me.format.format,
+            width = me.extent.width,
+            height = me.extent.height,
+            images = me.images.len(),
+            op = ?me.op,
+            "swapchain ready (FIFO)"
+        );
+        Ok(me)
+    }
+
+    /// The swapchain's size, which the output's target should match.
+    pub fn extent(&self) -> (u32, u32) {
+        (self.extent.width, self.extent.height)
+    }
+
+    /// (Re)creates the swapchain for a window of `width`×`height` (the surface's current extent wins
+    /// where the window system fixes it, as X11 does). The old swapchain is handed over as
+    /// `oldSwapchain` and destroyed.
+    #[tracing::instrument(skip(self), err)]
+    pub fn recreate(&mut self, width: u32, height: u32) -> Result<(), PresentError> {
+        let d = &self.device;
+        // SAFETY: valid physical device and surface of this instance.
+        let caps = unsafe {
+            self.surface
+                .loader
+                .get_physical_device_surface_capabilities(d.physical, self.surface.raw)
+        }
+        .map_err(PresentError::vk(
+            "vkGetPhysicalDeviceSurfaceCapabilitiesKHR",
+        ))?;
+        // currentExtent is 0xFFFFFFFF where the swapchain decides the size (Wayland).
+        let extent = if caps.current_extent.width == u32::MAX {
+            vk::Extent2D {
+                width: width.clamp(caps.min_image_extent.width, caps.max_image_extent.width),
+                height: height.clamp(caps.min_image_extent.height, caps.max_image_extent.height),
+            }
+        } else {
+            caps.current_extent
+        };
+        if extent.width == 0 || extent.height == 0 {
+            return Err(PresentError::NotNow("the window has no area"));
+        }
+        if !caps
+            .supported_usage_flags
+            .contains(vk::ImageUsageFlags::TRANSFER_DST)
+        {
+            return Err(PresentError::Unsupported(
+                "swapchain images cannot be copied into".into(),
+            ));
+        }
+        let mut count = caps.min_image_count + 1;
+        if caps.max_image_count != 0 {
+            count = count.min(caps.max_image_count);
+        }
+        let alpha = [
+            vk::CompositeAlphaFlagsKHR::OPAQUE,
+            vk::CompositeAlphaFlagsKHR::INHERIT,
+            vk::CompositeAlphaFlagsKHR::PRE_MULTIPLIED,
+            vk::CompositeAlphaFlagsKHR::POST_MULTIPLIED,
+        ]
+        .into_iter()
+        .find(|a| caps.supported_composite_alpha.contains(*a))
+        .unwrap_or(vk::CompositeAlphaFlagsKHR::OPAQUE);
+        let old = self.raw;
+        let info = vk::SwapchainCreateInfoKHR::default()
+            .surface(self.surface.raw)
+            .min_image_count(count)
+            .image_format(self.format.format)
+            .image_color_space(self.format.color_space)
+            .image_extent(extent)
+            .image_array_layers(1)
+            .image_usage(vk::ImageUsageFlags::TRANSFER_DST)
+            .image_sharing_mode(vk::SharingMode::EXCLUSIVE)
+            .pre_transform(vk::SurfaceTransformFlagsKHR::IDENTITY)
+            .composite_alpha(alpha)
+            .present_mode(vk::PresentModeKHR::FIFO)
+            .clipped(true)
+            .old_swapchain(old);
+        // SAFETY: the surface is supported by our queue (checked in `new`); format, usage, alpha and
+        // extent were taken from what the surface reports; FIFO is always supported
+        // (VUID-VkSwapchainCreateInfoKHR-presentMode-01281); `old` is this surface's current swapchain
+        // or null.
+        let raw = unsafe { self.loader.create_swapchain(&info, None) }
+            .map_err(PresentError::vk("vkCreateSwapchainKHR"))?;
+        if old != vk::SwapchainKHR::null() {
+            // SAFETY: every command that used the old images was waited for (copies are synchronous);
+            // the old swapchain was retired by passing it as oldSwapchain above.
+            unsafe { self.loader.destroy_swapchain(old, None) };
+        }
+        self.raw = raw;
+        // SAFETY: `raw` was just created on this device.
+        self.images = unsafe { self.loader.get_swapchain_images(raw) }
+            .map_err(PresentError::vk("vkGetSwapchainImagesKHR"))?;
+        self.extent = extent;
+        debug!(
+            width = extent.width,
+            height = extent.height,
+            images = self.images.len(),
+            "swapchain (re)created"
+        );
+        Ok(())
+    }
+
+    /// Acquires an image, copies `target` into it and queues it for presentation. Call right after
+    /// `Renderer::render(target, .., readback: false)`: the copy expects the layout that leaves.
+    pub fn present(&mut self, target: &RenderTarget) -> Result<PresentOutcome, PresentError> {
+        if self.raw == vk::SwapchainKHR::null() {
+            return Err(PresentError::OutOfDate);
+        }
+        let d = &self.device.raw;
+        // SAFETY: the swapchain is live; the fence is unsignalled (reset after every wait) and not used
+        // by any pending submission.
+        let acquired = unsafe {
+            self.loader.acquire_next_image(
+                self.raw,
+                ACQUIRE_TIMEOUT_NS,
+                vk::Semaphore::null(),
+                self.acquire_fence,
+            )
+        };
+        let (index, acquire_suboptimal) = match acquired {
+            Ok(v) => v,
+            Err(vk::Result::TIMEOUT) | Err(vk::Result::NOT_READY) => {
+                return Err(PresentError::NotNow(
+                    "no swapchain image became free in time",
+                ))
+            }
+            Err(e) => return Err(PresentError::vk("vkAcquireNextImageKHR")(e)),
+        };
+        // SAFETY: the acquire above will signal this fence; waiting, then resetting it once signalled.
+        unsafe {
+            let waited = d.wait_for_fences(&[self.acquire_fence], true, ACQUIRE_TIMEOUT_NS);
+            d.reset_fences(&[self.acquire_fence])
+                .map_err(PresentError::vk("vkResetFences"))?;
+            waited.map_err(PresentError::vk("vkWaitForFences"))?;
+        }
+        let image =
+            *self
+                .images
+                .get(index as usize)
+                .ok_or(PresentError::Render(RenderError::Vk(
+                    "vkAcquireNextImageKHR",
+                    vk::Result::ERROR_UNKNOWN,
+                )))?;
+        self.copy(target, image)?;
+        let swapchains = [self.raw];
+        let indices = [index];
+        let info = vk::PresentInfoKHR::default()
+            .swapchains(&swapchains)
+            .image_indices(&indices);
+        // SAFETY: `index` was acquired above and is in PRESENT_SRC_KHR with its writes finished (the copy
+        // was waited for); the queue is used from this thread only.
+        let suboptimal = unsafe { self.loader.queue_present(self.device.queue, &info) }
+            .map_err(PresentError::vk("vkQueuePresentKHR"))?;
+        Ok(PresentOutcome {
+            suboptimal: suboptimal || acquire_suboptimal,
+            image_index: index,
+        })
+    }
+
+    /// Records and runs the copy of `target` into the acquired `image`, leaving it ready to present.
+    fn copy(&mut self, target: &RenderTarget, image: vk::Image) -> Result<(), PresentError> {
+        let d = &self.device.raw;
+        let cmd = self.cmd;
+        let src = target.image();
+        // SAFETY: `cmd`'s previous submission was waited for, so it can be reset and re-recorded.
+        unsafe {
+            d.reset_command_buffer(cmd, vk::CommandBufferResetFlags::empty())
+                .map_err(PresentError::vk("vkResetCommandBuffer"))?;
+            d.begin_command_buffer(
+                cmd,
+                &vk::CommandBufferBeginInfo::default()
+                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
+            )
+            .map_err(PresentError::vk("vkBeginCommandBuffer"))?;
+        }
+        let stage = match self.op {
+            CopyOp::Copy => vk::PipelineStageFlags2::COPY,
+            CopyOp::Blit => vk::PipelineStageFlags2::BLIT,
+        };
+        let barriers = [
+            barrier(
+                src.raw,
+                TARGET_LAYOUT_AFTER_RENDER,
+                vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                (
+                    vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
+                    vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
+                ),
+                (stage, vk::AccessFlags2::TRANSFER_READ),
+            ),
+            // The previous contents of a swapchain image are never wanted: UNDEFINED discards them.
+            barrier(
+                image,
+                vk::ImageLayout::UNDEFINED,
+                vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                (vk::PipelineStageFlags2::NONE, vk::AccessFlags2::NONE),
+                (stage, vk::AccessFlags2::TRANSFER_WRITE),
+            ),
+        ];
+        let layers = vk::ImageSubresourceLayers {
+            aspect_mask: vk::ImageAspectFlags::COLOR,
+            mip_level: 0,
+            base_array_layer: 0,
+            layer_count: 1,
+        };
+        // SAFETY: `cmd` is recording; both images are in the layouts named by the barriers before the
+        // copy; regions lie inside both images (clamped to the smaller extent, or whole-image blits);
+        // the formats support copy/blit (checked in `new`).
+        unsafe {
+            d.cmd_pipeline_barrier2(
+                cmd,
+                &vk::DependencyInfo::default().image_memory_barriers(&barriers),
+            );
+            match self.op {
+                CopyOp::Copy => {
+                    let region = vk::ImageCopy {
+                        src_subresource: layers,
+                        src_offset: vk::Offset3D::default(),
+                        dst_subresource: layers,
+                        dst_offset: vk::Offset3D::default(),
+                        extent: vk::Extent3D {
+                            width: src.width.min(self.extent.width),
+                            height: src.height.min(self.extent.height),
+                            depth: 1,
+                        },
+                    };
+                    d.cmd_copy_image(
+                        cmd,
+                        src.raw,
+                        vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                        image,
+                        vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                        &[region],
+                    );
+                }
+                CopyOp::Blit => {
+                    let corner = |w: u32, h: u32| vk::Offset3D {
+                        x: w as i32,
+                        y: h as i32,
+                        z: 1,
+                    };
+                    let region = vk::ImageBlit {
+                        src_subresource: layers,
+                        src_offsets: [vk::Offset3D::default(), corner(src.width, src.height)],
+                        dst_subresource: layers,
+                        dst_offsets: [
+                            vk::Offset3D::default(),
+                            corner(self.extent.width, self.extent.height),
+                        ],
+                    };
+                    // NEAREST: the sizes match except for a frame in flight across a resize, where a
+                    // stretched frame is better than a black one.
+                    d.cmd_blit_image(
+                        cmd,
+                        src.raw,
+                        vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                        image,
+                        vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                        &[region],
+                        vk::Filter::NEAREST,
+                    );
+                }
+            }
+            let after = [
+                barrier(
+                    image,
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                    vk::ImageLayout::PRESENT_SRC_KHR,
+                    (stage, vk::AccessFlags2::TRANSFER_WRITE),
+                    (vk::PipelineStageFlags2::NONE, vk::AccessFlags2::NONE),
+                ),
+                // Back to the layout the renderer leaves targets in, so the invariant holds between
+                // frames whatever happens next.
+                barrier(
+                    src.raw,
+                    vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                    TARGET_LAYOUT_AFTER_RENDER,
+                    (stage, vk::AccessFlags2::TRANSFER_READ),
+                    (
+                        vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
+                        vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
+                    ),
+                ),
+            ];
+            d.cmd_pipeline_barrier2(
+                cmd,
+                &vk::DependencyInfo::default().image_memory_barriers(&after),
+            );
+            d.end_command_buffer(cmd)
+                .map_err(PresentError::vk("vkEndCommandBuffer"))?;
+        }
+        let cmds = [cmd];
+        let submit = vk::SubmitInfo::default().command_buffers(&cmds);
+        // SAFETY: the fence is unsignalled (reset after every wait); the queue is used from this thread
+        // only, and the renderer's own submissions were waited for before this one.
+        unsafe {
+            d.queue_submit(self.device.queue, &[submit], self.copy_fence)
+                .map_err(PresentError::vk("vkQueueSubmit"))?;
+            let waited = d.wait_for_fences(&[self.copy_fence], true, 10_000_000_000);
+            d.reset_fences(&[self.copy_fence])
+                .map_err(PresentError::vk("vkResetFences"))?;
+            waited.map_err(PresentError::vk("vkWaitForFences"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Swapchain {
+    fn drop(&mut self) {
+        // SAFETY: every submission was waited for; the swapchain is destroyed before its surface (a
+        // field, dropped after this body); null handles (a half-built swapchain) are ignored by the
+        // vkDestroy* calls and the command buffer is freed with its pool.
+        unsafe {
+            let _ = self.device.raw.device_wait_idle();
+            self.loader.destroy_swapchain(self.raw, None);
+            self.device.raw.destroy_fence(self.copy_fence, None);
+            self.device.raw.destroy_fence(self.acquire_fence, None);
+            self.device.raw.destroy_command_pool(self.cmd_pool, None);
+        }
+    }
+}
+
+fn barrier(
+    image: vk::Image,
+    old: vk::ImageLayout,
+    new: vk::ImageLayout,
+    src: (vk::PipelineStageFlags2, vk::AccessFlags2),
+    dst: (vk::PipelineStageFlags2, vk::AccessFlags2),
+) -> vk::ImageMemoryBarrier2<'static> {
+    vk::ImageMemoryBarrier2::default()
+        .src_stage_mask(src.0)
+        .src_access_mask(src.1)
+        .dst_stage_mask(dst.0)
+        .dst_access_mask(dst.1)
+        .old_layout(old)
+        .new_layout(new)
+        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+        .image(image)
+        .subresource_range(color_range())
+}
+
+fn is_srgb(format: vk::Format) -> bool {
+    matches!(
+        format,
+        vk::Format::B8G8R8A8_SRGB | vk::Format::R8G8B8A8_SRGB | vk::Format::A8B8G8R8_SRGB_PACK32
+    )
+}
+
+/// Prefers the target's own format (a plain copy), then BGRA UNORM (a swizzling blit), then any UNORM
+/// 8-bit format, then whatever comes first.
+fn choose_format(
+    device: &Device,
+    surface: &WindowSurface,
+) -> Result<vk::SurfaceFormatKHR, PresentError> {
+    // SAFETY: valid physical device and surface of this instance.
+    let formats = unsafe {
+        surface
+            .loader
+            .get_physical_device_surface_formats(device.physical, surface.raw)
+    }
+    .map_err(PresentError::vk("vkGetPhysicalDeviceSurfaceFormatsKHR"))?;
+    let rank = |f: &vk::SurfaceFormatKHR| match f.format {
+        TARGET_FORMAT => 0,
+        vk::Format::B8G8R8A8_UNORM => 1,
+        vk::Format::A8B8G8R8_UNORM_PACK32
+        | vk::Format::A2B10G10R10_UNORM_PACK32
+        | vk::Format::A2R10G10B10_UNORM_PACK32 => 2,
+        _ if is_srgb(f.format) => 4,
+        _ => 3,
+    };
+    formats
+        .iter()
+        .filter(|f| f.color_space == vk::ColorSpaceKHR::SRGB_NONLINEAR)
+        .min_by_key(|f| rank(f))
+        .or_else(|| formats.first())
+        .copied()
+        .ok_or_else(|| PresentError::Unsupported("the surface offers no formats".into()))
+}
+
+fn check_blit(device: &Device, dst: vk::Format) -> Result<(), PresentError> {
+    let props = |format| {
+        // SAFETY: plain query on a valid physical device.
+        unsafe {
+            device
+                .instance
+                .raw
+                .get_physical_device_format_properties(device.physical, format)
+        }
+        .optimal_tiling_features
+    };
+    if !props(TARGET_FORMAT).contains(vk::FormatFeatureFlags::BLIT_SRC) {
+        return Err(PresentError::Unsupported(format!(
+            "{TARGET_FORMAT:?} cannot be a blit source"
+        )));
+    }
+    if !props(dst).contains(vk::FormatFeatureFlags::BLIT_DST) {
+        return Err(PresentError::Unsupported(format!(
+            "{dst:?} cannot be a blit destination"
+        )));
+    }
+    Ok(())
+}

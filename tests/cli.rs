@@ -1,0 +1,125 @@
+//! The command-line contract: `weft --backend headless ... -- CMD`, `weft msg`, `weft demo`.
+
+mod common;
+
+use std::process::Command;
+
+use common::Image;
+
+fn weft() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_weft"));
+    c.env_remove("WAYLAND_DISPLAY").env_remove("WEFT_SOCKET");
+    c
+}
+
+#[test]
+fn exit_with_client_returns_its_status_and_exports_the_sockets() {
+    let runtime = weft::private_runtime_dir("cli").unwrap();
+    let script = r#"
+        [ "$WAYLAND_DISPLAY" = mine ] || exit 90
+        [ "$WEFT_SOCKET" = "$XDG_RUNTIME_DIR/weft-mine.sock" ] || exit 91
+        [ -S "$XDG_RUNTIME_DIR/mine" ] || exit 92
+        "$WEFT" msg --json outputs > "$XDG_RUNTIME_DIR/outputs.json" || exit 93
+        "$WEFT" msg --socket mine outputs > "$XDG_RUNTIME_DIR/outputs.txt" || exit 94
+        exit 7
+    "#;
+    let status = weft()
+        .args([
+            "--backend",
+            "headless",
+            "--output",
+            "640x480@30",
+            "--output",
+            "320x200@50",
+        ])
+        .args([
+            "--socket",
+            "mine",
+            "--exit-with-client",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("WEFT", env!("CARGO_BIN_EXE_weft"))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
+    let outputs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runtime.join("outputs.json")).unwrap()).unwrap();
+    let want = serde_json::json!([
+        {"name": "HEADLESS-1", "width": 640, "height": 480, "refresh_mhz": 30000},
+        {"name": "HEADLESS-2", "width": 320, "height": 200, "refresh_mhz": 50000},
+    ]);
+    for (got, want) in outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(want.as_array().unwrap())
+    {
+        for key in ["name", "width", "height", "refresh_mhz"] {
+            assert_eq!(got[key], want[key], "{key} in {got}");
+        }
+    }
+    let table = std::fs::read_to_string(runtime.join("outputs.txt")).unwrap();
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("HEADLESS-2  320"), "{table}");
+    // Sockets are gone once weft exits.
+    assert!(!runtime.join("weft-mine.sock").exists());
+    let _ = std::fs::remove_dir_all(runtime);
+}
+
+#[test]
+fn bad_arguments_are_refused_clearly() {
+    let out = weft().args(["--output", "0x480@60"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("size must be 1..16384"));
+    let out = weft()
+        .args(["msg", "outputs"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("which weft?"));
+}
+
+#[test]
+fn demo_reports_and_writes_a_screenshot() {
+    let dir = weft::private_runtime_dir("demo-test").unwrap();
+    let png = dir.join("demo.png");
+    let out = weft()
+        .args(["demo", "--seconds", "1", "--screenshot"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "render device:",
+        "presentation:",
+        "weft.demo",
+        "Shm",
+        "dma-buf imports",
+        "screenshot:",
+    ] {
+        assert!(
+            text.contains(needle),
+            "demo output lacks {needle:?}:\n{text}"
+        );
+    }
+    let img = Image::load(&png);
+    assert_eq!((img.width, img.height), (1280, 720));
+    // The demo's window is the 480-wide shm card plus, 16 px right of it, the same bars as an NV12
+    // dma-buf subsurface: 976×320, centred at (152, 200). The first bar is light grey, the sixth red
+    // (the NV12 copy within ±2: 8-bit Y′CbCr round trip).
+    img.assert_pixel(152 + 30, 200 + 300, [235, 235, 235, 255], 0);
+    img.assert_pixel(152 + 330, 200 + 100, [235, 16, 16, 255], 0);
+    img.assert_pixel(648 + 30, 200 + 300, [235, 235, 235, 255], 2);
+    img.assert_pixel(648 + 330, 200 + 100, [235, 16, 16, 255], 2);
+    let _ = std::fs::remove_dir_all(dir);
+}

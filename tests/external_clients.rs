@@ -1,0 +1,154 @@
+//! Clients nobody here wrote, from Debian (weston, wayland-utils), against the real `weft` binary:
+//! `weft --backend headless ... --exit-with-client -- sh -c '...'`, the way a user runs them.
+//! A missing client fails the test with the package to install; it is never skipped.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::Image;
+
+fn need(tool: &str, package: &str) -> PathBuf {
+    let path = Path::new("/usr/bin").join(tool);
+    assert!(
+        path.exists(),
+        "{tool} is missing: install Debian's {package} (scripts/install-deps --test)"
+    );
+    path
+}
+
+/// Runs `script` as weft's client (sh -c) on a fresh headless weft; returns its output.
+fn weft_with_client(output: &str, script: &str) -> (Output, PathBuf) {
+    let runtime = weft::private_runtime_dir("ext").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "--backend",
+            "headless",
+            "--output",
+            output,
+            "--exit-with-client",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("WEFT", env!("CARGO_BIN_EXE_weft"))
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("weft runs");
+    (out, runtime)
+}
+
+#[test]
+fn wayland_info_sees_every_global() {
+    need("wayland-info", "wayland-utils");
+    let (out, runtime) = weft_with_client("800x600@60", "wayland-info");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wayland-info failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for global in [
+        "wl_compositor",
+        "wl_subcompositor",
+        "xdg_wm_base",
+        "wl_shm",
+        "wl_seat",
+        "wl_output",
+        "zxdg_output_manager_v1",
+        "wp_presentation",
+        "wp_viewporter",
+        "wp_single_pixel_buffer_manager_v1",
+    ] {
+        assert!(
+            text.contains(&format!("'{global}'")),
+            "wayland-info does not list {global}:\n{text}"
+        );
+    }
+    // wl_compositor v6 and the output mode as configured.
+    assert!(
+        text.contains("'wl_compositor',                              version:  6"),
+        "{text}"
+    );
+    assert!(
+        text.contains("width: 800 px, height: 600 px, refresh: 60.000 Hz"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(runtime);
+}
+
+#[test]
+fn weston_simple_shm_pixels_reach_the_screen() {
+    need("weston-simple-shm", "weston");
+    // The client runs in the background; after 2 s the script asks weft (over `weft msg`) for the
+    // surfaces and a screenshot, then stops the client.
+    let script = r#"
+        weston-simple-shm & pid=$!
+        sleep 2
+        "$WEFT" msg --json surfaces > "$XDG_RUNTIME_DIR/surfaces.json" &&
+        "$WEFT" msg screenshot HEADLESS-1 "$XDG_RUNTIME_DIR/shot.png" || exit 1
+        kill $pid; wait $pid 2>/dev/null; exit 0
+    "#;
+    let (out, runtime) = weft_with_client("640x480@60", script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let surfaces: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runtime.join("surfaces.json")).unwrap()).unwrap();
+    let s = surfaces
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "simple-shm")
+        .unwrap_or_else(|| panic!("no simple-shm surface: {surfaces}"))
+        .clone();
+    assert_eq!(s["buffer"]["kind"], "shm");
+    assert_eq!(
+        (s["width"].as_u64(), s["height"].as_u64()),
+        (Some(250), Some(250))
+    );
+    let img = Image::load(&runtime.join("shot.png"));
+    let (x, y) = (
+        s["x"].as_u64().unwrap() as u32,
+        s["y"].as_u64().unwrap() as u32,
+    );
+    // simple-shm animates a pattern of many colours; the background is one colour.
+    let colors = img.distinct_colors(x, y, 250, 250);
+    assert!(colors > 50, "only {colors} colours where simple-shm draws");
+    assert_eq!(
+        img.distinct_colors(0, 0, 100, 100),
+        1,
+        "the background outside the window"
+    );
+    let _ = std::fs::remove_dir_all(runtime);
+}
+
+#[test]
+fn weston_presentation_shm_gets_presented_events() {
+    need("weston-presentation-shm", "weston");
+    // -p: low-latency mode; it prints one line per presented frame with the MSC ("seq").
+    let (out, runtime) = weft_with_client(
+        "640x480@60",
+        "timeout 2 weston-presentation-shm -p; [ $? = 124 ]",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "weston-presentation-shm failed: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(" seq ")).collect();
+    assert!(
+        lines.len() >= 20,
+        "only {} presented lines:\n{text}",
+        lines.len()
+    );
+    // "[s___]": the vsync flag, no hw clock/completion, no zero-copy (Vulkan composition).
+    assert!(lines.iter().all(|l| l.contains("[s___]")), "{text}");
+    let _ = std::fs::remove_dir_all(runtime);
+}
