@@ -198,11 +198,12 @@ fn show(c: &mut Client, t: &Toplevel, buffer: &wayland_client::protocol::wl_buff
 
 /// Shows every format on one surface through `rung`, checking pixels and introspection; returns the
 /// surface's last record (while the client is still connected).
-fn check_formats(f: &Fixture, rung: &str, layout: Layout) -> serde_json::Value {
+fn check_formats(f: &Fixture, label: &str, layout: Layout, rung_of: impl Fn(u32) -> &'static str) {
     let (mut c, d) = f.client();
-    let title = format!("formats {rung}");
+    let title = format!("formats {label}");
     let t = c.toplevel(&title, "weft.test").expect("toplevel");
     for fourcc in ALL_FORMATS {
+        let rung = rung_of(fourcc);
         let buffer = pattern(fourcc, layout);
         let wl = buffer.create_immed(&c, &d);
         show(&mut c, &t, &wl);
@@ -228,9 +229,22 @@ fn check_formats(f: &Fixture, rung: &str, layout: Layout) -> serde_json::Value {
                 &format!("{} quadrant {q} via {rung}", name(fourcc)),
             );
         }
+        if rung == "StageOnCpu" {
+            assert!(s["uploaded_bytes"].as_u64().is_some_and(|b| b > 0), "{s}");
+        }
         wl.destroy();
     }
-    f.surface(&title)
+}
+
+/// Whether the render device imports `fourcc` LINEAR as a sampled image (rung `Sample`).
+fn image_importable(f: &Fixture, fourcc: u32) -> bool {
+    let imports = f.msg(Request::Imports);
+    imports["caps"]["image_modifiers"]
+        .as_array()
+        .is_some_and(|a| {
+            a.iter()
+                .any(|m| m[0].as_u64() == Some(u64::from(fourcc)) && m[1] == 0)
+        })
 }
 
 #[test]
@@ -510,26 +524,49 @@ fn import_failures_that_are_not_client_bugs_send_failed() {
 }
 
 #[test]
-fn every_format_samples_in_place() {
+fn every_format_takes_the_best_rung() {
+    // Sample where the device imports the format as an image (tests/vm guest: RGB formats), else
+    // SampleLinear, with the skipped Sample rung's reason recorded.
+    let f = Fixture::start("dmabuf-best");
+    let sample: Vec<u32> = ALL_FORMATS
+        .into_iter()
+        .filter(|&x| image_importable(&f, x))
+        .collect();
+    check_formats(&f, "best", Layout::default(), |fourcc| {
+        if sample.contains(&fourcc) {
+            "Sample"
+        } else {
+            "SampleLinear"
+        }
+    });
+    let (mut c, d) = f.client();
+    let t = c.toplevel("nv12 reason", "weft.test").expect("toplevel");
+    let wl = pattern(NV12, Layout::default()).create_immed(&c, &d);
+    show(&mut c, &t, &wl);
+    let s = f.surface("nv12 reason");
+    let why = if f.msg(Request::Imports)["caps"]["modifiers"] == true {
+        "Sample skipped: multi-planar"
+    } else {
+        "Sample skipped: VK_EXT_image_drm_format_modifier"
+    };
+    assert!(
+        s["reason"].as_str().is_some_and(|r| r.contains(why)),
+        "the skipped Sample rung is recorded: {s}"
+    );
+}
+
+#[test]
+fn every_format_reads_linear_memory_in_place() {
     let f = Fixture::start("dmabuf-linear");
-    let s = check_formats(&f, "SampleLinear", Layout::default());
-    let imports = f.msg(Request::Imports);
-    if imports["caps"]["modifiers"] == false {
-        assert!(
-            s["reason"]
-                .as_str()
-                .is_some_and(|r| r.contains("Sample skipped: VK_EXT_image_drm_format_modifier")),
-            "the skipped Sample rung is recorded with its reason: {s}"
-        );
-    }
+    f.policy(&["Sample"], None);
+    check_formats(&f, "SampleLinear", Layout::default(), |_| "SampleLinear");
 }
 
 #[test]
 fn every_format_stages_on_cpu() {
     let f = Fixture::start("dmabuf-cpu");
     f.policy(&["Sample", "SampleLinear"], None);
-    let s = check_formats(&f, "StageOnCpu", Layout::default());
-    assert!(s["uploaded_bytes"].as_u64().is_some_and(|b| b > 0), "{s}");
+    check_formats(&f, "StageOnCpu", Layout::default(), |_| "StageOnCpu");
 }
 
 #[test]

@@ -281,7 +281,12 @@ impl Importer {
                     desc.modifier,
                     ImagePlane { offset, stride },
                 )?;
-                Ok((Drawable::Texture(renderer.adopt_imported(image)?), None))
+                let linear_filter = !self
+                    .caps
+                    .image_nearest_only
+                    .contains(&(desc.fourcc, desc.modifier));
+                let texture = renderer.adopt_imported(image, linear_filter)?;
+                Ok((Drawable::Texture(texture), None))
             }
             Rung::SampleLinear => {
                 planes.check_extents(desc.fourcc, width, height)?;

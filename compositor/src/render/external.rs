@@ -45,6 +45,10 @@ pub struct DmabufCaps {
     pub modifiers: bool,
     /// (fourcc, modifier, plane count) that import as a sampled `VkImage` (`Sample`).
     pub image_modifiers: Vec<(u32, u64, u32)>,
+    /// The subset of `image_modifiers` whose tiling has no SAMPLED_IMAGE_FILTER_LINEAR: those
+    /// images are sampled with a NEAREST sampler (exact at 1:1, blocky when scaled). Seen on
+    /// lavapipe in the tests/vm guest for every LINEAR RGB format.
+    pub image_nearest_only: Vec<(u32, u64)>,
     /// `dev_t` of the render device's DRM node (`VK_EXT_physical_device_drm`), if it has one.
     pub drm_node: Option<u64>,
     /// The device is a CPU implementation (lavapipe): its implicit dma-buf layout is linear.
@@ -102,9 +106,12 @@ impl DmabufCaps {
                 let Some(format) = rgb_vk_format(f.fourcc) else {
                     continue;
                 };
-                for (modifier, planes) in sampled_modifiers(device, format) {
+                for (modifier, planes, linear_filter) in sampled_modifiers(device, format) {
                     if image_importable(device, format, modifier) {
                         caps.image_modifiers.push((f.fourcc, modifier, planes));
+                        if !linear_filter {
+                            caps.image_nearest_only.push((f.fourcc, modifier));
+                        }
                     }
                 }
             }
@@ -113,8 +120,9 @@ impl DmabufCaps {
     }
 }
 
-/// Modifiers the driver lists for `format` with sampling support (two-call enumeration).
-fn sampled_modifiers(device: &Device, format: vk::Format) -> Vec<(u64, u32)> {
+/// Modifiers the driver lists for `format` with sampling support (two-call enumeration), with
+/// their plane count and whether linear filtering is supported.
+fn sampled_modifiers(device: &Device, format: vk::Format) -> Vec<(u64, u32, bool)> {
     let vki = &device.instance.raw;
     let mut list = vk::DrmFormatModifierPropertiesListEXT::default();
     let mut props = vk::FormatProperties2::default().push_next(&mut list);
@@ -135,7 +143,16 @@ fn sampled_modifiers(device: &Device, format: vk::Format) -> Vec<(u64, u32)> {
             e.drm_format_modifier_tiling_features
                 .contains(vk::FormatFeatureFlags::SAMPLED_IMAGE)
         })
-        .map(|e| (e.drm_format_modifier, e.drm_format_modifier_plane_count))
+        .map(|e| {
+            let linear = e
+                .drm_format_modifier_tiling_features
+                .contains(vk::FormatFeatureFlags::SAMPLED_IMAGE_FILTER_LINEAR);
+            (
+                e.drm_format_modifier,
+                e.drm_format_modifier_plane_count,
+                linear,
+            )
+        })
         .collect()
 }
 

@@ -45,6 +45,8 @@ pub struct QuadPipeline {
     pub(crate) layout: vk::PipelineLayout,
     pub(crate) pipeline: vk::Pipeline,
     pub(crate) sampler: vk::Sampler,
+    /// For images whose format (or modifier tiling) cannot be filtered linearly.
+    pub(crate) nearest_sampler: vk::Sampler,
 }
 
 pub(crate) fn shader_module(device: &Device, spv: &[u8]) -> Result<vk::ShaderModule, RenderError> {
@@ -70,6 +72,18 @@ impl QuadPipeline {
         // SAFETY: valid create info on a live device.
         let sampler = unsafe { d.create_sampler(&sampler_info, None) }
             .map_err(RenderError::vk("vkCreateSampler"))?;
+        let nearest_info = sampler_info
+            .mag_filter(vk::Filter::NEAREST)
+            .min_filter(vk::Filter::NEAREST);
+        // SAFETY: valid create info on a live device.
+        let nearest_sampler = match unsafe { d.create_sampler(&nearest_info, None) } {
+            Ok(s) => s,
+            Err(e) => {
+                // SAFETY: the other sampler is unused.
+                unsafe { d.destroy_sampler(sampler, None) };
+                return Err(RenderError::Vk("vkCreateSampler", e));
+            }
+        };
 
         let bindings = [vk::DescriptorSetLayoutBinding::default()
             .binding(0)
@@ -100,6 +114,7 @@ impl QuadPipeline {
             layout,
             pipeline,
             sampler,
+            nearest_sampler,
         })
     }
 }
@@ -192,6 +207,7 @@ impl Drop for QuadPipeline {
             d.destroy_pipeline_layout(self.layout, None);
             d.destroy_descriptor_set_layout(self.set_layout, None);
             d.destroy_sampler(self.sampler, None);
+            d.destroy_sampler(self.nearest_sampler, None);
         }
     }
 }

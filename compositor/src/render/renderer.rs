@@ -211,8 +211,12 @@ impl Renderer {
 
     /// Wraps a client's dma-buf image (rung `Sample`) as a texture; it is acquired into
     /// SHADER_READ_ONLY_OPTIMAL at the start of the next submission.
-    pub fn adopt_imported(&mut self, image: ImportedImage) -> Result<Arc<Texture>, RenderError> {
-        let texture = Texture::imported(&self.device, &self.pipeline, image)?;
+    pub fn adopt_imported(
+        &mut self,
+        image: ImportedImage,
+        linear_filter: bool,
+    ) -> Result<Arc<Texture>, RenderError> {
+        let texture = Texture::imported(&self.device, &self.pipeline, image, linear_filter)?;
         self.pending.push(PendingUpload {
             texture: texture.clone(),
             regions: Vec::new(),

@@ -43,23 +43,36 @@ impl Texture {
             format,
             vk::ImageUsageFlags::SAMPLED | vk::ImageUsageFlags::TRANSFER_DST,
         )?;
-        Self::with_image(device, pipeline, TextureImage::Owned(image))
+        Self::with_image(
+            device,
+            pipeline,
+            TextureImage::Owned(image),
+            pipeline.sampler,
+        )
     }
 
     /// A texture sampling a client's dma-buf image. Its first use transitions it from UNDEFINED
-    /// (see `Renderer::adopt_imported`).
+    /// (see `Renderer::adopt_imported`). `linear_filter`: whether the image's format and modifier
+    /// support linear filtering (VUID-vkCmdDraw-magFilter-04553); if not, it is sampled NEAREST.
     pub(crate) fn imported(
         device: &Arc<Device>,
         pipeline: &QuadPipeline,
         image: ImportedImage,
+        linear_filter: bool,
     ) -> Result<Arc<Self>, RenderError> {
-        Self::with_image(device, pipeline, TextureImage::Imported(image))
+        let sampler = if linear_filter {
+            pipeline.sampler
+        } else {
+            pipeline.nearest_sampler
+        };
+        Self::with_image(device, pipeline, TextureImage::Imported(image), sampler)
     }
 
     fn with_image(
         device: &Arc<Device>,
         pipeline: &QuadPipeline,
         image: TextureImage,
+        sampler: vk::Sampler,
     ) -> Result<Arc<Self>, RenderError> {
         let sizes = [vk::DescriptorPoolSize {
             ty: vk::DescriptorType::COMBINED_IMAGE_SAMPLER,
@@ -85,7 +98,7 @@ impl Texture {
             }
         };
         let image_info = [vk::DescriptorImageInfo::default()
-            .sampler(pipeline.sampler)
+            .sampler(sampler)
             .image_view(image.view())
             .image_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)];
         let write = vk::WriteDescriptorSet::default()
