@@ -136,9 +136,14 @@ fn sampled_modifiers(device: &Device, format: vk::Format) -> Vec<(u64, u32, bool
     // SAFETY: as above; `entries` has room for the count the first call returned.
     unsafe { vki.get_physical_device_format_properties2(device.physical, format, &mut props) };
     let filled = list.drm_format_modifier_count as usize;
+    entries.truncate(filled);
+    // The same list with 64-bit feature flags (VK_KHR_format_feature_flags2, core in 1.3). Linear
+    // filtering counts only when both lists report it: on lavapipe in the tests/vm guest the
+    // 32-bit list says SAMPLED_IMAGE_FILTER_LINEAR while the validation layer, which reads the
+    // image's format features, reports VUID-vkCmdDraw-magFilter-04553 for a LINEAR sampler.
+    let linear2 = filter_linear_flags2(device, format, entries.len());
     entries
         .iter()
-        .take(filled)
         .filter(|e| {
             e.drm_format_modifier_tiling_features
                 .contains(vk::FormatFeatureFlags::SAMPLED_IMAGE)
@@ -146,13 +151,36 @@ fn sampled_modifiers(device: &Device, format: vk::Format) -> Vec<(u64, u32, bool
         .map(|e| {
             let linear = e
                 .drm_format_modifier_tiling_features
-                .contains(vk::FormatFeatureFlags::SAMPLED_IMAGE_FILTER_LINEAR);
+                .contains(vk::FormatFeatureFlags::SAMPLED_IMAGE_FILTER_LINEAR)
+                && linear2.contains(&e.drm_format_modifier);
             (
                 e.drm_format_modifier,
                 e.drm_format_modifier_plane_count,
                 linear,
             )
         })
+        .collect()
+}
+
+/// Modifiers whose 64-bit tiling features include SAMPLED_IMAGE_FILTER_LINEAR.
+fn filter_linear_flags2(device: &Device, format: vk::Format, count: usize) -> Vec<u64> {
+    let vki = &device.instance.raw;
+    let mut entries = vec![vk::DrmFormatModifierProperties2EXT::default(); count];
+    let mut list = vk::DrmFormatModifierPropertiesList2EXT::default()
+        .drm_format_modifier_properties(&mut entries);
+    let mut props = vk::FormatProperties2::default().push_next(&mut list);
+    // SAFETY: valid physical device; the device is Vulkan 1.3 (format_feature_flags2 is core) and
+    // VK_EXT_image_drm_format_modifier is enabled; `entries` has room for `count` modifiers.
+    unsafe { vki.get_physical_device_format_properties2(device.physical, format, &mut props) };
+    let filled = (list.drm_format_modifier_count as usize).min(count);
+    entries
+        .iter()
+        .take(filled)
+        .filter(|e| {
+            e.drm_format_modifier_tiling_features
+                .contains(vk::FormatFeatureFlags2::SAMPLED_IMAGE_FILTER_LINEAR)
+        })
+        .map(|e| e.drm_format_modifier)
         .collect()
 }
 
