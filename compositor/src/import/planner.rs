@@ -197,11 +197,14 @@ mod tests {
         }
     }
 
+    /// (name, device caps, buffer, disabled rungs, expected plan)
+    type Case = (&'static str, DmabufCaps, BufferDesc, Vec<Rung>, Vec<Rung>);
+
     #[test]
     fn plans_table() {
         use Rung::*;
         let none = |_| None;
-        let cases: Vec<(&str, DmabufCaps, BufferDesc, Vec<Rung>, Vec<Rung>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "host rgb",
                 host_lavapipe(),
