@@ -91,6 +91,8 @@ fn demo_reports_and_writes_a_screenshot() {
     let out = weft()
         .args(["demo", "--seconds", "1", "--screenshot"])
         .arg(&png)
+        .env("WEFT_LOG", "weft_compositor::surface=info")
+        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -112,6 +114,21 @@ fn demo_reports_and_writes_a_screenshot() {
             "demo output lacks {needle:?}:\n{text}"
         );
     }
+    // Each surface's buffer path is logged once, not once per frame (the demo commits ~60 times).
+    let log = String::from_utf8_lossy(&out.stderr);
+    let changes: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("buffer path changed"))
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("surface=")))
+        .collect();
+    assert!(
+        !changes.is_empty() && log.contains("rung=\"SampleLinear\""),
+        "no path decisions logged:\n{log}"
+    );
+    let mut distinct = changes.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), changes.len(), "a path logged twice:\n{log}");
     let img = Image::load(&png);
     assert_eq!((img.width, img.height), (1280, 720));
     // The demo's window is the 480-wide shm card plus, 16 px right of it, the same bars as an NV12

@@ -706,10 +706,16 @@ fn buffers_are_imported_once_and_released_when_replaced() {
     wa.destroy();
     c.roundtrip().expect("roundtrip");
     assert_eq!(f.cache()["entries"].as_u64(), Some(1));
+    let s = f.surface("cache");
     assert_eq!(
-        f.surface("cache")["commits"].as_u64(),
+        s["commits"].as_u64(),
         Some(7),
         "the initial commit plus six"
+    );
+    assert_eq!(
+        s["path_changes"].as_u64(),
+        Some(1),
+        "one decision for seven commits of same-class buffers: {s}"
     );
 }
 
@@ -743,6 +749,8 @@ fn a_failure_after_the_wl_buffer_exists_is_no_protocol_error() {
     show(&mut c, &t, &wa);
     assert_eq!(f.cache()["misses"].as_u64(), misses);
     assert_eq!(f.cache()["failures"].as_u64(), Some(1));
+    // Two decisions (the import, then its failure), each recorded once however often it is committed.
+    assert_eq!(f.surface("late")["path_changes"].as_u64(), Some(2));
     assert!(c.protocol_error().is_none());
 }
 

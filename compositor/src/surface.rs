@@ -24,7 +24,7 @@ use smithay::wayland::compositor::{
 use smithay::wayland::dmabuf::get_dmabuf;
 use smithay::wayland::shm::{with_buffer_contents, BufferData};
 use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::import::cache::Imported;
 use crate::import::Importer;
@@ -55,17 +55,50 @@ pub struct SurfaceContent {
     pub buffer: Option<BufferInfo>,
     /// The dma-buf import shown (shared with the import cache; outlives its entry).
     pub import: Option<Arc<Imported>>,
+    /// Protocol id of the wl_surface (for log lines).
+    id: u32,
     pub rung: Option<&'static str>,
     pub reason: Option<String>,
     /// The last commit of smithay's surface state that was imported.
     last_commit: Option<CommitCounter>,
     pub commits: u64,
+    /// How often rung or reason changed (each change is one log line).
+    pub path_changes: u64,
     pub uploaded_bytes: u64,
     /// CPU time this thread spent handling the surface's commits (import, cache lookup, copies).
     pub commit_cpu_ns: u64,
 }
 
 impl SurfaceContent {
+    /// Records the path the surface's buffer takes. Logged once per change (not per commit): a
+    /// decision is data, and a change of rung or reason is the event worth a line.
+    fn set_path(&mut self, rung: Option<&'static str>, reason: Option<String>) {
+        if self.rung != rung || self.reason != reason {
+            self.path_changes += 1;
+            match (rung, &reason) {
+                (Some(r), Some(why)) => info!(
+                    surface = self.id,
+                    rung = r,
+                    reason = %why,
+                    was = self.rung.unwrap_or("none"),
+                    "buffer path changed"
+                ),
+                (None, Some(why)) => info!(surface = self.id, reason = %why, "buffer path changed"),
+                (_, None) if self.rung.is_some() => {
+                    debug!(surface = self.id, "surface has no buffer any more")
+                }
+                _ => {}
+            }
+        }
+        self.rung = rung;
+        self.reason = reason;
+    }
+
+    /// Keeps the rung and changes the reason (a failure that leaves the last good frame shown).
+    fn set_reason(&mut self, reason: String) {
+        self.set_path(self.rung, Some(reason));
+    }
+
     /// Whether the surface has content to draw.
     pub fn has_content(&self) -> bool {
         self.buffer.is_some()
@@ -95,7 +128,7 @@ pub fn import_tree(renderer: &mut Renderer, importer: &mut Importer, surface: &W
         surface,
         (),
         |_, _, _| TraversalAction::DoChildren(()),
-        |_, states, _| changed |= import_surface(renderer, importer, states),
+        |surface, states, _| changed |= import_surface(renderer, importer, surface, states),
         |_, _, _| true,
     );
     changed
@@ -107,7 +140,12 @@ fn thread_cpu_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-fn import_surface(renderer: &mut Renderer, importer: &mut Importer, states: &SurfaceData) -> bool {
+fn import_surface(
+    renderer: &mut Renderer,
+    importer: &mut Importer,
+    surface: &WlSurface,
+    states: &SurfaceData,
+) -> bool {
     let Some(rs) = states.data_map.get::<RendererSurfaceStateUserData>() else {
         return false;
     };
@@ -117,6 +155,7 @@ fn import_surface(renderer: &mut Renderer, importer: &mut Importer, states: &Sur
         if content.last_commit == Some(commit) {
             return false;
         }
+        content.id = surface.id().protocol_id();
         content.commits += 1;
         let started = thread_cpu_ns();
         match rs.buffer() {
@@ -125,8 +164,7 @@ fn import_surface(renderer: &mut Renderer, importer: &mut Importer, states: &Sur
                 content.texture = None;
                 content.solid = None;
                 content.import = None;
-                content.rung = None;
-                content.reason = None;
+                content.set_path(None, None);
             }
             Some(buffer) => {
                 let damage: Vec<Rectangle<i32, BufferCoord>> = rs
@@ -167,9 +205,10 @@ fn attach_buffer(
             modifier: None,
             planes: 1,
         });
-        view.rung = Some("Shm");
-        view.reason =
-            Some("single-pixel buffer: drawn as a solid colour, no memory to import".into());
+        view.set_path(
+            Some("Shm"),
+            Some("single-pixel buffer: drawn as a solid colour, no memory to import".into()),
+        );
         return;
     }
     let result = with_buffer_contents(buffer, |ptr, len, data| {
@@ -184,7 +223,7 @@ fn attach_buffer(
         Ok(Err(e)) => warn!(error = %e, "shm upload failed; surface keeps its last frame"),
         Err(e) => {
             // Not shm and not single-pixel: no import path yet for this buffer type.
-            view.reason = Some(format!("unsupported buffer type ({e:?})"));
+            view.set_path(None, Some(format!("unsupported buffer type ({e:?})")));
             debug!(buffer = ?buffer.id(), "unsupported buffer type");
         }
     }
@@ -205,7 +244,7 @@ fn attach_dmabuf(
         Ok(i) => i,
         Err(why) => {
             debug!(buffer = ?buffer.id(), %why, "dma-buf cannot be shown; the surface keeps its last frame");
-            view.reason = Some(format!("import failed, showing the last good frame: {why}"));
+            view.set_reason(format!("import failed, showing the last good frame: {why}"));
             return;
         }
     };
@@ -216,7 +255,7 @@ fn attach_dmabuf(
             Ok(bytes) => view.uploaded_bytes += bytes,
             Err(e) => {
                 debug!(buffer = ?buffer.id(), error = %e, "StageOnCpu copy failed");
-                view.reason = Some(format!(
+                view.set_reason(format!(
                     "StageOnCpu copy failed, showing the last good frame: {e}"
                 ));
                 return;
@@ -231,8 +270,7 @@ fn attach_dmabuf(
     view.texture = None;
     view.solid = None;
     view.buffer = Some(imported.info.clone());
-    view.rung = Some(imported.rung.name());
-    view.reason = Some(imported.reason.clone());
+    view.set_path(Some(imported.rung.name()), Some(imported.reason.clone()));
     view.import = Some(imported);
 }
 
@@ -276,7 +314,7 @@ fn upload_shm(
     damage: &[Rectangle<i32, BufferCoord>],
 ) -> Result<(), crate::render::RenderError> {
     let Some((vk_format, opaque, fourcc)) = shm_format(data.format) else {
-        view.reason = Some(format!(
+        view.set_reason(format!(
             "wl_shm format {:?} is not sampled by weft",
             data.format
         ));
@@ -311,8 +349,10 @@ fn upload_shm(
         modifier: None,
         planes: 1,
     });
-    view.rung = Some("Shm");
-    view.reason = Some("wl_shm: damaged region copied into a sampled texture at commit".into());
+    view.set_path(
+        Some("Shm"),
+        Some("wl_shm: damaged region copied into a sampled texture at commit".into()),
+    );
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use serde::Serialize;
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Buffer as _;
 use smithay::reexports::wayland_server::backend::ObjectId;
-use tracing::{debug, info};
+use tracing::debug;
 use weft_protocols::drm_format::{self, MOD_INVALID, MOD_LINEAR};
 
 use self::cache::{ClassKey, Drawable, Entry, ImportCache, Imported};
@@ -230,7 +230,7 @@ impl Importer {
                         y_invert: dmabuf.y_inverted(),
                         stage: stage.map(Mutex::new),
                     };
-                    info!(rung = rung.name(), reason = %imported.reason, "dma-buf imported");
+                    debug!(rung = rung.name(), reason = %imported.reason, "dma-buf imported");
                     return Ok(Arc::new(imported));
                 }
                 Err(ImportError::Unsupported(e)) => {

@@ -62,6 +62,8 @@ pub struct SurfaceRecord {
     pub subsurfaces: usize,
     pub popups: usize,
     pub commits: u64,
+    /// How often the surface's rung or reason changed (each change is logged once, at info).
+    pub path_changes: u64,
     pub uploaded_bytes: u64,
     /// CPU time spent on this surface's commits (import, cache lookup, staging copies).
     pub commit_cpu_ns: u64,

@@ -241,6 +241,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             subsurfaces,
             popups,
             commits: c.commits,
+            path_changes: c.path_changes,
             uploaded_bytes: c.uploaded_bytes,
             commit_cpu_ns: c.commit_cpu_ns,
         }));
