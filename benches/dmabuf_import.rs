@@ -11,14 +11,18 @@
 
 use std::time::Instant;
 
+use wayland_client::protocol::wl_buffer::WlBuffer;
 use weft::{private_runtime_dir, HeadlessOptions, Request, Running};
 use weft_backends::server::ServerOptions;
 use weft_clients::dmabuf::{Layout, LinuxDmabuf, MemBuffer, NV12, XRGB8888};
-use weft_clients::Client;
+use weft_clients::{Client, Toplevel};
 use weft_compositor::OutputSpec;
 
 const SIZES: [(u32, u32); 3] = [(640, 360), (1920, 1080), (3840, 2160)];
 const FORMATS: [(u32, &str); 2] = [(XRGB8888, "XRGB8888"), (NV12, "NV12")];
+/// Batches per row; the median batch mean is printed (robust against a frame render landing in
+/// one batch).
+const BATCHES: usize = 7;
 
 fn surface(weft: &Running, title: &str) -> anyhow::Result<serde_json::Value> {
     let all = weft.msg(&Request::Surfaces)?;
@@ -35,29 +39,40 @@ fn set_policy(weft: &Running, disabled: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Nanoseconds per copy of `bytes` with a plain memcpy between two fresh heap buffers (best of
-/// three runs of `n` copies; the source goes through `black_box` so no copy can be elided).
-fn memcpy_ns(bytes: usize, n: u32) -> f64 {
-    let sources = [vec![0x5au8; bytes], vec![0xa5u8; bytes]];
-    let mut dst = vec![1u8; bytes];
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let t = Instant::now();
-        for i in 0..n {
-            let src = std::hint::black_box(&sources[(i % 2) as usize][..]);
-            std::hint::black_box(&mut dst[..]).copy_from_slice(src);
-            std::hint::black_box(&dst[..]);
-        }
-        best = best.min(t.elapsed().as_nanos() as f64 / f64::from(n));
-    }
-    best
+/// One measured buffer: its client objects, the memcpy destination and the samples per round.
+struct Row {
+    title: String,
+    fname: &'static str,
+    size: (u32, u32),
+    t: Toplevel,
+    b: MemBuffer,
+    wl: WlBuffer,
+    dst: Vec<u8>,
+    cpu: Vec<f64>,
+    mem: Vec<f64>,
+    bytes: u64,
+}
+
+/// Median of a non-empty sample.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One plain `memcpy` of `bytes` bytes from the client's own mapping of the buffer (the same bytes
+/// weft copies, in the same cache state: it runs right after each commit) into `dst`; nanoseconds.
+fn memcpy_once(src: &[u8], dst: &mut [u8]) -> f64 {
+    let t = Instant::now();
+    std::hint::black_box(&mut *dst).copy_from_slice(std::hint::black_box(src));
+    std::hint::black_box(&*dst);
+    t.elapsed().as_nanos() as f64
 }
 
 fn main() -> anyhow::Result<()> {
     let commits: u32 = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
-        .unwrap_or(30);
+        .unwrap_or(20);
     let dir = private_runtime_dir("bench")?;
     let weft = Running::start(HeadlessOptions {
         outputs: vec![OutputSpec {
@@ -76,7 +91,11 @@ fn main() -> anyhow::Result<()> {
     let imports = weft.msg(&Request::Imports)?;
     println!("render device: {}", devices[0]["name"]);
     println!("dma-buf caps: {}", imports["caps"]);
-    println!("{commits} commits of an already-imported buffer per row, full damage\n");
+    println!(
+        "per row: {BATCHES} batches of {commits} commits of an already-imported buffer (full damage); \
+         medians of the batch means. memcpy: the same bytes from the client's mapping, right after \
+         each commit; ratio = copy ÷ memcpy throughput (goal ≥ 0.90)\n"
+    );
     let mut rungs = vec![
         ("SampleLinear", vec!["Sample"]),
         ("StageOnCpu", vec!["Sample", "SampleLinear"]),
@@ -87,13 +106,17 @@ fn main() -> anyhow::Result<()> {
         println!("Sample: not measured — VK_EXT_image_drm_format_modifier is not available on this device\n");
     }
     println!(
-        "{:<13} {:<9} {:>10} {:>14} {:>16} {:>14} {:>14}",
-        "rung", "format", "size", "cpu/commit", "copied/frame", "copy GB/s", "memcpy GB/s"
+        "{:<13} {:<9} {:>10} {:>14} {:>16} {:>10} {:>12} {:>7}",
+        "rung", "format", "size", "cpu/commit", "copied/frame", "copy GB/s", "memcpy GB/s", "ratio"
     );
+    let mut results = Vec::new();
     let mut c = Client::connect(&weft.wayland_path())?;
     let d = LinuxDmabuf::bind(&mut c, 5)?;
     for (rung, disabled) in &rungs {
         set_policy(&weft, disabled)?;
+        // Every size and format of this rung is mapped at once and measured in interleaved rounds,
+        // so drift (allocator growth, cache state, the frame clock) hits every row alike.
+        let mut rows = Vec::new();
         for (w, h) in SIZES {
             for (fourcc, fname) in FORMATS {
                 let title = format!("{rung} {fname} {w}x{h}");
@@ -116,52 +139,105 @@ fn main() -> anyhow::Result<()> {
                 let wl = b.create_immed(&c, &d);
                 c.show(&t.surface, &wl);
                 c.roundtrip()?;
-                let before = surface(&weft, &title)?;
-                if before["rung"] != *rung {
+                let first = surface(&weft, &title)?;
+                if first["rung"] != *rung {
                     println!(
                         "{title}: imported as {} instead ({})",
-                        before["rung"], before["reason"]
+                        first["rung"], first["reason"]
                     );
                     continue;
                 }
+                // The bytes StageOnCpu copies per full-damage commit: every plane, laid out from
+                // offset 0 in the first file (this layout has no gaps and no disjoint planes).
+                let copied = (first["uploaded_bytes"].as_u64().unwrap_or(0) as usize)
+                    .min(b.files[0].bytes_mut().len());
+                rows.push(Row {
+                    title,
+                    fname,
+                    size: (w, h),
+                    t,
+                    b,
+                    wl,
+                    dst: vec![0u8; copied],
+                    cpu: Vec::new(),
+                    mem: Vec::new(),
+                    bytes: 0,
+                });
+            }
+        }
+        // Round 0 warms up and is not counted.
+        for round in 0..=BATCHES {
+            for row in &mut rows {
+                let a = surface(&weft, &row.title)?;
+                let mut mem_ns = 0.0;
                 for _ in 0..commits {
-                    c.show(&t.surface, &wl);
+                    c.show(&row.t.surface, &row.wl);
                     c.roundtrip()?;
+                    if !row.dst.is_empty() {
+                        let n = row.dst.len();
+                        mem_ns += memcpy_once(&row.b.files[0].bytes_mut()[..n], &mut row.dst);
+                    }
                 }
-                let after = surface(&weft, &title)?;
+                let z = surface(&weft, &row.title)?;
+                if round == 0 {
+                    continue;
+                }
                 let delta = |k: &str| {
-                    after[k]
-                        .as_u64()
+                    z[k].as_u64()
                         .unwrap_or(0)
-                        .saturating_sub(before[k].as_u64().unwrap_or(0))
+                        .saturating_sub(a[k].as_u64().unwrap_or(0))
                 };
                 let n = delta("commits").max(1);
-                let cpu = delta("commit_cpu_ns") as f64 / n as f64;
-                let bytes = delta("uploaded_bytes") / n;
-                let (copy, mem) = if bytes > 0 {
-                    let m = memcpy_ns(bytes as usize, commits.min(20));
-                    (
-                        format!("{:.2}", bytes as f64 / cpu),
-                        format!("{:.2}", bytes as f64 / m),
-                    )
-                } else {
-                    ("-".into(), "-".into())
-                };
-                println!(
-                    "{:<13} {:<9} {:>10} {:>11.1} µs {:>14} B {:>14} {:>14}",
-                    rung,
-                    fname,
-                    format!("{w}x{h}"),
-                    cpu / 1000.0,
-                    bytes,
-                    copy,
-                    mem
-                );
-                wl.destroy();
-                t.toplevel.destroy();
-                t.xdg_surface.destroy();
-                t.surface.destroy();
-                c.roundtrip()?;
+                row.cpu.push(delta("commit_cpu_ns") as f64 / n as f64);
+                row.mem.push(mem_ns / f64::from(commits));
+                row.bytes = delta("uploaded_bytes") / n;
+            }
+        }
+        for row in rows {
+            let cpu = median(row.cpu);
+            let (copy, memcpy, ratio) = if row.bytes > 0 {
+                let m = median(row.mem);
+                (
+                    format!("{:.2}", row.bytes as f64 / cpu),
+                    format!("{:.2}", row.bytes as f64 / m),
+                    format!("{:.2}", m / cpu),
+                )
+            } else {
+                ("-".into(), "-".into(), "-".into())
+            };
+            println!(
+                "{:<13} {:<9} {:>10} {:>11.2} µs {:>14} B {:>10} {:>12} {:>7}",
+                rung,
+                row.fname,
+                format!("{}x{}", row.size.0, row.size.1),
+                cpu / 1000.0,
+                row.bytes,
+                copy,
+                memcpy,
+                ratio
+            );
+            results.push((*rung, row.fname, row.size, cpu, row.bytes));
+            row.wl.destroy();
+            row.t.toplevel.destroy();
+            row.t.xdg_surface.destroy();
+            row.t.surface.destroy();
+            c.roundtrip()?;
+        }
+    }
+    // Zero-copy rungs: the commit of an imported buffer must not grow with its size.
+    println!("\nzero-copy scaling, cpu/commit 3840x2160 ÷ 640x360 (goal ≤ 1.10):");
+    let at = |rung: &str, fname: &str, size: (u32, u32)| {
+        results
+            .iter()
+            .find(|r| r.0 == rung && r.1 == fname && r.2 == size && r.4 == 0)
+            .map(|r| r.3)
+    };
+    for (rung, _) in &rungs {
+        for (_, fname) in FORMATS {
+            if let (Some(big), Some(small)) =
+                (at(rung, fname, (3840, 2160)), at(rung, fname, (640, 360)))
+            {
+                println!("  {rung:<13} {fname:<9} {:.2}", big / small);
             }
         }
     }

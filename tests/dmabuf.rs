@@ -511,16 +511,23 @@ fn import_failures_that_are_not_client_bugs_send_failed() {
         unsealed.create(&mut c, &d, 0).expect("answer"),
         Outcome::Failed
     ));
+    // Nor is any other file: a regular file can shrink, and F_SEAL_SHRINK cannot be set on it.
+    let plain = MemBuffer::with_files(ARGB8888, W, H, Layout::default(), MemFile::plain_file)
+        .expect("tmpfile");
+    assert!(matches!(
+        plain.create(&mut c, &d, 0).expect("answer"),
+        Outcome::Failed
+    ));
     // None of it was a protocol error, and a good buffer still gets `created`.
     assert!(c.protocol_error().is_none());
     assert!(matches!(
         b.create(&mut c, &d, 0).expect("answer"),
         Outcome::Created(_)
     ));
-    // The pipe and the unsealed memfd were import attempts that failed on every rung; the
-    // interlaced buffer was refused before any import.
+    // The pipe, the unsealed memfd and the plain file were import attempts that failed on every
+    // rung; the interlaced buffer was refused before any import.
     let imports = f.msg(Request::Imports);
-    assert_eq!(imports["cache"]["failures"].as_u64(), Some(2), "{imports}");
+    assert_eq!(imports["cache"]["failures"].as_u64(), Some(3), "{imports}");
 }
 
 #[test]

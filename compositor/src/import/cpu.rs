@@ -2,15 +2,13 @@
 //! and at each commit the damaged rows of every plane copied into weft's own host-visible buffer,
 //! bracketed by `DMA_BUF_IOCTL_SYNC` START/END (READ) for cache coherency with the exporter.
 //!
-//! A memfd standing in for a dma-buf (the host test setup) answers the sync ioctl with ENOTTY: that
-//! only means "not a real dma-buf, nothing to flush", so it is recorded once and not treated as an
-//! error. The sync ioctl is about CPU caches only; waiting for the producer's fences is a separate
+//! A memfd standing in for a dma-buf (the host test setup) is not bracketed: it is plain coherent
+//! memory, and the ioctl would only answer ENOTTY. The sync ioctl is about CPU caches only; waiting for the producer's fences is a separate
 //! matter (implicit-sync fences are not waited for yet; see docs/ARCHITECTURE.md, linux-dmabuf).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
-use rustix::io::Errno;
 use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 
 use crate::render::memory::HostBuffer;
@@ -35,6 +33,8 @@ struct Mapping {
     fd: OwnedFd,
     ptr: *mut u8,
     len: usize,
+    /// A kernel dma-buf (bracketed with DMA_BUF_IOCTL_SYNC), not a memfd stand-in.
+    dmabuf: bool,
 }
 
 // SAFETY: the mapping is plain shared memory owned by this value; it is only read, from whichever
@@ -57,29 +57,25 @@ impl Mapping {
         }
         .map_err(|e| ImportError::Rejected(format!("mmap of the dma-buf failed: {e}")))?;
         Ok(Self {
+            dmabuf: super::is_real_dmabuf(fd.as_fd()),
             fd,
             ptr: ptr.cast(),
             len,
         })
     }
 
-    /// `DMA_BUF_IOCTL_SYNC`; `Ok(false)` when the fd is not a dma-buf (ENOTTY).
-    fn sync(&self, flags: u64) -> Result<bool, Errno> {
+    /// `DMA_BUF_IOCTL_SYNC` on a kernel dma-buf; nothing on a memfd stand-in.
+    fn sync(&self, flags: u64, what: &str) -> Result<(), ImportError> {
+        if !self.dmabuf {
+            return Ok(());
+        }
         // SAFETY: the opcode is _IOW('b', 0, struct dma_buf_sync) and the argument is that struct.
         let setter = unsafe {
             rustix::ioctl::Setter::<DMA_BUF_IOCTL_SYNC, DmaBufSync>::new(DmaBufSync { flags })
         };
-        // SAFETY: the ioctl only reads the struct; a non-dma-buf fd rejects it with ENOTTY.
-        match unsafe { rustix::ioctl::ioctl(self.fd.as_fd(), setter) } {
-            Ok(()) => Ok(true),
-            Err(Errno::NOTTY) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The current size of the file behind the mapping (a memfd can shrink; a real dma-buf cannot).
-    fn current_size(&self) -> Option<u64> {
-        rustix::fs::fstat(&self.fd).ok().map(|st| st.st_size as u64)
+        // SAFETY: the ioctl only reads the struct, on an fd that is a dma-buf.
+        unsafe { rustix::ioctl::ioctl(self.fd.as_fd(), setter) }
+            .map_err(|e| ImportError::Rejected(format!("DMA_BUF_IOCTL_SYNC({what}): {e}")))
     }
 }
 
@@ -107,8 +103,6 @@ pub struct CpuStage {
     maps: Vec<Mapping>,
     planes: Vec<PlaneCopy>,
     pub(crate) staging: Arc<Mutex<HostBuffer>>,
-    /// Whether the fds answered DMA_BUF_IOCTL_SYNC (false for memfds: ENOTTY).
-    pub real_dmabuf: Option<bool>,
 }
 
 impl CpuStage {
@@ -138,26 +132,16 @@ impl CpuStage {
             maps,
             planes,
             staging,
-            real_dmabuf: None,
         })
     }
 
     /// Copies rows `y0..y1` of the buffer (in luma rows; chroma rows follow the subsampling) of every
     /// plane. Returns the bytes copied.
     pub fn copy_rows(&mut self, y0: u32, y1: u32) -> Result<u64, ImportError> {
+        // No size check here: the import accepted only dma-bufs and memfds sealed against
+        // shrinking (`import::Planes::of`), so the mappings stay valid.
         for m in &self.maps {
-            // A memfd that shrank since the import would SIGBUS the copy below.
-            if m.current_size().is_some_and(|s| s < m.len as u64) {
-                return Err(ImportError::Rejected(
-                    "the dma-buf shrank after it was imported".into(),
-                ));
-            }
-        }
-        let mut real = true;
-        for m in &self.maps {
-            real &= m
-                .sync(SYNC_START | SYNC_READ)
-                .map_err(|e| ImportError::Rejected(format!("DMA_BUF_IOCTL_SYNC(START): {e}")))?;
+            m.sync(SYNC_START | SYNC_READ, "START")?;
         }
         let mut copied = 0u64;
         let mut staging = self.staging.lock().unwrap_or_else(|p| p.into_inner());
@@ -187,10 +171,8 @@ impl CpuStage {
         }
         drop(staging);
         for m in &self.maps {
-            m.sync(SYNC_END | SYNC_READ)
-                .map_err(|e| ImportError::Rejected(format!("DMA_BUF_IOCTL_SYNC(END): {e}")))?;
+            m.sync(SYNC_END | SYNC_READ, "END")?;
         }
-        self.real_dmabuf = Some(real);
         Ok(copied)
     }
 

@@ -71,6 +71,14 @@ struct Planes<'a> {
     planes: Vec<(usize, u32, u32)>,
 }
 
+/// `DMA_BUF_MAGIC` of `include/uapi/linux/magic.h`: the f_type of the dmabuf pseudo-filesystem.
+const DMA_BUF_MAGIC: u64 = 0x444d_4142;
+
+/// Whether `fd` is a dma-buf exported by a kernel driver (not a file pretending to be one).
+pub(crate) fn is_real_dmabuf(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    rustix::fs::fstatfs(fd).is_ok_and(|st| st.f_type as u64 == DMA_BUF_MAGIC)
+}
+
 impl<'a> Planes<'a> {
     fn of(dmabuf: &'a Dmabuf) -> Result<Self, ImportError> {
         let mut files: Vec<File<'a>> = Vec::new();
@@ -78,13 +86,18 @@ impl<'a> Planes<'a> {
         for ((fd, offset), stride) in dmabuf.handles().zip(dmabuf.offsets()).zip(dmabuf.strides()) {
             let st = rustix::fs::fstat(fd)
                 .map_err(|e| ImportError::Rejected(format!("fstat of a plane fd: {e}")))?;
-            // A memfd standing in for a dma-buf (lavapipe imports any mappable fd) could be truncated
-            // by its client while weft reads it, and the read would SIGBUS the compositor. Real
-            // dma-bufs cannot change size (F_GET_SEALS fails on them); a memfd must be sealed.
-            if let Ok(seals) = rustix::fs::fcntl_get_seals(fd) {
-                if !seals.contains(rustix::fs::SealFlags::SHRINK) {
+            // Only memory that cannot shrink under weft's reads is imported: a shrinking file would
+            // SIGBUS the compositor (and lavapipe, which imports any mappable fd). Real dma-bufs (on
+            // the dmabuf pseudo-filesystem) never change size; a memfd standing in for one must be
+            // sealed with F_SEAL_SHRINK; any other file is refused.
+            if !is_real_dmabuf(fd) {
+                let sealed = rustix::fs::fcntl_get_seals(fd)
+                    .is_ok_and(|seals| seals.contains(rustix::fs::SealFlags::SHRINK));
+                if !sealed {
                     return Err(ImportError::Rejected(
-                        "a memfd used as a dma-buf must be sealed with F_SEAL_SHRINK".into(),
+                        "neither a dma-buf nor a memfd sealed with F_SEAL_SHRINK (the memory could \
+                         shrink while weft reads it)"
+                            .into(),
                     ));
                 }
             }

@@ -179,8 +179,24 @@ impl MemFile {
             "weft-test-dmabuf",
             MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
         )?;
+        Self::map(fd, len)
+    }
+
+    /// An unlinked regular file in the temporary directory: neither a dma-buf nor sealable (for the
+    /// test that weft refuses it).
+    pub fn plain_file(len: usize) -> Result<Self, ClientError> {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::open(
+            std::env::temp_dir(),
+            OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )?;
+        Self::map(fd, len)
+    }
+
+    fn map(fd: OwnedFd, len: usize) -> Result<Self, ClientError> {
         ftruncate(&fd, len as u64)?;
-        // SAFETY: a fresh shared mapping of a memfd of `len` bytes; unmapped in Drop.
+        // SAFETY: a fresh shared mapping of a file of `len` bytes; unmapped in Drop.
         let ptr = unsafe {
             mmap(
                 std::ptr::null_mut(),
