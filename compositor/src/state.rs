@@ -6,8 +6,6 @@
 //!   holding what the renderer needs (texture, solid colour, sizes) and what introspection shows;
 //! - outputs are owned by `outputs`, each with its own render target (see [`crate::output`]).
 
-use std::sync::Arc;
-use std::time::Duration;
 
 use smithay::desktop::{PopupManager, Space, Window};
 use smithay::input::{Seat, SeatState};
@@ -194,18 +192,5 @@ impl Weft {
     /// Marks every output for re-rendering.
     pub fn damage(&mut self) {
         self.scene_generation += 1;
-    }
-
-    /// Refresh period of the fastest output, or 60 Hz when there is none.
-    pub fn min_refresh(&self) -> Duration {
-        self.outputs
-            .iter()
-            .map(|o| o.refresh_period())
-            .min()
-            .unwrap_or(Duration::from_micros(16_667))
-    }
-
-    pub fn render_device(&self) -> Arc<crate::render::device::Device> {
-        self.renderer.device().clone()
     }
 }

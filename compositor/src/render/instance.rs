@@ -14,8 +14,7 @@ const VALIDATION_LAYER: &CStr = c"VK_LAYER_KHRONOS_validation";
 
 /// An `ash` instance plus what must die with it.
 pub struct Instance {
-    /// The loader must outlive every object made through it.
-    #[allow(dead_code)] // held for its lifetime, not read
+    /// The loader: outlives every object made through it; surface extensions load from it.
     pub(crate) entry: ash::Entry,
     pub(crate) raw: ash::Instance,
     debug: Option<(ash::ext::debug_utils::Instance, vk::DebugUtilsMessengerEXT)>,
