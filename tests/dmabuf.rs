@@ -202,16 +202,22 @@ fn check_formats(f: &Fixture, label: &str, layout: Layout, rung_of: impl Fn(u32)
     let (mut c, d) = f.client();
     let title = format!("formats {label}");
     let t = c.toplevel(&title, "weft.test").expect("toplevel");
+    // Like a real client: allocate by what the surface's feedback prefers.
+    let (_fb, feedback) = d
+        .surface_feedback_done(&mut c, &t.surface)
+        .expect("surface feedback");
     for fourcc in ALL_FORMATS {
         let rung = rung_of(fourcc);
         let buffer = pattern(fourcc, layout);
-        let wl = buffer.create_immed(&c, &d);
+        let (wl, modifier) = buffer
+            .create_by_feedback(&c, &d, &feedback)
+            .unwrap_or_else(|| panic!("{} not offered for a memfd: {feedback:?}", name(fourcc)));
         show(&mut c, &t, &wl);
         let s = f.surface(&title);
         assert_eq!(s["rung"], rung, "{}: {s}", name(fourcc));
         assert_eq!(s["buffer"]["kind"], "dmabuf");
         assert_eq!(s["buffer"]["format"], name(fourcc));
-        assert_eq!(s["buffer"]["modifier"], "0x0000000000000000");
+        assert_eq!(s["buffer"]["modifier"], format!("0x{modifier:016x}"));
         assert_eq!(
             s["buffer"]["planes"].as_u64(),
             Some(buffer.planes.len() as u64)

@@ -6,7 +6,6 @@
 //!   holding what the renderer needs (texture, solid colour, sizes) and what introspection shows;
 //! - outputs are owned by `outputs`, each with its own render target (see [`crate::output`]).
 
-
 use smithay::desktop::{PopupManager, Space, Window};
 use smithay::input::{Seat, SeatState};
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};

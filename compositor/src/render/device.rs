@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ash::vk;
 use gpu_allocator::vulkan::{Allocator, AllocatorCreateDesc};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::instance::Instance;
 use super::RenderError;
@@ -232,6 +232,42 @@ impl Device {
 
     pub fn has_extension(&self, name: &str) -> bool {
         self.info.extensions.iter().any(|e| e == name)
+    }
+
+    /// Waits until `fence` signals, then resets it. Never gives up on a timeout: the fence guards
+    /// a submission whose command buffer and resources are reused afterwards, and reusing them
+    /// while the device still runs it is undefined behaviour (it crashed lavapipe in the slow VM
+    /// guest). Slow work is logged once; only a real error (device lost) returns, and then the fence
+    /// is left as it is.
+    pub(crate) fn wait_and_reset(&self, fence: vk::Fence, what: &str) -> Result<(), vk::Result> {
+        const SLICE_NS: u64 = 1_000_000_000;
+        let started = std::time::Instant::now();
+        let mut warned = false;
+        loop {
+            // SAFETY: a live fence of this device; waiting has no other effect.
+            match unsafe { self.raw.wait_for_fences(&[fence], true, SLICE_NS) } {
+                Ok(()) => break,
+                Err(vk::Result::TIMEOUT) => {
+                    if !warned && started.elapsed().as_secs() >= 2 {
+                        warn!(
+                            what,
+                            "GPU work still running after 2 s; waiting for it (in-flight resources are never reused)"
+                        );
+                        warned = true;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if warned {
+            warn!(
+                what,
+                seconds = started.elapsed().as_secs_f64(),
+                "slow GPU work finished"
+            );
+        }
+        // SAFETY: the fence is signalled, so no pending submission uses it.
+        unsafe { self.raw.reset_fences(&[fence]) }
     }
 }
 

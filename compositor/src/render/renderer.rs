@@ -549,11 +549,10 @@ impl Renderer {
         unsafe {
             d.queue_submit(self.device.queue, &[submit], self.fence)
                 .map_err(RenderError::vk("vkQueueSubmit"))?;
-            let waited = d.wait_for_fences(&[self.fence], true, 10_000_000_000);
-            d.reset_fences(&[self.fence])
-                .map_err(RenderError::vk("vkResetFences"))?;
-            waited.map_err(RenderError::vk("vkWaitForFences"))?;
         }
+        self.device
+            .wait_and_reset(self.fence, "frame")
+            .map_err(RenderError::vk("vkWaitForFences"))?;
         // Uploads are done: their textures may now be dropped by their owners.
         drop(pending);
         self.staging_used = 0;

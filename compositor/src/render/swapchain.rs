@@ -424,7 +424,6 @@ impl Swapchain {
         if self.raw == vk::SwapchainKHR::null() {
             return Err(PresentError::OutOfDate);
         }
-        let d = &self.device.raw;
         // SAFETY: the swapchain is live; the fence is unsignalled (reset after every wait) and not used
         // by any pending submission.
         let acquired = unsafe {
@@ -444,13 +443,11 @@ impl Swapchain {
             }
             Err(e) => return Err(PresentError::vk("vkAcquireNextImageKHR")(e)),
         };
-        // SAFETY: the acquire above will signal this fence; waiting, then resetting it once signalled.
-        unsafe {
-            let waited = d.wait_for_fences(&[self.acquire_fence], true, ACQUIRE_TIMEOUT_NS);
-            d.reset_fences(&[self.acquire_fence])
-                .map_err(PresentError::vk("vkResetFences"))?;
-            waited.map_err(PresentError::vk("vkWaitForFences"))?;
-        }
+        // The acquire above will signal this fence (an acquired image may still be read by the
+        // presentation engine until then).
+        self.device
+            .wait_and_reset(self.acquire_fence, "swapchain acquire")
+            .map_err(PresentError::vk("vkWaitForFences"))?;
         let image =
             *self
                 .images
@@ -614,11 +611,10 @@ impl Swapchain {
         unsafe {
             d.queue_submit(self.device.queue, &[submit], self.copy_fence)
                 .map_err(PresentError::vk("vkQueueSubmit"))?;
-            let waited = d.wait_for_fences(&[self.copy_fence], true, 10_000_000_000);
-            d.reset_fences(&[self.copy_fence])
-                .map_err(PresentError::vk("vkResetFences"))?;
-            waited.map_err(PresentError::vk("vkWaitForFences"))?;
         }
+        self.device
+            .wait_and_reset(self.copy_fence, "swapchain copy")
+            .map_err(PresentError::vk("vkWaitForFences"))?;
         Ok(())
     }
 }

@@ -36,6 +36,8 @@ pub enum ClientError {
     Errno(#[from] rustix::io::Errno),
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    #[error("the compositor does not take {0}")]
+    Unsupported(&'static str),
 }
 
 /// One wp_presentation_feedback.presented event.

@@ -117,8 +117,12 @@ pub fn run(path: &Path, duration: Duration) -> Result<(DemoReport, DemoSession),
         let [b, g, r, _] = bar_color(x as i32);
         yuv601(r, g, b)
     });
-    let nv12_buffer = nv12.create_immed(&c, &dmabuf);
     let (nv12_surface, nv12_sub) = c.subsurface(&top.surface);
+    // Allocated the way the subsurface's feedback prefers (LINEAR on every device weft has now).
+    let (_feedback, fb) = dmabuf.surface_feedback_done(&mut c, &nv12_surface)?;
+    let (nv12_buffer, _) = nv12
+        .create_by_feedback(&c, &dmabuf, &fb)
+        .ok_or(ClientError::Unsupported("NV12 in a linear memfd"))?;
     nv12_sub.set_position(WIDTH + 16, 0);
     nv12_sub.set_desync();
     c.show(&nv12_surface, &nv12_buffer);

@@ -69,6 +69,19 @@ pub struct Feedback {
 }
 
 impl Feedback {
+    /// The modifier to allocate `fourcc` with, the way a client should choose: tranches in the
+    /// compositor's order of preference, and within a tranche the first modifier in the producer's
+    /// own order (`producible`) that the tranche offers. `None`: the compositor takes `fourcc` with
+    /// none of these modifiers, so the buffer must not be sent.
+    pub fn pick_modifier(&self, fourcc: u32, producible: &[u64]) -> Option<u64> {
+        self.tranches.iter().find_map(|t| {
+            producible
+                .iter()
+                .copied()
+                .find(|&m| t.formats.contains(&(fourcc, m)))
+        })
+    }
+
     /// Whether any tranche offers `(fourcc, modifier)`.
     pub fn offers(&self, fourcc: u32, modifier: u64) -> bool {
         self.tranches
@@ -130,6 +143,24 @@ impl LinuxDmabuf {
         fb
     }
 
+    /// A per-surface feedback object, after its first `done` (what the surface's buffers should
+    /// be allocated by).
+    pub fn surface_feedback_done(
+        &self,
+        c: &mut Client,
+        surface: &wl_surface::WlSurface,
+    ) -> Result<(FeedbackHandle, Feedback), ClientError> {
+        let fb = self.surface_feedback(c, surface);
+        for _ in 0..100 {
+            if lock(&fb).done > 0 {
+                let now = lock(&fb).clone();
+                return Ok((fb, now));
+            }
+            c.roundtrip()?;
+        }
+        Err(ClientError::Timeout("linux-dmabuf surface feedback"))
+    }
+
     /// A params object whose `created`/`failed` answer lands in the returned handle.
     pub fn params(
         &self,
@@ -143,6 +174,10 @@ impl LinuxDmabuf {
         (params, outcome)
     }
 }
+
+/// The layouts a [`MemBuffer`] (a linear memfd) can be described with, preferred first: LINEAR,
+/// then INVALID ("the driver's implicit layout", which a CPU render device defines as linear).
+pub const MEMFD_MODIFIERS: [u64; 2] = [MOD_LINEAR, MOD_INVALID];
 
 /// One plane of a [`MemBuffer`].
 #[derive(Debug, Clone, Copy)]
@@ -410,6 +445,19 @@ impl MemBuffer {
                 modifier as u32,
             );
         }
+    }
+
+    /// Sends the buffer with `create_immed`, with the modifier `feedback` prefers among those a memfd
+    /// can be (`MEMFD_MODIFIERS`), and returns the wl_buffer; `None` when the feedback offers the
+    /// format with none of them.
+    pub fn create_by_feedback(
+        &self,
+        c: &Client,
+        dmabuf: &LinuxDmabuf,
+        feedback: &Feedback,
+    ) -> Option<(wl_buffer::WlBuffer, u64)> {
+        let modifier = feedback.pick_modifier(self.fourcc, &MEMFD_MODIFIERS)?;
+        Some((self.create_immed_with(c, dmabuf, modifier, 0), modifier))
     }
 
     /// Sends the buffer with `create_immed` (LINEAR, no flags) and returns the wl_buffer.
