@@ -326,6 +326,31 @@ fn print_table(data: &serde_json::Value, keys: &[&str]) {
     }
 }
 
+/// A surface's buffer in one table cell: kind, size and format, plus modifier and plane count for a
+/// dma-buf (`dmabuf 1920x1080 NV12 LINEAR 2pl`).
+fn buffer_cell(b: &serde_json::Value) -> String {
+    if b.is_null() {
+        return "-".into();
+    }
+    let mut text = format!(
+        "{} {}x{} {}",
+        cell(&b["kind"]),
+        b["width"],
+        b["height"],
+        cell(&b["format"])
+    );
+    if b["kind"] == "dmabuf" {
+        let modifier = match b["modifier"].as_str() {
+            Some("0x0000000000000000") => "LINEAR".to_string(),
+            Some("0x00ffffffffffffff") => "INVALID".to_string(),
+            Some(m) => m.to_string(),
+            None => "-".to_string(),
+        };
+        text += &format!(" {modifier} {}pl", b["planes"]);
+    }
+    text
+}
+
 fn print_surfaces(data: &serde_json::Value) {
     let flat: Vec<serde_json::Value> = data
         .as_array()
@@ -336,9 +361,7 @@ fn print_surfaces(data: &serde_json::Value) {
                     serde_json::json!({
                         "id": s["id"], "app_id": s["app_id"], "title": s["title"], "output": s["output"],
                         "geometry": format!("{}x{}+{}+{}", s["width"], s["height"], s["x"], s["y"]),
-                        "buffer": if b.is_null() { "-".to_string() } else {
-                            format!("{} {}x{} {}", cell(&b["kind"]), b["width"], b["height"], cell(&b["format"]))
-                        },
+                        "buffer": buffer_cell(b),
                         "rung": s["rung"], "reason": s["reason"],
                     })
                 })
