@@ -12,6 +12,7 @@
 //!
 //! Errors are classed by what the caller should do (see [`RenderError::class`]).
 
+pub(crate) mod descriptor;
 pub mod device;
 pub mod external;
 pub mod instance;

@@ -26,10 +26,14 @@ pub(crate) struct QuadPush {
     pub _pad: i32,
 }
 
-impl QuadPush {
-    pub fn bytes(&self) -> &[u8] {
-        // SAFETY: QuadPush is repr(C), made only of 4-byte scalars with no padding holes, so viewing
-        // it as bytes is sound for its whole size.
+/// A push-constant block, handed to vkCmdPushConstants as bytes.
+///
+/// # Safety
+/// Implementors are `repr(C)` and made only of 4-byte scalars with no padding holes, so every byte
+/// of the value is initialised.
+pub(crate) unsafe trait PushConstants: Sized {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: by the trait's contract the whole value is initialised plain data.
         unsafe {
             std::slice::from_raw_parts(
                 (self as *const Self).cast::<u8>(),
@@ -38,6 +42,9 @@ impl QuadPush {
         }
     }
 }
+
+// SAFETY: repr(C), 4-byte scalars only, no padding (`_pad` fills the last 16-byte row).
+unsafe impl PushConstants for QuadPush {}
 
 pub struct QuadPipeline {
     device: Arc<Device>,

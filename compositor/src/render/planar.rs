@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use ash::vk;
 
+use super::descriptor::OwnedSet;
 use super::device::Device;
 use super::pipeline::graphics_pipeline;
+use super::pipeline::PushConstants;
 use super::RenderError;
 
 const VERT_SPV: &[u8] = include_bytes!("../../../shaders/spv/planar.vert.spv");
@@ -121,17 +123,8 @@ pub(crate) struct PlanarPush {
     pub yuv: [f32; 4],
 }
 
-impl PlanarPush {
-    pub fn bytes(&self) -> &[u8] {
-        // SAFETY: repr(C), only 4-byte scalars, no padding: every byte is initialized.
-        unsafe {
-            std::slice::from_raw_parts(
-                (self as *const Self).cast::<u8>(),
-                std::mem::size_of::<Self>(),
-            )
-        }
-    }
-}
+// SAFETY: repr(C), only 4-byte scalars in 16-byte rows, no padding.
+unsafe impl PushConstants for PlanarPush {}
 
 /// The pipeline that draws planar sources.
 pub struct PlanarPipeline {
@@ -232,9 +225,7 @@ impl PlanarMemory for std::sync::Mutex<super::memory::HostBuffer> {
 
 /// A drawable planar buffer: descriptor set + layout + the memory it points at.
 pub struct PlanarSource {
-    device: Arc<Device>,
-    pool: vk::DescriptorPool,
-    pub(crate) set: vk::DescriptorSet,
+    descriptor: OwnedSet,
     pub layout: PlanarLayout,
     /// The buffers bound, indexed by [`PlanarPlane::buffer`]; held for the invariant above.
     memory: Vec<Arc<dyn PlanarMemory>>,
@@ -259,25 +250,8 @@ impl PlanarSource {
             ty: vk::DescriptorType::STORAGE_BUFFER,
             descriptor_count: 3,
         }];
-        let pool_info = vk::DescriptorPoolCreateInfo::default()
-            .max_sets(1)
-            .pool_sizes(&sizes);
-        // SAFETY: valid create info on a live device.
-        let pool = unsafe { device.raw.create_descriptor_pool(&pool_info, None) }
-            .map_err(RenderError::vk("vkCreateDescriptorPool"))?;
-        let layouts = [pipeline.set_layout];
-        let alloc = vk::DescriptorSetAllocateInfo::default()
-            .descriptor_pool(pool)
-            .set_layouts(&layouts);
-        // SAFETY: the pool has room for exactly this one set.
-        let set = match unsafe { device.raw.allocate_descriptor_sets(&alloc) } {
-            Ok(s) => s[0],
-            Err(e) => {
-                // SAFETY: the pool is unused.
-                unsafe { device.raw.destroy_descriptor_pool(pool, None) };
-                return Err(RenderError::Vk("vkAllocateDescriptorSets", e));
-            }
-        };
+        let descriptor = OwnedSet::new(device, pipeline.set_layout, &sizes)?;
+        let set = descriptor.raw;
         // Binding i is plane i; bindings past the last plane repeat plane 0 (every binding the shader
         // declares must be valid even if the format never reads it).
         let infos: Vec<[vk::DescriptorBufferInfo; 1]> = (0..3)
@@ -306,9 +280,7 @@ impl PlanarSource {
         // and the ranges lie within them.
         unsafe { device.raw.update_descriptor_sets(&writes, &[]) };
         Ok(Arc::new(Self {
-            device: device.clone(),
-            pool,
-            set,
+            descriptor,
             layout,
             memory,
         }))
@@ -354,15 +326,12 @@ impl PlanarSource {
         }
     }
 
+    pub(crate) fn set(&self) -> vk::DescriptorSet {
+        self.descriptor.raw
+    }
+
     /// How many distinct buffers back the planes.
     pub fn buffers(&self) -> usize {
         self.memory.len()
-    }
-}
-
-impl Drop for PlanarSource {
-    fn drop(&mut self) {
-        // SAFETY: frames are synchronous, so no pending command buffer references the set.
-        unsafe { self.device.raw.destroy_descriptor_pool(self.pool, None) };
     }
 }

@@ -13,7 +13,7 @@ use super::device::Device;
 use super::external::ImportedImage;
 use super::instance::Instance;
 use super::memory::{color_range, HostBuffer, Image};
-use super::pipeline::{QuadPipeline, QuadPush};
+use super::pipeline::{PushConstants, QuadPipeline, QuadPush};
 use super::planar::{PlanarLayout, PlanarMemory, PlanarPipeline, PlanarSource, YuvParams};
 use super::texture::Texture;
 use super::RenderError;
@@ -639,7 +639,7 @@ impl Renderer {
                         vk::PipelineBindPoint::GRAPHICS,
                         self.planar.layout,
                         0,
-                        &[source.set],
+                        &[source.set()],
                         &[],
                     );
                     d.cmd_push_constants(
@@ -708,12 +708,12 @@ impl Renderer {
                 ];
                 push.mode = 0;
                 push.opaque = i32::from(*opaque);
-                (Some(texture.set), push)
+                (Some(texture.set()), push)
             }
             Fill::Solid(c) => {
                 push.mode = 1;
                 push.color = *c;
-                (Some(self.white.set), push)
+                (Some(self.white.set()), push)
             }
             // Drawn by the planar pipeline in `record_frame`.
             Fill::Planar { .. } => (None, push),

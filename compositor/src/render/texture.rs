@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use ash::vk;
 
+use super::descriptor::OwnedSet;
 use super::device::Device;
 use super::external::ImportedImage;
 use super::memory::Image;
@@ -20,10 +21,8 @@ pub(crate) enum TextureImage {
 /// A texture the quad pipeline can sample. Shared (`Arc`) between the surface that owns it and any
 /// frame or pending upload that references it, so it cannot die under an in-flight use.
 pub struct Texture {
-    device: Arc<Device>,
     pub(crate) image: TextureImage,
-    pool: vk::DescriptorPool,
-    pub(crate) set: vk::DescriptorSet,
+    descriptor: OwnedSet,
     /// Whether the image has ever been written (its layout is no longer UNDEFINED).
     pub(crate) initialized: AtomicBool,
 }
@@ -78,25 +77,8 @@ impl Texture {
             ty: vk::DescriptorType::COMBINED_IMAGE_SAMPLER,
             descriptor_count: 1,
         }];
-        let pool_info = vk::DescriptorPoolCreateInfo::default()
-            .max_sets(1)
-            .pool_sizes(&sizes);
-        // SAFETY: valid create info on a live device.
-        let pool = unsafe { device.raw.create_descriptor_pool(&pool_info, None) }
-            .map_err(RenderError::vk("vkCreateDescriptorPool"))?;
-        let layouts = [pipeline.set_layout];
-        let alloc = vk::DescriptorSetAllocateInfo::default()
-            .descriptor_pool(pool)
-            .set_layouts(&layouts);
-        // SAFETY: the pool has room for exactly this one set.
-        let set = match unsafe { device.raw.allocate_descriptor_sets(&alloc) } {
-            Ok(s) => s[0],
-            Err(e) => {
-                // SAFETY: the pool is unused.
-                unsafe { device.raw.destroy_descriptor_pool(pool, None) };
-                return Err(RenderError::Vk("vkAllocateDescriptorSets", e));
-            }
-        };
+        let descriptor = OwnedSet::new(device, pipeline.set_layout, &sizes)?;
+        let set = descriptor.raw;
         let image_info = [vk::DescriptorImageInfo::default()
             .sampler(sampler)
             .image_view(image.view())
@@ -109,12 +91,14 @@ impl Texture {
         // SAFETY: the set is not in use by any command buffer yet.
         unsafe { device.raw.update_descriptor_sets(&[write], &[]) };
         Ok(Arc::new(Self {
-            device: device.clone(),
             image,
-            pool,
-            set,
+            descriptor,
             initialized: AtomicBool::new(false),
         }))
+    }
+
+    pub(crate) fn set(&self) -> vk::DescriptorSet {
+        self.descriptor.raw
     }
 
     pub fn width(&self) -> u32 {
@@ -167,13 +151,5 @@ impl TextureImage {
             Self::Owned(i) => (i.width, i.height),
             Self::Imported(i) => (i.width, i.height),
         }
-    }
-}
-
-impl Drop for Texture {
-    fn drop(&mut self) {
-        // SAFETY: the pool's only set is referenced by no pending command buffer (frames are waited
-        // for, and pending uploads hold an Arc to this texture).
-        unsafe { self.device.raw.destroy_descriptor_pool(self.pool, None) };
     }
 }
