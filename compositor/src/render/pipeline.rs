@@ -1,5 +1,6 @@
-//! The quad pipeline: one graphics pipeline that draws a textured or solid rectangle with
-//! premultiplied-alpha blending, parameters in push constants (see `shaders/quad.{vert,frag}`).
+//! Draw pipelines: [`DrawPipeline`] (one quad, one descriptor set, push constants, premultiplied
+//! blending), and on it the quad pipeline, which draws a textured or solid rectangle (see
+//! `shaders/quad.{vert,frag}`); `planar.rs` builds the other one.
 
 use std::sync::Arc;
 
@@ -46,11 +47,67 @@ pub(crate) unsafe trait PushConstants: Sized {
 // SAFETY: repr(C), 4-byte scalars only, no padding (`_pad` fills the last 16-byte row).
 unsafe impl PushConstants for QuadPush {}
 
-pub struct QuadPipeline {
+/// A graphics pipeline that draws one quad, with its descriptor set layout and its pipeline layout
+/// (one set, one push-constant block for both stages). Handles start null and are filled in as they
+/// are made, so a failure half-way destroys what exists (destroying a null handle is a no-op).
+pub(crate) struct DrawPipeline {
     device: Arc<Device>,
     pub(crate) set_layout: vk::DescriptorSetLayout,
     pub(crate) layout: vk::PipelineLayout,
     pub(crate) pipeline: vk::Pipeline,
+}
+
+impl DrawPipeline {
+    pub(crate) fn new(
+        device: &Arc<Device>,
+        bindings: &[vk::DescriptorSetLayoutBinding<'_>],
+        push_size: usize,
+        (vert_spv, frag_spv): (&[u8], &[u8]),
+        target_format: vk::Format,
+    ) -> Result<Self, RenderError> {
+        let d = &device.raw;
+        let mut me = Self {
+            device: device.clone(),
+            set_layout: vk::DescriptorSetLayout::null(),
+            layout: vk::PipelineLayout::null(),
+            pipeline: vk::Pipeline::null(),
+        };
+        let set_info = vk::DescriptorSetLayoutCreateInfo::default().bindings(bindings);
+        // SAFETY: valid create info on a live device.
+        me.set_layout = unsafe { d.create_descriptor_set_layout(&set_info, None) }
+            .map_err(RenderError::vk("vkCreateDescriptorSetLayout"))?;
+        let ranges = [vk::PushConstantRange::default()
+            .stage_flags(vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT)
+            .offset(0)
+            .size(push_size as u32)];
+        let set_layouts = [me.set_layout];
+        let layout_info = vk::PipelineLayoutCreateInfo::default()
+            .set_layouts(&set_layouts)
+            .push_constant_ranges(&ranges);
+        // SAFETY: valid create info; our push blocks (64 and 96 bytes) fit the guaranteed 128.
+        me.layout = unsafe { d.create_pipeline_layout(&layout_info, None) }
+            .map_err(RenderError::vk("vkCreatePipelineLayout"))?;
+        me.pipeline = graphics_pipeline(device, me.layout, vert_spv, frag_spv, target_format)?;
+        Ok(me)
+    }
+}
+
+impl Drop for DrawPipeline {
+    fn drop(&mut self) {
+        // SAFETY: the renderer owning this pipeline waits for its last frame before dropping it;
+        // null handles (a failed `new`) are ignored by the destroy calls.
+        unsafe {
+            let d = &self.device.raw;
+            d.destroy_pipeline(self.pipeline, None);
+            d.destroy_pipeline_layout(self.layout, None);
+            d.destroy_descriptor_set_layout(self.set_layout, None);
+        }
+    }
+}
+
+pub struct QuadPipeline {
+    device: Arc<Device>,
+    pub(crate) draw: DrawPipeline,
     pub(crate) sampler: vk::Sampler,
     /// For images whose format (or modifier tiling) cannot be filtered linearly.
     pub(crate) nearest_sampler: vk::Sampler,
@@ -67,7 +124,24 @@ pub(crate) fn shader_module(device: &Device, spv: &[u8]) -> Result<vk::ShaderMod
 
 impl QuadPipeline {
     pub fn new(device: &Arc<Device>, target_format: vk::Format) -> Result<Self, RenderError> {
-        let d = &device.raw;
+        let bindings = [vk::DescriptorSetLayoutBinding::default()
+            .binding(0)
+            .descriptor_type(vk::DescriptorType::COMBINED_IMAGE_SAMPLER)
+            .descriptor_count(1)
+            .stage_flags(vk::ShaderStageFlags::FRAGMENT)];
+        let draw = DrawPipeline::new(
+            device,
+            &bindings,
+            std::mem::size_of::<QuadPush>(),
+            (VERT_SPV, FRAG_SPV),
+            target_format,
+        )?;
+        let mut me = Self {
+            device: device.clone(),
+            draw,
+            sampler: vk::Sampler::null(),
+            nearest_sampler: vk::Sampler::null(),
+        };
         let sampler_info = vk::SamplerCreateInfo::default()
             .mag_filter(vk::Filter::LINEAR)
             .min_filter(vk::Filter::LINEAR)
@@ -77,58 +151,21 @@ impl QuadPipeline {
             .address_mode_w(vk::SamplerAddressMode::CLAMP_TO_EDGE)
             .max_lod(0.0);
         // SAFETY: valid create info on a live device.
-        let sampler = unsafe { d.create_sampler(&sampler_info, None) }
+        me.sampler = unsafe { device.raw.create_sampler(&sampler_info, None) }
             .map_err(RenderError::vk("vkCreateSampler"))?;
         let nearest_info = sampler_info
             .mag_filter(vk::Filter::NEAREST)
             .min_filter(vk::Filter::NEAREST);
         // SAFETY: valid create info on a live device.
-        let nearest_sampler = match unsafe { d.create_sampler(&nearest_info, None) } {
-            Ok(s) => s,
-            Err(e) => {
-                // SAFETY: the other sampler is unused.
-                unsafe { d.destroy_sampler(sampler, None) };
-                return Err(RenderError::Vk("vkCreateSampler", e));
-            }
-        };
-
-        let bindings = [vk::DescriptorSetLayoutBinding::default()
-            .binding(0)
-            .descriptor_type(vk::DescriptorType::COMBINED_IMAGE_SAMPLER)
-            .descriptor_count(1)
-            .stage_flags(vk::ShaderStageFlags::FRAGMENT)];
-        let set_info = vk::DescriptorSetLayoutCreateInfo::default().bindings(&bindings);
-        // SAFETY: valid create info.
-        let set_layout = unsafe { d.create_descriptor_set_layout(&set_info, None) }
-            .map_err(RenderError::vk("vkCreateDescriptorSetLayout"))?;
-
-        let ranges = [vk::PushConstantRange::default()
-            .stage_flags(vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT)
-            .offset(0)
-            .size(std::mem::size_of::<QuadPush>() as u32)];
-        let set_layouts = [set_layout];
-        let layout_info = vk::PipelineLayoutCreateInfo::default()
-            .set_layouts(&set_layouts)
-            .push_constant_ranges(&ranges);
-        // SAFETY: valid create info; 64 bytes of push constants is within the guaranteed 128.
-        let layout = unsafe { d.create_pipeline_layout(&layout_info, None) }
-            .map_err(RenderError::vk("vkCreatePipelineLayout"))?;
-
-        let pipeline = graphics_pipeline(device, layout, VERT_SPV, FRAG_SPV, target_format)?;
-        Ok(Self {
-            device: device.clone(),
-            set_layout,
-            layout,
-            pipeline,
-            sampler,
-            nearest_sampler,
-        })
+        me.nearest_sampler = unsafe { device.raw.create_sampler(&nearest_info, None) }
+            .map_err(RenderError::vk("vkCreateSampler"))?;
+        Ok(me)
     }
 }
 
 /// A pipeline drawing one quad (triangle strip of 4 vertices, no vertex buffer) with `vert`/`frag`,
 /// premultiplied-alpha blending into `target_format`, dynamic viewport and scissor.
-pub(crate) fn graphics_pipeline(
+fn graphics_pipeline(
     device: &Device,
     layout: vk::PipelineLayout,
     vert_spv: &[u8],
@@ -207,14 +244,11 @@ pub(crate) fn graphics_pipeline(
 
 impl Drop for QuadPipeline {
     fn drop(&mut self) {
-        // SAFETY: the renderer owning this pipeline waits for its last frame before dropping it.
+        // SAFETY: the renderer owning this pipeline waits for its last frame before dropping it;
+        // null samplers (a failed `new`) are ignored.
         unsafe {
-            let d = &self.device.raw;
-            d.destroy_pipeline(self.pipeline, None);
-            d.destroy_pipeline_layout(self.layout, None);
-            d.destroy_descriptor_set_layout(self.set_layout, None);
-            d.destroy_sampler(self.sampler, None);
-            d.destroy_sampler(self.nearest_sampler, None);
+            self.device.raw.destroy_sampler(self.sampler, None);
+            self.device.raw.destroy_sampler(self.nearest_sampler, None);
         }
     }
 }

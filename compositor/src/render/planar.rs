@@ -12,8 +12,7 @@ use ash::vk;
 
 use super::descriptor::OwnedSet;
 use super::device::Device;
-use super::pipeline::graphics_pipeline;
-use super::pipeline::PushConstants;
+use super::pipeline::{DrawPipeline, PushConstants};
 use super::RenderError;
 
 const VERT_SPV: &[u8] = include_bytes!("../../../shaders/spv/planar.vert.spv");
@@ -126,17 +125,13 @@ pub(crate) struct PlanarPush {
 // SAFETY: repr(C), only 4-byte scalars in 16-byte rows, no padding.
 unsafe impl PushConstants for PlanarPush {}
 
-/// The pipeline that draws planar sources.
+/// The pipeline that draws planar sources: three storage buffers (planes), [`PlanarPush`].
 pub struct PlanarPipeline {
-    device: Arc<Device>,
-    pub(crate) set_layout: vk::DescriptorSetLayout,
-    pub(crate) layout: vk::PipelineLayout,
-    pub(crate) pipeline: vk::Pipeline,
+    pub(crate) draw: DrawPipeline,
 }
 
 impl PlanarPipeline {
     pub fn new(device: &Arc<Device>, target_format: vk::Format) -> Result<Self, RenderError> {
-        let d = &device.raw;
         let bindings: Vec<_> = (0..3)
             .map(|i| {
                 vk::DescriptorSetLayoutBinding::default()
@@ -146,56 +141,14 @@ impl PlanarPipeline {
                     .stage_flags(vk::ShaderStageFlags::FRAGMENT)
             })
             .collect();
-        let set_info = vk::DescriptorSetLayoutCreateInfo::default().bindings(&bindings);
-        // SAFETY: valid create info on a live device.
-        let set_layout = unsafe { d.create_descriptor_set_layout(&set_info, None) }
-            .map_err(RenderError::vk("vkCreateDescriptorSetLayout"))?;
-        let ranges = [vk::PushConstantRange::default()
-            .stage_flags(vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT)
-            .offset(0)
-            .size(std::mem::size_of::<PlanarPush>() as u32)];
-        let set_layouts = [set_layout];
-        let layout_info = vk::PipelineLayoutCreateInfo::default()
-            .set_layouts(&set_layouts)
-            .push_constant_ranges(&ranges);
-        // SAFETY: valid create info; 96 bytes of push constants is within the guaranteed 128.
-        let layout = match unsafe { d.create_pipeline_layout(&layout_info, None) } {
-            Ok(l) => l,
-            Err(e) => {
-                // SAFETY: unused layout object.
-                unsafe { d.destroy_descriptor_set_layout(set_layout, None) };
-                return Err(RenderError::Vk("vkCreatePipelineLayout", e));
-            }
-        };
-        let pipeline = match graphics_pipeline(device, layout, VERT_SPV, FRAG_SPV, target_format) {
-            Ok(p) => p,
-            Err(e) => {
-                // SAFETY: unused layout objects.
-                unsafe {
-                    d.destroy_pipeline_layout(layout, None);
-                    d.destroy_descriptor_set_layout(set_layout, None);
-                }
-                return Err(e);
-            }
-        };
-        Ok(Self {
-            device: device.clone(),
-            set_layout,
-            layout,
-            pipeline,
-        })
-    }
-}
-
-impl Drop for PlanarPipeline {
-    fn drop(&mut self) {
-        // SAFETY: the renderer owning this pipeline waits for its last frame before dropping it.
-        unsafe {
-            let d = &self.device.raw;
-            d.destroy_pipeline(self.pipeline, None);
-            d.destroy_pipeline_layout(self.layout, None);
-            d.destroy_descriptor_set_layout(self.set_layout, None);
-        }
+        let draw = DrawPipeline::new(
+            device,
+            &bindings,
+            std::mem::size_of::<PlanarPush>(),
+            (VERT_SPV, FRAG_SPV),
+            target_format,
+        )?;
+        Ok(Self { draw })
     }
 }
 
@@ -250,7 +203,7 @@ impl PlanarSource {
             ty: vk::DescriptorType::STORAGE_BUFFER,
             descriptor_count: 3,
         }];
-        let descriptor = OwnedSet::new(device, pipeline.set_layout, &sizes)?;
+        let descriptor = OwnedSet::new(device, pipeline.draw.set_layout, &sizes)?;
         let set = descriptor.raw;
         // Binding i is plane i; bindings past the last plane repeat plane 0 (every binding the shader
         // declares must be valid even if the format never reads it).

@@ -620,13 +620,13 @@ impl Renderer {
             let mut bound = vk::Pipeline::null();
             for item in items {
                 if let Fill::Planar { source, src, yuv } = &item.fill {
-                    if bound != self.planar.pipeline {
+                    if bound != self.planar.draw.pipeline {
                         d.cmd_bind_pipeline(
                             cmd,
                             vk::PipelineBindPoint::GRAPHICS,
-                            self.planar.pipeline,
+                            self.planar.draw.pipeline,
                         );
-                        bound = self.planar.pipeline;
+                        bound = self.planar.draw.pipeline;
                     }
                     let push = source.push(
                         ndc(&item.dst, w as f32, h as f32),
@@ -637,14 +637,14 @@ impl Renderer {
                     d.cmd_bind_descriptor_sets(
                         cmd,
                         vk::PipelineBindPoint::GRAPHICS,
-                        self.planar.layout,
+                        self.planar.draw.layout,
                         0,
                         &[source.set()],
                         &[],
                     );
                     d.cmd_push_constants(
                         cmd,
-                        self.planar.layout,
+                        self.planar.draw.layout,
                         vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT,
                         0,
                         push.bytes(),
@@ -652,27 +652,27 @@ impl Renderer {
                     d.cmd_draw(cmd, 4, 1, 0, 0);
                     continue;
                 }
-                if bound != self.pipeline.pipeline {
+                if bound != self.pipeline.draw.pipeline {
                     d.cmd_bind_pipeline(
                         cmd,
                         vk::PipelineBindPoint::GRAPHICS,
-                        self.pipeline.pipeline,
+                        self.pipeline.draw.pipeline,
                     );
-                    bound = self.pipeline.pipeline;
+                    bound = self.pipeline.draw.pipeline;
                 }
                 let (set, push) = self.quad(item, w as f32, h as f32);
                 let Some(set) = set else { continue };
                 d.cmd_bind_descriptor_sets(
                     cmd,
                     vk::PipelineBindPoint::GRAPHICS,
-                    self.pipeline.layout,
+                    self.pipeline.draw.layout,
                     0,
                     &[set],
                     &[],
                 );
                 d.cmd_push_constants(
                     cmd,
-                    self.pipeline.layout,
+                    self.pipeline.draw.layout,
                     vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT,
                     0,
                     push.bytes(),

@@ -77,7 +77,7 @@ impl Texture {
             ty: vk::DescriptorType::COMBINED_IMAGE_SAMPLER,
             descriptor_count: 1,
         }];
-        let descriptor = OwnedSet::new(device, pipeline.set_layout, &sizes)?;
+        let descriptor = OwnedSet::new(device, pipeline.draw.set_layout, &sizes)?;
         let set = descriptor.raw;
         let image_info = [vk::DescriptorImageInfo::default()
             .sampler(sampler)
