@@ -145,13 +145,21 @@ fn is_yuv(fourcc: u32) -> bool {
 /// A buffer of `fourcc` with the quadrant pattern.
 fn pattern(fourcc: u32, layout: Layout) -> MemBuffer {
     let mut b = MemBuffer::new(fourcc, W, H, layout).expect("memfd buffer");
+    fill_pattern(&mut b, 0);
+    b
+}
+
+/// Paints the quadrant pattern into `b`, each quadrant `q` with the colours of `(q + rotate) % 4`.
+fn fill_pattern(b: &mut MemBuffer, rotate: usize) {
+    let fourcc = b.fourcc;
+    let at = |x, y| (quadrant(x, y) + rotate) % 4;
     if is_yuv(fourcc) {
-        b.fill_yuv(|x, y| YUV_QUADRANTS[quadrant(x, y)]);
+        b.fill_yuv(|x, y| YUV_QUADRANTS[at(x, y)]);
     } else {
         let alpha = matches!(fourcc, ARGB8888 | ABGR8888);
         let padding = matches!(fourcc, XRGB8888 | XBGR8888);
         b.fill_rgb(|x, y| {
-            let mut c = rgb_quadrant(quadrant(x, y), alpha);
+            let mut c = rgb_quadrant(at(x, y), alpha);
             if padding {
                 // X formats: the padding byte must be ignored, so make it something alpha would not be.
                 c[3] = 0;
@@ -159,7 +167,6 @@ fn pattern(fourcc: u32, layout: Layout) -> MemBuffer {
             c
         });
     }
-    b
 }
 
 /// The colour expected at quadrant `q` of `fourcc`'s pattern.
@@ -663,6 +670,65 @@ fn yuv_matrices_and_ranges() {
                 2,
                 &format!("{matrix} {range} quadrant {q}"),
             );
+        }
+    }
+}
+
+#[test]
+fn rewritten_buffers_show_their_new_contents() {
+    // A producer with a ring of buffers (a decoder): show A, show B (A is released), write new
+    // bytes into A, show A again. Every rung must show A's new bytes, not what it imported: on a GPU
+    // that is the per-frame acquire from the foreign queue family; StageOnCpu copies again.
+    let f = Fixture::start("dmabuf-rewrite");
+    let rungs: [(&str, &[&str]); 3] = [
+        ("best", &[]),
+        ("SampleLinear", &["Sample"]),
+        ("StageOnCpu", &["Sample", "SampleLinear"]),
+    ];
+    for (label, disabled) in rungs {
+        f.policy(disabled, None);
+        let (mut c, d) = f.client();
+        for fourcc in [XRGB8888, NV12] {
+            let title = format!("rewrite {label} {}", name(fourcc));
+            let t = c.toplevel(&title, "weft.test").expect("toplevel");
+            let mut a = pattern(fourcc, Layout::default());
+            let b = pattern(fourcc, Layout::default());
+            let (wa, wb) = (a.create_immed(&c, &d), b.create_immed(&c, &d));
+            let check = |rotate: usize, when: &str| {
+                for (q, (x, y)) in PROBES.into_iter().enumerate() {
+                    let (want, tol) = expected(fourcc, (q + rotate) % 4, false, false);
+                    assert_close(
+                        pixel(&f, &title, x, y),
+                        want,
+                        tol,
+                        &format!("{title} {when}, quadrant {q}"),
+                    );
+                }
+            };
+            show(&mut c, &t, &wa);
+            check(0, "first");
+            show(&mut c, &t, &wb);
+            use wayland_client::Proxy;
+            c.wait_until("wl_buffer.release of A", 100, |s| {
+                s.released.contains(&wa.id())
+            })
+            .expect("release");
+            fill_pattern(&mut a, 1);
+            let misses = f.cache()["misses"].as_u64();
+            show(&mut c, &t, &wa);
+            check(1, "rewritten");
+            // The same import, read again: a cache hit, not a re-import.
+            assert_eq!(f.cache()["misses"].as_u64(), misses);
+            let s = f.surface(&title);
+            if label != "best" {
+                assert_eq!(s["rung"], label, "{s}");
+            }
+            t.toplevel.destroy();
+            t.xdg_surface.destroy();
+            t.surface.destroy();
+            wa.destroy();
+            wb.destroy();
+            c.roundtrip().expect("roundtrip");
         }
     }
 }

@@ -156,6 +156,11 @@ impl PlanarPipeline {
 pub trait PlanarMemory: Send + Sync {
     fn buffer(&self) -> vk::Buffer;
     fn size(&self) -> u64;
+    /// Whether the memory is a client's, written outside this device between frames (see
+    /// `render::foreign`), rather than weft's own.
+    fn foreign(&self) -> bool {
+        false
+    }
 }
 
 impl PlanarMemory for super::external::ImportedBuffer {
@@ -164,6 +169,9 @@ impl PlanarMemory for super::external::ImportedBuffer {
     }
     fn size(&self) -> u64 {
         self.size
+    }
+    fn foreign(&self) -> bool {
+        true
     }
 }
 
@@ -281,6 +289,14 @@ impl PlanarSource {
 
     pub(crate) fn set(&self) -> vk::DescriptorSet {
         self.descriptor.raw
+    }
+
+    /// The client buffers this source reads (empty for weft's own staging memory).
+    pub(crate) fn foreign_buffers(&self) -> impl Iterator<Item = vk::Buffer> + '_ {
+        self.memory
+            .iter()
+            .filter(|m| m.foreign())
+            .map(|m| m.buffer())
     }
 
     /// How many distinct buffers back the planes.

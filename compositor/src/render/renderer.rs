@@ -11,6 +11,7 @@ use gpu_allocator::MemoryLocation;
 
 use super::device::Device;
 use super::external::ImportedImage;
+use super::foreign::ForeignUse;
 use super::instance::Instance;
 use super::memory::{color_range, HostBuffer, Image};
 use super::pipeline::{PushConstants, QuadPipeline, QuadPush};
@@ -73,9 +74,6 @@ pub struct UploadRect {
 struct PendingUpload {
     texture: Arc<Texture>,
     regions: Vec<vk::BufferImageCopy>,
-    /// A client dma-buf image on its first use: acquire it from the foreign queue family into
-    /// SHADER_READ_ONLY_OPTIMAL instead of copying into it.
-    acquire: bool,
 }
 
 /// An offscreen render target (one per output in the headless backend).
@@ -209,20 +207,14 @@ impl Renderer {
         PlanarSource::new(&self.device, &self.planar, layout, memory)
     }
 
-    /// Wraps a client's dma-buf image (rung `Sample`) as a texture; it is acquired into
-    /// SHADER_READ_ONLY_OPTIMAL at the start of the next submission.
+    /// Wraps a client's dma-buf image (rung `Sample`) as a texture; each frame that draws it
+    /// acquires it from the producer and releases it back (`render::foreign`).
     pub fn adopt_imported(
         &mut self,
         image: ImportedImage,
         linear_filter: bool,
     ) -> Result<Arc<Texture>, RenderError> {
-        let texture = Texture::imported(&self.device, &self.pipeline, image, linear_filter)?;
-        self.pending.push(PendingUpload {
-            texture: texture.clone(),
-            regions: Vec::new(),
-            acquire: true,
-        });
-        Ok(texture)
+        Texture::imported(&self.device, &self.pipeline, image, linear_filter)
     }
 
     pub fn create_target(&self, width: u32, height: u32) -> Result<RenderTarget, RenderError> {
@@ -303,7 +295,6 @@ impl Renderer {
             self.pending.push(PendingUpload {
                 texture: texture.clone(),
                 regions,
-                acquire: false,
             });
         }
         Ok(copied)
@@ -392,40 +383,8 @@ impl Renderer {
             .map_err(RenderError::vk("vkBeginCommandBuffer"))?;
         }
         let pending = std::mem::take(&mut self.pending);
-        for up in pending.iter().filter(|up| up.acquire) {
-            up.texture.mark_initialized();
-            // The dma-buf's contents were written outside Vulkan. For external memory the spec's
-            // answer is an acquire from VK_QUEUE_FAMILY_FOREIGN_EXT; the old layout is UNDEFINED
-            // because the image was created in it, which for linear and modifier images the
-            // drivers weft targets (Mesa) treat as "keep the bytes" (the same practice as wlroots).
-            let foreign = self.device.has_extension("VK_EXT_queue_family_foreign");
-            let (src_family, dst_family) = if foreign {
-                (vk::QUEUE_FAMILY_FOREIGN_EXT, self.device.queue_family)
-            } else {
-                (vk::QUEUE_FAMILY_IGNORED, vk::QUEUE_FAMILY_IGNORED)
-            };
-            let barriers = [vk::ImageMemoryBarrier2::default()
-                .src_stage_mask(vk::PipelineStageFlags2::NONE)
-                .src_access_mask(vk::AccessFlags2::NONE)
-                .dst_stage_mask(vk::PipelineStageFlags2::FRAGMENT_SHADER)
-                .dst_access_mask(vk::AccessFlags2::SHADER_SAMPLED_READ)
-                .old_layout(vk::ImageLayout::UNDEFINED)
-                .new_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
-                .src_queue_family_index(src_family)
-                .dst_queue_family_index(dst_family)
-                .image(up.texture.raw_image())
-                .subresource_range(color_range())];
-            // SAFETY: `cmd` is recording; synchronization2 is enabled; the foreign family is only
-            // named when VK_EXT_queue_family_foreign is enabled.
-            unsafe {
-                d.cmd_pipeline_barrier2(
-                    cmd,
-                    &vk::DependencyInfo::default().image_memory_barriers(&barriers),
-                )
-            };
-        }
         if let Some(staging) = &self.staging {
-            for up in pending.iter().filter(|up| !up.acquire) {
+            for up in &pending {
                 let was_init = up.texture.mark_initialized();
                 // Keep the old contents when the texture was written before: only the damaged part
                 // is re-uploaded (the layout transition from SHADER_READ_ONLY preserves texels).
@@ -478,7 +437,20 @@ impl Renderer {
             }
         }
         if let Some((target, clear)) = frame {
-            self.record_frame(cmd, target, clear, items.unwrap_or(&[]));
+            let items = items.unwrap_or(&[]);
+            let client_memory = ForeignUse::of(items);
+            let families = if self.device.has_extension("VK_EXT_queue_family_foreign") {
+                (vk::QUEUE_FAMILY_FOREIGN_EXT, self.device.queue_family)
+            } else {
+                (vk::QUEUE_FAMILY_IGNORED, vk::QUEUE_FAMILY_IGNORED)
+            };
+            if !client_memory.is_empty() {
+                client_memory.acquire(d, cmd, families);
+            }
+            self.record_frame(cmd, target, clear, items);
+            if !client_memory.is_empty() {
+                client_memory.release(d, cmd, families);
+            }
             if readback.is_some() {
                 if let Some(buf) = &self.readback {
                     image_barrier(
