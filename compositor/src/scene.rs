@@ -142,11 +142,6 @@ fn push_tree(
                                 src,
                                 yuv,
                             },
-                            Drawable::Ycbcr(image) => Fill::Ycbcr {
-                                image: image.clone(),
-                                src,
-                                yuv,
-                            },
                         }
                     }
                     None => Fill::Texture {

@@ -13,7 +13,7 @@ use smithay::reexports::wayland_server::backend::ObjectId;
 
 use super::cpu::CpuStage;
 use super::planner::Rung;
-use crate::render::{PlanarSource, Texture, YcbcrImage};
+use crate::render::{PlanarSource, Texture};
 use crate::surface::BufferInfo;
 
 /// What a successful import draws with.
@@ -23,8 +23,6 @@ pub enum Drawable {
     Texture(Arc<Texture>),
     /// `SampleLinear` / `StageOnCpu`: planes read by the planar shader.
     Planar(Arc<PlanarSource>),
-    /// `Sample` of multi-planar Y′CbCr: the image, sampled through a sampler Y′CbCr conversion.
-    Ycbcr(Arc<YcbcrImage>),
 }
 
 /// One imported buffer.

@@ -29,14 +29,11 @@ use weft_protocols::drm_format::{self, MOD_INVALID, MOD_LINEAR};
 use self::cache::{ClassKey, Drawable, Entry, ImportCache, Imported};
 use self::cpu::{CpuStage, PlaneCopy};
 use self::planner::{BufferDesc, Rung};
-use crate::render::external::{
-    rgb_vk_format, ycbcr_vk_format, ImagePlane, ImportedBuffer, ImportedImage,
-};
+use crate::render::external::{rgb_vk_format, ImagePlane, ImportedBuffer, ImportedImage};
 use crate::render::memory::HostBuffer;
 use crate::render::planar::PlanarMemory;
 use crate::render::{
-    vk, DmabufCaps, ImportError, PlanarFormat, PlanarLayout, PlanarPlane, Renderer, YcbcrImage,
-    YuvParams,
+    vk, DmabufCaps, ImportError, PlanarFormat, PlanarLayout, PlanarPlane, Renderer, YuvParams,
 };
 use crate::surface::BufferInfo;
 
@@ -273,59 +270,6 @@ impl Importer {
         Err(format!("no import rung works: {}", why.join("; ")))
     }
 
-    /// `Sample` of multi-planar Y′CbCr: every plane in one dma-buf, bound to one multi-planar image
-    /// with the planes' offsets and strides as its explicit layout.
-    fn sample_ycbcr(
-        &self,
-        renderer: &mut Renderer,
-        desc: &BufferDesc,
-        planes: &Planes<'_>,
-        format: vk::Format,
-        size: (u32, u32),
-    ) -> Result<(Drawable, Option<CpuStage>), ImportError> {
-        let support = self
-            .caps
-            .ycbcr
-            .iter()
-            .find(|y| y.fourcc == desc.fourcc && y.modifier == desc.modifier)
-            .copied()
-            .ok_or_else(|| {
-                ImportError::Unsupported(
-                    "the device cannot sample this Y′CbCr format+modifier as an image".into(),
-                )
-            })?;
-        if planes.files.len() != 1 {
-            // Disjoint planes would need VK_IMAGE_CREATE_DISJOINT_BIT and one memory per plane.
-            return Err(ImportError::Rejected(
-                "planes in separate dma-bufs (disjoint) are not bound as one image".into(),
-            ));
-        }
-        if planes.planes.len() != support.planes as usize {
-            return Err(ImportError::Unsupported(format!(
-                "the modifier has {} memory planes, the buffer {}",
-                support.planes,
-                planes.planes.len()
-            )));
-        }
-        let layouts: Vec<ImagePlane> = planes
-            .planes
-            .iter()
-            .map(|&(_, offset, stride)| ImagePlane { offset, stride })
-            .collect();
-        let image = ImportedImage::import(
-            renderer.device(),
-            planes.files[0].fd,
-            format,
-            size,
-            desc.modifier,
-            &layouts,
-        )?;
-        Ok((
-            Drawable::Ycbcr(Arc::new(YcbcrImage::new(image, support))),
-            None,
-        ))
-    }
-
     fn try_rung(
         &self,
         renderer: &mut Renderer,
@@ -338,11 +282,8 @@ impl Importer {
         let planes = Planes::of(dmabuf)?;
         match rung {
             Rung::Sample => {
-                if let Some(format) = ycbcr_vk_format(desc.fourcc) {
-                    return self.sample_ycbcr(renderer, desc, &planes, format, (width, height));
-                }
                 let vk_format = rgb_vk_format(desc.fourcc).ok_or_else(|| {
-                    ImportError::Unsupported("not a format the Sample rung takes".into())
+                    ImportError::Unsupported("not a single-plane RGB format".into())
                 })?;
                 let (file, offset, stride) = planes.planes[0];
                 let image = ImportedImage::import(
@@ -351,7 +292,7 @@ impl Importer {
                     vk_format,
                     (width, height),
                     desc.modifier,
-                    &[ImagePlane { offset, stride }],
+                    ImagePlane { offset, stride },
                 )?;
                 let linear_filter = !self
                     .caps

@@ -73,8 +73,6 @@ pub struct DeviceInfo {
     pub driver: String,
     pub api_version: String,
     pub extensions: Vec<String>,
-    /// The samplerYcbcrConversion feature is enabled (multi-planar Y′CbCr images can be sampled).
-    pub ycbcr_conversion: bool,
 }
 
 pub struct Device {
@@ -163,9 +161,8 @@ impl Device {
             .dynamic_rendering(true)
             .synchronization2(true);
         let mut features12 = vk::PhysicalDeviceVulkan12Features::default().timeline_semaphore(true);
-        let ycbcr_conversion = supports_ycbcr(&instance, physical);
         let mut features11 = vk::PhysicalDeviceVulkan11Features::default()
-            .sampler_ycbcr_conversion(ycbcr_conversion);
+            .sampler_ycbcr_conversion(supports_ycbcr(&instance, physical));
         let info = vk::DeviceCreateInfo::default()
             .queue_create_infos(&queue_info)
             .enabled_extension_names(&ext_ptrs)
@@ -210,7 +207,6 @@ impl Device {
                 vk::api_version_patch(api)
             ),
             extensions: enabled,
-            ycbcr_conversion,
         };
         info!(device = %info.name, kind = ?info.kind, extensions = ?info.extensions, "render device ready");
         Ok(Arc::new(Self {

@@ -33,84 +33,6 @@ pub fn rgb_vk_format(fourcc: u32) -> Option<vk::Format> {
     })
 }
 
-/// How one Y′CbCr (format, modifier) can be sampled through a sampler Y′CbCr conversion.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct YcbcrSupport {
-    pub fourcc: u32,
-    pub modifier: u64,
-    pub planes: u32,
-    /// The chroma siting to reconstruct with: co-sited (as weft's planar shader and 4:2:0 decoders'
-    /// default "left" siting) where the format supports it, else midpoint.
-    #[serde(serialize_with = "chroma_name")]
-    pub chroma: vk::ChromaLocation,
-    /// Linear filtering of the converted image (else NEAREST, chroma included).
-    pub linear_filter: bool,
-}
-
-fn chroma_name<S: serde::Serializer>(c: &vk::ChromaLocation, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(if *c == vk::ChromaLocation::COSITED_EVEN {
-        "cosited_even"
-    } else {
-        "midpoint"
-    })
-}
-
-/// The Vulkan multi-planar format of a Y′CbCr fourcc weft takes.
-pub fn ycbcr_vk_format(fourcc: u32) -> Option<vk::Format> {
-    YCBCR_VK_FORMATS
-        .iter()
-        .find(|(f, _)| *f == fourcc)
-        .map(|(_, v)| *v)
-}
-
-/// The modifiers of `format` a sampler Y′CbCr conversion can sample, with how.
-fn ycbcr_modifiers(device: &Device, fourcc: u32, format: vk::Format) -> Vec<YcbcrSupport> {
-    let entries = modifier_properties(device, format);
-    // As for RGB: linear filtering only where the flags2 list agrees (see `sampled_modifiers`).
-    let linear2 = filter_linear_flags2(device, format, entries.len());
-    entries
-        .into_iter()
-        .filter_map(|e| {
-            let f = e.drm_format_modifier_tiling_features;
-            let chroma = if f.contains(vk::FormatFeatureFlags::COSITED_CHROMA_SAMPLES) {
-                vk::ChromaLocation::COSITED_EVEN
-            } else if f.contains(vk::FormatFeatureFlags::MIDPOINT_CHROMA_SAMPLES) {
-                vk::ChromaLocation::MIDPOINT
-            } else {
-                return None;
-            };
-            f.contains(vk::FormatFeatureFlags::SAMPLED_IMAGE)
-                .then_some(YcbcrSupport {
-                    fourcc,
-                    modifier: e.drm_format_modifier,
-                    planes: e.drm_format_modifier_plane_count,
-                    chroma,
-                    linear_filter: f.contains(
-                        vk::FormatFeatureFlags::SAMPLED_IMAGE_YCBCR_CONVERSION_LINEAR_FILTER,
-                    ) && f
-                        .contains(vk::FormatFeatureFlags::SAMPLED_IMAGE_FILTER_LINEAR)
-                        && linear2.contains(&e.drm_format_modifier),
-                })
-        })
-        .collect()
-}
-
-/// The Vulkan multi-planar formats of the Y′CbCr fourccs weft takes.
-const YCBCR_VK_FORMATS: [(u32, vk::Format); 3] = [
-    (
-        weft_protocols::drm_format::NV12,
-        vk::Format::G8_B8R8_2PLANE_420_UNORM,
-    ),
-    (
-        weft_protocols::drm_format::P010,
-        vk::Format::G10X6_B10X6R10X6_2PLANE_420_UNORM_3PACK16,
-    ),
-    (
-        weft_protocols::drm_format::YUV420,
-        vk::Format::G8_B8_R8_3PLANE_420_UNORM,
-    ),
-];
-
 /// What the render device can do with dma-bufs, queried once at startup.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DmabufCaps {
@@ -127,11 +49,6 @@ pub struct DmabufCaps {
     /// images are sampled with a NEAREST sampler (exact at 1:1, blocky when scaled). Seen on
     /// lavapipe in the tests/vm guest for every LINEAR RGB format.
     pub image_nearest_only: Vec<(u32, u64)>,
-    /// The samplerYcbcrConversion feature is enabled: multi-planar Y′CbCr images can be sampled.
-    pub ycbcr_conversion: bool,
-    /// How the multi-planar Y′CbCr entries of `image_modifiers` are sampled (through a sampler
-    /// Y′CbCr conversion; only with the samplerYcbcrConversion feature).
-    pub ycbcr: Vec<YcbcrSupport>,
     /// `dev_t` of the render device's DRM node (`VK_EXT_physical_device_drm`), if it has one.
     pub drm_node: Option<u64>,
     /// The device is a CPU implementation (lavapipe): its implicit dma-buf layout is linear.
@@ -146,7 +63,6 @@ impl DmabufCaps {
                 && device.has_extension("VK_EXT_external_memory_dma_buf"),
             modifiers: device.has_extension("VK_EXT_image_drm_format_modifier"),
             cpu_device: device.info.kind == super::DeviceKind::Cpu,
-            ycbcr_conversion: device.info.ycbcr_conversion,
             ..Default::default()
         };
         let vki = &device.instance.raw;
@@ -199,17 +115,6 @@ impl DmabufCaps {
                     }
                 }
             }
-            if caps.ycbcr_conversion {
-                for (fourcc, format) in YCBCR_VK_FORMATS {
-                    for support in ycbcr_modifiers(device, fourcc, format) {
-                        if image_importable(device, format, support.modifier) {
-                            caps.image_modifiers
-                                .push((fourcc, support.modifier, support.planes));
-                            caps.ycbcr.push(support);
-                        }
-                    }
-                }
-            }
         }
         caps
     }
@@ -218,7 +123,20 @@ impl DmabufCaps {
 /// Modifiers the driver lists for `format` with sampling support (two-call enumeration), with
 /// their plane count and whether linear filtering is supported.
 fn sampled_modifiers(device: &Device, format: vk::Format) -> Vec<(u64, u32, bool)> {
-    let entries = modifier_properties(device, format);
+    let vki = &device.instance.raw;
+    let mut list = vk::DrmFormatModifierPropertiesListEXT::default();
+    let mut props = vk::FormatProperties2::default().push_next(&mut list);
+    // SAFETY: valid physical device; VK_EXT_image_drm_format_modifier is enabled (checked by caller).
+    unsafe { vki.get_physical_device_format_properties2(device.physical, format, &mut props) };
+    let count = list.drm_format_modifier_count as usize;
+    let mut entries = vec![vk::DrmFormatModifierPropertiesEXT::default(); count];
+    let mut list = vk::DrmFormatModifierPropertiesListEXT::default()
+        .drm_format_modifier_properties(&mut entries);
+    let mut props = vk::FormatProperties2::default().push_next(&mut list);
+    // SAFETY: as above; `entries` has room for the count the first call returned.
+    unsafe { vki.get_physical_device_format_properties2(device.physical, format, &mut props) };
+    let filled = list.drm_format_modifier_count as usize;
+    entries.truncate(filled);
     // The same list with 64-bit feature flags (VK_KHR_format_feature_flags2, core in 1.3). Linear
     // filtering counts only when both lists report it: on lavapipe in the tests/vm guest the
     // 32-bit list says SAMPLED_IMAGE_FILTER_LINEAR while the validation layer, which reads the
@@ -242,28 +160,6 @@ fn sampled_modifiers(device: &Device, format: vk::Format) -> Vec<(u64, u32, bool
             )
         })
         .collect()
-}
-
-/// Every modifier the driver lists for `format`, with its tiling features (two-call enumeration).
-fn modifier_properties(
-    device: &Device,
-    format: vk::Format,
-) -> Vec<vk::DrmFormatModifierPropertiesEXT> {
-    let vki = &device.instance.raw;
-    let mut list = vk::DrmFormatModifierPropertiesListEXT::default();
-    let mut props = vk::FormatProperties2::default().push_next(&mut list);
-    // SAFETY: valid physical device; VK_EXT_image_drm_format_modifier is enabled (checked by caller).
-    unsafe { vki.get_physical_device_format_properties2(device.physical, format, &mut props) };
-    let count = list.drm_format_modifier_count as usize;
-    let mut entries = vec![vk::DrmFormatModifierPropertiesEXT::default(); count];
-    let mut list = vk::DrmFormatModifierPropertiesListEXT::default()
-        .drm_format_modifier_properties(&mut entries);
-    let mut props = vk::FormatProperties2::default().push_next(&mut list);
-    // SAFETY: as above; `entries` has room for the count the first call returned.
-    unsafe { vki.get_physical_device_format_properties2(device.physical, format, &mut props) };
-    let filled = list.drm_format_modifier_count as usize;
-    entries.truncate(filled);
-    entries
 }
 
 /// Modifiers whose 64-bit tiling features include SAMPLED_IMAGE_FILTER_LINEAR.
@@ -485,9 +381,7 @@ impl Drop for ImportedBuffer {
     }
 }
 
-/// A dma-buf bound to a `VkImage` with an explicit DRM format modifier (`Sample`): single-plane RGB
-/// with its own view, or multi-planar Y′CbCr (planes in one dma-buf) whose views are made per
-/// sampler Y′CbCr conversion (`render::ycbcr`).
+/// A single-plane dma-buf bound to a `VkImage` with an explicit DRM format modifier (`Sample`).
 pub struct ImportedImage {
     device: Arc<Device>,
     pub(crate) raw: vk::Image,
@@ -513,18 +407,15 @@ impl ImportedImage {
         format: vk::Format,
         (width, height): (u32, u32),
         modifier: u64,
-        planes: &[ImagePlane],
+        plane: ImagePlane,
     ) -> Result<Self, ImportError> {
-        let layouts: Vec<_> = planes
-            .iter()
-            .map(|p| vk::SubresourceLayout {
-                offset: u64::from(p.offset),
-                size: 0,
-                row_pitch: u64::from(p.stride),
-                array_pitch: 0,
-                depth_pitch: 0,
-            })
-            .collect();
+        let layouts = [vk::SubresourceLayout {
+            offset: u64::from(plane.offset),
+            size: 0,
+            row_pitch: u64::from(plane.stride),
+            array_pitch: 0,
+            depth_pitch: 0,
+        }];
         let mut explicit = vk::ImageDrmFormatModifierExplicitCreateInfoEXT::default()
             .drm_format_modifier(modifier)
             .plane_layouts(&layouts);
@@ -548,9 +439,9 @@ impl ImportedImage {
             .push_next(&mut external)
             .push_next(&mut explicit);
         // SAFETY: the (format, modifier) pair was reported importable for sampling
-        // (DmabufCaps::image_modifiers); size validated non-zero by the linux-dmabuf guard; the
-        // caller passes one layout per memory plane of the modifier (the plane count the caps
-        // recorded: VUID-VkImageDrmFormatModifierExplicitCreateInfoEXT-drmFormatModifierPlaneCount-02265).
+        // (DmabufCaps::image_modifiers); size validated non-zero by the linux-dmabuf guard; `layouts`
+        // has one entry per memory plane of a single-plane modifier
+        // (VUID-VkImageDrmFormatModifierExplicitCreateInfoEXT-drmFormatModifierPlaneCount-02265).
         let raw = unsafe { device.raw.create_image(&info, None) }.map_err(|e| {
             ImportError::Unsupported(format!("vkCreateImage (explicit modifier): {e}"))
         })?;
@@ -569,16 +460,9 @@ impl ImportedImage {
                 return Err(e);
             }
         };
-        // SAFETY: dedicated memory for this image, bound once at offset 0 (the planes' offsets are
-        // in the explicit layouts).
+        // SAFETY: dedicated memory for this image, bound once at offset 0.
         let bound = unsafe { device.raw.bind_image_memory(raw, memory, 0) };
-        // A multi-planar image is only viewed through a sampler Y′CbCr conversion (VUID-
-        // VkImageViewCreateInfo-format-06415); its views belong to `render::ycbcr`.
-        let single_plane = planes.len() == 1;
         let view = bound.and_then(|()| {
-            if !single_plane {
-                return Ok(vk::ImageView::null());
-            }
             let view_info = vk::ImageViewCreateInfo::default()
                 .image(raw)
                 .view_type(vk::ImageViewType::TYPE_2D)
@@ -611,8 +495,7 @@ impl ImportedImage {
 
 impl Drop for ImportedImage {
     fn drop(&mut self) {
-        // SAFETY: frames are synchronous, nothing in flight uses the image; view (null for a
-        // multi-planar image: a no-op), image, then memory.
+        // SAFETY: frames are synchronous, nothing in flight uses the image; view, image, then memory.
         unsafe {
             self.device.raw.destroy_image_view(self.view, None);
             self.device.raw.destroy_image(self.raw, None);

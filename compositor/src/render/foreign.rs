@@ -6,8 +6,7 @@
 //! discipline as wlroots' Vulkan renderer). Memory weft owns (its textures, the `StageOnCpu`
 //! staging buffer) never leaves the device and needs none of this.
 //!
-//! Images (single-plane, and multi-planar Y′CbCr ones, which are never disjoint here so the COLOR
-//! aspect names all planes): the first acquire starts from UNDEFINED (the image was created in it; Mesa keeps the
+//! Images: the first acquire starts from UNDEFINED (the image was created in it; Mesa keeps the
 //! bytes of linear and modifier images), later ones from GENERAL, the layout each release leaves.
 //! Without VK_EXT_queue_family_foreign the families are IGNORED and only the layouts change.
 
@@ -18,36 +17,11 @@ use ash::vk;
 use super::memory::color_range;
 use super::renderer::{DrawItem, Fill};
 use super::texture::Texture;
-use super::ycbcr::YcbcrImage;
-
-/// A client image a frame samples.
-enum ClientImage {
-    Texture(Arc<Texture>),
-    Ycbcr(Arc<YcbcrImage>),
-}
-
-impl ClientImage {
-    fn raw(&self) -> vk::Image {
-        match self {
-            Self::Texture(t) => t.raw_image(),
-            Self::Ycbcr(y) => y.image.raw,
-        }
-    }
-
-    /// Marks the image acquired (for a texture: initialised, which lets the frame draw it);
-    /// returns whether it had been before.
-    fn mark(&self) -> bool {
-        match self {
-            Self::Texture(t) => t.mark_initialized(),
-            Self::Ycbcr(y) => y.mark_acquired(),
-        }
-    }
-}
 
 /// The client memory one frame reads: each image and buffer once.
 #[derive(Default)]
 pub(crate) struct ForeignUse {
-    images: Vec<ClientImage>,
+    images: Vec<Arc<Texture>>,
     buffers: Vec<vk::Buffer>,
 }
 
@@ -56,10 +30,12 @@ impl ForeignUse {
         let mut me = Self::default();
         for item in items {
             match &item.fill {
-                Fill::Texture { texture, .. } if texture.is_imported() => {
-                    me.add_image(ClientImage::Texture(texture.clone()));
+                Fill::Texture { texture, .. }
+                    if texture.is_imported()
+                        && !me.images.iter().any(|t| Arc::ptr_eq(t, texture)) =>
+                {
+                    me.images.push(texture.clone());
                 }
-                Fill::Ycbcr { image, .. } => me.add_image(ClientImage::Ycbcr(image.clone())),
                 Fill::Planar { source, .. } => {
                     for b in source.foreign_buffers() {
                         if !me.buffers.contains(&b) {
@@ -71,12 +47,6 @@ impl ForeignUse {
             }
         }
         me
-    }
-
-    fn add_image(&mut self, image: ClientImage) {
-        if !self.images.iter().any(|i| i.raw() == image.raw()) {
-            self.images.push(image);
-        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -91,7 +61,7 @@ impl ForeignUse {
             .images
             .iter()
             .map(|t| {
-                let old = if t.mark() {
+                let old = if t.mark_initialized() {
                     vk::ImageLayout::GENERAL
                 } else {
                     vk::ImageLayout::UNDEFINED
@@ -105,7 +75,7 @@ impl ForeignUse {
                     .new_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
                     .src_queue_family_index(foreign)
                     .dst_queue_family_index(ours)
-                    .image(t.raw())
+                    .image(t.raw_image())
                     .subresource_range(color_range())
             })
             .collect();
@@ -153,7 +123,7 @@ impl ForeignUse {
                     .new_layout(vk::ImageLayout::GENERAL)
                     .src_queue_family_index(ours)
                     .dst_queue_family_index(foreign)
-                    .image(t.raw())
+                    .image(t.raw_image())
                     .subresource_range(color_range())
             })
             .collect();

@@ -23,7 +23,6 @@ pub mod planar;
 pub mod renderer;
 pub mod swapchain;
 pub mod texture;
-pub mod ycbcr;
 
 pub use ash::vk;
 pub use device::{DeviceInfo, DeviceKind};
@@ -33,7 +32,6 @@ pub use planar::{
 };
 pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, UploadRect};
 pub use texture::Texture;
-pub use ycbcr::YcbcrImage;
 
 /// What the caller should do about an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use super::RenderError;
 
 /// SPIR-V built from `shaders/*.{vert,frag}` by `shaders/build.sh`; `tests/shaders.rs` keeps them in
 /// step with the GLSL sources.
-pub(crate) const VERT_SPV: &[u8] = include_bytes!("../../../shaders/spv/quad.vert.spv");
-pub(crate) const FRAG_SPV: &[u8] = include_bytes!("../../../shaders/spv/quad.frag.spv");
+const VERT_SPV: &[u8] = include_bytes!("../../../shaders/spv/quad.vert.spv");
+const FRAG_SPV: &[u8] = include_bytes!("../../../shaders/spv/quad.frag.spv");
 
 /// Push-constant block, laid out as the GLSL `Quad` block (std430 push-constant layout).
 #[repr(C)]

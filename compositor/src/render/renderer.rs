@@ -17,7 +17,6 @@ use super::memory::{color_range, HostBuffer, Image};
 use super::pipeline::{PushConstants, QuadPipeline, QuadPush};
 use super::planar::{PlanarLayout, PlanarMemory, PlanarPipeline, PlanarSource, YuvParams};
 use super::texture::Texture;
-use super::ycbcr::{YcbcrImage, YcbcrPipeline};
 use super::RenderError;
 
 /// The format of every render target: RGBA bytes in memory, which is what a PNG wants.
@@ -53,13 +52,6 @@ pub enum Fill {
         src: Rect,
         yuv: YuvParams,
     },
-    /// A multi-planar Y′CbCr image sampled through a sampler Y′CbCr conversion for `yuv`; `src` in
-    /// texels (`h < 0` flips vertically).
-    Ycbcr {
-        image: Arc<YcbcrImage>,
-        src: Rect,
-        yuv: YuvParams,
-    },
 }
 
 /// One quad of a frame, drawn in list order (back to front).
@@ -68,13 +60,6 @@ pub struct DrawItem {
     pub dst: Rect,
     pub fill: Fill,
     pub alpha: f32,
-}
-
-/// How one `Fill::Ycbcr` item is drawn this frame.
-struct YcbcrBind {
-    pipeline: vk::Pipeline,
-    layout: vk::PipelineLayout,
-    set: vk::DescriptorSet,
 }
 
 /// An upload region: `rect` of the texture from `data` rows at `stride` bytes.
@@ -130,8 +115,6 @@ pub struct Renderer {
     readback: Option<HostBuffer>,
     /// Bound for solid quads, whose pipeline still expects a descriptor set.
     white: Arc<Texture>,
-    /// One pipeline per sampler Y′CbCr conversion drawn so far (few: formats × matrices × ranges).
-    ycbcr: Vec<Arc<YcbcrPipeline>>,
 }
 
 impl Renderer {
@@ -187,7 +170,6 @@ impl Renderer {
             pending: Vec::new(),
             readback: None,
             white: white.clone(),
-            ycbcr: Vec::new(),
         };
         renderer.upload(
             &white,
@@ -386,7 +368,6 @@ impl Renderer {
         items: Option<&[DrawItem]>,
         readback: Option<()>,
     ) -> Result<(), RenderError> {
-        let ycbcr = self.prepare_ycbcr(items.unwrap_or(&[]));
         let d = &self.device.raw;
         let cmd = self.cmd;
         // SAFETY: the previous submission of `cmd` was waited for (every path ends in a fence wait),
@@ -466,7 +447,7 @@ impl Renderer {
             if !client_memory.is_empty() {
                 client_memory.acquire(d, cmd, families);
             }
-            self.record_frame(cmd, target, clear, items, &ycbcr);
+            self.record_frame(cmd, target, clear, items);
             if !client_memory.is_empty() {
                 client_memory.release(d, cmd, families);
             }
@@ -550,52 +531,12 @@ impl Renderer {
         Ok(())
     }
 
-    /// For each `Fill::Ycbcr` item, the pipeline of its conversion (made on first use) and the
-    /// image's descriptor set for it; `None` elsewhere, and for an item that cannot be drawn (logged).
-    fn prepare_ycbcr(&mut self, items: &[DrawItem]) -> Vec<Option<YcbcrBind>> {
-        items
-            .iter()
-            .map(|item| {
-                let Fill::Ycbcr { image, yuv, .. } = &item.fill else {
-                    return None;
-                };
-                let key = image.key(*yuv);
-                let pipeline = match self.ycbcr.iter().find(|p| p.key == key) {
-                    Some(p) => p.clone(),
-                    None => match YcbcrPipeline::new(&self.device, key, TARGET_FORMAT) {
-                        Ok(p) => {
-                            let p = Arc::new(p);
-                            self.ycbcr.push(p.clone());
-                            p
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, ?key, "no pipeline for this Y′CbCr conversion; item skipped");
-                            return None;
-                        }
-                    },
-                };
-                match image.set_for(&self.device, &pipeline) {
-                    Ok(set) => Some(YcbcrBind {
-                        pipeline: pipeline.draw().pipeline,
-                        layout: pipeline.draw().layout,
-                        set,
-                    }),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "no descriptor set for a Y′CbCr image; item skipped");
-                        None
-                    }
-                }
-            })
-            .collect()
-    }
-
     fn record_frame(
         &self,
         cmd: vk::CommandBuffer,
         target: &RenderTarget,
         clear: [f32; 4],
         items: &[DrawItem],
-        ycbcr: &[Option<YcbcrBind>],
     ) {
         let d = &self.device.raw;
         let (w, h) = (target.width(), target.height());
@@ -649,47 +590,7 @@ impl Renderer {
             d.cmd_set_viewport(cmd, 0, &[viewport]);
             d.cmd_set_scissor(cmd, 0, &[area]);
             let mut bound = vk::Pipeline::null();
-            for (i, item) in items.iter().enumerate() {
-                if let Fill::Ycbcr { image, src, .. } = &item.fill {
-                    let Some(Some(bind)) = ycbcr.get(i) else {
-                        continue;
-                    };
-                    if bound != bind.pipeline {
-                        d.cmd_bind_pipeline(cmd, vk::PipelineBindPoint::GRAPHICS, bind.pipeline);
-                        bound = bind.pipeline;
-                    }
-                    let (tw, th) = (image.width() as f32, image.height() as f32);
-                    let push = QuadPush {
-                        dst: ndc(&item.dst, w as f32, h as f32),
-                        src: [
-                            src.x / tw,
-                            src.y / th,
-                            (src.x + src.w) / tw,
-                            (src.y + src.h) / th,
-                        ],
-                        alpha: item.alpha,
-                        mode: 0,
-                        opaque: 1,
-                        ..Default::default()
-                    };
-                    d.cmd_bind_descriptor_sets(
-                        cmd,
-                        vk::PipelineBindPoint::GRAPHICS,
-                        bind.layout,
-                        0,
-                        &[bind.set],
-                        &[],
-                    );
-                    d.cmd_push_constants(
-                        cmd,
-                        bind.layout,
-                        vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT,
-                        0,
-                        push.bytes(),
-                    );
-                    d.cmd_draw(cmd, 4, 1, 0, 0);
-                    continue;
-                }
+            for item in items {
                 if let Fill::Planar { source, src, yuv } = &item.fill {
                     if bound != self.planar.draw.pipeline {
                         d.cmd_bind_pipeline(
@@ -786,8 +687,8 @@ impl Renderer {
                 push.color = *c;
                 (Some(self.white.set()), push)
             }
-            // Drawn by their own pipelines in `record_frame`.
-            Fill::Planar { .. } | Fill::Ycbcr { .. } => (None, push),
+            // Drawn by the planar pipeline in `record_frame`.
+            Fill::Planar { .. } => (None, push),
         }
     }
 }
