@@ -734,6 +734,47 @@ fn rewritten_buffers_show_their_new_contents() {
 }
 
 #[test]
+fn dmabufs_larger_than_their_image_and_images_larger_than_a_buffer_binding() {
+    let f = Fixture::start("dmabuf-size");
+    let caps = f.msg(Request::Imports)["caps"].clone();
+    let limit = caps["max_storage_buffer_range"].as_u64().expect("limit");
+    // A dma-buf far larger than one storage-buffer binding (a pool, say), holding a small image at
+    // its start: only the bytes the planes reach are bound, so it is read in place.
+    f.policy(&["Sample"], None);
+    let (mut c, d) = f.client();
+    let pad = (limit as usize + (64 << 20)).next_multiple_of(4096);
+    let mut big =
+        MemBuffer::with_files(NV12, W, H, Layout::default(), |len| MemFile::new(len + pad))
+            .expect("sparse memfd");
+    fill_pattern(&mut big, 0);
+    let t = c.toplevel("big file", "weft.test").expect("toplevel");
+    let wl = big.create_immed(&c, &d);
+    show(&mut c, &t, &wl);
+    let s = f.surface("big file");
+    assert_eq!(s["rung"], "SampleLinear", "{s}");
+    // An image whose planes span more than one binding can cover: neither buffer rung can take it
+    // (the client gets `failed`, nothing else happens); a device with a larger limit would.
+    let (w, h) = (8192u32, (limit / (8192 * 4)) as u32 + 8);
+    let huge = MemBuffer::new(XRGB8888, w, h, Layout::default()).expect("sparse memfd");
+    let before = f.cache()["failures"].as_u64();
+    assert!(matches!(
+        huge.create(&mut c, &d, 0).expect("answer"),
+        Outcome::Failed
+    ));
+    assert_eq!(f.cache()["failures"].as_u64(), before.map(|n| n + 1));
+    assert!(c.protocol_error().is_none());
+    // Everyone else is still served, the same client included.
+    show(&mut c, &t, &wl);
+    let (want, tol) = expected(NV12, 0, false, false);
+    assert_close(
+        pixel(&f, "big file", W / 4, H / 4),
+        want,
+        tol,
+        "after the refusal",
+    );
+}
+
+#[test]
 fn y_invert_flips_the_image() {
     let f = Fixture::start("dmabuf-yinvert");
     let (mut c, d) = f.client();

@@ -270,6 +270,19 @@ impl Importer {
         Err(format!("no import rung works: {}", why.join("; ")))
     }
 
+    /// Whether `bytes` of planes fit one storage-buffer descriptor of the render device; a buffer
+    /// that does not is this buffer's problem (not its class's), so the next rung is tried.
+    fn fits_one_descriptor(&self, bytes: u64) -> Result<(), ImportError> {
+        let limit = self.caps.max_storage_buffer_range;
+        if bytes > limit {
+            return Err(ImportError::Rejected(format!(
+                "its planes span {bytes} bytes, more than one storage buffer of the render device \
+                 covers (maxStorageBufferRange {limit})"
+            )));
+        }
+        Ok(())
+    }
+
     fn try_rung(
         &self,
         renderer: &mut Renderer,
@@ -303,6 +316,15 @@ impl Importer {
             }
             Rung::SampleLinear => {
                 planes.check_extents(desc.fourcc, width, height)?;
+                let layout = planar_layout(
+                    desc.fourcc,
+                    width,
+                    height,
+                    planes.planes.iter().map(|&(f, o, s)| (f, o, s)),
+                )?;
+                for b in 0..planes.files.len() {
+                    self.fits_one_descriptor(layout.extent_in(b))?;
+                }
                 let memory = planes
                     .files
                     .iter()
@@ -311,12 +333,6 @@ impl Importer {
                             .map(|b| Arc::new(b) as Arc<dyn PlanarMemory>)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let layout = planar_layout(
-                    desc.fourcc,
-                    width,
-                    height,
-                    planes.planes.iter().map(|&(f, o, s)| (f, o, s)),
-                )?;
                 Ok((
                     Drawable::Planar(renderer.create_planar(layout, memory)?),
                     None,
@@ -342,6 +358,7 @@ impl Importer {
                     staged_planes.push((0usize, dst_offset, stride));
                     dst = (dst + u64::from(stride) * u64::from(r)).next_multiple_of(16);
                 }
+                self.fits_one_descriptor(dst)?;
                 let staging = Arc::new(Mutex::new(HostBuffer::new(
                     renderer.device(),
                     dst.max(16),

@@ -49,6 +49,9 @@ pub struct DmabufCaps {
     /// images are sampled with a NEAREST sampler (exact at 1:1, blocky when scaled). Seen on
     /// lavapipe in the tests/vm guest for every LINEAR RGB format.
     pub image_nearest_only: Vec<(u32, u64)>,
+    /// The most bytes one storage-buffer descriptor may cover (`maxStorageBufferRange`): the
+    /// planes of one dma-buf (`SampleLinear`) or of the staging copy (`StageOnCpu`) must fit.
+    pub max_storage_buffer_range: u64,
     /// `dev_t` of the render device's DRM node (`VK_EXT_physical_device_drm`), if it has one.
     pub drm_node: Option<u64>,
     /// The device is a CPU implementation (lavapipe): its implicit dma-buf layout is linear.
@@ -66,6 +69,9 @@ impl DmabufCaps {
             ..Default::default()
         };
         let vki = &device.instance.raw;
+        // SAFETY: valid physical device; core 1.0 query.
+        let limits = unsafe { vki.get_physical_device_properties(device.physical) }.limits;
+        caps.max_storage_buffer_range = u64::from(limits.max_storage_buffer_range);
         if device.has_extension("VK_EXT_physical_device_drm") {
             let mut drm = vk::PhysicalDeviceDrmPropertiesEXT::default();
             let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut drm);

@@ -110,6 +110,30 @@ pub struct PlanarLayout {
     pub planes: Vec<PlanarPlane>,
 }
 
+impl PlanarLayout {
+    /// Rows of plane `index` (4:2:0 chroma planes have half the rows, rounded up).
+    pub fn rows(&self, index: usize) -> u32 {
+        match (self.format, index) {
+            (PlanarFormat::Nv12 | PlanarFormat::P010 | PlanarFormat::Yuv420, 1..) => {
+                self.height.div_ceil(2)
+            }
+            _ => self.height,
+        }
+    }
+
+    /// Bytes of buffer `buffer` the planes in it reach, from its start: what its descriptor must
+    /// cover (a dma-buf may be larger than its image).
+    pub fn extent_in(&self, buffer: usize) -> u64 {
+        self.planes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.buffer == buffer)
+            .map(|(i, p)| u64::from(p.offset) + u64::from(p.stride) * u64::from(self.rows(i)))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 /// Push constants of planar.{vert,frag}, laid out as the GLSL block (std430 push-constant layout).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -219,10 +243,13 @@ impl PlanarSource {
             .map(|i| {
                 let plane = layout.planes.get(i).unwrap_or(&layout.planes[0]);
                 let mem = &memory[plane.buffer];
+                // Only the bytes the planes reach (the caller checked they fit
+                // maxStorageBufferRange); never past the memory's whole words.
+                let reach = layout.extent_in(plane.buffer).next_multiple_of(4);
                 [vk::DescriptorBufferInfo {
                     buffer: mem.buffer(),
                     offset: 0,
-                    range: mem.size(),
+                    range: mem.size().min(reach).max(4),
                 }]
             })
             .collect();
