@@ -763,6 +763,25 @@ fn dmabufs_larger_than_their_image_and_images_larger_than_a_buffer_binding() {
     ));
     assert_eq!(f.cache()["failures"].as_u64(), before.map(|n| n + 1));
     assert!(c.protocol_error().is_none());
+    // Wider than any image the device makes: not `Sample` (where it exists, the reason says why),
+    // but a buffer rung reads it.
+    f.policy(&[], None);
+    let wide_w = caps["max_image_dimension"].as_u64().expect("max dimension") as u32 + 16;
+    let mut wide = MemBuffer::new(XRGB8888, wide_w, 4, Layout::default()).expect("memfd");
+    wide.fill_rgb(|_, _| [0, 0, 255, 255]);
+    let tw = c.toplevel("wide", "weft.test").expect("toplevel");
+    let ww = wide.create_immed(&c, &d);
+    show(&mut c, &tw, &ww);
+    let s = f.surface("wide");
+    assert_eq!(s["rung"], "SampleLinear", "{s}");
+    if caps["modifiers"] == true {
+        assert!(
+            s["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("maxImageDimension2D")),
+            "{s}"
+        );
+    }
     // Everyone else is still served, the same client included.
     show(&mut c, &t, &wl);
     let (want, tol) = expected(NV12, 0, false, false);

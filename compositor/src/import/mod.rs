@@ -295,6 +295,13 @@ impl Importer {
         let planes = Planes::of(dmabuf)?;
         match rung {
             Rung::Sample => {
+                let max = self.caps.max_image_dimension;
+                if width > max || height > max {
+                    return Err(ImportError::Rejected(format!(
+                        "{width}x{height} is larger than the device's images \
+                         (maxImageDimension2D {max})"
+                    )));
+                }
                 let vk_format = rgb_vk_format(desc.fourcc).ok_or_else(|| {
                     ImportError::Unsupported("not a single-plane RGB format".into())
                 })?;

@@ -52,6 +52,9 @@ pub struct DmabufCaps {
     /// The most bytes one storage-buffer descriptor may cover (`maxStorageBufferRange`): the
     /// planes of one dma-buf (`SampleLinear`) or of the staging copy (`StageOnCpu`) must fit.
     pub max_storage_buffer_range: u64,
+    /// The widest and tallest image the device creates (`maxImageDimension2D`): larger buffers
+    /// cannot take `Sample`.
+    pub max_image_dimension: u32,
     /// `dev_t` of the render device's DRM node (`VK_EXT_physical_device_drm`), if it has one.
     pub drm_node: Option<u64>,
     /// The device is a CPU implementation (lavapipe): its implicit dma-buf layout is linear.
@@ -72,6 +75,7 @@ impl DmabufCaps {
         // SAFETY: valid physical device; core 1.0 query.
         let limits = unsafe { vki.get_physical_device_properties(device.physical) }.limits;
         caps.max_storage_buffer_range = u64::from(limits.max_storage_buffer_range);
+        caps.max_image_dimension = limits.max_image_dimension2_d;
         if device.has_extension("VK_EXT_physical_device_drm") {
             let mut drm = vk::PhysicalDeviceDrmPropertiesEXT::default();
             let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut drm);
