@@ -57,24 +57,52 @@ impl ForeignUse {
     /// which is what lets the frame draw it.
     pub(crate) fn acquire(&self, d: &ash::Device, cmd: vk::CommandBuffer, families: (u32, u32)) {
         let (foreign, ours) = families;
+        let producer = Side::idle(foreign);
+        let reader = Side::reading(ours);
+        self.transfer(d, cmd, (producer, reader), |t| {
+            let old = if t.mark_initialized() {
+                vk::ImageLayout::GENERAL
+            } else {
+                vk::ImageLayout::UNDEFINED
+            };
+            (old, vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
+        });
+    }
+
+    /// Records the release barriers (after the frame's rendering): back to the producer.
+    pub(crate) fn release(&self, d: &ash::Device, cmd: vk::CommandBuffer, families: (u32, u32)) {
+        let (foreign, ours) = families;
+        self.transfer(d, cmd, (Side::reading(ours), Side::idle(foreign)), |_| {
+            (
+                vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                vk::ImageLayout::GENERAL,
+            )
+        });
+    }
+
+    /// One barrier per image and buffer from `from` to `to`; `layouts` gives each image's
+    /// (old, new) layout.
+    fn transfer(
+        &self,
+        d: &ash::Device,
+        cmd: vk::CommandBuffer,
+        (from, to): (Side, Side),
+        layouts: impl Fn(&Texture) -> (vk::ImageLayout, vk::ImageLayout),
+    ) {
         let images: Vec<_> = self
             .images
             .iter()
             .map(|t| {
-                let old = if t.mark_initialized() {
-                    vk::ImageLayout::GENERAL
-                } else {
-                    vk::ImageLayout::UNDEFINED
-                };
+                let (old, new) = layouts(t);
                 vk::ImageMemoryBarrier2::default()
-                    .src_stage_mask(vk::PipelineStageFlags2::NONE)
-                    .src_access_mask(vk::AccessFlags2::NONE)
-                    .dst_stage_mask(vk::PipelineStageFlags2::FRAGMENT_SHADER)
-                    .dst_access_mask(vk::AccessFlags2::SHADER_SAMPLED_READ)
+                    .src_stage_mask(from.stage)
+                    .src_access_mask(from.image_access)
+                    .dst_stage_mask(to.stage)
+                    .dst_access_mask(to.image_access)
                     .old_layout(old)
-                    .new_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
-                    .src_queue_family_index(foreign)
-                    .dst_queue_family_index(ours)
+                    .new_layout(new)
+                    .src_queue_family_index(from.family)
+                    .dst_queue_family_index(to.family)
                     .image(t.raw_image())
                     .subresource_range(color_range())
             })
@@ -84,19 +112,20 @@ impl ForeignUse {
             .iter()
             .map(|&b| {
                 vk::BufferMemoryBarrier2::default()
-                    .src_stage_mask(vk::PipelineStageFlags2::NONE)
-                    .src_access_mask(vk::AccessFlags2::NONE)
-                    .dst_stage_mask(vk::PipelineStageFlags2::FRAGMENT_SHADER)
-                    .dst_access_mask(vk::AccessFlags2::SHADER_STORAGE_READ)
-                    .src_queue_family_index(foreign)
-                    .dst_queue_family_index(ours)
+                    .src_stage_mask(from.stage)
+                    .src_access_mask(from.buffer_access)
+                    .dst_stage_mask(to.stage)
+                    .dst_access_mask(to.buffer_access)
+                    .src_queue_family_index(from.family)
+                    .dst_queue_family_index(to.family)
                     .buffer(b)
                     .offset(0)
                     .size(vk::WHOLE_SIZE)
             })
             .collect();
         // SAFETY: `cmd` is recording outside a render pass; synchronization2 is enabled; the
-        // foreign family is only named when VK_EXT_queue_family_foreign is enabled (`families`).
+        // foreign family is only named when VK_EXT_queue_family_foreign is enabled (`families`);
+        // a release is recorded after the rendering that read the memory.
         unsafe {
             d.cmd_pipeline_barrier2(
                 cmd,
@@ -106,51 +135,35 @@ impl ForeignUse {
             )
         };
     }
+}
 
-    /// Records the release barriers (after the frame's rendering): back to the producer.
-    pub(crate) fn release(&self, d: &ash::Device, cmd: vk::CommandBuffer, families: (u32, u32)) {
-        let (foreign, ours) = families;
-        let images: Vec<_> = self
-            .images
-            .iter()
-            .map(|t| {
-                vk::ImageMemoryBarrier2::default()
-                    .src_stage_mask(vk::PipelineStageFlags2::FRAGMENT_SHADER)
-                    .src_access_mask(vk::AccessFlags2::SHADER_SAMPLED_READ)
-                    .dst_stage_mask(vk::PipelineStageFlags2::NONE)
-                    .dst_access_mask(vk::AccessFlags2::NONE)
-                    .old_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
-                    .new_layout(vk::ImageLayout::GENERAL)
-                    .src_queue_family_index(ours)
-                    .dst_queue_family_index(foreign)
-                    .image(t.raw_image())
-                    .subresource_range(color_range())
-            })
-            .collect();
-        let buffers: Vec<_> = self
-            .buffers
-            .iter()
-            .map(|&b| {
-                vk::BufferMemoryBarrier2::default()
-                    .src_stage_mask(vk::PipelineStageFlags2::FRAGMENT_SHADER)
-                    .src_access_mask(vk::AccessFlags2::SHADER_STORAGE_READ)
-                    .dst_stage_mask(vk::PipelineStageFlags2::NONE)
-                    .dst_access_mask(vk::AccessFlags2::NONE)
-                    .src_queue_family_index(ours)
-                    .dst_queue_family_index(foreign)
-                    .buffer(b)
-                    .offset(0)
-                    .size(vk::WHOLE_SIZE)
-            })
-            .collect();
-        // SAFETY: as in `acquire`; the rendering that read the memory was recorded before this.
-        unsafe {
-            d.cmd_pipeline_barrier2(
-                cmd,
-                &vk::DependencyInfo::default()
-                    .image_memory_barriers(&images)
-                    .buffer_memory_barriers(&buffers),
-            )
-        };
+/// One side of an ownership transfer: the queue family and what it does with the memory.
+#[derive(Clone, Copy)]
+struct Side {
+    family: u32,
+    stage: vk::PipelineStageFlags2,
+    image_access: vk::AccessFlags2,
+    buffer_access: vk::AccessFlags2,
+}
+
+impl Side {
+    /// The producer's side: nothing of ours to wait for or to make visible.
+    fn idle(family: u32) -> Self {
+        Self {
+            family,
+            stage: vk::PipelineStageFlags2::NONE,
+            image_access: vk::AccessFlags2::NONE,
+            buffer_access: vk::AccessFlags2::NONE,
+        }
+    }
+
+    /// The frame's side: the fragment shader samples images and reads storage buffers.
+    fn reading(family: u32) -> Self {
+        Self {
+            family,
+            stage: vk::PipelineStageFlags2::FRAGMENT_SHADER,
+            image_access: vk::AccessFlags2::SHADER_SAMPLED_READ,
+            buffer_access: vk::AccessFlags2::SHADER_STORAGE_READ,
+        }
     }
 }
