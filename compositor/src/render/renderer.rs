@@ -115,6 +115,9 @@ pub struct Renderer {
     readback: Option<HostBuffer>,
     /// Bound for solid quads, whose pipeline still expects a descriptor set.
     white: Arc<Texture>,
+    /// (producer, ours) queue families of client memory's ownership transfers (`render::foreign`):
+    /// FOREIGN → our queue's family with VK_EXT_queue_family_foreign, else IGNORED both.
+    foreign_families: (u32, u32),
 }
 
 impl Renderer {
@@ -170,7 +173,12 @@ impl Renderer {
             pending: Vec::new(),
             readback: None,
             white: white.clone(),
+            foreign_families: (vk::QUEUE_FAMILY_IGNORED, vk::QUEUE_FAMILY_IGNORED),
         };
+        if renderer.device.has_extension("VK_EXT_queue_family_foreign") {
+            renderer.foreign_families =
+                (vk::QUEUE_FAMILY_FOREIGN_EXT, renderer.device.queue_family);
+        }
         renderer.upload(
             &white,
             &[255, 255, 255, 255],
@@ -439,17 +447,12 @@ impl Renderer {
         if let Some((target, clear)) = frame {
             let items = items.unwrap_or(&[]);
             let client_memory = ForeignUse::of(items);
-            let families = if self.device.has_extension("VK_EXT_queue_family_foreign") {
-                (vk::QUEUE_FAMILY_FOREIGN_EXT, self.device.queue_family)
-            } else {
-                (vk::QUEUE_FAMILY_IGNORED, vk::QUEUE_FAMILY_IGNORED)
-            };
             if !client_memory.is_empty() {
-                client_memory.acquire(d, cmd, families);
+                client_memory.acquire(d, cmd, self.foreign_families);
             }
             self.record_frame(cmd, target, clear, items);
             if !client_memory.is_empty() {
-                client_memory.release(d, cmd, families);
+                client_memory.release(d, cmd, self.foreign_families);
             }
             if readback.is_some() {
                 if let Some(buf) = &self.readback {
