@@ -58,6 +58,7 @@ pub fn run(
         Clock::monotonic()
     };
     let mut state = Weft::new(display.handle(), clock)?;
+    state.loop_handle = Some(event_loop.handle());
     if let Some(timeout) = options.ping_timeout {
         state.pings.timeout = timeout;
         state.pings.interval = state.pings.interval.min(timeout);

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod feedback;
 pub mod frame;
 pub mod handlers;
+pub mod implicit_sync;
 pub mod import;
 pub mod input;
 pub mod ipc;

@@ -75,6 +75,9 @@ pub struct Weft {
     /// Windows placed so far, for the cascade of new toplevels.
     pub placed: u32,
     pub running: bool,
+    /// The event loop, for sources the compositor adds itself (the implicit-sync bridge's fence
+    /// waits); set by the backend that runs the loop.
+    pub loop_handle: Option<smithay::reexports::calloop::LoopHandle<'static, Weft>>,
 }
 
 /// The xdg_wm_base version weft advertises (see `Weft::new`).
@@ -165,6 +168,7 @@ impl Weft {
             pings: Default::default(),
             placed: 0,
             running: true,
+            loop_handle: None,
         })
     }
 

@@ -64,6 +64,8 @@ pub struct SurfaceContent {
     pub commits: u64,
     /// How often rung or reason changed (each change is one log line).
     pub path_changes: u64,
+    /// Commits held until their dma-buf's writers were done (the implicit-sync bridge).
+    pub fence_waits: u64,
     pub uploaded_bytes: u64,
     /// CPU time this thread spent handling the surface's commits (import, cache lookup, copies).
     pub commit_cpu_ns: u64,

@@ -32,6 +32,7 @@ impl CompositorHandler for Weft {
         with_states(surface, |states| {
             states.data_map.insert_if_missing(|| id);
         });
+        crate::implicit_sync::install(surface);
         smithay::wayland::compositor::add_destruction_hook(surface, |state: &mut Weft, surface| {
             state.xdg_guard.surface_destroyed(surface);
             state.damage();

@@ -64,6 +64,8 @@ pub struct SurfaceRecord {
     pub commits: u64,
     /// How often the surface's rung or reason changed (each change is logged once, at info).
     pub path_changes: u64,
+    /// Commits held until their dma-buf's implicit write fences signalled.
+    pub fence_waits: u64,
     pub uploaded_bytes: u64,
     /// CPU time spent on this surface's commits (import, cache lookup, staging copies).
     pub commit_cpu_ns: u64,

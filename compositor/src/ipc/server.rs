@@ -242,6 +242,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             popups,
             commits: c.commits,
             path_changes: c.path_changes,
+            fence_waits: c.fence_waits,
             uploaded_bytes: c.uploaded_bytes,
             commit_cpu_ns: c.commit_cpu_ns,
         }));
