@@ -1,0 +1,108 @@
+//! The implicit-sync bridge with a real fence (tests/vm guest only: `--features vm-guest`, run by
+//! tests/vm/check). A vgem buffer stands for a GPU or decoder frame: weft must not apply a commit
+//! of it while a write fence is pending in its reservation, and must apply it once the fence
+//! signals — without the client doing anything more (it uses no explicit sync).
+
+mod common;
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use common::Harness;
+use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
+use weft_clients::dmabuf::{LinuxDmabuf, MOD_LINEAR, XRGB8888};
+use weft_guest::vgem::{Access, Vgem, VgemBuffer};
+
+const W: u32 = 64;
+const H: u32 = 48;
+
+/// A vgem buffer filled with one colour (bytes B, G, R, X), not fenced yet.
+fn vgem_frame(vgem: &Vgem, bgrx: [u8; 4]) -> VgemBuffer {
+    let buffer = vgem.alloc(W, H).expect("vgem buffer");
+    let mut map = buffer.dmabuf.map().expect("mmap");
+    for px in map.as_mut_slice().chunks_exact_mut(4) {
+        px.copy_from_slice(&bgrx);
+    }
+    buffer
+}
+
+/// The centre pixel of the surface titled `title` (RGB).
+fn centre(h: &Harness, title: &str) -> [u8; 3] {
+    let s = h.surface(title);
+    let (x, y) = (s["x"].as_u64().expect("x"), s["y"].as_u64().expect("y"));
+    let p = h
+        .screenshot("HEADLESS-1")
+        .pixel(x as u32 + W / 2, y as u32 + H / 2);
+    [p[0], p[1], p[2]]
+}
+
+#[test]
+fn a_commit_waits_for_the_buffers_write_fence() {
+    let h = Harness::deterministic(320, 240, 60);
+    let vgem = Vgem::open().expect("vgem (run inside tests/vm)");
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
+    let t = c.toplevel("fenced", "weft.test").expect("toplevel");
+    let send = |c: &weft_clients::Client, b: &VgemBuffer| {
+        let (params, _) = d.params(c);
+        let fd = b.dmabuf.try_clone_fd().expect("dup");
+        params.add(
+            fd.as_fd(),
+            0,
+            0,
+            W * 4,
+            (MOD_LINEAR >> 32) as u32,
+            MOD_LINEAR as u32,
+        );
+        let wl = params.create_immed(W as i32, H as i32, XRGB8888, Flags::empty(), &c.qh, ());
+        params.destroy();
+        wl
+    };
+
+    // Frame A (blue), no fence: shown at once.
+    let a = vgem_frame(&vgem, [255, 0, 0, 0]);
+    let wa = send(&c, &a);
+    c.show(&t.surface, &wa);
+    c.roundtrip().expect("roundtrip");
+    h.settle(&mut c);
+    assert_eq!(centre(&h, "fenced"), [0, 0, 255]);
+    let before = h.surface("fenced");
+    assert_eq!(before["fence_waits"].as_u64(), Some(0), "{before}");
+
+    // Frame B (red) while its producer still "writes" it: a write fence in the reservation.
+    let b = vgem_frame(&vgem, [0, 0, 255, 0]);
+    let wb = send(&c, &b);
+    let fence = vgem.attach_fence(&b, Access::Write).expect("fence");
+    let attached = Instant::now();
+    c.show(&t.surface, &wb);
+    c.roundtrip().expect("roundtrip");
+    h.settle(&mut c);
+    let held = h.surface("fenced");
+    assert_eq!(held["fence_waits"].as_u64(), Some(1), "{held}");
+    assert_eq!(
+        held["commits"], before["commits"],
+        "the commit is held, not applied: {held}"
+    );
+    assert_eq!(centre(&h, "fenced"), [0, 0, 255], "still frame A");
+    assert!(
+        attached.elapsed() < Duration::from_secs(8),
+        "vgem signals by itself after 10 s; the held state must be checked before"
+    );
+
+    // The producer finishes: weft applies the held commit by itself.
+    vgem.signal(fence).expect("signal");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.surface("fenced")["commits"] == before["commits"] {
+        assert!(
+            Instant::now() < deadline,
+            "the held commit was never applied"
+        );
+        c.roundtrip().expect("roundtrip");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.settle(&mut c);
+    assert_eq!(centre(&h, "fenced"), [255, 0, 0], "frame B after its fence");
+    let s = h.surface("fenced");
+    assert_eq!(s["buffer"]["kind"], "dmabuf", "{s}");
+    assert!(c.protocol_error().is_none());
+}
