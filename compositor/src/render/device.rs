@@ -234,6 +234,24 @@ impl Device {
         self.info.extensions.iter().any(|e| e == name)
     }
 
+    /// Submits `cmd` to the queue with `fence` (unsignalled) and waits for it ([`Self::wait_and_reset`]).
+    /// The error names the call that failed.
+    pub(crate) fn submit_and_wait(
+        &self,
+        cmd: vk::CommandBuffer,
+        fence: vk::Fence,
+        what: &str,
+    ) -> Result<(), (&'static str, vk::Result)> {
+        let cmds = [cmd];
+        let submit = vk::SubmitInfo::default().command_buffers(&cmds);
+        // SAFETY: `cmd` is fully recorded; the fence is unsignalled (every wait resets it); the
+        // queue is only used from the thread that owns the renderer (and its swapchain).
+        unsafe { self.raw.queue_submit(self.queue, &[submit], fence) }
+            .map_err(|e| ("vkQueueSubmit", e))?;
+        self.wait_and_reset(fence, what)
+            .map_err(|e| ("vkWaitForFences", e))
+    }
+
     /// Waits until `fence` signals, then resets it. Never gives up on a timeout: the fence guards
     /// a submission whose command buffer and resources are reused afterwards, and reusing them
     /// while the device still runs it is undefined behaviour (it crashed lavapipe in the slow VM

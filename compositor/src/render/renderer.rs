@@ -517,17 +517,9 @@ impl Renderer {
         }
         // SAFETY: recording started above on this command buffer.
         unsafe { d.end_command_buffer(cmd) }.map_err(RenderError::vk("vkEndCommandBuffer"))?;
-        let cmds = [cmd];
-        let submit = vk::SubmitInfo::default().command_buffers(&cmds);
-        // SAFETY: the fence is unsignalled (reset after every wait) and the queue is only used from
-        // this renderer, which is not shared between threads.
-        unsafe {
-            d.queue_submit(self.device.queue, &[submit], self.fence)
-                .map_err(RenderError::vk("vkQueueSubmit"))?;
-        }
         self.device
-            .wait_and_reset(self.fence, "frame")
-            .map_err(RenderError::vk("vkWaitForFences"))?;
+            .submit_and_wait(cmd, self.fence, "frame")
+            .map_err(|(call, e)| RenderError::Vk(call, e))?;
         // Uploads are done: their textures may now be dropped by their owners.
         drop(pending);
         self.staging_used = 0;

@@ -604,17 +604,10 @@ impl Swapchain {
             d.end_command_buffer(cmd)
                 .map_err(PresentError::vk("vkEndCommandBuffer"))?;
         }
-        let cmds = [cmd];
-        let submit = vk::SubmitInfo::default().command_buffers(&cmds);
-        // SAFETY: the fence is unsignalled (reset after every wait); the queue is used from this thread
-        // only, and the renderer's own submissions were waited for before this one.
-        unsafe {
-            d.queue_submit(self.device.queue, &[submit], self.copy_fence)
-                .map_err(PresentError::vk("vkQueueSubmit"))?;
-        }
+        // The renderer's own submissions were waited for before this one.
         self.device
-            .wait_and_reset(self.copy_fence, "swapchain copy")
-            .map_err(PresentError::vk("vkWaitForFences"))?;
+            .submit_and_wait(cmd, self.copy_fence, "swapchain copy")
+            .map_err(|(call, e)| PresentError::vk(call)(e))?;
         Ok(())
     }
 }
