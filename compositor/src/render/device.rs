@@ -234,6 +234,28 @@ impl Device {
         self.info.extensions.iter().any(|e| e == name)
     }
 
+    /// Resets `cmd` and begins recording it for one submission. The caller guarantees that its
+    /// previous submission was waited for ([`Self::submit_and_wait`] always waits), so it is not
+    /// pending (VUID-vkResetCommandBuffer-commandBuffer-00045). The error names the failed call.
+    pub(crate) fn begin_one_shot(
+        &self,
+        cmd: vk::CommandBuffer,
+    ) -> Result<(), (&'static str, vk::Result)> {
+        // SAFETY: `cmd` is not pending (see above) and its pool allows individual resets.
+        unsafe {
+            self.raw
+                .reset_command_buffer(cmd, vk::CommandBufferResetFlags::empty())
+                .map_err(|e| ("vkResetCommandBuffer", e))?;
+            self.raw
+                .begin_command_buffer(
+                    cmd,
+                    &vk::CommandBufferBeginInfo::default()
+                        .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
+                )
+                .map_err(|e| ("vkBeginCommandBuffer", e))
+        }
+    }
+
     /// Submits `cmd` to the queue with `fence` (unsignalled) and waits for it ([`Self::wait_and_reset`]).
     /// The error names the call that failed.
     pub(crate) fn submit_and_wait(

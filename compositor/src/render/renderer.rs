@@ -378,18 +378,10 @@ impl Renderer {
     ) -> Result<(), RenderError> {
         let d = &self.device.raw;
         let cmd = self.cmd;
-        // SAFETY: the previous submission of `cmd` was waited for (every path ends in a fence wait),
-        // so it is not pending (VUID-vkResetCommandBuffer-commandBuffer-00045).
-        unsafe {
-            d.reset_command_buffer(cmd, vk::CommandBufferResetFlags::empty())
-                .map_err(RenderError::vk("vkResetCommandBuffer"))?;
-            d.begin_command_buffer(
-                cmd,
-                &vk::CommandBufferBeginInfo::default()
-                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
-            )
-            .map_err(RenderError::vk("vkBeginCommandBuffer"))?;
-        }
+        // Every path ends in a fence wait (submit_and_wait), so `cmd` is not pending.
+        self.device
+            .begin_one_shot(cmd)
+            .map_err(|(call, e)| RenderError::Vk(call, e))?;
         let pending = std::mem::take(&mut self.pending);
         if let Some(staging) = &self.staging {
             for up in &pending {

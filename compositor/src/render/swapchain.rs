@@ -477,17 +477,10 @@ impl Swapchain {
         let d = &self.device.raw;
         let cmd = self.cmd;
         let src = target.image();
-        // SAFETY: `cmd`'s previous submission was waited for, so it can be reset and re-recorded.
-        unsafe {
-            d.reset_command_buffer(cmd, vk::CommandBufferResetFlags::empty())
-                .map_err(PresentError::vk("vkResetCommandBuffer"))?;
-            d.begin_command_buffer(
-                cmd,
-                &vk::CommandBufferBeginInfo::default()
-                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
-            )
-            .map_err(PresentError::vk("vkBeginCommandBuffer"))?;
-        }
+        // `cmd`'s previous submission was waited for (submit_and_wait below).
+        self.device
+            .begin_one_shot(cmd)
+            .map_err(|(call, e)| PresentError::vk(call)(e))?;
         let stage = match self.op {
             CopyOp::Copy => vk::PipelineStageFlags2::COPY,
             CopyOp::Blit => vk::PipelineStageFlags2::BLIT,
