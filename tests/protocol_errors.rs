@@ -483,3 +483,52 @@ fn surface_as_its_own_subsurface() {
         let _ = c.subcompositor.get_subsurface(&s, &s, &c.qh, ());
     });
 }
+
+#[test]
+fn subsurface_placed_above_itself() {
+    // smithay 0.7 panics on this (insertion past the end of the child list); the spec makes any
+    // reference that is not a sibling or the parent — "including this sub-surface" — bad_surface.
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "wl_subsurface", 0, |c| {
+        let parent = c.compositor.create_surface(&c.qh, ());
+        let (child, sub) = c.subsurface(&parent);
+        sub.place_above(&child);
+    });
+}
+
+#[test]
+fn subsurface_placed_below_itself() {
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "wl_subsurface", 0, |c| {
+        let parent = c.compositor.create_surface(&c.qh, ());
+        let (child, sub) = c.subsurface(&parent);
+        sub.place_below(&child);
+    });
+}
+
+#[test]
+fn subsurface_placed_relative_to_a_stranger() {
+    // A surface of the same client that is neither sibling nor parent: smithay's own bad_surface.
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "wl_subsurface", 0, |c| {
+        let parent = c.compositor.create_surface(&c.qh, ());
+        let (_child, sub) = c.subsurface(&parent);
+        let stranger = c.compositor.create_surface(&c.qh, ());
+        sub.place_above(&stranger);
+    });
+}
+
+#[test]
+fn subsurface_restacking_among_siblings_is_fine() {
+    let h = Harness::new(320, 240, 60);
+    let mut c = h.client();
+    let parent = c.compositor.create_surface(&c.qh, ());
+    let (a, sub_a) = c.subsurface(&parent);
+    let (b, sub_b) = c.subsurface(&parent);
+    sub_a.place_above(&b);
+    sub_b.place_below(&parent);
+    sub_a.place_below(&parent);
+    let _ = (&a, &b);
+    c.roundtrip()
+        .expect("restacking among siblings and the parent is legal");
+}

@@ -10,5 +10,6 @@
 pub mod dmabuf_guard;
 pub mod drm_format;
 pub mod shm_guard;
+pub mod subsurface_guard;
 pub mod viewporter;
 pub mod xdg_guard;

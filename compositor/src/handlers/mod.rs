@@ -12,8 +12,7 @@ use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::output::OutputHandler;
 use smithay::wayland::shm::{ShmHandler, ShmState};
 use smithay::{
-    delegate_compositor, delegate_output, delegate_presentation, delegate_seat,
-    delegate_single_pixel_buffer,
+    delegate_output, delegate_presentation, delegate_seat, delegate_single_pixel_buffer,
 };
 
 use crate::state::Weft;
@@ -54,7 +53,8 @@ impl OutputHandler for Weft {}
 // wl_shm goes through weft-protocols' guard, which raises the spec's errors where smithay would
 // panic or accept, then hands the request to smithay.
 weft_protocols::delegate_shm_guarded!(Weft);
-delegate_compositor!(Weft);
+// wl_subsurface restacking goes through weft-protocols' guard (a self-reference panics smithay).
+weft_protocols::delegate_compositor_guarded!(Weft);
 weft_protocols::delegate_xdg_shell_guarded!(Weft);
 // linux-dmabuf params go through weft-protocols' guard (every params error of the spec), then smithay.
 weft_protocols::delegate_dmabuf_guarded!(Weft);
