@@ -1,9 +1,8 @@
-//! The server side: a listening socket in the event loop; each connection carries one request.
+//! The server side: a listening socket in the event loop; each connection carries one request,
+//! read and answered without blocking the loop (see [`super::conn`]).
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use calloop::generic::Generic;
 use calloop::{Interest, LoopHandle, Mode, PostAction};
@@ -12,8 +11,9 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::wayland::compositor::get_children;
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
-use tracing::{debug, warn};
+use tracing::warn;
 
+use super::conn::{Connections, Limits};
 use super::model::{OutputRecord, Request, SurfaceRecord};
 use crate::state::Weft;
 use crate::surface::content_snapshot;
@@ -35,7 +35,8 @@ impl Drop for IpcSocket {
     }
 }
 
-/// Binds `path` and serves requests from `handle`'s event loop.
+/// Binds `path` and serves requests from `handle`'s event loop: each accepted connection becomes
+/// an event source of its own ([`super::conn`]), so no client of the socket can hold the loop.
 pub fn listen(handle: &LoopHandle<'static, Weft>, path: &Path) -> std::io::Result<IpcSocket> {
     // A stale socket from a crashed weft would make bind fail; nobody can be listening on it if
     // connecting fails.
@@ -44,13 +45,17 @@ pub fn listen(handle: &LoopHandle<'static, Weft>, path: &Path) -> std::io::Resul
     }
     let listener = UnixListener::bind(path)?;
     listener.set_nonblocking(true)?;
+    let connections = Connections::new(handle.clone(), Limits::default());
+    connections
+        .start_sweeping()
+        .map_err(std::io::Error::other)?;
     handle
         .insert_source(
             Generic::new(listener, Interest::READ, Mode::Level),
-            |_, listener, state| {
+            move |_, listener, _state| {
                 loop {
                     match listener.accept() {
-                        Ok((stream, _)) => serve(state, stream),
+                        Ok((stream, _)) => connections.add(stream),
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                         Err(e) => {
                             warn!(error = %e, "IPC accept failed");
@@ -67,29 +72,16 @@ pub fn listen(handle: &LoopHandle<'static, Weft>, path: &Path) -> std::io::Resul
     })
 }
 
-fn serve(state: &mut Weft, stream: UnixStream) {
-    // One short request per connection; a client that connects and says nothing costs at most
-    // this long of the event loop.
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut line = String::new();
-    let mut reader = BufReader::new(&stream);
-    if let Err(e) = reader.read_line(&mut line) {
-        debug!(error = %e, "IPC client sent nothing");
-        return;
-    }
-    let reply = match serde_json::from_str::<Request>(&line) {
+/// The reply to one request line (without its newline).
+pub fn reply(state: &mut Weft, line: &[u8]) -> String {
+    let reply = match serde_json::from_slice::<Request>(line) {
         Ok(req) => match handle(state, req) {
             Ok(data) => serde_json::json!({ "ok": true, "data": data }),
             Err(e) => serde_json::json!({ "ok": false, "error": e }),
         },
         Err(e) => serde_json::json!({ "ok": false, "error": format!("bad request: {e}") }),
     };
-    let mut out = reply.to_string();
-    out.push('\n');
-    if let Err(e) = (&stream).write_all(out.as_bytes()) {
-        debug!(error = %e, "IPC client left before the reply");
-    }
+    reply.to_string()
 }
 
 /// Answers one request.
