@@ -57,8 +57,7 @@ pub fn run(
     } else {
         Clock::monotonic()
     };
-    let mut state = Weft::new(display.handle(), clock)?;
-    state.loop_handle = Some(event_loop.handle());
+    let mut state = Weft::new(display.handle(), event_loop.handle(), clock)?;
     if let Some(timeout) = options.ping_timeout {
         state.pings.timeout = timeout;
         state.pings.interval = state.pings.interval.min(timeout);

@@ -181,8 +181,12 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         EventLoop::try_new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
     let display: Display<Weft> =
         Display::new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
-    let mut state = Weft::with_renderer(display.handle(), Clock::monotonic(), renderer)?;
-    state.loop_handle = Some(event_loop.handle());
+    let mut state = Weft::with_renderer(
+        display.handle(),
+        event_loop.handle(),
+        Clock::monotonic(),
+        renderer,
+    )?;
     state.add_output_with_model(
         OUTPUT_NAME,
         "winit",

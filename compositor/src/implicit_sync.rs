@@ -11,7 +11,7 @@
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::reexports::calloop::{Interest, LoopHandle};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::Resource;
+use smithay::reexports::wayland_server::{DisplayHandle, Resource as _};
 use smithay::wayland::compositor::{
     add_blocker, add_pre_commit_hook, with_states, BufferAssignment, CompositorHandler,
     SurfaceAttributes,
@@ -19,6 +19,7 @@ use smithay::wayland::compositor::{
 use smithay::wayland::dmabuf::get_dmabuf;
 use tracing::{debug, warn};
 
+use crate::budget::Resource;
 use crate::state::Weft;
 use crate::surface::with_content;
 
@@ -28,10 +29,8 @@ pub fn install(surface: &WlSurface) {
         let Some(dmabuf) = pending_dmabuf(surface) else {
             return;
         };
-        let Some(handle) = state.loop_handle.clone() else {
-            return;
-        };
-        hold_until_written(&handle, surface, &dmabuf);
+        let handle = state.loop_handle.clone();
+        hold_until_written(&handle, &state.display_handle, surface, &dmabuf);
     });
 }
 
@@ -52,7 +51,16 @@ fn pending_dmabuf(surface: &WlSurface) -> Option<Dmabuf> {
 }
 
 /// Blocks the surface's pending commit until `dmabuf`'s writers are done (nothing when they are).
-fn hold_until_written(handle: &LoopHandle<'static, Weft>, surface: &WlSurface, dmabuf: &Dmabuf) {
+///
+/// Held commits count against the client's budget ([`Resource::PendingCommits`]): a client that
+/// piles up commits on fences that never signal is ended with `no_memory` before it can pile up
+/// weft's memory.
+fn hold_until_written(
+    handle: &LoopHandle<'static, Weft>,
+    dh: &DisplayHandle,
+    surface: &WlSurface,
+    dmabuf: &Dmabuf,
+) {
     // Err(AlreadyReady): every plane polls readable now, the commit goes through at once.
     let Ok((blocker, source)) = dmabuf.generate_blocker(Interest::READ) else {
         return;
@@ -60,8 +68,20 @@ fn hold_until_written(handle: &LoopHandle<'static, Weft>, surface: &WlSurface, d
     let Some(client) = surface.client() else {
         return;
     };
+    // Given back when the source (and this closure) is dropped: released or its client gone.
+    let charge = match crate::budget::of(&client)
+        .map(|b| b.charge(Resource::PendingCommits, 1))
+        .transpose()
+    {
+        Ok(charge) => charge,
+        Err(over) => {
+            crate::budget::end_client(dh, &client, &over);
+            return;
+        }
+    };
     let id = surface.id().protocol_id();
     let inserted = handle.insert_source(source, move |_, _, state: &mut Weft| {
+        let _held = &charge;
         debug!(surface = id, "dma-buf writes done; held commit released");
         let dh = state.display_handle.clone();
         state

@@ -3,6 +3,7 @@
 //! Dependencies point one way: `weft-protocols` ← this crate ← `weft-backends` ← the `weft` binary.
 //! Backends drive frames through [`state::Weft::frame`]; nothing here knows which backend runs.
 
+pub mod budget;
 pub mod clock;
 pub mod feedback;
 pub mod frame;
@@ -19,6 +20,7 @@ pub mod scene;
 pub mod screenshot;
 pub mod state;
 pub mod surface;
+pub mod uploads;
 
 pub use clock::Clock;
 pub use output::OutputSpec;

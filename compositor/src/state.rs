@@ -8,6 +8,7 @@
 
 use smithay::desktop::{PopupManager, Space, Window};
 use smithay::input::{Seat, SeatState};
+use smithay::reexports::calloop::LoopHandle;
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_shm;
 use smithay::reexports::wayland_server::DisplayHandle;
@@ -28,10 +29,11 @@ use crate::import::Importer;
 use crate::output::OutputSlot;
 use crate::render::{DmabufCaps, RenderError, Renderer};
 
-/// Per-client data smithay needs.
+/// Per-client data: what smithay needs, and the client's budget ([`crate::budget`]).
 #[derive(Default)]
 pub struct ClientState {
     pub compositor_state: CompositorClientState,
+    pub budget: std::sync::Arc<crate::budget::ClientBudget>,
 }
 
 impl ClientData for ClientState {
@@ -76,8 +78,10 @@ pub struct Weft {
     pub placed: u32,
     pub running: bool,
     /// The event loop, for sources the compositor adds itself (the implicit-sync bridge's fence
-    /// waits); set by the backend that runs the loop.
-    pub loop_handle: Option<smithay::reexports::calloop::LoopHandle<'static, Weft>>,
+    /// waits, the upload queue's slices); given by the backend that runs the loop.
+    pub loop_handle: LoopHandle<'static, Weft>,
+    /// wl_shm uploads too large for one event-loop turn ([`crate::uploads`]).
+    pub uploads: crate::uploads::UploadQueue,
 }
 
 /// The xdg_wm_base version weft advertises (see `Weft::new`).
@@ -96,14 +100,19 @@ pub const ALL_SHM_FORMATS: [wl_shm::Format; 4] = [
 
 impl Weft {
     /// Creates every global on `display_handle` and the Vulkan renderer.
-    pub fn new(display_handle: DisplayHandle, clock: Clock) -> Result<Self, RenderError> {
-        Self::with_renderer(display_handle, clock, Renderer::new()?)
+    pub fn new(
+        display_handle: DisplayHandle,
+        loop_handle: LoopHandle<'static, Weft>,
+        clock: Clock,
+    ) -> Result<Self, RenderError> {
+        Self::with_renderer(display_handle, loop_handle, clock, Renderer::new()?)
     }
 
     /// As [`Weft::new`], on a renderer the backend made (a window backend needs surface extensions
     /// on the instance: [`Renderer::with_instance_extensions`]).
     pub fn with_renderer(
         display_handle: DisplayHandle,
+        loop_handle: LoopHandle<'static, Weft>,
         clock: Clock,
         renderer: Renderer,
     ) -> Result<Self, RenderError> {
@@ -168,7 +177,8 @@ impl Weft {
             pings: Default::default(),
             placed: 0,
             running: true,
-            loop_handle: None,
+            loop_handle,
+            uploads: Default::default(),
         })
     }
 

@@ -16,7 +16,7 @@ use smithay::backend::renderer::utils::{CommitCounter, RendererSurfaceStateUserD
 use smithay::reexports::wayland_server::protocol::{
     wl_buffer::WlBuffer, wl_shm, wl_surface::WlSurface,
 };
-use smithay::reexports::wayland_server::Resource;
+use smithay::reexports::wayland_server::Resource as _;
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
 use smithay::wayland::compositor::{
     with_states, with_surface_tree_upward, SurfaceData, TraversalAction,
@@ -26,9 +26,11 @@ use smithay::wayland::shm::{with_buffer_contents, BufferData};
 use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
 use tracing::{debug, info, warn};
 
+use crate::budget::{Charge, ClientBudget, Resource};
 use crate::import::cache::Imported;
 use crate::import::Importer;
 use crate::render::{vk, Renderer, Texture, UploadRect};
+use crate::uploads::{StagedUpload, UploadQueue};
 
 /// The buffer a surface currently shows, as introspection reports it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -69,6 +71,10 @@ pub struct SurfaceContent {
     pub uploaded_bytes: u64,
     /// CPU time this thread spent handling the surface's commits (import, cache lookup, copies).
     pub commit_cpu_ns: u64,
+    /// The shown wl_shm texture's share of its client's budget.
+    texture_charge: Option<Charge>,
+    /// A wl_shm upload too large for one event-loop turn, in progress ([`crate::uploads`]).
+    pub staged: Option<StagedUpload>,
 }
 
 impl SurfaceContent {
@@ -101,6 +107,34 @@ impl SurfaceContent {
         self.set_path(self.rung, Some(reason));
     }
 
+    /// Shows a staged upload's texture, now complete ([`crate::uploads`]).
+    pub fn finish_staged(&mut self, job: StagedUpload) {
+        self.texture = Some(job.texture);
+        self.texture_charge = job.charge;
+        self.solid = None;
+        self.import = None;
+        self.opaque = job.opaque;
+        self.buffer = Some(job.info);
+        self.set_path(
+            Some("Shm"),
+            Some(format!(
+                "wl_shm: larger than {} MiB, copied into a sampled texture in slices across event-loop turns",
+                crate::uploads::SLICE_BYTES >> 20
+            )),
+        );
+    }
+
+    /// Shows nothing: the client's buffer was refused (over its budget).
+    fn refuse(&mut self, why: String) {
+        self.texture = None;
+        self.texture_charge = None;
+        self.staged = None;
+        self.solid = None;
+        self.import = None;
+        self.buffer = None;
+        self.set_path(None, Some(why));
+    }
+
     /// Whether the surface has content to draw.
     pub fn has_content(&self) -> bool {
         self.buffer.is_some()
@@ -122,15 +156,23 @@ pub fn with_content<T>(states: &SurfaceData, f: impl FnOnce(&mut SurfaceContent)
     f(&mut content)
 }
 
+/// What importing a commit works with.
+pub struct ImportCtx<'a> {
+    pub renderer: &'a mut Renderer,
+    pub importer: &'a mut Importer,
+    /// Where wl_shm uploads too large for this turn go.
+    pub uploads: &'a mut UploadQueue,
+}
+
 /// Brings every surface of a committed tree up to date with smithay's surface state (call after
 /// `on_commit_buffer_handler`). Returns whether anything changed.
-pub fn import_tree(renderer: &mut Renderer, importer: &mut Importer, surface: &WlSurface) -> bool {
+pub fn import_tree(ctx: &mut ImportCtx<'_>, surface: &WlSurface) -> bool {
     let mut changed = false;
     with_surface_tree_upward(
         surface,
         (),
         |_, _, _| TraversalAction::DoChildren(()),
-        |surface, states, _| changed |= import_surface(renderer, importer, surface, states),
+        |surface, states, _| changed |= import_surface(ctx, surface, states),
         |_, _, _| true,
     );
     changed
@@ -142,12 +184,7 @@ fn thread_cpu_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-fn import_surface(
-    renderer: &mut Renderer,
-    importer: &mut Importer,
-    surface: &WlSurface,
-    states: &SurfaceData,
-) -> bool {
+fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &SurfaceData) -> bool {
     let Some(rs) = states.data_map.get::<RendererSurfaceStateUserData>() else {
         return false;
     };
@@ -160,21 +197,33 @@ fn import_surface(
         content.id = surface.id().protocol_id();
         content.commits += 1;
         let started = thread_cpu_ns();
+        // A newer commit supersedes any upload still in slices; the texture shown then lacks that
+        // commit's damage too, so this one is copied whole.
+        let superseded = content.staged.take().is_some();
         match rs.buffer() {
             None => {
                 content.buffer = None;
                 content.texture = None;
+                content.texture_charge = None;
                 content.solid = None;
                 content.import = None;
                 content.set_path(None, None);
             }
             Some(buffer) => {
-                let damage: Vec<Rectangle<i32, BufferCoord>> = rs
-                    .damage_since(content.last_commit)
-                    .iter()
-                    .copied()
-                    .collect();
-                attach_buffer(renderer, importer, content, buffer, &damage);
+                let damage: Vec<Rectangle<i32, BufferCoord>> = if superseded {
+                    vec![Rectangle::new((0, 0).into(), (i32::MAX, i32::MAX).into())]
+                } else {
+                    rs.damage_since(content.last_commit)
+                        .iter()
+                        .copied()
+                        .collect()
+                };
+                let shm = ShmCommit {
+                    surface,
+                    commit,
+                    damage: &damage,
+                };
+                attach_buffer(ctx, content, buffer, &shm);
             }
         }
         content.commit_cpu_ns += thread_cpu_ns().saturating_sub(started);
@@ -183,15 +232,21 @@ fn import_surface(
     })
 }
 
+/// The commit a buffer is attached by.
+struct ShmCommit<'a> {
+    surface: &'a WlSurface,
+    commit: CommitCounter,
+    damage: &'a [Rectangle<i32, BufferCoord>],
+}
+
 fn attach_buffer(
-    renderer: &mut Renderer,
-    importer: &mut Importer,
+    ctx: &mut ImportCtx<'_>,
     view: &mut SurfaceContent,
     buffer: &WlBuffer,
-    damage: &[Rectangle<i32, BufferCoord>],
+    at: &ShmCommit<'_>,
 ) {
     if let Ok(dmabuf) = get_dmabuf(buffer) {
-        attach_dmabuf(renderer, importer, view, buffer, dmabuf, damage);
+        attach_dmabuf(ctx.renderer, ctx.importer, view, buffer, dmabuf, at.damage);
         return;
     }
     view.import = None;
@@ -199,6 +254,7 @@ fn attach_buffer(
         let c = pixel.rgba32f();
         view.solid = Some(c);
         view.texture = None;
+        view.texture_charge = None;
         view.buffer = Some(BufferInfo {
             kind: "single_pixel",
             width: 1,
@@ -213,12 +269,13 @@ fn attach_buffer(
         );
         return;
     }
+    let budget = buffer.client().and_then(|c| crate::budget::of(&c));
     let result = with_buffer_contents(buffer, |ptr, len, data| {
         // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this closure; the client
         // may write it concurrently (wl_shm has no sync), which can only garble pixels, and smithay
         // guards against SIGBUS from a truncated file.
         let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-        upload_shm(renderer, view, bytes, data, damage)
+        upload_shm(ctx, view, bytes, data, at, budget.as_ref())
     });
     match result {
         Ok(Ok(())) => {}
@@ -309,11 +366,12 @@ fn shm_format(format: wl_shm::Format) -> Option<(vk::Format, bool, &'static str)
 }
 
 fn upload_shm(
-    renderer: &mut Renderer,
+    ctx: &mut ImportCtx<'_>,
     view: &mut SurfaceContent,
     bytes: &[u8],
     data: BufferData,
-    damage: &[Rectangle<i32, BufferCoord>],
+    at: &ShmCommit<'_>,
+    budget: Option<&Arc<ClientBudget>>,
 ) -> Result<(), crate::render::RenderError> {
     let Some((vk_format, opaque, fourcc)) = shm_format(data.format) else {
         view.set_reason(format!(
@@ -323,39 +381,110 @@ fn upload_shm(
         return Ok(());
     };
     let (w, h) = (data.width as u32, data.height as u32);
-    let reuse = view
-        .texture
-        .as_ref()
-        .filter(|t| t.width() == w && t.height() == h && t.format() == vk_format)
-        .cloned();
-    let full = UploadRect { x: 0, y: 0, w, h };
-    let (texture, rects) = match reuse {
-        Some(t) => (t, damage_rects(damage, w, h)),
-        None => (renderer.create_texture(w, h, vk_format)?, vec![full]),
-    };
-    let start = data.offset as usize;
-    let end = start + data.stride as usize * h as usize;
-    let pixels = bytes
-        .get(start..end)
-        .ok_or(crate::render::RenderError::SourceTooSmall)?;
-    let copied = renderer.upload(&texture, pixels, data.stride as u32, &rects)?;
-    view.uploaded_bytes += copied;
-    view.texture = Some(texture);
-    view.solid = None;
-    view.opaque = opaque;
-    view.buffer = Some(BufferInfo {
+    let info = BufferInfo {
         kind: "shm",
         width: data.width,
         height: data.height,
         format: fourcc.into(),
         modifier: None,
         planes: 1,
-    });
+    };
+    let reuse = view
+        .texture
+        .as_ref()
+        .filter(|t| t.width() == w && t.height() == h && t.format() == vk_format)
+        .cloned();
+    let full = UploadRect { x: 0, y: 0, w, h };
+    let rects = match &reuse {
+        Some(_) => damage_rects(at.damage, w, h),
+        None => vec![full],
+    };
+    let upload_bytes: u64 = rects
+        .iter()
+        .map(|r| u64::from(r.w) * u64::from(r.h) * 4)
+        .sum();
+    if upload_bytes > crate::uploads::SLICE_BYTES {
+        // Too large for this turn: a fresh texture, filled in slices ([`crate::uploads`]); the
+        // surface keeps showing what it shows until the last slice is in.
+        let Some(charge) = charge_texture(view, budget, w, h, true) else {
+            return Ok(());
+        };
+        let texture = ctx.renderer.create_texture(w, h, vk_format)?;
+        view.staged = Some(StagedUpload {
+            texture,
+            charge,
+            commit: at.commit,
+            rows_done: 0,
+            opaque,
+            info,
+        });
+        ctx.uploads.push(at.surface);
+        return Ok(());
+    }
+    let texture = match reuse {
+        Some(t) => t,
+        None => {
+            let Some(charge) = charge_texture(view, budget, w, h, false) else {
+                return Ok(());
+            };
+            let t = ctx.renderer.create_texture(w, h, vk_format)?;
+            view.texture_charge = charge;
+            t
+        }
+    };
+    let start = data.offset as usize;
+    let end = start + data.stride as usize * h as usize;
+    let pixels = bytes
+        .get(start..end)
+        .ok_or(crate::render::RenderError::SourceTooSmall)?;
+    let copied = ctx
+        .renderer
+        .upload(&texture, pixels, data.stride as u32, &rects)?;
+    view.uploaded_bytes += copied;
+    view.texture = Some(texture);
+    view.solid = None;
+    view.opaque = opaque;
+    view.buffer = Some(info);
     view.set_path(
         Some("Shm"),
         Some("wl_shm: damaged region copied into a sampled texture at commit".into()),
     );
     Ok(())
+}
+
+/// Charges a new `w`×`h` texture to the client's budget. With `keep_shown`, the texture shown now
+/// stays (and stays charged) while the new one fills, unless only dropping it makes room. Over the
+/// budget the surface shows nothing and says why; `None` then.
+fn charge_texture(
+    view: &mut SurfaceContent,
+    budget: Option<&Arc<ClientBudget>>,
+    w: u32,
+    h: u32,
+    keep_shown: bool,
+) -> Option<Option<Charge>> {
+    let Some(budget) = budget else {
+        return Some(None);
+    };
+    let bytes = u64::from(w) * u64::from(h) * 4;
+    if !keep_shown {
+        // The texture shown now is replaced at once: its share is free for the new one.
+        view.texture_charge = None;
+    }
+    let charged = match budget.charge(Resource::ShmTextureBytes, bytes) {
+        Err(_) if view.texture_charge.is_some() => {
+            view.texture = None;
+            view.texture_charge = None;
+            budget.charge(Resource::ShmTextureBytes, bytes)
+        }
+        other => other,
+    };
+    match charged {
+        Ok(charge) => Some(Some(charge)),
+        Err(over) => {
+            view.refuse(format!("wl_shm buffer {w}x{h} not shown: {over}"));
+            None
+        }
+    }
 }
 
 /// The damaged buffer region of a commit, clamped to the buffer (smithay already maps surface damage

@@ -5,10 +5,15 @@
 //! which would panic the whole compositor. The guard raises `invalid_fd` (libwayland's code for
 //! shrinking a pool) and stops there.
 //!
+//! Accounting: every `wl_shm.create_pool` is first offered to the compositor's per-client budget
+//! ([`ShmPoolBudget`]), which may refuse it (and end the client); every pool's destruction is
+//! reported back.
+//!
 //! Rule enforced: `wl_shm_pool.create_buffer` with a format the compositor does not advertise is
 //! `invalid_format`. smithay checks the stride first with a bytes-per-pixel table that knows no
 //! size for many formats, so an unadvertised format would come back as `invalid_stride`.
 
+use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::reexports::wayland_server::protocol::{wl_buffer, wl_shm, wl_shm_pool};
 use smithay::reexports::wayland_server::{
     Client, DataInit, Dispatch, DisplayHandle, Resource, WEnum,
@@ -24,6 +29,43 @@ pub trait ShmFormats {
     fn shm_formats(&self) -> &[wl_shm::Format];
 }
 
+/// The compositor's per-client accounting of wl_shm pools.
+pub trait ShmPoolBudget {
+    /// `client` asks for one more pool. `false` refuses it: the implementor has ended the client
+    /// (with the protocol error it chose), and the request goes no further.
+    fn shm_pool_wanted(&mut self, client: &Client) -> bool;
+    /// A pool of `client` was destroyed (by request or with its client).
+    fn shm_pool_gone(&mut self, client: ClientId);
+}
+
+impl<D> Dispatch<wl_shm::WlShm, (), D> for ShmGuard
+where
+    D: Dispatch<wl_shm::WlShm, ()>
+        + Dispatch<wl_shm_pool::WlShmPool, ShmPoolUserData>
+        + ShmHandler
+        + ShmPoolBudget
+        + 'static,
+{
+    fn request(
+        state: &mut D,
+        client: &Client,
+        shm: &wl_shm::WlShm,
+        request: wl_shm::Request,
+        data: &(),
+        dh: &DisplayHandle,
+        data_init: &mut DataInit<'_, D>,
+    ) {
+        if let wl_shm::Request::CreatePool { .. } = &request {
+            if !state.shm_pool_wanted(client) {
+                return;
+            }
+        }
+        <ShmState as Dispatch<wl_shm::WlShm, (), D>>::request(
+            state, client, shm, request, data, dh, data_init,
+        )
+    }
+}
+
 impl<D> Dispatch<wl_shm_pool::WlShmPool, ShmPoolUserData, D> for ShmGuard
 where
     D: Dispatch<wl_shm_pool::WlShmPool, ShmPoolUserData>
@@ -31,6 +73,7 @@ where
         + BufferHandler
         + ShmHandler
         + ShmFormats
+        + ShmPoolBudget
         + 'static,
 {
     fn request(
@@ -68,9 +111,18 @@ where
             state, client, pool, request, data, dh, data_init,
         )
     }
+
+    fn destroyed(
+        state: &mut D,
+        client: ClientId,
+        _pool: &wl_shm_pool::WlShmPool,
+        _data: &ShmPoolUserData,
+    ) {
+        state.shm_pool_gone(client);
+    }
 }
 
-/// Like smithay's `delegate_shm!`, with wl_shm_pool routed through [`ShmGuard`].
+/// Like smithay's `delegate_shm!`, with wl_shm and wl_shm_pool routed through [`ShmGuard`].
 #[macro_export]
 macro_rules! delegate_shm_guarded {
     ($ty: ty) => {
@@ -79,7 +131,7 @@ macro_rules! delegate_shm_guarded {
         ] => smithay::wayland::shm::ShmState);
         smithay::reexports::wayland_server::delegate_dispatch!($ty: [
             smithay::reexports::wayland_server::protocol::wl_shm::WlShm: ()
-        ] => smithay::wayland::shm::ShmState);
+        ] => $crate::shm_guard::ShmGuard);
         smithay::reexports::wayland_server::delegate_dispatch!($ty: [
             smithay::reexports::wayland_server::protocol::wl_shm_pool::WlShmPool: smithay::wayland::shm::ShmPoolUserData
         ] => $crate::shm_guard::ShmGuard);

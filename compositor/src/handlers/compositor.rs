@@ -12,7 +12,7 @@ use smithay::wayland::compositor::{
 use smithay::wayland::shell::xdg::{XdgPopupSurfaceData, XdgToplevelSurfaceData};
 
 use crate::state::{ClientState, Weft};
-use crate::surface::import_tree;
+use crate::surface::{import_tree, ImportCtx};
 
 impl CompositorHandler for Weft {
     fn compositor_state(&mut self) -> &mut CompositorState {
@@ -27,6 +27,22 @@ impl CompositorHandler for Weft {
     }
 
     fn new_surface(&mut self, surface: &WlSurface) {
+        if let Some(client) = surface.client() {
+            if let Some(budget) = crate::budget::of(&client) {
+                match budget.charge(crate::budget::Resource::Surfaces, 1) {
+                    // Given back when the surface's data is dropped with it.
+                    Ok(charge) => with_states(surface, |states| {
+                        states
+                            .data_map
+                            .insert_if_missing_threadsafe(|| SurfaceCharge { _charge: charge });
+                    }),
+                    Err(over) => {
+                        crate::budget::end_client(&self.display_handle, &client, &over);
+                        return;
+                    }
+                }
+            }
+        }
         self.next_surface_id += 1;
         let id = crate::surface::SurfaceId(self.next_surface_id);
         with_states(surface, |states| {
@@ -52,9 +68,15 @@ impl CompositorHandler for Weft {
         while let Some(parent) = get_parent(&root) {
             root = parent;
         }
-        if import_tree(&mut self.renderer, &mut self.importer, &root) {
+        let mut ctx = ImportCtx {
+            renderer: &mut self.renderer,
+            importer: &mut self.importer,
+            uploads: &mut self.uploads,
+        };
+        if import_tree(&mut ctx, &root) {
             self.damage();
         }
+        self.schedule_uploads();
         if let Some(window) = self.window_for_surface(&root) {
             window.on_commit();
         }
@@ -67,6 +89,11 @@ impl CompositorHandler for Weft {
             self.popup_commit(&popup);
         }
     }
+}
+
+/// The surface's share of its client's surface budget.
+struct SurfaceCharge {
+    _charge: crate::budget::Charge,
 }
 
 impl Weft {

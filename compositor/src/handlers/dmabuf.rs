@@ -2,16 +2,28 @@
 //! the importer decides `created` / `failed` by really importing it.
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::Buffer as _;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::Resource;
+use smithay::reexports::wayland_server::Resource as _;
 use smithay::wayland::dmabuf::{
     DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier,
 };
 use tracing::debug;
 use weft_protocols::dmabuf_guard::{DmabufGuardData, DmabufGuardState};
 
+use crate::budget::Resource;
 use crate::import::cache::Entry;
 use crate::state::Weft;
+
+/// What a dma-buf counts against its client's import budget: every plane's stride × height (an
+/// upper bound for subsampled chroma planes), the memory weft maps or stages for it.
+fn import_bytes(dmabuf: &Dmabuf) -> u64 {
+    let height = u64::from(dmabuf.height());
+    dmabuf
+        .strides()
+        .map(|stride| u64::from(stride).saturating_mul(height))
+        .fold(0u64, u64::saturating_add)
+}
 
 impl DmabufGuardState for Weft {
     fn dmabuf_guard(&mut self) -> &mut DmabufGuardData {
@@ -30,12 +42,29 @@ impl DmabufHandler for Weft {
         dmabuf: Dmabuf,
         notifier: ImportNotifier,
     ) {
+        // The client's budget first: an import over it is refused before weft maps anything.
+        let charge = match notifier
+            .client()
+            .and_then(|c| crate::budget::of(&c))
+            .map(|b| b.charge(Resource::ImportBytes, import_bytes(&dmabuf)))
+            .transpose()
+        {
+            Ok(charge) => charge,
+            Err(over) => {
+                debug!(%over, "dma-buf refused: the client's import budget is spent");
+                notifier.failed();
+                return;
+            }
+        };
         match self.importer.import(&mut self.renderer, &dmabuf) {
             Ok(imported) => match notifier.successful::<Weft>() {
-                Ok(buffer) => self
-                    .importer
-                    .cache
-                    .insert(buffer.id(), Entry::Ready(imported)),
+                Ok(buffer) => {
+                    let cache = &mut self.importer.cache;
+                    cache.insert(buffer.id(), Entry::Ready(imported));
+                    if let Some(charge) = charge {
+                        cache.hold_charge(buffer.id(), charge);
+                    }
+                }
                 Err(e) => debug!(error = ?e, "client gone before its dma-buf wl_buffer was made"),
             },
             Err(why) => {

@@ -38,6 +38,27 @@ impl weft_protocols::shm_guard::ShmFormats for Weft {
     }
 }
 
+impl weft_protocols::shm_guard::ShmPoolBudget for Weft {
+    fn shm_pool_wanted(&mut self, client: &smithay::reexports::wayland_server::Client) -> bool {
+        let Some(budget) = crate::budget::of(client) else {
+            return true;
+        };
+        match budget.take(crate::budget::Resource::ShmPools, 1) {
+            Ok(()) => true,
+            Err(over) => {
+                crate::budget::end_client(&self.display_handle, client, &over);
+                false
+            }
+        }
+    }
+
+    fn shm_pool_gone(&mut self, client: smithay::reexports::wayland_server::backend::ClientId) {
+        if let Some(budget) = crate::budget::of_id(&self.display_handle, client) {
+            budget.give_back(crate::budget::Resource::ShmPools, 1);
+        }
+    }
+}
+
 impl SeatHandler for Weft {
     type KeyboardFocus = WlSurface;
     type PointerFocus = WlSurface;

@@ -13,6 +13,7 @@ use smithay::reexports::wayland_server::backend::ObjectId;
 
 use super::cpu::CpuStage;
 use super::planner::Rung;
+use crate::budget::Charge;
 use crate::render::{PlanarSource, Texture};
 use crate::surface::BufferInfo;
 
@@ -71,6 +72,9 @@ pub struct CacheStats {
 #[derive(Default)]
 pub struct ImportCache {
     entries: HashMap<ObjectId, Entry>,
+    /// What each live dma-buf wl_buffer costs its client's budget; kept across invalidations,
+    /// given back when the wl_buffer is destroyed.
+    charges: HashMap<ObjectId, Charge>,
     classes: HashMap<ClassKey, String>,
     stats: CacheStats,
 }
@@ -98,8 +102,14 @@ impl ImportCache {
         self.stats.failures += 1;
     }
 
-    /// The wl_buffer is gone: its imports die with it.
+    /// Holds `buffer`'s budget charge until the wl_buffer is destroyed.
+    pub fn hold_charge(&mut self, buffer: ObjectId, charge: Charge) {
+        self.charges.insert(buffer, charge);
+    }
+
+    /// The wl_buffer is gone: its imports die with it, and its charge is given back.
     pub fn remove(&mut self, buffer: &ObjectId) -> bool {
+        self.charges.remove(buffer);
         self.entries.remove(buffer).is_some()
     }
 

@@ -46,6 +46,9 @@ pub struct OutputRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct SurfaceRecord {
     pub id: u64,
+    /// False for a toplevel that shows nothing yet (no buffer, a refused buffer, or its first
+    /// buffer still being copied in slices).
+    pub mapped: bool,
     pub app_id: Option<String>,
     pub title: Option<String>,
     pub output: Option<String>,

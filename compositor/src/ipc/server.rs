@@ -187,7 +187,9 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
 
 pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
     let mut out = Vec::new();
-    for window in state.space.elements() {
+    let mapped = state.space.elements().map(|w| (w, true));
+    let waiting = state.pending_windows.iter().map(|w| (w, false));
+    for (window, is_mapped) in mapped.chain(waiting) {
         let Some(toplevel) = window.toplevel() else {
             continue;
         };
@@ -217,6 +219,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
         let popups = PopupManager::popups_for_surface(surface).count();
         out.push(content_snapshot(surface, |c| SurfaceRecord {
             id,
+            mapped: is_mapped,
             app_id,
             title,
             output,

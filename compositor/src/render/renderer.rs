@@ -308,27 +308,40 @@ impl Renderer {
         Ok(copied)
     }
 
-    /// Reserves `bytes` (4-byte aligned) in this frame's staging buffer, growing it if needed. Growing
-    /// flushes the uploads queued so far, since they point into the old buffer.
+    /// Records and runs the queued uploads now, rather than at the start of the next frame (the
+    /// upload queue's slices: the staging buffer is reused by the next slice).
+    pub fn flush_uploads(&mut self) -> Result<(), RenderError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.submit_and_wait(None, None, None)
+    }
+
+    /// Reserves `bytes` (4-byte aligned) in this frame's staging buffer. When it is full, the
+    /// uploads queued so far are flushed (they point into it) and it is reused, or replaced by a
+    /// larger one only when `bytes` alone does not fit: it stays as large as the largest single
+    /// upload (at most [`crate::uploads::SLICE_BYTES`] for wl_shm), not the sum of a frame's.
     fn reserve_staging(&mut self, bytes: u64) -> Result<u64, RenderError> {
         let start = self.staging_used.next_multiple_of(16);
         let cap = self.staging.as_ref().map_or(0, |s| s.size);
-        if start + bytes > cap {
-            if !self.pending.is_empty() {
-                self.submit_and_wait(None, None, None)?;
-            }
-            let new_cap = (bytes.max(cap * 2)).next_power_of_two().max(1 << 20);
+        if start + bytes <= cap {
+            self.staging_used = start + bytes;
+            return Ok(start);
+        }
+        if !self.pending.is_empty() {
+            self.submit_and_wait(None, None, None)?;
+        }
+        if bytes > cap {
+            let new_cap = bytes.next_power_of_two().max(1 << 20);
             self.staging = Some(HostBuffer::new(
                 &self.device,
                 new_cap,
                 vk::BufferUsageFlags::TRANSFER_SRC,
                 MemoryLocation::CpuToGpu,
             )?);
-            self.staging_used = bytes;
-            return Ok(0);
         }
-        self.staging_used = start + bytes;
-        Ok(start)
+        self.staging_used = bytes;
+        Ok(0)
     }
 
     /// Renders `items` over `clear` into `target`; with `readback`, returns the frame as tightly packed
