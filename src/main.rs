@@ -69,6 +69,9 @@ struct RunArgs {
     /// Presentation timestamps advance exactly one refresh period per frame (for tests).
     #[arg(long)]
     deterministic_clock: bool,
+    /// Accept `weft msg inject-fault` (test hooks that break the render device on purpose).
+    #[arg(long)]
+    fault_injection: bool,
     /// The client to run, with WAYLAND_DISPLAY and WEFT_SOCKET set.
     #[arg(last = true)]
     command: Vec<OsString>,
@@ -115,6 +118,16 @@ enum MsgWhat {
     },
     /// Drop every cached import (as a device loss would); buffers re-import on their next commit.
     InvalidateImports,
+    /// Connected clients, their pids and what they use of their budgets.
+    Clients,
+    /// Test hook (weft started with --fault-injection): break the render device on purpose.
+    InjectFault {
+        /// device-lost (the renderer is rebuilt) or import-allocation (dma-buf imports fail).
+        fault: String,
+        /// How many times (import-allocation).
+        #[arg(long)]
+        count: Option<u32>,
+    },
     /// Write what OUTPUT shows to FILE as an 8-bit RGBA PNG.
     Screenshot {
         output: String,
@@ -168,6 +181,7 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
         command: args.command,
         exit_with_client: args.exit_with_client,
         runtime_dir: None,
+        fault_injection: args.fault_injection,
     };
     match backend {
         Backend::Headless => {
@@ -242,6 +256,12 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
             }
         }
         MsgWhat::InvalidateImports => Request::InvalidateImports,
+        MsgWhat::Clients => Request::Clients,
+        MsgWhat::InjectFault { fault, count } => Request::InjectFault {
+            fault: serde_json::from_value(serde_json::json!(fault))
+                .context("faults: device-lost, import-allocation")?,
+            count: *count,
+        },
         MsgWhat::Screenshot { output, file } => Request::Screenshot {
             output: output.clone(),
             path: absolute(file)?.to_string_lossy().into_owned(),
@@ -268,12 +288,37 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         ),
         MsgWhat::Surfaces => print_surfaces(&data),
         MsgWhat::Devices => print_table(&data, &["name", "kind", "driver", "api_version"]),
-        MsgWhat::Imports | MsgWhat::ImportPolicy { .. } | MsgWhat::InvalidateImports => {
+        MsgWhat::Clients => print_clients(&data),
+        MsgWhat::Imports
+        | MsgWhat::ImportPolicy { .. }
+        | MsgWhat::InvalidateImports
+        | MsgWhat::InjectFault { .. } => {
             println!("{}", serde_json::to_string_pretty(&data)?)
         }
         MsgWhat::Screenshot { .. } => println!("wrote {}", data["path"].as_str().unwrap_or("?")),
     }
     Ok(())
+}
+
+/// One line per client: pid, then each budget as used/limit.
+fn print_clients(data: &serde_json::Value) {
+    for c in data.as_array().into_iter().flatten() {
+        let pid = c["pid"].as_i64().map_or("?".into(), |p| p.to_string());
+        let budget: Vec<String> = c["budget"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|u| {
+                format!(
+                    "{} {}/{}",
+                    u["resource"].as_str().unwrap_or("?"),
+                    u["used"],
+                    u["limit"]
+                )
+            })
+            .collect();
+        println!("pid {pid}: {}", budget.join(", "));
+    }
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {

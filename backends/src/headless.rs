@@ -67,6 +67,7 @@ pub fn run(
         state.add_output(&name, *spec)?;
         info!(output = %name, width = spec.width, height = spec.height, refresh_mhz = spec.refresh_mhz, "output added");
     }
+    state.fault_injection = options.server.fault_injection;
     let served = serve(&mut event_loop, display, &options.server)?;
     for index in 0..state.outputs.len() {
         insert_frame_clock(&event_loop, &state, index)?;

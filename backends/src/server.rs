@@ -43,6 +43,8 @@ pub struct ServerOptions {
     pub exit_with_client: bool,
     /// Where the sockets go; `$XDG_RUNTIME_DIR` when `None`.
     pub runtime_dir: Option<PathBuf>,
+    /// Accept `weft msg inject-fault` (test hooks that break the render device on purpose).
+    pub fault_injection: bool,
 }
 
 /// Names of the sockets a running server listens on.
@@ -88,11 +90,12 @@ pub fn serve(
                 loop {
                     match socket.accept() {
                         Ok(Some(stream)) => {
-                            if let Err(e) = state
+                            match state
                                 .display_handle
                                 .insert_client(stream, Arc::new(ClientState::default()))
                             {
-                                warn!(error = %e, "could not add a client");
+                                Ok(client) => state.clients.push(client),
+                                Err(e) => warn!(error = %e, "could not add a client"),
                             }
                         }
                         Ok(None) => break,

@@ -136,7 +136,8 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         .display_handle()
         .map_err(|e| WinitError::NoWindow(e.to_string()))?
         .as_raw();
-    let renderer = Renderer::with_instance_extensions(&surface_extensions(display)?)?;
+    let extensions = surface_extensions(display)?;
+    let renderer = Renderer::with_instance_extensions(&extensions)?;
 
     let spec = options.output;
     let mut app = App {
@@ -186,6 +187,7 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         event_loop.handle(),
         Clock::monotonic(),
         renderer,
+        Box::new(move || Renderer::with_instance_extensions(&extensions)),
     )?;
     state.add_output_with_model(
         OUTPUT_NAME,
@@ -200,6 +202,7 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         output = OUTPUT_NAME,
         width, height, refresh_mhz, "window output added"
     );
+    state.fault_injection = options.server.fault_injection;
     let served = serve(&mut event_loop, display, &options.server)?;
 
     // winit's fd only wakes calloop up; the events are read by pumping winit below.

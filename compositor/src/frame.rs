@@ -50,6 +50,10 @@ impl Weft {
                     self.outputs[index].rendered += 1;
                     self.outputs[index].rendered_generation = Some(generation);
                 }
+                Err(e) if e.class() == crate::render::ErrorClass::DeviceLost => {
+                    // Shown again from the next frame on (the rebuild damages every output).
+                    self.rebuild_renderer(&e);
+                }
                 Err(e) => warn!(error = %e, output = %self.outputs[index].name(), "frame failed"),
             }
         }

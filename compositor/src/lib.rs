@@ -15,6 +15,7 @@ pub mod ipc;
 pub mod layout;
 pub mod output;
 pub mod ping;
+pub mod recovery;
 pub mod render;
 pub mod scene;
 pub mod screenshot;

@@ -27,6 +27,7 @@ use weft_protocols::xdg_guard::XdgGuardData;
 use crate::clock::Clock;
 use crate::import::Importer;
 use crate::output::OutputSlot;
+use crate::recovery::RendererFactory;
 use crate::render::{DmabufCaps, RenderError, Renderer};
 
 /// Per-client data: what smithay needs, and the client's budget ([`crate::budget`]).
@@ -82,6 +83,14 @@ pub struct Weft {
     pub loop_handle: LoopHandle<'static, Weft>,
     /// wl_shm uploads too large for one event-loop turn ([`crate::uploads`]).
     pub uploads: crate::uploads::UploadQueue,
+    /// Makes a new renderer when the device is lost ([`crate::recovery`]).
+    pub make_renderer: RendererFactory,
+    /// How often the renderer was rebuilt after a device loss.
+    pub render_generation: u64,
+    /// Whether `weft msg inject-fault` is accepted (`--fault-injection`; tests only).
+    pub fault_injection: bool,
+    /// Connected clients (pruned in [`Weft::refresh`]), for `weft msg clients`.
+    pub clients: Vec<smithay::reexports::wayland_server::Client>,
 }
 
 /// The xdg_wm_base version weft advertises (see `Weft::new`).
@@ -105,16 +114,24 @@ impl Weft {
         loop_handle: LoopHandle<'static, Weft>,
         clock: Clock,
     ) -> Result<Self, RenderError> {
-        Self::with_renderer(display_handle, loop_handle, clock, Renderer::new()?)
+        Self::with_renderer(
+            display_handle,
+            loop_handle,
+            clock,
+            Renderer::new()?,
+            Box::new(Renderer::new),
+        )
     }
 
     /// As [`Weft::new`], on a renderer the backend made (a window backend needs surface extensions
-    /// on the instance: [`Renderer::with_instance_extensions`]).
+    /// on the instance: [`Renderer::with_instance_extensions`]), and the factory that makes another
+    /// one like it when the device is lost.
     pub fn with_renderer(
         display_handle: DisplayHandle,
         loop_handle: LoopHandle<'static, Weft>,
         clock: Clock,
         renderer: Renderer,
+        make_renderer: RendererFactory,
     ) -> Result<Self, RenderError> {
         let dh = &display_handle;
         let compositor_state = CompositorState::new_v6::<Self>(dh);
@@ -179,6 +196,10 @@ impl Weft {
             running: true,
             loop_handle,
             uploads: Default::default(),
+            make_renderer,
+            render_generation: 0,
+            fault_injection: false,
+            clients: Vec::new(),
         })
     }
 
@@ -197,6 +218,8 @@ impl Weft {
         let backend = self.display_handle.backend_handle();
         self.xdg_guard
             .prune(|client| backend.get_client_data(client.clone()).is_ok());
+        self.clients
+            .retain(|client| backend.get_client_data(client.id()).is_ok());
         if let Err(e) = self.display_handle.flush_clients() {
             tracing::debug!(error = %e, "flushing clients failed");
         }

@@ -178,6 +178,26 @@ pub fn import_tree(ctx: &mut ImportCtx<'_>, surface: &WlSurface) -> bool {
     changed
 }
 
+/// Drops everything drawn from the surfaces of a tree (their device is gone) and forgets which
+/// commit was imported, so the next [`import_tree`] imports the current buffers again, whole.
+pub fn forget_tree_content(surface: &WlSurface) {
+    with_surface_tree_upward(
+        surface,
+        (),
+        |_, _, _| TraversalAction::DoChildren(()),
+        |_, states, _| {
+            with_content(states, |c| {
+                c.texture = None;
+                c.texture_charge = None;
+                c.import = None;
+                c.staged = None;
+                c.last_commit = None;
+            })
+        },
+        |_, _, _| true,
+    );
+}
+
 /// CPU time of the calling thread, in nanoseconds.
 fn thread_cpu_ns() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);

@@ -84,12 +84,32 @@ impl Harness {
         deterministic_clock: bool,
         ping_timeout: Option<std::time::Duration>,
     ) -> Self {
+        Self::start(outputs, deterministic_clock, ping_timeout, false)
+    }
+
+    /// weft with one output that accepts `weft msg inject-fault` (test hooks).
+    pub fn with_fault_injection(w: u32, h: u32, hz: u32) -> Self {
+        let output = OutputSpec {
+            width: w,
+            height: h,
+            refresh_mhz: hz * 1000,
+        };
+        Self::start(vec![output], false, None, true)
+    }
+
+    fn start(
+        outputs: Vec<OutputSpec>,
+        deterministic_clock: bool,
+        ping_timeout: Option<std::time::Duration>,
+        fault_injection: bool,
+    ) -> Self {
         install_log();
         let runtime_dir = private_runtime_dir("test").expect("runtime dir");
         let weft = Running::start(HeadlessOptions {
             outputs,
             server: ServerOptions {
                 runtime_dir: Some(runtime_dir.clone()),
+                fault_injection,
                 ..Default::default()
             },
             deterministic_clock,

@@ -10,4 +10,4 @@ pub mod conn;
 pub mod model;
 pub mod server;
 
-pub use model::{OutputRecord, Request, SurfaceRecord};
+pub use model::{ClientRecord, Fault, OutputRecord, Request, SurfaceRecord};

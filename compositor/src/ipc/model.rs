@@ -28,6 +28,34 @@ pub enum Request {
     },
     /// Drops every cached import, as a device loss would; the next commit of each buffer re-imports.
     InvalidateImports,
+    /// Every connected client with its pid and what it uses of its budget.
+    Clients,
+    /// A test hook (accepted only with `--fault-injection`): arms a fault on the render device.
+    InjectFault {
+        fault: Fault,
+        /// How many times, for faults that count.
+        #[serde(default)]
+        count: Option<u32>,
+    },
+}
+
+/// Faults `inject_fault` can arm ([`crate::render::faults`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// The next frame's submission reports VK_ERROR_DEVICE_LOST; weft rebuilds its renderer.
+    DeviceLost,
+    /// The next `count` (default 1) dma-buf memory imports report VK_ERROR_OUT_OF_DEVICE_MEMORY.
+    ImportAllocation,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientRecord {
+    /// weft's name for the connection (stable while it lasts).
+    pub id: String,
+    pub pid: Option<i32>,
+    pub uid: Option<u32>,
+    pub budget: Vec<crate::budget::Usage>,
 }
 
 #[derive(Debug, Clone, Serialize)]

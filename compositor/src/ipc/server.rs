@@ -14,7 +14,7 @@ use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 use tracing::warn;
 
 use super::conn::{Connections, Limits};
-use super::model::{OutputRecord, Request, SurfaceRecord};
+use super::model::{ClientRecord, Fault, OutputRecord, Request, SurfaceRecord};
 use crate::state::Weft;
 use crate::surface::content_snapshot;
 
@@ -90,18 +90,27 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
     match req {
         Request::Outputs => to_json(serde_json::to_value(outputs(state))),
         Request::Surfaces => to_json(serde_json::to_value(surfaces(state))),
-        Request::Devices => to_json(serde_json::to_value(vec![state
-            .renderer
-            .device()
-            .info()
-            .clone()])),
+        Request::Devices => {
+            let mut device = to_json(serde_json::to_value(state.renderer.device().info()))?;
+            // How often this render device was rebuilt after a loss (crate::recovery).
+            device["generation"] = state.render_generation.into();
+            Ok(serde_json::json!([device]))
+        }
         Request::Screenshot { output, path } => {
             let index = state
                 .output_index(&output)
                 .ok_or_else(|| format!("no output named {output}"))?;
-            let (_, pixels) = state
-                .render_output(index, true)
-                .map_err(|e| e.to_string())?;
+            let rendered = match state.render_output(index, true) {
+                // The device was lost since the last frame: rebuilt, then rendered on the new one.
+                Err(e) if e.class() == crate::render::ErrorClass::DeviceLost => {
+                    if !state.rebuild_renderer(&e) {
+                        return Err(format!("render device lost and not rebuilt yet: {e}"));
+                    }
+                    state.render_output(index, true)
+                }
+                other => other,
+            };
+            let (_, pixels) = rendered.map_err(|e| e.to_string())?;
             let pixels = pixels.ok_or("renderer returned no pixels")?;
             let slot = &state.outputs[index];
             crate::screenshot::write_png(
@@ -138,7 +147,39 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
             let dropped = state.importer.cache.invalidate();
             Ok(serde_json::json!({ "dropped": dropped }))
         }
+        Request::Clients => to_json(serde_json::to_value(clients(state))),
+        Request::InjectFault { fault, count } => {
+            if !state.fault_injection {
+                return Err("fault injection is off (start weft with --fault-injection)".into());
+            }
+            let faults = state.renderer.device().faults();
+            match fault {
+                Fault::DeviceLost => faults.lose_device(),
+                Fault::ImportAllocation => faults.fail_import_allocations(count.unwrap_or(1)),
+            }
+            warn!(?fault, count, "fault injected (test hook)");
+            Ok(serde_json::json!({ "armed": fault }))
+        }
     }
+}
+
+/// The `clients` reply.
+pub fn clients(state: &Weft) -> Vec<ClientRecord> {
+    let dh = &state.display_handle;
+    state
+        .clients
+        .iter()
+        .filter_map(|client| {
+            let budget = crate::budget::of(client)?;
+            let creds = client.get_credentials(dh).ok();
+            Some(ClientRecord {
+                id: format!("{:?}", client.id()),
+                pid: creds.map(|c| c.pid),
+                uid: creds.map(|c| c.uid),
+                budget: budget.usage(),
+            })
+        })
+        .collect()
 }
 
 /// The `imports` reply.

@@ -86,6 +86,8 @@ pub struct Device {
     pub(crate) queue_family: u32,
     allocator: ManuallyDrop<Mutex<Allocator>>,
     pub(crate) info: DeviceInfo,
+    /// Test hooks ([`super::faults`]).
+    pub(crate) faults: super::faults::Faults,
 }
 
 impl Device {
@@ -217,7 +219,13 @@ impl Device {
             queue_family,
             allocator: ManuallyDrop::new(Mutex::new(allocator)),
             info,
+            faults: Default::default(),
         }))
+    }
+
+    /// The test hooks of this device ([`super::faults`]).
+    pub fn faults(&self) -> &super::faults::Faults {
+        &self.faults
     }
 
     pub fn info(&self) -> &DeviceInfo {
@@ -264,6 +272,9 @@ impl Device {
         fence: vk::Fence,
         what: &str,
     ) -> Result<(), (&'static str, vk::Result)> {
+        if self.faults.device_lost() {
+            return Err(("vkQueueSubmit", vk::Result::ERROR_DEVICE_LOST));
+        }
         let cmds = [cmd];
         let submit = vk::SubmitInfo::default().command_buffers(&cmds);
         // SAFETY: `cmd` is fully recorded; the fence is unsignalled (every wait resets it); the

@@ -293,9 +293,15 @@ fn import_memory(
         .memory_type_index(type_index)
         .push_next(&mut import)
         .push_next(&mut dedicated);
-    // SAFETY: `raw` is our own dup of a dma-buf fd; the memory type is one the fd supports; on success
-    // Vulkan owns `raw`, on failure we still do and close it below.
-    match unsafe { device.raw.allocate_memory(&info, None) } {
+    let allocated = if device.faults.take_import_allocation_failure() {
+        // An injected failure takes the same path as a real one.
+        Err(vk::Result::ERROR_OUT_OF_DEVICE_MEMORY)
+    } else {
+        // SAFETY: `raw` is our own dup of a dma-buf fd; the memory type is one the fd supports; on
+        // success Vulkan owns `raw`, on failure we still do and close it below.
+        unsafe { device.raw.allocate_memory(&info, None) }
+    };
+    match allocated {
         Ok(memory) => Ok(memory),
         Err(e) => {
             // SAFETY: the failed import did not take ownership of `raw`, which nothing else uses.
@@ -324,7 +330,8 @@ pub struct ImportedBuffer {
 }
 
 impl ImportedBuffer {
-    #[tracing::instrument(skip_all, err, fields(size))]
+    // A failed import is an expected fallback (the next rung is tried), never a weft bug: debug.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(size))]
     pub fn import(
         device: &Arc<Device>,
         fd: BorrowedFd<'_>,
@@ -410,7 +417,8 @@ pub struct ImagePlane {
 }
 
 impl ImportedImage {
-    #[tracing::instrument(skip_all, err)]
+    // A failed import is an expected fallback (the next rung is tried), never a weft bug: debug.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub fn import(
         device: &Arc<Device>,
         fd: BorrowedFd<'_>,

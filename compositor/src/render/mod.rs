@@ -15,6 +15,7 @@
 pub(crate) mod descriptor;
 pub mod device;
 pub mod external;
+pub mod faults;
 pub(crate) mod foreign;
 pub mod instance;
 pub mod memory;

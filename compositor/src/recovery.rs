@@ -1,0 +1,95 @@
+//! A lost render device, rebuilt.
+//!
+//! When a frame reports `VK_ERROR_DEVICE_LOST` (a GPU reset, a driver crash, a removed device, or
+//! the `device-lost` test hook), nothing made on that device can be used again. weft then builds a
+//! new renderer with the backend's factory, and brings everything back on it:
+//! - every output gets a new render target;
+//! - the import cache is emptied (its failure classes were about the old device) and every
+//!   surface's content (textures, imports, slices in progress) is dropped;
+//! - every surface tree is imported again from the buffer smithay still holds for it (a wl_shm
+//!   buffer is copied again, a dma-buf re-imported), so each surface shows its last frame again
+//!   without any client action.
+//!
+//! A rebuild that fails (no device right now) is retried at the next frame. The old device dies
+//! when the last object made on it is dropped; every object holds an `Arc` of it.
+
+use smithay::desktop::PopupManager;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use tracing::{info, warn};
+
+use crate::render::{DmabufCaps, RenderError, Renderer};
+use crate::state::Weft;
+use crate::surface::{import_tree, ImportCtx};
+
+/// Builds a renderer the way the backend needs it (a window backend adds surface extensions).
+pub type RendererFactory = Box<dyn Fn() -> Result<Renderer, RenderError>>;
+
+impl Weft {
+    /// Replaces the lost render device and shows every surface again. Returns whether it worked.
+    pub fn rebuild_renderer(&mut self, why: &RenderError) -> bool {
+        warn!(error = %why, "render device lost: rebuilding the renderer");
+        let renderer = match (self.make_renderer)() {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "no render device to rebuild on yet; retrying at the next frame");
+                return false;
+            }
+        };
+        let mut targets = Vec::with_capacity(self.outputs.len());
+        for slot in &self.outputs {
+            match renderer.create_target(slot.spec.width, slot.spec.height) {
+                Ok(t) => targets.push(t),
+                Err(e) => {
+                    warn!(error = %e, "the new render device cannot make an output target; retrying");
+                    return false;
+                }
+            }
+        }
+        let roots = self.surface_roots();
+        for root in &roots {
+            crate::surface::forget_tree_content(root);
+        }
+        self.importer.cache.invalidate();
+        self.importer.caps = DmabufCaps::query(renderer.device());
+        self.uploads = Default::default();
+        self.renderer = renderer;
+        for (slot, target) in self.outputs.iter_mut().zip(targets) {
+            slot.target = target;
+            slot.rendered_generation = None;
+        }
+        let mut ctx = ImportCtx {
+            renderer: &mut self.renderer,
+            importer: &mut self.importer,
+            uploads: &mut self.uploads,
+        };
+        for root in &roots {
+            import_tree(&mut ctx, root);
+        }
+        self.schedule_uploads();
+        self.render_generation += 1;
+        self.damage();
+        info!(
+            device = %self.renderer.device().info().name,
+            generation = self.render_generation,
+            surfaces = roots.len(),
+            "renderer rebuilt; every surface imported again"
+        );
+        true
+    }
+
+    /// The root of every surface tree weft may draw: toplevels (mapped or not) and their popups.
+    fn surface_roots(&self) -> Vec<WlSurface> {
+        let mut roots = Vec::new();
+        for window in self.space.elements().chain(self.pending_windows.iter()) {
+            let Some(toplevel) = window.toplevel() else {
+                continue;
+            };
+            let surface = toplevel.wl_surface().clone();
+            roots.extend(
+                PopupManager::popups_for_surface(&surface).map(|(p, _)| p.wl_surface().clone()),
+            );
+            roots.push(surface);
+        }
+        roots
+    }
+}
