@@ -106,3 +106,71 @@ fn a_commit_waits_for_the_buffers_write_fence() {
     assert_eq!(s["buffer"]["kind"], "dmabuf", "{s}");
     assert!(c.protocol_error().is_none());
 }
+
+#[test]
+fn a_client_piling_up_held_commits_is_ended_and_nobody_else() {
+    let h = Harness::deterministic(320, 240, 60);
+    let vgem = Vgem::open().expect("vgem (run inside tests/vm)");
+    // A bystander with a shm window keeps being served throughout.
+    let mut bystander = h.client();
+    let bt = bystander
+        .toplevel("bystander", "weft.test")
+        .expect("toplevel");
+    let green = weft_clients::ShmBuffer::new(
+        &bystander.shm,
+        &bystander.qh,
+        32,
+        32,
+        wayland_client::protocol::wl_shm::Format::Xrgb8888,
+        |_, _| weft_clients::argb(0, 255, 0, 255),
+    )
+    .expect("shm buffer");
+    bystander.show(&bt.surface, &green.buffer);
+    bystander.roundtrip().expect("roundtrip");
+
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
+    let t = c.toplevel("piling", "weft.test").expect("toplevel");
+    let b = vgem_frame(&vgem, [0, 0, 255, 0]);
+    let (params, _) = d.params(&c);
+    let fd = b.dmabuf.try_clone_fd().expect("dup");
+    params.add(
+        fd.as_fd(),
+        0,
+        0,
+        W * 4,
+        (MOD_LINEAR >> 32) as u32,
+        MOD_LINEAR as u32,
+    );
+    let wb = params.create_immed(W as i32, H as i32, XRGB8888, Flags::empty(), &c.qh, ());
+    params.destroy();
+    let fence = vgem.attach_fence(&b, Access::Write).expect("fence");
+    let attached = Instant::now();
+    // Every commit of the fenced buffer is held; the 65th passes the budget of 64.
+    for _ in 0..64 {
+        c.show(&t.surface, &wb);
+    }
+    c.roundtrip()
+        .expect("64 held commits are within the budget");
+    c.show(&t.surface, &wb);
+    let result = c.roundtrip().and_then(|_| c.roundtrip());
+    assert!(result.is_err(), "the 65th held commit ends the client");
+    let (code, interface, message) = c.protocol_error().expect("a protocol error");
+    assert_eq!((interface.as_str(), code), ("wl_display", 2), "{message}");
+    assert!(message.contains("held commits"), "{message}");
+    assert!(
+        attached.elapsed() < Duration::from_secs(8),
+        "vgem signals by itself after 10 s; the limit must be reached before"
+    );
+    // The bystander is served, and weft is fine once the fence signals.
+    bystander.frame(&bt.surface, 1);
+    bystander.show(&bt.surface, &green.buffer);
+    bystander
+        .wait_until("bystander frame", 500, |s| {
+            s.frames_done.iter().any(|(tag, _)| *tag == 1)
+        })
+        .expect("the bystander keeps getting frame callbacks");
+    let _ = vgem.signal(fence);
+    h.settle(&mut bystander);
+    assert_eq!(h.surfaces().len(), 1, "only the bystander is left");
+}
