@@ -23,12 +23,17 @@ fn a_thousand_client_lives_leak_no_fd_no_mapping_and_under_1_mib() {
     );
     assert_eq!(report.maps_growth(), 0, "weft's mappings grew\n{report}");
     assert_eq!(
-        report.after.memfd_maps, 0,
+        report.after.client_maps, 0,
         "weft still maps client memfds with no client left\n{report}"
     );
     assert!(
         report.rss_growth_kib() < 1024,
         "weft's resident memory grew by 1 MiB or more\n{report}"
+    );
+    assert!(
+        report.imports >= 1050,
+        "every cycle imports a dma-buf, yet weft counted {} imports",
+        report.imports
     );
     assert!(
         report.outputs.starts_with("NAME") && report.outputs.contains("HEADLESS-1"),

@@ -90,8 +90,9 @@ pub struct ProcFigures {
     pub maps: usize,
     /// The sum of the mapped ranges, KiB.
     pub mapped_kib: u64,
-    /// Mappings of memfds (clients' wl_shm pools and dma-bufs are memfds here).
-    pub memfd_maps: usize,
+    /// Mappings of memfds made by weft's test clients (`weft-test-*`: the soak's wl_shm pools and
+    /// dma-bufs); lavapipe's own memfds (`allocation fd`) are not counted.
+    pub client_maps: usize,
 }
 
 impl ProcFigures {
@@ -118,7 +119,7 @@ impl ProcFigures {
         let maps_text = std::fs::read_to_string(proc.join("maps")).map_err(err)?;
         let mut maps = 0;
         let mut mapped = 0u64;
-        let mut memfd_maps = 0;
+        let mut client_maps = 0;
         for line in maps_text.lines() {
             maps += 1;
             if let Some((lo, hi)) = line
@@ -130,8 +131,8 @@ impl ProcFigures {
                 let hi = u64::from_str_radix(hi, 16).unwrap_or(0);
                 mapped += hi.saturating_sub(lo);
             }
-            if line.contains("/memfd:") {
-                memfd_maps += 1;
+            if line.contains("/memfd:weft-test") {
+                client_maps += 1;
             }
         }
         Ok(Self {
@@ -141,7 +142,7 @@ impl ProcFigures {
             vm_size_kib: field("VmSize:"),
             maps,
             mapped_kib: mapped / 1024,
-            memfd_maps,
+            client_maps,
         })
     }
 }
@@ -169,6 +170,9 @@ pub struct SoakReport {
     pub errors: Vec<String>,
     /// What `weft msg outputs` printed at the end.
     pub outputs: String,
+    /// dma-buf imports weft made (`weft msg imports`: cache misses) during the whole soak: one per
+    /// cycle, the proof that the cycles reached the importer.
+    pub imports: u64,
 }
 
 impl SoakReport {
@@ -236,10 +240,12 @@ impl fmt::Display for SoakReport {
         row("VmSize (KiB)", b.vm_size_kib, a.vm_size_kib)?;
         row("mappings", b.maps as u64, a.maps as u64)?;
         row("mapped (KiB)", b.mapped_kib, a.mapped_kib)?;
-        row("memfd mappings", b.memfd_maps as u64, a.memfd_maps as u64)?;
+        row("client memfd maps", b.client_maps as u64, a.client_maps as u64)?;
         for (kind, before, after) in self.fd_diff() {
             writeln!(f, "  fds of kind {kind}: {before} -> {after}")?;
         }
+        writeln!(f, "dma-buf imports by weft: {}", self.imports)?;
+        write!(f, "weft msg outputs (after):\n{}", self.outputs)?;
         write!(f, "ERROR lines logged by weft: {}", self.errors.len())
     }
 }
@@ -611,6 +617,7 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
     weft.wait_idle()?;
     let after = ProcFigures::read(weft.pid())?;
     let outputs = weft.msg(&["outputs"])?;
+    let imports = json_number(&weft.msg(&["--json", "imports"])?, "misses").unwrap_or(0);
     Ok(SoakReport {
         cycles: options.cycles,
         warmup: options.warmup,
@@ -619,5 +626,15 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
         after,
         errors: weft.errors(),
         outputs,
+        imports,
     })
+}
+
+/// The first `"key": N` in a JSON text (enough for `weft msg --json imports`, without a JSON
+/// parser in the test clients).
+fn json_number(text: &str, key: &str) -> Option<u64> {
+    let rest = &text[text.find(&format!("\"{key}\""))? + key.len() + 2..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
