@@ -35,6 +35,10 @@ fn a_thousand_client_lives_leak_no_fd_no_mapping_and_under_1_mib() {
         "every cycle imports a dma-buf, yet weft counted {} imports",
         report.imports
     );
+    assert_eq!(
+        report.imports_alive, 0,
+        "imports outlived their wl_buffers\n{report}"
+    );
     assert!(
         report.outputs.starts_with("NAME") && report.outputs.contains("HEADLESS-1"),
         "`weft msg outputs` after the soak: {:?}",

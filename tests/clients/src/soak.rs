@@ -151,7 +151,12 @@ impl ProcFigures {
 /// readings, so a diff shows kinds that grew, not inode numbers that changed.
 fn normalise_fd_target(t: &str) -> String {
     match t.split_once(":[") {
-        Some((kind, rest)) if rest.trim_end_matches(']').chars().all(|c| c.is_ascii_digit()) => {
+        Some((kind, rest))
+            if rest
+                .trim_end_matches(']')
+                .chars()
+                .all(|c| c.is_ascii_digit()) =>
+        {
             kind.to_string()
         }
         _ => t.to_string(),
@@ -173,6 +178,8 @@ pub struct SoakReport {
     /// dma-buf imports weft made (`weft msg imports`: cache misses) during the whole soak: one per
     /// cycle, the proof that the cycles reached the importer.
     pub imports: u64,
+    /// Imports still cached at the end (`entries`): 0 when every wl_buffer's import died with it.
+    pub imports_alive: u64,
 }
 
 impl SoakReport {
@@ -227,7 +234,11 @@ impl fmt::Display for SoakReport {
             self.warmup,
             self.elapsed.as_secs_f64()
         )?;
-        writeln!(f, "{:<22}{:>12}{:>12}{:>12}", "weft", "before", "after", "growth")?;
+        writeln!(
+            f,
+            "{:<22}{:>12}{:>12}{:>12}",
+            "weft", "before", "after", "growth"
+        )?;
         let mut row = |name: &str, before: u64, after: u64| {
             writeln!(
                 f,
@@ -240,11 +251,19 @@ impl fmt::Display for SoakReport {
         row("VmSize (KiB)", b.vm_size_kib, a.vm_size_kib)?;
         row("mappings", b.maps as u64, a.maps as u64)?;
         row("mapped (KiB)", b.mapped_kib, a.mapped_kib)?;
-        row("client memfd maps", b.client_maps as u64, a.client_maps as u64)?;
+        row(
+            "client memfd maps",
+            b.client_maps as u64,
+            a.client_maps as u64,
+        )?;
         for (kind, before, after) in self.fd_diff() {
             writeln!(f, "  fds of kind {kind}: {before} -> {after}")?;
         }
-        writeln!(f, "dma-buf imports by weft: {}", self.imports)?;
+        writeln!(
+            f,
+            "dma-buf imports by weft: {} ({} still cached at the end)",
+            self.imports, self.imports_alive
+        )?;
         write!(f, "weft msg outputs (after):\n{}", self.outputs)?;
         write!(f, "ERROR lines logged by weft: {}", self.errors.len())
     }
@@ -267,10 +286,20 @@ impl WeftProcess {
         let log = runtime_dir.join("weft.log");
         let socket = "soak".to_string();
         let child = Command::new(weft)
-            .args(["--backend", "headless", "--output", output, "--socket", &socket])
+            .args([
+                "--backend",
+                "headless",
+                "--output",
+                output,
+                "--socket",
+                &socket,
+            ])
             .env("XDG_RUNTIME_DIR", &runtime_dir)
             .env("NO_COLOR", "1")
-            .env("WEFT_LOG", std::env::var("WEFT_LOG").unwrap_or("warn".into()))
+            .env(
+                "WEFT_LOG",
+                std::env::var("WEFT_LOG").unwrap_or("warn".into()),
+            )
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("WEFT_SOCKET")
             .stdin(Stdio::null())
@@ -323,6 +352,13 @@ impl WeftProcess {
                 String::from_utf8_lossy(&out.stderr).into_owned(),
             ))
         }
+    }
+
+    /// Kills weft (SIGKILL: no chance to remove its sockets) and reaps it; the runtime directory
+    /// stays until drop.
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait().map(drop)
     }
 
     /// Fails when weft has exited.
@@ -582,10 +618,8 @@ pub fn dispatch_timeout(c: &mut Client, timeout: Duration) -> Result<(), ClientE
 /// asks weft for its outputs.
 pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
     let mut weft = WeftProcess::start(&options.weft, &options.output)?;
-    let mut cycler = Cycler::new(&weft.wayland_path()).map_err(|error| SoakError::Cycle {
-        cycle: 0,
-        error,
-    })?;
+    let mut cycler =
+        Cycler::new(&weft.wayland_path()).map_err(|error| SoakError::Cycle { cycle: 0, error })?;
     let mut n = 0u64;
     let mut run_cycles = |count: u64, weft: &mut WeftProcess, label: &str| {
         let start = Instant::now();
@@ -617,7 +651,9 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
     weft.wait_idle()?;
     let after = ProcFigures::read(weft.pid())?;
     let outputs = weft.msg(&["outputs"])?;
-    let imports = json_number(&weft.msg(&["--json", "imports"])?, "misses").unwrap_or(0);
+    let imports_json = weft.msg(&["--json", "imports"])?;
+    let imports = json_number(&imports_json, "misses").unwrap_or(0);
+    let imports_alive = json_number(&imports_json, "entries").unwrap_or(u64::MAX);
     Ok(SoakReport {
         cycles: options.cycles,
         warmup: options.warmup,
@@ -627,6 +663,7 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
         errors: weft.errors(),
         outputs,
         imports,
+        imports_alive,
     })
 }
 
