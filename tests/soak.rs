@@ -1,7 +1,8 @@
 //! Issue 14's soak in CI: 10³ client lives (connect → shm pool, dma-buf, subsurface, popup → commit
 //! → destroy or just leave → disconnect) against a separate `weft` process, whose `/proc` figures
-//! after a warm-up and after the cycles must show no fd and no mapping more, less than 1 MiB more
-//! resident memory, no ERROR in its log, and weft still answering `weft msg outputs`.
+//! after the warm-up (6000 cycles: lavapipe's own warm-up, see `weft_clients::soak`) and after the
+//! 10³ cycles must show no fd and no mapping more, less than 1 MiB more resident memory, no ERROR in
+//! its log, and weft still answering `weft msg outputs`. About 35 s on the 2-core CI machine.
 //! `scripts/soak` runs the full 10⁵ and prints the same figures.
 
 use weft_clients::soak::{run, SoakOptions};
@@ -31,7 +32,7 @@ fn a_thousand_client_lives_leak_no_fd_no_mapping_and_under_1_mib() {
         "weft's resident memory grew by 1 MiB or more\n{report}"
     );
     assert!(
-        report.imports >= 1050,
+        report.imports >= report.warmup + report.cycles,
         "every cycle imports a dma-buf, yet weft counted {} imports",
         report.imports
     );
