@@ -489,6 +489,9 @@ impl Cycler {
     }
 
     fn cycle_inner(&mut self, n: u64) -> Result<(), CycleError> {
+        // Even cycles: create_immed, and every object destroyed before the disconnect; odd cycles:
+        // create, and the client just leaves.
+        let even = n & 1 == 0;
         let mut c = Client::connect(&self.path)?;
         let dmabuf = LinuxDmabuf::bind(&mut c, 5)?;
         let top = c.toplevel("soak", "weft.soak")?;
@@ -514,7 +517,7 @@ impl Cycler {
             &c.qh,
             (),
         );
-        let dma = if n % 2 == 0 {
+        let dma = if even {
             self.dmabuf.create_immed(&c, &dmabuf)
         } else {
             match self.dmabuf.create(&mut c, &dmabuf, 0)? {
@@ -554,7 +557,7 @@ impl Cycler {
             s.frames_done.iter().any(|&(t, _)| t == tag)
         })?;
 
-        if n % 2 == 0 {
+        if even {
             popup.destroy();
             popup_xdg.destroy();
             popup_surface.destroy();
