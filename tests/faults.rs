@@ -429,13 +429,13 @@ fn weft_msg_against_a_weft_that_is_gone_says_so_and_fails() {
     )
     .expect("weft starts");
     assert!(weft.msg(&["outputs"]).is_ok());
-    let ipc = weft.runtime_dir.join("weft-soak.sock");
+    let ipc = weft.runtime_dir.join(format!("weft-{}.sock", weft.socket));
     // SIGKILL: weft cannot remove its sockets, so the IPC socket file stays with nobody listening.
     weft.kill().expect("weft killed");
     assert!(ipc.exists(), "the IPC socket file stays after SIGKILL");
     let msg = || {
         Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["msg", "--socket", "soak", "outputs"])
+            .args(["msg", "--socket", &weft.socket, "outputs"])
             .env("XDG_RUNTIME_DIR", &weft.runtime_dir)
             .env("RUST_BACKTRACE", "1")
             .env_remove("WEFT_SOCKET")
