@@ -39,6 +39,10 @@ pub fn build(importer: &Importer) -> std::io::Result<(DmabufFeedback, DmabufGuar
         builder = builder.add_preference_tranche(device, None, sample.iter().filter_map(to_format));
     }
     let feedback = builder.build()?;
-    let guard = DmabufGuardData::new(sample.iter().chain(&linear).map(|&(f, m, n)| ((f, m), n)));
+    let mut guard =
+        DmabufGuardData::new(sample.iter().chain(&linear).map(|&(f, m, n)| ((f, m), n)));
+    // One render device and no scanout: the default feedback never changes, so the guard may serve
+    // default-feedback objects itself (smithay 0.7 would keep one list entry per dead client).
+    guard.set_default_feedback(feedback.clone());
     Ok((feedback, guard))
 }

@@ -8,6 +8,7 @@ pub mod client;
 pub mod demo;
 pub mod dmabuf;
 pub mod shm;
+pub mod soak;
 
 pub use client::{Client, ClientError, Presented, Toplevel};
 pub use shm::{argb, ShmBuffer};
