@@ -53,22 +53,102 @@ fn interlaced(flags: &WEnum<zwp_linux_buffer_params_v1::Flags>) -> bool {
     bits & INTERLACED != 0
 }
 
-/// One plane as the client added it.
+/// One params object's state: the planes added so far (each with its payload: the fd in the
+/// compositor, nothing in the fuzz targets) and whether `create`/`create_immed` was issued. Pure:
+/// the Dispatch impl below and `fuzz/fuzz_targets/dmabuf_params.rs` drive the same code.
 #[derive(Debug)]
-struct ShadowPlane {
-    fd: OwnedFd,
-    idx: u32,
-    offset: u32,
-    stride: u32,
-    modifier: u64,
-    /// `lseek(fd, 0, SEEK_END)`, or `None` when the fd cannot seek (then no size checks apply).
-    size: Option<u64>,
+pub struct ParamsShadow<F> {
+    used: bool,
+    planes: Vec<(PlaneParams, F)>,
 }
 
-#[derive(Debug, Default)]
-struct ShadowParams {
+impl<F> Default for ParamsShadow<F> {
+    fn default() -> Self {
+        Self {
+            used: false,
+            planes: Vec::new(),
+        }
+    }
+}
+
+impl<F> ParamsShadow<F> {
+    /// `add`: checks the request against the planes so far ([`check_add`]) and records the plane.
+    pub fn add(&mut self, plane: PlaneParams, payload: F, version: u32) -> Result<(), Violation> {
+        check_add(
+            self.used,
+            self.planes.iter().map(|(p, _)| p),
+            plane.idx,
+            plane.modifier,
+            version,
+        )?;
+        self.planes.push((plane, payload));
+        Ok(())
+    }
+
+    /// `create`/`create_immed`: marks the object used (even when the request is refused, as the
+    /// spec's `already_used` wants) and validates it ([`validate_create`]); on success returns
+    /// the planes sorted by index, to be replayed to smithay in that order.
+    pub fn create(
+        &mut self,
+        req: &CreateRequest,
+        advertised: &HashMap<(u32, u64), usize>,
+    ) -> Result<Vec<(PlaneParams, F)>, Violation> {
+        if self.used {
+            return Err(violation(
+                ParamsError::AlreadyUsed,
+                "the params object was already used to create a buffer",
+            ));
+        }
+        self.used = true;
+        let mut planes = std::mem::take(&mut self.planes);
+        planes.sort_by_key(|(p, _)| p.idx);
+        let seen: Vec<PlaneParams> = planes.iter().map(|(p, _)| *p).collect();
+        validate_create(req, &seen, advertised)?;
+        Ok(planes)
+    }
+}
+
+/// Checks an `add` of plane `plane_idx` with `modifier` against the planes already `added` (in
+/// arrival order) to a params object that was `used` or not, in the order: already used, plane
+/// index, plane set, mixed modifiers (v5).
+pub fn check_add<'a>(
     used: bool,
-    planes: Vec<ShadowPlane>,
+    added: impl IntoIterator<Item = &'a PlaneParams>,
+    plane_idx: u32,
+    modifier: u64,
+    version: u32,
+) -> Result<(), Violation> {
+    if used {
+        return Err(violation(ParamsError::AlreadyUsed, "add after create"));
+    }
+    if plane_idx >= MAX_PLANES {
+        return Err(violation(
+            ParamsError::PlaneIdx,
+            format!("plane index {plane_idx} is not below {MAX_PLANES}"),
+        ));
+    }
+    let added: Vec<&PlaneParams> = added.into_iter().collect();
+    if added.iter().any(|p| p.idx == plane_idx) {
+        return Err(violation(
+            ParamsError::PlaneSet,
+            format!("plane {plane_idx} was already added"),
+        ));
+    }
+    if let Some(first) = added.first() {
+        // v5: every plane carries the same modifier.
+        if version >= 5 && first.modifier != modifier {
+            return Err(violation(
+                ParamsError::InvalidFormat,
+                format!(
+                    "plane {plane_idx} has modifier {}, plane {} has {}",
+                    drm_format::modifier_str(modifier),
+                    first.idx,
+                    drm_format::modifier_str(first.modifier)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What the guard knows: the advertised (format, modifier) pairs with their plane counts, and the
@@ -76,7 +156,7 @@ struct ShadowParams {
 #[derive(Debug, Default)]
 pub struct DmabufGuardData {
     advertised: HashMap<(u32, u64), usize>,
-    params: HashMap<ObjectId, ShadowParams>,
+    params: HashMap<ObjectId, ParamsShadow<OwnedFd>>,
 }
 
 impl DmabufGuardData {
@@ -89,7 +169,12 @@ impl DmabufGuardData {
         }
     }
 
-    fn shadow(&mut self, id: ObjectId) -> &mut ShadowParams {
+    /// The advertised (fourcc, modifier) pairs with their plane counts.
+    pub fn advertised(&self) -> &HashMap<(u32, u64), usize> {
+        &self.advertised
+    }
+
+    fn shadow(&mut self, id: ObjectId) -> &mut ParamsShadow<OwnedFd> {
         self.params.entry(id).or_default()
     }
 }
@@ -99,18 +184,11 @@ pub trait DmabufGuardState {
     fn dmabuf_guard(&mut self) -> &mut DmabufGuardData;
 }
 
-/// A spec error with its message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    pub error: ParamsError,
-    pub message: String,
-}
+/// A params error with its message.
+pub type Violation = crate::Violation<ParamsError>;
 
 fn violation(error: ParamsError, message: impl Into<String>) -> Violation {
-    Violation {
-        error,
-        message: message.into(),
-    }
+    Violation::new(error, message)
 }
 
 /// What `create`/`create_immed` is asked to build, for [`validate_create`].
@@ -312,47 +390,22 @@ where
                 modifier_hi,
                 modifier_lo,
             } => {
-                let version = params.version();
-                let shadow = state.dmabuf_guard().shadow(params.id());
-                if shadow.used {
-                    return post(violation(ParamsError::AlreadyUsed, "add after create"));
-                }
-                if plane_idx >= MAX_PLANES {
-                    return post(violation(
-                        ParamsError::PlaneIdx,
-                        format!("plane index {plane_idx} is not below {MAX_PLANES}"),
-                    ));
-                }
-                if shadow.planes.iter().any(|p| p.idx == plane_idx) {
-                    return post(violation(
-                        ParamsError::PlaneSet,
-                        format!("plane {plane_idx} was already added"),
-                    ));
-                }
                 let modifier = (u64::from(modifier_hi) << 32) | u64::from(modifier_lo);
-                if let Some(first) = shadow.planes.first() {
-                    // v5: every plane carries the same modifier.
-                    if version >= 5 && first.modifier != modifier {
-                        return post(violation(
-                            ParamsError::InvalidFormat,
-                            format!(
-                                "plane {plane_idx} has modifier {}, plane {} has {}",
-                                drm_format::modifier_str(modifier),
-                                first.idx,
-                                drm_format::modifier_str(first.modifier)
-                            ),
-                        ));
-                    }
-                }
-                let size = dmabuf_size(&fd);
-                shadow.planes.push(ShadowPlane {
-                    fd,
+                let plane = PlaneParams {
                     idx: plane_idx,
                     offset,
                     stride,
                     modifier,
-                    size,
-                });
+                    size: dmabuf_size(&fd),
+                };
+                let version = params.version();
+                if let Err(v) = state
+                    .dmabuf_guard()
+                    .shadow(params.id())
+                    .add(plane, fd, version)
+                {
+                    post(v);
+                }
             }
             Request::Create {
                 width,
@@ -437,20 +490,7 @@ fn take_validated<D: DmabufGuardState>(
     height: i32,
     format: u32,
     flags: &WEnum<zwp_linux_buffer_params_v1::Flags>,
-) -> Option<Vec<ShadowPlane>> {
-    let version = params.version();
-    let guard = state.dmabuf_guard();
-    let shadow = guard.params.entry(params.id()).or_default();
-    if shadow.used {
-        params.post_error(
-            ParamsError::AlreadyUsed,
-            "the params object was already used to create a buffer",
-        );
-        return None;
-    }
-    shadow.used = true;
-    let mut planes = std::mem::take(&mut shadow.planes);
-    planes.sort_by_key(|p| p.idx);
+) -> Option<Vec<(PlaneParams, OwnedFd)>> {
     let flags = match flags {
         WEnum::Value(f) => f.bits(),
         WEnum::Unknown(u) => *u,
@@ -460,20 +500,12 @@ fn take_validated<D: DmabufGuardState>(
         height,
         format,
         flags,
-        version,
+        version: params.version(),
     };
-    let seen: Vec<PlaneParams> = planes
-        .iter()
-        .map(|p| PlaneParams {
-            idx: p.idx,
-            offset: p.offset,
-            stride: p.stride,
-            modifier: p.modifier,
-            size: p.size,
-        })
-        .collect();
-    match validate_create(&req, &seen, &guard.advertised) {
-        Ok(()) => Some(planes),
+    let guard = state.dmabuf_guard();
+    let shadow = guard.params.entry(params.id()).or_default();
+    match shadow.create(&req, &guard.advertised) {
+        Ok(planes) => Some(planes),
         Err(v) => {
             params.post_error(v.error, v.message);
             None
@@ -484,14 +516,14 @@ fn take_validated<D: DmabufGuardState>(
 /// Hands the validated planes to smithay in index order (smithay numbers planes by arrival).
 fn replay_planes<D>(
     state: &mut D,
-    planes: Vec<ShadowPlane>,
+    planes: Vec<(PlaneParams, OwnedFd)>,
     mut forward: impl FnMut(&mut D, zwp_linux_buffer_params_v1::Request),
 ) {
-    for p in planes {
+    for (p, fd) in planes {
         forward(
             state,
             zwp_linux_buffer_params_v1::Request::Add {
-                fd: p.fd,
+                fd,
                 plane_idx: p.idx,
                 offset: p.offset,
                 stride: p.stride,
@@ -742,5 +774,99 @@ mod tests {
             ..plane(0, 0, 64, 1024)
         }];
         assert!(validate_create(&r, &p, &a).is_ok());
+    }
+
+    #[test]
+    fn add_violations_table() {
+        let p0 = plane(0, 0, 64, 1024);
+        let cases: Vec<(
+            &str,
+            bool,
+            Vec<PlaneParams>,
+            u32,
+            u64,
+            u32,
+            Option<ParamsError>,
+        )> = vec![
+            ("first plane", false, vec![], 0, MOD_LINEAR, 5, None),
+            ("second plane", false, vec![p0], 1, MOD_LINEAR, 5, None),
+            (
+                "after create",
+                true,
+                vec![],
+                0,
+                MOD_LINEAR,
+                5,
+                Some(ParamsError::AlreadyUsed),
+            ),
+            (
+                "index 4",
+                false,
+                vec![],
+                4,
+                MOD_LINEAR,
+                5,
+                Some(ParamsError::PlaneIdx),
+            ),
+            (
+                "index u32::MAX",
+                false,
+                vec![],
+                u32::MAX,
+                0,
+                5,
+                Some(ParamsError::PlaneIdx),
+            ),
+            (
+                "twice",
+                false,
+                vec![p0],
+                0,
+                MOD_LINEAR,
+                5,
+                Some(ParamsError::PlaneSet),
+            ),
+            (
+                "mixed modifiers v5",
+                false,
+                vec![p0],
+                1,
+                7,
+                5,
+                Some(ParamsError::InvalidFormat),
+            ),
+            ("mixed modifiers v4", false, vec![p0], 1, 7, 4, None),
+        ];
+        for (name, used, added, idx, modifier, version, want) in cases {
+            let got = check_add(used, &added, idx, modifier, version)
+                .err()
+                .map(|v| v.error);
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_params_object_is_single_use_and_replays_in_index_order() {
+        let a = advertised();
+        let mut shadow = ParamsShadow::default();
+        shadow.add(plane(1, 2048, 64, 4096), "chroma", 5).unwrap();
+        shadow.add(plane(0, 0, 64, 4096), "luma", 5).unwrap();
+        let planes = shadow.create(&req(NV12, 64, 32), &a).unwrap();
+        let order: Vec<_> = planes.iter().map(|(p, f)| (p.idx, *f)).collect();
+        assert_eq!(order, [(0, "luma"), (1, "chroma")]);
+        let again = shadow.create(&req(NV12, 64, 32), &a).unwrap_err();
+        assert_eq!(again.error, ParamsError::AlreadyUsed);
+        let add = shadow.add(plane(2, 0, 64, 4096), "late", 5).unwrap_err();
+        assert_eq!(add.error, ParamsError::AlreadyUsed);
+        // A refused create uses the object up too.
+        let mut bad = ParamsShadow::<()>::default();
+        assert_eq!(
+            bad.create(&req(ARGB8888, 0, 1), &a).unwrap_err().error,
+            ParamsError::InvalidDimensions
+        );
+        assert_eq!(
+            bad.create(&req(ARGB8888, 1, 1), &a).unwrap_err().error,
+            ParamsError::AlreadyUsed
+        );
     }
 }
