@@ -8,6 +8,8 @@ pub mod client;
 pub mod demo;
 pub mod dmabuf;
 pub mod shm;
+pub mod wire;
+pub mod wire_fuzz;
 
 pub use client::{Client, ClientError, Presented, Toplevel};
 pub use shm::{argb, ShmBuffer};
