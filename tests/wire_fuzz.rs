@@ -106,6 +106,18 @@ impl Bystander {
     }
 }
 
+/// Names the sequence about to run where an abort (which no panic hook sees) leaves it readable:
+/// in `$TMPDIR/weft-wire-fuzz.current`, and on stderr past the test harness's capture when
+/// `WEFT_WIRE_FUZZ_PROGRESS` is set.
+fn announce(i: u64, seed: u64) {
+    use std::io::Write;
+    let line = format!("wire fuzz: sequence {i} seed {seed:#x}\n");
+    let _ = std::fs::write(std::env::temp_dir().join("weft-wire-fuzz.current"), &line);
+    if std::env::var_os("WEFT_WIRE_FUZZ_PROGRESS").is_some() {
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+}
+
 fn env_u64(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;
     let v = v.trim();
@@ -132,16 +144,22 @@ fn weft_survives_random_wire_traffic() {
     let single = sequences == 1 && std::env::var_os("WEFT_WIRE_FUZZ_SEED").is_some();
     let h = Harness::new(320, 240, 60);
     let mut bystander = Bystander::new(&h);
-    bystander.frame().expect("the bystander is served before fuzzing");
+    bystander
+        .frame()
+        .expect("the bystander is served before fuzzing");
     let start = Instant::now();
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     let (mut requests, mut events, mut done) = (0u64, 0u64, 0u64);
-    let limits = Limits::default();
+    let limits = Limits {
+        trace_to_stderr: single,
+        ..Limits::default()
+    };
     for i in 0..sequences {
         if seconds.is_some_and(|s| start.elapsed() >= Duration::from_secs(s)) {
             break;
         }
         let seed = if single { base } else { sequence_seed(base, i) };
+        announce(i, seed);
         let errors_before = ERRORS.load(Ordering::SeqCst);
         let report = run_sequence(&h.weft.wayland_path(), seed, limits);
         let fail = |what: String| -> ! {
@@ -169,7 +187,11 @@ fn weft_survives_random_wire_traffic() {
             ));
         }
         let key = match &report.outcome {
-            Outcome::Violation(what) => fail(format!("{what} ({} requests)", report.requests)),
+            Outcome::Violation(what) => fail(format!(
+                "{what} after {} requests:\n    {}",
+                report.requests,
+                report.trace.join("\n    ")
+            )),
             Outcome::Alive => "answered".to_string(),
             Outcome::ClosedAfterMalformed => "closed after a malformed message".to_string(),
             Outcome::ProtocolError(e) => format!("{}.error {}", e.interface, e.code),

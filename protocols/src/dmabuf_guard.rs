@@ -18,13 +18,19 @@
 //!   advises rejecting what it cannot show well, so the guard answers them like an import failure:
 //!   `failed` for `create`, `invalid_wl_buffer` for `create_immed` (smithay's choice for failed
 //!   immediate imports, which the spec allows).
+//! - a memfd sealed against writing (`F_SEAL_WRITE`/`F_SEAL_FUTURE_WRITE`) cannot be mapped shared
+//!   and writable, which is how Vulkan imports a dma-buf fd; lavapipe refuses the import *and closes
+//!   the fd it was given*, so weft's own close of that dup after the failed import was a double close
+//!   (Rust aborts the process on it: found by the wire fuzzer, `tests/wire_fuzz.rs`). Such a buffer
+//!   can never be imported, and a real dma-buf never carries seals, so the guard answers it like an
+//!   import failure too, before any import is tried.
 //!
 //! State machine per params object: `add`* (recorded here, nothing forwarded) → `create` or
 //! `create_immed` (validated; then the planes are replayed to smithay in index order and the create
 //! is forwarded) → used. `destroy` is forwarded at any time.
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::reexports::wayland_protocols::wp::linux_dmabuf::zv1::server::zwp_linux_buffer_params_v1::{
@@ -341,6 +347,16 @@ pub fn check_plane_bounds(
     Ok(())
 }
 
+/// Why a plane's fd can never be imported, if it cannot: a memfd sealed against writing (a dma-buf
+/// import maps the fd shared and writable, which such a seal forbids).
+pub fn unimportable(fd: BorrowedFd<'_>) -> Option<&'static str> {
+    use smithay::reexports::rustix::fs::{fcntl_get_seals, SealFlags};
+    let seals = fcntl_get_seals(fd).ok()?;
+    seals
+        .intersects(SealFlags::WRITE | SealFlags::FUTURE_WRITE)
+        .then_some("a memfd sealed against writing cannot be imported as a dma-buf")
+}
+
 /// `lseek(fd, 0, SEEK_END)`, restoring the position; `None` when the fd cannot seek.
 fn dmabuf_size(fd: &OwnedFd) -> Option<u64> {
     use smithay::reexports::rustix::fs::{seek, SeekFrom};
@@ -417,7 +433,7 @@ where
                 else {
                     return;
                 };
-                if interlaced(&flags) {
+                if interlaced(&flags) || refusal(&planes).is_some() {
                     params.failed();
                     return;
                 }
@@ -444,11 +460,13 @@ where
                 else {
                     return;
                 };
-                if interlaced(&flags) {
-                    params.post_error(
-                        ParamsError::InvalidWlBuffer,
-                        "interlaced buffers are not supported",
-                    );
+                let refused = if interlaced(&flags) {
+                    Some("interlaced buffers are not supported")
+                } else {
+                    refusal(&planes)
+                };
+                if let Some(why) = refused {
+                    params.post_error(ParamsError::InvalidWlBuffer, why);
                     return;
                 }
                 replay_planes(state, planes, |s, r| forward(s, r, data_init));
@@ -511,6 +529,11 @@ fn take_validated<D: DmabufGuardState>(
             None
         }
     }
+}
+
+/// The first reason one of `planes` can never be imported ([`unimportable`]).
+fn refusal(planes: &[(PlaneParams, OwnedFd)]) -> Option<&'static str> {
+    planes.iter().find_map(|(_, fd)| unimportable(fd.as_fd()))
 }
 
 /// Hands the validated planes to smithay in index order (smithay numbers planes by arrival).
@@ -868,5 +891,28 @@ mod tests {
             bad.create(&req(ARGB8888, 1, 1), &a).unwrap_err().error,
             ParamsError::AlreadyUsed
         );
+    }
+
+    #[test]
+    fn write_sealed_memfds_are_unimportable() {
+        use smithay::reexports::rustix::fs::{
+            fcntl_add_seals, ftruncate, memfd_create, MemfdFlags, SealFlags,
+        };
+        let memfd = || {
+            let fd =
+                memfd_create("weft-test", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING).unwrap();
+            ftruncate(&fd, 4096).unwrap();
+            fd
+        };
+        let shrink = memfd();
+        fcntl_add_seals(&shrink, SealFlags::SHRINK).unwrap();
+        assert_eq!(unimportable(shrink.as_fd()), None);
+        let plain = memfd();
+        assert_eq!(unimportable(plain.as_fd()), None);
+        for seal in [SealFlags::WRITE, SealFlags::FUTURE_WRITE] {
+            let sealed = memfd();
+            fcntl_add_seals(&sealed, SealFlags::SHRINK | seal).unwrap();
+            assert!(unimportable(sealed.as_fd()).is_some(), "{seal:?}");
+        }
     }
 }

@@ -55,7 +55,9 @@ pub fn encode(sender: u32, opcode: u16, args: Vec<Arg>) -> Encoded {
     for arg in args {
         match arg {
             Arg::Int(v) | Arg::Fixed(v) => body.extend_from_slice(&v.to_ne_bytes()),
-            Arg::Uint(v) | Arg::Object(v) | Arg::NewId(v) => body.extend_from_slice(&v.to_ne_bytes()),
+            Arg::Uint(v) | Arg::Object(v) | Arg::NewId(v) => {
+                body.extend_from_slice(&v.to_ne_bytes())
+            }
             Arg::Str(None) => body.extend_from_slice(&0u32.to_ne_bytes()),
             Arg::Str(Some(mut s)) => {
                 s.push(0);
@@ -126,9 +128,15 @@ pub struct WireConn {
     pub callbacks_done: Vec<u32>,
     /// Unacknowledged configure serials per xdg_surface id.
     pub configures: HashMap<u32, Vec<u32>>,
-    /// Every event received, by interface and name (for the fuzzer's coverage report).
+    /// Every event received.
     pub events: u64,
+    /// The compositor closed the connection and every byte it sent was read.
     pub closed: bool,
+    /// A write failed because the compositor closed the connection: stop sending, but what it
+    /// sent before closing (a protocol error) may still be unread.
+    pub write_closed: bool,
+    /// The interface of every id this connection ever used, for naming an error's object.
+    pub names: HashMap<u32, &'static str>,
 }
 
 /// `wl_display`'s interface, from the generated tables.
@@ -153,6 +161,8 @@ impl WireConn {
             configures: HashMap::new(),
             events: 0,
             closed: false,
+            write_closed: false,
+            names: HashMap::from([(1, "wl_display")]),
         })
     }
 
@@ -161,6 +171,7 @@ impl WireConn {
         let id = self.next_id;
         self.next_id += 1;
         self.objects.insert(id, (interface, version));
+        self.names.insert(id, interface.name);
         id
     }
 
@@ -173,11 +184,12 @@ impl WireConn {
     /// the reason (a protocol error) next.
     pub fn send(&mut self, msg: Encoded) -> std::io::Result<()> {
         use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-        if self.closed {
+        if self.write_closed {
             return Ok(());
         }
         let fds: Vec<BorrowedFd<'_>> = msg.fds.iter().map(|f| f.as_fd()).collect();
-        let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
+        let mut space =
+            vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
         let mut ancillary = SendAncillaryBuffer::new(&mut space);
         if !fds.is_empty() {
             ancillary.push(SendAncillaryMessage::ScmRights(&fds));
@@ -198,7 +210,7 @@ impl WireConn {
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(rustix::io::Errno::PIPE) | Err(rustix::io::Errno::CONNRESET) => {
-                    self.closed = true;
+                    self.write_closed = true;
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),
@@ -215,7 +227,10 @@ impl WireConn {
     /// `wl_display.sync` with a new callback; returns the callback id.
     pub fn sync(&mut self) -> std::io::Result<u32> {
         use wayland_client::Proxy;
-        let cb = self.new_id(wayland_client::protocol::wl_callback::WlCallback::interface(), 1);
+        let cb = self.new_id(
+            wayland_client::protocol::wl_callback::WlCallback::interface(),
+            1,
+        );
         self.request(1, 0, vec![Arg::NewId(cb)])?;
         Ok(cb)
     }
@@ -223,7 +238,10 @@ impl WireConn {
     /// `wl_display.get_registry`, then a roundtrip: fills [`Self::globals`]. Returns the registry id.
     pub fn get_registry(&mut self, timeout: Duration) -> std::io::Result<(u32, ReadEnd)> {
         use wayland_client::Proxy;
-        let reg = self.new_id(wayland_client::protocol::wl_registry::WlRegistry::interface(), 1);
+        let reg = self.new_id(
+            wayland_client::protocol::wl_registry::WlRegistry::interface(),
+            1,
+        );
         self.request(1, 1, vec![Arg::NewId(reg)])?;
         let end = self.roundtrip(timeout)?;
         Ok((reg, end))
@@ -255,10 +273,14 @@ impl WireConn {
             if left.is_zero() {
                 return Ok(ReadEnd::TimedOut);
             }
-            self.sock.set_read_timeout(Some(left.min(Duration::from_millis(100))))?;
+            self.sock
+                .set_read_timeout(Some(left.min(Duration::from_millis(100))))?;
             let mut buf = [0u8; 4096];
             match self.sock.read(&mut buf) {
-                Ok(0) => self.closed = true,
+                Ok(0) => {
+                    self.closed = true;
+                    self.write_closed = true;
+                }
                 Ok(n) => self.incoming.extend_from_slice(&buf[..n]),
                 Err(e)
                     if matches!(
@@ -267,7 +289,10 @@ impl WireConn {
                             | std::io::ErrorKind::TimedOut
                             | std::io::ErrorKind::Interrupted
                     ) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => self.closed = true,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    self.closed = true;
+                    self.write_closed = true;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -279,7 +304,8 @@ impl WireConn {
             if self.incoming.len() < 8 {
                 return Ok(());
             }
-            let word = |b: &[u8], at: usize| u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+            let word =
+                |b: &[u8], at: usize| u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
             let sender = word(&self.incoming, 0);
             let size_op = word(&self.incoming, 4);
             let size = (size_op >> 16) as usize;
@@ -305,12 +331,12 @@ impl WireConn {
                 )));
             };
             let args = decode(desc.signature, &msg[8..]).ok_or_else(|| {
-                std::io::Error::other(format!(
-                    "malformed {}.{} event",
-                    interface.name, desc.name
-                ))
+                std::io::Error::other(format!("malformed {}.{} event", interface.name, desc.name))
             })?;
             self.handle_event(sender, interface, desc.name, desc.child_interface, args)?;
+            if desc.is_destructor {
+                self.objects.remove(&sender);
+            }
         }
     }
 
@@ -328,16 +354,17 @@ impl WireConn {
                 if let EventArg::NewId(id) = a {
                     let version = self.objects.get(&sender).map_or(1, |o| o.1);
                     self.objects.insert(*id, (child, version));
+                    self.names.insert(*id, child.name);
                 }
             }
         }
         match (interface.name, event, args.as_slice()) {
-            ("wl_display", "error", [EventArg::Object(object), EventArg::Uint(code), EventArg::Str(message)]) => {
-                let iface = self
-                    .objects
-                    .get(object)
-                    .map_or("?", |(i, _)| i.name)
-                    .to_string();
+            (
+                "wl_display",
+                "error",
+                [EventArg::Object(object), EventArg::Uint(code), EventArg::Str(message)],
+            ) => {
+                let iface = self.names.get(object).copied().unwrap_or("?").to_string();
                 self.error = Some(ProtocolError {
                     object: *object,
                     interface: iface,
@@ -349,7 +376,11 @@ impl WireConn {
                 self.objects.remove(id);
                 self.configures.remove(id);
             }
-            ("wl_registry", "global", [EventArg::Uint(name), EventArg::Str(Some(iface)), EventArg::Uint(version)]) => {
+            (
+                "wl_registry",
+                "global",
+                [EventArg::Uint(name), EventArg::Str(Some(iface)), EventArg::Uint(version)],
+            ) => {
                 self.globals.push(Global {
                     name: *name,
                     interface: iface.clone(),
@@ -359,11 +390,7 @@ impl WireConn {
             ("wl_registry", "global_remove", [EventArg::Uint(name)]) => {
                 self.globals.retain(|g| g.name != *name);
             }
-            ("wl_callback", "done", _) => {
-                self.callbacks_done.push(sender);
-                // A callback is destroyed by its done event.
-                self.objects.remove(&sender);
-            }
+            ("wl_callback", "done", _) => self.callbacks_done.push(sender),
             ("xdg_wm_base", "ping", [EventArg::Uint(serial)]) => {
                 // pong (opcode 3): a fuzzed client must not look hung.
                 self.request(sender, 3, vec![Arg::Uint(*serial)])?;

@@ -125,6 +125,8 @@ pub struct FdMaker {
     /// The other ends of pipes and sockets, kept open for the sequence.
     keep: Vec<OwnedFd>,
     pub made: HashMap<&'static str, u64>,
+    /// What the fds made since the last message are, for the trace.
+    pending: Vec<String>,
 }
 
 impl FdMaker {
@@ -140,7 +142,7 @@ impl FdMaker {
     }
 
     pub fn make(&mut self, rng: &mut Rng, kind: FdKind) -> std::io::Result<OwnedFd> {
-        use rustix::fs::{fcntl_add_seals, ftruncate, memfd_create, MemfdFlags, SealFlags};
+        use rustix::fs::{ftruncate, memfd_create, MemfdFlags};
         let memfd = |rng: &mut Rng| -> std::io::Result<OwnedFd> {
             let fd = memfd_create(
                 "weft-wire-fuzz",
@@ -150,6 +152,20 @@ impl FdMaker {
             Ok(fd)
         };
         *self.made.entry(kind_name(kind)).or_default() += 1;
+        let fd = self.make_inner(rng, kind, memfd)?;
+        let size = rustix::fs::fstat(&fd).map(|s| s.st_size).unwrap_or(-1);
+        self.pending
+            .push(format!("{} ({size} bytes)", kind_name(kind)));
+        Ok(fd)
+    }
+
+    fn make_inner(
+        &mut self,
+        rng: &mut Rng,
+        kind: FdKind,
+        memfd: impl Fn(&mut Rng) -> std::io::Result<OwnedFd>,
+    ) -> std::io::Result<OwnedFd> {
+        use rustix::fs::{fcntl_add_seals, ftruncate, SealFlags};
         Ok(match kind {
             FdKind::SealedMemfd => {
                 let fd = memfd(rng)?;
@@ -159,6 +175,7 @@ impl FdMaker {
                 }
                 if rng.chance(15) {
                     seals |= SealFlags::WRITE;
+                    self.pending.push("sealed against writing".into());
                 }
                 if rng.chance(30) {
                     seals |= SealFlags::SEAL;
@@ -217,9 +234,7 @@ fn kind_name(kind: FdKind) -> &'static str {
 /// The interfaces of the globals weft may advertise, from the generated protocol tables. Globals
 /// not listed here are left alone.
 pub fn global_interfaces() -> Vec<&'static Interface> {
-    use wayland_client::protocol::{
-        wl_compositor, wl_output, wl_seat, wl_shm, wl_subcompositor,
-    };
+    use wayland_client::protocol::{wl_compositor, wl_output, wl_seat, wl_shm, wl_subcompositor};
     use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1;
     use wayland_protocols::wp::linux_drm_syncobj::v1::client::wp_linux_drm_syncobj_manager_v1;
     use wayland_protocols::wp::presentation_time::client::wp_presentation;
@@ -264,6 +279,8 @@ pub struct Report {
     pub requests: u64,
     pub events: u64,
     pub outcome: Outcome,
+    /// Every message sent, as `interface#id.request(args)`, for the failure report.
+    pub trace: Vec<String>,
 }
 
 /// The sequence bounds.
@@ -273,6 +290,8 @@ pub struct Limits {
     pub max_requests: u64,
     /// How long the compositor may take to answer the final sync.
     pub reply_timeout: Duration,
+    /// Write each message to stderr as it is sent (reproducing a crash that aborts the process).
+    pub trace_to_stderr: bool,
 }
 
 impl Default for Limits {
@@ -280,6 +299,7 @@ impl Default for Limits {
         Self {
             max_requests: 48,
             reply_timeout: Duration::from_secs(10),
+            trace_to_stderr: false,
         }
     }
 }
@@ -295,6 +315,8 @@ struct Fuzzer {
     subsurface_of: HashMap<u32, u32>,
     /// ids that were live once and are destroyed now.
     dead: Vec<u32>,
+    trace: Vec<String>,
+    trace_to_stderr: bool,
 }
 
 /// Runs one sequence for `seed` against the Wayland socket at `path`.
@@ -307,6 +329,8 @@ pub fn run_sequence(path: &Path, seed: u64, limits: Limits) -> std::io::Result<R
         malformed: false,
         subsurface_of: HashMap::new(),
         dead: Vec::new(),
+        trace: Vec::new(),
+        trace_to_stderr: limits.trace_to_stderr,
     };
     let outcome = f.run(limits)?;
     Ok(Report {
@@ -314,6 +338,7 @@ pub fn run_sequence(path: &Path, seed: u64, limits: Limits) -> std::io::Result<R
         requests: f.requests,
         events: f.conn.events,
         outcome,
+        trace: f.trace,
     })
 }
 
@@ -333,22 +358,27 @@ impl Fuzzer {
         }
         self.bind_globals(registry)?;
         self.setup(limits.reply_timeout)?;
-        if self.conn.closed {
-            let end = self.conn.read_until(limits.reply_timeout, |_| false)?;
-            return Ok(self.verdict(end));
-        }
-        let n = 1 + self.rng.below(limits.max_requests);
-        for _ in 0..n {
-            self.random_step()?;
-            if self.conn.closed {
-                break;
+        if !self.conn.write_closed {
+            let n = 1 + self.rng.below(limits.max_requests);
+            for _ in 0..n {
+                self.random_step()?;
+                if self.conn.write_closed {
+                    break;
+                }
             }
         }
         self.fds.truncate_now();
-        let end = if self.conn.closed {
-            self.conn.read_until(limits.reply_timeout, |_| false)?
+        // After a malformed message wayland-rs may wait for bytes that never come: a stall then
+        // is the client's doing, so the wait is short.
+        let timeout = if self.malformed {
+            Duration::from_millis(300)
         } else {
-            self.conn.roundtrip(limits.reply_timeout)?
+            limits.reply_timeout
+        };
+        let end = if self.conn.write_closed {
+            self.conn.read_until(timeout, |c| c.closed)?
+        } else {
+            self.conn.roundtrip(timeout)?
         };
         Ok(self.verdict(end))
     }
@@ -356,19 +386,43 @@ impl Fuzzer {
     fn verdict(&self, end: ReadEnd) -> Outcome {
         match (end, &self.conn.error) {
             (_, Some(e)) => Outcome::ProtocolError(e.clone()),
-            (ReadEnd::Done, None) => Outcome::Alive,
-            (_, None) if self.malformed => Outcome::ClosedAfterMalformed,
-            (ReadEnd::Closed, None) => {
+            (ReadEnd::Done, None) if !self.conn.closed => Outcome::Alive,
+            (ReadEnd::Done | ReadEnd::Closed, None) if !self.malformed => {
                 Outcome::Violation("the connection closed without a protocol error".into())
             }
+            (_, None) if self.malformed => Outcome::ClosedAfterMalformed,
+            (ReadEnd::Done | ReadEnd::Closed, None) => Outcome::ClosedAfterMalformed,
             (ReadEnd::TimedOut, None) => {
                 Outcome::Violation("the compositor did not answer wl_display.sync".into())
             }
         }
     }
 
+    fn note(&mut self, line: String) {
+        if self.trace_to_stderr {
+            use std::io::Write;
+            // Past the test harness's capture: the process may abort before it prints.
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+        self.trace.push(line);
+    }
+
     fn send(&mut self, sender: u32, op: u16, args: Vec<Arg>) -> std::io::Result<()> {
         self.requests += 1;
+        let (iface, request) = match self.conn.objects.get(&sender) {
+            Some((i, _)) => (
+                i.name,
+                i.requests.get(usize::from(op)).map_or("?", |r| r.name),
+            ),
+            None => ("?", "?"),
+        };
+        let fds = std::mem::take(&mut self.fds.pending);
+        let fds = if fds.is_empty() {
+            String::new()
+        } else {
+            format!(" fds: {}", fds.join(", "))
+        };
+        self.note(format!("{iface}#{sender}.{request}[{op}]{args:?}{fds}"));
         self.conn.request(sender, op, args)
     }
 
@@ -388,15 +442,31 @@ impl Fuzzer {
     fn bind_globals(&mut self, registry: u32) -> std::io::Result<()> {
         let known = global_interfaces();
         let globals = self.conn.globals.clone();
-        for g in globals {
+        // One sequence in 20 binds one global wrongly.
+        let wrong = self
+            .rng
+            .chance(5)
+            .then(|| self.rng.below(globals.len().max(1) as u64) as usize);
+        for (i, g) in globals.into_iter().enumerate() {
             let Some(iface) = known.iter().find(|i| i.name == g.interface) else {
                 continue;
             };
             let mut version = g.version.min(iface.version).max(1);
             let mut name = iface.name.as_bytes().to_vec();
-            match self.rng.below(100) {
+            let roll = if wrong == Some(i) {
+                self.rng.below(2)
+            } else {
+                2 + self.rng.below(98)
+            };
+            match roll {
                 // A version the global does not have: wl_display.error (invalid_object).
-                0 => version = if self.rng.chance(50) { 0 } else { g.version + 1 },
+                0 => {
+                    version = if self.rng.chance(50) {
+                        0
+                    } else {
+                        g.version + 1
+                    }
+                }
                 // Another interface's name for this global.
                 1 => name = b"wl_compositor".to_vec(),
                 2..=9 => version = 1 + self.rng.below(u64::from(version)) as u32,
@@ -434,7 +504,11 @@ impl Fuzzer {
         for _ in 0..toplevels {
             let surface = self.conn.new_id(surf_i, comp_version);
             let comp_i = wl_compositor::WlCompositor::interface();
-            self.send(comp, opcode(comp_i, "create_surface"), vec![Arg::NewId(surface)])?;
+            self.send(
+                comp,
+                opcode(comp_i, "create_surface"),
+                vec![Arg::NewId(surface)],
+            )?;
             let wm_i = xdg_wm_base::XdgWmBase::interface();
             let xdg = self.conn.new_id(xdg_surface::XdgSurface::interface(), 1);
             self.send(
@@ -446,11 +520,11 @@ impl Fuzzer {
             let xs_i = xdg_surface::XdgSurface::interface();
             self.send(xdg, opcode(xs_i, "get_toplevel"), vec![Arg::NewId(top)])?;
             self.send(surface, opcode(surf_i, "commit"), vec![])?;
-            if self.conn.roundtrip(timeout)? != ReadEnd::Done {
+            if self.conn.roundtrip(timeout)? != ReadEnd::Done || self.conn.write_closed {
                 return Ok(());
             }
             if let Some(&serial) = self.conn.configures.get(&xdg).and_then(|s| s.last()) {
-                let serial = if self.rng.chance(5) {
+                let serial = if self.rng.chance(2) {
                     serial.wrapping_add(1)
                 } else {
                     serial
@@ -458,10 +532,13 @@ impl Fuzzer {
                 self.send(xdg, opcode(xs_i, "ack_configure"), vec![Arg::Uint(serial)])?;
             }
             // An shm buffer, mostly valid.
-            let (w, h) = (1 + self.rng.below(128) as i32, 1 + self.rng.below(128) as i32);
+            let (w, h) = (
+                1 + self.rng.below(128) as i32,
+                1 + self.rng.below(128) as i32,
+            );
             let mut stride = w * 4;
             let mut size = stride * h;
-            let kind = if self.rng.chance(60) {
+            let kind = if self.rng.chance(85) {
                 FdKind::UnsealedMemfd
             } else {
                 *self.rng.pick(&FD_KINDS).expect("non-empty")
@@ -470,10 +547,10 @@ impl Fuzzer {
             if kind == FdKind::UnsealedMemfd {
                 rustix::fs::ftruncate(&fd, size as u64)?;
             }
-            if self.rng.chance(10) {
+            if self.rng.chance(4) {
                 stride = self.rng.int();
             }
-            if self.rng.chance(10) {
+            if self.rng.chance(4) {
                 size = self.rng.int();
             }
             let pool = self.conn.new_id(wl_shm_pool::WlShmPool::interface(), 1);
@@ -483,10 +560,15 @@ impl Fuzzer {
                 opcode(shm_i, "create_pool"),
                 vec![Arg::NewId(pool), Arg::Fd(fd), Arg::Int(size)],
             )?;
-            let buffer = self
-                .conn
-                .new_id(wayland_client::protocol::wl_buffer::WlBuffer::interface(), 1);
-            let format = if self.rng.chance(90) { 0 } else { self.rng.uint() };
+            let buffer = self.conn.new_id(
+                wayland_client::protocol::wl_buffer::WlBuffer::interface(),
+                1,
+            );
+            let format = if self.rng.chance(96) {
+                0
+            } else {
+                self.rng.uint()
+            };
             self.send(
                 pool,
                 opcode(wl_shm_pool::WlShmPool::interface(), "create_buffer"),
@@ -521,13 +603,17 @@ impl Fuzzer {
     }
 
     fn setup_subsurface(&mut self, comp: u32) -> std::io::Result<()> {
-        use wayland_client::protocol::{wl_compositor, wl_subcompositor, wl_subsurface, wl_surface};
+        use wayland_client::protocol::{
+            wl_compositor, wl_subcompositor, wl_subsurface, wl_surface,
+        };
         let (Some(sub), Some(parent)) = (self.find("wl_subcompositor"), self.find("wl_surface"))
         else {
             return Ok(());
         };
         let version = self.conn.objects[&comp].1;
-        let child = self.conn.new_id(wl_surface::WlSurface::interface(), version);
+        let child = self
+            .conn
+            .new_id(wl_surface::WlSurface::interface(), version);
         self.send(
             comp,
             opcode(wl_compositor::WlCompositor::interface(), "create_surface"),
@@ -538,8 +624,15 @@ impl Fuzzer {
             .new_id(wl_subsurface::WlSubsurface::interface(), 1);
         self.send(
             sub,
-            opcode(wl_subcompositor::WlSubcompositor::interface(), "get_subsurface"),
-            vec![Arg::NewId(subsurface), Arg::Object(child), Arg::Object(parent)],
+            opcode(
+                wl_subcompositor::WlSubcompositor::interface(),
+                "get_subsurface",
+            ),
+            vec![
+                Arg::NewId(subsurface),
+                Arg::Object(child),
+                Arg::Object(parent),
+            ],
         )?;
         self.subsurface_of.insert(subsurface, child);
         Ok(())
@@ -558,7 +651,10 @@ impl Fuzzer {
         let params = self.conn.new_id(params_i, version);
         self.send(
             dmabuf,
-            opcode(zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1::interface(), "create_params"),
+            opcode(
+                zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1::interface(),
+                "create_params",
+            ),
             vec![Arg::NewId(params)],
         )?;
         // ARGB8888 / XRGB8888 / NV12, LINEAR: what weft advertises everywhere.
@@ -568,14 +664,20 @@ impl Fuzzer {
         let (w, h) = (1 + self.rng.below(96) as i32, 1 + self.rng.below(96) as i32);
         let stride = if format == formats[2] { w } else { w * 4 };
         for plane in 0..planes {
-            let kind = if self.rng.chance(60) {
+            let kind = if self.rng.chance(75) {
                 FdKind::SealedMemfd
             } else {
                 *self.rng.pick(&FD_KINDS).expect("non-empty")
             };
             let fd = self.fds.make(&mut self.rng, kind)?;
-            let mut args = [plane, if plane == 0 { 0 } else { (stride * h) as u32 }, stride as u32, 0, 0];
-            if self.rng.chance(15) {
+            let mut args = [
+                plane,
+                if plane == 0 { 0 } else { (stride * h) as u32 },
+                stride as u32,
+                0,
+                0,
+            ];
+            if self.rng.chance(8) {
                 let i = self.rng.below(5) as usize;
                 args[i] = self.rng.uint();
             }
@@ -592,11 +694,16 @@ impl Fuzzer {
                 ],
             )?;
         }
-        let flags = if self.rng.chance(85) { 0 } else { self.rng.uint() };
+        let flags = if self.rng.chance(90) {
+            0
+        } else {
+            self.rng.uint()
+        };
         if version >= 2 && self.rng.chance(60) {
-            let buffer = self
-                .conn
-                .new_id(wayland_client::protocol::wl_buffer::WlBuffer::interface(), 1);
+            let buffer = self.conn.new_id(
+                wayland_client::protocol::wl_buffer::WlBuffer::interface(),
+                1,
+            );
             self.send(
                 params,
                 opcode(params_i, "create_immed"),
@@ -612,7 +719,12 @@ impl Fuzzer {
             self.send(
                 params,
                 opcode(params_i, "create"),
-                vec![Arg::Int(w), Arg::Int(h), Arg::Uint(format), Arg::Uint(flags)],
+                vec![
+                    Arg::Int(w),
+                    Arg::Int(h),
+                    Arg::Uint(format),
+                    Arg::Uint(flags),
+                ],
             )?;
         }
         Ok(())
@@ -620,7 +732,7 @@ impl Fuzzer {
 
     /// One random request (or, rarely, a malformed message).
     fn random_step(&mut self) -> std::io::Result<()> {
-        if self.rng.chance(3) {
+        if self.rng.chance(1) {
             return self.malformed_message();
         }
         let mut ids: Vec<u32> = self.conn.objects.keys().copied().collect();
@@ -695,9 +807,7 @@ impl Fuzzer {
         // own wl_surface. Its guard is being added to protocols/src by another change ("subsurface
         // guard: place_above/place_below with the sub-surface itself is bad_surface"); until it
         // lands, the generator names another surface there.
-        if interface.name == "wl_subsurface"
-            && matches!(desc.name, "place_above" | "place_below")
-        {
+        if interface.name == "wl_subsurface" && matches!(desc.name, "place_above" | "place_below") {
             if let (Some(Arg::Object(sibling)), Some(own)) =
                 (args.first(), self.subsurface_of.get(&sender))
             {
@@ -739,7 +849,9 @@ impl Fuzzer {
         } else {
             self.rng.uint()
         };
-        let id = self.conn.new_id(iface, version.clamp(1, iface.version.max(1)));
+        let id = self
+            .conn
+            .new_id(iface, version.clamp(1, iface.version.max(1)));
         let name = if self.rng.chance(90) {
             g.name
         } else {
@@ -760,8 +872,8 @@ impl Fuzzer {
     fn random_string(&mut self, null: AllowNull) -> Arg {
         match self.rng.below(8) {
             0 if null == AllowNull::Yes => Arg::Str(None),
-            // A null string where none is allowed.
-            0 => Arg::Str(None),
+            // A null string where none is allowed, now and then.
+            0 if self.rng.chance(20) => Arg::Str(None),
             1 => Arg::Str(Some(vec![0xff, 0xfe, b'x'])),
             2 => Arg::Str(Some(Vec::new())),
             3 => Arg::Str(Some(vec![b'w'; 300 + self.rng.below(3000) as usize])),
@@ -771,7 +883,7 @@ impl Fuzzer {
 
     /// An object id: mostly a live one of the wanted interface, else any live one, a destroyed
     /// one, an id never used, or null.
-    fn random_object(&mut self, want: Option<&'static Interface>, _null: AllowNull) -> u32 {
+    fn random_object(&mut self, want: Option<&'static Interface>, null: AllowNull) -> u32 {
         let mut of_kind: Vec<u32> = self
             .conn
             .objects
@@ -780,15 +892,16 @@ impl Fuzzer {
             .map(|(id, _)| *id)
             .collect();
         of_kind.sort_unstable();
-        match self.rng.below(20) {
+        match self.rng.below(60) {
             0 => 0,
             1 => self.conn.unused_id(),
             2 => self.rng.pick(&self.dead.clone()).copied().unwrap_or(0),
-            3 | 4 => {
+            3 => {
                 let mut all: Vec<u32> = self.conn.objects.keys().copied().collect();
                 all.sort_unstable();
                 self.rng.pick(&all).copied().unwrap_or(1)
             }
+            4..=9 if null == AllowNull::Yes => 0,
             _ => self.rng.pick(&of_kind).copied().unwrap_or(0),
         }
     }
@@ -798,9 +911,14 @@ impl Fuzzer {
     fn malformed_message(&mut self) -> std::io::Result<()> {
         self.malformed = true;
         self.requests += 1;
+        self.note("a malformed message".into());
         let mut msg = crate::wire::encode(1, 0, vec![Arg::NewId(self.conn.unused_id())]);
         match self.rng.below(3) {
-            0 => msg.bytes[..4].copy_from_slice(&self.conn.unused_id().to_ne_bytes()),
+            0 => {
+                let id = self.conn.unused_id();
+                self.note(format!("  from unknown object {id}"));
+                msg.bytes[..4].copy_from_slice(&id.to_ne_bytes());
+            }
             1 => {
                 let word = (12u32 << 16) | (100 + self.rng.below(100) as u32);
                 msg.bytes[4..8].copy_from_slice(&word.to_ne_bytes());
