@@ -10,6 +10,7 @@
 pub mod dmabuf_guard;
 pub mod drm_format;
 pub mod shm_guard;
+pub mod surface_guard;
 pub mod viewporter;
 pub mod xdg_guard;
 
