@@ -538,3 +538,12 @@ fn dmabuf_write_sealed_memfd_create_fails() {
     assert!(c.protocol_error().is_none());
     bystander.still_served(&h);
 }
+
+#[test]
+fn positioner_negative_parent_size() {
+    // smithay 0.7 panicked building a negative `Size` (found by tests/wire_fuzz.rs).
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_positioner", 0, |c| {
+        c.positioner().set_parent_size(-5, 100)
+    });
+}

@@ -14,6 +14,8 @@
 //! - `xdg_toplevel.set_min_size`/`set_max_size` with a negative size, or a max below the min:
 //!   `xdg_toplevel.invalid_size`.
 //! - `xdg_toplevel.resize` with an edge outside the enum: `xdg_toplevel.invalid_resize_edge`.
+//! - `xdg_positioner.set_parent_size` with a negative size: `xdg_positioner.invalid_input` (smithay
+//!   builds a `Size` of it, which asserts it is not negative: a panic found by the wire fuzzer).
 //!
 //! `xdg_surface.unconfigured_buffer` needs the commit's buffer, so the compositor raises it at commit
 //! through [`XdgGuardData::xdg_surface_of`], which this guard fills in when a role object is made.
@@ -230,6 +232,23 @@ pub fn check_resize_edge(
             xdg_toplevel::Error::InvalidResizeEdge,
             format!("resize: {edge} is not an xdg_toplevel.resize_edge"),
         )),
+    }
+}
+
+/// xdg_positioner rules smithay does not enforce itself: a parent size is not negative
+/// (`invalid_input`, the interface's one error).
+pub fn check_positioner(
+    request: &xdg_positioner::Request,
+) -> Result<(), Violation<xdg_positioner::Error>> {
+    match request {
+        xdg_positioner::Request::SetParentSize {
+            parent_width,
+            parent_height,
+        } if *parent_width < 0 || *parent_height < 0 => Err(Violation::new(
+            xdg_positioner::Error::InvalidInput,
+            format!("set_parent_size: {parent_width}x{parent_height} is not a valid size"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -450,6 +469,10 @@ where
         dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
+        if let Err(v) = check_positioner(&request) {
+            resource.post_error(v.error, v.message);
+            return;
+        }
         // Recorded only for valid values; smithay raises invalid_input for the others.
         let (size, anchor) = positioner_gives(&request);
         let guard = state.xdg_guard();
@@ -592,5 +615,22 @@ mod tests {
             check_resize_edge(WEnum::Unknown(99)).unwrap_err().error,
             xdg_toplevel::Error::InvalidResizeEdge
         );
+    }
+
+    #[test]
+    fn positioner_parent_size_table() {
+        let parent = |parent_width, parent_height| xdg_positioner::Request::SetParentSize {
+            parent_width,
+            parent_height,
+        };
+        for (w, h, ok) in [
+            (0, 0, true),
+            (800, 600, true),
+            (-1, 600, false),
+            (1, i32::MIN, false),
+        ] {
+            assert_eq!(check_positioner(&parent(w, h)).is_ok(), ok, "{w}x{h}");
+        }
+        assert!(check_positioner(&xdg_positioner::Request::SetReactive).is_ok());
     }
 }
