@@ -175,6 +175,18 @@ impl WireConn {
         id
     }
 
+    /// Takes back ids from [`Self::new_id`] that were never sent, the most recent ones: ids must be
+    /// used in order, a gap is `wl_display.error` (invalid new_id).
+    pub fn unallocate(&mut self, ids: &[u32]) {
+        for id in ids {
+            self.objects.remove(id);
+            self.names.remove(id);
+        }
+        if let Some(&first) = ids.iter().min() {
+            self.next_id = self.next_id.min(first);
+        }
+    }
+
     /// An id past every id this connection allocated (never live).
     pub fn unused_id(&self) -> u32 {
         self.next_id + 1000

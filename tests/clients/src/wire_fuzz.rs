@@ -819,9 +819,7 @@ impl Fuzzer {
                         None => {
                             // Nothing of that interface exists: no request this step, and the
                             // ids taken for it were never created.
-                            for id in allocated {
-                                self.conn.objects.remove(&id);
-                            }
+                            self.conn.unallocate(&allocated);
                             return Ok(());
                         }
                     }
@@ -933,9 +931,12 @@ impl Fuzzer {
 
     fn random_string(&mut self, null: AllowNull) -> Arg {
         match self.rng.below(8) {
+            // Never a null string where none is allowed: wayland-backend 0.3.17 checks null
+            // *objects* before dispatch (invalid_object) but not null strings, and
+            // wayland-server's generated parse_request then unwraps the missing string: a panic
+            // of the whole compositor before any weft or smithay code runs (found by this
+            // fuzzer with xdg_toplevel.set_app_id; no guard can see it; an upstream fix).
             0 if null == AllowNull::Yes => Arg::Str(None),
-            // A null string where none is allowed, now and then.
-            0 if self.rng.chance(20) => Arg::Str(None),
             1 => Arg::Str(Some(vec![0xff, 0xfe, b'x'])),
             2 => Arg::Str(Some(Vec::new())),
             3 => Arg::Str(Some(vec![b'w'; 300 + self.rng.below(3000) as usize])),
