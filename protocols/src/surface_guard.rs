@@ -6,9 +6,9 @@
 //! `Size` from the values, which asserts they are not negative: a panic that took the compositor
 //! and every client down (both found by the wire fuzzer, `tests/wire_fuzz.rs`).
 //!
-//! Wiring: the compositor delegation routes `wl_surface::WlSurface: SurfaceUserData` to
-//! [`SurfaceGuard`] and `wl_region::WlRegion: RegionUserData` to [`RegionGuard`] instead of
-//! smithay's `CompositorState` (two lines of the delegate macro).
+//! Wiring: [`delegate_compositor_surface_guarded!`](crate::delegate_compositor_surface_guarded) is
+//! smithay's `delegate_compositor!` with `wl_surface::WlSurface: SurfaceUserData` routed to
+//! [`SurfaceGuard`] and `wl_region::WlRegion: RegionUserData` to [`RegionGuard`].
 
 use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::reexports::wayland_server::protocol::{wl_callback, wl_region, wl_surface};
@@ -165,4 +165,36 @@ mod tests {
         assert_eq!(surface_rect(&damage), Some((3, -4)));
         assert_eq!(surface_rect(&wl_surface::Request::Commit), None);
     }
+}
+
+/// Like smithay's `delegate_compositor!`, with wl_surface routed through [`SurfaceGuard`] and
+/// wl_region through [`RegionGuard`].
+#[macro_export]
+macro_rules! delegate_compositor_surface_guarded {
+    ($ty: ty) => {
+        smithay::reexports::wayland_server::delegate_global_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_compositor::WlCompositor: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_global_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_subcompositor::WlSubcompositor: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_compositor::WlCompositor: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_surface::WlSurface: smithay::wayland::compositor::SurfaceUserData
+        ] => $crate::surface_guard::SurfaceGuard);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_region::WlRegion: smithay::wayland::compositor::RegionUserData
+        ] => $crate::surface_guard::RegionGuard);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_callback::WlCallback: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_subcompositor::WlSubcompositor: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_subsurface::WlSubsurface: smithay::wayland::compositor::SubsurfaceUserData
+        ] => smithay::wayland::compositor::CompositorState);
+    };
 }
