@@ -802,15 +802,17 @@ mod tests {
     #[test]
     fn add_violations_table() {
         let p0 = plane(0, 0, 64, 1024);
-        let cases: Vec<(
-            &str,
+        /// (name, used, planes added, plane index, modifier, version, expected error)
+        type AddCase = (
+            &'static str,
             bool,
             Vec<PlaneParams>,
             u32,
             u64,
             u32,
             Option<ParamsError>,
-        )> = vec![
+        );
+        let cases: Vec<AddCase> = vec![
             ("first plane", false, vec![], 0, MOD_LINEAR, 5, None),
             ("second plane", false, vec![p0], 1, MOD_LINEAR, 5, None),
             (

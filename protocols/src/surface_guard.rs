@@ -132,6 +132,38 @@ where
     }
 }
 
+/// Like smithay's `delegate_compositor!`, with wl_surface routed through [`SurfaceGuard`] and
+/// wl_region through [`RegionGuard`].
+#[macro_export]
+macro_rules! delegate_compositor_surface_guarded {
+    ($ty: ty) => {
+        smithay::reexports::wayland_server::delegate_global_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_compositor::WlCompositor: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_global_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_subcompositor::WlSubcompositor: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_compositor::WlCompositor: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_surface::WlSurface: smithay::wayland::compositor::SurfaceUserData
+        ] => $crate::surface_guard::SurfaceGuard);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_region::WlRegion: smithay::wayland::compositor::RegionUserData
+        ] => $crate::surface_guard::RegionGuard);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_callback::WlCallback: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_subcompositor::WlSubcompositor: ()
+        ] => smithay::wayland::compositor::CompositorState);
+        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
+            smithay::reexports::wayland_server::protocol::wl_subsurface::WlSubsurface: smithay::wayland::compositor::SubsurfaceUserData
+        ] => smithay::wayland::compositor::CompositorState);
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,36 +197,4 @@ mod tests {
         assert_eq!(surface_rect(&damage), Some((3, -4)));
         assert_eq!(surface_rect(&wl_surface::Request::Commit), None);
     }
-}
-
-/// Like smithay's `delegate_compositor!`, with wl_surface routed through [`SurfaceGuard`] and
-/// wl_region through [`RegionGuard`].
-#[macro_export]
-macro_rules! delegate_compositor_surface_guarded {
-    ($ty: ty) => {
-        smithay::reexports::wayland_server::delegate_global_dispatch!($ty: [
-            smithay::reexports::wayland_server::protocol::wl_compositor::WlCompositor: ()
-        ] => smithay::wayland::compositor::CompositorState);
-        smithay::reexports::wayland_server::delegate_global_dispatch!($ty: [
-            smithay::reexports::wayland_server::protocol::wl_subcompositor::WlSubcompositor: ()
-        ] => smithay::wayland::compositor::CompositorState);
-        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
-            smithay::reexports::wayland_server::protocol::wl_compositor::WlCompositor: ()
-        ] => smithay::wayland::compositor::CompositorState);
-        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
-            smithay::reexports::wayland_server::protocol::wl_surface::WlSurface: smithay::wayland::compositor::SurfaceUserData
-        ] => $crate::surface_guard::SurfaceGuard);
-        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
-            smithay::reexports::wayland_server::protocol::wl_region::WlRegion: smithay::wayland::compositor::RegionUserData
-        ] => $crate::surface_guard::RegionGuard);
-        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
-            smithay::reexports::wayland_server::protocol::wl_callback::WlCallback: ()
-        ] => smithay::wayland::compositor::CompositorState);
-        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
-            smithay::reexports::wayland_server::protocol::wl_subcompositor::WlSubcompositor: ()
-        ] => smithay::wayland::compositor::CompositorState);
-        smithay::reexports::wayland_server::delegate_dispatch!($ty: [
-            smithay::reexports::wayland_server::protocol::wl_subsurface::WlSubsurface: smithay::wayland::compositor::SubsurfaceUserData
-        ] => smithay::wayland::compositor::CompositorState);
-    };
 }

@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn parses_requests_and_refuses_the_rest() {
-        let ok: [(&[u8], fn(&Request) -> bool); 4] = [
+        type Case = (&'static [u8], fn(&Request) -> bool);
+        let ok: [Case; 4] = [
             (b"{\"command\":\"outputs\"}\n", |r| {
                 matches!(r, Request::Outputs)
             }),
@@ -115,7 +116,6 @@ mod tests {
             b"{}",
             b"{\"command\":\"reboot\"}",
             b"{\"command\":\"screenshot\"}",
-            b"[\"outputs\"]",
             b"{\"command\":\"outputs\"} trailing",
         ] {
             let err = parse_request(bad).expect_err("must not parse");

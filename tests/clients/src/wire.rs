@@ -48,9 +48,7 @@ pub fn encode(sender: u32, opcode: u16, args: Vec<Arg>) -> Encoded {
     let push_bytes = |body: &mut Vec<u8>, bytes: &[u8]| {
         body.extend_from_slice(&(bytes.len() as u32).to_ne_bytes());
         body.extend_from_slice(bytes);
-        while body.len() % 4 != 0 {
-            body.push(0);
-        }
+        body.resize(body.len().next_multiple_of(4), 0);
     };
     for arg in args {
         match arg {
@@ -499,7 +497,7 @@ mod tests {
         ];
         let mut body = Vec::new();
         body.extend_from_slice(&7u32.to_ne_bytes());
-        body.extend_from_slice(&6u32.to_ne_bytes());
+        body.extend_from_slice(&7u32.to_ne_bytes()); // "wl_shm" and its NUL
         body.extend_from_slice(b"wl_shm\0\0");
         body.extend_from_slice(&2u32.to_ne_bytes());
         let args = decode(&sig, &body).expect("decodes");
