@@ -9,6 +9,8 @@
 //!
 //!     WEFT_WIRE_FUZZ_SEED=<seed> WEFT_WIRE_FUZZ_SEQUENCES=1 cargo test --test wire_fuzz
 //!
+//! Where `/dev/udmabuf` works (the tests/vm guest), real dma-bufs join the fd kinds.
+//!
 //! CI runs 200 sequences from a fixed seed. `scripts/fuzz` runs long budgets
 //! (`WEFT_WIRE_FUZZ_SEQUENCES`, `WEFT_WIRE_FUZZ_SECONDS`, `WEFT_WIRE_FUZZ_SEED`).
 
@@ -118,6 +120,17 @@ fn announce(i: u64, seed: u64) {
     }
 }
 
+/// A kernel dma-buf (udmabuf over a shrink-sealed memfd), as the tests/vm guest can make.
+fn udmabuf(size: u64) -> std::io::Result<std::os::fd::OwnedFd> {
+    let buf = weft_guest::udmabuf::alloc(size).map_err(|e| std::io::Error::other(e.to_string()))?;
+    buf.try_clone_fd()
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+fn udmabuf_works() -> bool {
+    udmabuf(4096).is_ok()
+}
+
 fn env_u64(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;
     let v = v.trim();
@@ -152,8 +165,17 @@ fn weft_survives_random_wire_traffic() {
     let (mut requests, mut events, mut done) = (0u64, 0u64, 0u64);
     let limits = Limits {
         trace_to_stderr: single,
+        dmabufs: udmabuf_works().then_some(udmabuf as _),
         ..Limits::default()
     };
+    println!(
+        "wire fuzz: real dma-bufs: {}",
+        if limits.dmabufs.is_some() {
+            "udmabuf"
+        } else {
+            "none (/dev/udmabuf is missing: sealed memfds stand in)"
+        }
+    );
     for i in 0..sequences {
         if seconds.is_some_and(|s| start.elapsed() >= Duration::from_secs(s)) {
             break;

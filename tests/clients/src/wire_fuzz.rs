@@ -105,9 +105,12 @@ pub enum FdKind {
     DevNull,
     Directory,
     Socket,
+    /// A kernel dma-buf from [`Limits::dmabufs`] (udmabuf in the tests/vm guest); a sealed memfd
+    /// where there is none.
+    DmaBuf,
 }
 
-pub const FD_KINDS: [FdKind; 8] = [
+pub const FD_KINDS: [FdKind; 9] = [
     FdKind::SealedMemfd,
     FdKind::UnsealedMemfd,
     FdKind::TruncatedMemfd,
@@ -116,7 +119,11 @@ pub const FD_KINDS: [FdKind; 8] = [
     FdKind::DevNull,
     FdKind::Directory,
     FdKind::Socket,
+    FdKind::DmaBuf,
 ];
+
+/// Makes a kernel dma-buf of at least the given size (the tests pass one where the machine can).
+pub type DmaBufSource = fn(u64) -> std::io::Result<OwnedFd>;
 
 /// Makes fds of each kind and truncates the [`FdKind::TruncatedMemfd`]s when told.
 #[derive(Default)]
@@ -127,6 +134,7 @@ pub struct FdMaker {
     pub made: HashMap<&'static str, u64>,
     /// What the fds made since the last message are, for the trace.
     pending: Vec<String>,
+    dmabufs: Option<DmaBufSource>,
 }
 
 impl FdMaker {
@@ -177,7 +185,7 @@ impl FdMaker {
             Ok(fd)
         };
         *self.made.entry(kind_name(kind)).or_default() += 1;
-        let fd = self.make_inner(rng, kind, memfd)?;
+        let fd = self.make_inner(rng, kind, size, &memfd)?;
         let size = rustix::fs::fstat(&fd).map(|s| s.st_size).unwrap_or(-1);
         self.pending
             .push(format!("{} ({size} bytes)", kind_name(kind)));
@@ -188,7 +196,8 @@ impl FdMaker {
         &mut self,
         rng: &mut Rng,
         kind: FdKind,
-        memfd: impl Fn(&mut Rng) -> std::io::Result<OwnedFd>,
+        size: Option<u64>,
+        memfd: &dyn Fn(&mut Rng) -> std::io::Result<OwnedFd>,
     ) -> std::io::Result<OwnedFd> {
         use rustix::fs::{fcntl_add_seals, ftruncate, SealFlags};
         Ok(match kind {
@@ -235,6 +244,16 @@ impl FdMaker {
                 self.keep.push(b.into());
                 a.into()
             }
+            FdKind::DmaBuf => match self.dmabufs {
+                Some(make) => {
+                    let len = size.unwrap_or_else(|| Self::memfd_size(rng)).max(1);
+                    make(len)?
+                }
+                None => {
+                    self.pending.push("no dma-buf here: a sealed memfd".into());
+                    return self.make_inner(rng, FdKind::SealedMemfd, size, memfd);
+                }
+            },
         })
     }
 
@@ -256,6 +275,7 @@ fn kind_name(kind: FdKind) -> &'static str {
         FdKind::DevNull => "/dev/null",
         FdKind::Directory => "directory",
         FdKind::Socket => "socket",
+        FdKind::DmaBuf => "dma-buf",
     }
 }
 
@@ -320,6 +340,8 @@ pub struct Limits {
     pub reply_timeout: Duration,
     /// Write each message to stderr as it is sent (reproducing a crash that aborts the process).
     pub trace_to_stderr: bool,
+    /// Where real dma-bufs come from, if this machine has a source ([`FdKind::DmaBuf`]).
+    pub dmabufs: Option<DmaBufSource>,
 }
 
 impl Default for Limits {
@@ -328,6 +350,7 @@ impl Default for Limits {
             max_requests: 48,
             reply_timeout: Duration::from_secs(10),
             trace_to_stderr: false,
+            dmabufs: None,
         }
     }
 }
@@ -352,7 +375,10 @@ pub fn run_sequence(path: &Path, seed: u64, limits: Limits) -> std::io::Result<R
     let mut f = Fuzzer {
         rng: Rng::new(seed),
         conn: WireConn::connect(path)?,
-        fds: FdMaker::default(),
+        fds: FdMaker {
+            dmabufs: limits.dmabufs,
+            ..FdMaker::default()
+        },
         requests: 0,
         malformed: false,
         subsurface_of: HashMap::new(),
@@ -699,7 +725,9 @@ impl Fuzzer {
                 0
             }) as u64;
         for plane in 0..planes {
-            let kind = if self.rng.chance(75) {
+            let kind = if self.fds.dmabufs.is_some() && self.rng.chance(50) {
+                FdKind::DmaBuf
+            } else if self.rng.chance(75) {
                 FdKind::SealedMemfd
             } else {
                 *self.rng.pick(&FD_KINDS).expect("non-empty")
