@@ -547,3 +547,12 @@ fn positioner_negative_parent_size() {
         c.positioner().set_parent_size(-5, 100)
     });
 }
+
+#[test]
+fn positioner_offset_beyond_any_output() {
+    // smithay 0.7's popup placement overflowed 32 bits on such values (found by tests/wire_fuzz.rs).
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_positioner", 0, |c| {
+        c.positioner().set_offset(i32::MIN, 0)
+    });
+}

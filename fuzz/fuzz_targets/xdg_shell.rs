@@ -5,7 +5,8 @@
 //! Invariants: nothing panics; a role object is made at most once per xdg_surface; an accepted
 //! ack_configure names a serial that was sent and not yet acknowledged, and removes it with every
 //! older one; an xdg_surface is never destroyed while its role object lives; accepted window
-//! geometry and min/max sizes are in range; a popup is only accepted with a complete positioner.
+//! geometry and min/max sizes are in range; a popup is only accepted with a complete positioner;
+//! accepted positioner values stay within `POSITIONER_LIMIT` (smithay's placement arithmetic).
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -13,8 +14,8 @@ use libfuzzer_sys::fuzz_target;
 use smithay::reexports::wayland_protocols::xdg::shell::server::{xdg_positioner, xdg_toplevel};
 use smithay::reexports::wayland_server::WEnum;
 use weft_protocols::xdg_guard::{
-    check_resize_edge, check_toplevel_size, check_xdg_surface, positioner_gives, XdgSurfaceFacts,
-    XdgSurfaceOp,
+    check_positioner, check_resize_edge, check_toplevel_size, check_xdg_surface, positioner_gives,
+    XdgSurfaceFacts, XdgSurfaceOp, POSITIONER_LIMIT,
 };
 
 const SURFACES: usize = 4;
@@ -31,6 +32,8 @@ enum Op {
     DestroySurface(u8),
     PositionerSize(i32, i32),
     PositionerAnchor(i32, i32, i32, i32),
+    PositionerOffset(i32, i32),
+    PositionerParent(i32, i32),
     NewPositioner,
     MinSize(i32, i32),
     MaxSize(i32, i32),
@@ -112,9 +115,25 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
             }
             Op::PositionerSize(width, height) => {
-                let (size, _) = positioner_gives(&xdg_positioner::Request::SetSize { width, height });
+                let req = xdg_positioner::Request::SetSize { width, height };
+                if !positioner_accepts(&req, &[width, height]) {
+                    continue;
+                }
+                let (size, _) = positioner_gives(&req);
                 assert_eq!(size, width > 0 && height > 0);
                 has_size |= size;
+            }
+            Op::PositionerOffset(x, y) => {
+                positioner_accepts(&xdg_positioner::Request::SetOffset { x, y }, &[x, y]);
+            }
+            Op::PositionerParent(w, h) => {
+                let req = xdg_positioner::Request::SetParentSize {
+                    parent_width: w,
+                    parent_height: h,
+                };
+                if positioner_accepts(&req, &[w, h]) {
+                    assert!(w >= 0 && h >= 0);
+                }
             }
             Op::PositionerAnchor(x, y, width, height) => {
                 let req = xdg_positioner::Request::SetAnchorRect {
@@ -123,6 +142,9 @@ fuzz_target!(|ops: Vec<Op>| {
                     width,
                     height,
                 };
+                if !positioner_accepts(&req, &[x, y, width, height]) {
+                    continue;
+                }
                 let (_, anchor) = positioner_gives(&req);
                 assert_eq!(anchor, width > 0 && height > 0);
                 has_anchor |= anchor;
@@ -140,6 +162,16 @@ fuzz_target!(|ops: Vec<Op>| {
         }
     }
 });
+
+/// The guard's positioner check; what it accepts is within the limit that keeps smithay's popup
+/// placement inside 32 bits.
+fn positioner_accepts(req: &xdg_positioner::Request, values: &[i32]) -> bool {
+    let ok = check_positioner(req).is_ok();
+    if ok {
+        assert!(values.iter().all(|v| v.unsigned_abs() <= POSITIONER_LIMIT as u32));
+    }
+    ok
+}
 
 fn ack(s: &Surface, serial: u32, serials: &mut Vec<u32>) {
     if !s.alive {

@@ -16,6 +16,11 @@
 //! - `xdg_toplevel.resize` with an edge outside the enum: `xdg_toplevel.invalid_resize_edge`.
 //! - `xdg_positioner.set_parent_size` with a negative size: `xdg_positioner.invalid_input` (smithay
 //!   builds a `Size` of it, which asserts it is not negative: a panic found by the wire fuzzer).
+//! - any xdg_positioner coordinate or size (anchor rectangle, size, offset, parent size) beyond
+//!   ±[`POSITIONER_LIMIT`]: `xdg_positioner.invalid_input`. smithay places a popup by adding up to
+//!   four of them (anchor corner, offset, minus the popup size) in 32-bit arithmetic and then
+//!   slides it against the output: extreme values overflowed (a panic found by the wire fuzzer).
+//!   Within the limit the sums stay below 2^30, which leaves room for any output's coordinates.
 //!
 //! `xdg_surface.unconfigured_buffer` needs the commit's buffer, so the compositor raises it at commit
 //! through [`XdgGuardData::xdg_surface_of`], which this guard fills in when a role object is made.
@@ -235,21 +240,48 @@ pub fn check_resize_edge(
     }
 }
 
-/// xdg_positioner rules smithay does not enforce itself: a parent size is not negative
-/// (`invalid_input`, the interface's one error).
+/// The largest magnitude of any xdg_positioner coordinate or size weft accepts: 2^28 px, far
+/// beyond any output, small enough that smithay's popup placement (at most four such values added
+/// up, then output coordinates) cannot overflow 32 bits.
+pub const POSITIONER_LIMIT: i32 = 1 << 28;
+
+/// xdg_positioner rules smithay does not enforce itself (`invalid_input`, the interface's one
+/// error): a parent size is not negative; no value lies beyond ±[`POSITIONER_LIMIT`].
 pub fn check_positioner(
     request: &xdg_positioner::Request,
 ) -> Result<(), Violation<xdg_positioner::Error>> {
-    match request {
+    let invalid = |m: String| Err(Violation::new(xdg_positioner::Error::InvalidInput, m));
+    let (what, values): (&str, &[i32]) = match request {
         xdg_positioner::Request::SetParentSize {
             parent_width,
             parent_height,
-        } if *parent_width < 0 || *parent_height < 0 => Err(Violation::new(
-            xdg_positioner::Error::InvalidInput,
-            format!("set_parent_size: {parent_width}x{parent_height} is not a valid size"),
-        )),
-        _ => Ok(()),
+        } => {
+            if *parent_width < 0 || *parent_height < 0 {
+                return invalid(format!(
+                    "set_parent_size: {parent_width}x{parent_height} is not a valid size"
+                ));
+            }
+            ("set_parent_size", &[*parent_width, *parent_height])
+        }
+        xdg_positioner::Request::SetSize { width, height } => ("set_size", &[*width, *height]),
+        xdg_positioner::Request::SetAnchorRect {
+            x,
+            y,
+            width,
+            height,
+        } => ("set_anchor_rect", &[*x, *y, *width, *height]),
+        xdg_positioner::Request::SetOffset { x, y } => ("set_offset", &[*x, *y]),
+        _ => return Ok(()),
+    };
+    if values
+        .iter()
+        .any(|v| v.unsigned_abs() > POSITIONER_LIMIT as u32)
+    {
+        return invalid(format!(
+            "{what}{values:?}: a value beyond ±{POSITIONER_LIMIT} cannot place a popup"
+        ));
     }
+    Ok(())
 }
 
 /// Whether a positioner request gives it a valid size / anchor rectangle (smithay raises
@@ -632,5 +664,47 @@ mod tests {
             assert_eq!(check_positioner(&parent(w, h)).is_ok(), ok, "{w}x{h}");
         }
         assert!(check_positioner(&xdg_positioner::Request::SetReactive).is_ok());
+        let far = POSITIONER_LIMIT + 1;
+        for (req, ok) in [
+            (
+                xdg_positioner::Request::SetOffset {
+                    x: -POSITIONER_LIMIT,
+                    y: 5,
+                },
+                true,
+            ),
+            (xdg_positioner::Request::SetOffset { x: far, y: 0 }, false),
+            (
+                xdg_positioner::Request::SetOffset { x: 0, y: i32::MIN },
+                false,
+            ),
+            (
+                xdg_positioner::Request::SetSize {
+                    width: far,
+                    height: 1,
+                },
+                false,
+            ),
+            (
+                xdg_positioner::Request::SetAnchorRect {
+                    x: -far,
+                    y: 0,
+                    width: 1,
+                    height: 1,
+                },
+                false,
+            ),
+            (
+                xdg_positioner::Request::SetAnchorRect {
+                    x: 10,
+                    y: 10,
+                    width: 100,
+                    height: 100,
+                },
+                true,
+            ),
+        ] {
+            assert_eq!(check_positioner(&req).is_ok(), ok, "{req:?}");
+        }
     }
 }

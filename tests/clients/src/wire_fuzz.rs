@@ -543,7 +543,7 @@ impl Fuzzer {
 
     /// Builds objects the way a real client would, with perturbed values.
     fn setup(&mut self, timeout: Duration) -> std::io::Result<()> {
-        use wayland_client::protocol::{wl_compositor, wl_shm, wl_shm_pool, wl_surface};
+        use wayland_client::protocol::{wl_compositor, wl_surface};
         use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
         let (Some(comp), Some(wm), Some(shm)) = (
             self.find("wl_compositor"),
@@ -585,70 +585,13 @@ impl Fuzzer {
                 };
                 self.send(xdg, opcode(xs_i, "ack_configure"), vec![Arg::Uint(serial)])?;
             }
-            // An shm buffer, mostly valid.
-            let (w, h) = (
-                1 + self.rng.below(128) as i32,
-                1 + self.rng.below(128) as i32,
-            );
-            let mut stride = w * 4;
-            let mut size = stride * h;
-            let kind = if self.rng.chance(85) {
-                FdKind::UnsealedMemfd
-            } else {
-                *self.rng.pick(&FD_KINDS).expect("non-empty")
-            };
-            let fd = self.fds.make(&mut self.rng, kind)?;
-            if kind == FdKind::UnsealedMemfd {
-                rustix::fs::ftruncate(&fd, size as u64)?;
-            }
-            if self.rng.chance(4) {
-                stride = self.rng.int();
-            }
-            if self.rng.chance(4) {
-                size = self.rng.int();
-            }
-            let pool = self.conn.new_id(wl_shm_pool::WlShmPool::interface(), 1);
-            let shm_i = wl_shm::WlShm::interface();
-            self.send(
-                shm,
-                opcode(shm_i, "create_pool"),
-                vec![Arg::NewId(pool), Arg::Fd(fd), Arg::Int(size)],
-            )?;
-            let buffer = self.conn.new_id(
-                wayland_client::protocol::wl_buffer::WlBuffer::interface(),
-                1,
-            );
-            let format = if self.rng.chance(96) {
-                0
-            } else {
-                self.rng.uint()
-            };
-            self.send(
-                pool,
-                opcode(wl_shm_pool::WlShmPool::interface(), "create_buffer"),
-                vec![
-                    Arg::NewId(buffer),
-                    Arg::Int(0),
-                    Arg::Int(w),
-                    Arg::Int(h),
-                    Arg::Int(stride),
-                    Arg::Uint(format),
-                ],
-            )?;
-            self.send(
-                surface,
-                opcode(surf_i, "attach"),
-                vec![Arg::Object(buffer), Arg::Int(0), Arg::Int(0)],
-            )?;
-            self.send(
-                surface,
-                opcode(surf_i, "damage"),
-                vec![Arg::Int(0), Arg::Int(0), Arg::Int(w), Arg::Int(h)],
-            )?;
-            self.send(surface, opcode(surf_i, "commit"), vec![])?;
+            self.show_shm_buffer(shm, surface)?;
+        }
+        if self.rng.chance(30) && !self.conn.write_closed {
+            self.setup_popup(timeout, shm)?;
         }
         if self.rng.chance(40) {
-            self.setup_subsurface(comp)?;
+            self.setup_subsurface(comp, shm)?;
         }
         if self.rng.chance(40) {
             self.setup_dmabuf()?;
@@ -656,7 +599,147 @@ impl Fuzzer {
         Ok(())
     }
 
-    fn setup_subsurface(&mut self, comp: u32) -> std::io::Result<()> {
+    /// Attaches a new, mostly valid shm buffer to `surface`, damages and commits it.
+    fn show_shm_buffer(&mut self, shm: u32, surface: u32) -> std::io::Result<()> {
+        use wayland_client::protocol::{wl_shm, wl_shm_pool, wl_surface};
+        let surf_i = wl_surface::WlSurface::interface();
+        let (w, h) = (
+            1 + self.rng.below(128) as i32,
+            1 + self.rng.below(128) as i32,
+        );
+        let mut stride = w * 4;
+        let mut size = stride * h;
+        let kind = if self.rng.chance(85) {
+            FdKind::UnsealedMemfd
+        } else {
+            *self.rng.pick(&FD_KINDS).expect("non-empty")
+        };
+        let fd = self.fds.make(&mut self.rng, kind)?;
+        if kind == FdKind::UnsealedMemfd {
+            rustix::fs::ftruncate(&fd, size as u64)?;
+        }
+        if self.rng.chance(4) {
+            stride = self.rng.int();
+        }
+        if self.rng.chance(4) {
+            size = self.rng.int();
+        }
+        let pool = self.conn.new_id(wl_shm_pool::WlShmPool::interface(), 1);
+        let shm_i = wl_shm::WlShm::interface();
+        self.send(
+            shm,
+            opcode(shm_i, "create_pool"),
+            vec![Arg::NewId(pool), Arg::Fd(fd), Arg::Int(size)],
+        )?;
+        let buffer = self.conn.new_id(
+            wayland_client::protocol::wl_buffer::WlBuffer::interface(),
+            1,
+        );
+        let format = if self.rng.chance(96) {
+            0
+        } else {
+            self.rng.uint()
+        };
+        self.send(
+            pool,
+            opcode(wl_shm_pool::WlShmPool::interface(), "create_buffer"),
+            vec![
+                Arg::NewId(buffer),
+                Arg::Int(0),
+                Arg::Int(w),
+                Arg::Int(h),
+                Arg::Int(stride),
+                Arg::Uint(format),
+            ],
+        )?;
+        self.send(
+            surface,
+            opcode(surf_i, "attach"),
+            vec![Arg::Object(buffer), Arg::Int(0), Arg::Int(0)],
+        )?;
+        self.send(
+            surface,
+            opcode(surf_i, "damage"),
+            vec![Arg::Int(0), Arg::Int(0), Arg::Int(w), Arg::Int(h)],
+        )?;
+        self.send(surface, opcode(surf_i, "commit"), vec![])
+    }
+
+    /// A popup of the first xdg_surface, placed by a positioner with random (often extreme)
+    /// anchor, offset, gravity and constraints, then mapped with a buffer.
+    fn setup_popup(&mut self, timeout: Duration, shm: u32) -> std::io::Result<()> {
+        use wayland_client::protocol::{wl_compositor, wl_surface};
+        use wayland_protocols::xdg::shell::client::{
+            xdg_popup, xdg_positioner, xdg_surface, xdg_wm_base,
+        };
+        let (Some(comp), Some(wm), Some(parent)) = (
+            self.find("wl_compositor"),
+            self.find("xdg_wm_base"),
+            self.find("xdg_surface"),
+        ) else {
+            return Ok(());
+        };
+        let wm_i = xdg_wm_base::XdgWmBase::interface();
+        let pos_i = xdg_positioner::XdgPositioner::interface();
+        let wm_version = self.conn.objects[&wm].1;
+        let pos = self.conn.new_id(pos_i, wm_version);
+        self.send(wm, opcode(wm_i, "create_positioner"), vec![Arg::NewId(pos)])?;
+        let (w, h) = (1 + self.rng.below(64) as i32, 1 + self.rng.below(64) as i32);
+        self.send(
+            pos,
+            opcode(pos_i, "set_size"),
+            vec![Arg::Int(w), Arg::Int(h)],
+        )?;
+        let anchor = [
+            Arg::Int(self.rng.int()),
+            Arg::Int(self.rng.int()),
+            Arg::Int(1 + self.rng.below(64) as i32),
+            Arg::Int(1 + self.rng.below(64) as i32),
+        ];
+        self.send(pos, opcode(pos_i, "set_anchor_rect"), anchor.into())?;
+        let offset = vec![Arg::Int(self.rng.int()), Arg::Int(self.rng.int())];
+        self.send(pos, opcode(pos_i, "set_offset"), offset)?;
+        let anchor_edge = vec![Arg::Uint(self.rng.below(9) as u32)];
+        self.send(pos, opcode(pos_i, "set_anchor"), anchor_edge)?;
+        let gravity = vec![Arg::Uint(self.rng.below(9) as u32)];
+        self.send(pos, opcode(pos_i, "set_gravity"), gravity)?;
+        let adjust = vec![Arg::Uint(self.rng.below(64) as u32)];
+        self.send(pos, opcode(pos_i, "set_constraint_adjustment"), adjust)?;
+        let surf_i = wl_surface::WlSurface::interface();
+        let surface = self.conn.new_id(surf_i, self.conn.objects[&comp].1);
+        let comp_i = wl_compositor::WlCompositor::interface();
+        self.send(
+            comp,
+            opcode(comp_i, "create_surface"),
+            vec![Arg::NewId(surface)],
+        )?;
+        let xs_i = xdg_surface::XdgSurface::interface();
+        let xdg = self.conn.new_id(xs_i, wm_version);
+        self.send(
+            wm,
+            opcode(wm_i, "get_xdg_surface"),
+            vec![Arg::NewId(xdg), Arg::Object(surface)],
+        )?;
+        let popup = self
+            .conn
+            .new_id(xdg_popup::XdgPopup::interface(), wm_version);
+        self.send(
+            xdg,
+            opcode(xs_i, "get_popup"),
+            vec![Arg::NewId(popup), Arg::Object(parent), Arg::Object(pos)],
+        )?;
+        self.send(surface, opcode(surf_i, "commit"), vec![])?;
+        if self.conn.roundtrip(timeout)? != ReadEnd::Done || self.conn.write_closed {
+            return Ok(());
+        }
+        if let Some(&serial) = self.conn.configures.get(&xdg).and_then(|s| s.last()) {
+            self.send(xdg, opcode(xs_i, "ack_configure"), vec![Arg::Uint(serial)])?;
+            self.show_shm_buffer(shm, surface)?;
+        }
+        Ok(())
+    }
+
+    fn setup_subsurface(&mut self, comp: u32, shm: u32) -> std::io::Result<()> {
         use wayland_client::protocol::{
             wl_compositor, wl_subcompositor, wl_subsurface, wl_surface,
         };
@@ -689,7 +772,16 @@ impl Fuzzer {
             ],
         )?;
         self.subsurface_of.insert(subsurface, child);
-        Ok(())
+        let sub_i = wl_subsurface::WlSubsurface::interface();
+        let position = vec![Arg::Int(self.rng.int()), Arg::Int(self.rng.int())];
+        self.send(subsurface, opcode(sub_i, "set_position"), position)?;
+        self.show_shm_buffer(shm, child)?;
+        // The parent's commit applies the sub-surface's position and (synchronized) state.
+        self.send(
+            parent,
+            opcode(wl_surface::WlSurface::interface(), "commit"),
+            vec![],
+        )
     }
 
     /// A dma-buf buffer through zwp_linux_buffer_params_v1, with perturbed planes.
