@@ -484,6 +484,79 @@ fn surface_as_its_own_subsurface() {
     });
 }
 
+// ---- linux-dmabuf: buffers no import can take (found by tests/wire_fuzz.rs) ----
+
+/// A memfd sealed against shrinking *and writing*: weft takes shrink-sealed memfds as dma-bufs,
+/// but a write seal forbids the shared writable mapping a Vulkan import makes. Before the guard
+/// refused it, lavapipe's failed import closed the fd and weft closed it again: Rust aborted the
+/// compositor ("IO Safety violation: owned file descriptor already closed").
+fn write_sealed_memfd(len: u64) -> std::os::fd::OwnedFd {
+    use rustix::fs::{fcntl_add_seals, ftruncate, memfd_create, MemfdFlags, SealFlags};
+    let fd = memfd_create("weft-test", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING).unwrap();
+    ftruncate(&fd, len).unwrap();
+    fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::WRITE).unwrap();
+    fd
+}
+
+const AR24: u32 = u32::from_le_bytes(*b"AR24");
+
+#[test]
+fn dmabuf_write_sealed_memfd_create_immed_is_invalid_wl_buffer() {
+    use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "zwp_linux_buffer_params_v1", 7, |c| {
+        let dmabuf = weft_clients::dmabuf::LinuxDmabuf::bind(c, 5).unwrap();
+        let (params, _) = dmabuf.params(c);
+        let fd = write_sealed_memfd(64 * 64 * 4);
+        params.add(fd.as_fd(), 0, 0, 256, 0, 0);
+        let _ = params.create_immed(64, 64, AR24, Flags::empty(), &c.qh, ());
+    });
+}
+
+#[test]
+fn dmabuf_write_sealed_memfd_create_fails() {
+    use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
+    use weft_clients::dmabuf::Outcome;
+    let h = Harness::new(320, 240, 60);
+    let bystander = Bystander::new(&h);
+    let mut c = h.client();
+    let dmabuf = weft_clients::dmabuf::LinuxDmabuf::bind(&mut c, 5).unwrap();
+    let (params, outcome) = dmabuf.params(&c);
+    let fd = write_sealed_memfd(64 * 64 * 4);
+    params.add(fd.as_fd(), 0, 0, 256, 0, 0);
+    params.create(64, 64, AR24, Flags::empty());
+    for _ in 0..50 {
+        c.roundtrip().unwrap();
+        if !matches!(*outcome.lock().unwrap(), Outcome::Pending) {
+            break;
+        }
+    }
+    assert!(
+        matches!(*outcome.lock().unwrap(), Outcome::Failed),
+        "create with a write-sealed memfd must be answered with failed"
+    );
+    assert!(c.protocol_error().is_none());
+    bystander.still_served(&h);
+}
+
+#[test]
+fn positioner_negative_parent_size() {
+    // smithay 0.7 panicked building a negative `Size` (found by tests/wire_fuzz.rs).
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_positioner", 0, |c| {
+        c.positioner().set_parent_size(-5, 100)
+    });
+}
+
+#[test]
+fn positioner_offset_beyond_any_output() {
+    // smithay 0.7's popup placement overflowed 32 bits on such values (found by tests/wire_fuzz.rs).
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_positioner", 0, |c| {
+        c.positioner().set_offset(i32::MIN, 0)
+    });
+}
+
 #[test]
 fn subsurface_placed_above_itself() {
     // smithay 0.7 panics on this (insertion past the end of the child list); the spec makes any

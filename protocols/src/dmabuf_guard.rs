@@ -18,6 +18,12 @@
 //!   advises rejecting what it cannot show well, so the guard answers them like an import failure:
 //!   `failed` for `create`, `invalid_wl_buffer` for `create_immed` (smithay's choice for failed
 //!   immediate imports, which the spec allows).
+//! - a memfd sealed against writing (`F_SEAL_WRITE`/`F_SEAL_FUTURE_WRITE`) cannot be mapped shared
+//!   and writable, which is how Vulkan imports a dma-buf fd; lavapipe refuses the import *and closes
+//!   the fd it was given*, so weft's own close of that dup after the failed import was a double close
+//!   (Rust aborts the process on it: found by the wire fuzzer, `tests/wire_fuzz.rs`). Such a buffer
+//!   can never be imported, and a real dma-buf never carries seals, so the guard answers it like an
+//!   import failure too, before any import is tried.
 //!
 //! - every default-feedback object is kept in a list (to resend a changed default feedback), and an
 //!   entry leaves it only on the object's `destroy` request: a client that dies holding one (most
@@ -31,7 +37,7 @@
 //! is forwarded) → used. `destroy` is forwarded at any time.
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::reexports::wayland_protocols::wp::linux_dmabuf::zv1::server::zwp_linux_buffer_params_v1::{
@@ -66,22 +72,102 @@ fn interlaced(flags: &WEnum<zwp_linux_buffer_params_v1::Flags>) -> bool {
     bits & INTERLACED != 0
 }
 
-/// One plane as the client added it.
+/// One params object's state: the planes added so far (each with its payload: the fd in the
+/// compositor, nothing in the fuzz targets) and whether `create`/`create_immed` was issued. Pure:
+/// the Dispatch impl below and `fuzz/fuzz_targets/dmabuf_params.rs` drive the same code.
 #[derive(Debug)]
-struct ShadowPlane {
-    fd: OwnedFd,
-    idx: u32,
-    offset: u32,
-    stride: u32,
-    modifier: u64,
-    /// `lseek(fd, 0, SEEK_END)`, or `None` when the fd cannot seek (then no size checks apply).
-    size: Option<u64>,
+pub struct ParamsShadow<F> {
+    used: bool,
+    planes: Vec<(PlaneParams, F)>,
 }
 
-#[derive(Debug, Default)]
-struct ShadowParams {
+impl<F> Default for ParamsShadow<F> {
+    fn default() -> Self {
+        Self {
+            used: false,
+            planes: Vec::new(),
+        }
+    }
+}
+
+impl<F> ParamsShadow<F> {
+    /// `add`: checks the request against the planes so far ([`check_add`]) and records the plane.
+    pub fn add(&mut self, plane: PlaneParams, payload: F, version: u32) -> Result<(), Violation> {
+        check_add(
+            self.used,
+            self.planes.iter().map(|(p, _)| p),
+            plane.idx,
+            plane.modifier,
+            version,
+        )?;
+        self.planes.push((plane, payload));
+        Ok(())
+    }
+
+    /// `create`/`create_immed`: marks the object used (even when the request is refused, as the
+    /// spec's `already_used` wants) and validates it ([`validate_create`]); on success returns
+    /// the planes sorted by index, to be replayed to smithay in that order.
+    pub fn create(
+        &mut self,
+        req: &CreateRequest,
+        advertised: &HashMap<(u32, u64), usize>,
+    ) -> Result<Vec<(PlaneParams, F)>, Violation> {
+        if self.used {
+            return Err(violation(
+                ParamsError::AlreadyUsed,
+                "the params object was already used to create a buffer",
+            ));
+        }
+        self.used = true;
+        let mut planes = std::mem::take(&mut self.planes);
+        planes.sort_by_key(|(p, _)| p.idx);
+        let seen: Vec<PlaneParams> = planes.iter().map(|(p, _)| *p).collect();
+        validate_create(req, &seen, advertised)?;
+        Ok(planes)
+    }
+}
+
+/// Checks an `add` of plane `plane_idx` with `modifier` against the planes already `added` (in
+/// arrival order) to a params object that was `used` or not, in the order: already used, plane
+/// index, plane set, mixed modifiers (v5).
+pub fn check_add<'a>(
     used: bool,
-    planes: Vec<ShadowPlane>,
+    added: impl IntoIterator<Item = &'a PlaneParams>,
+    plane_idx: u32,
+    modifier: u64,
+    version: u32,
+) -> Result<(), Violation> {
+    if used {
+        return Err(violation(ParamsError::AlreadyUsed, "add after create"));
+    }
+    if plane_idx >= MAX_PLANES {
+        return Err(violation(
+            ParamsError::PlaneIdx,
+            format!("plane index {plane_idx} is not below {MAX_PLANES}"),
+        ));
+    }
+    let added: Vec<&PlaneParams> = added.into_iter().collect();
+    if added.iter().any(|p| p.idx == plane_idx) {
+        return Err(violation(
+            ParamsError::PlaneSet,
+            format!("plane {plane_idx} was already added"),
+        ));
+    }
+    if let Some(first) = added.first() {
+        // v5: every plane carries the same modifier.
+        if version >= 5 && first.modifier != modifier {
+            return Err(violation(
+                ParamsError::InvalidFormat,
+                format!(
+                    "plane {plane_idx} has modifier {}, plane {} has {}",
+                    drm_format::modifier_str(modifier),
+                    first.idx,
+                    drm_format::modifier_str(first.modifier)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What the guard knows: the advertised (format, modifier) pairs with their plane counts, and the
@@ -89,7 +175,7 @@ struct ShadowParams {
 #[derive(Debug, Default)]
 pub struct DmabufGuardData {
     advertised: HashMap<(u32, u64), usize>,
-    params: HashMap<ObjectId, ShadowParams>,
+    params: HashMap<ObjectId, ParamsShadow<OwnedFd>>,
     /// The default feedback, when it never changes: the guard then serves default-feedback objects.
     default_feedback: Option<DmabufFeedback>,
 }
@@ -112,7 +198,12 @@ impl DmabufGuardData {
         self.default_feedback = Some(feedback);
     }
 
-    fn shadow(&mut self, id: ObjectId) -> &mut ShadowParams {
+    /// The advertised (fourcc, modifier) pairs with their plane counts.
+    pub fn advertised(&self) -> &HashMap<(u32, u64), usize> {
+        &self.advertised
+    }
+
+    fn shadow(&mut self, id: ObjectId) -> &mut ParamsShadow<OwnedFd> {
         self.params.entry(id).or_default()
     }
 }
@@ -122,18 +213,11 @@ pub trait DmabufGuardState {
     fn dmabuf_guard(&mut self) -> &mut DmabufGuardData;
 }
 
-/// A spec error with its message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    pub error: ParamsError,
-    pub message: String,
-}
+/// A params error with its message.
+pub type Violation = crate::Violation<ParamsError>;
 
 fn violation(error: ParamsError, message: impl Into<String>) -> Violation {
-    Violation {
-        error,
-        message: message.into(),
-    }
+    Violation::new(error, message)
 }
 
 /// What `create`/`create_immed` is asked to build, for [`validate_create`].
@@ -286,6 +370,16 @@ pub fn check_plane_bounds(
     Ok(())
 }
 
+/// Why a plane's fd can never be imported, if it cannot: a memfd sealed against writing (a dma-buf
+/// import maps the fd shared and writable, which such a seal forbids).
+pub fn unimportable(fd: BorrowedFd<'_>) -> Option<&'static str> {
+    use smithay::reexports::rustix::fs::{fcntl_get_seals, SealFlags};
+    let seals = fcntl_get_seals(fd).ok()?;
+    seals
+        .intersects(SealFlags::WRITE | SealFlags::FUTURE_WRITE)
+        .then_some("a memfd sealed against writing cannot be imported as a dma-buf")
+}
+
 /// `lseek(fd, 0, SEEK_END)`, restoring the position; `None` when the fd cannot seek.
 fn dmabuf_size(fd: &OwnedFd) -> Option<u64> {
     use smithay::reexports::rustix::fs::{seek, SeekFrom};
@@ -387,47 +481,22 @@ where
                 modifier_hi,
                 modifier_lo,
             } => {
-                let version = params.version();
-                let shadow = state.dmabuf_guard().shadow(params.id());
-                if shadow.used {
-                    return post(violation(ParamsError::AlreadyUsed, "add after create"));
-                }
-                if plane_idx >= MAX_PLANES {
-                    return post(violation(
-                        ParamsError::PlaneIdx,
-                        format!("plane index {plane_idx} is not below {MAX_PLANES}"),
-                    ));
-                }
-                if shadow.planes.iter().any(|p| p.idx == plane_idx) {
-                    return post(violation(
-                        ParamsError::PlaneSet,
-                        format!("plane {plane_idx} was already added"),
-                    ));
-                }
                 let modifier = (u64::from(modifier_hi) << 32) | u64::from(modifier_lo);
-                if let Some(first) = shadow.planes.first() {
-                    // v5: every plane carries the same modifier.
-                    if version >= 5 && first.modifier != modifier {
-                        return post(violation(
-                            ParamsError::InvalidFormat,
-                            format!(
-                                "plane {plane_idx} has modifier {}, plane {} has {}",
-                                drm_format::modifier_str(modifier),
-                                first.idx,
-                                drm_format::modifier_str(first.modifier)
-                            ),
-                        ));
-                    }
-                }
-                let size = dmabuf_size(&fd);
-                shadow.planes.push(ShadowPlane {
-                    fd,
+                let plane = PlaneParams {
                     idx: plane_idx,
                     offset,
                     stride,
                     modifier,
-                    size,
-                });
+                    size: dmabuf_size(&fd),
+                };
+                let version = params.version();
+                if let Err(v) = state
+                    .dmabuf_guard()
+                    .shadow(params.id())
+                    .add(plane, fd, version)
+                {
+                    post(v);
+                }
             }
             Request::Create {
                 width,
@@ -439,7 +508,7 @@ where
                 else {
                     return;
                 };
-                if interlaced(&flags) {
+                if interlaced(&flags) || refusal(&planes).is_some() {
                     params.failed();
                     return;
                 }
@@ -466,11 +535,13 @@ where
                 else {
                     return;
                 };
-                if interlaced(&flags) {
-                    params.post_error(
-                        ParamsError::InvalidWlBuffer,
-                        "interlaced buffers are not supported",
-                    );
+                let refused = if interlaced(&flags) {
+                    Some("interlaced buffers are not supported")
+                } else {
+                    refusal(&planes)
+                };
+                if let Some(why) = refused {
+                    params.post_error(ParamsError::InvalidWlBuffer, why);
                     return;
                 }
                 replay_planes(state, planes, |s, r| forward(s, r, data_init));
@@ -512,20 +583,7 @@ fn take_validated<D: DmabufGuardState>(
     height: i32,
     format: u32,
     flags: &WEnum<zwp_linux_buffer_params_v1::Flags>,
-) -> Option<Vec<ShadowPlane>> {
-    let version = params.version();
-    let guard = state.dmabuf_guard();
-    let shadow = guard.params.entry(params.id()).or_default();
-    if shadow.used {
-        params.post_error(
-            ParamsError::AlreadyUsed,
-            "the params object was already used to create a buffer",
-        );
-        return None;
-    }
-    shadow.used = true;
-    let mut planes = std::mem::take(&mut shadow.planes);
-    planes.sort_by_key(|p| p.idx);
+) -> Option<Vec<(PlaneParams, OwnedFd)>> {
     let flags = match flags {
         WEnum::Value(f) => f.bits(),
         WEnum::Unknown(u) => *u,
@@ -535,20 +593,12 @@ fn take_validated<D: DmabufGuardState>(
         height,
         format,
         flags,
-        version,
+        version: params.version(),
     };
-    let seen: Vec<PlaneParams> = planes
-        .iter()
-        .map(|p| PlaneParams {
-            idx: p.idx,
-            offset: p.offset,
-            stride: p.stride,
-            modifier: p.modifier,
-            size: p.size,
-        })
-        .collect();
-    match validate_create(&req, &seen, &guard.advertised) {
-        Ok(()) => Some(planes),
+    let guard = state.dmabuf_guard();
+    let shadow = guard.params.entry(params.id()).or_default();
+    match shadow.create(&req, &guard.advertised) {
+        Ok(planes) => Some(planes),
         Err(v) => {
             params.post_error(v.error, v.message);
             None
@@ -556,17 +606,22 @@ fn take_validated<D: DmabufGuardState>(
     }
 }
 
+/// The first reason one of `planes` can never be imported ([`unimportable`]).
+fn refusal(planes: &[(PlaneParams, OwnedFd)]) -> Option<&'static str> {
+    planes.iter().find_map(|(_, fd)| unimportable(fd.as_fd()))
+}
+
 /// Hands the validated planes to smithay in index order (smithay numbers planes by arrival).
 fn replay_planes<D>(
     state: &mut D,
-    planes: Vec<ShadowPlane>,
+    planes: Vec<(PlaneParams, OwnedFd)>,
     mut forward: impl FnMut(&mut D, zwp_linux_buffer_params_v1::Request),
 ) {
-    for p in planes {
+    for (p, fd) in planes {
         forward(
             state,
             zwp_linux_buffer_params_v1::Request::Add {
-                fd: p.fd,
+                fd,
                 plane_idx: p.idx,
                 offset: p.offset,
                 stride: p.stride,
@@ -821,5 +876,124 @@ mod tests {
             ..plane(0, 0, 64, 1024)
         }];
         assert!(validate_create(&r, &p, &a).is_ok());
+    }
+
+    #[test]
+    fn add_violations_table() {
+        let p0 = plane(0, 0, 64, 1024);
+        /// (name, used, planes added, plane index, modifier, version, expected error)
+        type AddCase = (
+            &'static str,
+            bool,
+            Vec<PlaneParams>,
+            u32,
+            u64,
+            u32,
+            Option<ParamsError>,
+        );
+        let cases: Vec<AddCase> = vec![
+            ("first plane", false, vec![], 0, MOD_LINEAR, 5, None),
+            ("second plane", false, vec![p0], 1, MOD_LINEAR, 5, None),
+            (
+                "after create",
+                true,
+                vec![],
+                0,
+                MOD_LINEAR,
+                5,
+                Some(ParamsError::AlreadyUsed),
+            ),
+            (
+                "index 4",
+                false,
+                vec![],
+                4,
+                MOD_LINEAR,
+                5,
+                Some(ParamsError::PlaneIdx),
+            ),
+            (
+                "index u32::MAX",
+                false,
+                vec![],
+                u32::MAX,
+                0,
+                5,
+                Some(ParamsError::PlaneIdx),
+            ),
+            (
+                "twice",
+                false,
+                vec![p0],
+                0,
+                MOD_LINEAR,
+                5,
+                Some(ParamsError::PlaneSet),
+            ),
+            (
+                "mixed modifiers v5",
+                false,
+                vec![p0],
+                1,
+                7,
+                5,
+                Some(ParamsError::InvalidFormat),
+            ),
+            ("mixed modifiers v4", false, vec![p0], 1, 7, 4, None),
+        ];
+        for (name, used, added, idx, modifier, version, want) in cases {
+            let got = check_add(used, &added, idx, modifier, version)
+                .err()
+                .map(|v| v.error);
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_params_object_is_single_use_and_replays_in_index_order() {
+        let a = advertised();
+        let mut shadow = ParamsShadow::default();
+        shadow.add(plane(1, 2048, 64, 4096), "chroma", 5).unwrap();
+        shadow.add(plane(0, 0, 64, 4096), "luma", 5).unwrap();
+        let planes = shadow.create(&req(NV12, 64, 32), &a).unwrap();
+        let order: Vec<_> = planes.iter().map(|(p, f)| (p.idx, *f)).collect();
+        assert_eq!(order, [(0, "luma"), (1, "chroma")]);
+        let again = shadow.create(&req(NV12, 64, 32), &a).unwrap_err();
+        assert_eq!(again.error, ParamsError::AlreadyUsed);
+        let add = shadow.add(plane(2, 0, 64, 4096), "late", 5).unwrap_err();
+        assert_eq!(add.error, ParamsError::AlreadyUsed);
+        // A refused create uses the object up too.
+        let mut bad = ParamsShadow::<()>::default();
+        assert_eq!(
+            bad.create(&req(ARGB8888, 0, 1), &a).unwrap_err().error,
+            ParamsError::InvalidDimensions
+        );
+        assert_eq!(
+            bad.create(&req(ARGB8888, 1, 1), &a).unwrap_err().error,
+            ParamsError::AlreadyUsed
+        );
+    }
+
+    #[test]
+    fn write_sealed_memfds_are_unimportable() {
+        use smithay::reexports::rustix::fs::{
+            fcntl_add_seals, ftruncate, memfd_create, MemfdFlags, SealFlags,
+        };
+        let memfd = || {
+            let fd =
+                memfd_create("weft-test", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING).unwrap();
+            ftruncate(&fd, 4096).unwrap();
+            fd
+        };
+        let shrink = memfd();
+        fcntl_add_seals(&shrink, SealFlags::SHRINK).unwrap();
+        assert_eq!(unimportable(shrink.as_fd()), None);
+        let plain = memfd();
+        assert_eq!(unimportable(plain.as_fd()), None);
+        for seal in [SealFlags::WRITE, SealFlags::FUTURE_WRITE] {
+            let sealed = memfd();
+            fcntl_add_seals(&sealed, SealFlags::SHRINK | seal).unwrap();
+            assert!(unimportable(sealed.as_fd()).is_some(), "{seal:?}");
+        }
     }
 }

@@ -11,5 +11,22 @@ pub mod dmabuf_guard;
 pub mod drm_format;
 pub mod shm_guard;
 pub mod subsurface_guard;
+pub mod surface_guard;
 pub mod viewporter;
 pub mod xdg_guard;
+
+/// A spec error a guard raises: the error code (the interface's `Error` enum) and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation<E> {
+    pub error: E,
+    pub message: String,
+}
+
+impl<E> Violation<E> {
+    pub fn new(error: E, message: impl Into<String>) -> Self {
+        Self {
+            error,
+            message: message.into(),
+        }
+    }
+}

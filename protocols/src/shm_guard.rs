@@ -21,6 +21,52 @@ use smithay::reexports::wayland_server::{
 use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::shm::{ShmBufferUserData, ShmHandler, ShmPoolUserData, ShmState};
 
+use crate::Violation;
+
+/// What the guard decides for one wl_shm_pool request, given the formats the compositor
+/// advertised: `Ok` hands it to smithay, `Err` is the error to raise on the pool. Pure, so
+/// `fuzz/fuzz_targets/shm_pool.rs` drives it without a connection.
+pub fn check_pool_request(
+    request: &wl_shm_pool::Request,
+    advertised: &[wl_shm::Format],
+) -> Result<(), Violation<wl_shm::Error>> {
+    match request {
+        wl_shm_pool::Request::CreateBuffer { format, .. } => check_format(*format, advertised),
+        wl_shm_pool::Request::Resize { size } => check_resize(*size),
+        _ => Ok(()),
+    }
+}
+
+/// `create_buffer`'s format: one the compositor advertised, else `invalid_format`.
+pub fn check_format(
+    format: WEnum<wl_shm::Format>,
+    advertised: &[wl_shm::Format],
+) -> Result<(), Violation<wl_shm::Error>> {
+    let known = match format {
+        WEnum::Value(f) => advertised.contains(&f),
+        WEnum::Unknown(_) => false,
+    };
+    if known {
+        Ok(())
+    } else {
+        Err(Violation::new(
+            wl_shm::Error::InvalidFormat,
+            format!("format {format:?} is not advertised"),
+        ))
+    }
+}
+
+/// `resize`: a positive size (smithay refuses shrinking itself, but unwraps a zero size).
+pub fn check_resize(size: i32) -> Result<(), Violation<wl_shm::Error>> {
+    if size <= 0 {
+        return Err(Violation::new(
+            wl_shm::Error::InvalidFd,
+            format!("wl_shm_pool.resize to {size}: a pool can only grow"),
+        ));
+    }
+    Ok(())
+}
+
 /// Dispatches wl_shm_pool requests: validates, then delegates to [`ShmState`].
 pub struct ShmGuard;
 
@@ -85,27 +131,9 @@ where
         dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
-        if let wl_shm_pool::Request::CreateBuffer { format, .. } = &request {
-            let known = match format {
-                WEnum::Value(f) => state.shm_formats().contains(f),
-                WEnum::Unknown(_) => false,
-            };
-            if !known {
-                pool.post_error(
-                    wl_shm::Error::InvalidFormat,
-                    format!("format {format:?} is not advertised"),
-                );
-                return;
-            }
-        }
-        if let wl_shm_pool::Request::Resize { size } = request {
-            if size <= 0 {
-                pool.post_error(
-                    wl_shm::Error::InvalidFd,
-                    format!("wl_shm_pool.resize to {size}: a pool can only grow"),
-                );
-                return;
-            }
+        if let Err(v) = check_pool_request(&request, state.shm_formats()) {
+            pool.post_error(v.error, v.message);
+            return;
         }
         <ShmState as Dispatch<wl_shm_pool::WlShmPool, ShmPoolUserData, D>>::request(
             state, client, pool, request, data, dh, data_init,
@@ -139,4 +167,38 @@ macro_rules! delegate_shm_guarded {
             smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer: smithay::wayland::shm::ShmBufferUserData
         ] => smithay::wayland::shm::ShmState);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_requests_table() {
+        let advertised = [wl_shm::Format::Argb8888, wl_shm::Format::Xrgb8888];
+        let format = |f| check_format(f, &advertised).err().map(|v| v.error);
+        assert_eq!(format(WEnum::Value(wl_shm::Format::Argb8888)), None);
+        assert_eq!(
+            format(WEnum::Value(wl_shm::Format::Yuyv)),
+            Some(wl_shm::Error::InvalidFormat)
+        );
+        assert_eq!(
+            format(WEnum::Unknown(7)),
+            Some(wl_shm::Error::InvalidFormat)
+        );
+        for (size, want) in [
+            (1, None),
+            (i32::MAX, None),
+            (0, Some(wl_shm::Error::InvalidFd)),
+            (-1, Some(wl_shm::Error::InvalidFd)),
+            (i32::MIN, Some(wl_shm::Error::InvalidFd)),
+        ] {
+            assert_eq!(check_resize(size).err().map(|v| v.error), want, "{size}");
+            let req = wl_shm_pool::Request::Resize { size };
+            assert_eq!(
+                check_pool_request(&req, &advertised).err().map(|v| v.error),
+                want
+            );
+        }
+    }
 }

@@ -65,7 +65,9 @@ where
     }
 }
 
-/// Like smithay's `delegate_compositor!`, with wl_subsurface routed through [`SubsurfaceGuard`].
+/// Like smithay's `delegate_compositor!`, with wl_subsurface routed through [`SubsurfaceGuard`],
+/// wl_surface through [`crate::surface_guard::SurfaceGuard`] and wl_region through
+/// [`crate::surface_guard::RegionGuard`].
 #[macro_export]
 macro_rules! delegate_compositor_guarded {
     ($ty: ty) => {
@@ -80,10 +82,10 @@ macro_rules! delegate_compositor_guarded {
         ] => smithay::wayland::compositor::CompositorState);
         smithay::reexports::wayland_server::delegate_dispatch!($ty: [
             smithay::reexports::wayland_server::protocol::wl_surface::WlSurface: smithay::wayland::compositor::SurfaceUserData
-        ] => smithay::wayland::compositor::CompositorState);
+        ] => $crate::surface_guard::SurfaceGuard);
         smithay::reexports::wayland_server::delegate_dispatch!($ty: [
             smithay::reexports::wayland_server::protocol::wl_region::WlRegion: smithay::wayland::compositor::RegionUserData
-        ] => smithay::wayland::compositor::CompositorState);
+        ] => $crate::surface_guard::RegionGuard);
         smithay::reexports::wayland_server::delegate_dispatch!($ty: [
             smithay::reexports::wayland_server::protocol::wl_callback::WlCallback: ()
         ] => smithay::wayland::compositor::CompositorState);

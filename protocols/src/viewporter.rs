@@ -28,6 +28,8 @@ use smithay::wayland::compositor::{
 };
 use smithay::wayland::viewporter::ViewportCachedState;
 
+use crate::Violation;
+
 /// Dispatches the wp_viewporter global and its wp_viewport objects.
 pub struct Viewporter;
 
@@ -149,38 +151,29 @@ where
                 width,
                 height,
             } => {
-                let unset = [x, y, width, height].iter().all(|v| *v == -1.0);
-                if !unset && (x < 0.0 || y < 0.0 || width <= 0.0 || height <= 0.0) {
-                    viewport.post_error(
-                        wp_viewport::Error::BadValue,
-                        format!("set_source({x}, {y}, {width}, {height}): negative position or empty size"),
-                    );
-                    return;
-                }
+                let src = match check_source(x, y, width, height) {
+                    Ok(src) => src,
+                    Err(v) => return viewport.post_error(v.error, v.message),
+                };
                 with_states(&surface, |states| {
                     states
                         .cached_state
                         .get::<ViewportCachedState>()
                         .pending()
-                        .src =
-                        (!unset).then(|| Rectangle::new((x, y).into(), (width, height).into()));
+                        .src = src;
                 });
             }
             wp_viewport::Request::SetDestination { width, height } => {
-                let unset = width == -1 && height == -1;
-                if !unset && (width <= 0 || height <= 0) {
-                    viewport.post_error(
-                        wp_viewport::Error::BadValue,
-                        format!("set_destination({width}, {height}): size must be positive"),
-                    );
-                    return;
-                }
+                let dst = match check_destination(width, height) {
+                    Ok(dst) => dst,
+                    Err(v) => return viewport.post_error(v.error, v.message),
+                };
                 with_states(&surface, |states| {
                     states
                         .cached_state
                         .get::<ViewportCachedState>()
                         .pending()
-                        .dst = (!unset).then(|| Size::from((width, height)));
+                        .dst = dst;
                 });
             }
             wp_viewport::Request::Destroy => {}
@@ -227,30 +220,84 @@ fn check_at_commit(surface: &WlSurface) {
             return;
         };
         let state = *states.cached_state.get::<ViewportCachedState>().pending();
-        let Some(src) = state.src else { return };
-        if state.dst.is_none() && (src.size.w.fract() != 0.0 || src.size.h.fract() != 0.0) {
-            viewport.post_error(
-                wp_viewport::Error::BadSize,
-                format!(
-                    "source size {}x{} is not integer and no destination is set",
-                    src.size.w, src.size.h
-                ),
-            );
+        if state.src.is_none() {
             return;
         }
-        if let Some(buffer) = buffer_size(states) {
-            let bounds = Rectangle::<f64, Logical>::from_size(buffer.to_f64());
-            if !bounds.contains_rect(src) {
-                viewport.post_error(
-                    wp_viewport::Error::OutOfBuffer,
-                    format!(
-                        "source {}x{}+{}+{} lies outside the {}x{} buffer",
-                        src.size.w, src.size.h, src.loc.x, src.loc.y, buffer.w, buffer.h
-                    ),
-                );
-            }
+        if let Err(v) = check_commit(state.src, state.dst, buffer_size(states)) {
+            viewport.post_error(v.error, v.message);
         }
     });
+}
+
+/// `set_source`: all -1 unsets (`None`); otherwise x, y must not be negative and the size must be
+/// positive (`bad_value`).
+pub fn check_source(
+    x: f64,
+    y: f64,
+    width: f64,
+    height: f64,
+) -> Result<Option<Rectangle<f64, Logical>>, Violation<wp_viewport::Error>> {
+    let unset = [x, y, width, height].iter().all(|v| *v == -1.0);
+    if unset {
+        return Ok(None);
+    }
+    if x < 0.0 || y < 0.0 || width <= 0.0 || height <= 0.0 {
+        return Err(Violation::new(
+            wp_viewport::Error::BadValue,
+            format!("set_source({x}, {y}, {width}, {height}): negative position or empty size"),
+        ));
+    }
+    Ok(Some(Rectangle::new((x, y).into(), (width, height).into())))
+}
+
+/// `set_destination`: -1, -1 unsets (`None`); otherwise the size must be positive (`bad_value`).
+pub fn check_destination(
+    width: i32,
+    height: i32,
+) -> Result<Option<Size<i32, Logical>>, Violation<wp_viewport::Error>> {
+    if width == -1 && height == -1 {
+        return Ok(None);
+    }
+    if width <= 0 || height <= 0 {
+        return Err(Violation::new(
+            wp_viewport::Error::BadValue,
+            format!("set_destination({width}, {height}): size must be positive"),
+        ));
+    }
+    Ok(Some(Size::from((width, height))))
+}
+
+/// The commit-time rules for the state about to become current: a non-integer source size needs
+/// a destination (`bad_size`); the source must lie inside the buffer (`out_of_buffer`), when
+/// there is one (`buffer`: its surface-local size).
+pub fn check_commit(
+    src: Option<Rectangle<f64, Logical>>,
+    dst: Option<Size<i32, Logical>>,
+    buffer: Option<Size<i32, Logical>>,
+) -> Result<(), Violation<wp_viewport::Error>> {
+    let Some(src) = src else { return Ok(()) };
+    if dst.is_none() && (src.size.w.fract() != 0.0 || src.size.h.fract() != 0.0) {
+        return Err(Violation::new(
+            wp_viewport::Error::BadSize,
+            format!(
+                "source size {}x{} is not integer and no destination is set",
+                src.size.w, src.size.h
+            ),
+        ));
+    }
+    if let Some(buffer) = buffer {
+        let bounds = Rectangle::<f64, Logical>::from_size(buffer.to_f64());
+        if !bounds.contains_rect(src) {
+            return Err(Violation::new(
+                wp_viewport::Error::OutOfBuffer,
+                format!(
+                    "source {}x{}+{}+{} lies outside the {}x{} buffer",
+                    src.size.w, src.size.h, src.loc.x, src.loc.y, buffer.w, buffer.h
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The surface-local size of the buffer that will be current after this commit, if any.
@@ -288,4 +335,68 @@ macro_rules! delegate_viewporter {
             smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewport::WpViewport: $crate::viewporter::ViewportData
         ] => $crate::viewporter::Viewporter);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn viewport_values_table() {
+        let bad = Some(wp_viewport::Error::BadValue);
+        for (src, want) in [
+            ((-1.0, -1.0, -1.0, -1.0), None),
+            ((0.0, 0.0, 1.0, 1.0), None),
+            ((-1.0, 0.0, 1.0, 1.0), bad),
+            ((0.0, 0.0, 0.0, 1.0), bad),
+            ((0.0, 0.0, 1.0, -1.0), bad),
+        ] {
+            let got = check_source(src.0, src.1, src.2, src.3)
+                .err()
+                .map(|v| v.error);
+            assert_eq!(got, want, "{src:?}");
+        }
+        assert_eq!(check_source(-1.0, -1.0, -1.0, -1.0), Ok(None));
+        assert_eq!(check_destination(-1, -1), Ok(None));
+        assert_eq!(check_destination(3, 4), Ok(Some(Size::from((3, 4)))));
+        for dst in [(0, 1), (1, 0), (-1, 5), (i32::MIN, i32::MIN)] {
+            assert_eq!(
+                check_destination(dst.0, dst.1).unwrap_err().error,
+                wp_viewport::Error::BadValue
+            );
+        }
+    }
+
+    #[test]
+    fn commit_rules_table() {
+        let rect = |x, y, w, h| Some(Rectangle::new((x, y).into(), (w, h).into()));
+        let buf = Some(Size::from((32, 32)));
+        let cases = [
+            (None, None, buf, None),
+            (rect(0.0, 0.0, 32.0, 32.0), None, buf, None),
+            (
+                rect(0.0, 0.0, 10.5, 10.0),
+                None,
+                buf,
+                Some(wp_viewport::Error::BadSize),
+            ),
+            (
+                rect(0.0, 0.0, 10.5, 10.0),
+                Some(Size::from((5, 5))),
+                buf,
+                None,
+            ),
+            (
+                rect(16.0, 16.0, 32.0, 32.0),
+                Some(Size::from((5, 5))),
+                buf,
+                Some(wp_viewport::Error::OutOfBuffer),
+            ),
+            (rect(16.0, 16.0, 32.0, 32.0), None, None, None),
+        ];
+        for (src, dst, buffer, want) in cases {
+            let got = check_commit(src, dst, buffer).err().map(|v| v.error);
+            assert_eq!(got, want, "{src:?} {dst:?} {buffer:?}");
+        }
+    }
 }

@@ -14,6 +14,13 @@
 //! - `xdg_toplevel.set_min_size`/`set_max_size` with a negative size, or a max below the min:
 //!   `xdg_toplevel.invalid_size`.
 //! - `xdg_toplevel.resize` with an edge outside the enum: `xdg_toplevel.invalid_resize_edge`.
+//! - `xdg_positioner.set_parent_size` with a negative size: `xdg_positioner.invalid_input` (smithay
+//!   builds a `Size` of it, which asserts it is not negative: a panic found by the wire fuzzer).
+//! - any xdg_positioner coordinate or size (anchor rectangle, size, offset, parent size) beyond
+//!   ±[`POSITIONER_LIMIT`]: `xdg_positioner.invalid_input`. smithay places a popup by adding up to
+//!   four of them (anchor corner, offset, minus the popup size) in 32-bit arithmetic and then
+//!   slides it against the output: extreme values overflowed (a panic found by the wire fuzzer).
+//!   Within the limit the sums stay below 2^30, which leaves room for any output's coordinates.
 //!
 //! `xdg_surface.unconfigured_buffer` needs the commit's buffer, so the compositor raises it at commit
 //! through [`XdgGuardData::xdg_surface_of`], which this guard fills in when a role object is made.
@@ -31,6 +38,8 @@ use smithay::reexports::wayland_server::{
 use smithay::wayland::shell::xdg::{
     XdgShellHandler, XdgShellState, XdgShellSurfaceUserData, XdgSurfaceUserData,
 };
+
+use crate::Violation;
 
 /// What the guard remembers. Lives in the compositor state (see [`XdgGuardState`]).
 #[derive(Debug, Default)]
@@ -98,18 +107,6 @@ impl XdgGuardData {
         self.wm_bases.retain(|c, _| alive(c));
         self.by_surface.retain(|_, x| x.is_alive());
     }
-
-    fn ack(&mut self, client: &ClientId, serial: u32) -> bool {
-        let Some(serials) = self.sent_serials.get_mut(client) else {
-            return false;
-        };
-        if !serials.contains(&serial) {
-            return false;
-        }
-        // Acking a serial also acks every older one of this client's configures.
-        serials.retain(|s| s.wrapping_sub(serial) as i32 > 0);
-        true
-    }
 }
 
 impl XdgGuardData {
@@ -124,6 +121,178 @@ impl XdgGuardData {
             .get(&client.id())?
             .iter()
             .find(|w| w.is_alive())
+    }
+}
+
+/// The guard's decision for one xdg_surface request, apart from the objects it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdgSurfaceOp {
+    GetToplevel,
+    /// `positioner_complete`: the positioner was given a valid size and anchor rectangle.
+    GetPopup {
+        positioner_complete: bool,
+    },
+    AckConfigure {
+        serial: u32,
+    },
+    SetWindowGeometry {
+        width: i32,
+        height: i32,
+    },
+    Destroy,
+}
+
+/// What the guard knows about the xdg_surface a request is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XdgSurfaceFacts {
+    /// It already made its xdg_toplevel or xdg_popup.
+    pub constructed: bool,
+    /// That role object is still alive.
+    pub role_alive: bool,
+}
+
+/// An error the guard raises for an xdg_surface request, on the object the spec names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XdgSurfaceViolation {
+    /// On the client's xdg_wm_base (or, when it has none left, `not_constructed` on the surface).
+    WmBase(Violation<xdg_wm_base::Error>),
+    Surface(Violation<xdg_surface::Error>),
+}
+
+/// Decides an xdg_surface request: `Ok` hands it to smithay. `serials` are the configure serials
+/// sent to the client and not yet acknowledged; a valid ack removes it and every older one. Pure,
+/// so `fuzz/fuzz_targets/xdg_shell.rs` drives it without a connection.
+pub fn check_xdg_surface(
+    op: XdgSurfaceOp,
+    facts: XdgSurfaceFacts,
+    serials: &mut Vec<u32>,
+) -> Result<(), XdgSurfaceViolation> {
+    let surface = |e, m: String| Err(XdgSurfaceViolation::Surface(Violation::new(e, m)));
+    match op {
+        XdgSurfaceOp::GetPopup {
+            positioner_complete: false,
+        } => Err(XdgSurfaceViolation::WmBase(Violation::new(
+            xdg_wm_base::Error::InvalidPositioner,
+            "get_popup: the positioner needs set_size and set_anchor_rect first",
+        ))),
+        XdgSurfaceOp::GetToplevel | XdgSurfaceOp::GetPopup { .. } if facts.constructed => surface(
+            xdg_surface::Error::AlreadyConstructed,
+            "this xdg_surface already has a role object".into(),
+        ),
+        XdgSurfaceOp::AckConfigure { serial } if facts.constructed => {
+            if ack_serial(serials, serial) {
+                Ok(())
+            } else {
+                surface(
+                    xdg_surface::Error::InvalidSerial,
+                    format!("ack_configure: serial {serial} was not sent to this client"),
+                )
+            }
+        }
+        XdgSurfaceOp::Destroy if facts.role_alive => surface(
+            xdg_surface::Error::DefunctRoleObject,
+            "xdg_surface destroyed before its xdg_toplevel or xdg_popup".into(),
+        ),
+        XdgSurfaceOp::SetWindowGeometry { width, height } if width <= 0 || height <= 0 => surface(
+            xdg_surface::Error::InvalidSize,
+            format!("set_window_geometry: size {width}x{height} must be positive"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Acknowledges `serial` among the unacknowledged `serials`: false when it is not one of them;
+/// else it and every older serial (in wrapping order) are removed.
+pub fn ack_serial(serials: &mut Vec<u32>, serial: u32) -> bool {
+    if !serials.contains(&serial) {
+        return false;
+    }
+    serials.retain(|s| s.wrapping_sub(serial) as i32 > 0);
+    true
+}
+
+/// xdg_toplevel's size and edge rules: `set_min_size`/`set_max_size` with a negative size is
+/// `invalid_size`; a `resize` edge outside the enum is `invalid_resize_edge`.
+pub fn check_toplevel_size(
+    what: &str,
+    width: i32,
+    height: i32,
+) -> Result<(), Violation<xdg_toplevel::Error>> {
+    if width < 0 || height < 0 {
+        return Err(Violation::new(
+            xdg_toplevel::Error::InvalidSize,
+            format!("{what}: {width}x{height} is not a valid size"),
+        ));
+    }
+    Ok(())
+}
+
+/// See [`check_toplevel_size`].
+pub fn check_resize_edge(
+    edges: WEnum<xdg_toplevel::ResizeEdge>,
+) -> Result<(), Violation<xdg_toplevel::Error>> {
+    match edges {
+        WEnum::Value(_) => Ok(()),
+        WEnum::Unknown(edge) => Err(Violation::new(
+            xdg_toplevel::Error::InvalidResizeEdge,
+            format!("resize: {edge} is not an xdg_toplevel.resize_edge"),
+        )),
+    }
+}
+
+/// The largest magnitude of any xdg_positioner coordinate or size weft accepts: 2^28 px, far
+/// beyond any output, small enough that smithay's popup placement (at most four such values added
+/// up, then output coordinates) cannot overflow 32 bits.
+pub const POSITIONER_LIMIT: i32 = 1 << 28;
+
+/// xdg_positioner rules smithay does not enforce itself (`invalid_input`, the interface's one
+/// error): a parent size is not negative; no value lies beyond ±[`POSITIONER_LIMIT`].
+pub fn check_positioner(
+    request: &xdg_positioner::Request,
+) -> Result<(), Violation<xdg_positioner::Error>> {
+    let invalid = |m: String| Err(Violation::new(xdg_positioner::Error::InvalidInput, m));
+    let (what, values): (&str, &[i32]) = match request {
+        xdg_positioner::Request::SetParentSize {
+            parent_width,
+            parent_height,
+        } => {
+            if *parent_width < 0 || *parent_height < 0 {
+                return invalid(format!(
+                    "set_parent_size: {parent_width}x{parent_height} is not a valid size"
+                ));
+            }
+            ("set_parent_size", &[*parent_width, *parent_height])
+        }
+        xdg_positioner::Request::SetSize { width, height } => ("set_size", &[*width, *height]),
+        xdg_positioner::Request::SetAnchorRect {
+            x,
+            y,
+            width,
+            height,
+        } => ("set_anchor_rect", &[*x, *y, *width, *height]),
+        xdg_positioner::Request::SetOffset { x, y } => ("set_offset", &[*x, *y]),
+        _ => return Ok(()),
+    };
+    if values
+        .iter()
+        .any(|v| v.unsigned_abs() > POSITIONER_LIMIT as u32)
+    {
+        return invalid(format!(
+            "{what}{values:?}: a value beyond ±{POSITIONER_LIMIT} cannot place a popup"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a positioner request gives it a valid size / anchor rectangle (smithay raises
+/// `invalid_input` for the invalid ones; a popup needs both).
+pub fn positioner_gives(request: &xdg_positioner::Request) -> (bool, bool) {
+    match request {
+        xdg_positioner::Request::SetSize { width, height } => (*width > 0 && *height > 0, false),
+        xdg_positioner::Request::SetAnchorRect { width, height, .. } => {
+            (false, *width > 0 && *height > 0)
+        }
+        _ => (false, false),
     }
 }
 
@@ -155,57 +324,59 @@ where
         dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
-        match &request {
-            xdg_surface::Request::GetPopup { positioner, .. }
-                if !state.xdg_guard().positioner_complete(positioner) =>
-            {
-                let msg = "get_popup: the positioner needs set_size and set_anchor_rect first";
-                match state.xdg_guard().wm_base_of(client) {
-                    Some(wm_base) => wm_base.post_error(xdg_wm_base::Error::InvalidPositioner, msg),
-                    None => resource.post_error(xdg_surface::Error::NotConstructed, msg),
-                }
-                return;
+        let op = match &request {
+            xdg_surface::Request::GetToplevel { .. } => Some(XdgSurfaceOp::GetToplevel),
+            xdg_surface::Request::GetPopup { positioner, .. } => Some(XdgSurfaceOp::GetPopup {
+                positioner_complete: state.xdg_guard().positioner_complete(positioner),
+            }),
+            xdg_surface::Request::AckConfigure { serial } => {
+                Some(XdgSurfaceOp::AckConfigure { serial: *serial })
             }
-            xdg_surface::Request::GetToplevel { .. } | xdg_surface::Request::GetPopup { .. } => {
-                let guard = state.xdg_guard();
-                if !guard.constructed.insert(resource.id()) {
-                    resource.post_error(
-                        xdg_surface::Error::AlreadyConstructed,
-                        "this xdg_surface already has a role object",
-                    );
+            xdg_surface::Request::SetWindowGeometry { width, height, .. } => {
+                Some(XdgSurfaceOp::SetWindowGeometry {
+                    width: *width,
+                    height: *height,
+                })
+            }
+            xdg_surface::Request::Destroy => Some(XdgSurfaceOp::Destroy),
+            _ => None,
+        };
+        if let Some(op) = op {
+            let guard = state.xdg_guard();
+            let facts = XdgSurfaceFacts {
+                constructed: guard.constructed.contains(&resource.id()),
+                role_alive: guard.role_alive.contains(&resource.id()),
+            };
+            let mut no_serials = Vec::new();
+            let serials = match op {
+                XdgSurfaceOp::AckConfigure { .. } => guard
+                    .sent_serials
+                    .get_mut(&client.id())
+                    .unwrap_or(&mut no_serials),
+                _ => &mut no_serials,
+            };
+            match check_xdg_surface(op, facts, serials) {
+                Ok(()) => {}
+                Err(XdgSurfaceViolation::WmBase(v)) => {
+                    match state.xdg_guard().wm_base_of(client) {
+                        Some(wm_base) => wm_base.post_error(v.error, v.message),
+                        None => resource.post_error(xdg_surface::Error::NotConstructed, v.message),
+                    }
                     return;
                 }
+                Err(XdgSurfaceViolation::Surface(v)) => {
+                    resource.post_error(v.error, v.message);
+                    return;
+                }
+            }
+            if matches!(
+                op,
+                XdgSurfaceOp::GetToplevel | XdgSurfaceOp::GetPopup { .. }
+            ) {
+                let guard = state.xdg_guard();
+                guard.constructed.insert(resource.id());
                 guard.creating = Some(resource.clone());
             }
-            xdg_surface::Request::AckConfigure { serial } => {
-                let guard = state.xdg_guard();
-                if guard.constructed.contains(&resource.id()) && !guard.ack(&client.id(), *serial) {
-                    resource.post_error(
-                        xdg_surface::Error::InvalidSerial,
-                        format!("ack_configure: serial {serial} was not sent to this client"),
-                    );
-                    return;
-                }
-            }
-            xdg_surface::Request::Destroy
-                if state.xdg_guard().role_alive.contains(&resource.id()) =>
-            {
-                resource.post_error(
-                    xdg_surface::Error::DefunctRoleObject,
-                    "xdg_surface destroyed before its xdg_toplevel or xdg_popup",
-                );
-                return;
-            }
-            xdg_surface::Request::SetWindowGeometry { width, height, .. }
-                if *width <= 0 || *height <= 0 =>
-            {
-                resource.post_error(
-                    xdg_surface::Error::InvalidSize,
-                    format!("set_window_geometry: size {width}x{height} must be positive"),
-                );
-                return;
-            }
-            _ => {}
         }
         <XdgShellState as Dispatch<xdg_surface::XdgSurface, XdgSurfaceUserData, D>>::request(
             state, client, resource, request, data, dh, data_init,
@@ -240,30 +411,19 @@ where
         dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
-        let size_error = |what: &str, w: i32, h: i32| {
-            resource.post_error(
-                xdg_toplevel::Error::InvalidSize,
-                format!("{what}: {w}x{h} is not a valid size"),
-            )
+        let checked = match &request {
+            xdg_toplevel::Request::SetMinSize { width, height } => {
+                check_toplevel_size("set_min_size", *width, *height)
+            }
+            xdg_toplevel::Request::SetMaxSize { width, height } => {
+                check_toplevel_size("set_max_size", *width, *height)
+            }
+            xdg_toplevel::Request::Resize { edges, .. } => check_resize_edge(*edges),
+            _ => Ok(()),
         };
-        match &request {
-            xdg_toplevel::Request::SetMinSize { width, height } if *width < 0 || *height < 0 => {
-                return size_error("set_min_size", *width, *height);
-            }
-            xdg_toplevel::Request::SetMaxSize { width, height } if *width < 0 || *height < 0 => {
-                return size_error("set_max_size", *width, *height);
-            }
-            xdg_toplevel::Request::Resize {
-                edges: WEnum::Unknown(edge),
-                ..
-            } => {
-                resource.post_error(
-                    xdg_toplevel::Error::InvalidResizeEdge,
-                    format!("resize: {edge} is not an xdg_toplevel.resize_edge"),
-                );
-                return;
-            }
-            _ => {}
+        if let Err(v) = checked {
+            resource.post_error(v.error, v.message);
+            return;
         }
         <XdgShellState as Dispatch<xdg_toplevel::XdgToplevel, XdgShellSurfaceUserData, D>>::request(
             state, client, resource, request, data, dh, data_init,
@@ -341,17 +501,18 @@ where
         dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
+        if let Err(v) = check_positioner(&request) {
+            resource.post_error(v.error, v.message);
+            return;
+        }
         // Recorded only for valid values; smithay raises invalid_input for the others.
-        match &request {
-            xdg_positioner::Request::SetSize { width, height } if *width > 0 && *height > 0 => {
-                state.xdg_guard().positioner_size.insert(resource.id());
-            }
-            xdg_positioner::Request::SetAnchorRect { width, height, .. }
-                if *width > 0 && *height > 0 =>
-            {
-                state.xdg_guard().positioner_anchor.insert(resource.id());
-            }
-            _ => {}
+        let (size, anchor) = positioner_gives(&request);
+        let guard = state.xdg_guard();
+        if size {
+            guard.positioner_size.insert(resource.id());
+        }
+        if anchor {
+            guard.positioner_anchor.insert(resource.id());
         }
         <XdgShellState as Dispatch<xdg_positioner::XdgPositioner, _, D>>::request(
             state, client, resource, request, data, dh, data_init,
@@ -396,4 +557,154 @@ macro_rules! delegate_xdg_shell_guarded {
             smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::XdgToplevel: smithay::wayland::shell::xdg::XdgShellSurfaceUserData
         ] => $crate::xdg_guard::XdgGuard);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn surface_error(r: Result<(), XdgSurfaceViolation>) -> Option<String> {
+        r.err().map(|v| match v {
+            XdgSurfaceViolation::WmBase(v) => format!("xdg_wm_base {:?}", v.error),
+            XdgSurfaceViolation::Surface(v) => format!("xdg_surface {:?}", v.error),
+        })
+    }
+
+    #[test]
+    fn xdg_surface_requests_table() {
+        let fresh = XdgSurfaceFacts::default();
+        let made = XdgSurfaceFacts {
+            constructed: true,
+            role_alive: true,
+        };
+        let gone = XdgSurfaceFacts {
+            constructed: true,
+            role_alive: false,
+        };
+        let complete = XdgSurfaceOp::GetPopup {
+            positioner_complete: true,
+        };
+        let incomplete = XdgSurfaceOp::GetPopup {
+            positioner_complete: false,
+        };
+        let geometry = |width, height| XdgSurfaceOp::SetWindowGeometry { width, height };
+        let cases: Vec<(XdgSurfaceOp, XdgSurfaceFacts, Option<&str>)> = vec![
+            (XdgSurfaceOp::GetToplevel, fresh, None),
+            (complete, fresh, None),
+            (incomplete, fresh, Some("xdg_wm_base InvalidPositioner")),
+            (incomplete, made, Some("xdg_wm_base InvalidPositioner")),
+            (
+                XdgSurfaceOp::GetToplevel,
+                made,
+                Some("xdg_surface AlreadyConstructed"),
+            ),
+            (complete, gone, Some("xdg_surface AlreadyConstructed")),
+            (
+                XdgSurfaceOp::Destroy,
+                made,
+                Some("xdg_surface DefunctRoleObject"),
+            ),
+            (XdgSurfaceOp::Destroy, gone, None),
+            (geometry(1, 1), made, None),
+            (geometry(0, 1), made, Some("xdg_surface InvalidSize")),
+            (geometry(1, i32::MIN), made, Some("xdg_surface InvalidSize")),
+            // Without a role object smithay's not_constructed stands.
+            (XdgSurfaceOp::AckConfigure { serial: 9 }, fresh, None),
+            (
+                XdgSurfaceOp::AckConfigure { serial: 9 },
+                made,
+                Some("xdg_surface InvalidSerial"),
+            ),
+        ];
+        for (op, facts, want) in cases {
+            let got = surface_error(check_xdg_surface(op, facts, &mut vec![]));
+            assert_eq!(got.as_deref(), want, "{op:?} on {facts:?}");
+        }
+    }
+
+    #[test]
+    fn acking_a_serial_acks_the_older_ones() {
+        let mut serials = vec![u32::MAX - 1, u32::MAX, 0, 1, 2];
+        assert!(!ack_serial(&mut serials, 7));
+        assert!(ack_serial(&mut serials, 0));
+        assert_eq!(serials, [1, 2]);
+        assert!(!ack_serial(&mut serials, u32::MAX));
+        assert!(ack_serial(&mut serials, 2));
+        assert!(serials.is_empty());
+    }
+
+    #[test]
+    fn toplevel_sizes_and_edges() {
+        assert!(check_toplevel_size("set_min_size", 0, 0).is_ok());
+        assert_eq!(
+            check_toplevel_size("set_max_size", -1, 5)
+                .unwrap_err()
+                .error,
+            xdg_toplevel::Error::InvalidSize
+        );
+        assert!(check_resize_edge(WEnum::Value(xdg_toplevel::ResizeEdge::Top)).is_ok());
+        assert_eq!(
+            check_resize_edge(WEnum::Unknown(99)).unwrap_err().error,
+            xdg_toplevel::Error::InvalidResizeEdge
+        );
+    }
+
+    #[test]
+    fn positioner_parent_size_table() {
+        let parent = |parent_width, parent_height| xdg_positioner::Request::SetParentSize {
+            parent_width,
+            parent_height,
+        };
+        for (w, h, ok) in [
+            (0, 0, true),
+            (800, 600, true),
+            (-1, 600, false),
+            (1, i32::MIN, false),
+        ] {
+            assert_eq!(check_positioner(&parent(w, h)).is_ok(), ok, "{w}x{h}");
+        }
+        assert!(check_positioner(&xdg_positioner::Request::SetReactive).is_ok());
+        let far = POSITIONER_LIMIT + 1;
+        for (req, ok) in [
+            (
+                xdg_positioner::Request::SetOffset {
+                    x: -POSITIONER_LIMIT,
+                    y: 5,
+                },
+                true,
+            ),
+            (xdg_positioner::Request::SetOffset { x: far, y: 0 }, false),
+            (
+                xdg_positioner::Request::SetOffset { x: 0, y: i32::MIN },
+                false,
+            ),
+            (
+                xdg_positioner::Request::SetSize {
+                    width: far,
+                    height: 1,
+                },
+                false,
+            ),
+            (
+                xdg_positioner::Request::SetAnchorRect {
+                    x: -far,
+                    y: 0,
+                    width: 1,
+                    height: 1,
+                },
+                false,
+            ),
+            (
+                xdg_positioner::Request::SetAnchorRect {
+                    x: 10,
+                    y: 10,
+                    width: 100,
+                    height: 100,
+                },
+                true,
+            ),
+        ] {
+            assert_eq!(check_positioner(&req).is_ok(), ok, "{req:?}");
+        }
+    }
 }

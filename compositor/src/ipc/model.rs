@@ -58,6 +58,13 @@ pub struct ClientRecord {
     pub budget: Vec<crate::budget::Usage>,
 }
 
+/// Parses one request line as a client sent it (JSON, trailing newline and whitespace allowed).
+/// The error is the reply's `error` text. Pure: the server calls it on every line, and
+/// `fuzz/fuzz_targets/ipc_request.rs` feeds it arbitrary bytes.
+pub fn parse_request(line: &[u8]) -> Result<Request, String> {
+    serde_json::from_slice::<Request>(line).map_err(|e| format!("bad request: {e}"))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct OutputRecord {
     pub name: String,
@@ -100,4 +107,50 @@ pub struct SurfaceRecord {
     pub uploaded_bytes: u64,
     /// CPU time spent on this surface's commits (import, cache lookup, staging copies).
     pub commit_cpu_ns: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_request, Request};
+
+    #[test]
+    fn parses_requests_and_refuses_the_rest() {
+        type Case = (&'static [u8], fn(&Request) -> bool);
+        let ok: [Case; 4] = [
+            (b"{\"command\":\"outputs\"}\n", |r| {
+                matches!(r, Request::Outputs)
+            }),
+            (
+                b"{\"command\":\"screenshot\",\"output\":\"HEADLESS-1\",\"path\":\"/tmp/x.png\"}",
+                |r| matches!(r, Request::Screenshot { output, .. } if output == "HEADLESS-1"),
+            ),
+            (b"{\"command\":\"import_policy\"}", |r| {
+                matches!(
+                    r,
+                    Request::ImportPolicy {
+                        disabled: None,
+                        yuv: None
+                    }
+                )
+            }),
+            (b"  {\"command\":\"invalidate_imports\"}  ", |r| {
+                matches!(r, Request::InvalidateImports)
+            }),
+        ];
+        for (line, want) in ok {
+            let got = parse_request(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            assert!(want(&got), "{line:?} parsed as {got:?}");
+        }
+        for bad in [
+            &b""[..],
+            b"\xff\xfe",
+            b"{}",
+            b"{\"command\":\"reboot\"}",
+            b"{\"command\":\"screenshot\"}",
+            b"{\"command\":\"outputs\"} trailing",
+        ] {
+            let err = parse_request(bad).expect_err("must not parse");
+            assert!(err.starts_with("bad request: "), "{err}");
+        }
+    }
 }

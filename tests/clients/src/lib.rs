@@ -9,6 +9,8 @@ pub mod demo;
 pub mod dmabuf;
 pub mod shm;
 pub mod soak;
+pub mod wire;
+pub mod wire_fuzz;
 
 pub use client::{Client, ClientError, Presented, Toplevel};
 pub use shm::{argb, ShmBuffer};
