@@ -74,12 +74,12 @@ pub fn listen(handle: &LoopHandle<'static, Weft>, path: &Path) -> std::io::Resul
 
 /// The reply to one request line (without its newline).
 pub fn reply(state: &mut Weft, line: &[u8]) -> String {
-    let reply = match serde_json::from_slice::<Request>(line) {
+    let reply = match super::model::parse_request(line) {
         Ok(req) => match handle(state, req) {
             Ok(data) => serde_json::json!({ "ok": true, "data": data }),
             Err(e) => serde_json::json!({ "ok": false, "error": e }),
         },
-        Err(e) => serde_json::json!({ "ok": false, "error": format!("bad request: {e}") }),
+        Err(e) => serde_json::json!({ "ok": false, "error": e }),
     };
     reply.to_string()
 }
