@@ -100,7 +100,9 @@ fn insert_frame_clock(
     state: &Weft,
     index: usize,
 ) -> Result<(), ServerError> {
-    let period = state.outputs[index].refresh_period();
+    let Some(period) = state.outputs.get(index).map(|o| o.refresh_period()) else {
+        return Ok(());
+    };
     let mut deadline = Instant::now() + period;
     event_loop
         .handle()

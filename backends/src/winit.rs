@@ -223,7 +223,11 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         redraw: true,
         presented: 0,
     };
-    let period = state.outputs[0].refresh_period();
+    // The window's output, made above.
+    let period = state
+        .outputs
+        .first()
+        .map_or(Duration::from_millis(16), |o| o.refresh_period());
     let mut deadline = Instant::now();
     while state.running {
         let timeout = deadline.saturating_duration_since(Instant::now());
@@ -352,7 +356,8 @@ impl Nested {
             }
         }
         let generation = state.scene_generation;
-        let changed = self.redraw || state.outputs[0].rendered_generation != Some(generation);
+        let rendered = state.outputs.first().and_then(|o| o.rendered_generation);
+        let changed = self.redraw || rendered != Some(generation);
         if changed {
             if !self.render_and_present(state)? {
                 // Nothing reached the window: no frame callbacks either, so clients wait for a frame
@@ -360,8 +365,10 @@ impl Nested {
                 return Ok(());
             }
             self.redraw = false;
-            state.outputs[0].rendered += 1;
-            state.outputs[0].rendered_generation = Some(generation);
+            if let Some(output) = state.outputs.first_mut() {
+                output.rendered += 1;
+                output.rendered_generation = Some(generation);
+            }
         }
         // The output is up to date, so `frame` only sends callbacks and feedback.
         let now = state.clock.now();
@@ -382,7 +389,10 @@ impl Nested {
                 };
             }
             let started = Instant::now();
-            match self.swapchain.present(&state.outputs[0].target) {
+            let Some(output) = state.outputs.first() else {
+                return Ok(false);
+            };
+            match self.swapchain.present(&output.target) {
                 Ok(outcome) => {
                     self.presented += 1;
                     tracing::trace!(

@@ -156,9 +156,17 @@ impl ClientBudget {
         &self.limits
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "Resource discriminants are 0..RESOURCES, the array's length"
+    )]
+    fn slot(&self, r: Resource) -> &AtomicU64 {
+        &self.used[r.index()]
+    }
+
     /// What the client uses of `r` now.
     pub fn used(&self, r: Resource) -> u64 {
-        self.used[r.index()].load(Ordering::Relaxed)
+        self.slot(r).load(Ordering::Relaxed)
     }
 
     /// Takes `amount` of `r`, or says why not. The charge is given back when dropped.
@@ -174,7 +182,7 @@ impl ClientBudget {
     /// Gives back `amount` of `r` taken with [`ClientBudget::take`] (for what a protocol object's
     /// destructor ends, where no [`Charge`] can travel with the object).
     pub fn give_back(&self, r: Resource, amount: u64) {
-        let slot = &self.used[r.index()];
+        let slot = self.slot(r);
         let _ = slot.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
             Some(u.saturating_sub(amount))
         });
@@ -183,7 +191,7 @@ impl ClientBudget {
     /// Takes `amount` of `r` without a [`Charge`]; pair it with [`ClientBudget::give_back`].
     pub fn take(&self, r: Resource, amount: u64) -> Result<(), OverBudget> {
         let limit = self.limits.of(r);
-        let slot = &self.used[r.index()];
+        let slot = self.slot(r);
         let mut used = slot.load(Ordering::Relaxed);
         loop {
             let next = used.checked_add(amount).filter(|n| *n <= limit);

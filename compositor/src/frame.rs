@@ -30,7 +30,9 @@ impl Weft {
     ) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
         let (items, _) = self.scene(index);
         let clear = self.background;
-        let (renderer, slot) = self.renderer_and_slot(index);
+        let (renderer, slot) = self
+            .renderer_and_slot(index)
+            .ok_or(RenderError::NoOutput(index))?;
         renderer.render(&slot.target, clear, &items, readback)
     }
 
@@ -38,26 +40,31 @@ impl Weft {
     /// then sends frame callbacks and presentation feedback for every surface shown.
     pub fn frame(&mut self, index: usize, now: Duration) -> FrameReport {
         let mut report = FrameReport::default();
-        if index >= self.outputs.len() {
+        let Some(name) = self.outputs.get(index).map(|o| o.name()) else {
             return report;
-        }
+        };
         let generation = self.scene_generation;
-        if self.outputs[index].rendered_generation != Some(generation) {
+        let rendered_generation = self.outputs.get(index).and_then(|o| o.rendered_generation);
+        if rendered_generation != Some(generation) {
             match self.render_output(index, false) {
                 Ok((stats, _)) => {
                     report.rendered = true;
                     report.stats = stats;
-                    self.outputs[index].rendered += 1;
-                    self.outputs[index].rendered_generation = Some(generation);
+                    if let Some(slot) = self.outputs.get_mut(index) {
+                        slot.rendered += 1;
+                        slot.rendered_generation = Some(generation);
+                    }
                 }
                 Err(e) if e.class() == crate::render::ErrorClass::DeviceLost => {
                     // Shown again from the next frame on (the rebuild damages every output).
                     self.rebuild_renderer(&e);
                 }
-                Err(e) => warn!(error = %e, output = %self.outputs[index].name(), "frame failed"),
+                Err(e) => warn!(error = %e, output = %name, "frame failed"),
             }
         }
-        let slot = &mut self.outputs[index];
+        let Some(slot) = self.outputs.get_mut(index) else {
+            return report;
+        };
         slot.seq += 1;
         slot.last_present = Some(now);
         let seq = slot.seq;

@@ -134,7 +134,9 @@ impl Weft {
             return Ok(());
         }
         let target = self.renderer.create_target(width, height)?;
-        let slot = &mut self.outputs[index];
+        let Some(slot) = self.outputs.get_mut(index) else {
+            return Ok(());
+        };
         let old_mode = slot.output.current_mode();
         slot.spec.width = width;
         slot.spec.height = height;
@@ -193,8 +195,11 @@ impl Weft {
         self.outputs.iter().position(|o| o.name() == name)
     }
 
-    pub(crate) fn renderer_and_slot(&mut self, index: usize) -> (&mut Renderer, &OutputSlot) {
-        (&mut self.renderer, &self.outputs[index])
+    pub(crate) fn renderer_and_slot(
+        &mut self,
+        index: usize,
+    ) -> Option<(&mut Renderer, &OutputSlot)> {
+        Some((&mut self.renderer, self.outputs.get(index)?))
     }
 }
 

@@ -21,7 +21,9 @@ pub struct Drawn {
 impl Weft {
     /// Draw items for the output at `index`, plus every surface of every window shown on it.
     pub fn scene(&self, index: usize) -> (Vec<DrawItem>, Vec<WlSurface>) {
-        let slot = &self.outputs[index];
+        let Some(slot) = self.outputs.get(index) else {
+            return (Vec::new(), Vec::new());
+        };
         let out_geo = self
             .space
             .output_geometry(&slot.output)

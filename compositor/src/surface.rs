@@ -144,14 +144,10 @@ impl SurfaceContent {
 
 /// Runs `f` on the surface's content record, creating it if missing.
 pub fn with_content<T>(states: &SurfaceData, f: impl FnOnce(&mut SurfaceContent) -> T) -> T {
-    states
-        .data_map
-        .insert_if_missing(|| RefCell::new(SurfaceContent::default()));
     // The RefCell is only borrowed here, never across a call that could re-enter.
     let cell = states
         .data_map
-        .get::<RefCell<SurfaceContent>>()
-        .expect("inserted above");
+        .get_or_insert(|| RefCell::new(SurfaceContent::default()));
     let mut content = cell.borrow_mut();
     f(&mut content)
 }

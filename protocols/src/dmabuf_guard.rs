@@ -266,9 +266,9 @@ pub fn validate_create(
             format!("format {name} is not supported"),
         ));
     }
-    if planes.is_empty() {
+    let Some(first) = planes.first() else {
         return Err(violation(ParamsError::Incomplete, "no planes were added"));
-    }
+    };
     let mut indices: Vec<u32> = planes.iter().map(|p| p.idx).collect();
     indices.sort_unstable();
     if indices.iter().enumerate().any(|(i, idx)| *idx != i as u32) {
@@ -277,7 +277,7 @@ pub fn validate_create(
             format!("plane indices {indices:?} leave a gap"),
         ));
     }
-    let modifier = planes[0].modifier;
+    let modifier = first.modifier;
     let Some(&count) = advertised.get(&(req.format, modifier)) else {
         // v4 made a pair that was never advertised a protocol error; older clients never saw the
         // pairs, so for them it is only an import that cannot work (answered with `failed`).

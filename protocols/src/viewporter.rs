@@ -48,10 +48,7 @@ struct ViewportSlot {
 type SlotData = Mutex<ViewportSlot>;
 
 fn with_slot<T>(states: &SurfaceData, f: impl FnOnce(&mut ViewportSlot) -> T) -> T {
-    states
-        .data_map
-        .insert_if_missing_threadsafe(SlotData::default);
-    let slot = states.data_map.get::<SlotData>().expect("inserted above");
+    let slot = states.data_map.get_or_insert_threadsafe(SlotData::default);
     let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
     f(&mut slot)
 }

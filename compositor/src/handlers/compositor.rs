@@ -19,6 +19,10 @@ impl CompositorHandler for Weft {
         &mut self.compositor_state
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "weft inserts every client with ClientState (backends' accept, the WLCS shim)"
+    )]
     fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
         &client
             .get_data::<ClientState>()

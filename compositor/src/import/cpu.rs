@@ -154,7 +154,9 @@ impl CpuStage {
             }
             let start = p.stride * u64::from(r0);
             let len = (p.stride * u64::from(r1 - r0)) as usize;
-            let map = &self.maps[p.map];
+            let Some(map) = self.maps.get(p.map) else {
+                continue;
+            };
             // SAFETY: `src_offset + stride * rows <= map.len` was checked in `new`, and r1 <= rows, so
             // the range lies inside the live mapping; it is only read.
             let src = unsafe {

@@ -142,7 +142,7 @@ impl<'a> Planes<'a> {
         {
             let (_, r) = layout.extent(width, height);
             let end = u64::from(*offset) + u64::from(*stride) * u64::from(r);
-            let size = self.files[*file].size;
+            let size = self.files.get(*file).map_or(0, |f| f.size);
             if end > size {
                 return Err(ImportError::Rejected(format!(
                     "plane {i} needs {end} bytes, its dma-buf has {size}"
@@ -305,10 +305,16 @@ impl Importer {
                 let vk_format = rgb_vk_format(desc.fourcc).ok_or_else(|| {
                     ImportError::Unsupported("not a single-plane RGB format".into())
                 })?;
-                let (file, offset, stride) = planes.planes[0];
+                let (fd, offset, stride) = planes
+                    .planes
+                    .first()
+                    .and_then(|&(file, offset, stride)| {
+                        planes.files.get(file).map(|f| (f.fd, offset, stride))
+                    })
+                    .ok_or_else(|| ImportError::Rejected("a dma-buf without planes".into()))?;
                 let image = ImportedImage::import(
                     renderer.device(),
-                    planes.files[file].fd,
+                    fd,
                     vk_format,
                     (width, height),
                     desc.modifier,

@@ -213,7 +213,7 @@ impl Conn {
                 ReadOutcome::More => return false,
                 ReadOutcome::Gone => return true,
                 ReadOutcome::Line(end) => {
-                    let line = self.input[..end].to_vec();
+                    let line = self.input.get(..end).unwrap_or_default().to_vec();
                     let mut reply = super::server::reply(state, &line);
                     reply.push('\n');
                     self.reply = Some(reply.into_bytes());
@@ -247,8 +247,10 @@ impl Conn {
                 }
                 Ok(n) => {
                     let old = self.input.len();
-                    self.input.extend_from_slice(&chunk[..n]);
-                    if let Some(pos) = self.input[old..].iter().position(|b| *b == b'\n') {
+                    self.input
+                        .extend_from_slice(chunk.get(..n).unwrap_or_default());
+                    let new = self.input.get(old..).unwrap_or_default();
+                    if let Some(pos) = new.iter().position(|b| *b == b'\n') {
                         return ReadOutcome::Line(old + pos);
                     }
                     if self.input.len() > self.max_request {
@@ -270,7 +272,7 @@ impl Conn {
             return false;
         };
         while self.written < reply.len() {
-            match stream.write(&reply[self.written..]) {
+            match stream.write(reply.get(self.written..).unwrap_or_default()) {
                 Ok(0) => return true,
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,

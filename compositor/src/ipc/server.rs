@@ -93,7 +93,9 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
         Request::Devices => {
             let mut device = to_json(serde_json::to_value(state.renderer.device().info()))?;
             // How often this render device was rebuilt after a loss (crate::recovery).
-            device["generation"] = state.render_generation.into();
+            if let Some(fields) = device.as_object_mut() {
+                fields.insert("generation".into(), state.render_generation.into());
+            }
             Ok(serde_json::json!([device]))
         }
         Request::Screenshot { output, path } => {
@@ -112,7 +114,10 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
             };
             let (_, pixels) = rendered.map_err(|e| e.to_string())?;
             let pixels = pixels.ok_or("renderer returned no pixels")?;
-            let slot = &state.outputs[index];
+            let slot = state
+                .outputs
+                .get(index)
+                .ok_or_else(|| format!("output {output} is gone"))?;
             crate::screenshot::write_png(
                 Path::new(&path),
                 slot.spec.width,

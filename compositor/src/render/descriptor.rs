@@ -36,7 +36,8 @@ impl OwnedSet {
             Ok(sets) => Ok(Self {
                 device: device.clone(),
                 pool,
-                raw: sets[0],
+                // One layout asked for, so one set back.
+                raw: sets.first().copied().unwrap_or_default(),
             }),
             Err(e) => {
                 // SAFETY: the pool is unused.

@@ -73,7 +73,7 @@ impl HostBuffer {
         self.allocation
             .as_mut()
             .and_then(|a| a.mapped_slice_mut())
-            .map(|s| &mut s[..size])
+            .and_then(|s| s.get_mut(..size))
             .ok_or_else(|| RenderError::Allocation("host buffer is not mapped".into()))
     }
 }

@@ -63,6 +63,8 @@ pub enum RenderError {
     SourceTooSmall,
     #[error("Vulkan extension {0} is not available")]
     MissingExtension(String),
+    #[error("no output {0}")]
+    NoOutput(usize),
 }
 
 impl RenderError {

@@ -239,7 +239,12 @@ fn graphics_pipeline(
         d.destroy_shader_module(vert, None);
         d.destroy_shader_module(frag, None);
     }
-    Ok(result.map_err(|(_, e)| RenderError::Vk("vkCreateGraphicsPipelines", e))?[0])
+    // One create info, so one pipeline back.
+    Ok(result
+        .map_err(|(_, e)| RenderError::Vk("vkCreateGraphicsPipelines", e))?
+        .first()
+        .copied()
+        .unwrap_or_default())
 }
 
 impl Drop for QuadPipeline {

@@ -239,6 +239,10 @@ impl PlanarSource {
         let set = descriptor.raw;
         // Binding i is plane i; bindings past the last plane repeat plane 0 (every binding the shader
         // declares must be valid even if the format never reads it).
+        #[allow(
+            clippy::indexing_slicing,
+            reason = "checked above: 1 to 3 planes, each buffer index below memory.len()"
+        )]
         let infos: Vec<[vk::DescriptorBufferInfo; 1]> = (0..3)
             .map(|i| {
                 let plane = layout.planes.get(i).unwrap_or(&layout.planes[0]);
@@ -285,9 +289,10 @@ impl PlanarSource {
         let l = &self.layout;
         let mut offsets = [0u32; 4];
         let mut strides = [0u32; 4];
-        for (i, p) in l.planes.iter().enumerate() {
-            offsets[i] = p.offset;
-            strides[i] = p.stride;
+        // At most 4 planes (DRM formats have 1 to 3); any beyond would be ignored, never indexed.
+        for ((o, s), p) in offsets.iter_mut().zip(strides.iter_mut()).zip(&l.planes) {
+            *o = p.offset;
+            *s = p.stride;
         }
         let (kr, kb) = yuv.coefficients();
         PlanarPush {

@@ -152,8 +152,11 @@ impl Renderer {
             .command_buffer_count(1);
         // SAFETY: the pool belongs to this device.
         let cmd = unsafe { device.raw.allocate_command_buffers(&alloc) }
-            .map_err(RenderError::vk("vkAllocateCommandBuffers"))?[0];
-        // SAFETY: valid create info.
+            .map_err(RenderError::vk("vkAllocateCommandBuffers"))?
+            .first()
+            .copied()
+            .unwrap_or_default(); // one asked for, one returned
+                                  // SAFETY: valid create info.
         let fence = unsafe {
             device
                 .raw
@@ -274,7 +277,11 @@ impl Renderer {
                     .get(src_off..src_off + row_bytes as usize)
                     .ok_or(RenderError::SourceTooSmall)?;
                 let d = offset as usize + row as usize * row_bytes as usize;
-                dst[d..d + row_bytes as usize].copy_from_slice(src);
+                dst.get_mut(d..d + row_bytes as usize)
+                    .ok_or(RenderError::Allocation(
+                        "staging smaller than reserved".into(),
+                    ))?
+                    .copy_from_slice(src);
             }
             regions.push(vk::BufferImageCopy {
                 buffer_offset: offset,
@@ -375,7 +382,11 @@ impl Renderer {
                 .readback
                 .as_mut()
                 .ok_or(RenderError::Allocation("no readback".into()))?;
-            Some(buf.bytes_mut()?[..need].to_vec())
+            let bytes = buf.bytes_mut()?;
+            let frame = bytes.get(..need).ok_or(RenderError::Allocation(
+                "readback smaller than the frame".into(),
+            ))?;
+            Some(frame.to_vec())
         } else {
             None
         };

@@ -299,8 +299,11 @@ impl Swapchain {
             .command_buffer_count(1);
         // SAFETY: the pool belongs to this device.
         me.cmd = unsafe { me.device.raw.allocate_command_buffers(&alloc) }
-            .map_err(PresentError::vk("vkAllocateCommandBuffers"))?[0];
-        // SAFETY: valid create infos.
+            .map_err(PresentError::vk("vkAllocateCommandBuffers"))?
+            .first()
+            .copied()
+            .unwrap_or_default(); // one asked for, one returned
+                                  // SAFETY: valid create infos.
         unsafe {
             me.copy_fence = me
                 .device
