@@ -2,6 +2,7 @@
 //! outputs' frames; what they share (the Wayland socket, the IPC socket, the child client) lives in
 //! [`server`].
 
+pub mod dispatch;
 pub mod headless;
 pub mod server;
 pub mod winit;

@@ -113,12 +113,10 @@ pub fn serve(
         .insert_source(
             Generic::new(display, Interest::READ, Mode::Level),
             |_, display, state| {
-                // SAFETY: the display is not dropped while the loop runs (it is owned by this source).
-                unsafe {
-                    if let Err(e) = display.get_mut().dispatch_clients(state) {
-                        warn!(error = %e, "dispatching clients failed");
-                    }
-                }
+                // SAFETY: the display is not dropped while the loop runs (it is owned by this source);
+                // it is only dispatched here, never replaced.
+                let display = unsafe { display.get_mut() };
+                crate::dispatch::dispatch(display, state);
                 Ok(PostAction::Continue)
             },
         )

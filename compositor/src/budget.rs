@@ -18,6 +18,8 @@ use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use tracing::warn;
 
+use crate::disconnect::DisplayError;
+
 const MIB: u64 = 1024 * 1024;
 
 /// What a budget bounds.
@@ -249,31 +251,8 @@ pub fn of_id(dh: &DisplayHandle, id: ClientId) -> Option<Arc<ClientBudget>> {
 /// Ends `client` with `wl_display.error(no_memory)`: what libwayland sends a client the server
 /// cannot hold any more for. Used for object counts, where nothing softer exists in the protocol.
 pub fn end_client(dh: &DisplayHandle, client: &Client, over: &OverBudget) {
-    use smithay::reexports::wayland_server::backend::protocol::Interface;
-    // wayland-backend compares interfaces by name; the display is object 1 of every client.
-    static WL_DISPLAY: Interface = Interface {
-        name: "wl_display",
-        version: 1,
-        requests: &[],
-        events: &[],
-        c_ptr: None,
-    };
-    const NO_MEMORY: u32 = 2;
     warn!(client = ?client.id(), %over, "client ended: per-client budget exceeded");
-    let handle = dh.backend_handle();
-    let message = std::ffi::CString::new(format!("weft: {over}")).unwrap_or_default();
-    match handle.object_for_protocol_id(client.id(), &WL_DISPLAY, 1) {
-        Ok(display) => handle.post_error(display, NO_MEMORY, message),
-        Err(_) => client.kill(
-            dh,
-            smithay::reexports::wayland_server::backend::protocol::ProtocolError {
-                code: NO_MEMORY,
-                object_id: 1,
-                object_interface: "wl_display".into(),
-                message: format!("weft: {over}"),
-            },
-        ),
-    }
+    crate::disconnect::display_error(dh, client, DisplayError::NoMemory, &format!("weft: {over}"));
 }
 
 /// What `weft msg clients` shows of one budget.

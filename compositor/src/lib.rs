@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod clock;
+pub mod disconnect;
 pub mod feedback;
 pub mod frame;
 pub mod handlers;
