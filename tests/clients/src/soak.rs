@@ -15,11 +15,17 @@
 //!
 //! Figures are read once weft is idle (no surface left, a few frames passed): after the first
 //! [`EARLY`] cycles, after `warmup` cycles, then after `cycles` more. The goal is judged between the
-//! last two. The warm-up is long because lavapipe's rasteriser thread keeps its largest scene
-//! blocks: measured on the CI machine, weft's RSS grows by ~1 MiB steps (+1972 KiB in all, all of it
-//! in that thread's malloc arena, heaptrack: 4 allocations in libvulkan_lvp.so) between cycles 50
-//! and ~5000, then stays flat (−36 KiB from cycle 5000 to 40000). The early reading stays in the
-//! report, so that growth is shown, not hidden.
+//! last two; the early reading stays in the report.
+//!
+//! weft runs with glibc's mmap threshold fixed at its initial 128 KiB (`MALLOC_MMAP_THRESHOLD_`),
+//! unless `malloc_defaults`. With glibc's default, the threshold rises the first time a large block
+//! is freed, and from then on lavapipe's ~1 MiB blocks (4 allocations in libvulkan_lvp.so's worker
+//! thread, heaptrack) come from that thread's malloc arena, which keeps its high-water mark: weft's
+//! RSS then climbs in ~1 MiB steps at random points during the first ~10⁴ cycles (+1972 KiB from
+//! cycle 50 to 5000 in a debug build, +1028 KiB from 6000 to 16000 in release) and stays flat after
+//! (−36 KiB from 5000 to 40000; +0 from 16000 to 106000). With the threshold fixed, those blocks are
+//! mapped and unmapped each time: RSS is flat from cycle 50 on, and a leaked large block would show
+//! as a mapping as well as RSS. Small allocations, where weft's own state lives, are unaffected.
 
 use std::fmt;
 use std::os::fd::AsFd;
@@ -36,8 +42,8 @@ use crate::dmabuf::{LinuxDmabuf, MemBuffer, MemFile, Outcome, ARGB8888};
 /// Cycles before the early reading.
 pub const EARLY: u64 = 50;
 
-/// Cycles before the `before` reading: past lavapipe's warm-up (see the module docs).
-pub const DEFAULT_WARMUP: u64 = 6000;
+/// Cycles before the `before` reading.
+pub const DEFAULT_WARMUP: u64 = 500;
 
 /// How to soak.
 #[derive(Debug, Clone)]
@@ -52,6 +58,8 @@ pub struct SoakOptions {
     pub output: String,
     /// Print a progress line every this many cycles (0: never).
     pub progress_every: u64,
+    /// Run weft with glibc's default (dynamic) mmap threshold (see the module docs).
+    pub malloc_defaults: bool,
 }
 
 impl SoakOptions {
@@ -62,6 +70,7 @@ impl SoakOptions {
             warmup: DEFAULT_WARMUP,
             output: "256x256@240".into(),
             progress_every: 0,
+            malloc_defaults: false,
         }
     }
 }
@@ -179,6 +188,7 @@ fn normalise_fd_target(t: &str) -> String {
 pub struct SoakReport {
     pub cycles: u64,
     pub warmup: u64,
+    pub malloc_defaults: bool,
     pub elapsed: Duration,
     /// After [`EARLY`] cycles.
     pub early: ProcFigures,
@@ -242,10 +252,15 @@ impl fmt::Display for SoakReport {
         let per_s = self.cycles as f64 / self.elapsed.as_secs_f64().max(1e-9);
         writeln!(
             f,
-            "soak: {} cycles after {} warm-up cycles in {:.1} s ({per_s:.0} cycles/s)",
+            "soak: {} cycles after {} warm-up cycles in {:.1} s ({per_s:.0} cycles/s), {}",
             self.cycles,
             self.warmup,
-            self.elapsed.as_secs_f64()
+            self.elapsed.as_secs_f64(),
+            if self.malloc_defaults {
+                "glibc malloc defaults"
+            } else {
+                "MALLOC_MMAP_THRESHOLD_=131072"
+            }
         )?;
         writeln!(
             f,
@@ -300,6 +315,11 @@ impl WeftProcess {
     /// Starts `weft --backend headless --output OUTPUT --socket soak` and waits until it answers
     /// `weft msg outputs`.
     pub fn start(weft: &Path, output: &str) -> Result<Self, SoakError> {
+        Self::start_with(weft, output, &[])
+    }
+
+    /// [`WeftProcess::start`] with extra environment variables.
+    pub fn start_with(weft: &Path, output: &str, env: &[(&str, &str)]) -> Result<Self, SoakError> {
         let runtime_dir = private_dir("soak")?;
         let log = runtime_dir.join("weft.log");
         let socket = "soak".to_string();
@@ -320,6 +340,7 @@ impl WeftProcess {
             )
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("WEFT_SOCKET")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
@@ -638,7 +659,12 @@ pub fn dispatch_timeout(c: &mut Client, timeout: Duration) -> Result<(), ClientE
 /// Runs the soak: starts weft, warms up, reads `/proc`, runs the cycles, reads `/proc` again and
 /// asks weft for its outputs.
 pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
-    let mut weft = WeftProcess::start(&options.weft, &options.output)?;
+    let env: &[(&str, &str)] = if options.malloc_defaults {
+        &[]
+    } else {
+        &[("MALLOC_MMAP_THRESHOLD_", "131072")]
+    };
+    let mut weft = WeftProcess::start_with(&options.weft, &options.output, env)?;
     let mut cycler =
         Cycler::new(&weft.wayland_path()).map_err(|error| SoakError::Cycle { cycle: 0, error })?;
     let mut n = 0u64;
@@ -682,6 +708,7 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
     Ok(SoakReport {
         cycles: options.cycles,
         warmup: options.warmup,
+        malloc_defaults: options.malloc_defaults,
         elapsed,
         early,
         before,

@@ -1,4 +1,5 @@
-//! `weft-soak --weft PATH [--cycles N] [--warmup N] [--output WxH@HZ] [--progress N]`: runs the soak
+//! `weft-soak --weft PATH [--cycles N] [--warmup N] [--output WxH@HZ] [--progress N]
+//! [--malloc-defaults]`: runs the soak
 //! of [`weft_clients::soak`] against a `weft` process and prints its open fds, resident memory and
 //! mappings before and after. Exits 1 when weft grew fds or mappings, grew its RSS by 1 MiB or more,
 //! logged an ERROR, or stopped answering; 2 on a usage error or a failed cycle.
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use weft_clients::soak::{run, SoakOptions};
 
 const USAGE: &str =
-    "usage: weft-soak --weft PATH [--cycles N] [--warmup N] [--output WxH@HZ] [--progress N]";
+    "usage: weft-soak --weft PATH [--cycles N] [--warmup N] [--output WxH@HZ] [--progress N] [--malloc-defaults]";
 
 fn parse() -> Result<SoakOptions, String> {
     let mut options = SoakOptions::new(PathBuf::new(), 100_000);
@@ -24,9 +25,16 @@ fn parse() -> Result<SoakOptions, String> {
             "--warmup" => options.warmup = number(value()?)?,
             "--output" => options.output = value()?,
             "--progress" => options.progress_every = number(value()?)?,
+            "--malloc-defaults" => options.malloc_defaults = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if options.warmup < weft_clients::soak::EARLY {
+        return Err(format!(
+            "--warmup must be at least {}",
+            weft_clients::soak::EARLY
+        ));
     }
     if options.weft.as_os_str().is_empty() {
         return Err("--weft PATH is required".into());
