@@ -26,6 +26,27 @@ fn vgem_frame(vgem: &Vgem, bgrx: [u8; 4]) -> VgemBuffer {
     buffer
 }
 
+/// Sends `b` as a linear XRGB8888 dma-buf (`create_immed`).
+fn send(
+    c: &weft_clients::Client,
+    d: &LinuxDmabuf,
+    b: &VgemBuffer,
+) -> wayland_client::protocol::wl_buffer::WlBuffer {
+    let (params, _) = d.params(c);
+    let fd = b.dmabuf.try_clone_fd().expect("dup");
+    params.add(
+        fd.as_fd(),
+        0,
+        0,
+        W * 4,
+        (MOD_LINEAR >> 32) as u32,
+        MOD_LINEAR as u32,
+    );
+    let wl = params.create_immed(W as i32, H as i32, XRGB8888, Flags::empty(), &c.qh, ());
+    params.destroy();
+    wl
+}
+
 /// The centre pixel of the surface titled `title` (RGB).
 fn centre(h: &Harness, title: &str) -> [u8; 3] {
     let s = h.surface(title);
@@ -43,21 +64,7 @@ fn a_commit_waits_for_the_buffers_write_fence() {
     let mut c = h.client();
     let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
     let t = c.toplevel("fenced", "weft.test").expect("toplevel");
-    let send = |c: &weft_clients::Client, b: &VgemBuffer| {
-        let (params, _) = d.params(c);
-        let fd = b.dmabuf.try_clone_fd().expect("dup");
-        params.add(
-            fd.as_fd(),
-            0,
-            0,
-            W * 4,
-            (MOD_LINEAR >> 32) as u32,
-            MOD_LINEAR as u32,
-        );
-        let wl = params.create_immed(W as i32, H as i32, XRGB8888, Flags::empty(), &c.qh, ());
-        params.destroy();
-        wl
-    };
+    let send = |c: &weft_clients::Client, b: &VgemBuffer| send(c, &d, b);
 
     // Frame A (blue), no fence: shown at once.
     let a = vgem_frame(&vgem, [255, 0, 0, 0]);
@@ -131,28 +138,23 @@ fn a_client_piling_up_held_commits_is_ended_and_nobody_else() {
     let mut c = h.client();
     let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
     let t = c.toplevel("piling", "weft.test").expect("toplevel");
-    let b = vgem_frame(&vgem, [0, 0, 255, 0]);
-    let (params, _) = d.params(&c);
-    let fd = b.dmabuf.try_clone_fd().expect("dup");
-    params.add(
-        fd.as_fd(),
-        0,
-        0,
-        W * 4,
-        (MOD_LINEAR >> 32) as u32,
-        MOD_LINEAR as u32,
-    );
-    let wb = params.create_immed(W as i32, H as i32, XRGB8888, Flags::empty(), &c.qh, ());
-    params.destroy();
-    let fence = vgem.attach_fence(&b, Access::Write).expect("fence");
+    // Every commit of a fenced buffer is held (one buffer each: a dma-buf's fd can wait in the
+    // event loop once); the 65th passes the budget of 64.
+    let frames: Vec<VgemBuffer> = (0..65).map(|_| vgem_frame(&vgem, [0, 0, 255, 0])).collect();
+    let fences: Vec<_> = frames
+        .iter()
+        .map(|b| vgem.attach_fence(b, Access::Write).expect("fence"))
+        .collect();
     let attached = Instant::now();
-    // Every commit of the fenced buffer is held; the 65th passes the budget of 64.
-    for _ in 0..64 {
-        c.show(&t.surface, &wb);
+    let buffers: Vec<_> = frames.iter().map(|b| send(&c, &d, b)).collect();
+    for wb in &buffers[..64] {
+        c.show(&t.surface, wb);
     }
     c.roundtrip()
         .expect("64 held commits are within the budget");
-    c.show(&t.surface, &wb);
+    let held = h.surface("piling");
+    assert_eq!(held["fence_waits"].as_u64(), Some(64), "{held}");
+    c.show(&t.surface, &buffers[64]);
     let result = c.roundtrip().and_then(|_| c.roundtrip());
     assert!(result.is_err(), "the 65th held commit ends the client");
     let (code, interface, message) = c.protocol_error().expect("a protocol error");
@@ -170,7 +172,9 @@ fn a_client_piling_up_held_commits_is_ended_and_nobody_else() {
             s.frames_done.iter().any(|(tag, _)| *tag == 1)
         })
         .expect("the bystander keeps getting frame callbacks");
-    let _ = vgem.signal(fence);
+    for fence in fences {
+        let _ = vgem.signal(fence);
+    }
     h.settle(&mut bystander);
     assert_eq!(h.surfaces().len(), 1, "only the bystander is left");
 }
