@@ -607,3 +607,41 @@ fn subsurface_restacking_among_siblings_is_fine() {
     c.roundtrip()
         .expect("restacking among siblings and the parent is legal");
 }
+
+// ---- rectangles with a negative side (found by tests/wire_fuzz.rs): no error is defined, they
+//      cover nothing, weft ignores them (smithay 0.7 panicked building their `Size`) ----
+
+#[test]
+fn region_rectangles_with_a_negative_side_are_ignored() {
+    let h = Harness::new(320, 240, 60);
+    let bystander = Bystander::new(&h);
+    let mut c = h.client();
+    let region = c.compositor.create_region(&c.qh, ());
+    region.add(0, 0, -1, 5);
+    region.add(0, 0, 5, i32::MIN);
+    region.subtract(10, 10, -7, -7);
+    region.add(0, 0, 8, 8);
+    let t = c.toplevel("regions", "weft.test").unwrap();
+    t.surface.set_input_region(Some(&region));
+    t.surface.set_opaque_region(Some(&region));
+    t.surface.commit();
+    c.roundtrip().unwrap();
+    assert!(c.protocol_error().is_none());
+    bystander.still_served(&h);
+}
+
+#[test]
+fn damage_with_a_negative_side_is_ignored() {
+    let h = Harness::new(320, 240, 60);
+    let bystander = Bystander::new(&h);
+    let mut c = h.client();
+    let t = c.toplevel("damage", "weft.test").unwrap();
+    let b = ShmBuffer::new(&c.shm, &c.qh, 16, 16, Format::Argb8888, |_, _| [0; 4]).unwrap();
+    t.surface.attach(Some(&b.buffer), 0, 0);
+    t.surface.damage(0, 0, -1, 16);
+    t.surface.damage_buffer(0, 0, 16, i32::MIN);
+    t.surface.commit();
+    c.roundtrip().unwrap();
+    assert!(c.protocol_error().is_none());
+    bystander.still_served(&h);
+}
