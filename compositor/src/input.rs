@@ -2,14 +2,21 @@
 //! (`Space::element_under`, then the window's own surface tree and popups), the keyboard to the
 //! focused toplevel. Every event gets a fresh serial from smithay's counter.
 //!
-//! Focus policy: a toplevel takes the keyboard focus when it is mapped and when it is clicked (and is
-//! raised); a click on the background clears the focus. Backends translate their events into these
-//! calls and know nothing of surfaces.
+//! Touch points go to the surface under them when they go down and stay with it until they go up
+//! (smithay's default touch grab), each event followed by wl_touch.frame.
+//!
+//! Focus policy: a toplevel takes the keyboard focus when it is mapped and when it is clicked or
+//! touched (and is raised); a click or touch on the background clears the focus. Backends translate
+//! their events into these calls and know nothing of surfaces.
+//!
+//! [`InjectedInput`] is input with no device behind it: the headless backend feeds it in for tests
+//! and the WLCS conformance shim, through the same calls a device backend makes.
 
-use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode};
+use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode, TouchSlot};
 use smithay::desktop::{Window, WindowSurfaceType};
 use smithay::input::keyboard::FilterResult;
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
+use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, UpEvent};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, SERIAL_COUNTER};
 
@@ -30,6 +37,50 @@ pub enum Scroll {
     Pixels { dx: f64, dy: f64 },
     Lines { dx: f64, dy: f64 },
 }
+
+/// One input event with no device behind it (tests, the WLCS shim). Positions are global logical
+/// coordinates, keys evdev codes (linux/input-event-codes.h), buttons as in [`buttons`], touch
+/// points by slot (any number the caller keeps stable from down to up).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InjectedInput {
+    /// The pointer moves to (x, y).
+    PointerMotion {
+        x: f64,
+        y: f64,
+    },
+    /// The pointer moves by (dx, dy) from where it is.
+    PointerMotionRelative {
+        dx: f64,
+        dy: f64,
+    },
+    PointerButton {
+        button: u32,
+        pressed: bool,
+    },
+    PointerAxis(Scroll),
+    Key {
+        code: u32,
+        pressed: bool,
+    },
+    TouchDown {
+        slot: u32,
+        x: f64,
+        y: f64,
+    },
+    TouchMotion {
+        slot: u32,
+        x: f64,
+        y: f64,
+    },
+    TouchUp {
+        slot: u32,
+    },
+    /// Every touch point is taken back (wl_touch.cancel).
+    TouchCancel,
+}
+
+/// evdev key codes are XKB keycodes minus 8 (the X11 offset xkbcommon keeps).
+const XKB_KEYCODE_OFFSET: u32 = 8;
 
 /// How far one wheel detent scrolls, in logical pixels (what libinput reports for a click).
 const WHEEL_STEP: f64 = 15.0;
@@ -180,6 +231,99 @@ impl Weft {
             time_ms,
             |_, _, _| FilterResult::Forward,
         );
+    }
+
+    /// Delivers one injected event as a device backend would, timestamped now.
+    pub fn inject(&mut self, input: InjectedInput) {
+        let time = self.input_time_ms();
+        match input {
+            InjectedInput::PointerMotion { x, y } => self.pointer_motion((x, y).into(), time),
+            InjectedInput::PointerMotionRelative { dx, dy } => {
+                let Some(pointer) = self.seat.get_pointer() else {
+                    return;
+                };
+                let to = pointer.current_location() + Point::from((dx, dy));
+                self.pointer_motion(to, time);
+            }
+            InjectedInput::PointerButton { button, pressed } => {
+                self.pointer_button(button, pressed, time)
+            }
+            InjectedInput::PointerAxis(scroll) => self.pointer_axis(scroll, time),
+            InjectedInput::Key { code, pressed } => {
+                self.keyboard_key(code + XKB_KEYCODE_OFFSET, pressed, time)
+            }
+            InjectedInput::TouchDown { slot, x, y } => self.touch_down(slot, (x, y).into(), time),
+            InjectedInput::TouchMotion { slot, x, y } => {
+                self.touch_motion(slot, (x, y).into(), time)
+            }
+            InjectedInput::TouchUp { slot } => self.touch_up(slot, time),
+            InjectedInput::TouchCancel => self.touch_cancel(),
+        }
+    }
+
+    /// A touch point goes down at `pos`: it belongs to the surface under it until it goes up. Like a
+    /// click, it focuses and raises the window under it (or clears the focus over the background).
+    pub fn touch_down(&mut self, slot: u32, pos: Point<f64, Logical>, time_ms: u32) {
+        let Some(touch) = self.seat.get_touch() else {
+            return;
+        };
+        if !touch.is_grabbed() {
+            let window = self.space.element_under(pos).map(|(w, _)| w.clone());
+            self.focus_window(window);
+        }
+        let under = self.surface_under(pos);
+        touch.down(
+            self,
+            under,
+            &DownEvent {
+                slot: TouchSlot::from(Some(slot)),
+                location: pos,
+                serial: SERIAL_COUNTER.next_serial(),
+                time: time_ms,
+            },
+        );
+        touch.frame(self);
+    }
+
+    /// A touch point moves to `pos`; the surface it went down on receives the motion.
+    pub fn touch_motion(&mut self, slot: u32, pos: Point<f64, Logical>, time_ms: u32) {
+        let Some(touch) = self.seat.get_touch() else {
+            return;
+        };
+        let under = self.surface_under(pos);
+        touch.motion(
+            self,
+            under,
+            &TouchMotionEvent {
+                slot: TouchSlot::from(Some(slot)),
+                location: pos,
+                time: time_ms,
+            },
+        );
+        touch.frame(self);
+    }
+
+    /// A touch point lifts.
+    pub fn touch_up(&mut self, slot: u32, time_ms: u32) {
+        let Some(touch) = self.seat.get_touch() else {
+            return;
+        };
+        touch.up(
+            self,
+            &UpEvent {
+                slot: TouchSlot::from(Some(slot)),
+                serial: SERIAL_COUNTER.next_serial(),
+                time: time_ms,
+            },
+        );
+        touch.frame(self);
+    }
+
+    /// Every touch point is taken back from its client (wl_touch.cancel).
+    pub fn touch_cancel(&mut self) {
+        if let Some(touch) = self.seat.get_touch() {
+            touch.cancel(self);
+        }
     }
 
     /// Milliseconds for input event timestamps (the presentation clock, truncated as wl_pointer and

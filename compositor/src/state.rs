@@ -124,10 +124,12 @@ impl Weft {
         let shm_state = ShmState::new::<Self>(dh, SHM_FORMATS);
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
-        // A seat with no capabilities would make clients skip input entirely; keyboard and pointer are
-        // advertised even headless so clients that need them work (input arrives from later backends).
+        // A seat with no capabilities would make clients skip input entirely; keyboard, pointer and
+        // touch are advertised even headless: their input comes from a device backend or is
+        // injected (`crate::input::InjectedInput`: tests, the WLCS shim).
         let _ = seat.add_keyboard(Default::default(), 200, 25);
         seat.add_pointer();
+        seat.add_touch();
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
