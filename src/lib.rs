@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 
 use anyhow::{anyhow, Context};
 pub use weft_backends::headless::{Controller, HeadlessOptions, InjectedInput, Stopped};
-use weft_backends::server::Endpoints;
+pub use weft_backends::server::{Endpoints, ServerOptions};
 pub use weft_compositor::ipc::Request;
 use weft_compositor::reexports::Ping;
 
