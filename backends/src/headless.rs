@@ -91,6 +91,7 @@ enum Control {
         at: Point<i32, Logical>,
         reply: mpsc::Sender<bool>,
     },
+    AcceptUnconfiguredBuffers(mpsc::Sender<()>),
 }
 
 impl Controller {
@@ -109,6 +110,14 @@ impl Controller {
     /// client's (what `wl_display_connect_to_fd` takes).
     pub fn insert_client(&self, stream: UnixStream) -> Result<Result<ClientId, String>, Stopped> {
         self.call(|reply| Control::InsertClient(stream, reply))
+    }
+
+    /// From now on a buffer committed to an xdg surface before its first ack_configure is applied
+    /// instead of raising xdg_surface.unconfigured_buffer. For WLCS 1.5.0 only, whose toplevel
+    /// helper never acks a configure (see `Weft::accept_unconfigured_buffers`); never for real
+    /// clients.
+    pub fn accept_unconfigured_buffers(&self) -> Result<(), Stopped> {
+        self.call(Control::AcceptUnconfiguredBuffers)
     }
 
     /// Moves the mapped toplevel whose wl_surface has protocol id `surface` in `client` so that its
@@ -131,6 +140,10 @@ impl Controller {
 
 fn handle_control(control: Control, state: &mut Weft) {
     match control {
+        Control::AcceptUnconfiguredBuffers(reply) => {
+            state.accept_unconfigured_buffers = true;
+            let _ = reply.send(());
+        }
         Control::Input(input, reply) => {
             state.inject(input);
             flush(state);

@@ -75,6 +75,12 @@ pub struct Weft {
     /// Windows placed so far, for the cascade of new toplevels.
     pub placed: u32,
     pub running: bool,
+    /// Off everywhere but under WLCS 1.5.0 (Debian bookworm's conformance suite), whose helper that
+    /// makes a toplevel commits its buffer without ever acknowledging a configure (fixed upstream in
+    /// wlcs 2a5bfbc): when set, such a commit is applied instead of raising
+    /// xdg_surface.unconfigured_buffer, so the suite's other tests can run. Set through the headless
+    /// backend's `Controller::accept_unconfigured_buffers`.
+    pub accept_unconfigured_buffers: bool,
     /// The event loop, for sources the compositor adds itself (the implicit-sync bridge's fence
     /// waits); set by the backend that runs the loop.
     pub loop_handle: Option<smithay::reexports::calloop::LoopHandle<'static, Weft>>,
@@ -170,6 +176,7 @@ impl Weft {
             pings: Default::default(),
             placed: 0,
             running: true,
+            accept_unconfigured_buffers: false,
             loop_handle: None,
         })
     }
