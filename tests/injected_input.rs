@@ -144,8 +144,8 @@ impl Dispatch<wl_touch::WlTouch, Recorder> for State {
 struct Scene {
     client: Client,
     seen: Recorder,
-    _toplevel: Toplevel,
-    _buffer: ShmBuffer,
+    toplevel: Toplevel,
+    buffer: ShmBuffer,
     x: f64,
     y: f64,
 }
@@ -181,8 +181,8 @@ impl Scene {
         Self {
             client,
             seen,
-            _toplevel: toplevel,
-            _buffer: buffer,
+            toplevel,
+            buffer,
             x,
             y,
         }
@@ -442,4 +442,42 @@ fn a_placed_toplevel_moves_and_the_pointer_resting_there_enters_it() {
     assert!(!unknown);
     // The first client saw nothing of the other's window, and lost the keyboard to it.
     assert_eq!(s.seen(), [Seen::KeyboardLeave]);
+}
+
+#[test]
+fn a_surface_that_grows_under_the_resting_pointer_is_entered_and_left_when_it_shrinks() {
+    let h = Harness::new(640, 480, 60);
+    let mut s = Scene::new(&h, "grows");
+    s.seen();
+    // Just right of the window, over the background.
+    let (px, py) = (s.x + W as f64 + 10.0, s.y + 10.0);
+    h.weft
+        .inject(InjectedInput::PointerMotion { x: px, y: py })
+        .expect("inject");
+    assert_eq!(s.seen(), []);
+
+    // The client doubles its width: the pointer did not move, yet it is over the surface now.
+    let wide = ShmBuffer::new(
+        &s.client.shm,
+        &s.client.qh,
+        2 * W,
+        H,
+        wl_shm::Format::Xrgb8888,
+        |_, _| argb(40, 40, 200, 255),
+    )
+    .expect("shm buffer");
+    s.client.show(&s.toplevel.surface, &wide.buffer);
+    h.settle(&mut s.client);
+    assert_eq!(
+        s.seen(),
+        [Seen::PointerEnter {
+            x: W as f64 + 10.0,
+            y: 10.0
+        }]
+    );
+
+    // Back to its old width: the pointer is over the background again.
+    s.client.show(&s.toplevel.surface, &s.buffer.buffer);
+    h.settle(&mut s.client);
+    assert_eq!(s.seen(), [Seen::PointerLeave]);
 }

@@ -2,9 +2,9 @@
 """Reads WLCS's gtest JSON and weft's expectations (wlcs/expectations) for scripts/wlcs.
 
   report.py filter EXPECTATIONS                         the --gtest_filter of `scripts/wlcs --ci`
-  report.py doc     EXPECTATIONS RESULTS.json LOG SECS  docs/wlcs.md (Markdown, to stdout)
-  report.py summary EXPECTATIONS RESULTS.json LOG SECS  totals, to stderr
-  report.py ci      EXPECTATIONS RESULTS.json LOG SECS  totals and failures; exit 1 on any failure,
+  report.py doc     EXPECTATIONS RESULTS.json[,…] LOG SECS  docs/wlcs.md (Markdown, to stdout)
+  report.py summary EXPECTATIONS RESULTS.json[,…] LOG SECS  totals, to stderr
+  report.py ci      EXPECTATIONS RESULTS.json[,…] LOG SECS  totals and failures; exit 1 on any failure,
                                                         any ERROR in weft's log, or no test run
 """
 
@@ -52,12 +52,15 @@ def gtest_filter(entries):
     return ":".join(positive) + ("-" + ":".join(negative) if negative else "")
 
 
-def read_results(path):
-    """[(suite, full name, outcome, first failure line)], outcome in pass / skip / fail."""
-    with open(path) as f:
-        data = json.load(f)
+def read_results(paths):
+    """[(suite, full name, outcome, first failure line)], outcome in pass / skip / fail, from the
+    comma-separated gtest JSON files of every shard."""
+    suites = []
+    for path in paths.split(","):
+        with open(path) as f:
+            suites.extend(json.load(f).get("testsuites", []))
     out = []
-    for suite in data.get("testsuites", []):
+    for suite in suites:
         for t in suite.get("testsuite", []):
             name = f"{suite['name']}.{t['name']}"
             if t.get("status") == "NOTRUN":

@@ -12,6 +12,8 @@
 //! [`InjectedInput`] is input with no device behind it: the headless backend feeds it in for tests
 //! and the WLCS conformance shim, through the same calls a device backend makes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode, TouchSlot};
 use smithay::desktop::{Window, WindowSurfaceType};
 use smithay::input::keyboard::FilterResult;
@@ -79,6 +81,9 @@ pub enum InjectedInput {
     TouchCancel,
 }
 
+/// Seat user data: the pointer is outside weft's area (see `Weft::pointer_outside`).
+struct PointerOutside(AtomicBool);
+
 /// evdev key codes are XKB keycodes minus 8 (the X11 offset xkbcommon keeps).
 const XKB_KEYCODE_OFFSET: u32 = 8;
 
@@ -120,6 +125,7 @@ impl Weft {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
+        self.pointer_outside().store(false, Ordering::Relaxed);
         let under = self.surface_under(pos);
         pointer.motion(
             self,
@@ -133,11 +139,39 @@ impl Weft {
         pointer.frame(self);
     }
 
+    /// The scene changed under a resting pointer (a surface mapped, grew, shrank, moved or went
+    /// away): if another surface is under it now, enter/leave as if it had moved there. A held
+    /// button keeps its surface (the implicit grab).
+    pub fn refresh_pointer_focus(&mut self) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        if pointer.is_grabbed() || self.pointer_outside().load(Ordering::Relaxed) {
+            return;
+        }
+        let pos = pointer.current_location();
+        let under = self.surface_under(pos).map(|(surface, _)| surface);
+        if under == pointer.current_focus() {
+            return;
+        }
+        let time = self.input_time_ms();
+        self.pointer_motion(pos, time);
+    }
+
+    /// Set while the pointer is outside weft's area (a nested window's pointer went elsewhere):
+    /// then nothing is under it, whatever the scene does. Kept in the seat's user data.
+    fn pointer_outside(&self) -> &AtomicBool {
+        let data = self.seat.user_data();
+        data.insert_if_missing_threadsafe(|| PointerOutside(AtomicBool::new(false)));
+        &data.get::<PointerOutside>().expect("inserted above").0
+    }
+
     /// The pointer left weft's area (a nested window's pointer went elsewhere): wl_pointer.leave.
     pub fn pointer_leave(&mut self, time_ms: u32) {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
+        self.pointer_outside().store(true, Ordering::Relaxed);
         let location = pointer.current_location();
         pointer.motion(
             self,

@@ -193,6 +193,8 @@ impl Weft {
             .map(|t| t.client())
             .collect();
         self.pings.tick(std::time::Instant::now(), clients);
+        // The seat: what this iteration's commits changed may put another surface under the pointer.
+        self.refresh_pointer_focus();
         let backend = self.display_handle.backend_handle();
         self.xdg_guard
             .prune(|client| backend.get_client_data(client.clone()).is_ok());
