@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use common::Harness;
 use wayland_client::protocol::{wl_keyboard, wl_pointer, wl_seat, wl_shm, wl_touch};
 use wayland_client::{Connection, Dispatch, Proxy, QueueHandle, WEnum};
+use wayland_protocols::xdg::shell::client::xdg_toplevel;
 use weft::InjectedInput;
 use weft_clients::client::{State, Toplevel};
 use weft_clients::{argb, Client, ShmBuffer};
@@ -188,6 +189,16 @@ impl Scene {
         }
     }
 
+    /// Whether the toplevel's latest configure has the `activated` state.
+    fn activated(&self) -> bool {
+        let activated = xdg_toplevel::State::Activated as u32;
+        self.client
+            .state
+            .toplevel_configures
+            .get(&self.toplevel.toplevel.id())
+            .is_some_and(|(_, _, states)| states.contains(&activated))
+    }
+
     /// What arrived since the last call, after a roundtrip (injection returns once weft flushed
     /// the events, so one roundtrip is enough to have them all).
     fn seen(&mut self) -> Vec<Seen> {
@@ -263,6 +274,10 @@ fn injected_keys_reach_the_focused_toplevel_and_a_background_click_takes_the_foc
         s.seen().contains(&Seen::KeyboardEnter),
         "a new toplevel takes the keyboard focus"
     );
+    assert!(
+        s.activated(),
+        "the focused toplevel is configured activated"
+    );
 
     for pressed in [true, false] {
         h.weft
@@ -309,6 +324,7 @@ fn injected_keys_reach_the_focused_toplevel_and_a_background_click_takes_the_foc
         })
         .expect("inject");
     assert_eq!(s.seen(), [Seen::KeyboardLeave]);
+    assert!(!s.activated(), "without the focus, no longer activated");
     h.weft
         .inject(InjectedInput::Key {
             code: KEY_A,

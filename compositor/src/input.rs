@@ -6,7 +6,8 @@
 //! (smithay's default touch grab), each event followed by wl_touch.frame.
 //!
 //! Focus policy: a toplevel takes the keyboard focus when it is mapped and when it is clicked or
-//! touched (and is raised); a click or touch on the background clears the focus. Backends translate
+//! touched (and is raised); a click or touch on the background clears the focus. The focused
+//! toplevel, and only it, is in xdg_toplevel's `activated` state. Backends translate
 //! their events into these calls and know nothing of surfaces.
 //!
 //! [`InjectedInput`] is input with no device behind it: the headless backend feeds it in for tests
@@ -19,8 +20,10 @@ use smithay::desktop::{Window, WindowSurfaceType};
 use smithay::input::keyboard::FilterResult;
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
 use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, UpEvent};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, SERIAL_COUNTER};
+use smithay::wayland::shell::xdg::ToplevelSurface;
 
 use crate::state::Weft;
 
@@ -114,8 +117,36 @@ impl Weft {
             self.space.raise_element(w, true);
             self.damage();
         }
+        self.set_activated(surface.as_ref());
         if let Some(keyboard) = self.seat.get_keyboard() {
             keyboard.set_focus(self, surface, SERIAL_COUNTER.next_serial());
+        }
+    }
+
+    /// xdg_toplevel's `activated` state follows the keyboard focus: the focused toplevel has it,
+    /// no other does. A toplevel whose state changes is reconfigured (once its initial configure
+    /// went out; before that the state rides along with it).
+    fn set_activated(&mut self, focused: Option<&WlSurface>) {
+        let toplevels: Vec<ToplevelSurface> = self
+            .space
+            .elements()
+            .chain(self.pending_windows.iter())
+            .filter_map(|w| w.toplevel().cloned())
+            .collect();
+        for toplevel in toplevels {
+            let want = Some(toplevel.wl_surface()) == focused;
+            toplevel.with_pending_state(|s| {
+                if want {
+                    s.states.set(xdg_toplevel::State::Activated);
+                } else {
+                    s.states.unset(xdg_toplevel::State::Activated);
+                }
+            });
+            // Compared with the last configure sent, not the pending state: smithay's
+            // `Space::raise_element(_, true)` already changes the pending state, sending nothing.
+            if toplevel.is_initial_configure_sent() && toplevel.has_pending_changes() {
+                crate::handlers::send_configure_tracked(&mut self.xdg_guard, &toplevel);
+            }
         }
     }
 
