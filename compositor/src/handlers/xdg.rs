@@ -178,7 +178,11 @@ impl Weft {
         };
         if !toplevel.is_initial_configure_sent() {
             send_configure_tracked(&mut self.xdg_guard, &toplevel);
-            return;
+            // Under WLCS 1.5.0 only (see `Weft::accept_unconfigured_buffers`) the initial commit
+            // may carry the first buffer, which then maps the window as a later commit would.
+            if !self.accept_unconfigured_buffers {
+                return;
+            }
         }
         let has_content = crate::surface::content_snapshot(root, |c| c.has_content());
         let mapped = self.space.elements().any(|w| w == &window);
