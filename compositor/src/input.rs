@@ -99,9 +99,10 @@ impl Weft {
         &self,
         pos: Point<f64, Logical>,
     ) -> Option<(WlSurface, Point<f64, Logical>)> {
-        let (window, loc) = self.space.element_under(pos)?;
-        // `loc` is where the window geometry starts; surface coordinates start at the tree's origin.
-        let origin = loc - window.geometry().loc;
+        // smithay returns the render location: where the toplevel's surface origin is, its window
+        // geometry offset already taken off (subtracting it again put the pointer off by that
+        // offset on every window with client-side shadows; found by WLCS).
+        let (window, origin) = self.space.element_under(pos)?;
         let (surface, offset) =
             window.surface_under(pos - origin.to_f64(), WindowSurfaceType::ALL)?;
         Some((surface, (origin + offset).to_f64()))

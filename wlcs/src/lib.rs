@@ -251,6 +251,13 @@ fn fixed(v: wl_fixed_t) -> f64 {
     wl_fixed_to_double(v)
 }
 
+/// WLCS's touch hooks are declared with wl_fixed_t coordinates, but WLCS passes plain integer
+/// pixels (`Touch::down_at(int x, int y)` hands its ints straight through, in 1.5.0 and upstream
+/// alike), unlike its pointer hooks, which convert with wl_fixed_from_int.
+fn touch_coordinate(v: wl_fixed_t) -> f64 {
+    f64::from(v)
+}
+
 /// A WLCS fake pointer: weft's seat pointer, moved and clicked by injection.
 pub struct FakePointer {
     controller: Controller,
@@ -303,14 +310,14 @@ pub struct FakeTouch {
 
 impl wlcs::Touch for FakeTouch {
     fn touch_down(&mut self, x: wl_fixed_t, y: wl_fixed_t) {
-        let (x, y) = (fixed(x), fixed(y));
+        let (x, y) = (touch_coordinate(x), touch_coordinate(y));
         self.last = Some((x, y));
         let slot = self.slot;
         inject(&self.controller, InjectedInput::TouchDown { slot, x, y });
     }
 
     fn touch_move(&mut self, x: wl_fixed_t, y: wl_fixed_t) {
-        let (x, y) = (fixed(x), fixed(y));
+        let (x, y) = (touch_coordinate(x), touch_coordinate(y));
         self.last = Some((x, y));
         let slot = self.slot;
         inject(&self.controller, InjectedInput::TouchMotion { slot, x, y });
