@@ -497,3 +497,46 @@ fn a_surface_that_grows_under_the_resting_pointer_is_entered_and_left_when_it_sh
     h.settle(&mut s.client);
     assert_eq!(s.seen(), [Seen::PointerLeave]);
 }
+
+#[test]
+fn pointer_coordinates_are_surface_local_on_a_window_with_a_geometry_offset() {
+    // A window whose geometry leaves out a 10×20 margin (client-side shadows): weft places the
+    // geometry, and the surface starts that margin further up and left.
+    let h = Harness::new(640, 480, 60);
+    let mut client = h.client();
+    let seen = Recorder::default();
+    let seat: wl_seat::WlSeat = client
+        .globals
+        .bind(&client.qh, 5..=7, seen.clone())
+        .expect("wl_seat");
+    seat.get_pointer(&client.qh, seen.clone());
+    let top = client.toplevel_unconfigured("shadowed", "weft.injected-input");
+    top.xdg_surface.set_window_geometry(10, 20, W - 20, H - 40);
+    top.surface.commit();
+    client.ack_latest(&top).expect("configure");
+    let buffer = ShmBuffer::new(
+        &client.shm,
+        &client.qh,
+        W,
+        H,
+        wl_shm::Format::Xrgb8888,
+        |_, _| argb(200, 200, 40, 255),
+    )
+    .expect("shm buffer");
+    client.show(&top.surface, &buffer.buffer);
+    h.settle(&mut client);
+    let record = h.surface("shadowed");
+    let (gx, gy) = (
+        record["x"].as_f64().expect("x"),
+        record["y"].as_f64().expect("y"),
+    );
+    seen.take();
+    h.weft
+        .inject(InjectedInput::PointerMotion {
+            x: gx + 5.0,
+            y: gy + 5.0,
+        })
+        .expect("inject");
+    client.roundtrip().expect("roundtrip");
+    assert_eq!(seen.take(), [Seen::PointerEnter { x: 15.0, y: 25.0 }]);
+}
