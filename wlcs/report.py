@@ -66,7 +66,11 @@ def read_results(paths):
             if t.get("status") == "NOTRUN":
                 continue  # DISABLED_ tests
             failures = t.get("failures") or []
-            if failures:
+            if t.get("wlcs-skip-test"):
+                # WLCS's own skip (a missing extension): gtest records it as a failure, WLCS adds
+                # this property and prints SKIP.
+                out.append((suite["name"], name, "skip", t["wlcs-skip-test"]))
+            elif failures:
                 message = failures[0].get("failure", "")
                 lines = [l for l in message.splitlines() if l.strip() and l != "unknown file"]
                 out.append((suite["name"], name, "fail", lines[0] if lines else "(no message)"))
