@@ -72,8 +72,10 @@ def read_results(paths):
                 out.append((suite["name"], name, "skip", t["wlcs-skip-test"]))
             elif failures:
                 message = failures[0].get("failure", "")
-                lines = [l for l in message.splitlines() if l.strip() and l != "unknown file"]
-                out.append((suite["name"], name, "fail", lines[0] if lines else "(no message)"))
+                lines = [l.strip() for l in message.splitlines() if l.strip() and l != "unknown file"]
+                # "file:line" alone says little: the expectation and what was seen follow it.
+                summary = " ".join(lines[:5])
+                out.append((suite["name"], name, "fail", summary or "(no message)"))
             elif t.get("result") == "SKIPPED":
                 out.append((suite["name"], name, "skip", ""))
             else:

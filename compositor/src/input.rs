@@ -14,6 +14,7 @@
 //! and the WLCS conformance shim, through the same calls a device backend makes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode, TouchSlot};
 use smithay::desktop::{Window, WindowSurfaceType};
@@ -87,6 +88,10 @@ pub enum InjectedInput {
 /// Seat user data: the pointer is outside weft's area (see `Weft::pointer_outside`).
 struct PointerOutside(AtomicBool);
 
+/// Seat user data: where the last pointer event went (surface, its origin in global coordinates),
+/// so that a scene change that moves the surface under a resting pointer is noticed.
+struct PointerTarget(Mutex<Option<(WlSurface, Point<f64, Logical>)>>);
+
 /// evdev key codes are XKB keycodes minus 8 (the X11 offset xkbcommon keeps).
 const XKB_KEYCODE_OFFSET: u32 = 8;
 
@@ -159,6 +164,11 @@ impl Weft {
         };
         self.pointer_outside().store(false, Ordering::Relaxed);
         let under = self.surface_under(pos);
+        *self
+            .pointer_target()
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = under.clone();
         pointer.motion(
             self,
             under,
@@ -172,8 +182,8 @@ impl Weft {
     }
 
     /// The scene changed under a resting pointer (a surface mapped, grew, shrank, moved or went
-    /// away): if another surface is under it now, enter/leave as if it had moved there. A held
-    /// button keeps its surface (the implicit grab).
+    /// away): if another surface is under it now, or the same one moved, enter/leave/motion as if
+    /// the pointer had moved there. A held button keeps its surface (the implicit grab).
     pub fn refresh_pointer_focus(&mut self) {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
@@ -182,12 +192,26 @@ impl Weft {
             return;
         }
         let pos = pointer.current_location();
-        let under = self.surface_under(pos).map(|(surface, _)| surface);
-        if under == pointer.current_focus() {
+        let under = self.surface_under(pos);
+        if under
+            == *self
+                .pointer_target()
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        {
             return;
         }
         let time = self.input_time_ms();
         self.pointer_motion(pos, time);
+    }
+
+    /// The surface and its origin that the last pointer event went to. Kept in the seat's user
+    /// data.
+    fn pointer_target(&self) -> &PointerTarget {
+        let data = self.seat.user_data();
+        data.insert_if_missing_threadsafe(|| PointerTarget(Mutex::new(None)));
+        data.get::<PointerTarget>().expect("inserted above")
     }
 
     /// Set while the pointer is outside weft's area (a nested window's pointer went elsewhere):
@@ -204,6 +228,11 @@ impl Weft {
             return;
         };
         self.pointer_outside().store(true, Ordering::Relaxed);
+        *self
+            .pointer_target()
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         let location = pointer.current_location();
         pointer.motion(
             self,
