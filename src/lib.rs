@@ -6,7 +6,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use anyhow::{anyhow, Context};
-pub use weft_backends::headless::{Controller, HeadlessOptions, InjectedInput, Stopped};
+pub use weft_backends::headless::{
+    Controller, HeadlessOptions, InjectedInput, InsertClientError, Stopped,
+};
 pub use weft_backends::server::{Endpoints, ServerOptions};
 pub use weft_compositor::ipc::Request;
 use weft_compositor::reexports::Ping;

@@ -412,8 +412,7 @@ fn a_placed_toplevel_moves_and_the_pointer_resting_there_enters_it() {
         .weft
         .controller
         .insert_client(theirs)
-        .expect("weft runs")
-        .expect("client inserted");
+        .expect("weft serves the socket");
     let mut c = Client::from_stream(ours).expect("client on the socket pair");
     let seen = Recorder::default();
     let seat: wl_seat::WlSeat = c.globals.bind(&c.qh, 5..=7, seen.clone()).expect("wl_seat");

@@ -68,9 +68,18 @@ pub struct Ready {
 #[error("the headless compositor has stopped")]
 pub struct Stopped;
 
+/// Why [`Controller::insert_client`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertClientError {
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+    #[error("weft could not serve the socket: {0}")]
+    Refused(std::io::Error),
+}
+
 /// Drives a running headless weft from another thread: injected input, clients on ready-made
 /// sockets, toplevel placement. Each call returns once the loop has handled the request and flushed
-/// the clients.
+/// the clients, so it must never be called on the compositor's own thread (it would wait forever).
 #[derive(Clone)]
 pub struct Controller {
     tx: channel::Sender<Control>,
@@ -84,7 +93,7 @@ impl std::fmt::Debug for Controller {
 
 enum Control {
     Input(InjectedInput, mpsc::Sender<()>),
-    InsertClient(UnixStream, mpsc::Sender<Result<ClientId, String>>),
+    InsertClient(UnixStream, mpsc::Sender<std::io::Result<ClientId>>),
     PlaceToplevel {
         client: ClientId,
         surface: u32,
@@ -108,8 +117,9 @@ impl Controller {
 
     /// Serves a client on `stream`, the server end of a connected socket pair; the other end is the
     /// client's (what `wl_display_connect_to_fd` takes).
-    pub fn insert_client(&self, stream: UnixStream) -> Result<Result<ClientId, String>, Stopped> {
-        self.call(|reply| Control::InsertClient(stream, reply))
+    pub fn insert_client(&self, stream: UnixStream) -> Result<ClientId, InsertClientError> {
+        self.call(|reply| Control::InsertClient(stream, reply))?
+            .map_err(InsertClientError::Refused)
     }
 
     /// From now on a buffer committed to an xdg surface before its first ack_configure is applied
@@ -153,8 +163,7 @@ fn handle_control(control: Control, state: &mut Weft) {
             let result = state
                 .display_handle
                 .insert_client(stream, Arc::new(ClientState::default()))
-                .map(|client| client.id())
-                .map_err(|e| e.to_string());
+                .map(|client| client.id());
             let _ = reply.send(result);
         }
         Control::PlaceToplevel {

@@ -159,7 +159,6 @@ impl Wlcs for WeftServer {
         let (client_end, server_end) = UnixStream::pair()?;
         let id = controller
             .insert_client(server_end)
-            .map_err(std::io::Error::other)?
             .map_err(std::io::Error::other)?;
         let fd = OwnedFd::from(client_end);
         self.clients.borrow_mut().insert(fd.as_raw_fd(), id);
