@@ -6,14 +6,18 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use anyhow::{anyhow, Context};
-pub use weft_backends::headless::HeadlessOptions;
-use weft_backends::server::Endpoints;
+pub use weft_backends::headless::{
+    Controller, HeadlessOptions, InjectedInput, InsertClientError, Stopped,
+};
+pub use weft_backends::server::{Endpoints, ServerOptions};
 pub use weft_compositor::ipc::Request;
 use weft_compositor::reexports::Ping;
 
 /// A headless weft running on its own thread; stopped and joined on drop.
 pub struct Running {
     pub endpoints: Endpoints,
+    /// Injected input, clients on ready-made sockets, toplevel placement (see [`Controller`]).
+    pub controller: Controller,
     stop: Ping,
     thread: Option<JoinHandle<anyhow::Result<i32>>>,
 }
@@ -29,9 +33,10 @@ impl Running {
             })
             .context("spawning the compositor thread")?;
         match rx.recv() {
-            Ok((endpoints, stop)) => Ok(Self {
-                endpoints,
-                stop,
+            Ok(ready) => Ok(Self {
+                endpoints: ready.endpoints,
+                controller: ready.controller,
+                stop: ready.stop,
                 thread: Some(thread),
             }),
             Err(_) => {
@@ -43,6 +48,11 @@ impl Running {
                     .unwrap_or_else(|| anyhow!("the compositor stopped before it was ready")))
             }
         }
+    }
+
+    /// Delivers `input` to clients as a device would; returns once they were sent the events.
+    pub fn inject(&self, input: InjectedInput) -> Result<(), Stopped> {
+        self.controller.inject(input)
     }
 
     pub fn wayland_path(&self) -> PathBuf {

@@ -4,16 +4,29 @@
 //! Each output's timer fires at its refresh period, aligned to absolute deadlines so the rate does
 //! not drift; every tick is a frame: render when the scene changed, then frame callbacks and
 //! presentation feedback with the tick's timestamp.
+//!
+//! Headless has no input devices. A [`Controller`] (handed out with [`Ready`]) injects input
+//! ([`InjectedInput`], delivered by `weft_compositor::input` exactly as a device backend's), hands
+//! weft a client on an already-connected socket and places a toplevel at a given position: what
+//! weft's tests and the WLCS conformance shim (`wlcs/`) drive it with. Every call waits until the
+//! loop has handled it and flushed the resulting events to the clients, so a client that round-trips
+//! afterwards is guaranteed to see them.
 
-use std::sync::mpsc;
+use std::os::unix::net::UnixStream;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use calloop::channel::{self, Channel};
 use calloop::ping::Ping;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::EventLoop;
-use smithay::reexports::wayland_server::Display;
-use tracing::{info, warn};
-use weft_compositor::{Clock, OutputSpec, Weft};
+use smithay::reexports::wayland_server::backend::ClientId;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{Display, Resource};
+use smithay::utils::{Logical, Point};
+use tracing::{debug, info, warn};
+pub use weft_compositor::input::InjectedInput;
+use weft_compositor::{ClientState, Clock, OutputSpec, Weft};
 
 use crate::server::{serve, Endpoints, ServerError, ServerOptions};
 
@@ -42,11 +55,181 @@ impl Default for HeadlessOptions {
     }
 }
 
-/// Builds the loop and state; `ready` receives the endpoints and a [`Ping`] that stops the loop,
-/// once clients can connect. Returns the client's exit status when it was waited for, else 0.
+/// What a caller of [`run`] gets once clients can connect.
+pub struct Ready {
+    pub endpoints: Endpoints,
+    /// Stops the loop.
+    pub stop: Ping,
+    pub controller: Controller,
+}
+
+/// The loop stopped: nothing handles control requests any more.
+#[derive(Debug, thiserror::Error)]
+#[error("the headless compositor has stopped")]
+pub struct Stopped;
+
+/// Why [`Controller::insert_client`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertClientError {
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+    #[error("weft could not serve the socket: {0}")]
+    Refused(std::io::Error),
+}
+
+/// Drives a running headless weft from another thread: injected input, clients on ready-made
+/// sockets, toplevel placement. Each call returns once the loop has handled the request and flushed
+/// the clients, so it must never be called on the compositor's own thread (it would wait forever).
+#[derive(Clone)]
+pub struct Controller {
+    tx: channel::Sender<Control>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller").finish_non_exhaustive()
+    }
+}
+
+enum Control {
+    Input(InjectedInput, mpsc::Sender<()>),
+    InsertClient(UnixStream, mpsc::Sender<std::io::Result<ClientId>>),
+    PlaceToplevel {
+        client: ClientId,
+        surface: u32,
+        at: Point<i32, Logical>,
+        reply: mpsc::Sender<bool>,
+    },
+    AcceptUnconfiguredBuffers(mpsc::Sender<()>),
+}
+
+impl Controller {
+    fn call<T>(&self, make: impl FnOnce(mpsc::Sender<T>) -> Control) -> Result<T, Stopped> {
+        let (reply, answer) = mpsc::channel();
+        self.tx.send(make(reply)).map_err(|_| Stopped)?;
+        answer.recv().map_err(|_| Stopped)
+    }
+
+    /// Delivers `input` to clients as a device would.
+    pub fn inject(&self, input: InjectedInput) -> Result<(), Stopped> {
+        self.call(|reply| Control::Input(input, reply))
+    }
+
+    /// Serves a client on `stream`, the server end of a connected socket pair; the other end is the
+    /// client's (what `wl_display_connect_to_fd` takes).
+    pub fn insert_client(&self, stream: UnixStream) -> Result<ClientId, InsertClientError> {
+        self.call(|reply| Control::InsertClient(stream, reply))?
+            .map_err(InsertClientError::Refused)
+    }
+
+    /// From now on a buffer committed to an xdg surface before its first ack_configure is applied
+    /// instead of raising xdg_surface.unconfigured_buffer. For WLCS 1.5.0 only, whose toplevel
+    /// helper never acks a configure (see `Weft::accept_unconfigured_buffers`); never for real
+    /// clients.
+    pub fn accept_unconfigured_buffers(&self) -> Result<(), Stopped> {
+        self.call(Control::AcceptUnconfiguredBuffers)
+    }
+
+    /// Moves the mapped toplevel whose wl_surface has protocol id `surface` in `client` so that its
+    /// window geometry starts at `at` (global logical coordinates). False when there is no such
+    /// mapped toplevel (unknown id, not a toplevel's surface, not mapped yet).
+    pub fn place_toplevel(
+        &self,
+        client: ClientId,
+        surface: u32,
+        at: Point<i32, Logical>,
+    ) -> Result<bool, Stopped> {
+        self.call(|reply| Control::PlaceToplevel {
+            client,
+            surface,
+            at,
+            reply,
+        })
+    }
+}
+
+fn handle_control(control: Control, state: &mut Weft) {
+    match control {
+        Control::AcceptUnconfiguredBuffers(reply) => {
+            state.accept_unconfigured_buffers = true;
+            let _ = reply.send(());
+        }
+        Control::Input(input, reply) => {
+            state.inject(input);
+            flush(state);
+            let _ = reply.send(());
+        }
+        Control::InsertClient(stream, reply) => {
+            let result = state
+                .display_handle
+                .insert_client(stream, Arc::new(ClientState::default()))
+                .map(|client| {
+                    let id = client.id();
+                    // Dispatched behind the per-client panic boundary like every client.
+                    state.clients.push(client);
+                    id
+                });
+            let _ = reply.send(result);
+        }
+        Control::PlaceToplevel {
+            client,
+            surface,
+            at,
+            reply,
+        } => {
+            let placed = place_toplevel(state, client, surface, at);
+            flush(state);
+            let _ = reply.send(placed);
+        }
+    }
+}
+
+fn flush(state: &mut Weft) {
+    if let Err(e) = state.display_handle.flush_clients() {
+        debug!(error = %e, "flushing clients failed");
+    }
+}
+
+fn place_toplevel(
+    state: &mut Weft,
+    client: ClientId,
+    surface: u32,
+    at: Point<i32, Logical>,
+) -> bool {
+    let dh = state.display_handle.clone();
+    let Ok(object) =
+        dh.backend_handle()
+            .object_for_protocol_id(client, WlSurface::interface(), surface)
+    else {
+        return false;
+    };
+    let Ok(surface) = WlSurface::from_id(&dh, object) else {
+        return false;
+    };
+    let Some(window) = state
+        .space
+        .elements()
+        .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == &surface))
+        .cloned()
+    else {
+        return false;
+    };
+    state.space.map_element(window, at, false);
+    // The pointer may now be over another surface: re-deliver its position (enter/leave).
+    if let Some(pointer) = state.seat.get_pointer() {
+        let time = state.input_time_ms();
+        state.pointer_motion(pointer.current_location(), time);
+    }
+    state.damage();
+    true
+}
+
+/// Builds the loop and state; `ready` receives the endpoints, a [`Ping`] that stops the loop and a
+/// [`Controller`], once clients can connect. Returns the client's exit status when it was waited
+/// for, else 0.
 pub fn run(
     options: HeadlessOptions,
-    ready: Option<mpsc::Sender<(Endpoints, Ping)>>,
+    ready: Option<mpsc::Sender<Ready>>,
 ) -> Result<i32, ServerError> {
     let mut event_loop: EventLoop<'static, Weft> =
         EventLoop::try_new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
@@ -79,7 +262,20 @@ pub fn run(
             .handle()
             .insert_source(source, |_, _, state| state.running = false)
             .map_err(|e| ServerError::EventLoop(e.to_string()))?;
-        let _ = tx.send((served.endpoints.clone(), ping));
+        let (control_tx, control_rx): (_, Channel<Control>) = channel::channel();
+        event_loop
+            .handle()
+            .insert_source(control_rx, |event, _, state| {
+                if let channel::Event::Msg(control) = event {
+                    handle_control(control, state);
+                }
+            })
+            .map_err(|e| ServerError::EventLoop(e.to_string()))?;
+        let _ = tx.send(Ready {
+            endpoints: served.endpoints.clone(),
+            stop: ping,
+            controller: Controller { tx: control_tx },
+        });
     }
     while state.running {
         if let Err(e) = event_loop.dispatch(Some(Duration::from_millis(100)), &mut state) {

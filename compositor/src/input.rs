@@ -2,16 +2,29 @@
 //! (`Space::element_under`, then the window's own surface tree and popups), the keyboard to the
 //! focused toplevel. Every event gets a fresh serial from smithay's counter.
 //!
-//! Focus policy: a toplevel takes the keyboard focus when it is mapped and when it is clicked (and is
-//! raised); a click on the background clears the focus. Backends translate their events into these
-//! calls and know nothing of surfaces.
+//! Touch points go to the surface under them when they go down and stay with it until they go up
+//! (smithay's default touch grab), each event followed by wl_touch.frame.
+//!
+//! Focus policy: a toplevel takes the keyboard focus when it is mapped and when it is clicked or
+//! touched (and is raised); a click or touch on the background clears the focus. The focused
+//! toplevel, and only it, is in xdg_toplevel's `activated` state. Backends translate
+//! their events into these calls and know nothing of surfaces.
+//!
+//! [`InjectedInput`] is input with no device behind it: the headless backend feeds it in for tests
+//! and the WLCS conformance shim, through the same calls a device backend makes.
 
-use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode, TouchSlot};
 use smithay::desktop::{Window, WindowSurfaceType};
 use smithay::input::keyboard::FilterResult;
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
+use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, UpEvent};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, SERIAL_COUNTER};
+use smithay::wayland::shell::xdg::ToplevelSurface;
 
 use crate::state::Weft;
 
@@ -31,6 +44,57 @@ pub enum Scroll {
     Lines { dx: f64, dy: f64 },
 }
 
+/// One input event with no device behind it (tests, the WLCS shim). Positions are global logical
+/// coordinates, keys evdev codes (linux/input-event-codes.h), buttons as in [`buttons`], touch
+/// points by slot (any number the caller keeps stable from down to up).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InjectedInput {
+    /// The pointer moves to (x, y).
+    PointerMotion {
+        x: f64,
+        y: f64,
+    },
+    /// The pointer moves by (dx, dy) from where it is.
+    PointerMotionRelative {
+        dx: f64,
+        dy: f64,
+    },
+    PointerButton {
+        button: u32,
+        pressed: bool,
+    },
+    PointerAxis(Scroll),
+    Key {
+        code: u32,
+        pressed: bool,
+    },
+    TouchDown {
+        slot: u32,
+        x: f64,
+        y: f64,
+    },
+    TouchMotion {
+        slot: u32,
+        x: f64,
+        y: f64,
+    },
+    TouchUp {
+        slot: u32,
+    },
+    /// Every touch point is taken back (wl_touch.cancel).
+    TouchCancel,
+}
+
+/// Seat user data: the pointer is outside weft's area (see `Weft::pointer_outside`).
+struct PointerOutside(AtomicBool);
+
+/// Seat user data: where the last pointer event went (surface, its origin in global coordinates),
+/// so that a scene change that moves the surface under a resting pointer is noticed.
+struct PointerTarget(Mutex<Option<(WlSurface, Point<f64, Logical>)>>);
+
+/// evdev key codes are XKB keycodes minus 8 (the X11 offset xkbcommon keeps).
+const XKB_KEYCODE_OFFSET: u32 = 8;
+
 /// How far one wheel detent scrolls, in logical pixels (what libinput reports for a click).
 const WHEEL_STEP: f64 = 15.0;
 
@@ -40,9 +104,10 @@ impl Weft {
         &self,
         pos: Point<f64, Logical>,
     ) -> Option<(WlSurface, Point<f64, Logical>)> {
-        let (window, loc) = self.space.element_under(pos)?;
-        // `loc` is where the window geometry starts; surface coordinates start at the tree's origin.
-        let origin = loc - window.geometry().loc;
+        // smithay returns the render location: where the toplevel's surface origin is, its window
+        // geometry offset already taken off (subtracting it again put the pointer off by that
+        // offset on every window with client-side shadows; found by WLCS).
+        let (window, origin) = self.space.element_under(pos)?;
         let (surface, offset) =
             window.surface_under(pos - origin.to_f64(), WindowSurfaceType::ALL)?;
         Some((surface, (origin + offset).to_f64()))
@@ -58,8 +123,36 @@ impl Weft {
             self.space.raise_element(w, true);
             self.damage();
         }
+        self.set_activated(surface.as_ref());
         if let Some(keyboard) = self.seat.get_keyboard() {
             keyboard.set_focus(self, surface, SERIAL_COUNTER.next_serial());
+        }
+    }
+
+    /// xdg_toplevel's `activated` state follows the keyboard focus: the focused toplevel has it,
+    /// no other does. A toplevel whose state changes is reconfigured (once its initial configure
+    /// went out; before that the state rides along with it).
+    fn set_activated(&mut self, focused: Option<&WlSurface>) {
+        let toplevels: Vec<ToplevelSurface> = self
+            .space
+            .elements()
+            .chain(self.pending_windows.iter())
+            .filter_map(|w| w.toplevel().cloned())
+            .collect();
+        for toplevel in toplevels {
+            let want = Some(toplevel.wl_surface()) == focused;
+            toplevel.with_pending_state(|s| {
+                if want {
+                    s.states.set(xdg_toplevel::State::Activated);
+                } else {
+                    s.states.unset(xdg_toplevel::State::Activated);
+                }
+            });
+            // Compared with the last configure sent, not the pending state: smithay's
+            // `Space::raise_element(_, true)` already changes the pending state, sending nothing.
+            if toplevel.is_initial_configure_sent() && toplevel.has_pending_changes() {
+                crate::handlers::send_configure_tracked(&mut self.xdg_guard, &toplevel);
+            }
         }
     }
 
@@ -69,7 +162,13 @@ impl Weft {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
+        self.pointer_outside().store(false, Ordering::Relaxed);
         let under = self.surface_under(pos);
+        *self
+            .pointer_target()
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = under.clone();
         pointer.motion(
             self,
             under,
@@ -82,11 +181,60 @@ impl Weft {
         pointer.frame(self);
     }
 
+    /// The scene changed under a resting pointer (a surface mapped, grew, shrank, moved or went
+    /// away): if another surface is under it now, or the same one moved, enter/leave/motion as if
+    /// the pointer had moved there. A held button keeps its surface (the implicit grab).
+    pub fn refresh_pointer_focus(&mut self) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        if pointer.is_grabbed() || self.pointer_outside().load(Ordering::Relaxed) {
+            return;
+        }
+        let pos = pointer.current_location();
+        let under = self.surface_under(pos);
+        if under
+            == *self
+                .pointer_target()
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        {
+            return;
+        }
+        let time = self.input_time_ms();
+        self.pointer_motion(pos, time);
+    }
+
+    /// The surface and its origin that the last pointer event went to. Kept in the seat's user
+    /// data.
+    fn pointer_target(&self) -> &PointerTarget {
+        self.seat
+            .user_data()
+            .get_or_insert_threadsafe(|| PointerTarget(Mutex::new(None)))
+    }
+
+    /// Set while the pointer is outside weft's area (a nested window's pointer went elsewhere):
+    /// then nothing is under it, whatever the scene does. Kept in the seat's user data.
+    fn pointer_outside(&self) -> &AtomicBool {
+        &self
+            .seat
+            .user_data()
+            .get_or_insert_threadsafe(|| PointerOutside(AtomicBool::new(false)))
+            .0
+    }
+
     /// The pointer left weft's area (a nested window's pointer went elsewhere): wl_pointer.leave.
     pub fn pointer_leave(&mut self, time_ms: u32) {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
+        self.pointer_outside().store(true, Ordering::Relaxed);
+        *self
+            .pointer_target()
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         let location = pointer.current_location();
         pointer.motion(
             self,
@@ -180,6 +328,99 @@ impl Weft {
             time_ms,
             |_, _, _| FilterResult::Forward,
         );
+    }
+
+    /// Delivers one injected event as a device backend would, timestamped now.
+    pub fn inject(&mut self, input: InjectedInput) {
+        let time = self.input_time_ms();
+        match input {
+            InjectedInput::PointerMotion { x, y } => self.pointer_motion((x, y).into(), time),
+            InjectedInput::PointerMotionRelative { dx, dy } => {
+                let Some(pointer) = self.seat.get_pointer() else {
+                    return;
+                };
+                let to = pointer.current_location() + Point::from((dx, dy));
+                self.pointer_motion(to, time);
+            }
+            InjectedInput::PointerButton { button, pressed } => {
+                self.pointer_button(button, pressed, time)
+            }
+            InjectedInput::PointerAxis(scroll) => self.pointer_axis(scroll, time),
+            InjectedInput::Key { code, pressed } => {
+                self.keyboard_key(code + XKB_KEYCODE_OFFSET, pressed, time)
+            }
+            InjectedInput::TouchDown { slot, x, y } => self.touch_down(slot, (x, y).into(), time),
+            InjectedInput::TouchMotion { slot, x, y } => {
+                self.touch_motion(slot, (x, y).into(), time)
+            }
+            InjectedInput::TouchUp { slot } => self.touch_up(slot, time),
+            InjectedInput::TouchCancel => self.touch_cancel(),
+        }
+    }
+
+    /// A touch point goes down at `pos`: it belongs to the surface under it until it goes up. Like a
+    /// click, it focuses and raises the window under it (or clears the focus over the background).
+    pub fn touch_down(&mut self, slot: u32, pos: Point<f64, Logical>, time_ms: u32) {
+        let Some(touch) = self.seat.get_touch() else {
+            return;
+        };
+        if !touch.is_grabbed() {
+            let window = self.space.element_under(pos).map(|(w, _)| w.clone());
+            self.focus_window(window);
+        }
+        let under = self.surface_under(pos);
+        touch.down(
+            self,
+            under,
+            &DownEvent {
+                slot: TouchSlot::from(Some(slot)),
+                location: pos,
+                serial: SERIAL_COUNTER.next_serial(),
+                time: time_ms,
+            },
+        );
+        touch.frame(self);
+    }
+
+    /// A touch point moves to `pos`; the surface it went down on receives the motion.
+    pub fn touch_motion(&mut self, slot: u32, pos: Point<f64, Logical>, time_ms: u32) {
+        let Some(touch) = self.seat.get_touch() else {
+            return;
+        };
+        let under = self.surface_under(pos);
+        touch.motion(
+            self,
+            under,
+            &TouchMotionEvent {
+                slot: TouchSlot::from(Some(slot)),
+                location: pos,
+                time: time_ms,
+            },
+        );
+        touch.frame(self);
+    }
+
+    /// A touch point lifts.
+    pub fn touch_up(&mut self, slot: u32, time_ms: u32) {
+        let Some(touch) = self.seat.get_touch() else {
+            return;
+        };
+        touch.up(
+            self,
+            &UpEvent {
+                slot: TouchSlot::from(Some(slot)),
+                serial: SERIAL_COUNTER.next_serial(),
+                time: time_ms,
+            },
+        );
+        touch.frame(self);
+    }
+
+    /// Every touch point is taken back from its client (wl_touch.cancel).
+    pub fn touch_cancel(&mut self) {
+        if let Some(touch) = self.seat.get_touch() {
+            touch.cancel(self);
+        }
     }
 
     /// Milliseconds for input event timestamps (the presentation clock, truncated as wl_pointer and

@@ -78,6 +78,12 @@ pub struct Weft {
     /// Windows placed so far, for the cascade of new toplevels.
     pub placed: u32,
     pub running: bool,
+    /// Off everywhere but under WLCS 1.5.0 (Debian bookworm's conformance suite), whose helper that
+    /// makes a toplevel commits its buffer without ever acknowledging a configure (fixed upstream in
+    /// wlcs 2a5bfbc): when set, such a commit is applied instead of raising
+    /// xdg_surface.unconfigured_buffer, so the suite's other tests can run. Set through the headless
+    /// backend's `Controller::accept_unconfigured_buffers`.
+    pub accept_unconfigured_buffers: bool,
     /// The event loop, for sources the compositor adds itself (the implicit-sync bridge's fence
     /// waits, the upload queue's slices); given by the backend that runs the loop.
     pub loop_handle: LoopHandle<'static, Weft>,
@@ -150,10 +156,12 @@ impl Weft {
         let shm_state = ShmState::new::<Self>(dh, SHM_FORMATS);
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
-        // A seat with no capabilities would make clients skip input entirely; keyboard and pointer are
-        // advertised even headless so clients that need them work (input arrives from later backends).
+        // A seat with no capabilities would make clients skip input entirely; keyboard, pointer and
+        // touch are advertised even headless: their input comes from a device backend or is
+        // injected (`crate::input::InjectedInput`: tests, the WLCS shim).
         let _ = seat.add_keyboard(Default::default(), 200, 25);
         seat.add_pointer();
+        seat.add_touch();
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
@@ -194,6 +202,7 @@ impl Weft {
             pings: Default::default(),
             placed: 0,
             running: true,
+            accept_unconfigured_buffers: false,
             loop_handle,
             uploads: Default::default(),
             make_renderer,
@@ -215,6 +224,8 @@ impl Weft {
             .map(|t| t.client())
             .collect();
         self.pings.tick(std::time::Instant::now(), clients);
+        // The seat: what this iteration's commits changed may put another surface under the pointer.
+        self.refresh_pointer_focus();
         let backend = self.display_handle.backend_handle();
         self.xdg_guard
             .prune(|client| backend.get_client_data(client.clone()).is_ok());

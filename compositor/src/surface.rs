@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use smithay::backend::renderer::utils::{CommitCounter, RendererSurfaceStateUserData};
+use smithay::reexports::wayland_server::backend::ObjectId;
 use smithay::reexports::wayland_server::protocol::{
     wl_buffer::WlBuffer, wl_shm, wl_surface::WlSurface,
 };
@@ -63,6 +64,9 @@ pub struct SurfaceContent {
     pub reason: Option<String>,
     /// The last commit of smithay's surface state that was imported.
     last_commit: Option<CommitCounter>,
+    /// The wl_buffer that commit had: smithay's commit counter counts damage, so a new buffer
+    /// attached with no damage leaves it where it was (found by WLCS, whose buffers come undamaged).
+    last_buffer: Option<ObjectId>,
     pub commits: u64,
     /// How often rung or reason changed (each change is one log line).
     pub path_changes: u64,
@@ -206,8 +210,9 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
     };
     let rs = rs.lock().unwrap_or_else(|p| p.into_inner());
     let commit = rs.current_commit();
+    let buffer_id = rs.buffer().map(|b| b.id());
     with_content(states, |content| {
-        if content.last_commit == Some(commit) {
+        if content.last_commit == Some(commit) && content.last_buffer == buffer_id {
             return false;
         }
         content.id = surface.id().protocol_id();
@@ -244,6 +249,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
         }
         content.commit_cpu_ns += thread_cpu_ns().saturating_sub(started);
         content.last_commit = Some(commit);
+        content.last_buffer = buffer_id;
         true
     })
 }

@@ -126,6 +126,10 @@ impl Weft {
             (has_new_buffer, configured)
         });
         if has_new_buffer && !configured {
+            if self.accept_unconfigured_buffers {
+                tracing::debug!("a buffer before the first ack_configure, accepted (WLCS 1.5.0)");
+                return false;
+            }
             xdg.post_error(
                 xdg_surface::Error::UnconfiguredBuffer,
                 "a buffer was committed before the first configure was acknowledged",

@@ -106,6 +106,8 @@ impl XdgShellHandler for Weft {
             self.space.unmap_elem(&w);
         }
         self.damage();
+        // As for popups: leave its wl_surface while it still exists.
+        self.refresh_pointer_focus();
     }
 
     fn popup_destroyed(&mut self, surface: PopupSurface) {
@@ -126,6 +128,9 @@ impl XdgShellHandler for Weft {
             }
         }
         self.damage();
+        // Now, while its wl_surface still exists to be left: a client usually destroys that next,
+        // in the same batch, and after that no wl_pointer.leave can name it.
+        self.refresh_pointer_focus();
     }
 
     fn title_changed(&mut self, _surface: ToplevelSurface) {
@@ -178,7 +183,11 @@ impl Weft {
         };
         if !toplevel.is_initial_configure_sent() {
             send_configure_tracked(&mut self.xdg_guard, &toplevel);
-            return;
+            // Under WLCS 1.5.0 only (see `Weft::accept_unconfigured_buffers`) the initial commit
+            // may carry the first buffer, which then maps the window as a later commit would.
+            if !self.accept_unconfigured_buffers {
+                return;
+            }
         }
         let has_content = crate::surface::content_snapshot(root, |c| c.has_content());
         let mapped = self.space.elements().any(|w| w == &window);

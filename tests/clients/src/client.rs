@@ -96,7 +96,12 @@ pub struct Client {
 impl Client {
     /// Connects to the Wayland socket at `path` and binds the globals weft must offer.
     pub fn connect(path: &Path) -> Result<Self, ClientError> {
-        let stream = UnixStream::connect(path)?;
+        Self::from_stream(UnixStream::connect(path)?)
+    }
+
+    /// As [`Client::connect`], on an already-connected socket (one end of a socket pair whose other
+    /// end weft serves: `weft::Controller::insert_client`).
+    pub fn from_stream(stream: UnixStream) -> Result<Self, ClientError> {
         let conn = Connection::from_socket(stream)?;
         let (globals, queue) = registry_queue_init::<State>(&conn)?;
         let qh = queue.handle();
