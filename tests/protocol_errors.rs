@@ -192,6 +192,69 @@ fn xdg_surface_on_a_subsurface_is_a_role_error() {
 }
 
 #[test]
+fn xdg_surface_on_a_subsurface_is_a_role_error_at_once() {
+    // Raised by get_xdg_surface itself (WLCS checks this), not only when a toplevel is made.
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_wm_base", 0, |c| {
+        let parent = c.compositor.create_surface(&c.qh, ());
+        let (child, _sub) = c.subsurface(&parent);
+        let _xdg = c.wm_base.get_xdg_surface(&child, &c.qh, ());
+    });
+}
+
+#[test]
+fn xdg_surface_on_a_surface_with_an_attached_buffer() {
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_wm_base", 4, |c| {
+        let buffer = ShmBuffer::new(&c.shm, &c.qh, 16, 16, Format::Xrgb8888, |_, _| {
+            argb(1, 2, 3, 255)
+        })
+        .unwrap();
+        let s = c.compositor.create_surface(&c.qh, ());
+        s.attach(Some(&buffer.buffer), 0, 0);
+        let _xdg = c.wm_base.get_xdg_surface(&s, &c.qh, ());
+        std::mem::forget(buffer);
+    });
+}
+
+#[test]
+fn xdg_surface_on_a_surface_with_a_committed_buffer() {
+    let h = Harness::new(320, 240, 60);
+    expect_error(&h, "xdg_wm_base", 4, |c| {
+        let buffer = ShmBuffer::new(&c.shm, &c.qh, 16, 16, Format::Xrgb8888, |_, _| {
+            argb(1, 2, 3, 255)
+        })
+        .unwrap();
+        let s = c.compositor.create_surface(&c.qh, ());
+        s.attach(Some(&buffer.buffer), 0, 0);
+        s.commit();
+        c.roundtrip().unwrap();
+        let _xdg = c.wm_base.get_xdg_surface(&s, &c.qh, ());
+        std::mem::forget(buffer);
+    });
+}
+
+#[test]
+fn xdg_surface_after_a_null_buffer_is_fine() {
+    // A surface whose buffer was taken away again (null attached and committed) may become an
+    // xdg_surface.
+    let h = Harness::new(320, 240, 60);
+    let mut c = h.client();
+    let buffer = ShmBuffer::new(&c.shm, &c.qh, 16, 16, Format::Xrgb8888, |_, _| {
+        argb(1, 2, 3, 255)
+    })
+    .unwrap();
+    let s = c.compositor.create_surface(&c.qh, ());
+    s.attach(Some(&buffer.buffer), 0, 0);
+    s.commit();
+    s.attach(None, 0, 0);
+    s.commit();
+    c.roundtrip().unwrap();
+    let _xdg = c.wm_base.get_xdg_surface(&s, &c.qh, ());
+    c.roundtrip().expect("no protocol error");
+}
+
+#[test]
 fn destroying_wm_base_with_live_surfaces() {
     let h = Harness::new(320, 240, 60);
     expect_error(&h, "xdg_wm_base", 1, |c| {

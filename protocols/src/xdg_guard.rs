@@ -21,6 +21,11 @@
 //!   four of them (anchor corner, offset, minus the popup size) in 32-bit arithmetic and then
 //!   slides it against the output: extreme values overflowed (a panic found by the wire fuzzer).
 //!   Within the limit the sums stay below 2^30, which leaves room for any output's coordinates.
+//! - `xdg_wm_base.get_xdg_surface` on a wl_surface with another role (a sub-surface, a cursor):
+//!   `xdg_wm_base.role`; smithay checks roles only when the toplevel or popup is made.
+//! - `xdg_wm_base.get_xdg_surface` on a wl_surface with a buffer attached or committed:
+//!   `xdg_wm_base.invalid_surface_state` ("creating an xdg_surface from a wl_surface which has a
+//!   buffer attached or committed is a client error"); smithay does not check it.
 //!
 //! `xdg_surface.unconfigured_buffer` needs the commit's buffer, so the compositor raises it at commit
 //! through [`XdgGuardData::xdg_surface_of`], which this guard fills in when a role object is made.
@@ -442,6 +447,69 @@ where
     }
 }
 
+/// What `get_xdg_surface` needs to know of its wl_surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewXdgSurfaceFacts {
+    /// The surface's role, if it has one.
+    pub role: Option<&'static str>,
+    /// A buffer is attached (pending) to the surface.
+    pub buffer_attached: bool,
+    /// The surface's current state has a buffer.
+    pub buffer_committed: bool,
+}
+
+/// `xdg_wm_base.get_xdg_surface`: the wl_surface must have no role but an xdg one (a surface whose
+/// toplevel or popup was destroyed may get a new one) and no buffer attached or committed.
+pub fn check_new_xdg_surface(
+    facts: &NewXdgSurfaceFacts,
+) -> Result<(), Violation<xdg_wm_base::Error>> {
+    if let Some(role) = facts
+        .role
+        .filter(|r| !matches!(*r, "xdg_toplevel" | "xdg_popup"))
+    {
+        return Err(Violation::new(
+            xdg_wm_base::Error::Role,
+            format!("the wl_surface already has the role {role}"),
+        ));
+    }
+    if facts.buffer_attached || facts.buffer_committed {
+        return Err(Violation::new(
+            xdg_wm_base::Error::InvalidSurfaceState,
+            "an xdg_surface cannot be made of a wl_surface with a buffer attached or committed",
+        ));
+    }
+    Ok(())
+}
+
+/// The facts [`check_new_xdg_surface`] decides on, read from smithay's surface state.
+fn surface_facts(surface: &WlSurface) -> NewXdgSurfaceFacts {
+    use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
+    use smithay::wayland::compositor::{
+        get_role, with_states, BufferAssignment, SurfaceAttributes,
+    };
+    let role = get_role(surface);
+    let (buffer_attached, buffer_committed) = with_states(surface, |states| {
+        let attached = matches!(
+            states
+                .cached_state
+                .get::<SurfaceAttributes>()
+                .pending()
+                .buffer,
+            Some(BufferAssignment::NewBuffer(_))
+        );
+        let committed = states
+            .data_map
+            .get::<RendererSurfaceStateUserData>()
+            .is_some_and(|rs| rs.lock().map(|rs| rs.buffer().is_some()).unwrap_or(false));
+        (attached, committed)
+    });
+    NewXdgSurfaceFacts {
+        role,
+        buffer_attached,
+        buffer_committed,
+    }
+}
+
 impl<D> Dispatch<xdg_wm_base::XdgWmBase, smithay::wayland::shell::xdg::XdgWmBaseUserData, D>
     for XdgGuard
 where
@@ -465,6 +533,12 @@ where
         if !known.contains(resource) {
             known.retain(|w| w.is_alive());
             known.push(resource.clone());
+        }
+        if let xdg_wm_base::Request::GetXdgSurface { surface, .. } = &request {
+            if let Err(v) = check_new_xdg_surface(&surface_facts(surface)) {
+                resource.post_error(v.error, v.message);
+                return;
+            }
         }
         <XdgShellState as Dispatch<xdg_wm_base::XdgWmBase, _, D>>::request(
             state, client, resource, request, data, dh, data_init,
@@ -568,6 +642,31 @@ mod tests {
             XdgSurfaceViolation::WmBase(v) => format!("xdg_wm_base {:?}", v.error),
             XdgSurfaceViolation::Surface(v) => format!("xdg_surface {:?}", v.error),
         })
+    }
+
+    #[test]
+    fn a_new_xdg_surface_needs_no_other_role_and_no_buffer() {
+        let facts = |role, attached, committed| NewXdgSurfaceFacts {
+            role,
+            buffer_attached: attached,
+            buffer_committed: committed,
+        };
+        let error = |f: NewXdgSurfaceFacts| check_new_xdg_surface(&f).err().map(|v| v.error);
+        assert_eq!(error(facts(None, false, false)), None);
+        assert_eq!(error(facts(Some("xdg_toplevel"), false, false)), None);
+        assert_eq!(error(facts(Some("xdg_popup"), false, false)), None);
+        assert_eq!(
+            error(facts(Some("subsurface"), false, false)),
+            Some(xdg_wm_base::Error::Role)
+        );
+        assert_eq!(
+            error(facts(None, true, false)),
+            Some(xdg_wm_base::Error::InvalidSurfaceState)
+        );
+        assert_eq!(
+            error(facts(Some("xdg_toplevel"), false, true)),
+            Some(xdg_wm_base::Error::InvalidSurfaceState)
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! implementation". So every import gets its own `dup` of the client's fd, and that dup is closed by us
 //! only when the import *failed*.
 
-use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::sync::Arc;
 
 use ash::vk;
@@ -256,6 +256,21 @@ fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, ImportError> {
         .map_err(|e| ImportError::Temporary(format!("dup of the dma-buf fd failed: {e}")))
 }
 
+/// (device, inode) of an open fd.
+fn file_identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    rustix::fs::fstat(fd)
+        .ok()
+        .map(|st| (st.st_dev, st.st_ino))
+}
+
+/// (device, inode) of the file fd number `raw` refers to now, or `None` when it is not open; asked
+/// of /proc, so a number that may have been closed is never used as an fd.
+fn number_identity(raw: std::os::fd::RawFd) -> Option<(u64, u64)> {
+    rustix::fs::stat(format!("/proc/self/fd/{raw}"))
+        .ok()
+        .map(|st| (st.st_dev, st.st_ino))
+}
+
 /// Imports `fd` as dedicated device memory for `requirements`, for a buffer or an image.
 fn import_memory(
     device: &Device,
@@ -283,6 +298,8 @@ fn import_memory(
     }
     let type_index = bits.trailing_zeros();
     let owned = dup(fd)?;
+    // Which file `raw` is, to tell after a failed import whether it is still ours to close.
+    let identity = file_identity(owned.as_fd());
     let raw = owned.into_raw_fd();
     let mut import = vk::ImportMemoryFdInfoKHR::default()
         .handle_type(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT)
@@ -304,8 +321,18 @@ fn import_memory(
     match allocated {
         Ok(memory) => Ok(memory),
         Err(e) => {
-            // SAFETY: the failed import did not take ownership of `raw`, which nothing else uses.
-            drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) });
+            // A failed import does not take ownership of `raw` (VUID-VkImportMemoryFdInfoKHR: "on
+            // success"), but lavapipe closes it on some failures anyway (a write-sealed memfd,
+            // found by the wire fuzzer); closing it again would close whatever fd took its number
+            // meanwhile. So it is closed only while it is still the very file that was imported.
+            let still_ours = identity.is_some() && identity == number_identity(raw);
+            if still_ours {
+                // SAFETY: `raw` is still our dup of the imported file (checked just above) and
+                // nothing else owns that number.
+                drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) });
+            } else {
+                debug!("the driver closed the fd of a failed import itself; not closed again");
+            }
             Err(match e {
                 vk::Result::ERROR_OUT_OF_HOST_MEMORY | vk::Result::ERROR_OUT_OF_DEVICE_MEMORY => {
                     ImportError::Temporary(format!("vkAllocateMemory (import): {e}"))
