@@ -539,3 +539,40 @@ fn pointer_coordinates_are_surface_local_on_a_window_with_a_geometry_offset() {
     client.roundtrip().expect("roundtrip");
     assert_eq!(seen.take(), [Seen::PointerEnter { x: 15.0, y: 25.0 }]);
 }
+
+#[test]
+fn a_touch_point_lifts_when_its_surface_is_destroyed() {
+    let h = Harness::new(640, 480, 60);
+    let mut s = Scene::new(&h, "touched");
+    s.seen();
+    h.weft
+        .inject(InjectedInput::TouchDown {
+            slot: 2,
+            x: s.x + 10.0,
+            y: s.y + 10.0,
+        })
+        .expect("inject");
+    // The client destroys the touched window while the finger is still down: weft lifts the point
+    // (a client has no other way to learn that the touch sequence is over).
+    s.toplevel.toplevel.destroy();
+    s.toplevel.xdg_surface.destroy();
+    s.toplevel.surface.destroy();
+    s.client.roundtrip().expect("roundtrip");
+    let seen = s.seen();
+    assert!(
+        seen.contains(&Seen::TouchUp { id: 2 }),
+        "no wl_touch.up after the surface was destroyed: {seen:?}"
+    );
+    // The slot is free again: a new point on it is an ordinary down, on the background now.
+    h.weft
+        .inject(InjectedInput::TouchDown {
+            slot: 2,
+            x: s.x + 10.0,
+            y: s.y + 10.0,
+        })
+        .expect("inject");
+    h.weft
+        .inject(InjectedInput::TouchUp { slot: 2 })
+        .expect("inject");
+    s.client.roundtrip().expect("the client is still fine");
+}

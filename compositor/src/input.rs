@@ -92,6 +92,10 @@ struct PointerOutside(AtomicBool);
 /// so that a scene change that moves the surface under a resting pointer is noticed.
 struct PointerTarget(Mutex<Option<(WlSurface, Point<f64, Logical>)>>);
 
+/// Seat user data: the surface each touch point went down on, by slot, so a point whose surface
+/// is destroyed can be lifted (wl_touch.up) rather than left down forever.
+struct TouchPoints(Mutex<std::collections::HashMap<u32, WlSurface>>);
+
 /// evdev key codes are XKB keycodes minus 8 (the X11 offset xkbcommon keeps).
 const XKB_KEYCODE_OFFSET: u32 = 8;
 
@@ -369,6 +373,12 @@ impl Weft {
             self.focus_window(window);
         }
         let under = self.surface_under(pos);
+        if let Some((surface, _)) = &under {
+            self.touch_points()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(slot, surface.clone());
+        }
         touch.down(
             self,
             under,
@@ -405,6 +415,10 @@ impl Weft {
         let Some(touch) = self.seat.get_touch() else {
             return;
         };
+        self.touch_points()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&slot);
         touch.up(
             self,
             &UpEvent {
@@ -418,9 +432,38 @@ impl Weft {
 
     /// Every touch point is taken back from its client (wl_touch.cancel).
     pub fn touch_cancel(&mut self) {
+        self.touch_points()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         if let Some(touch) = self.seat.get_touch() {
             touch.cancel(self);
         }
+    }
+
+    /// `surface` is being destroyed: every touch point that went down on it lifts (wl_touch.up),
+    /// as if the finger had left, so its client does not wait for an up that never comes.
+    pub fn touch_surface_destroyed(&mut self, surface: &WlSurface) {
+        let slots: Vec<u32> = self
+            .touch_points()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, s)| *s == surface)
+            .map(|(slot, _)| *slot)
+            .collect();
+        let time = self.input_time_ms();
+        for slot in slots {
+            self.touch_up(slot, time);
+        }
+    }
+
+    fn touch_points(&self) -> &Mutex<std::collections::HashMap<u32, WlSurface>> {
+        &self
+            .seat
+            .user_data()
+            .get_or_insert_threadsafe(|| TouchPoints(Mutex::new(Default::default())))
+            .0
     }
 
     /// Milliseconds for input event timestamps (the presentation clock, truncated as wl_pointer and

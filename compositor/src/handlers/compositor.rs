@@ -55,6 +55,7 @@ impl CompositorHandler for Weft {
         crate::implicit_sync::install(surface);
         smithay::wayland::compositor::add_destruction_hook(surface, |state: &mut Weft, surface| {
             state.xdg_guard.surface_destroyed(surface);
+            state.touch_surface_destroyed(surface);
             state.damage();
         });
     }

@@ -258,9 +258,7 @@ fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, ImportError> {
 
 /// (device, inode) of an open fd.
 fn file_identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
-    rustix::fs::fstat(fd)
-        .ok()
-        .map(|st| (st.st_dev, st.st_ino))
+    rustix::fs::fstat(fd).ok().map(|st| (st.st_dev, st.st_ino))
 }
 
 /// (device, inode) of the file fd number `raw` refers to now, or `None` when it is not open; asked
