@@ -321,6 +321,7 @@ fn winit_backend_shows_clients_and_forwards_input() {
             &format!("{OUT_W}x{OUT_H}@60"),
             "--socket",
             SOCKET,
+            "--fault-injection",
         ])
         .env("DISPLAY", format!(":{display}"))
         // winit would pick a parent session's Wayland display over Xvfb.
@@ -423,6 +424,38 @@ fn winit_backend_shows_clients_and_forwards_input() {
             let want: Vec<_> = probes.iter().map(|p| (p.0, p.1, p.2)).collect();
             panic!("the X window does not show the client's pattern\nwant {want:?}\nseen {seen:?}\n--- weft's log ---\n{}", read_log(&log));
         }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The render device is lost (test hook): at the next frame weft finds out, rebuilds its
+    // renderer and the window's swapchain on a new device, and the client's pattern is in the
+    // window again.
+    let fault: Request = serde_json::from_value(
+        serde_json::json!({ "command": "inject_fault", "fault": "device-lost" }),
+    )
+    .expect("request");
+    weft_compositor::ipc::client::request(&ipc, &fault).expect("fault injected");
+    c.frame(&top.surface, 2);
+    c.show(&top.surface, &buffer.buffer);
+    wait_for(&mut c, &log, "a frame callback after the rebuild", |c| {
+        c.state.frames_done.iter().any(|(t, _)| *t == 2)
+    });
+    let devices =
+        weft_compositor::ipc::client::request(&ipc, &Request::Devices).expect("IPC devices");
+    assert_eq!(devices[0]["generation"], 1, "{devices}");
+    let start = Instant::now();
+    loop {
+        let (w, _, pixels) = x.screenshot();
+        let (px, py, want) = probes[0];
+        let seen = pixels[(py as u32 * w + px as u32) as usize];
+        if close(want, seen) {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "after the rebuild the window shows {seen:?} at ({px}, {py}), not {want:?}\n--- weft's log ---\n{}",
+            read_log(&log)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 

@@ -118,7 +118,8 @@ impl ApplicationHandler for App {
 /// The window, its swapchain and what the next frame must do about them.
 struct Nested {
     window: Arc<Window>,
-    swapchain: Swapchain,
+    /// `None` only between a device loss and the rebuild on the new device.
+    swapchain: Option<Swapchain>,
     /// The window was resized (or the swapchain went stale): recreate before the next frame.
     resize: Option<PhysicalSize<u32>>,
     /// The window system lost our pixels (an expose): present again even if nothing changed.
@@ -218,7 +219,7 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
 
     let mut nested = Nested {
         window,
-        swapchain,
+        swapchain: Some(swapchain),
         resize: None,
         redraw: true,
         presented: 0,
@@ -376,23 +377,59 @@ impl Nested {
         Ok(())
     }
 
+    /// The render device was lost: the swapchain (made on it) goes first, then weft rebuilds its
+    /// renderer ([`weft_compositor::recovery`]) and the window gets a swapchain on the new device.
+    /// A rebuild that cannot happen yet is tried again at the next frame.
+    fn rebuild_after_loss(
+        &mut self,
+        state: &mut Weft,
+        why: &weft_compositor::render::RenderError,
+    ) -> Result<(), WinitError> {
+        self.swapchain = None;
+        if !state.rebuild_renderer(why) {
+            return Ok(());
+        }
+        let size = self.window.inner_size();
+        let swapchain = Swapchain::new(
+            &state.renderer,
+            self.window.clone(),
+            size.width,
+            size.height,
+        )?;
+        let (width, height) = swapchain.extent();
+        self.swapchain = Some(swapchain);
+        state.resize_output(0, width, height)?;
+        self.redraw = true;
+        info!("window swapchain rebuilt on the new render device");
+        Ok(())
+    }
+
     /// Renders output 0 and presents it. Returns whether a frame was presented.
     fn render_and_present(&mut self, state: &mut Weft) -> Result<bool, WinitError> {
         for attempt in 0..2 {
-            if let Err(e) = state.render_output(0, false) {
-                return match e.class() {
-                    ErrorClass::DeviceLost => Err(e.into()),
-                    _ => {
-                        warn!(error = %e, "rendering the window's frame failed");
-                        Ok(false)
-                    }
-                };
+            let rendered = if self.swapchain.is_some() {
+                state.render_output(0, false).map(|_| ())
+            } else {
+                // Still waiting for a device to rebuild on.
+                Err(weft_compositor::render::RenderError::Vk(
+                    "(no swapchain since a device loss)",
+                    weft_compositor::render::vk::Result::ERROR_DEVICE_LOST,
+                ))
+            };
+            if let Err(e) = rendered {
+                if e.class() == ErrorClass::DeviceLost {
+                    self.rebuild_after_loss(state, &e)?;
+                } else {
+                    warn!(error = %e, "rendering the window's frame failed");
+                }
+                return Ok(false);
             }
             let started = Instant::now();
-            let Some(output) = state.outputs.first() else {
+            let (Some(output), Some(swapchain)) = (state.outputs.first(), self.swapchain.as_mut())
+            else {
                 return Ok(false);
             };
-            match self.swapchain.present(&output.target) {
+            match swapchain.present(&output.target) {
                 Ok(outcome) => {
                     self.presented += 1;
                     tracing::trace!(
@@ -420,6 +457,10 @@ impl Nested {
                     warn!(error = %e, "presenting the window's frame failed");
                     return Ok(false);
                 }
+                Err(PresentError::Render(e)) => {
+                    self.rebuild_after_loss(state, &e)?;
+                    return Ok(false);
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -429,7 +470,12 @@ impl Nested {
     /// Recreates the swapchain for `size` and gives the output the swapchain's size. Returns whether
     /// there is something to present to (a minimised window has no area).
     fn recreate(&mut self, state: &mut Weft, size: PhysicalSize<u32>) -> Result<bool, WinitError> {
-        match self.swapchain.recreate(size.width, size.height) {
+        let Some(swapchain) = self.swapchain.as_mut() else {
+            // No device to make one on yet (a loss not rebuilt): the next frame tries again.
+            self.resize = Some(size);
+            return Ok(false);
+        };
+        match swapchain.recreate(size.width, size.height) {
             Ok(()) => {}
             Err(PresentError::NotNow(why)) => {
                 debug!(why, "not presenting for now");
@@ -439,7 +485,7 @@ impl Nested {
             }
             Err(e) => return Err(e.into()),
         }
-        let (width, height) = self.swapchain.extent();
+        let (width, height) = swapchain.extent();
         state.resize_output(0, width, height)?;
         info!(width, height, "window output resized");
         self.redraw = true;
