@@ -178,3 +178,51 @@ fn a_client_piling_up_held_commits_is_ended_and_nobody_else() {
     h.settle(&mut bystander);
     assert_eq!(h.surfaces().len(), 1, "only the bystander is left");
 }
+
+#[test]
+fn the_same_fenced_buffer_committed_twice_is_held_twice() {
+    let h = Harness::deterministic(320, 240, 60);
+    let vgem = Vgem::open().expect("vgem (run inside tests/vm)");
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
+    let t = c.toplevel("twice", "weft.test").expect("toplevel");
+    // Frame A (blue) shown; then frame B (red) committed twice while its write fence is pending.
+    let a = vgem_frame(&vgem, [255, 0, 0, 0]);
+    let wa = send(&c, &d, &a);
+    c.show(&t.surface, &wa);
+    c.roundtrip().expect("roundtrip");
+    h.settle(&mut c);
+    let before = h.surface("twice");
+    let b = vgem_frame(&vgem, [0, 0, 255, 0]);
+    let wb = send(&c, &d, &b);
+    let fence = vgem.attach_fence(&b, Access::Write).expect("fence");
+    let attached = Instant::now();
+    c.show(&t.surface, &wb);
+    c.show(&t.surface, &wb);
+    c.roundtrip().expect("roundtrip");
+    h.settle(&mut c);
+    let held = h.surface("twice");
+    assert_eq!(
+        held["fence_waits"].as_u64(),
+        Some(2),
+        "both commits wait: {held}"
+    );
+    assert_eq!(
+        held["commits"], before["commits"],
+        "neither is applied: {held}"
+    );
+    assert_eq!(centre(&h, "twice"), [0, 0, 255], "still frame A");
+    assert!(attached.elapsed() < Duration::from_secs(8));
+    vgem.signal(fence).expect("signal");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.surface("twice")["commits"] == before["commits"] {
+        assert!(
+            Instant::now() < deadline,
+            "the held commits were never applied"
+        );
+        c.roundtrip().expect("roundtrip");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.settle(&mut c);
+    assert_eq!(centre(&h, "twice"), [255, 0, 0], "frame B after its fence");
+}

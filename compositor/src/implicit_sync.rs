@@ -34,6 +34,29 @@ pub fn install(surface: &WlSurface) {
     });
 }
 
+/// The same dma-buf on duplicated fds (each plane's fd `dup`ed).
+fn duplicate(dmabuf: &Dmabuf) -> Option<Dmabuf> {
+    use smithay::backend::allocator::dmabuf::DmabufFlags;
+    let flags = if dmabuf.y_inverted() {
+        DmabufFlags::Y_INVERT
+    } else {
+        DmabufFlags::empty()
+    };
+    let mut builder = Dmabuf::builder_from_buffer(dmabuf, flags);
+    for (idx, ((fd, offset), stride)) in dmabuf
+        .handles()
+        .zip(dmabuf.offsets())
+        .zip(dmabuf.strides())
+        .enumerate()
+    {
+        let fd = fd.try_clone_to_owned().ok()?;
+        if !builder.add_plane(fd, u32::try_from(idx).ok()?, offset, stride) {
+            return None;
+        }
+    }
+    builder.build()
+}
+
 /// The dma-buf this commit attaches, if any.
 fn pending_dmabuf(surface: &WlSurface) -> Option<Dmabuf> {
     with_states(surface, |states| {
@@ -61,8 +84,15 @@ fn hold_until_written(
     surface: &WlSurface,
     dmabuf: &Dmabuf,
 ) {
+    // The wait is on duplicates of the plane fds: the event loop registers an fd once, so waiting
+    // on the client's own fds failed (EEXIST) when the same still-fenced buffer was committed
+    // again, and that commit went through unwaited.
+    let Some(waited) = duplicate(dmabuf) else {
+        warn!("cannot duplicate a dma-buf's fds to wait for its fences; commit applied now");
+        return;
+    };
     // Err(AlreadyReady): every plane polls readable now, the commit goes through at once.
-    let Ok((blocker, source)) = dmabuf.generate_blocker(Interest::READ) else {
+    let Ok((blocker, source)) = waited.generate_blocker(Interest::READ) else {
         return;
     };
     let Some(client) = surface.client() else {
