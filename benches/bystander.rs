@@ -13,7 +13,6 @@
 //!
 //! Run: `cargo bench --bench bystander` (optionally `-- SECONDS` per phase, default 3).
 
-use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,28 +72,6 @@ fn rate(stamps: &Stamps, from: Instant, to: Instant) -> (f64, Duration, Duration
     (fps, median, longest)
 }
 
-fn sparse_buffer(
-    c: &Client,
-    w: i32,
-    h: i32,
-) -> anyhow::Result<(
-    std::os::fd::OwnedFd,
-    wayland_client::protocol::wl_buffer::WlBuffer,
-)> {
-    let size = w as u64 * h as u64 * 4;
-    let fd = rustix::fs::memfd_create("weft-bench-greedy", rustix::fs::MemfdFlags::CLOEXEC)?;
-    rustix::fs::ftruncate(&fd, size)?;
-    let pool = c.shm.create_pool(
-        fd.as_fd(),
-        i32::try_from(size).unwrap_or(i32::MAX),
-        &c.qh,
-        (),
-    );
-    let buffer = pool.create_buffer(0, w, h, w * 4, Format::Xrgb8888, &c.qh, ());
-    pool.destroy();
-    Ok((fd, buffer))
-}
-
 fn main() -> anyhow::Result<()> {
     let secs: f64 = std::env::args()
         .skip(1)
@@ -140,7 +117,7 @@ fn main() -> anyhow::Result<()> {
         let _ = c.roundtrip();
         std::thread::sleep(Duration::from_millis(200));
     });
-    let (_huge_fd, huge) = sparse_buffer(&greedy, 16384, 16384)?;
+    let (_huge_fd, huge) = weft_clients::shm::sparse_buffer(&greedy.shm, &greedy.qh, 16384, 16384)?;
     measure(
         "16384x16384 (1 GiB, refused) / 200 ms",
         &mut greedy,

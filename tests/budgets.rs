@@ -63,29 +63,6 @@ impl Bystander {
     }
 }
 
-/// A wl_shm buffer of `w`×`h` XRGB8888 over a sparse memfd (legal, costs the client nothing).
-fn sparse_shm_buffer(
-    c: &Client,
-    w: i32,
-    h: i32,
-) -> (
-    std::os::fd::OwnedFd,
-    wayland_client::protocol::wl_buffer::WlBuffer,
-) {
-    let size = w as u64 * h as u64 * 4;
-    let fd = rustix::fs::memfd_create("weft-greedy", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
-    rustix::fs::ftruncate(&fd, size).unwrap();
-    let pool = c.shm.create_pool(
-        fd.as_fd(),
-        i32::try_from(size).unwrap_or(i32::MAX),
-        &c.qh,
-        (),
-    );
-    let buffer = pool.create_buffer(0, w, h, w * 4, Format::Xrgb8888, &c.qh, ());
-    pool.destroy();
-    (fd, buffer)
-}
-
 #[test]
 fn a_huge_shm_buffer_is_refused_and_stalls_nobody() {
     let h = Harness::new(640, 480, 60);
@@ -94,7 +71,8 @@ fn a_huge_shm_buffer_is_refused_and_stalls_nobody() {
     let mut greedy = h.client();
     let top = greedy.toplevel("greedy", "weft.greedy").unwrap();
     // 16384×16384: 1 GiB of texture, four times the per-client budget.
-    let (_fd, buffer) = sparse_shm_buffer(&greedy, 16384, 16384);
+    let (_fd, buffer) =
+        weft_clients::shm::sparse_buffer(&greedy.shm, &greedy.qh, 16384, 16384).unwrap();
     let started = Instant::now();
     greedy.show(&top.surface, &buffer);
     greedy

@@ -24,7 +24,6 @@ use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, UpEvent}
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, SERIAL_COUNTER};
-use smithay::wayland::shell::xdg::ToplevelSurface;
 
 use crate::state::Weft;
 
@@ -137,12 +136,7 @@ impl Weft {
     /// no other does. A toplevel whose state changes is reconfigured (once its initial configure
     /// went out; before that the state rides along with it).
     fn set_activated(&mut self, focused: Option<&WlSurface>) {
-        let toplevels: Vec<ToplevelSurface> = self
-            .space
-            .elements()
-            .chain(self.pending_windows.iter())
-            .filter_map(|w| w.toplevel().cloned())
-            .collect();
+        let toplevels = self.toplevels();
         for toplevel in toplevels {
             let want = Some(toplevel.wl_surface()) == focused;
             toplevel.with_pending_state(|s| {

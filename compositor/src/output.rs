@@ -170,12 +170,7 @@ impl Weft {
     /// Sends maximized and fullscreen toplevels a configure with the first output's current size.
     fn refill_toplevels(&mut self) {
         let size = self.outputs.first().map(|o| o.logical_size());
-        let toplevels: Vec<_> = self
-            .space
-            .elements()
-            .chain(self.pending_windows.iter())
-            .filter_map(|w| w.toplevel().cloned())
-            .collect();
+        let toplevels = self.toplevels();
         for toplevel in toplevels {
             let filled = toplevel.with_pending_state(|state| {
                 let filled = state.states.contains(xdg_toplevel::State::Maximized)

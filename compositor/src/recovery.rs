@@ -80,10 +80,7 @@ impl Weft {
     /// The root of every surface tree weft may draw: toplevels (mapped or not) and their popups.
     fn surface_roots(&self) -> Vec<WlSurface> {
         let mut roots = Vec::new();
-        for window in self.space.elements().chain(self.pending_windows.iter()) {
-            let Some(toplevel) = window.toplevel() else {
-                continue;
-            };
+        for toplevel in self.toplevels() {
             let surface = toplevel.wl_surface().clone();
             roots.extend(
                 PopupManager::popups_for_surface(&surface).map(|(p, _)| p.wl_surface().clone()),

@@ -236,6 +236,15 @@ impl Weft {
         }
     }
 
+    /// Every toplevel, mapped or still waiting for its first buffer.
+    pub fn toplevels(&self) -> Vec<smithay::wayland::shell::xdg::ToplevelSurface> {
+        self.space
+            .elements()
+            .chain(self.pending_windows.iter())
+            .filter_map(|w| w.toplevel().cloned())
+            .collect()
+    }
+
     /// Marks every output for re-rendering.
     pub fn damage(&mut self) {
         self.scene_generation += 1;

@@ -95,3 +95,21 @@ impl Drop for ShmBuffer {
         let _ = unsafe { munmap(self.ptr.cast(), self.len) };
     }
 }
+
+/// A `w`×`h` XRGB8888 wl_shm buffer over a sparse memfd: legal, and it costs the client nothing
+/// (the greedy client of the budget tests and the bystander benchmark). Keep the fd while the
+/// buffer is in use.
+pub fn sparse_buffer(
+    shm: &wl_shm::WlShm,
+    qh: &QueueHandle<State>,
+    w: i32,
+    h: i32,
+) -> Result<(OwnedFd, wl_buffer::WlBuffer), ClientError> {
+    let size = u64::from(w.unsigned_abs()) * u64::from(h.unsigned_abs()) * 4;
+    let fd = memfd_create("weft-sparse", MemfdFlags::CLOEXEC)?;
+    ftruncate(&fd, size)?;
+    let pool = shm.create_pool(fd.as_fd(), i32::try_from(size).unwrap_or(i32::MAX), qh, ());
+    let buffer = pool.create_buffer(0, w, h, w * 4, wl_shm::Format::Xrgb8888, qh, ());
+    pool.destroy();
+    Ok((fd, buffer))
+}
