@@ -72,6 +72,13 @@ struct RunArgs {
     /// Accept `weft msg inject-fault` (test hooks that break the render device on purpose).
     #[arg(long)]
     fault_injection: bool,
+    /// Render on this device: a DRM node (/dev/dri/renderD128) or part of the Vulkan device's
+    /// name (default: the registry's policy; also WEFT_RENDER_DEVICE).
+    #[arg(long)]
+    render_device: Option<String>,
+    /// Replace the machine's devices with a made-up topology (JSON; tests).
+    #[arg(long)]
+    simulate_devices: Option<std::path::PathBuf>,
     /// The client to run, with WAYLAND_DISPLAY and WEFT_SOCKET set.
     #[arg(last = true)]
     command: Vec<OsString>,
@@ -182,6 +189,10 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
         exit_with_client: args.exit_with_client,
         runtime_dir: None,
         fault_injection: args.fault_injection,
+        devices: weft_compositor::DeviceOptions {
+            render_device: args.render_device,
+            simulate: args.simulate_devices,
+        },
     };
     match backend {
         Backend::Headless => {
@@ -287,7 +298,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
             ],
         ),
         MsgWhat::Surfaces => print_surfaces(&data),
-        MsgWhat::Devices => print_table(&data, &["name", "kind", "driver", "api_version"]),
+        MsgWhat::Devices => print_devices(&data),
         MsgWhat::Clients => print_clients(&data),
         MsgWhat::Imports
         | MsgWhat::ImportPolicy { .. }
@@ -334,6 +345,72 @@ fn cell(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => "-".into(),
         other => other.to_string(),
+    }
+}
+
+/// `weft msg devices`: one row per device, the render device marked, caps as words.
+fn print_devices(data: &serde_json::Value) {
+    let rows: Vec<serde_json::Value> = data
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    let nodes = d["nodes"]
+                        .as_array()
+                        .map(|n| {
+                            n.iter()
+                                .map(|n| cell(&n["path"]))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default();
+                    let caps = d["caps"]
+                        .as_object()
+                        .map(|c| {
+                            c.iter()
+                                .filter_map(|(k, v)| match v {
+                                    serde_json::Value::Bool(true) => Some(k.clone()),
+                                    serde_json::Value::Bool(false) => None,
+                                    serde_json::Value::Array(a) if k == "planes" => {
+                                        Some(format!("planes:{}", a.len()))
+                                    }
+                                    serde_json::Value::Array(a) => Some(format!(
+                                        "{k}:{}",
+                                        a.iter().map(cell).collect::<Vec<_>>().join(",")
+                                    )),
+                                    serde_json::Value::String(s) => Some(format!("{k}:{s}")),
+                                    _ => None,
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default();
+                    let render = if d["render"].as_bool() == Some(true) {
+                        "yes"
+                    } else {
+                        ""
+                    };
+                    serde_json::json!({
+                        "id": d["id"], "kind": d["kind"], "driver": d["driver"],
+                        "render": render, "nodes": nodes, "caps": caps,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    print_table(
+        &serde_json::Value::Array(rows),
+        &["id", "kind", "driver", "render", "nodes", "caps"],
+    );
+    if let Some(r) = data
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["render"].as_bool() == Some(true)))
+    {
+        println!(
+            "render device {}: {}",
+            cell(&r["id"]),
+            cell(&r["render_reason"])
+        );
     }
 }
 
@@ -440,12 +517,16 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         weft.endpoints.socket_name
     );
     let devices = weft.msg(&Request::Devices)?;
-    if let Some(d) = devices.as_array().and_then(|a| a.first()) {
+    if let Some(d) = devices
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["render"].as_bool() == Some(true)))
+    {
         println!(
-            "render device: {} ({}, {})",
-            cell(&d["name"]),
+            "render device: {} ({}, {}): {}",
+            cell(&d["id"]),
             cell(&d["kind"]),
-            cell(&d["driver"])
+            cell(&d["driver"]),
+            cell(&d["render_reason"])
         );
     }
     let (report, session) =

@@ -21,7 +21,10 @@ fn inject(h: &Harness, fault: &str, count: Option<u32>) {
 }
 
 fn generation(h: &Harness) -> u64 {
-    h.msg(Request::Devices)[0]["generation"].as_u64().unwrap()
+    let devices = h.msg(Request::Devices);
+    weft_compositor::ipc::client::render_device(&devices).expect("a render device")["generation"]
+        .as_u64()
+        .unwrap()
 }
 
 /// A point 4 pixels into a surface from its top-left corner (new windows cascade down and right,

@@ -240,7 +240,12 @@ pub fn run(
     } else {
         Clock::monotonic()
     };
-    let mut state = Weft::new(display.handle(), event_loop.handle(), clock)?;
+    let mut state = Weft::new(
+        display.handle(),
+        event_loop.handle(),
+        clock,
+        &options.server.devices,
+    )?;
     if let Some(timeout) = options.ping_timeout {
         state.pings.timeout = timeout;
         state.pings.interval = state.pings.interval.min(timeout);

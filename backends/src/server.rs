@@ -45,6 +45,8 @@ pub struct ServerOptions {
     pub runtime_dir: Option<PathBuf>,
     /// Accept `weft msg inject-fault` (test hooks that break the render device on purpose).
     pub fault_injection: bool,
+    /// The render-device override and the simulated topology, if any.
+    pub devices: weft_compositor::DeviceOptions,
 }
 
 /// Names of the sockets a running server listens on.

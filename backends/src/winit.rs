@@ -43,9 +43,10 @@ use calloop::{EventLoop, Interest, Mode, PostAction};
 use raw_window_handle::HasDisplayHandle;
 use smithay::reexports::wayland_server::Display;
 use tracing::{debug, info, warn};
+use weft_compositor::devices::policy::RenderPolicy;
 use weft_compositor::input::{buttons, Scroll};
 use weft_compositor::render::swapchain::{surface_extensions, PresentError, Swapchain};
-use weft_compositor::render::{ErrorClass, RenderError, Renderer};
+use weft_compositor::render::{ErrorClass, RenderError};
 use weft_compositor::{Clock, OutputSpec, Weft};
 
 use crate::server::{serve, ServerError, ServerOptions};
@@ -138,7 +139,8 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         .map_err(|e| WinitError::NoWindow(e.to_string()))?
         .as_raw();
     let extensions = surface_extensions(display)?;
-    let renderer = Renderer::with_instance_extensions(&extensions)?;
+    let policy = RenderPolicy::with_override(options.server.devices.render_device.as_deref());
+    let renderer = policy.open_renderer(&extensions)?;
 
     let spec = options.output;
     let mut app = App {
@@ -171,7 +173,7 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         }
     };
     let size = window.inner_size();
-    let swapchain = Swapchain::new(&renderer, window.clone(), size.width, size.height)?;
+    let swapchain = Swapchain::new(&renderer.0, window.clone(), size.width, size.height)?;
     let (width, height) = swapchain.extent();
     let refresh_mhz = window
         .current_monitor()
@@ -188,7 +190,8 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         event_loop.handle(),
         Clock::monotonic(),
         renderer,
-        Box::new(move || Renderer::with_instance_extensions(&extensions)),
+        Box::new(move || policy.open_renderer(&extensions)),
+        &options.server.devices,
     )?;
     state.add_output_with_model(
         OUTPUT_NAME,

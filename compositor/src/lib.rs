@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod clock;
+pub mod devices;
 pub mod disconnect;
 pub mod feedback;
 pub mod frame;
@@ -26,7 +27,7 @@ pub mod uploads;
 
 pub use clock::Clock;
 pub use output::OutputSpec;
-pub use state::{ClientState, Weft};
+pub use state::{ClientState, DeviceOptions, Weft};
 
 /// Crates backends and the binary need at smithay's exact versions.
 pub mod reexports {

@@ -22,13 +22,15 @@ use crate::state::Weft;
 use crate::surface::{import_tree, ImportCtx};
 
 /// Builds a renderer the way the backend needs it (a window backend adds surface extensions).
-pub type RendererFactory = Box<dyn Fn() -> Result<Renderer, RenderError>>;
+/// It returns the renderer and why its device was chosen (the policy runs again: the lost device may
+/// be gone for good).
+pub type RendererFactory = Box<dyn Fn() -> Result<(Renderer, String), RenderError>>;
 
 impl Weft {
     /// Replaces the lost render device and shows every surface again. Returns whether it worked.
     pub fn rebuild_renderer(&mut self, why: &RenderError) -> bool {
         warn!(error = %why, "render device lost: rebuilding the renderer");
-        let renderer = match (self.make_renderer)() {
+        let (renderer, reason) = match (self.make_renderer)() {
             Ok(r) => r,
             Err(e) => {
                 warn!(error = %e, "no render device to rebuild on yet; retrying at the next frame");
@@ -52,6 +54,8 @@ impl Weft {
         self.importer.cache.invalidate();
         self.importer.caps = DmabufCaps::query(renderer.device());
         self.uploads = Default::default();
+        self.devices
+            .set_render(renderer.device().physical_info(), reason);
         self.renderer = renderer;
         for (slot, target) in self.outputs.iter_mut().zip(targets) {
             slot.target = target;

@@ -25,6 +25,9 @@ use weft_protocols::dmabuf_guard::DmabufGuardData;
 use weft_protocols::xdg_guard::XdgGuardData;
 
 use crate::clock::Clock;
+use crate::devices::policy::RenderPolicy;
+use crate::devices::topology::Topology;
+use crate::devices::Registry;
 use crate::import::Importer;
 use crate::output::OutputSlot;
 use crate::recovery::RendererFactory;
@@ -97,6 +100,18 @@ pub struct Weft {
     pub fault_injection: bool,
     /// Connected clients (pruned in [`Weft::refresh`]), for `weft msg clients`.
     pub clients: Vec<smithay::reexports::wayland_server::Client>,
+    /// Every device weft knows of, and which one renders ([`crate::devices`]).
+    pub devices: Registry,
+}
+
+/// How weft finds its devices (`--render-device`, `--simulate-devices`).
+#[derive(Debug, Clone, Default)]
+pub struct DeviceOptions {
+    /// Overrides the render-device policy: a DRM node path or a device name substring
+    /// ([`crate::devices::policy`]); else `WEFT_RENDER_DEVICE`.
+    pub render_device: Option<String>,
+    /// A made-up device topology replacing the machine's (tests; [`crate::devices::topology`]).
+    pub simulate: Option<std::path::PathBuf>,
 }
 
 /// The xdg_wm_base version weft advertises (see `Weft::new`).
@@ -114,18 +129,23 @@ pub const ALL_SHM_FORMATS: [wl_shm::Format; 4] = [
 ];
 
 impl Weft {
-    /// Creates every global on `display_handle` and the Vulkan renderer.
+    /// Creates every global on `display_handle`, the device registry and the Vulkan renderer on
+    /// the device its policy chooses.
     pub fn new(
         display_handle: DisplayHandle,
         loop_handle: LoopHandle<'static, Weft>,
         clock: Clock,
+        options: &DeviceOptions,
     ) -> Result<Self, RenderError> {
+        let policy = RenderPolicy::with_override(options.render_device.as_deref());
+        let renderer = policy.open_renderer(&[])?;
         Self::with_renderer(
             display_handle,
             loop_handle,
             clock,
-            Renderer::new()?,
-            Box::new(Renderer::new),
+            renderer,
+            Box::new(move || policy.open_renderer(&[])),
+            options,
         )
     }
 
@@ -136,9 +156,19 @@ impl Weft {
         display_handle: DisplayHandle,
         loop_handle: LoopHandle<'static, Weft>,
         clock: Clock,
-        renderer: Renderer,
+        (renderer, render_reason): (Renderer, String),
         make_renderer: RendererFactory,
+        options: &DeviceOptions,
     ) -> Result<Self, RenderError> {
+        let mut devices = match &options.simulate {
+            Some(path) => Registry::simulated(Topology::load(path).map_err(RenderError::Setup)?),
+            None => Registry::discover(
+                std::path::Path::new("/sys"),
+                std::path::Path::new("/dev"),
+                &renderer.device().physical_devices(),
+            ),
+        };
+        devices.set_render(renderer.device().physical_info(), render_reason);
         let dh = &display_handle;
         let compositor_state = CompositorState::new_v6::<Self>(dh);
         let xdg_shell_state = XdgShellState::new::<Self>(dh);
@@ -209,6 +239,7 @@ impl Weft {
             render_generation: 0,
             fault_injection: false,
             clients: Vec::new(),
+            devices,
         })
     }
 

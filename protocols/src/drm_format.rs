@@ -140,9 +140,40 @@ pub fn modifier_str(modifier: u64) -> String {
     format!("{modifier:#018x}")
 }
 
+/// The inverse of [`fourcc_str`]: four characters, or `0x`-prefixed hex.
+pub fn parse_fourcc(s: &str) -> Option<u32> {
+    if let Some(hex) = s.strip_prefix("0x") {
+        return u32::from_str_radix(hex, 16).ok();
+    }
+    let bytes: [u8; 4] = s.as_bytes().try_into().ok()?;
+    Some(u32::from_le_bytes(bytes))
+}
+
+/// The inverse of [`modifier_str`] (any `0x`-prefixed hex, or decimal).
+pub fn parse_modifier(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_round_trip() {
+        for f in FORMATS {
+            assert_eq!(parse_fourcc(&fourcc_str(f.fourcc)), Some(f.fourcc));
+        }
+        assert_eq!(parse_fourcc("0x00000001"), Some(1));
+        assert_eq!(
+            parse_modifier(&modifier_str(MOD_INVALID)),
+            Some(MOD_INVALID)
+        );
+        assert_eq!(parse_modifier("0"), Some(MOD_LINEAR));
+        assert_eq!(parse_fourcc("NV1"), None);
+    }
 
     #[test]
     fn fourcc_values_match_drm_fourcc_h() {

@@ -9,6 +9,7 @@
 
 pub mod dmabuf_guard;
 pub mod drm_format;
+pub mod in_formats;
 pub mod shm_guard;
 pub mod subsurface_guard;
 pub mod surface_guard;

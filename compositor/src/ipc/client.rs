@@ -48,3 +48,11 @@ pub fn request(path: &Path, req: &Request) -> Result<serde_json::Value, IpcError
         Err(IpcError::Remote(msg.to_string()))
     }
 }
+
+/// The render device's entry in a `devices` reply.
+pub fn render_device(devices: &serde_json::Value) -> Option<&serde_json::Value> {
+    devices
+        .as_array()?
+        .iter()
+        .find(|d| d["render"].as_bool() == Some(true))
+}

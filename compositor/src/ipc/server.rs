@@ -90,14 +90,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
     match req {
         Request::Outputs => to_json(serde_json::to_value(outputs(state))),
         Request::Surfaces => to_json(serde_json::to_value(surfaces(state))),
-        Request::Devices => {
-            let mut device = to_json(serde_json::to_value(state.renderer.device().info()))?;
-            // How often this render device was rebuilt after a loss (crate::recovery).
-            if let Some(fields) = device.as_object_mut() {
-                fields.insert("generation".into(), state.render_generation.into());
-            }
-            Ok(serde_json::json!([device]))
-        }
+        Request::Devices => Ok(devices(state)),
         Request::Screenshot { output, path } => {
             let index = state
                 .output_index(&output)
@@ -289,4 +282,34 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
         }));
     }
     out
+}
+
+/// Every registered device; the render device also carries why it was chosen, its Vulkan facts and
+/// how often it was rebuilt after a loss (`generation`, [`crate::recovery`]).
+fn devices(state: &Weft) -> serde_json::Value {
+    let render = state.devices.render();
+    let list: Vec<serde_json::Value> = state
+        .devices
+        .devices()
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            let is_render = render.is_some_and(|r| r.id == d.id);
+            if let Some(fields) = v.as_object_mut() {
+                fields.insert("render".into(), is_render.into());
+                if is_render {
+                    if let Some(r) = render {
+                        fields.insert("render_reason".into(), r.reason.clone().into());
+                    }
+                    fields.insert("generation".into(), state.render_generation.into());
+                    fields.insert(
+                        "vulkan_device".into(),
+                        serde_json::to_value(state.renderer.device().info()).unwrap_or_default(),
+                    );
+                }
+            }
+            v
+        })
+        .collect();
+    serde_json::Value::Array(list)
 }

@@ -1,9 +1,8 @@
 //! The render device: one Vulkan physical device, its logical device, a graphics queue and the memory
 //! allocator.
 //!
-//! Selection prefers a discrete GPU, then an integrated one, then anything else (lavapipe, the CPU
-//! implementation, is the fallback that every CI machine has). `WEFT_VULKAN_DEVICE=<substring>` picks a
-//! device by name instead.
+//! Which physical device is the registry's decision ([`crate::devices::policy`]); this module makes
+//! the logical device on it.
 //!
 //! Invariant: every Vulkan object weft creates on this device holds an `Arc<Device>`, so the logical
 //! device (and the allocator that lives in it) is destroyed only after all of them.
@@ -16,6 +15,7 @@ use gpu_allocator::vulkan::{Allocator, AllocatorCreateDesc};
 use tracing::{info, warn};
 
 use super::instance::Instance;
+use super::physical::PhysicalInfo;
 use super::RenderError;
 
 /// Device extensions weft enables when present; the dma-buf import rungs are gated on them.
@@ -54,7 +54,8 @@ impl From<vk::PhysicalDeviceType> for DeviceKind {
 }
 
 impl DeviceKind {
-    fn preference(self) -> u32 {
+    /// How much weft prefers rendering on this kind, all else equal.
+    pub fn preference(self) -> u32 {
         match self {
             Self::Discrete => 4,
             Self::Integrated => 3,
@@ -86,51 +87,42 @@ pub struct Device {
     pub(crate) queue_family: u32,
     allocator: ManuallyDrop<Mutex<Allocator>>,
     pub(crate) info: DeviceInfo,
+    /// The physical device as the registry knows it (its DRM nodes, its index).
+    pub(crate) physical_info: PhysicalInfo,
     /// Test hooks ([`super::faults`]).
     pub(crate) faults: super::faults::Faults,
 }
 
 impl Device {
+    /// Makes the logical device on the physical device `pick` chooses from the instance's list
+    /// (the registry's render-device policy, [`crate::devices::policy`]).
     #[tracing::instrument(skip_all, err)]
-    pub fn new(instance: Arc<Instance>) -> Result<Arc<Self>, RenderError> {
+    pub fn new(
+        instance: Arc<Instance>,
+        pick: &dyn Fn(&[PhysicalInfo]) -> Result<usize, RenderError>,
+    ) -> Result<Arc<Self>, RenderError> {
         let vki = &instance.raw;
-        // SAFETY: plain enumeration on a live instance.
-        let physicals = unsafe { vki.enumerate_physical_devices() }
-            .map_err(RenderError::vk("vkEnumeratePhysicalDevices"))?;
-        let wanted = std::env::var("WEFT_VULKAN_DEVICE").ok();
-
-        let mut best: Option<(u32, vk::PhysicalDevice, u32, DeviceKind, String)> = None;
-        for pd in physicals {
-            // SAFETY: `pd` was just enumerated from this instance.
-            let props = unsafe { vki.get_physical_device_properties(pd) };
-            let name = props
-                .device_name_as_c_str()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let kind = DeviceKind::from(props.device_type);
-            if props.api_version < vk::API_VERSION_1_3 {
-                info!(%name, "skipping Vulkan device without Vulkan 1.3");
-                continue;
-            }
-            // SAFETY: as above.
-            let families = unsafe { vki.get_physical_device_queue_family_properties(pd) };
-            let Some(family) = families
-                .iter()
-                .position(|f| f.queue_flags.contains(vk::QueueFlags::GRAPHICS))
-            else {
-                continue;
-            };
-            let mut score = kind.preference();
-            if let Some(w) = &wanted {
-                if name.contains(w.as_str()) {
-                    score += 100;
-                }
-            }
-            if best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, pd, family as u32, kind, name));
-            }
+        let listed = super::physical::enumerate(&instance)?;
+        let infos: Vec<PhysicalInfo> = listed.iter().map(|(_, i)| i.clone()).collect();
+        let chosen = pick(&infos)?;
+        let (physical, physical_info) = listed
+            .into_iter()
+            .find(|(_, i)| i.index == chosen)
+            .ok_or(RenderError::NoDevice)?;
+        if let Some(why) = &physical_info.unusable {
+            return Err(RenderError::Allocation(format!(
+                "{} cannot render: {why}",
+                physical_info.name
+            )));
         }
-        let (_, physical, queue_family, kind, name) = best.ok_or(RenderError::NoDevice)?;
+        // SAFETY: `physical` was enumerated from this instance.
+        let families = unsafe { vki.get_physical_device_queue_family_properties(physical) };
+        let queue_family = families
+            .iter()
+            .position(|f| f.queue_flags.contains(vk::QueueFlags::GRAPHICS))
+            .ok_or(RenderError::NoDevice)? as u32;
+        let kind = physical_info.kind;
+        let name = physical_info.name.clone();
 
         // SAFETY: `physical` is a valid handle from this instance.
         let available = unsafe { vki.enumerate_device_extension_properties(physical) }
@@ -219,6 +211,7 @@ impl Device {
             queue_family,
             allocator: ManuallyDrop::new(Mutex::new(allocator)),
             info,
+            physical_info,
             faults: Default::default(),
         }))
     }
@@ -230,6 +223,18 @@ impl Device {
 
     pub fn info(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    /// Every physical device of this device's instance (for the registry).
+    pub fn physical_devices(&self) -> Vec<PhysicalInfo> {
+        super::physical::enumerate(&self.instance)
+            .map(|v| v.into_iter().map(|(_, i)| i).collect())
+            .unwrap_or_default()
+    }
+
+    /// The physical device this device was made on.
+    pub fn physical_info(&self) -> &PhysicalInfo {
+        &self.physical_info
     }
 
     pub(crate) fn allocator(&self) -> MutexGuard<'_, Allocator> {

@@ -1,7 +1,8 @@
 //! weft's Vulkan renderer (ash), split by capability:
 //!
 //! - [`instance`]: loader, validation layer, debug messages → tracing
-//! - [`device`]: physical-device choice, logical device, queue, allocator
+//! - [`physical`]: the physical devices an instance offers (the registry picks one)
+//! - [`device`]: logical device, queue, allocator
 //! - [`memory`]: RAII buffers and images
 //! - [`pipeline`]: the quad pipeline (premultiplied alpha, textured or solid)
 //! - [`texture`]: sampled textures with their descriptor sets (weft's own images or dma-buf images)
@@ -19,6 +20,7 @@ pub mod faults;
 pub(crate) mod foreign;
 pub mod instance;
 pub mod memory;
+pub mod physical;
 pub mod pipeline;
 pub mod planar;
 pub mod renderer;
@@ -28,6 +30,7 @@ pub mod texture;
 pub use ash::vk;
 pub use device::{DeviceInfo, DeviceKind};
 pub use external::{DmabufCaps, ImportError};
+pub use physical::PhysicalInfo;
 pub use planar::{
     PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, YuvMatrix, YuvParams, YuvRange,
 };
@@ -65,6 +68,10 @@ pub enum RenderError {
     MissingExtension(String),
     #[error("no output {0}")]
     NoOutput(usize),
+    /// A setting weft was started with cannot be honoured (no such render device, a topology file
+    /// that does not parse).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl RenderError {

@@ -121,19 +121,17 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    /// Creates the instance, picks the render device and builds the pipeline.
-    pub fn new() -> Result<Self, RenderError> {
-        Self::with_instance_extensions(&[])
-    }
-
-    /// As [`Renderer::new`], with instance extensions a backend requires (a window backend's
+    /// Creates the instance, makes the device on the physical device `pick` chooses (the
+    /// registry's policy: [`crate::devices::policy::RenderPolicy::open_renderer`]) and builds the
+    /// pipelines. `required`: instance extensions a backend cannot do without (a window backend's
     /// surface extensions, see [`super::swapchain::surface_extensions`]).
-    pub fn with_instance_extensions(
+    pub fn open(
         required: &[&'static std::ffi::CStr],
+        pick: &dyn Fn(&[super::PhysicalInfo]) -> Result<usize, RenderError>,
     ) -> Result<Self, RenderError> {
         let validation = cfg!(debug_assertions) && std::env::var_os("WEFT_NO_VALIDATION").is_none();
         let instance = Instance::new(validation, required)?;
-        let device = Device::new(instance)?;
+        let device = Device::new(instance, pick)?;
         Self::with_device(device)
     }
 

@@ -16,7 +16,7 @@ pub mod drm_node;
 pub mod error;
 pub mod fourcc;
 pub mod heap;
-pub mod in_formats;
+pub use weft_protocols::in_formats;
 mod ioctl;
 pub mod kms;
 pub mod sync_file;
