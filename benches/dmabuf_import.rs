@@ -89,7 +89,9 @@ fn main() -> anyhow::Result<()> {
     })?;
     let devices = weft.msg(&Request::Devices)?;
     let imports = weft.msg(&Request::Imports)?;
-    println!("render device: {}", devices[0]["name"]);
+    if let Some(r) = weft_compositor::ipc::client::render_device(&devices) {
+        println!("render device: {} ({})", r["id"], r["render_reason"]);
+    }
     println!("dma-buf caps: {}", imports["caps"]);
     println!(
         "per row: {BATCHES} batches of {commits} commits of an already-imported buffer (full damage); \
@@ -98,7 +100,8 @@ fn main() -> anyhow::Result<()> {
     );
     let mut rungs = vec![
         ("SampleLinear", vec!["Sample"]),
-        ("StageOnCpu", vec!["Sample", "SampleLinear"]),
+        ("StageOnSink", vec!["Sample", "SampleLinear"]),
+        ("StageOnCpu", vec!["Sample", "SampleLinear", "StageOnSink"]),
     ];
     if imports["caps"]["modifiers"] == true {
         rungs.insert(0, ("Sample", vec![]));

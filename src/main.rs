@@ -113,7 +113,8 @@ enum MsgWhat {
     Imports,
     /// Change the import policy: rungs to disable, default Y′CbCr conversion.
     ImportPolicy {
-        /// Rungs not to use (Sample, SampleLinear, StageOnCpu); an empty list enables all.
+        /// Rungs not to use (Scanout, Sample, SampleLinear, StageOnSource, StageOnSink,
+        /// StageOnCpu); an empty list enables all.
         #[arg(long, value_delimiter = ',', num_args = 0..)]
         disable: Option<Vec<String>>,
         /// Y′CbCr matrix for buffers nothing describes: bt601 or bt709.

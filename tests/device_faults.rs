@@ -103,7 +103,8 @@ fn an_import_whose_allocation_fails_is_failed_and_nothing_else() {
     let dmabuf = LinuxDmabuf::bind(&mut c, 4).unwrap();
     let mem = MemBuffer::new(XRGB8888, 64, 64, Layout::default()).unwrap();
     // Every rung that imports memory fails once: SampleLinear imports once per distinct file;
-    // StageOnCpu allocates from gpu-allocator, not an import, so disable it to see `failed`.
+    // StageOnSink imports too; StageOnCpu allocates from gpu-allocator, not an import, so disable
+    // it to see `failed`.
     h.msg(
         serde_json::from_value(serde_json::json!({
             "command": "import_policy", "disabled": ["StageOnCpu"],

@@ -242,9 +242,27 @@ fn check_formats(f: &Fixture, label: &str, layout: Layout, rung_of: impl Fn(u32)
                 &format!("{} quadrant {q} via {rung}", name(fourcc)),
             );
         }
-        if rung == "StageOnCpu" {
+        if rung.starts_with("Stage") {
             assert!(s["uploaded_bytes"].as_u64().is_some_and(|b| b > 0), "{s}");
+            assert!(
+                s["copied_bytes_per_frame"].as_u64().is_some_and(|b| b > 0),
+                "{s}"
+            );
+        } else {
+            assert_eq!(s["copied_bytes_per_frame"], 0, "{s}");
         }
+        // A sealed memfd: system memory the client made, no device to name.
+        assert_eq!(s["source_device"], "unknown", "{s}");
+        assert!(
+            s["source_evidence"]
+                .as_str()
+                .is_some_and(|e| e.contains("memfd")),
+            "{s}"
+        );
+        assert!(
+            s["import_cache"]["hits"].as_u64().is_some_and(|h| h >= 1),
+            "{s}"
+        );
         wl.destroy();
     }
 }
@@ -595,9 +613,16 @@ fn every_format_reads_linear_memory_in_place() {
 }
 
 #[test]
+fn every_format_stages_on_sink() {
+    let f = Fixture::start("dmabuf-sink");
+    f.policy(&["Sample", "SampleLinear"], None);
+    check_formats(&f, "StageOnSink", Layout::default(), |_| "StageOnSink");
+}
+
+#[test]
 fn every_format_stages_on_cpu() {
     let f = Fixture::start("dmabuf-cpu");
-    f.policy(&["Sample", "SampleLinear"], None);
+    f.policy(&["Sample", "SampleLinear", "StageOnSink"], None);
     check_formats(&f, "StageOnCpu", Layout::default(), |_| "StageOnCpu");
 }
 
@@ -609,11 +634,11 @@ fn disjoint_planes_work_on_both_rungs() {
         first_offset: 128,
         row_padding: 32,
     };
-    for rung in ["SampleLinear", "StageOnCpu"] {
-        let disabled: &[&str] = if rung == "StageOnCpu" {
-            &["SampleLinear"]
-        } else {
-            &[]
+    for rung in ["SampleLinear", "StageOnSink", "StageOnCpu"] {
+        let disabled: &[&str] = match rung {
+            "StageOnCpu" => &["SampleLinear", "StageOnSink"],
+            "StageOnSink" => &["SampleLinear"],
+            _ => &[],
         };
         f.policy(disabled, None);
         let (mut c, d) = f.client();
@@ -680,10 +705,11 @@ fn rewritten_buffers_show_their_new_contents() {
     // bytes into A, show A again. Every rung must show A's new bytes, not what it imported: on a GPU
     // that is the per-frame acquire from the foreign queue family; StageOnCpu copies again.
     let f = Fixture::start("dmabuf-rewrite");
-    let rungs: [(&str, &[&str]); 3] = [
+    let rungs: [(&str, &[&str]); 4] = [
         ("best", &[]),
         ("SampleLinear", &["Sample"]),
-        ("StageOnCpu", &["Sample", "SampleLinear"]),
+        ("StageOnSink", &["Sample", "SampleLinear"]),
+        ("StageOnCpu", &["Sample", "SampleLinear", "StageOnSink"]),
     ];
     for (label, disabled) in rungs {
         f.policy(disabled, None);
@@ -881,7 +907,10 @@ fn a_failure_after_the_wl_buffer_exists_is_no_protocol_error() {
     let (good, _) = expected(XRGB8888, 0, false, false);
     assert_close(pixel(&f, "late", W / 4, H / 4), good, 1, "before");
     // The device "loses" every rung and its imports: the next commit must re-import, and fails.
-    f.policy(&["Sample", "SampleLinear", "StageOnCpu"], None);
+    f.policy(
+        &["Sample", "SampleLinear", "StageOnSink", "StageOnCpu"],
+        None,
+    );
     assert_eq!(
         f.msg(Request::InvalidateImports)["dropped"].as_u64(),
         Some(1)

@@ -110,9 +110,21 @@ fn hold_until_written(
         }
     };
     let id = surface.id().protocol_id();
+    let weak = surface.downgrade();
+    let held_at = std::time::Instant::now();
     let inserted = handle.insert_source(source, move |_, _, state: &mut Weft| {
         let _held = &charge;
-        debug!(surface = id, "dma-buf writes done; held commit released");
+        let waited = held_at.elapsed();
+        debug!(
+            surface = id,
+            ?waited,
+            "dma-buf writes done; held commit released"
+        );
+        if let Ok(surface) = weak.upgrade() {
+            with_states(&surface, |states| {
+                with_content(states, |c| c.fence_wait_ns += waited.as_nanos() as u64)
+            });
+        }
         let dh = state.display_handle.clone();
         state
             .client_compositor_state(&client)

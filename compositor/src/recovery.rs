@@ -65,6 +65,7 @@ impl Weft {
             renderer: &mut self.renderer,
             importer: &mut self.importer,
             uploads: &mut self.uploads,
+            devices: &self.devices,
         };
         for root in &roots {
             import_tree(&mut ctx, root);

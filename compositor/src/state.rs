@@ -197,7 +197,7 @@ impl Weft {
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
         let single_pixel_state = SinglePixelBufferState::new::<Self>(dh);
         let caps = DmabufCaps::query(renderer.device());
-        let importer = Importer::new(caps, renderer.device().info().name.clone());
+        let importer = Importer::new(caps);
         let (dmabuf_feedback, dmabuf_guard) = crate::feedback::build(&importer)
             .map_err(|e| RenderError::Allocation(format!("linux-dmabuf format table: {e}")))?;
         let mut dmabuf_state = DmabufState::new();

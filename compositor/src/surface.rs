@@ -28,7 +28,7 @@ use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
 use tracing::{debug, info, warn};
 
 use crate::budget::{Charge, ClientBudget, Resource};
-use crate::import::cache::Imported;
+use crate::import::cache::{Imported, Stage};
 use crate::import::Importer;
 use crate::render::{vk, Renderer, Texture, UploadRect};
 use crate::uploads::{StagedUpload, UploadQueue};
@@ -73,6 +73,13 @@ pub struct SurfaceContent {
     /// Commits held until their dma-buf's writers were done (the implicit-sync bridge).
     pub fence_waits: u64,
     pub uploaded_bytes: u64,
+    /// Bytes the last commit copied (staging copies, wl_shm uploads): the cost of one frame.
+    pub copied_bytes_per_frame: u64,
+    /// Commits whose dma-buf import was found in the cache, and those that imported.
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    /// Time commits spent held until their dma-buf's writers were done.
+    pub fence_wait_ns: u64,
     /// CPU time this thread spent handling the surface's commits (import, cache lookup, copies).
     pub commit_cpu_ns: u64,
     /// The shown wl_shm texture's share of its client's budget.
@@ -162,6 +169,8 @@ pub struct ImportCtx<'a> {
     pub importer: &'a mut Importer,
     /// Where wl_shm uploads too large for this turn go.
     pub uploads: &'a mut UploadQueue,
+    /// Which device each dma-buf came from, and how the render device reaches it.
+    pub devices: &'a crate::devices::Registry,
 }
 
 /// Brings every surface of a committed tree up to date with smithay's surface state (call after
@@ -218,6 +227,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
         content.id = surface.id().protocol_id();
         content.commits += 1;
         let started = thread_cpu_ns();
+        let uploaded_before = content.uploaded_bytes;
         // A newer commit supersedes any upload still in slices; the texture shown then lacks that
         // commit's damage too, so this one is copied whole.
         let superseded = content.staged.take().is_some();
@@ -248,6 +258,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
             }
         }
         content.commit_cpu_ns += thread_cpu_ns().saturating_sub(started);
+        content.copied_bytes_per_frame = content.uploaded_bytes - uploaded_before;
         content.last_commit = Some(commit);
         content.last_buffer = buffer_id;
         true
@@ -268,7 +279,7 @@ fn attach_buffer(
     at: &ShmCommit<'_>,
 ) {
     if let Ok(dmabuf) = get_dmabuf(buffer) {
-        attach_dmabuf(ctx.renderer, ctx.importer, view, buffer, dmabuf, at.damage);
+        attach_dmabuf(ctx, view, buffer, dmabuf, at.damage);
         return;
     }
     view.import = None;
@@ -314,14 +325,21 @@ fn attach_buffer(
 /// `StageOnCpu`. Failures keep the last good frame and are recorded as the surface's reason; they
 /// are never protocol errors (the wl_buffer exists).
 fn attach_dmabuf(
-    renderer: &mut Renderer,
-    importer: &mut Importer,
+    ctx: &mut ImportCtx<'_>,
     view: &mut SurfaceContent,
     buffer: &WlBuffer,
     dmabuf: &smithay::backend::allocator::dmabuf::Dmabuf,
     damage: &[Rectangle<i32, BufferCoord>],
 ) {
-    let imported = match importer.lookup_or_import(renderer, &buffer.id(), dmabuf) {
+    let (result, hit) =
+        ctx.importer
+            .lookup_or_import(ctx.renderer, ctx.devices, &buffer.id(), dmabuf);
+    if hit {
+        view.cache_hits += 1;
+    } else {
+        view.cache_misses += 1;
+    }
+    let imported = match result {
         Ok(i) => i,
         Err(why) => {
             debug!(buffer = ?buffer.id(), %why, "dma-buf cannot be shown; the surface keeps its last frame");
@@ -330,14 +348,24 @@ fn attach_dmabuf(
         }
     };
     if let Some(stage) = &imported.stage {
-        let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
-        let (y0, y1) = damage_rows(damage, stage.height());
-        match stage.copy_rows(y0, y1) {
+        let copied = match stage {
+            Stage::Cpu(stage) => {
+                let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
+                let (y0, y1) = damage_rows(damage, stage.height());
+                stage.copy_rows(y0, y1)
+            }
+            Stage::Sink(stage) => {
+                let (y0, y1) = damage_rows(damage, stage.height());
+                stage.copy_rows(ctx.renderer, y0, y1)
+            }
+        };
+        match copied {
             Ok(bytes) => view.uploaded_bytes += bytes,
             Err(e) => {
-                debug!(buffer = ?buffer.id(), error = %e, "StageOnCpu copy failed");
+                debug!(buffer = ?buffer.id(), error = %e, rung = imported.rung.name(), "staging copy failed");
                 view.set_reason(format!(
-                    "StageOnCpu copy failed, showing the last good frame: {e}"
+                    "{} copy failed, showing the last good frame: {e}",
+                    imported.rung.name()
                 ));
                 return;
             }

@@ -77,6 +77,7 @@ impl CompositorHandler for Weft {
             renderer: &mut self.renderer,
             importer: &mut self.importer,
             uploads: &mut self.uploads,
+            devices: &self.devices,
         };
         if import_tree(&mut ctx, &root) {
             self.damage();

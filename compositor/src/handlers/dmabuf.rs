@@ -56,7 +56,10 @@ impl DmabufHandler for Weft {
                 return;
             }
         };
-        match self.importer.import(&mut self.renderer, &dmabuf) {
+        match self
+            .importer
+            .import(&mut self.renderer, &self.devices, &dmabuf)
+        {
             Ok(imported) => match notifier.successful::<Weft>() {
                 Ok(buffer) => {
                     let cache = &mut self.importer.cache;

@@ -13,6 +13,7 @@ use smithay::reexports::wayland_server::backend::ObjectId;
 
 use super::cpu::CpuStage;
 use super::planner::Rung;
+use super::sink::SinkStage;
 use crate::budget::Charge;
 use crate::render::{PlanarSource, Texture};
 use crate::surface::BufferInfo;
@@ -33,8 +34,18 @@ pub struct Imported {
     pub info: BufferInfo,
     pub draw: Drawable,
     pub y_invert: bool,
-    /// `StageOnCpu` only: the mapping and the copy done at each commit.
-    pub stage: Option<Mutex<CpuStage>>,
+    /// Staging rungs only: the copy done at each commit.
+    pub stage: Option<Stage>,
+    /// Which device produced the buffer, and the evidence.
+    pub source: crate::devices::attribution::Attribution,
+}
+
+/// The per-commit copy of a staging rung.
+pub enum Stage {
+    /// `StageOnCpu`: mappings and a host-visible copy.
+    Cpu(Mutex<CpuStage>),
+    /// `StageOnSink`: imported transfer sources and a device-local copy.
+    Sink(SinkStage),
 }
 
 /// A cache entry: the import, or the reason it failed (remembered, not retried).
@@ -44,13 +55,16 @@ pub enum Entry {
     Failed(String),
 }
 
-/// A class of buffers for failure memory.
+/// A class of buffers for failure memory: (rung, source, sink, format, modifier).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClassKey {
     pub rung: Rung,
+    /// The source device ("unknown" when nothing says, the exporter for system memory).
+    pub source: String,
+    /// The render device.
+    pub sink: crate::devices::DeviceId,
     pub fourcc: u32,
     pub modifier: u64,
-    pub device: String,
 }
 
 /// Counters shown over IPC (`weft msg imports`).

@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod cpu;
 pub mod planner;
+pub mod sink;
 
 use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex};
@@ -26,9 +27,11 @@ use smithay::reexports::wayland_server::backend::ObjectId;
 use tracing::debug;
 use weft_protocols::drm_format::{self, MOD_INVALID, MOD_LINEAR};
 
-use self::cache::{ClassKey, Drawable, Entry, ImportCache, Imported};
+use self::cache::{ClassKey, Drawable, Entry, ImportCache, Imported, Stage};
 use self::cpu::{CpuStage, PlaneCopy};
-use self::planner::{BufferDesc, Rung};
+use self::planner::{BufferDesc, PlanInput, Rung, ScanoutInput};
+use self::sink::SinkStage;
+use crate::devices::Registry;
 use crate::render::external::{rgb_vk_format, ImagePlane, ImportedBuffer, ImportedImage};
 use crate::render::memory::HostBuffer;
 use crate::render::planar::PlanarMemory;
@@ -54,7 +57,6 @@ pub struct Importer {
     pub caps: DmabufCaps,
     pub policy: ImportPolicy,
     pub cache: ImportCache,
-    device_name: String,
 }
 
 /// One distinct file behind one or more planes.
@@ -155,12 +157,11 @@ impl<'a> Planes<'a> {
 }
 
 impl Importer {
-    pub fn new(caps: DmabufCaps, device_name: String) -> Self {
+    pub fn new(caps: DmabufCaps) -> Self {
         Self {
             caps,
             policy: ImportPolicy::default(),
             cache: ImportCache::default(),
-            device_name,
         }
     }
 
@@ -190,10 +191,11 @@ impl Importer {
     pub fn import(
         &mut self,
         renderer: &mut Renderer,
+        devices: &Registry,
         dmabuf: &Dmabuf,
     ) -> Result<Arc<Imported>, String> {
         self.cache.count_miss();
-        let result = self.import_uncounted(renderer, dmabuf);
+        let result = self.import_uncounted(renderer, devices, dmabuf);
         if result.is_err() {
             self.cache.count_failure();
         }
@@ -203,23 +205,48 @@ impl Importer {
     fn import_uncounted(
         &mut self,
         renderer: &mut Renderer,
+        devices: &Registry,
         dmabuf: &Dmabuf,
     ) -> Result<Arc<Imported>, String> {
+        let fds: Vec<_> = dmabuf.handles().collect();
+        let source = devices.attribute(&fds);
         let format = dmabuf.format();
         let desc = BufferDesc {
             fourcc: format.code as u32,
             modifier: u64::from(format.modifier),
             planes: dmabuf.num_planes(),
         };
+        let sink = devices.render_id();
         let class = |rung| ClassKey {
             rung,
+            source: source
+                .device
+                .as_ref()
+                .map(|d| d.0.clone())
+                .or_else(|| source.exporter.clone())
+                .unwrap_or_else(|| "unknown".into()),
+            sink: sink.clone(),
             fourcc: desc.fourcc,
             modifier: desc.modifier,
-            device: self.device_name.clone(),
         };
-        let plan = planner::plan(&self.caps, &desc, &self.policy.disabled, |r| {
-            self.cache.class_failure(&class(r))
-        });
+        let display = devices.display_for_outputs();
+        let input = PlanInput {
+            caps: &self.caps,
+            desc,
+            access: devices.access(&source, &sink),
+            scanout: display.map(|d| ScanoutInput {
+                planes: d.caps.planes.first().map_or(&[][..], |p| &p.formats),
+                access: devices.access(&source, &d.id),
+                // Per buffer: could it be a plane at all. Which surface is a candidate on which
+                // output is the KMS backend's question.
+                candidate: true,
+                executor: false,
+            }),
+            // No second Vulkan device drives a source GPU yet.
+            source_stage: false,
+            disabled: &self.policy.disabled,
+        };
+        let plan = planner::plan(&input, |r| self.cache.class_failure(&class(r)));
         let mut failures = Vec::new();
         for rung in plan.attempts.iter().copied() {
             match self.try_rung(renderer, dmabuf, &desc, rung) {
@@ -241,7 +268,8 @@ impl Importer {
                         info: buffer_info(dmabuf),
                         draw,
                         y_invert: dmabuf.y_inverted(),
-                        stage: stage.map(Mutex::new),
+                        stage,
+                        source: source.clone(),
                     };
                     debug!(rung = rung.name(), reason = %imported.reason, "dma-buf imported");
                     return Ok(Arc::new(imported));
@@ -289,11 +317,15 @@ impl Importer {
         dmabuf: &Dmabuf,
         desc: &BufferDesc,
         rung: Rung,
-    ) -> Result<(Drawable, Option<CpuStage>), ImportError> {
+    ) -> Result<(Drawable, Option<Stage>), ImportError> {
         let size = dmabuf.size();
         let (width, height) = (size.w as u32, size.h as u32);
         let planes = Planes::of(dmabuf)?;
         match rung {
+            Rung::Scanout | Rung::StageOnSource => Err(ImportError::Unsupported(format!(
+                "{} is not executed on the render device",
+                rung.name()
+            ))),
             Rung::Sample => {
                 let max = self.caps.max_image_dimension;
                 if width > max || height > max {
@@ -342,8 +374,13 @@ impl Importer {
                     .files
                     .iter()
                     .map(|f| {
-                        ImportedBuffer::import(renderer.device(), f.fd, f.size)
-                            .map(|b| Arc::new(b) as Arc<dyn PlanarMemory>)
+                        ImportedBuffer::import(
+                            renderer.device(),
+                            f.fd,
+                            f.size,
+                            vk::BufferUsageFlags::STORAGE_BUFFER,
+                        )
+                        .map(|b| Arc::new(b) as Arc<dyn PlanarMemory>)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok((
@@ -351,30 +388,46 @@ impl Importer {
                     None,
                 ))
             }
+            Rung::StageOnSink => {
+                let rows = planes.check_extents(desc.fourcc, width, height)?;
+                let (copies, staged_planes, bytes) = pack_planes(&planes, &rows)?;
+                self.fits_one_descriptor(bytes)?;
+                let sources = planes
+                    .files
+                    .iter()
+                    .map(|f| {
+                        ImportedBuffer::import(
+                            renderer.device(),
+                            f.fd,
+                            f.size,
+                            vk::BufferUsageFlags::TRANSFER_SRC,
+                        )
+                        .map(Arc::new)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let local = Arc::new(Mutex::new(HostBuffer::new(
+                    renderer.device(),
+                    bytes.max(16),
+                    vk::BufferUsageFlags::STORAGE_BUFFER | vk::BufferUsageFlags::TRANSFER_DST,
+                    MemoryLocation::GpuOnly,
+                )?));
+                let stage = SinkStage::new(sources, copies, local.clone())?;
+                // The first copy is the whole buffer; later commits copy their damage.
+                stage.copy_rows(renderer, 0, height)?;
+                let layout = planar_layout(desc.fourcc, width, height, staged_planes.into_iter())?;
+                let memory: Vec<Arc<dyn PlanarMemory>> = vec![local];
+                Ok((
+                    Drawable::Planar(renderer.create_planar(layout, memory)?),
+                    Some(Stage::Sink(stage)),
+                ))
+            }
             Rung::StageOnCpu => {
                 let rows = planes.check_extents(desc.fourcc, width, height)?;
-                // weft's copy keeps each plane's stride and packs the planes one after another.
-                let mut copies = Vec::new();
-                let mut dst = 0u64;
-                let mut staged_planes = Vec::new();
-                for (&(file, offset, stride), &(r, vsub)) in planes.planes.iter().zip(&rows) {
-                    copies.push(PlaneCopy {
-                        map: file,
-                        src_offset: u64::from(offset),
-                        dst_offset: dst,
-                        stride: u64::from(stride),
-                        rows: r,
-                        vsub,
-                    });
-                    let dst_offset = u32::try_from(dst)
-                        .map_err(|_| ImportError::Rejected("buffer too large".into()))?;
-                    staged_planes.push((0usize, dst_offset, stride));
-                    dst = (dst + u64::from(stride) * u64::from(r)).next_multiple_of(16);
-                }
-                self.fits_one_descriptor(dst)?;
+                let (copies, staged_planes, bytes) = pack_planes(&planes, &rows)?;
+                self.fits_one_descriptor(bytes)?;
                 let staging = Arc::new(Mutex::new(HostBuffer::new(
                     renderer.device(),
-                    dst.max(16),
+                    bytes.max(16),
                     vk::BufferUsageFlags::STORAGE_BUFFER,
                     MemoryLocation::CpuToGpu,
                 )?));
@@ -394,30 +447,32 @@ impl Importer {
                 let memory: Vec<Arc<dyn PlanarMemory>> = vec![staging];
                 Ok((
                     Drawable::Planar(renderer.create_planar(layout, memory)?),
-                    Some(stage),
+                    Some(Stage::Cpu(Mutex::new(stage))),
                 ))
             }
         }
     }
 
-    /// The cached import of `buffer` (a hit), or a fresh one (a miss, remembered either way).
+    /// The cached import of `buffer` (a hit: `true`), or a fresh one (a miss, remembered either
+    /// way).
     pub fn lookup_or_import(
         &mut self,
         renderer: &mut Renderer,
+        devices: &Registry,
         buffer: &ObjectId,
         dmabuf: &Dmabuf,
-    ) -> Result<Arc<Imported>, String> {
+    ) -> (Result<Arc<Imported>, String>, bool) {
         match self.cache.lookup(buffer) {
-            Some(Entry::Ready(i)) => Ok(i),
-            Some(Entry::Failed(why)) => Err(why),
+            Some(Entry::Ready(i)) => (Ok(i), true),
+            Some(Entry::Failed(why)) => (Err(why), true),
             None => {
-                let result = self.import(renderer, dmabuf);
+                let result = self.import(renderer, devices, dmabuf);
                 let entry = match &result {
                     Ok(i) => Entry::Ready(i.clone()),
                     Err(why) => Entry::Failed(why.clone()),
                 };
                 self.cache.insert(buffer.clone(), entry);
-                result
+                (result, false)
             }
         }
     }
@@ -428,6 +483,32 @@ impl Importer {
             debug!(?buffer, "dma-buf import dropped with its wl_buffer");
         }
     }
+}
+
+/// weft's own copy of a buffer for the staging rungs: each plane keeps its stride, planes packed
+/// one after another (16-byte aligned). Returns the per-plane copies, the copy's planes as
+/// (buffer 0, offset, stride) and its size.
+type Packed = (Vec<PlaneCopy>, Vec<(usize, u32, u32)>, u64);
+
+fn pack_planes(planes: &Planes<'_>, rows: &[(u32, u32)]) -> Result<Packed, ImportError> {
+    let mut copies = Vec::new();
+    let mut dst = 0u64;
+    let mut staged_planes = Vec::new();
+    for (&(file, offset, stride), &(r, vsub)) in planes.planes.iter().zip(rows) {
+        copies.push(PlaneCopy {
+            map: file,
+            src_offset: u64::from(offset),
+            dst_offset: dst,
+            stride: u64::from(stride),
+            rows: r,
+            vsub,
+        });
+        let dst_offset =
+            u32::try_from(dst).map_err(|_| ImportError::Rejected("buffer too large".into()))?;
+        staged_planes.push((0usize, dst_offset, stride));
+        dst = (dst + u64::from(stride) * u64::from(r)).next_multiple_of(16);
+    }
+    Ok((copies, staged_planes, dst))
 }
 
 /// The planar layout of a buffer whose planes are `(buffer index, offset, stride)`.

@@ -1,35 +1,65 @@
-//! The planner: which import rungs to try for a dma-buf, in order, and why the others were skipped.
+//! The planner: which rungs to try for a (dma-buf, render device), in order, and why the others were
+//! skipped.
 //!
-//! Pure decision logic over the device's [`DmabufCaps`], the buffer's description, the import policy
-//! and the failures remembered per class; the import code (`super::import_dmabuf`) walks the plan.
-//! Rungs, best first (DESIGN.md's ladder, the part that exists without KMS):
+//! Pure decision logic over the render (sink) device's [`DmabufCaps`], the buffer's description,
+//! how the sink reaches the source's memory ([`Access`], from the registry), the display device's
+//! planes when one drives the output, the import policy and the failures remembered per class; the
+//! import code (`super::import_dmabuf`) walks the plan. Rungs, best first (DESIGN.md's ladder):
+//! - `Scanout`: the buffer on a KMS plane (0 copies, no GPU work); known here, executed by the KMS
+//!   backend — elsewhere it is skipped with the reason;
 //! - `Sample`: a `VkImage` with an explicit DRM modifier bound to the dma-buf (needs
 //!   VK_EXT_image_drm_format_modifier and a single-plane RGB format);
 //! - `SampleLinear`: the dma-buf imported as a storage buffer, read in place by the planar shader
 //!   (linear layouts only);
+//! - `StageOnSource`: the source GPU copies into linear memory the sink imports (the source must be
+//!   a device weft drives with Vulkan);
+//! - `StageOnSink`: the sink imports the memory for a transfer and copies it into its own buffer on
+//!   its own queue (when sampling in place is impossible or would cross a slow bus per frame);
 //! - `StageOnCpu`: mmap the dma-buf and copy it into weft's own buffer at each commit.
 
 use serde::{Deserialize, Serialize};
 use weft_protocols::drm_format::{self, FormatKind, MOD_INVALID, MOD_LINEAR};
 
+use crate::devices::topology::Access;
 use crate::render::DmabufCaps;
 
 /// One rung of the import ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Rung {
+    Scanout,
     Sample,
     SampleLinear,
+    StageOnSource,
+    StageOnSink,
     StageOnCpu,
 }
 
 impl Rung {
-    pub const ALL: [Rung; 3] = [Rung::Sample, Rung::SampleLinear, Rung::StageOnCpu];
+    pub const ALL: [Rung; 6] = [
+        Rung::Scanout,
+        Rung::Sample,
+        Rung::SampleLinear,
+        Rung::StageOnSource,
+        Rung::StageOnSink,
+        Rung::StageOnCpu,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
+            Self::Scanout => "Scanout",
             Self::Sample => "Sample",
             Self::SampleLinear => "SampleLinear",
+            Self::StageOnSource => "StageOnSource",
+            Self::StageOnSink => "StageOnSink",
             Self::StageOnCpu => "StageOnCpu",
+        }
+    }
+
+    /// Copies a commit costs on this rung.
+    pub fn copies(self) -> u32 {
+        match self {
+            Self::Scanout | Self::Sample | Self::SampleLinear => 0,
+            Self::StageOnSource | Self::StageOnSink | Self::StageOnCpu => 1,
         }
     }
 
@@ -42,9 +72,16 @@ impl Rung {
     /// What the rung does, for the recorded reason.
     pub fn describe(self) -> &'static str {
         match self {
+            Self::Scanout => "dma-buf put on a KMS plane (0 copies, no GPU work)",
             Self::Sample => "dma-buf bound to a VkImage with its explicit modifier and plane layout (0 copies)",
             Self::SampleLinear => {
                 "dma-buf memory imported as a storage buffer and read in place by the planar shader (0 copies)"
+            }
+            Self::StageOnSource => {
+                "copied on the source GPU into linear memory the render device imports (1 copy on the source)"
+            }
+            Self::StageOnSink => {
+                "dma-buf imported for transfer and copied on the render device's queue into its own buffer (1 GPU copy)"
             }
             Self::StageOnCpu => "dma-buf mmapped and copied into weft's buffer at each commit (1 CPU copy)",
         }
@@ -84,29 +121,53 @@ fn is_linear(caps: &DmabufCaps, modifier: u64) -> bool {
     modifier == MOD_LINEAR || (modifier == MOD_INVALID && caps.cpu_device)
 }
 
-/// Plans the import of `desc`. `disabled`: rungs switched off by policy. `failed_class(rung)`: the
-/// reason this buffer's class (format, modifier, device) already failed on `rung`, if it did.
-pub fn plan(
-    caps: &DmabufCaps,
-    desc: &BufferDesc,
-    disabled: &[Rung],
-    failed_class: impl Fn(Rung) -> Option<String>,
-) -> Plan {
+/// The display side of a plan: the device that scans the output out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanoutInput<'a> {
+    /// Every plane's (fourcc, modifiers); an empty modifier list means "no explicit modifier"
+    /// (LINEAR or INVALID fit it).
+    pub planes: &'a [(u32, Vec<u64>)],
+    /// How the display device reaches the buffer's memory.
+    pub access: Access,
+    /// The surface could be a plane: opaque or on top, unscaled, covering what it would cover.
+    pub candidate: bool,
+    /// A backend that executes scanout (the KMS backend) drives this output.
+    pub executor: bool,
+}
+
+/// Everything the planner decides on.
+#[derive(Debug, Clone)]
+pub struct PlanInput<'a> {
+    pub caps: &'a DmabufCaps,
+    pub desc: BufferDesc,
+    /// How the render device reaches the buffer's memory.
+    pub access: Access,
+    /// The output's display device, if weft drives one (headless and nested outputs have none).
+    pub scanout: Option<ScanoutInput<'a>>,
+    /// The source is a GPU weft drives with Vulkan, whose exports the render device imports.
+    pub source_stage: bool,
+    /// Rungs switched off by policy.
+    pub disabled: &'a [Rung],
+}
+
+/// Plans the import described by `input`. `failed_class(rung)`: the reason this buffer's class
+/// (source, sink, format, modifier) already failed on `rung`, if it did.
+pub fn plan(input: &PlanInput<'_>, failed_class: impl Fn(Rung) -> Option<String>) -> Plan {
     let mut out = Plan::default();
-    let format = drm_format::info(desc.fourcc);
+    let format = drm_format::info(input.desc.fourcc);
     for rung in Rung::ALL {
         // (Interlaced buffers never get here: the linux-dmabuf guard answers them with `failed`.)
         let skip = if format.is_none() {
             Some(format!(
                 "format {} is not one weft decodes",
-                drm_format::fourcc_str(desc.fourcc)
+                drm_format::fourcc_str(input.desc.fourcc)
             ))
-        } else if disabled.contains(&rung) {
+        } else if input.disabled.contains(&rung) {
             Some("disabled by the import policy".to_string())
         } else {
-            precondition(caps, desc, rung, format.map(|f| f.kind)).or_else(|| {
+            precondition(input, rung, format.map(|f| f.kind)).or_else(|| {
                 failed_class(rung).map(|why| {
-                    format!("failed before for this format+modifier on this device: {why}")
+                    format!("failed before for this source, device, format and modifier: {why}")
                 })
             })
         };
@@ -118,15 +179,48 @@ pub fn plan(
     out
 }
 
-fn precondition(
-    caps: &DmabufCaps,
-    desc: &BufferDesc,
-    rung: Rung,
-    kind: Option<FormatKind>,
-) -> Option<String> {
+fn access_reason(access: Access) -> String {
+    match access {
+        Access::None => "the render device cannot import the source device's memory".into(),
+        Access::CopyOnly => {
+            "the render device reaches the source's memory only for copies (sampling it per frame would cross a slow bus)"
+                .into()
+        }
+        other => format!("access {other:?}"),
+    }
+}
+
+fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> Option<String> {
+    let (caps, desc) = (input.caps, &input.desc);
     match rung {
+        Rung::Scanout => {
+            let Some(s) = &input.scanout else {
+                return Some("no display device drives this output (headless or nested)".into());
+            };
+            let fits = s.planes.iter().any(|(f, mods)| {
+                *f == desc.fourcc
+                    && if mods.is_empty() {
+                        desc.modifier == MOD_LINEAR || desc.modifier == MOD_INVALID
+                    } else {
+                        mods.contains(&desc.modifier)
+                    }
+            });
+            if !s.access.imports() || s.access == Access::CopyOnly {
+                Some("the display device cannot import the source device's memory".into())
+            } else if !fits {
+                Some("no plane of the display device scans out this format+modifier".into())
+            } else if !s.candidate {
+                Some("the surface is not a plane candidate (covered, scaled or blended)".into())
+            } else if !s.executor {
+                Some("a plane would take it; only the KMS backend executes scanout".into())
+            } else {
+                None
+            }
+        }
         Rung::Sample => {
-            if !caps.modifiers {
+            if !input.access.samples() {
+                Some(access_reason(input.access))
+            } else if !caps.modifiers {
                 Some(
                     "VK_EXT_image_drm_format_modifier is not available on the render device".into(),
                 )
@@ -147,14 +241,24 @@ fn precondition(
             }
         }
         Rung::SampleLinear => {
-            if !caps.external_memory {
-                Some("VK_EXT_external_memory_dma_buf is not available on the render device".into())
-            } else if !caps.buffer_import {
-                Some("the device cannot import dma-bufs as storage buffers".into())
-            } else if !is_linear(caps, desc.modifier) {
-                Some("only a linear layout can be read as a buffer".into())
+            if !input.access.samples() {
+                Some(access_reason(input.access))
+            } else {
+                buffer_import(caps, desc)
+            }
+        }
+        Rung::StageOnSource => {
+            if !input.source_stage {
+                Some("the source is not a GPU weft drives with Vulkan".into())
             } else {
                 None
+            }
+        }
+        Rung::StageOnSink => {
+            if !input.access.imports() {
+                Some(access_reason(input.access))
+            } else {
+                buffer_import(caps, desc)
             }
         }
         Rung::StageOnCpu => {
@@ -167,10 +271,27 @@ fn precondition(
     }
 }
 
+/// Whether the render device can import the buffer's memory as a VkBuffer (linear layouts).
+fn buffer_import(caps: &DmabufCaps, desc: &BufferDesc) -> Option<String> {
+    if !caps.external_memory {
+        Some("VK_EXT_external_memory_dma_buf is not available on the render device".into())
+    } else if !caps.buffer_import {
+        Some("the device cannot import dma-bufs as buffers".into())
+    } else if !is_linear(caps, desc.modifier) {
+        Some("only a linear layout can be read as a buffer".into())
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_protocols::drm_format::{ARGB8888, NV12};
+    use weft_protocols::drm_format::{ARGB8888, NV12, XRGB8888};
+
+    /// An Intel Y-tiled modifier and an AMD one: vendor layouts no other vendor samples.
+    const INTEL_Y: u64 = 0x0100_0000_0000_0002;
+    const AMD_TILED: u64 = 0x0200_0000_0000_1234;
 
     fn host_lavapipe() -> DmabufCaps {
         DmabufCaps {
@@ -189,6 +310,17 @@ mod tests {
         }
     }
 
+    fn gpu(image_modifiers: Vec<(u32, u64, u32)>) -> DmabufCaps {
+        DmabufCaps {
+            external_memory: true,
+            buffer_import: true,
+            modifiers: true,
+            image_modifiers,
+            cpu_device: false,
+            ..Default::default()
+        }
+    }
+
     fn desc(fourcc: u32, modifier: u64, planes: usize) -> BufferDesc {
         BufferDesc {
             fourcc,
@@ -197,7 +329,23 @@ mod tests {
         }
     }
 
-    /// (name, device caps, buffer, disabled rungs, expected plan)
+    fn input<'a>(
+        caps: &'a DmabufCaps,
+        d: BufferDesc,
+        access: Access,
+        disabled: &'a [Rung],
+    ) -> PlanInput<'a> {
+        PlanInput {
+            caps,
+            desc: d,
+            access,
+            scanout: None,
+            source_stage: false,
+            disabled,
+        }
+    }
+
+    /// (name, device caps, buffer, disabled rungs, expected plan) on the render device alone.
     type Case = (&'static str, DmabufCaps, BufferDesc, Vec<Rung>, Vec<Rung>);
 
     #[test]
@@ -210,34 +358,34 @@ mod tests {
                 host_lavapipe(),
                 desc(ARGB8888, MOD_LINEAR, 1),
                 vec![],
-                vec![SampleLinear, StageOnCpu],
+                vec![SampleLinear, StageOnSink, StageOnCpu],
             ),
             (
                 "guest rgb",
                 guest_lavapipe(),
                 desc(ARGB8888, MOD_LINEAR, 1),
                 vec![],
-                vec![Sample, SampleLinear, StageOnCpu],
+                vec![Sample, SampleLinear, StageOnSink, StageOnCpu],
             ),
             (
                 "guest nv12",
                 guest_lavapipe(),
                 desc(NV12, MOD_LINEAR, 2),
                 vec![],
-                vec![SampleLinear, StageOnCpu],
+                vec![SampleLinear, StageOnSink, StageOnCpu],
             ),
             (
                 "implicit on cpu",
                 host_lavapipe(),
                 desc(NV12, MOD_INVALID, 2),
                 vec![],
-                vec![SampleLinear, StageOnCpu],
+                vec![SampleLinear, StageOnSink, StageOnCpu],
             ),
             (
                 "disabled",
                 host_lavapipe(),
                 desc(ARGB8888, MOD_LINEAR, 1),
-                vec![SampleLinear],
+                vec![SampleLinear, StageOnSink],
                 vec![StageOnCpu],
             ),
             (
@@ -276,31 +424,209 @@ mod tests {
             ),
         ];
         for (name, caps, d, disabled, want) in cases {
-            let p = plan(&caps, &d, &disabled, none);
-            assert_eq!(p.attempts, want, "{name}");
+            let p = plan(&input(&caps, d, Access::Shared, &disabled), none);
+            assert_eq!(p.attempts, want, "{name}: {p:?}");
             assert_eq!(
                 p.attempts.len() + p.skipped.len(),
-                3,
+                Rung::ALL.len(),
                 "{name}: every rung is tried or has a reason"
             );
         }
     }
 
+    /// One simulated machine: what the render device is, what the display scans out, how each
+    /// reaches the buffer, and the plan expected.
+    struct Topology {
+        name: &'static str,
+        sink: DmabufCaps,
+        buffer: BufferDesc,
+        access: Access,
+        display: Option<(Vec<(u32, Vec<u64>)>, Access)>,
+        source_stage: bool,
+        failed: Option<Rung>,
+        want: Vec<Rung>,
+        /// A word the reason of the first skipped rung must contain.
+        why_scanout: &'static str,
+    }
+
     #[test]
-    fn failed_class_skips_the_rung_with_its_reason() {
-        let p = plan(&host_lavapipe(), &desc(ARGB8888, MOD_LINEAR, 1), &[], |r| {
-            (r == Rung::SampleLinear).then(|| "boom".to_string())
-        });
-        assert_eq!(p.attempts, vec![Rung::StageOnCpu]);
-        let why = p.skipped_above(Rung::StageOnCpu);
-        assert!(
-            why.contains("SampleLinear skipped: failed before") && why.contains("boom"),
-            "{why}"
-        );
-        assert!(
-            why.contains("Sample skipped: VK_EXT_image_drm_format_modifier"),
-            "{why}"
-        );
+    fn topologies_table() {
+        use Rung::*;
+        let soc_planes = vec![(XRGB8888, vec![MOD_LINEAR]), (NV12, vec![MOD_LINEAR])];
+        let topologies = [
+            Topology {
+                name: "hybrid: iGPU-rendered linear buffer, dGPU renders (sysmem across PCIe)",
+                sink: gpu(vec![(ARGB8888, MOD_LINEAR, 1)]),
+                buffer: desc(ARGB8888, MOD_LINEAR, 1),
+                access: Access::CopyOnly,
+                display: None,
+                source_stage: true,
+                failed: None,
+                want: vec![StageOnSource, StageOnSink, StageOnCpu],
+                why_scanout: "no display device",
+            },
+            Topology {
+                name: "hybrid: iGPU Y-tiled buffer, only the iGPU can detile it",
+                sink: gpu(vec![(ARGB8888, MOD_LINEAR, 1)]),
+                buffer: desc(ARGB8888, INTEL_Y, 1),
+                access: Access::CopyOnly,
+                display: None,
+                source_stage: true,
+                failed: None,
+                want: vec![StageOnSource],
+                why_scanout: "no display device",
+            },
+            Topology {
+                name: "V4L2 decoder + GPU: linear NV12, access unknown until tried",
+                sink: gpu(vec![(ARGB8888, MOD_LINEAR, 1)]),
+                buffer: desc(NV12, MOD_LINEAR, 2),
+                access: Access::Unknown,
+                display: None,
+                source_stage: false,
+                failed: None,
+                want: vec![SampleLinear, StageOnSink, StageOnCpu],
+                why_scanout: "no display device",
+            },
+            Topology {
+                name: "V4L2 decoder the GPU cannot import from",
+                sink: gpu(vec![]),
+                buffer: desc(NV12, MOD_LINEAR, 2),
+                access: Access::None,
+                display: None,
+                source_stage: false,
+                failed: None,
+                want: vec![StageOnCpu],
+                why_scanout: "no display device",
+            },
+            Topology {
+                name: "decoder and display on one SoC: NV12 straight to a plane",
+                sink: gpu(vec![(ARGB8888, MOD_LINEAR, 1)]),
+                buffer: desc(NV12, MOD_LINEAR, 2),
+                access: Access::Shared,
+                display: Some((soc_planes.clone(), Access::Shared)),
+                source_stage: false,
+                failed: None,
+                want: vec![Scanout, SampleLinear, StageOnSink, StageOnCpu],
+                why_scanout: "",
+            },
+            Topology {
+                name: "SoC display cannot reach the decoder's memory",
+                sink: gpu(vec![]),
+                buffer: desc(NV12, MOD_LINEAR, 2),
+                access: Access::Shared,
+                display: Some((soc_planes, Access::None)),
+                source_stage: false,
+                failed: None,
+                want: vec![SampleLinear, StageOnSink, StageOnCpu],
+                why_scanout: "cannot import",
+            },
+            Topology {
+                name: "software only (lavapipe, memfd or udmabuf)",
+                sink: host_lavapipe(),
+                buffer: desc(XRGB8888, MOD_LINEAR, 1),
+                access: Access::Shared,
+                display: None,
+                source_stage: false,
+                failed: None,
+                want: vec![SampleLinear, StageOnSink, StageOnCpu],
+                why_scanout: "no display device",
+            },
+            Topology {
+                name: "vendor-modifier mismatch: AMD-tiled buffer on an NVIDIA sink",
+                sink: gpu(vec![(ARGB8888, MOD_LINEAR, 1)]),
+                buffer: desc(ARGB8888, AMD_TILED, 1),
+                access: Access::PeerToPeer,
+                display: Some((vec![(ARGB8888, vec![MOD_LINEAR])], Access::PeerToPeer)),
+                source_stage: true,
+                failed: None,
+                want: vec![StageOnSource],
+                why_scanout: "no plane",
+            },
+            Topology {
+                name: "an import that fails only at run time (remembered for its class)",
+                sink: host_lavapipe(),
+                buffer: desc(NV12, MOD_LINEAR, 2),
+                access: Access::Unknown,
+                display: None,
+                source_stage: false,
+                failed: Some(SampleLinear),
+                want: vec![StageOnSink, StageOnCpu],
+                why_scanout: "no display device",
+            },
+            Topology {
+                name: "the display device disappeared: no plane any more",
+                sink: gpu(vec![(ARGB8888, MOD_LINEAR, 1)]),
+                buffer: desc(ARGB8888, MOD_LINEAR, 1),
+                access: Access::Local,
+                display: None,
+                source_stage: false,
+                failed: None,
+                want: vec![Sample, SampleLinear, StageOnSink, StageOnCpu],
+                why_scanout: "no display device",
+            },
+        ];
+        for t in &topologies {
+            let scanout = t.display.as_ref().map(|(planes, access)| ScanoutInput {
+                planes,
+                access: *access,
+                candidate: true,
+                executor: true,
+            });
+            let input = PlanInput {
+                caps: &t.sink,
+                desc: t.buffer,
+                access: t.access,
+                scanout,
+                source_stage: t.source_stage,
+                disabled: &[],
+            };
+            let p = plan(&input, |r| {
+                (Some(r) == t.failed).then(|| "VK_ERROR_INVALID_EXTERNAL_HANDLE".into())
+            });
+            assert_eq!(p.attempts, t.want, "{}: {p:?}", t.name);
+            if let Some((_, why)) = p.skipped.iter().find(|(r, _)| *r == Scanout) {
+                assert!(why.contains(t.why_scanout), "{}: {why}", t.name);
+            }
+            if let Some(failed) = t.failed {
+                let why = p.skipped_above(Rung::StageOnCpu);
+                assert!(
+                    why.contains(&format!("{} skipped: failed before", failed.name())),
+                    "{}: {why}",
+                    t.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn scanout_needs_a_candidate_and_the_kms_backend() {
+        let planes = vec![(XRGB8888, vec![])];
+        let caps = host_lavapipe();
+        for (candidate, executor, want) in [
+            (true, true, None),
+            (false, true, Some("not a plane candidate")),
+            (true, false, Some("only the KMS backend")),
+        ] {
+            let input = PlanInput {
+                scanout: Some(ScanoutInput {
+                    planes: &planes,
+                    access: Access::Local,
+                    candidate,
+                    executor,
+                }),
+                ..input(&caps, desc(XRGB8888, MOD_LINEAR, 1), Access::Local, &[])
+            };
+            let p = plan(&input, |_| None);
+            let why = p
+                .skipped
+                .iter()
+                .find(|(r, _)| *r == Rung::Scanout)
+                .map(|(_, w)| w.as_str());
+            match want {
+                None => assert_eq!(p.attempts.first(), Some(&Rung::Scanout), "{p:?}"),
+                Some(w) => assert!(why.is_some_and(|why| why.contains(w)), "{p:?}"),
+            }
+        }
     }
 
     #[test]
@@ -309,6 +635,6 @@ mod tests {
             assert_eq!(Rung::parse(r.name()), Some(r));
         }
         assert_eq!(Rung::parse("stageoncpu"), Some(Rung::StageOnCpu));
-        assert_eq!(Rung::parse("Scanout"), None);
+        assert_eq!(Rung::parse("Teleport"), None);
     }
 }

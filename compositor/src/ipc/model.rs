@@ -78,9 +78,13 @@ pub struct OutputRecord {
     pub rendered: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SurfaceRecord {
     pub id: u64,
+    /// "xdg_toplevel" or "subsurface".
+    pub role: &'static str,
+    /// A subsurface's parent surface id.
+    pub parent: Option<u64>,
     /// False for a toplevel that shows nothing yet (no buffer, a refused buffer, or its first
     /// buffer still being copied in slices).
     pub mapped: bool,
@@ -94,7 +98,16 @@ pub struct SurfaceRecord {
     pub buffer: Option<BufferInfo>,
     pub rung: Option<&'static str>,
     pub reason: Option<String>,
+    /// Where a dma-buf came from: a device id from `devices`, or "unknown" (null for wl_shm and
+    /// single-pixel buffers).
     pub source_device: Option<String>,
+    /// What the source attribution rests on (fdinfo exp_name, elimination, …).
+    pub source_evidence: Option<String>,
+    /// The bytes the last commit copied (a staging copy, a wl_shm upload): one frame's cost.
+    pub copied_bytes_per_frame: u64,
+    pub import_cache: CacheCounts,
+    /// Time commits were held for their dma-buf's writers (the implicit-sync bridge).
+    pub fence_wait_ms: f64,
     pub maximized: bool,
     pub fullscreen: bool,
     pub subsurfaces: usize,
@@ -107,6 +120,13 @@ pub struct SurfaceRecord {
     pub uploaded_bytes: u64,
     /// CPU time spent on this surface's commits (import, cache lookup, staging copies).
     pub commit_cpu_ns: u64,
+}
+
+/// A surface's import-cache lookups.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct CacheCounts {
+    pub hits: u64,
+    pub misses: u64,
 }
 
 #[cfg(test)]

@@ -14,9 +14,11 @@ use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 use tracing::warn;
 
 use super::conn::{Connections, Limits};
-use super::model::{ClientRecord, Fault, OutputRecord, Request, SurfaceRecord};
+use super::model::{CacheCounts, ClientRecord, Fault, OutputRecord, Request, SurfaceRecord};
 use crate::state::Weft;
 use crate::surface::content_snapshot;
+use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
+use smithay::wayland::compositor::SubsurfaceCachedState;
 
 /// The bound socket; removes its file when dropped.
 pub struct IpcSocket {
@@ -191,7 +193,7 @@ pub fn imports(state: &Weft) -> serde_json::Value {
         .map(|(k, reason)| {
             serde_json::json!({
                 "rung": k.rung, "format": fourcc_str(k.fourcc), "modifier": modifier_str(k.modifier),
-                "device": k.device, "reason": reason,
+                "source": k.source, "sink": k.sink, "reason": reason,
             })
         })
         .collect();
@@ -253,11 +255,10 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             )
         });
         let id = crate::surface::surface_id(surface);
-        // Both lock the surface tree: never call them inside `content_snapshot` (with_states).
-        let subsurfaces = get_children(surface).len();
-        let popups = PopupManager::popups_for_surface(surface).count();
-        out.push(content_snapshot(surface, |c| SurfaceRecord {
+        let base = SurfaceRecord {
             id,
+            role: "xdg_toplevel",
+            parent: None,
             mapped: is_mapped,
             app_id,
             title,
@@ -266,22 +267,80 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             y: geo.loc.y,
             width: geo.size.w,
             height: geo.size.h,
-            buffer: c.buffer.clone(),
-            rung: c.rung,
-            reason: c.reason.clone(),
-            source_device: None,
             maximized,
             fullscreen,
-            subsurfaces,
-            popups,
-            commits: c.commits,
-            path_changes: c.path_changes,
-            fence_waits: c.fence_waits,
-            uploaded_bytes: c.uploaded_bytes,
-            commit_cpu_ns: c.commit_cpu_ns,
-        }));
+            // Both lock the surface tree: never call them inside `content_snapshot` (with_states).
+            subsurfaces: get_children(surface).len(),
+            popups: PopupManager::popups_for_surface(surface).count(),
+            ..SurfaceRecord::default()
+        };
+        push_tree(&mut out, surface, base);
     }
     out
+}
+
+/// `record` (geometry and role filled in) with the surface's content, then its subsurfaces, each
+/// placed at its parent's position plus its offset.
+fn push_tree(
+    out: &mut Vec<SurfaceRecord>,
+    surface: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
+    record: SurfaceRecord,
+) {
+    let (x, y, id, mapped, output) = (
+        record.x,
+        record.y,
+        record.id,
+        record.mapped,
+        record.output.clone(),
+    );
+    out.push(content_snapshot(surface, |c| SurfaceRecord {
+        buffer: c.buffer.clone(),
+        rung: c.rung,
+        reason: c.reason.clone(),
+        source_device: c.import.as_ref().map(|i| i.source.device_name()),
+        source_evidence: c.import.as_ref().map(|i| i.source.evidence.clone()),
+        copied_bytes_per_frame: c.copied_bytes_per_frame,
+        import_cache: CacheCounts {
+            hits: c.cache_hits,
+            misses: c.cache_misses,
+        },
+        fence_wait_ms: c.fence_wait_ns as f64 / 1e6,
+        commits: c.commits,
+        path_changes: c.path_changes,
+        fence_waits: c.fence_waits,
+        uploaded_bytes: c.uploaded_bytes,
+        commit_cpu_ns: c.commit_cpu_ns,
+        ..record
+    }));
+    for child in get_children(surface) {
+        let (offset, size) = with_states(&child, |states| {
+            let offset = states
+                .cached_state
+                .get::<SubsurfaceCachedState>()
+                .current()
+                .location;
+            let size = states
+                .data_map
+                .get::<RendererSurfaceStateUserData>()
+                .and_then(|rs| rs.lock().ok().and_then(|rs| rs.surface_size()))
+                .unwrap_or_default();
+            (offset, size)
+        });
+        let record = SurfaceRecord {
+            id: crate::surface::surface_id(&child),
+            role: "subsurface",
+            parent: Some(id),
+            mapped,
+            output: output.clone(),
+            x: x + offset.x,
+            y: y + offset.y,
+            width: size.w,
+            height: size.h,
+            subsurfaces: get_children(&child).len(),
+            ..SurfaceRecord::default()
+        };
+        push_tree(out, &child, record);
+    }
 }
 
 /// Every registered device; the render device also carries why it was chosen, its Vulkan facts and

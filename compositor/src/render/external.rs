@@ -361,6 +361,7 @@ impl ImportedBuffer {
         device: &Arc<Device>,
         fd: BorrowedFd<'_>,
         size: u64,
+        usage: vk::BufferUsageFlags,
     ) -> Result<Self, ImportError> {
         let size = size & !3;
         if size == 0 {
@@ -372,7 +373,7 @@ impl ImportedBuffer {
             .handle_types(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
         let info = vk::BufferCreateInfo::default()
             .size(size)
-            .usage(vk::BufferUsageFlags::STORAGE_BUFFER)
+            .usage(usage)
             .sharing_mode(vk::SharingMode::EXCLUSIVE)
             .push_next(&mut external);
         // SAFETY: valid create info with a non-zero size; DMA_BUF handle type was reported importable.

@@ -34,7 +34,7 @@ pub use physical::PhysicalInfo;
 pub use planar::{
     PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, YuvMatrix, YuvParams, YuvRange,
 };
-pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, UploadRect};
+pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, RowCopy, UploadRect};
 pub use texture::Texture;
 
 /// What the caller should do about an error.
