@@ -434,6 +434,8 @@ mod tests {
         }
     }
 
+    type Planes = Vec<(u32, Vec<u64>)>;
+
     /// One simulated machine: what the render device is, what the display scans out, how each
     /// reaches the buffer, and the plan expected.
     struct Topology {
@@ -441,7 +443,7 @@ mod tests {
         sink: DmabufCaps,
         buffer: BufferDesc,
         access: Access,
-        display: Option<(Vec<(u32, Vec<u64>)>, Access)>,
+        display: Option<(Planes, Access)>,
         source_stage: bool,
         failed: Option<Rung>,
         want: Vec<Rung>,
