@@ -82,6 +82,8 @@ pub struct SurfaceContent {
     pub fence_wait_ns: u64,
     /// CPU time this thread spent handling the surface's commits (import, cache lookup, copies).
     pub commit_cpu_ns: u64,
+    /// Wall time of the same work, including waits for a GPU copy (`StageOnSink`).
+    pub commit_wall_ns: u64,
     /// The shown wl_shm texture's share of its client's budget.
     texture_charge: Option<Charge>,
     /// A wl_shm upload too large for one event-loop turn, in progress ([`crate::uploads`]).
@@ -227,6 +229,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
         content.id = surface.id().protocol_id();
         content.commits += 1;
         let started = thread_cpu_ns();
+        let wall = std::time::Instant::now();
         let uploaded_before = content.uploaded_bytes;
         // A newer commit supersedes any upload still in slices; the texture shown then lacks that
         // commit's damage too, so this one is copied whole.
@@ -258,6 +261,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
             }
         }
         content.commit_cpu_ns += thread_cpu_ns().saturating_sub(started);
+        content.commit_wall_ns += wall.elapsed().as_nanos() as u64;
         content.copied_bytes_per_frame = content.uploaded_bytes - uploaded_before;
         content.last_commit = Some(commit);
         content.last_buffer = buffer_id;

@@ -120,6 +120,8 @@ pub struct SurfaceRecord {
     pub uploaded_bytes: u64,
     /// CPU time spent on this surface's commits (import, cache lookup, staging copies).
     pub commit_cpu_ns: u64,
+    /// Wall time of the same work (includes waiting for a GPU staging copy).
+    pub commit_wall_ns: u64,
 }
 
 /// A surface's import-cache lookups.

@@ -310,6 +310,7 @@ fn push_tree(
         fence_waits: c.fence_waits,
         uploaded_bytes: c.uploaded_bytes,
         commit_cpu_ns: c.commit_cpu_ns,
+        commit_wall_ns: c.commit_wall_ns,
         ..record
     }));
     for child in get_children(surface) {
