@@ -7,12 +7,13 @@
 //! 2. every format weft decodes, LINEAR (rungs `SampleLinear` and `StageOnCpu`), plus INVALID on a
 //!    CPU device, whose implicit layout is linear.
 //!
-//! `main_device` is the render device's DRM node from VK_EXT_physical_device_drm (render node
-//! preferred). A device without a DRM node — lavapipe on a host without /dev/udmabuf — has none, and
-//! smithay needs *some* dev_t: weft sends 0 (major 0, minor 0), which is no character device. A
-//! client that looks it up finds no GPU to allocate on and falls back to linear buffers in system
-//! memory (memfd, udmabuf, dma-heap), which is what a CPU renderer reads best; weft never claims a
-//! node that is not its renderer's.
+//! `main_device` names a real device clients can allocate on whose buffers the render device
+//! imports ([`crate::devices::Registry::main_device`]): the render device's own DRM node (render
+//! node preferred) when it has one; for a render device without one (lavapipe) a DRM device whose
+//! buffers are memory it reads — a render-only allocator such as vgem first, by its primary node,
+//! where dumb buffers are made. Only where the machine has no DRM device at all (a plain host) is
+//! it 0 (no device): smithay needs *some* dev_t, and a client then allocates system memory (memfd,
+//! udmabuf, dma-heap), which is what a CPU renderer reads best.
 
 use smithay::backend::allocator::{Format, Fourcc, Modifier};
 use smithay::wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder};
@@ -24,9 +25,12 @@ use crate::import::Importer;
 pub const NO_DRM_NODE: u64 = 0;
 
 /// The default feedback, and the guard data that knows the same pairs.
-pub fn build(importer: &Importer) -> std::io::Result<(DmabufFeedback, DmabufGuardData)> {
+pub fn build(
+    importer: &Importer,
+    main_device: Option<u64>,
+) -> std::io::Result<(DmabufFeedback, DmabufGuardData)> {
     let (sample, linear) = importer.advertised();
-    let device = importer.caps.drm_node.unwrap_or(NO_DRM_NODE);
+    let device = main_device.unwrap_or(NO_DRM_NODE);
     let to_format = |&(fourcc, modifier, _): &(u32, u64, usize)| {
         Fourcc::try_from(fourcc).ok().map(|code| Format {
             code,

@@ -10,6 +10,7 @@ pub mod disconnect;
 pub mod feedback;
 pub mod frame;
 pub mod handlers;
+pub mod hotplug;
 pub mod implicit_sync;
 pub mod import;
 pub mod input;

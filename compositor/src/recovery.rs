@@ -47,13 +47,7 @@ impl Weft {
                 }
             }
         }
-        let roots = self.surface_roots();
-        for root in &roots {
-            crate::surface::forget_tree_content(root);
-        }
-        self.importer.cache.invalidate();
         self.importer.caps = DmabufCaps::query(renderer.device());
-        self.uploads = Default::default();
         self.devices
             .set_render(renderer.device().physical_info(), reason);
         self.renderer = renderer;
@@ -61,6 +55,27 @@ impl Weft {
             slot.target = target;
             slot.rendered_generation = None;
         }
+        let surfaces = self.replan_all();
+        self.render_generation += 1;
+        info!(
+            device = %self.renderer.device().info().name,
+            generation = self.render_generation,
+            surfaces,
+            "renderer rebuilt; every surface imported again"
+        );
+        true
+    }
+
+    /// Plans every surface's buffer again: drops every import and remembered failure (they were
+    /// about devices that changed) and imports each surface tree's current buffers anew. Returns how
+    /// many trees. Called after a device loss and on hotplug ([`crate::hotplug`]).
+    pub fn replan_all(&mut self) -> usize {
+        let roots = self.surface_roots();
+        for root in &roots {
+            crate::surface::forget_tree_content(root);
+        }
+        self.importer.cache.invalidate();
+        self.uploads = Default::default();
         let mut ctx = ImportCtx {
             renderer: &mut self.renderer,
             importer: &mut self.importer,
@@ -71,15 +86,8 @@ impl Weft {
             import_tree(&mut ctx, root);
         }
         self.schedule_uploads();
-        self.render_generation += 1;
         self.damage();
-        info!(
-            device = %self.renderer.device().info().name,
-            generation = self.render_generation,
-            surfaces = roots.len(),
-            "renderer rebuilt; every surface imported again"
-        );
-        true
+        roots.len()
     }
 
     /// The root of every surface tree weft may draw: toplevels (mapped or not) and their popups.

@@ -198,13 +198,17 @@ impl Weft {
         let single_pixel_state = SinglePixelBufferState::new::<Self>(dh);
         let caps = DmabufCaps::query(renderer.device());
         let importer = Importer::new(caps);
-        let (dmabuf_feedback, dmabuf_guard) = crate::feedback::build(&importer)
+        let main_device = devices.main_device().map(|(d, node)| {
+            info!(device = %d.id, %node, "linux-dmabuf main_device");
+            node.raw()
+        });
+        let (dmabuf_feedback, dmabuf_guard) = crate::feedback::build(&importer, main_device)
             .map_err(|e| RenderError::Allocation(format!("linux-dmabuf format table: {e}")))?;
         let mut dmabuf_state = DmabufState::new();
         let dmabuf_global =
             dmabuf_state.create_global_with_default_feedback::<Self>(dh, &dmabuf_feedback);
         info!(device = %renderer.device().info().name, "weft state ready");
-        Ok(Self {
+        let mut weft = Self {
             display_handle,
             compositor_state,
             xdg_shell_state,
@@ -240,7 +244,11 @@ impl Weft {
             fault_injection: false,
             clients: Vec::new(),
             devices,
-        })
+        };
+        if !weft.devices.is_simulated() {
+            weft.watch_devices();
+        }
+        Ok(weft)
     }
 
     /// Per-iteration housekeeping: drops dead windows and popups, flushes client queues.

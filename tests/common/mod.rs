@@ -103,20 +103,32 @@ impl Harness {
         ping_timeout: Option<std::time::Duration>,
         fault_injection: bool,
     ) -> Self {
+        let server = ServerOptions {
+            fault_injection,
+            ..Default::default()
+        };
+        Self::with_server(outputs, deterministic_clock, ping_timeout, server).expect("weft starts")
+    }
+
+    /// weft with `server` options (its runtime directory is the harness's own).
+    pub fn with_server(
+        outputs: Vec<OutputSpec>,
+        deterministic_clock: bool,
+        ping_timeout: Option<std::time::Duration>,
+        server: ServerOptions,
+    ) -> anyhow::Result<Self> {
         install_log();
-        let runtime_dir = private_runtime_dir("test").expect("runtime dir");
+        let runtime_dir = private_runtime_dir("test")?;
         let weft = Running::start(HeadlessOptions {
             outputs,
             server: ServerOptions {
                 runtime_dir: Some(runtime_dir.clone()),
-                fault_injection,
-                ..Default::default()
+                ..server
             },
             deterministic_clock,
             ping_timeout,
-        })
-        .expect("weft starts");
-        Self { weft, runtime_dir }
+        })?;
+        Ok(Self { weft, runtime_dir })
     }
 
     pub fn client(&self) -> Client {

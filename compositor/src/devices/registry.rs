@@ -285,6 +285,19 @@ impl Registry {
                 })
             })
             .min_by_key(|(rank, _)| *rank)
-            .and_then(|(_, d)| Some((d, d.preferred_node()?.dev?)))
+            .and_then(|(_, d)| Some((d, allocation_node(d)?)))
     }
 }
+
+/// The node a client allocates on: the render node of a device with a GPU driver, else the primary
+/// node, where dumb buffers are made (vgem allocates only there).
+fn allocation_node(d: &DeviceRecord) -> Option<super::DevT> {
+    let node = if d.caps.vulkan.is_some() {
+        d.preferred_node()
+    } else {
+        d.nodes.iter().find(|n| n.path.contains("card"))
+    };
+    node.or_else(|| d.nodes.first())?.dev
+}
+
+impl Registry {}

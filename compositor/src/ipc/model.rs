@@ -30,6 +30,11 @@ pub enum Request {
     InvalidateImports,
     /// Every connected client with its pid and what it uses of its budget.
     Clients,
+    /// A test hook (accepted only with `--fault-injection` and a simulated topology): removes a
+    /// device as a hot-unplug would.
+    SimulateRemoval {
+        device: String,
+    },
     /// A test hook (accepted only with `--fault-injection`): arms a fault on the render device.
     InjectFault {
         fault: Fault,
@@ -76,6 +81,8 @@ pub struct OutputRecord {
     /// Frames presented (frame clock ticks) and frames actually rendered.
     pub frames: u64,
     pub rendered: u64,
+    /// The device that composes this output (an id from `devices`).
+    pub render_device: crate::devices::DeviceId,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

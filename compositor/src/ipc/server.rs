@@ -148,6 +148,27 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
             Ok(serde_json::json!({ "dropped": dropped }))
         }
         Request::Clients => to_json(serde_json::to_value(clients(state))),
+        Request::SimulateRemoval { device } => {
+            if !state.fault_injection {
+                return Err("test hooks are off (start weft with --fault-injection)".into());
+            }
+            let id = crate::devices::DeviceId::new(device.clone());
+            if !state.devices.is_simulated() {
+                return Err(
+                    "only devices of a simulated topology (--simulate-devices) can be removed"
+                        .into(),
+                );
+            }
+            if !state.devices.simulate_removal(&id) {
+                return Err(format!("no device {device}"));
+            }
+            let change = crate::devices::registry::Change {
+                added: Vec::new(),
+                removed: vec![id],
+            };
+            state.devices_changed(&change);
+            Ok(serde_json::json!({ "removed": device }))
+        }
         Request::InjectFault { fault, count } => {
             if !state.fault_injection {
                 return Err("fault injection is off (start weft with --fault-injection)".into());
@@ -198,7 +219,11 @@ pub fn imports(state: &Weft) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({
-        "main_device": imp.caps.drm_node.unwrap_or(crate::feedback::NO_DRM_NODE),
+        "main_device": state
+            .devices
+            .main_device()
+            .map_or(crate::feedback::NO_DRM_NODE, |(_, node)| node.raw()),
+        "main_device_id": state.devices.main_device().map(|(d, _)| d.id.clone()),
         "caps": imp.caps,
         "policy": imp.policy,
         "cache": imp.cache.stats(),
@@ -221,6 +246,7 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 y: loc.y,
                 frames: o.seq,
                 rendered: o.rendered,
+                render_device: state.devices.render_id(),
             }
         })
         .collect()

@@ -96,7 +96,9 @@ pub struct Device {
 impl Device {
     /// Makes the logical device on the physical device `pick` chooses from the instance's list
     /// (the registry's render-device policy, [`crate::devices::policy`]).
-    #[tracing::instrument(skip_all, err)]
+    // A device that cannot be made is the caller's to report (weft exits with the reason); not a
+    // weft bug, so not an ERROR line.
+    #[tracing::instrument(skip_all, err(level = "info"))]
     pub fn new(
         instance: Arc<Instance>,
         pick: &dyn Fn(&[PhysicalInfo]) -> Result<usize, RenderError>,

@@ -1,0 +1,338 @@
+//! The device registry as a user sees it: `weft msg devices`, the render-device policy and its
+//! override, source attribution, and simulated topologies (`--simulate-devices`) whose planner
+//! decisions are checked with real pixels on lavapipe — every rung that runs here, a source device
+//! removed while its buffer is on screen.
+
+mod common;
+
+use common::Harness;
+use wayland_client::protocol::wl_shm::Format;
+use weft::Request;
+use weft_backends::server::ServerOptions;
+use weft_clients::dmabuf::{Layout, LinuxDmabuf, MemBuffer, NV12};
+use weft_clients::shm::{argb, ShmBuffer};
+use weft_compositor::{DeviceOptions, OutputSpec};
+
+const W: u32 = 64;
+const H: u32 = 48;
+/// BT.601 limited Y′CbCr of pure red, and what weft shows for it.
+const RED_YUV: (u8, u8, u8) = (81, 90, 240);
+const RED: [u8; 3] = [254, 0, 0];
+
+fn output() -> Vec<OutputSpec> {
+    vec![OutputSpec {
+        width: 320,
+        height: 240,
+        refresh_mhz: 60_000,
+    }]
+}
+
+fn start(devices: DeviceOptions, fault_injection: bool) -> anyhow::Result<Harness> {
+    Harness::with_server(
+        output(),
+        true,
+        None,
+        ServerOptions {
+            devices,
+            fault_injection,
+            ..Default::default()
+        },
+    )
+}
+
+fn assert_close(got: [u8; 4], want: [u8; 3], what: &str) {
+    for i in 0..3 {
+        assert!(
+            (i32::from(got[i]) - i32::from(want[i])).abs() <= 3,
+            "{what}: got {got:?}, want {want:?}"
+        );
+    }
+}
+
+/// The pixel at the centre of the surface titled `title`.
+fn centre(h: &Harness, title: &str) -> [u8; 4] {
+    let s = h.surface(title);
+    let (x, y) = (s["x"].as_u64().unwrap_or(0), s["y"].as_u64().unwrap_or(0));
+    h.screenshot("HEADLESS-1")
+        .pixel(x as u32 + W / 2, y as u32 + H / 2)
+}
+
+#[test]
+fn every_device_is_listed_and_the_render_device_says_why() {
+    let h = start(DeviceOptions::default(), false).expect("weft starts");
+    let devices = h.msg(Request::Devices);
+    let list = devices.as_array().expect("a list");
+    for d in list {
+        for key in ["id", "kind", "driver", "nodes", "caps"] {
+            assert!(!d[key].is_null(), "{key} missing: {d}");
+        }
+        let kind = d["kind"].as_str().unwrap_or_default();
+        assert!(
+            [
+                "display",
+                "render",
+                "render_only",
+                "decoder",
+                "capture",
+                "allocator",
+                "software"
+            ]
+            .contains(&kind),
+            "{d}"
+        );
+    }
+    let render = weft_compositor::ipc::client::render_device(&devices).expect("a render device");
+    assert!(
+        render["render_reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{render}"
+    );
+    assert_eq!(render["caps"]["dmabuf_import"], true, "{render}");
+    // Only one device renders.
+    assert_eq!(
+        list.iter().filter(|d| d["render"] == true).count(),
+        1,
+        "{devices}"
+    );
+    // The outputs name it.
+    let outputs = h.msg(Request::Outputs);
+    assert_eq!(outputs[0]["render_device"], render["id"], "{outputs}");
+}
+
+#[test]
+fn the_render_device_override_is_obeyed_or_refused_with_what_exists() {
+    let by_name = start(
+        DeviceOptions {
+            render_device: Some("llvmpipe".into()),
+            simulate: None,
+        },
+        false,
+    )
+    .expect("weft starts on the named device");
+    let devices = by_name.msg(Request::Devices);
+    let render = weft_compositor::ipc::client::render_device(&devices).expect("render device");
+    assert!(
+        render["render_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("override")),
+        "{render}"
+    );
+    drop(by_name);
+    let err = start(
+        DeviceOptions {
+            render_device: Some("no-such-gpu".into()),
+            simulate: None,
+        },
+        false,
+    )
+    .err()
+    .expect("weft refuses a render device that does not exist");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("no-such-gpu") && msg.contains("llvmpipe"),
+        "{msg}"
+    );
+}
+
+/// A made-up machine: a V4L2 decoder producing the clients' buffers, a display device whose planes
+/// take NV12, and a render device the real lavapipe stands for; `access` is how the render device
+/// reaches the decoder's memory.
+fn topology(dir: &std::path::Path, name: &str, access: &str) -> std::path::PathBuf {
+    let t = serde_json::json!({
+        "devices": [
+            {"id": "v4l2:video9", "kind": "decoder", "driver": "simdec",
+             "nodes": [{"path": "/dev/video9", "dev": null}],
+             "caps": {"v4l2": ["m2m", "mplane", "streaming"], "expbuf": true, "formats": ["NV12"]}},
+            {"id": "drm:card1", "kind": "display", "driver": "simkms",
+             "nodes": [{"path": "/dev/dri/card1", "dev": null}],
+             "caps": {"kms": true, "prime_import": true, "planes": [
+                {"id": 31, "type": "primary", "formats": [["XR24", ["0x0000000000000000"]], ["NV12", ["0x0000000000000000"]]]}
+             ]}},
+            {"id": "drm:card0", "kind": "render", "driver": "simgpu",
+             "nodes": [{"path": "/dev/dri/renderD128", "dev": null}],
+             "caps": {"vulkan": "simulated", "dmabuf_import": true}},
+        ],
+        "access": [
+            {"source": "v4l2:video9", "sink": "drm:card0", "access": access},
+            {"source": "v4l2:video9", "sink": "drm:card1", "access": "shared"},
+        ],
+        "render_as": "drm:card0",
+        "memfd_source": "v4l2:video9",
+        "display": "drm:card1",
+    });
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, t.to_string()).expect("write topology");
+    path
+}
+
+fn simulated(name: &str, access: &str) -> Harness {
+    let dir = std::env::temp_dir().join(format!("weft-topology-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    start(
+        DeviceOptions {
+            render_device: None,
+            simulate: Some(topology(&dir, name, access)),
+        },
+        true,
+    )
+    .expect("weft starts on a simulated topology")
+}
+
+#[test]
+fn simulated_topologies_take_the_planned_rung_with_right_pixels() {
+    // (access from the render device to the decoder's memory, rung expected)
+    for (access, rung) in [
+        ("shared", "SampleLinear"),
+        ("peer_to_peer", "SampleLinear"),
+        ("copy_only", "StageOnSink"),
+        ("none", "StageOnCpu"),
+    ] {
+        let h = simulated(access, access);
+        let devices = h.msg(Request::Devices);
+        let render = weft_compositor::ipc::client::render_device(&devices).expect("render");
+        assert_eq!(render["id"], "drm:card0", "{devices}");
+        let mut c = h.client();
+        let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
+        let title = format!("video {access}");
+        let t = c.toplevel(&title, "weft.test").expect("toplevel");
+        let mut b = MemBuffer::new(NV12, W, H, Layout::default()).expect("nv12");
+        b.fill_yuv(|_, _| RED_YUV);
+        let wl = b.create_immed(&c, &d);
+        c.show(&t.surface, &wl);
+        h.settle(&mut c);
+        let s = h.surface(&title);
+        assert_eq!(s["rung"], rung, "{access}: {s}");
+        assert_eq!(s["source_device"], "v4l2:video9", "{s}");
+        let reason = s["reason"].as_str().unwrap_or_default();
+        // The display could take NV12 on a plane, but headless weft has no KMS backend: the
+        // planner says so instead of pretending.
+        assert!(
+            reason.contains("Scanout skipped: a plane would take it; only the KMS backend"),
+            "{reason}"
+        );
+        let copied = s["copied_bytes_per_frame"].as_u64().unwrap_or(0);
+        if rung.starts_with("Stage") {
+            // Whole rows of both planes, with their strides (the copy keeps the layout).
+            let rows = b.planes[0].stride * H + b.planes[1].stride * (H / 2);
+            assert_eq!(copied, u64::from(rows), "{s}");
+        } else {
+            assert_eq!(copied, 0, "{s}");
+        }
+        assert_close(centre(&h, &title), RED, &format!("NV12 via {rung}"));
+        let imports = h.msg(Request::Imports);
+        if access == "none" {
+            // Remembered per class: source, sink, format, modifier.
+            assert!(
+                imports["failed_classes"]
+                    .as_array()
+                    .is_none_or(|a| a.iter().all(|f| f["source"] == "v4l2:video9")),
+                "{imports}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_source_device_removed_mid_stream_leaves_weft_serving() {
+    let h = simulated("removal", "copy_only");
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
+    let t = c.toplevel("video", "weft.test").expect("toplevel");
+    let mut b = MemBuffer::new(NV12, W, H, Layout::default()).expect("nv12");
+    b.fill_yuv(|_, _| RED_YUV);
+    let wl = b.create_immed(&c, &d);
+    c.show(&t.surface, &wl);
+    h.settle(&mut c);
+    assert_eq!(h.surface("video")["rung"], "StageOnSink");
+    let req: Request = serde_json::from_value(
+        serde_json::json!({"command": "simulate_removal", "device": "v4l2:video9"}),
+    )
+    .expect("request");
+    h.msg(req);
+    // The decoder is gone from the registry; its buffer is planned again: now it is memory nobody
+    // can name (the memfd it was), read in place.
+    let devices = h.msg(Request::Devices);
+    assert!(
+        devices
+            .as_array()
+            .is_some_and(|a| a.iter().all(|d| d["id"] != "v4l2:video9")),
+        "{devices}"
+    );
+    let s = h.surface("video");
+    assert_eq!(s["rung"], "SampleLinear", "{s}");
+    assert_eq!(s["source_device"], "unknown", "{s}");
+    assert_close(centre(&h, "video"), RED, "after the removal");
+    // The same client keeps committing, and a new client is served.
+    c.show(&t.surface, &wl);
+    let mut other = h.client();
+    let t2 = other.toplevel("bystander", "weft.test").expect("toplevel");
+    let shm = ShmBuffer::new(
+        &other.shm,
+        &other.qh,
+        W as i32,
+        H as i32,
+        Format::Xrgb8888,
+        |_, _| argb(0, 0, 255, 255),
+    )
+    .expect("shm");
+    other.show(&t2.surface, &shm.buffer);
+    h.settle(&mut other);
+    h.settle(&mut c);
+    assert_close(centre(&h, "bystander"), [0, 0, 255], "bystander");
+    assert!(c.protocol_error().is_none());
+}
+
+#[test]
+fn a_video_in_a_subsurface_is_listed_with_its_parent() {
+    let h = start(DeviceOptions::default(), false).expect("weft starts");
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
+    let t = c.toplevel("player", "weft.test").expect("toplevel");
+    let frame = ShmBuffer::new(
+        &c.shm,
+        &c.qh,
+        2 * W as i32,
+        2 * H as i32,
+        Format::Xrgb8888,
+        |_, _| argb(40, 40, 40, 255),
+    )
+    .expect("shm");
+    let (video, sub) = c.subsurface(&t.surface);
+    sub.set_position(8, 6);
+    let mut b = MemBuffer::new(NV12, W, H, Layout::default()).expect("nv12");
+    b.fill_yuv(|_, _| RED_YUV);
+    let wl = b.create_immed(&c, &d);
+    c.show(&video, &wl);
+    c.show(&t.surface, &frame.buffer);
+    h.settle(&mut c);
+    let all = h.surfaces();
+    let player = all.iter().find(|s| s["title"] == "player").expect("player");
+    let picture = all
+        .iter()
+        .find(|s| s["parent"] == player["id"])
+        .unwrap_or_else(|| panic!("the video subsurface is listed: {all:?}"));
+    assert_eq!(picture["role"], "subsurface", "{picture}");
+    assert_eq!(player["role"], "xdg_toplevel", "{player}");
+    assert_eq!(picture["buffer"]["format"], "NV12", "{picture}");
+    assert_eq!(picture["source_device"], "unknown", "{picture}");
+    assert_eq!(
+        picture["x"].as_i64(),
+        player["x"].as_i64().map(|x| x + 8),
+        "{picture}"
+    );
+    assert_eq!(
+        (picture["width"].as_u64(), picture["height"].as_u64()),
+        (Some(u64::from(W)), Some(u64::from(H)))
+    );
+    let shot = h.screenshot("HEADLESS-1");
+    let (x, y) = (
+        picture["x"].as_u64().unwrap_or(0),
+        picture["y"].as_u64().unwrap_or(0),
+    );
+    assert_close(
+        shot.pixel(x as u32 + W / 2, y as u32 + H / 2),
+        RED,
+        "the video",
+    );
+}
