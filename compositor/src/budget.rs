@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
-use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use tracing::warn;
 
@@ -231,21 +230,6 @@ impl Drop for Charge {
     fn drop(&mut self) {
         self.budget.give_back(self.resource, self.amount);
     }
-}
-
-/// The budget of `client` (every client weft accepts carries one in its `ClientState`).
-pub fn of(client: &Client) -> Option<Arc<ClientBudget>> {
-    client
-        .get_data::<crate::state::ClientState>()
-        .map(|s| s.budget.clone())
-}
-
-/// The budget of the client `id`, while it is connected.
-pub fn of_id(dh: &DisplayHandle, id: ClientId) -> Option<Arc<ClientBudget>> {
-    let data = dh.backend_handle().get_client_data(id).ok()?;
-    data.downcast_arc::<crate::state::ClientState>()
-        .ok()
-        .map(|s| s.budget.clone())
 }
 
 /// Ends `client` with `wl_display.error(no_memory)`: what libwayland sends a client the server

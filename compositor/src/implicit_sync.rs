@@ -99,7 +99,7 @@ fn hold_until_written(
         return;
     };
     // Given back when the source (and this closure) is dropped: released or its client gone.
-    let charge = match crate::budget::of(&client)
+    let charge = match crate::client::budget_of(&client)
         .map(|b| b.charge(Resource::PendingCommits, 1))
         .transpose()
     {

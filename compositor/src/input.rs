@@ -149,7 +149,7 @@ impl Weft {
             // Compared with the last configure sent, not the pending state: smithay's
             // `Space::raise_element(_, true)` already changes the pending state, sending nothing.
             if toplevel.is_initial_configure_sent() && toplevel.has_pending_changes() {
-                crate::handlers::send_configure_tracked(&mut self.xdg_guard, &toplevel);
+                self.xdg_guard.send_configure(&toplevel);
             }
         }
     }

@@ -4,6 +4,8 @@
 //! Backends drive frames through [`state::Weft::frame`]; nothing here knows which backend runs.
 
 pub mod budget;
+pub mod buffer;
+pub mod client;
 pub mod clock;
 pub mod devices;
 pub mod disconnect;
@@ -17,6 +19,7 @@ pub mod input;
 pub mod ipc;
 pub mod layout;
 pub mod output;
+pub mod outputs;
 pub mod ping;
 pub mod recovery;
 pub mod render;
@@ -24,11 +27,13 @@ pub mod scene;
 pub mod screenshot;
 pub mod state;
 pub mod surface;
+pub mod upload_slices;
 pub mod uploads;
 
+pub use client::ClientState;
 pub use clock::Clock;
 pub use output::OutputSpec;
-pub use state::{ClientState, DeviceOptions, Weft};
+pub use state::{DeviceOptions, Weft};
 
 /// Crates backends and the binary need at smithay's exact versions.
 pub mod reexports {

@@ -17,14 +17,9 @@ use smithay::desktop::PopupManager;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use tracing::{info, warn};
 
-use crate::render::{DmabufCaps, RenderError, Renderer};
+use crate::render::{DmabufCaps, RenderError};
 use crate::state::Weft;
 use crate::surface::{import_tree, ImportCtx};
-
-/// Builds a renderer the way the backend needs it (a window backend adds surface extensions).
-/// It returns the renderer and why its device was chosen (the policy runs again: the lost device may
-/// be gone for good).
-pub type RendererFactory = Box<dyn Fn() -> Result<(Renderer, String), RenderError>>;
 
 impl Weft {
     /// Replaces the lost render device and shows every surface again. Returns whether it worked.

@@ -9,11 +9,10 @@
 use smithay::desktop::{PopupManager, Space, Window};
 use smithay::input::{Seat, SeatState};
 use smithay::reexports::calloop::LoopHandle;
-use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_shm;
 use smithay::reexports::wayland_server::DisplayHandle;
 use smithay::utils::IsAlive;
-use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::compositor::CompositorState;
 use smithay::wayland::dmabuf::{DmabufFeedback, DmabufGlobal, DmabufState};
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::presentation::PresentationState;
@@ -25,27 +24,12 @@ use weft_protocols::dmabuf_guard::DmabufGuardData;
 use weft_protocols::xdg_guard::XdgGuardData;
 
 use crate::clock::Clock;
-use crate::devices::policy::RenderPolicy;
+use crate::devices::policy::{RenderPolicy, RendererFactory};
 use crate::devices::topology::Topology;
 use crate::devices::Registry;
 use crate::import::Importer;
 use crate::output::OutputSlot;
-use crate::recovery::RendererFactory;
 use crate::render::{DmabufCaps, RenderError, Renderer};
-
-/// Per-client data: what smithay needs, and the client's budget ([`crate::budget`]).
-#[derive(Default)]
-pub struct ClientState {
-    pub compositor_state: CompositorClientState,
-    pub budget: std::sync::Arc<crate::budget::ClientBudget>,
-}
-
-impl ClientData for ClientState {
-    fn initialized(&self, _client_id: ClientId) {}
-    fn disconnected(&self, client_id: ClientId, reason: DisconnectReason) {
-        tracing::debug!(?client_id, ?reason, "client disconnected");
-    }
-}
 
 pub struct Weft {
     pub display_handle: DisplayHandle,

@@ -11,7 +11,6 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use serde::Serialize;
 use smithay::backend::renderer::utils::{CommitCounter, RendererSurfaceStateUserData};
 use smithay::reexports::wayland_server::backend::ObjectId;
 use smithay::reexports::wayland_server::protocol::{
@@ -28,22 +27,11 @@ use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
 use tracing::{debug, info, warn};
 
 use crate::budget::{Charge, ClientBudget, Resource};
+pub use crate::buffer::BufferInfo;
 use crate::import::cache::{Imported, Stage};
 use crate::import::Importer;
 use crate::render::{vk, Renderer, Texture, UploadRect};
 use crate::uploads::{StagedUpload, UploadQueue};
-
-/// The buffer a surface currently shows, as introspection reports it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct BufferInfo {
-    pub kind: &'static str,
-    pub width: i32,
-    pub height: i32,
-    /// DRM fourcc as four characters ("AR24", "XR24", ...).
-    pub format: String,
-    pub modifier: Option<String>,
-    pub planes: u32,
-}
 
 /// Per-surface content and introspection state (in the surface's data map). Geometry (viewport
 /// source and destination, scale, subsurface offset) comes from smithay's `RendererSurfaceState`,
@@ -306,7 +294,7 @@ fn attach_buffer(
         );
         return;
     }
-    let budget = buffer.client().and_then(|c| crate::budget::of(&c));
+    let budget = buffer.client().and_then(|c| crate::client::budget_of(&c));
     let result = with_buffer_contents(buffer, |ptr, len, data| {
         // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this closure; the client
         // may write it concurrently (wl_shm has no sync), which can only garble pixels, and smithay

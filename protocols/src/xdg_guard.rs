@@ -88,6 +88,12 @@ impl XdgGuardData {
         self.by_surface.get(&surface.id())
     }
 
+    /// Sends the toplevel's pending configure and records its serial.
+    pub fn send_configure(&mut self, toplevel: &smithay::wayland::shell::xdg::ToplevelSurface) {
+        let serial = toplevel.send_configure();
+        self.configure_sent(toplevel.wl_surface(), serial.into());
+    }
+
     /// Call for every configure sent (toplevel or popup) with its serial.
     pub fn configure_sent(&mut self, surface: &WlSurface, serial: u32) {
         if let Some(client) = surface.client() {

@@ -19,6 +19,11 @@ use tracing::info;
 use super::DevT;
 use crate::render::{PhysicalInfo, RenderError, Renderer};
 
+/// Builds a renderer the way the backend needs it (a window backend adds surface extensions) after
+/// a device loss or removal. It returns the renderer and why its device was chosen (the policy runs
+/// again: the lost device may be gone for good).
+pub type RendererFactory = Box<dyn Fn() -> Result<(Renderer, String), RenderError>>;
+
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wanted {

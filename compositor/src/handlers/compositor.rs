@@ -11,7 +11,8 @@ use smithay::wayland::compositor::{
 };
 use smithay::wayland::shell::xdg::{XdgPopupSurfaceData, XdgToplevelSurfaceData};
 
-use crate::state::{ClientState, Weft};
+use crate::client::ClientState;
+use crate::state::Weft;
 use crate::surface::{import_tree, ImportCtx};
 
 impl CompositorHandler for Weft {
@@ -32,7 +33,7 @@ impl CompositorHandler for Weft {
 
     fn new_surface(&mut self, surface: &WlSurface) {
         if let Some(client) = surface.client() {
-            if let Some(budget) = crate::budget::of(&client) {
+            if let Some(budget) = crate::client::budget_of(&client) {
                 match budget.charge(crate::budget::Resource::Surfaces, 1) {
                     // Given back when the surface's data is dropped with it.
                     Ok(charge) => with_states(surface, |states| {
@@ -81,6 +82,14 @@ impl CompositorHandler for Weft {
         };
         if import_tree(&mut ctx, &root) {
             self.damage();
+        }
+        if self.importer.take_device_lost() {
+            // An import found the device gone: rebuild now (it re-imports this tree too).
+            let lost = crate::render::RenderError::Vk(
+                "dma-buf import",
+                crate::render::vk::Result::ERROR_DEVICE_LOST,
+            );
+            self.rebuild_renderer(&lost);
         }
         self.schedule_uploads();
         if let Some(window) = self.window_for_surface(&root) {

@@ -45,7 +45,7 @@ impl DmabufHandler for Weft {
         // The client's budget first: an import over it is refused before weft maps anything.
         let charge = match notifier
             .client()
-            .and_then(|c| crate::budget::of(&c))
+            .and_then(|c| crate::client::budget_of(&c))
             .map(|b| b.charge(Resource::ImportBytes, import_bytes(&dmabuf)))
             .transpose()
         {
@@ -63,7 +63,11 @@ impl DmabufHandler for Weft {
             Ok(imported) => match notifier.successful::<Weft>() {
                 Ok(buffer) => {
                     let cache = &mut self.importer.cache;
-                    cache.insert(buffer.id(), Entry::Ready(imported));
+                    cache.insert(
+                        buffer.id(),
+                        self.devices.render_id(),
+                        Entry::Ready(imported),
+                    );
                     if let Some(charge) = charge {
                         cache.hold_charge(buffer.id(), charge);
                     }
@@ -73,8 +77,15 @@ impl DmabufHandler for Weft {
             Err(why) => {
                 // Not a client bug (the guard raised those): `failed` for create, and for
                 // create_immed smithay's `invalid_wl_buffer`, as the spec allows.
-                debug!(%why, "dma-buf import failed");
+                debug!(%why, class = ?why.class, "dma-buf import failed");
                 notifier.failed();
+                if self.importer.take_device_lost() {
+                    let lost = crate::render::RenderError::Vk(
+                        "dma-buf import",
+                        crate::render::vk::Result::ERROR_DEVICE_LOST,
+                    );
+                    self.rebuild_renderer(&lost);
+                }
             }
         }
     }

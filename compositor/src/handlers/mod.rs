@@ -17,8 +17,6 @@ use smithay::{
 
 use crate::state::Weft;
 
-pub use xdg::send_configure_tracked;
-
 impl BufferHandler for Weft {
     fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
         use smithay::reexports::wayland_server::Resource;
@@ -40,7 +38,7 @@ impl weft_protocols::shm_guard::ShmFormats for Weft {
 
 impl weft_protocols::shm_guard::ShmPoolBudget for Weft {
     fn shm_pool_wanted(&mut self, client: &smithay::reexports::wayland_server::Client) -> bool {
-        let Some(budget) = crate::budget::of(client) else {
+        let Some(budget) = crate::client::budget_of(client) else {
             return true;
         };
         match budget.take(crate::budget::Resource::ShmPools, 1) {
@@ -53,7 +51,7 @@ impl weft_protocols::shm_guard::ShmPoolBudget for Weft {
     }
 
     fn shm_pool_gone(&mut self, client: smithay::reexports::wayland_server::backend::ClientId) {
-        if let Some(budget) = crate::budget::of_id(&self.display_handle, client) {
+        if let Some(budget) = crate::client::budget_of_id(&self.display_handle, client) {
             budget.give_back(crate::budget::Resource::ShmPools, 1);
         }
     }

@@ -13,12 +13,6 @@ use weft_protocols::xdg_guard::{XdgGuardData, XdgGuardState};
 
 use crate::state::Weft;
 
-/// Sends the toplevel's pending configure and records its serial for the xdg guard.
-pub fn send_configure_tracked(guard: &mut XdgGuardData, toplevel: &ToplevelSurface) {
-    let serial = toplevel.send_configure();
-    guard.configure_sent(toplevel.wl_surface(), serial.into());
-}
-
 impl XdgGuardState for Weft {
     fn xdg_guard(&mut self) -> &mut XdgGuardData {
         &mut self.xdg_guard
@@ -168,7 +162,7 @@ impl Weft {
         // Before the initial configure the state rides along with it (xdg-shell: a configure is
         // only sent in reply to the initial commit).
         if surface.is_initial_configure_sent() {
-            send_configure_tracked(&mut self.xdg_guard, surface);
+            self.xdg_guard.send_configure(surface);
         }
     }
 
@@ -182,7 +176,7 @@ impl Weft {
             return;
         };
         if !toplevel.is_initial_configure_sent() {
-            send_configure_tracked(&mut self.xdg_guard, &toplevel);
+            self.xdg_guard.send_configure(&toplevel);
             // Under WLCS 1.5.0 only (see `Weft::accept_unconfigured_buffers`) the initial commit
             // may carry the first buffer, which then maps the window as a later commit would.
             if !self.accept_unconfigured_buffers {

@@ -1,6 +1,9 @@
-//! The import cache: one entry per wl_buffer (imported once, reused by every commit, dropped when
-//! the wl_buffer is destroyed), plus the failures remembered per class (rung, format, modifier,
-//! device) so a failing path is tried once, not once per frame.
+//! The import cache: one entry per (wl_buffer, render device) — imported once, reused by every
+//! commit, dropped when the wl_buffer is destroyed or the device goes — plus the failures remembered
+//! per class (rung, source, sink, format, modifier) so a failing path is tried once, not once per
+//! frame. A failure is typed ([`FailureClass`]): an unsupported buffer is remembered with its
+//! reason, a temporary one (out of memory, a dup that failed) is tried again at the next commit, a
+//! lost device makes weft rebuild its renderer.
 //!
 //! Surfaces hold an `Arc` of the import they show, so dropping an entry never pulls memory from
 //! under a frame: the import dies when the last holder (cache or surface) lets go.
@@ -15,8 +18,9 @@ use super::cpu::CpuStage;
 use super::planner::Rung;
 use super::sink::SinkStage;
 use crate::budget::Charge;
+use crate::buffer::BufferInfo;
+use crate::devices::DeviceId;
 use crate::render::{PlanarSource, Texture};
-use crate::surface::BufferInfo;
 
 /// What a successful import draws with.
 #[derive(Clone)]
@@ -48,11 +52,45 @@ pub enum Stage {
     Sink(SinkStage),
 }
 
-/// A cache entry: the import, or the reason it failed (remembered, not retried).
+/// What kind of failure an import ended in, by what weft does about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// No rung can take this buffer on this device: remembered, never retried.
+    Unsupported,
+    /// Resources ran out for a moment: the next commit tries again.
+    Temporary,
+    /// The device's memory ran out: the next commit tries again.
+    OutOfMemory,
+    /// The render device is gone: weft rebuilds its renderer and imports everything again.
+    DeviceLost,
+}
+
+/// A failed import: its class and the reasons of every rung.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub class: FailureClass,
+    pub reason: String,
+}
+
+impl Failure {
+    /// Whether the next commit should try again rather than show the remembered failure.
+    pub fn retry(&self) -> bool {
+        !matches!(self.class, FailureClass::Unsupported)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// A cache entry: the import, or why it failed.
 #[derive(Clone)]
 pub enum Entry {
     Ready(Arc<Imported>),
-    Failed(String),
+    Failed(Failure),
 }
 
 /// A class of buffers for failure memory: (rung, source, sink, format, modifier).
@@ -85,7 +123,7 @@ pub struct CacheStats {
 
 #[derive(Default)]
 pub struct ImportCache {
-    entries: HashMap<ObjectId, Entry>,
+    entries: HashMap<(ObjectId, DeviceId), Entry>,
     /// What each live dma-buf wl_buffer costs its client's budget; kept across invalidations,
     /// given back when the wl_buffer is destroyed.
     charges: HashMap<ObjectId, Charge>,
@@ -94,18 +132,26 @@ pub struct ImportCache {
 }
 
 impl ImportCache {
-    /// The entry of a wl_buffer, counting a hit when there is one.
-    pub fn lookup(&mut self, buffer: &ObjectId) -> Option<Entry> {
-        let e = self.entries.get(buffer).cloned();
-        if e.is_some() {
-            self.stats.hits += 1;
+    /// The entry of a wl_buffer on `device`, counting a hit when there is one. A failure that may
+    /// be retried is no hit: it is dropped, and the caller imports again.
+    pub fn lookup(&mut self, buffer: &ObjectId, device: &DeviceId) -> Option<Entry> {
+        let key = (buffer.clone(), device.clone());
+        match self.entries.get(&key) {
+            Some(Entry::Failed(f)) if f.retry() => {
+                self.entries.remove(&key);
+                None
+            }
+            Some(e) => {
+                self.stats.hits += 1;
+                Some(e.clone())
+            }
+            None => None,
         }
-        e
     }
 
-    /// Records the result of an import (a miss) for `buffer`.
-    pub fn insert(&mut self, buffer: ObjectId, entry: Entry) {
-        self.entries.insert(buffer, entry);
+    /// Records the result of an import (a miss) for `buffer` on `device`.
+    pub fn insert(&mut self, buffer: ObjectId, device: DeviceId, entry: Entry) {
+        self.entries.insert((buffer, device), entry);
     }
 
     pub fn count_miss(&mut self) {
@@ -124,7 +170,17 @@ impl ImportCache {
     /// The wl_buffer is gone: its imports die with it, and its charge is given back.
     pub fn remove(&mut self, buffer: &ObjectId) -> bool {
         self.charges.remove(buffer);
-        self.entries.remove(buffer).is_some()
+        let before = self.entries.len();
+        self.entries.retain(|(b, _), _| b != buffer);
+        self.entries.len() != before
+    }
+
+    /// Drops every entry and class failure of `device` (it went away). Returns how many entries.
+    pub fn invalidate_device(&mut self, device: &DeviceId) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|(_, d), _| d != device);
+        self.classes.retain(|k, _| &k.sink != device);
+        before - self.entries.len()
     }
 
     /// Drops every entry and class failure (the device or its mappings became invalid). Returns how

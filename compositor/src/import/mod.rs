@@ -27,10 +27,11 @@ use smithay::reexports::wayland_server::backend::ObjectId;
 use tracing::debug;
 use weft_protocols::drm_format::{self, MOD_INVALID, MOD_LINEAR};
 
-use self::cache::{ClassKey, Drawable, Entry, ImportCache, Imported, Stage};
+use self::cache::{ClassKey, Drawable, Entry, Failure, FailureClass, ImportCache, Imported, Stage};
 use self::cpu::{CpuStage, PlaneCopy};
 use self::planner::{BufferDesc, PlanInput, Rung, ScanoutInput};
 use self::sink::SinkStage;
+use crate::buffer::BufferInfo;
 use crate::devices::Registry;
 use crate::render::external::{rgb_vk_format, ImagePlane, ImportedBuffer, ImportedImage};
 use crate::render::memory::HostBuffer;
@@ -38,7 +39,6 @@ use crate::render::planar::PlanarMemory;
 use crate::render::{
     vk, DmabufCaps, ImportError, PlanarFormat, PlanarLayout, PlanarPlane, Renderer, YuvParams,
 };
-use crate::surface::BufferInfo;
 
 /// An advertised (fourcc, modifier, plane count).
 pub type Advertised = (u32, u64, usize);
@@ -57,6 +57,8 @@ pub struct Importer {
     pub caps: DmabufCaps,
     pub policy: ImportPolicy,
     pub cache: ImportCache,
+    /// An import found the render device lost; weft rebuilds it ([`Importer::take_device_lost`]).
+    device_lost: bool,
 }
 
 /// One distinct file behind one or more planes.
@@ -162,7 +164,13 @@ impl Importer {
             caps,
             policy: ImportPolicy::default(),
             cache: ImportCache::default(),
+            device_lost: false,
         }
+    }
+
+    /// Whether an import since the last call found the render device lost.
+    pub fn take_device_lost(&mut self) -> bool {
+        std::mem::take(&mut self.device_lost)
     }
 
     /// Every (fourcc, modifier, plane count) weft advertises, best tranche first: image-importable
@@ -193,11 +201,12 @@ impl Importer {
         renderer: &mut Renderer,
         devices: &Registry,
         dmabuf: &Dmabuf,
-    ) -> Result<Arc<Imported>, String> {
+    ) -> Result<Arc<Imported>, Failure> {
         self.cache.count_miss();
         let result = self.import_uncounted(renderer, devices, dmabuf);
-        if result.is_err() {
+        if let Err(f) = &result {
             self.cache.count_failure();
+            self.device_lost |= f.class == FailureClass::DeviceLost;
         }
         result
     }
@@ -207,7 +216,7 @@ impl Importer {
         renderer: &mut Renderer,
         devices: &Registry,
         dmabuf: &Dmabuf,
-    ) -> Result<Arc<Imported>, String> {
+    ) -> Result<Arc<Imported>, Failure> {
         let fds: Vec<_> = dmabuf.handles().collect();
         let source = devices.attribute(&fds);
         let format = dmabuf.format();
@@ -248,6 +257,7 @@ impl Importer {
         };
         let plan = planner::plan(&input, |r| self.cache.class_failure(&class(r)));
         let mut failures = Vec::new();
+        let mut outcome = FailureClass::Unsupported;
         for rung in plan.attempts.iter().copied() {
             match self.try_rung(renderer, dmabuf, &desc, rung) {
                 Ok((draw, stage)) => {
@@ -281,6 +291,21 @@ impl Importer {
                 }
                 Err(e) => {
                     debug!(rung = rung.name(), error = %e, "rung failed for this buffer");
+                    outcome = match (&e, outcome) {
+                        (_, FailureClass::DeviceLost) | (ImportError::DeviceLost(_), _) => {
+                            FailureClass::DeviceLost
+                        }
+                        (ImportError::Temporary(why), _)
+                            if why.contains("OUT_OF_DEVICE_MEMORY")
+                                || why.contains("OUT_OF_HOST_MEMORY") =>
+                        {
+                            FailureClass::OutOfMemory
+                        }
+                        (ImportError::Temporary(_), c) if c != FailureClass::OutOfMemory => {
+                            FailureClass::Temporary
+                        }
+                        (_, c) => c,
+                    };
                     failures.push((rung, e.to_string()));
                 }
             }
@@ -295,7 +320,10 @@ impl Importer {
                 .iter()
                 .map(|(r, e)| format!("{} failed: {e}", r.name())),
         );
-        Err(format!("no import rung works: {}", why.join("; ")))
+        Err(Failure {
+            class: outcome,
+            reason: format!("no import rung works: {}", why.join("; ")),
+        })
     }
 
     /// Whether `bytes` of planes fit one storage-buffer descriptor of the render device; a buffer
@@ -461,8 +489,9 @@ impl Importer {
         devices: &Registry,
         buffer: &ObjectId,
         dmabuf: &Dmabuf,
-    ) -> (Result<Arc<Imported>, String>, bool) {
-        match self.cache.lookup(buffer) {
+    ) -> (Result<Arc<Imported>, Failure>, bool) {
+        let device = devices.render_id();
+        match self.cache.lookup(buffer, &device) {
             Some(Entry::Ready(i)) => (Ok(i), true),
             Some(Entry::Failed(why)) => (Err(why), true),
             None => {
@@ -471,7 +500,7 @@ impl Importer {
                     Ok(i) => Entry::Ready(i.clone()),
                     Err(why) => Entry::Failed(why.clone()),
                 };
-                self.cache.insert(buffer.clone(), entry);
+                self.cache.insert(buffer.clone(), device, entry);
                 (result, false)
             }
         }

@@ -55,20 +55,25 @@ struct Open {
     deadline: Instant,
 }
 
+/// Answers one request line (the server's `reply`: given, so this module needs nothing of it).
+pub type Answer = fn(&mut Weft, &[u8]) -> String;
+
 /// The open connections of one IPC socket.
 #[derive(Clone)]
 pub struct Connections {
     handle: LoopHandle<'static, Weft>,
     limits: Limits,
+    answer: Answer,
     open: Rc<RefCell<HashMap<u64, Open>>>,
     next_id: Rc<std::cell::Cell<u64>>,
 }
 
 impl Connections {
-    pub fn new(handle: LoopHandle<'static, Weft>, limits: Limits) -> Self {
+    pub fn new(handle: LoopHandle<'static, Weft>, limits: Limits, answer: Answer) -> Self {
         Self {
             handle,
             limits,
+            answer,
             open: Rc::default(),
             next_id: Rc::default(),
         }
@@ -146,12 +151,13 @@ impl Connections {
         );
         let mut conn = Conn::new(self.limits.max_request);
         let open = self.open.clone();
+        let answer = self.answer;
         let inserted = self.handle.insert_source(
             Generic::new(stream, Interest::BOTH, Mode::Edge),
             move |_, stream, state| {
                 // `&UnixStream` reads and writes: no mutable access to the source's fd is needed.
                 let stream: &UnixStream = stream;
-                if conn.progress(stream, state) {
+                if conn.progress(stream, state, answer) {
                     open.borrow_mut().remove(&id);
                     Ok(PostAction::Remove)
                 } else {
@@ -207,14 +213,14 @@ impl Conn {
     }
 
     /// Reads and writes what the socket allows now. Returns whether the connection is finished.
-    fn progress(&mut self, stream: &UnixStream, state: &mut Weft) -> bool {
+    fn progress(&mut self, stream: &UnixStream, state: &mut Weft, answer: Answer) -> bool {
         if self.reply.is_none() {
             match self.read_request(stream) {
                 ReadOutcome::More => return false,
                 ReadOutcome::Gone => return true,
                 ReadOutcome::Line(end) => {
                     let line = self.input.get(..end).unwrap_or_default().to_vec();
-                    let mut reply = super::server::reply(state, &line);
+                    let mut reply = answer(state, &line);
                     reply.push('\n');
                     self.reply = Some(reply.into_bytes());
                 }

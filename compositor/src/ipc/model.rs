@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::surface::BufferInfo;
+use crate::buffer::BufferInfo;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]

@@ -47,7 +47,7 @@ pub fn listen(handle: &LoopHandle<'static, Weft>, path: &Path) -> std::io::Resul
     }
     let listener = UnixListener::bind(path)?;
     listener.set_nonblocking(true)?;
-    let connections = Connections::new(handle.clone(), Limits::default());
+    let connections = Connections::new(handle.clone(), Limits::default(), reply);
     connections
         .start_sweeping()
         .map_err(std::io::Error::other)?;
@@ -191,7 +191,7 @@ pub fn clients(state: &Weft) -> Vec<ClientRecord> {
         .clients
         .iter()
         .filter_map(|client| {
-            let budget = crate::budget::of(client)?;
+            let budget = crate::client::budget_of(client)?;
             let creds = client.get_credentials(dh).ok();
             Some(ClientRecord {
                 id: format!("{:?}", client.id()),

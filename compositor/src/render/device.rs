@@ -218,6 +218,30 @@ impl Device {
         }))
     }
 
+    /// The raw handles, for code outside this crate that records Vulkan work on this device (the
+    /// winit backend's swapchain). Such code must keep the module invariant: hold an
+    /// `Arc<Device>` as long as anything it made on the device lives, and use the queue only from
+    /// the thread that owns the renderer.
+    pub fn ash(&self) -> &ash::Device {
+        &self.raw
+    }
+
+    pub fn instance(&self) -> &Arc<Instance> {
+        &self.instance
+    }
+
+    pub fn physical(&self) -> vk::PhysicalDevice {
+        self.physical
+    }
+
+    pub fn queue(&self) -> vk::Queue {
+        self.queue
+    }
+
+    pub fn queue_family(&self) -> u32 {
+        self.queue_family
+    }
+
     /// The test hooks of this device ([`super::faults`]).
     pub fn faults(&self) -> &super::faults::Faults {
         &self.faults
@@ -252,10 +276,7 @@ impl Device {
     /// Resets `cmd` and begins recording it for one submission. The caller guarantees that its
     /// previous submission was waited for ([`Self::submit_and_wait`] always waits), so it is not
     /// pending (VUID-vkResetCommandBuffer-commandBuffer-00045). The error names the failed call.
-    pub(crate) fn begin_one_shot(
-        &self,
-        cmd: vk::CommandBuffer,
-    ) -> Result<(), (&'static str, vk::Result)> {
+    pub fn begin_one_shot(&self, cmd: vk::CommandBuffer) -> Result<(), (&'static str, vk::Result)> {
         // SAFETY: `cmd` is not pending (see above) and its pool allows individual resets.
         unsafe {
             self.raw
@@ -273,7 +294,7 @@ impl Device {
 
     /// Submits `cmd` to the queue with `fence` (unsignalled) and waits for it ([`Self::wait_and_reset`]).
     /// The error names the call that failed.
-    pub(crate) fn submit_and_wait(
+    pub fn submit_and_wait(
         &self,
         cmd: vk::CommandBuffer,
         fence: vk::Fence,
@@ -297,7 +318,7 @@ impl Device {
     /// while the device still runs it is undefined behaviour (it crashed lavapipe in the slow VM
     /// guest). Slow work is logged once; only a real error (device lost) returns, and then the fence
     /// is left as it is.
-    pub(crate) fn wait_and_reset(&self, fence: vk::Fence, what: &str) -> Result<(), vk::Result> {
+    pub fn wait_and_reset(&self, fence: vk::Fence, what: &str) -> Result<(), vk::Result> {
         const SLICE_NS: u64 = 1_000_000_000;
         let started = std::time::Instant::now();
         let mut warned = false;

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use ash::vk;
 
+use super::draw::{DrawItem, Fill};
 use super::memory::color_range;
-use super::renderer::{DrawItem, Fill};
 use super::texture::Texture;
 
 /// The client memory one frame reads: each image and buffer once.

@@ -23,6 +23,15 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// The loader (for platform surface extensions outside this crate).
+    pub fn entry(&self) -> &ash::Entry {
+        &self.entry
+    }
+
+    pub fn ash(&self) -> &ash::Instance {
+        &self.raw
+    }
+
     /// Loads the Vulkan loader and creates an instance. `validation` asks for the Khronos validation
     /// layer; it is enabled only when installed. `required` are extensions a caller cannot do
     /// without (a window backend's VK_KHR_surface and platform surface extension): missing ones fail

@@ -186,7 +186,7 @@ impl Drop for Image {
     }
 }
 
-pub(crate) fn color_range() -> vk::ImageSubresourceRange {
+pub fn color_range() -> vk::ImageSubresourceRange {
     vk::ImageSubresourceRange {
         aspect_mask: vk::ImageAspectFlags::COLOR,
         base_mip_level: 0,

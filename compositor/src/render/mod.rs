@@ -8,13 +8,14 @@
 //! - [`texture`]: sampled textures with their descriptor sets (weft's own images or dma-buf images)
 //! - [`external`]: dma-buf imports (storage buffers, explicit-modifier images) and device caps
 //! - [`planar`]: the pipeline that reads linear planes in place (RGB and Y′CbCr)
+//! - [`draw`]: what a frame draws (quads and their fills)
 //! - [`renderer`]: uploads (damaged regions only), frames, readback
-//! - [`swapchain`]: window surfaces and swapchains for the window backends (copy-to-present)
 //!
 //! Errors are classed by what the caller should do (see [`RenderError::class`]).
 
 pub(crate) mod descriptor;
 pub mod device;
+pub mod draw;
 pub mod external;
 pub mod faults;
 pub(crate) mod foreign;
@@ -24,7 +25,6 @@ pub mod physical;
 pub mod pipeline;
 pub mod planar;
 pub mod renderer;
-pub mod swapchain;
 pub mod texture;
 
 pub use ash::vk;

@@ -10,12 +10,13 @@ use ash::vk;
 use gpu_allocator::MemoryLocation;
 
 use super::device::Device;
+pub use super::draw::{DrawItem, Fill, Rect};
 use super::external::ImportedImage;
 use super::foreign::ForeignUse;
 use super::instance::Instance;
 use super::memory::{color_range, HostBuffer, Image};
 use super::pipeline::{PushConstants, QuadPipeline, QuadPush};
-use super::planar::{PlanarLayout, PlanarMemory, PlanarPipeline, PlanarSource, YuvParams};
+use super::planar::{PlanarLayout, PlanarMemory, PlanarPipeline, PlanarSource};
 use super::texture::Texture;
 use super::RenderError;
 
@@ -23,44 +24,7 @@ use super::RenderError;
 pub const TARGET_FORMAT: vk::Format = vk::Format::R8G8B8A8_UNORM;
 
 /// The layout `render(.., readback: false)` leaves a target in (its rendering pass ends there).
-pub(crate) const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout =
-    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL;
-
-/// A rectangle in output pixels.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rect {
-    pub x: f32,
-    pub y: f32,
-    pub w: f32,
-    pub h: f32,
-}
-
-/// What a quad is filled with.
-#[derive(Clone)]
-pub enum Fill {
-    /// A texture; `src` is the sampled region in texels, `opaque` ignores the texture's alpha.
-    Texture {
-        texture: Arc<Texture>,
-        src: Rect,
-        opaque: bool,
-    },
-    /// A premultiplied RGBA colour.
-    Solid([f32; 4]),
-    /// A buffer the planar shader reads in place; `src` is in texels (`h < 0` flips vertically).
-    Planar {
-        source: Arc<PlanarSource>,
-        src: Rect,
-        yuv: YuvParams,
-    },
-}
-
-/// One quad of a frame, drawn in list order (back to front).
-#[derive(Clone)]
-pub struct DrawItem {
-    pub dst: Rect,
-    pub fill: Fill,
-    pub alpha: f32,
-}
+pub const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout = vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL;
 
 /// An upload region: `rect` of the texture from `data` rows at `stride` bytes.
 #[derive(Debug, Clone, Copy)]
@@ -84,8 +48,9 @@ pub struct RenderTarget {
 impl RenderTarget {
     /// The target image. After [`Renderer::render`] without readback it is in
     /// [`TARGET_LAYOUT_AFTER_RENDER`], with every write finished (frames are synchronous).
-    pub(crate) fn image(&self) -> &Image {
-        &self.image
+    /// The target's `VkImage` (for a window backend that copies it to a swapchain image).
+    pub fn raw_image(&self) -> vk::Image {
+        self.image.raw
     }
     pub fn width(&self) -> u32 {
         self.image.width
@@ -134,7 +99,7 @@ impl Renderer {
     /// Creates the instance, makes the device on the physical device `pick` chooses (the
     /// registry's policy: [`crate::devices::policy::RenderPolicy::open_renderer`]) and builds the
     /// pipelines. `required`: instance extensions a backend cannot do without (a window backend's
-    /// surface extensions, see [`super::swapchain::surface_extensions`]).
+    /// surface extensions: the winit backend's `swapchain::surface_extensions`).
     pub fn open(
         required: &[&'static std::ffi::CStr],
         pick: &dyn Fn(&[super::PhysicalInfo]) -> Result<usize, RenderError>,

@@ -34,11 +34,13 @@ use ash::vk;
 use raw_window_handle::{HasDisplayHandle, HasWindowHandle, RawDisplayHandle, RawWindowHandle};
 use tracing::{debug, info, warn};
 
-use super::device::Device;
-use super::instance::Instance;
-use super::memory::color_range;
-use super::renderer::{RenderTarget, Renderer, TARGET_FORMAT, TARGET_LAYOUT_AFTER_RENDER};
-use super::RenderError;
+use weft_compositor::render::device::Device;
+use weft_compositor::render::instance::Instance;
+use weft_compositor::render::memory::color_range;
+use weft_compositor::render::renderer::{
+    RenderTarget, Renderer, TARGET_FORMAT, TARGET_LAYOUT_AFTER_RENDER,
+};
+use weft_compositor::render::RenderError;
 
 /// How long an acquire may block before the frame is skipped. FIFO blocks at most a few refresh
 /// periods when the presentation engine is behind; a second means something is stuck.
@@ -109,7 +111,7 @@ pub struct WindowSurface {
 impl WindowSurface {
     #[tracing::instrument(skip_all, err)]
     pub fn new<W: Window>(device: &Arc<Device>, window: Arc<W>) -> Result<Self, PresentError> {
-        let instance = &device.instance;
+        let instance = device.instance();
         let display = window
             .display_handle()
             .map_err(|e| PresentError::Unsupported(format!("display handle: {e}")))?
@@ -134,7 +136,8 @@ impl WindowSurface {
                 let info = vk::XlibSurfaceCreateInfoKHR::default()
                     .dpy(dpy.as_ptr())
                     .window(w.window);
-                let loader = ash::khr::xlib_surface::Instance::new(&instance.entry, &instance.raw);
+                let loader =
+                    ash::khr::xlib_surface::Instance::new(instance.entry(), instance.ash());
                 // SAFETY: `dpy` and `w.window` come from the live window, which this surface keeps alive
                 // (`_window`) until the surface is destroyed (VUID-VkXlibSurfaceCreateInfoKHR-dpy-01313);
                 // the instance has VK_KHR_xlib_surface enabled (checked above).
@@ -147,7 +150,7 @@ impl WindowSurface {
                 let info = vk::XcbSurfaceCreateInfoKHR::default()
                     .connection(conn.as_ptr())
                     .window(w.window.get());
-                let loader = ash::khr::xcb_surface::Instance::new(&instance.entry, &instance.raw);
+                let loader = ash::khr::xcb_surface::Instance::new(instance.entry(), instance.ash());
                 // SAFETY: as for Xlib: a live connection and window, kept alive by `_window`; the
                 // extension is enabled.
                 unsafe { loader.create_xcb_surface(&info, None) }
@@ -157,7 +160,7 @@ impl WindowSurface {
                     .display(d.display.as_ptr())
                     .surface(w.surface.as_ptr());
                 let loader =
-                    ash::khr::wayland_surface::Instance::new(&instance.entry, &instance.raw);
+                    ash::khr::wayland_surface::Instance::new(instance.entry(), instance.ash());
                 // SAFETY: a live wl_display and wl_surface, kept alive by `_window`; the extension is
                 // enabled.
                 unsafe { loader.create_wayland_surface(&info, None) }
@@ -169,9 +172,9 @@ impl WindowSurface {
             }
         }
         .map_err(|e| PresentError::Render(RenderError::Vk("vkCreate*SurfaceKHR", e)))?;
-        let loader = ash::khr::surface::Instance::new(&instance.entry, &instance.raw);
+        let loader = ash::khr::surface::Instance::new(instance.entry(), instance.ash());
         Ok(Self {
-            _instance: device.instance.clone(),
+            _instance: device.instance().clone(),
             loader,
             raw,
             _window: window,
@@ -236,15 +239,15 @@ impl Swapchain {
         if !device.has_extension("VK_KHR_swapchain") {
             return Err(PresentError::Unsupported(format!(
                 "{} has no VK_KHR_swapchain",
-                device.info.name
+                device.info().name
             )));
         }
         let surface = WindowSurface::new(&device, window)?;
         // SAFETY: the physical device, queue family and surface all belong to this instance.
         let supported = unsafe {
             surface.loader.get_physical_device_surface_support(
-                device.physical,
-                device.queue_family,
+                device.physical(),
+                device.queue_family(),
                 surface.raw,
             )
         }
@@ -252,7 +255,7 @@ impl Swapchain {
         if !supported {
             return Err(PresentError::Unsupported(format!(
                 "the graphics queue of {} cannot present to this window",
-                device.info.name
+                device.info().name
             )));
         }
         let format = choose_format(&device, &surface)?;
@@ -270,13 +273,13 @@ impl Swapchain {
         }
 
         let pool_info = vk::CommandPoolCreateInfo::default()
-            .queue_family_index(device.queue_family)
+            .queue_family_index(device.queue_family())
             .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER);
         // SAFETY: valid create info on a live device.
-        let cmd_pool = unsafe { device.raw.create_command_pool(&pool_info, None) }
+        let cmd_pool = unsafe { device.ash().create_command_pool(&pool_info, None) }
             .map_err(PresentError::vk("vkCreateCommandPool"))?;
         let mut me = Self {
-            loader: ash::khr::swapchain::Device::new(&device.instance.raw, &device.raw),
+            loader: ash::khr::swapchain::Device::new(device.instance().ash(), device.ash()),
             raw: vk::SwapchainKHR::null(),
             images: Vec::new(),
             format,
@@ -298,7 +301,7 @@ impl Swapchain {
             .level(vk::CommandBufferLevel::PRIMARY)
             .command_buffer_count(1);
         // SAFETY: the pool belongs to this device.
-        me.cmd = unsafe { me.device.raw.allocate_command_buffers(&alloc) }
+        me.cmd = unsafe { me.device.ash().allocate_command_buffers(&alloc) }
             .map_err(PresentError::vk("vkAllocateCommandBuffers"))?
             .first()
             .copied()
@@ -307,12 +310,12 @@ impl Swapchain {
         unsafe {
             me.copy_fence = me
                 .device
-                .raw
+                .ash()
                 .create_fence(&vk::FenceCreateInfo::default(), None)
                 .map_err(PresentError::vk("vkCreateFence"))?;
             me.acquire_fence = me
                 .device
-                .raw
+                .ash()
                 .create_fence(&vk::FenceCreateInfo::default(), None)
                 .map_err(PresentError::vk("vkCreateFence"))?;
         }
@@ -343,7 +346,7 @@ impl Swapchain {
         let caps = unsafe {
             self.surface
                 .loader
-                .get_physical_device_surface_capabilities(d.physical, self.surface.raw)
+                .get_physical_device_surface_capabilities(d.physical(), self.surface.raw)
         }
         .map_err(PresentError::vk(
             "vkGetPhysicalDeviceSurfaceCapabilitiesKHR",
@@ -467,7 +470,7 @@ impl Swapchain {
             .image_indices(&indices);
         // SAFETY: `index` was acquired above and is in PRESENT_SRC_KHR with its writes finished (the copy
         // was waited for); the queue is used from this thread only.
-        let suboptimal = unsafe { self.loader.queue_present(self.device.queue, &info) }
+        let suboptimal = unsafe { self.loader.queue_present(self.device.queue(), &info) }
             .map_err(PresentError::vk("vkQueuePresentKHR"))?;
         Ok(PresentOutcome {
             suboptimal: suboptimal || acquire_suboptimal,
@@ -477,9 +480,10 @@ impl Swapchain {
 
     /// Records and runs the copy of `target` into the acquired `image`, leaving it ready to present.
     fn copy(&mut self, target: &RenderTarget, image: vk::Image) -> Result<(), PresentError> {
-        let d = &self.device.raw;
+        let d = &self.device.ash();
         let cmd = self.cmd;
-        let src = target.image();
+        let src = target.raw_image();
+        let (src_width, src_height) = (target.width(), target.height());
         // `cmd`'s previous submission was waited for (submit_and_wait below).
         self.device
             .begin_one_shot(cmd)
@@ -490,7 +494,7 @@ impl Swapchain {
         };
         let barriers = [
             barrier(
-                src.raw,
+                src,
                 TARGET_LAYOUT_AFTER_RENDER,
                 vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
                 (
@@ -530,14 +534,14 @@ impl Swapchain {
                         dst_subresource: layers,
                         dst_offset: vk::Offset3D::default(),
                         extent: vk::Extent3D {
-                            width: src.width.min(self.extent.width),
-                            height: src.height.min(self.extent.height),
+                            width: src_width.min(self.extent.width),
+                            height: src_height.min(self.extent.height),
                             depth: 1,
                         },
                     };
                     d.cmd_copy_image(
                         cmd,
-                        src.raw,
+                        src,
                         vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
                         image,
                         vk::ImageLayout::TRANSFER_DST_OPTIMAL,
@@ -552,7 +556,7 @@ impl Swapchain {
                     };
                     let region = vk::ImageBlit {
                         src_subresource: layers,
-                        src_offsets: [vk::Offset3D::default(), corner(src.width, src.height)],
+                        src_offsets: [vk::Offset3D::default(), corner(src_width, src_height)],
                         dst_subresource: layers,
                         dst_offsets: [
                             vk::Offset3D::default(),
@@ -563,7 +567,7 @@ impl Swapchain {
                     // stretched frame is better than a black one.
                     d.cmd_blit_image(
                         cmd,
-                        src.raw,
+                        src,
                         vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
                         image,
                         vk::ImageLayout::TRANSFER_DST_OPTIMAL,
@@ -583,7 +587,7 @@ impl Swapchain {
                 // Back to the layout the renderer leaves targets in, so the invariant holds between
                 // frames whatever happens next.
                 barrier(
-                    src.raw,
+                    src,
                     vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
                     TARGET_LAYOUT_AFTER_RENDER,
                     (stage, vk::AccessFlags2::TRANSFER_READ),
@@ -614,11 +618,11 @@ impl Drop for Swapchain {
         // field, dropped after this body); null handles (a half-built swapchain) are ignored by the
         // vkDestroy* calls and the command buffer is freed with its pool.
         unsafe {
-            let _ = self.device.raw.device_wait_idle();
+            let _ = self.device.ash().device_wait_idle();
             self.loader.destroy_swapchain(self.raw, None);
-            self.device.raw.destroy_fence(self.copy_fence, None);
-            self.device.raw.destroy_fence(self.acquire_fence, None);
-            self.device.raw.destroy_command_pool(self.cmd_pool, None);
+            self.device.ash().destroy_fence(self.copy_fence, None);
+            self.device.ash().destroy_fence(self.acquire_fence, None);
+            self.device.ash().destroy_command_pool(self.cmd_pool, None);
         }
     }
 }
@@ -660,7 +664,7 @@ fn choose_format(
     let formats = unsafe {
         surface
             .loader
-            .get_physical_device_surface_formats(device.physical, surface.raw)
+            .get_physical_device_surface_formats(device.physical(), surface.raw)
     }
     .map_err(PresentError::vk("vkGetPhysicalDeviceSurfaceFormatsKHR"))?;
     let rank = |f: &vk::SurfaceFormatKHR| match f.format {
@@ -686,9 +690,9 @@ fn check_blit(device: &Device, dst: vk::Format) -> Result<(), PresentError> {
         // SAFETY: plain query on a valid physical device.
         unsafe {
             device
-                .instance
-                .raw
-                .get_physical_device_format_properties(device.physical, format)
+                .instance()
+                .ash()
+                .get_physical_device_format_properties(device.physical(), format)
         }
         .optimal_tiling_features
     };

@@ -3,7 +3,7 @@
 //! One output, `WINIT-1`, the size of the window's inside. X11 is always built; a Wayland session
 //! without XWayland needs the `wayland` feature (see the workspace Cargo.toml for why it is opt-in). Frames are rendered with the same Vulkan
 //! renderer as headless into the output's target and presented through a FIFO swapchain on the
-//! window (`weft_compositor::render::swapchain`; no EGL anywhere).
+//! window ([`swapchain`]; no EGL anywhere).
 //!
 //! The loop: calloop (clients, IPC, the child) and winit run on one thread. winit's own fd sits in
 //! calloop so window-system events wake the loop; after every calloop dispatch, winit is pumped with
@@ -45,7 +45,9 @@ use smithay::reexports::wayland_server::Display;
 use tracing::{debug, info, warn};
 use weft_compositor::devices::policy::RenderPolicy;
 use weft_compositor::input::{buttons, Scroll};
-use weft_compositor::render::swapchain::{surface_extensions, PresentError, Swapchain};
+mod swapchain;
+
+use self::swapchain::{surface_extensions, PresentError, Swapchain};
 use weft_compositor::render::{ErrorClass, RenderError};
 use weft_compositor::{Clock, OutputSpec, Weft};
 

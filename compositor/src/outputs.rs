@@ -1,0 +1,158 @@
+//! Weft's outputs: adding them (each a smithay [`Output`] with its render target), mode changes,
+//! rendering one now. The types are [`crate::output`]'s.
+
+use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::reexports::wayland_server::DisplayHandle;
+use smithay::utils::Transform;
+
+use crate::output::{OutputSlot, OutputSpec};
+use crate::render::{RenderError, Renderer};
+use crate::state::Weft;
+
+impl Weft {
+    /// Adds an output named `name`, advertises it and places it right of the existing ones.
+    pub fn add_output(&mut self, name: &str, spec: OutputSpec) -> Result<usize, RenderError> {
+        self.add_output_with_model(name, "headless", spec)
+    }
+
+    /// As [`Weft::add_output`], with the model wl_output reports (the backend's name).
+    pub fn add_output_with_model(
+        &mut self,
+        name: &str,
+        model: &str,
+        spec: OutputSpec,
+    ) -> Result<usize, RenderError> {
+        let target = self.renderer.create_target(spec.width, spec.height)?;
+        let output = new_output(&self.display_handle, name, model, spec);
+        let global = output.create_global::<Self>(&self.display_handle);
+        let x: i32 = self.outputs.iter().map(|o| o.spec.width as i32).sum();
+        output.change_current_state(None, None, None, Some((x, 0).into()));
+        self.space.map_output(&output, (x, 0));
+        self.outputs.push(OutputSlot {
+            output,
+            global,
+            spec,
+            target,
+            seq: 0,
+            rendered: 0,
+            last_present: None,
+            rendered_generation: None,
+        });
+        self.damage();
+        Ok(self.outputs.len() - 1)
+    }
+
+    pub fn remove_output(&mut self, index: usize) {
+        if index < self.outputs.len() {
+            let slot = self.outputs.remove(index);
+            self.space.unmap_output(&slot.output);
+            self.display_handle.remove_global::<Self>(slot.global);
+        }
+    }
+
+    /// Gives output `index` a new size (its nested window was resized): a new render target, the new
+    /// mode advertised (wl_output.mode and done, through smithay), outputs right of it moved, and
+    /// maximized or fullscreen toplevels reconfigured to fill the first output, as
+    /// `set_fill_state` sized them.
+    pub fn resize_output(
+        &mut self,
+        index: usize,
+        width: u32,
+        height: u32,
+    ) -> Result<(), RenderError> {
+        let Some(slot) = self.outputs.get(index) else {
+            return Ok(());
+        };
+        if (slot.spec.width, slot.spec.height) == (width, height) {
+            return Ok(());
+        }
+        let target = self.renderer.create_target(width, height)?;
+        let Some(slot) = self.outputs.get_mut(index) else {
+            return Ok(());
+        };
+        let old_mode = slot.output.current_mode();
+        slot.spec.width = width;
+        slot.spec.height = height;
+        slot.target = target;
+        slot.rendered_generation = None;
+        let mode = Mode {
+            size: (width as i32, height as i32).into(),
+            refresh: slot.spec.refresh_mhz as i32,
+        };
+        slot.output.add_mode(mode);
+        slot.output.set_preferred(mode);
+        slot.output
+            .change_current_state(Some(mode), None, None, None);
+        if let Some(old) = old_mode.filter(|m| *m != mode) {
+            slot.output.delete_mode(old);
+        }
+        let mut x = 0;
+        for slot in &self.outputs {
+            slot.output
+                .change_current_state(None, None, None, Some((x, 0).into()));
+            self.space.map_output(&slot.output, (x, 0));
+            x += slot.spec.width as i32;
+        }
+        if index == 0 {
+            self.refill_toplevels();
+        }
+        self.damage();
+        Ok(())
+    }
+
+    /// Sends maximized and fullscreen toplevels a configure with the first output's current size.
+    fn refill_toplevels(&mut self) {
+        let size = self.outputs.first().map(|o| o.logical_size());
+        let toplevels = self.toplevels();
+        for toplevel in toplevels {
+            let filled = toplevel.with_pending_state(|state| {
+                let filled = state.states.contains(xdg_toplevel::State::Maximized)
+                    || state.states.contains(xdg_toplevel::State::Fullscreen);
+                if filled {
+                    state.size = size;
+                }
+                filled
+            });
+            if filled && toplevel.is_initial_configure_sent() {
+                self.xdg_guard.send_configure(&toplevel);
+            }
+        }
+    }
+
+    pub fn output_index(&self, name: &str) -> Option<usize> {
+        self.outputs.iter().position(|o| o.name() == name)
+    }
+
+    pub(crate) fn renderer_and_slot(
+        &mut self,
+        index: usize,
+    ) -> Option<(&mut Renderer, &OutputSlot)> {
+        Some((&mut self.renderer, self.outputs.get(index)?))
+    }
+}
+
+fn new_output(_dh: &DisplayHandle, name: &str, model: &str, spec: OutputSpec) -> Output {
+    let output = Output::new(
+        name.to_string(),
+        PhysicalProperties {
+            size: (0, 0).into(),
+            subpixel: Subpixel::Unknown,
+            make: "weft".into(),
+            model: model.into(),
+        },
+    );
+    let mode = Mode {
+        size: (spec.width as i32, spec.height as i32).into(),
+        refresh: spec.refresh_mhz as i32,
+    };
+    output.add_mode(mode);
+    output.set_preferred(mode);
+    output.change_current_state(
+        Some(mode),
+        Some(Transform::Normal),
+        Some(Scale::Integer(1)),
+        None,
+    );
+    output
+}

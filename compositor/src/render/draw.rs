@@ -1,0 +1,43 @@
+//! What a frame draws: quads with their fill, back to front (built by the scene, read by the
+//! renderer and by [`super::foreign`]).
+
+use std::sync::Arc;
+
+use super::planar::{PlanarSource, YuvParams};
+use super::texture::Texture;
+
+/// A rectangle in output pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+}
+
+/// What a quad is filled with.
+#[derive(Clone)]
+pub enum Fill {
+    /// A texture; `src` is the sampled region in texels, `opaque` ignores the texture's alpha.
+    Texture {
+        texture: Arc<Texture>,
+        src: Rect,
+        opaque: bool,
+    },
+    /// A premultiplied RGBA colour.
+    Solid([f32; 4]),
+    /// A buffer the planar shader reads in place; `src` is in texels (`h < 0` flips vertically).
+    Planar {
+        source: Arc<PlanarSource>,
+        src: Rect,
+        yuv: YuvParams,
+    },
+}
+
+/// One quad of a frame, drawn in list order (back to front).
+#[derive(Clone)]
+pub struct DrawItem {
+    pub dst: Rect,
+    pub fill: Fill,
+    pub alpha: f32,
+}
