@@ -2,13 +2,23 @@
 //!
 //! For each rung weft can use here × size (640×360, 1920×1080, 3840×2160) × format (XRGB8888,
 //! NV12): a client commits an already-imported buffer `COMMITS` times (full damage) to an in-process
-//! headless weft; weft's own accounting (`weft msg surfaces`: `commit_cpu_ns`, `uploaded_bytes`,
-//! measured with CLOCK_THREAD_CPUTIME_ID around each commit's import work) gives the CPU time per
-//! commit and the bytes copied per frame. For `StageOnCpu` the copy throughput is printed next to a
-//! plain `memcpy` of the same number of bytes, measured in the same run.
+//! headless weft. Weft's own accounting (`weft msg surfaces`) gives per commit the thread CPU time
+//! (`commit_cpu_ns`, CLOCK_THREAD_CPUTIME_ID around the commit's import work), the wall time of the
+//! same work (`commit_wall_ns`: for `StageOnSink` it includes waiting for the GPU copy) and the
+//! bytes the commit copied (`copied_bytes_per_frame`).
 //!
-//! Run: `cargo bench --bench dmabuf_import` (optionally `-- COMMITS`).
+//! Printed:
+//! - a table for 1920×1080 and 3840×2160: CPU and wall time per commit, bytes copied per frame,
+//!   and for the copying rungs (`StageOnSink`, `StageOnCpu`) the copy throughput (bytes ÷ wall time
+//!   per commit) next to a plain `memcpy` of the same bytes measured in the same run, and their
+//!   ratio (goal ≥ 0.90);
+//! - for the zero-copy rungs (`Sample`, `SampleLinear`), CPU per commit at 3840×2160 ÷ 640×360
+//!   (goal ≤ 1.10: an import must not cost more for a bigger buffer);
+//! - a summary of which ratios meet their goals, and a bar chart in `target/dmabuf_import.png`.
+//!
+//! Run: `cargo bench --bench dmabuf_import` (optionally `-- COMMITS`, default 20).
 
+use std::path::Path;
 use std::time::Instant;
 
 use wayland_client::protocol::wl_buffer::WlBuffer;
@@ -18,11 +28,61 @@ use weft_clients::dmabuf::{Layout, LinuxDmabuf, MemBuffer, NV12, XRGB8888};
 use weft_clients::{Client, Toplevel};
 use weft_compositor::OutputSpec;
 
-const SIZES: [(u32, u32); 3] = [(640, 360), (1920, 1080), (3840, 2160)];
+const P360: (u32, u32) = (640, 360);
+const P1080: (u32, u32) = (1920, 1080);
+const P2160: (u32, u32) = (3840, 2160);
+/// Every size measured; 640×360 is there for the zero-copy scaling ratio only.
+const SIZES: [(u32, u32); 3] = [P360, P1080, P2160];
+/// The sizes in the table and the plot.
+const TABLE_SIZES: [(u32, u32); 2] = [P1080, P2160];
 const FORMATS: [(u32, &str); 2] = [(XRGB8888, "XRGB8888"), (NV12, "NV12")];
 /// Batches per row; the median batch mean is printed (robust against a frame render landing in
 /// one batch).
 const BATCHES: usize = 7;
+const DEFAULT_COMMITS: u32 = 20;
+/// Goal for copy throughput ÷ memcpy throughput.
+const COPY_GOAL: f64 = 0.90;
+/// Goal for a zero-copy rung's CPU per commit at 3840×2160 ÷ 640×360.
+const SCALING_GOAL: f64 = 1.10;
+
+/// A rung and the import policy that forces it.
+struct Rung {
+    name: &'static str,
+    disabled: &'static [&'static str],
+    zero_copy: bool,
+}
+
+/// The rungs to measure: `Sample` only where the device imports modifiers.
+fn rungs(modifiers: bool) -> Vec<Rung> {
+    let mut all = vec![
+        Rung {
+            name: "SampleLinear",
+            disabled: &["Sample"],
+            zero_copy: true,
+        },
+        Rung {
+            name: "StageOnSink",
+            disabled: &["Sample", "SampleLinear"],
+            zero_copy: false,
+        },
+        Rung {
+            name: "StageOnCpu",
+            disabled: &["Sample", "SampleLinear", "StageOnSink"],
+            zero_copy: false,
+        },
+    ];
+    if modifiers {
+        all.insert(
+            0,
+            Rung {
+                name: "Sample",
+                disabled: &[],
+                zero_copy: true,
+            },
+        );
+    }
+    all
+}
 
 fn surface(weft: &Running, title: &str) -> anyhow::Result<serde_json::Value> {
     let all = weft.msg(&Request::Surfaces)?;
@@ -39,24 +99,82 @@ fn set_policy(weft: &Running, disabled: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One measured buffer: its client objects, the memcpy destination and the samples per round.
+fn start_weft(dir: &Path) -> anyhow::Result<Running> {
+    Running::start(HeadlessOptions {
+        outputs: vec![OutputSpec {
+            width: 1280,
+            height: 720,
+            refresh_mhz: 60_000,
+        }],
+        server: ServerOptions {
+            runtime_dir: Some(dir.to_path_buf()),
+            ..Default::default()
+        },
+        deterministic_clock: false,
+        ..Default::default()
+    })
+}
+
+/// The means of one batch of commits of one row, in nanoseconds per commit.
+struct Batch {
+    cpu_ns: f64,
+    wall_ns: f64,
+    memcpy_ns: f64,
+    /// `copied_bytes_per_frame` after the batch's last commit.
+    bytes: u64,
+    /// `uploaded_bytes` grown over the batch ÷ its commits (should equal `bytes`: full damage).
+    uploaded_per_commit: u64,
+}
+
+/// One measured buffer: its client objects, the memcpy destination and the batches so far.
 struct Row {
     title: String,
+    rung: &'static str,
     fname: &'static str,
     size: (u32, u32),
     t: Toplevel,
     b: MemBuffer,
     wl: WlBuffer,
     dst: Vec<u8>,
-    cpu: Vec<f64>,
-    mem: Vec<f64>,
+    batches: Vec<Batch>,
+}
+
+/// A row's result: medians over its batches.
+struct Measured {
+    rung: &'static str,
+    fname: &'static str,
+    size: (u32, u32),
+    cpu_ns: f64,
+    wall_ns: f64,
     bytes: u64,
+    /// The memcpy of the same bytes, for rows that copy.
+    memcpy_ns: Option<f64>,
+}
+
+impl Measured {
+    /// Copy throughput in GB/s (bytes ÷ wall time per commit).
+    fn copy_gbps(&self) -> Option<f64> {
+        (self.bytes > 0).then(|| self.bytes as f64 / self.wall_ns)
+    }
+
+    fn memcpy_gbps(&self) -> Option<f64> {
+        self.memcpy_ns.map(|m| self.bytes as f64 / m)
+    }
+
+    /// Copy throughput ÷ memcpy throughput of the same bytes.
+    fn ratio(&self) -> Option<f64> {
+        self.memcpy_ns.map(|m| m / self.wall_ns)
+    }
 }
 
 /// Median of a non-empty sample.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+fn size_name(size: (u32, u32)) -> String {
+    format!("{}x{}", size.0, size.1)
 }
 
 /// One plain `memcpy` of `bytes` bytes from the client's own mapping of the buffer (the same bytes
@@ -68,25 +186,288 @@ fn memcpy_once(src: &[u8], dst: &mut [u8]) -> f64 {
     t.elapsed().as_nanos() as f64
 }
 
+/// A mapped, filled buffer of `format` and `size`, shown on a new toplevel and imported once; `None`
+/// (with a line saying why) when weft imported it on another rung than the one forced.
+fn open_row(
+    weft: &Running,
+    c: &mut Client,
+    d: &LinuxDmabuf,
+    rung: &'static str,
+    size: (u32, u32),
+    (fourcc, fname): (u32, &'static str),
+) -> anyhow::Result<Option<Row>> {
+    let title = format!("{rung} {fname} {}", size_name(size));
+    let t = c.toplevel(&title, "weft.bench")?;
+    let layout = Layout {
+        disjoint: false,
+        first_offset: 0,
+        row_padding: 0,
+    };
+    let mut b = MemBuffer::new(fourcc, size.0, size.1, layout)?;
+    if fourcc == NV12 {
+        b.fill_yuv(|x, y| ((x + y) as u8, 128, 128));
+    } else {
+        b.fill_rgb(|x, y| [x as u8, y as u8, 0, 255]);
+    }
+    let wl = b.create_immed(c, d);
+    c.show(&t.surface, &wl);
+    c.roundtrip()?;
+    let first = surface(weft, &title)?;
+    if first["rung"] != rung {
+        println!(
+            "{title}: imported as {} instead ({})",
+            first["rung"], first["reason"]
+        );
+        return Ok(None);
+    }
+    // The bytes a copying rung copies per full-damage commit: every plane, laid out from offset 0
+    // in the first file (this layout has no gaps and no disjoint planes).
+    let copied = (first["copied_bytes_per_frame"].as_u64().unwrap_or(0) as usize)
+        .min(b.files[0].bytes_mut().len());
+    Ok(Some(Row {
+        title,
+        rung,
+        fname,
+        size,
+        t,
+        b,
+        wl,
+        dst: vec![0u8; copied],
+        batches: Vec::new(),
+    }))
+}
+
+/// `commits` commits of the row's buffer, each followed by a memcpy of the bytes weft copies.
+fn measure_batch(
+    weft: &Running,
+    c: &mut Client,
+    row: &mut Row,
+    commits: u32,
+) -> anyhow::Result<Batch> {
+    let a = surface(weft, &row.title)?;
+    let mut mem_ns = 0.0;
+    for _ in 0..commits {
+        c.show(&row.t.surface, &row.wl);
+        c.roundtrip()?;
+        if !row.dst.is_empty() {
+            let n = row.dst.len();
+            mem_ns += memcpy_once(&row.b.files[0].bytes_mut()[..n], &mut row.dst);
+        }
+    }
+    let z = surface(weft, &row.title)?;
+    let delta = |k: &str| {
+        z[k].as_u64()
+            .unwrap_or(0)
+            .saturating_sub(a[k].as_u64().unwrap_or(0))
+    };
+    let n = delta("commits").max(1);
+    Ok(Batch {
+        cpu_ns: delta("commit_cpu_ns") as f64 / n as f64,
+        wall_ns: delta("commit_wall_ns") as f64 / n as f64,
+        memcpy_ns: mem_ns / f64::from(commits),
+        bytes: z["copied_bytes_per_frame"].as_u64().unwrap_or(0),
+        uploaded_per_commit: delta("uploaded_bytes") / n,
+    })
+}
+
+fn summarize(row: Row) -> Measured {
+    let bytes = row.batches.last().map_or(0, |b| b.bytes);
+    if let Some(b) = row
+        .batches
+        .iter()
+        .find(|b| b.uploaded_per_commit != b.bytes)
+    {
+        println!(
+            "{}: uploaded_bytes grew {} B per commit, copied_bytes_per_frame says {} B",
+            row.title, b.uploaded_per_commit, b.bytes
+        );
+    }
+    let memcpy_ns = (!row.dst.is_empty() && bytes > 0)
+        .then(|| median(row.batches.iter().map(|b| b.memcpy_ns).collect()));
+    Measured {
+        rung: row.rung,
+        fname: row.fname,
+        size: row.size,
+        cpu_ns: median(row.batches.iter().map(|b| b.cpu_ns).collect()),
+        wall_ns: median(row.batches.iter().map(|b| b.wall_ns).collect()),
+        bytes,
+        memcpy_ns,
+    }
+}
+
+fn close_row(c: &mut Client, row: &Row) -> anyhow::Result<()> {
+    row.wl.destroy();
+    row.t.toplevel.destroy();
+    row.t.xdg_surface.destroy();
+    row.t.surface.destroy();
+    c.roundtrip()?;
+    Ok(())
+}
+
+/// Every size and format of one rung, mapped at once and measured in interleaved rounds, so drift
+/// (allocator growth, cache state, the frame clock) hits every row alike. Round 0 warms up.
+fn measure_rung(
+    weft: &Running,
+    c: &mut Client,
+    d: &LinuxDmabuf,
+    rung: &Rung,
+    commits: u32,
+) -> anyhow::Result<Vec<Measured>> {
+    set_policy(weft, rung.disabled)?;
+    let mut rows = Vec::new();
+    for size in SIZES {
+        for format in FORMATS {
+            rows.extend(open_row(weft, c, d, rung.name, size, format)?);
+        }
+    }
+    for round in 0..=BATCHES {
+        for row in &mut rows {
+            let batch = measure_batch(weft, c, row, commits)?;
+            if round > 0 {
+                row.batches.push(batch);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for row in rows {
+        close_row(c, &row)?;
+        out.push(summarize(row));
+    }
+    Ok(out)
+}
+
+fn find<'a>(
+    results: &'a [Measured],
+    rung: &str,
+    fname: &str,
+    size: (u32, u32),
+) -> Option<&'a Measured> {
+    results
+        .iter()
+        .find(|r| r.rung == rung && r.fname == fname && r.size == size)
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+}
+
+fn print_table(rungs: &[Rung], results: &[Measured]) {
+    println!(
+        "{:<13} {:<9} {:>10} {:>13} {:>14} {:>14} {:>10} {:>12} {:>8}",
+        "rung",
+        "format",
+        "size",
+        "cpu/commit",
+        "wall/commit",
+        "copied/frame",
+        "copy GB/s",
+        "memcpy GB/s",
+        "ratio"
+    );
+    for rung in rungs {
+        for (_, fname) in FORMATS {
+            for size in TABLE_SIZES {
+                let Some(r) = find(results, rung.name, fname, size) else {
+                    continue;
+                };
+                println!(
+                    "{:<13} {:<9} {:>10} {:>10.2} µs {:>11.2} µs {:>12} B {:>10} {:>12} {:>8}",
+                    r.rung,
+                    r.fname,
+                    size_name(r.size),
+                    r.cpu_ns / 1000.0,
+                    r.wall_ns / 1000.0,
+                    r.bytes,
+                    opt(r.copy_gbps()),
+                    opt(r.memcpy_gbps()),
+                    opt(r.ratio())
+                );
+            }
+        }
+    }
+}
+
+/// A ratio against its goal, for the summary.
+struct Verdict {
+    what: String,
+    value: f64,
+    goal: String,
+    met: bool,
+}
+
+fn copy_verdicts(results: &[Measured]) -> Vec<Verdict> {
+    results
+        .iter()
+        .filter(|r| TABLE_SIZES.contains(&r.size))
+        .filter_map(|r| {
+            r.ratio().map(|value| Verdict {
+                what: format!("{} {} {} copy ÷ memcpy", r.rung, r.fname, size_name(r.size)),
+                value,
+                goal: format!("≥ {COPY_GOAL:.2}"),
+                met: value >= COPY_GOAL,
+            })
+        })
+        .collect()
+}
+
+/// Prints the zero-copy rungs' CPU per commit at 3840×2160 ÷ 640×360 and returns the verdicts.
+fn print_scaling(rungs: &[Rung], results: &[Measured]) -> Vec<Verdict> {
+    println!(
+        "\nzero-copy scaling, cpu/commit {} ÷ {} (goal ≤ {SCALING_GOAL:.2}):",
+        size_name(P2160),
+        size_name(P360)
+    );
+    let mut out = Vec::new();
+    for rung in rungs.iter().filter(|r| r.zero_copy) {
+        for (_, fname) in FORMATS {
+            let (Some(big), Some(small)) = (
+                find(results, rung.name, fname, P2160),
+                find(results, rung.name, fname, P360),
+            ) else {
+                println!("  {:<13} {fname:<9} not measured", rung.name);
+                continue;
+            };
+            let value = big.cpu_ns / small.cpu_ns;
+            println!(
+                "  {:<13} {fname:<9} {:>8.2} µs ÷ {:>8.2} µs = {value:.2}",
+                rung.name,
+                big.cpu_ns / 1000.0,
+                small.cpu_ns / 1000.0
+            );
+            out.push(Verdict {
+                what: format!("{} {fname} 4K ÷ 360p cpu/commit", rung.name),
+                value,
+                goal: format!("≤ {SCALING_GOAL:.2}"),
+                met: value <= SCALING_GOAL,
+            });
+        }
+    }
+    out
+}
+
+fn print_summary(verdicts: &[Verdict]) {
+    let met = verdicts.iter().filter(|v| v.met).count();
+    println!(
+        "\nsummary: {met} of {} ratios meet their goals (medians of this run)",
+        verdicts.len()
+    );
+    for (label, want) in [("meets ", true), ("misses", false)] {
+        for v in verdicts.iter().filter(|v| v.met == want) {
+            println!(
+                "  {label} {:<48} {:>6.2} (goal {})",
+                v.what, v.value, v.goal
+            );
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let commits: u32 = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(DEFAULT_COMMITS);
     let dir = private_runtime_dir("bench")?;
-    let weft = Running::start(HeadlessOptions {
-        outputs: vec![OutputSpec {
-            width: 1280,
-            height: 720,
-            refresh_mhz: 60_000,
-        }],
-        server: ServerOptions {
-            runtime_dir: Some(dir.clone()),
-            ..Default::default()
-        },
-        deterministic_clock: false,
-        ..Default::default()
-    })?;
+    let weft = start_weft(&dir)?;
     let devices = weft.msg(&Request::Devices)?;
     let imports = weft.msg(&Request::Imports)?;
     if let Some(r) = weft_compositor::ipc::client::render_device(&devices) {
@@ -95,157 +476,279 @@ fn main() -> anyhow::Result<()> {
     println!("dma-buf caps: {}", imports["caps"]);
     println!(
         "per row: {BATCHES} batches of {commits} commits of an already-imported buffer (full damage); \
-         medians of the batch means. memcpy: the same bytes from the client's mapping, right after \
-         each commit; ratio = copy ÷ memcpy throughput (goal ≥ 0.90)\n"
+         medians of the batch means. cpu = thread CPU time of the commit's work in weft, wall = its \
+         wall time (StageOnSink: includes waiting for the GPU copy). copy GB/s = copied bytes ÷ \
+         wall/commit; memcpy: the same bytes from the client's mapping, right after each commit; \
+         ratio = copy ÷ memcpy throughput (goal ≥ {COPY_GOAL:.2})\n"
     );
-    let mut rungs = vec![
-        ("SampleLinear", vec!["Sample"]),
-        ("StageOnSink", vec!["Sample", "SampleLinear"]),
-        ("StageOnCpu", vec!["Sample", "SampleLinear", "StageOnSink"]),
-    ];
-    if imports["caps"]["modifiers"] == true {
-        rungs.insert(0, ("Sample", vec![]));
-    } else {
+    let rungs = rungs(imports["caps"]["modifiers"] == true);
+    if !rungs.iter().any(|r| r.name == "Sample") {
         println!("Sample: not measured — VK_EXT_image_drm_format_modifier is not available on this device\n");
     }
-    println!(
-        "{:<13} {:<9} {:>10} {:>14} {:>16} {:>10} {:>12} {:>7}",
-        "rung", "format", "size", "cpu/commit", "copied/frame", "copy GB/s", "memcpy GB/s", "ratio"
-    );
-    let mut results = Vec::new();
     let mut c = Client::connect(&weft.wayland_path())?;
     let d = LinuxDmabuf::bind(&mut c, 5)?;
-    for (rung, disabled) in &rungs {
-        set_policy(&weft, disabled)?;
-        // Every size and format of this rung is mapped at once and measured in interleaved rounds,
-        // so drift (allocator growth, cache state, the frame clock) hits every row alike.
-        let mut rows = Vec::new();
-        for (w, h) in SIZES {
-            for (fourcc, fname) in FORMATS {
-                let title = format!("{rung} {fname} {w}x{h}");
-                let t = c.toplevel(&title, "weft.bench")?;
-                let mut b = MemBuffer::new(
-                    fourcc,
-                    w,
-                    h,
-                    Layout {
-                        disjoint: false,
-                        first_offset: 0,
-                        row_padding: 0,
-                    },
-                )?;
-                if fourcc == NV12 {
-                    b.fill_yuv(|x, y| ((x + y) as u8, 128, 128));
-                } else {
-                    b.fill_rgb(|x, y| [x as u8, y as u8, 0, 255]);
-                }
-                let wl = b.create_immed(&c, &d);
-                c.show(&t.surface, &wl);
-                c.roundtrip()?;
-                let first = surface(&weft, &title)?;
-                if first["rung"] != *rung {
-                    println!(
-                        "{title}: imported as {} instead ({})",
-                        first["rung"], first["reason"]
-                    );
-                    continue;
-                }
-                // The bytes StageOnCpu copies per full-damage commit: every plane, laid out from
-                // offset 0 in the first file (this layout has no gaps and no disjoint planes).
-                let copied = (first["uploaded_bytes"].as_u64().unwrap_or(0) as usize)
-                    .min(b.files[0].bytes_mut().len());
-                rows.push(Row {
-                    title,
-                    fname,
-                    size: (w, h),
-                    t,
-                    b,
-                    wl,
-                    dst: vec![0u8; copied],
-                    cpu: Vec::new(),
-                    mem: Vec::new(),
-                    bytes: 0,
-                });
-            }
-        }
-        // Round 0 warms up and is not counted.
-        for round in 0..=BATCHES {
-            for row in &mut rows {
-                let a = surface(&weft, &row.title)?;
-                let mut mem_ns = 0.0;
-                for _ in 0..commits {
-                    c.show(&row.t.surface, &row.wl);
-                    c.roundtrip()?;
-                    if !row.dst.is_empty() {
-                        let n = row.dst.len();
-                        mem_ns += memcpy_once(&row.b.files[0].bytes_mut()[..n], &mut row.dst);
-                    }
-                }
-                let z = surface(&weft, &row.title)?;
-                if round == 0 {
-                    continue;
-                }
-                let delta = |k: &str| {
-                    z[k].as_u64()
-                        .unwrap_or(0)
-                        .saturating_sub(a[k].as_u64().unwrap_or(0))
-                };
-                let n = delta("commits").max(1);
-                row.cpu.push(delta("commit_cpu_ns") as f64 / n as f64);
-                row.mem.push(mem_ns / f64::from(commits));
-                row.bytes = delta("uploaded_bytes") / n;
-            }
-        }
-        for row in rows {
-            let cpu = median(row.cpu);
-            let (copy, memcpy, ratio) = if row.bytes > 0 {
-                let m = median(row.mem);
-                (
-                    format!("{:.2}", row.bytes as f64 / cpu),
-                    format!("{:.2}", row.bytes as f64 / m),
-                    format!("{:.2}", m / cpu),
-                )
-            } else {
-                ("-".into(), "-".into(), "-".into())
-            };
-            println!(
-                "{:<13} {:<9} {:>10} {:>11.2} µs {:>14} B {:>10} {:>12} {:>7}",
-                rung,
-                row.fname,
-                format!("{}x{}", row.size.0, row.size.1),
-                cpu / 1000.0,
-                row.bytes,
-                copy,
-                memcpy,
-                ratio
-            );
-            results.push((*rung, row.fname, row.size, cpu, row.bytes));
-            row.wl.destroy();
-            row.t.toplevel.destroy();
-            row.t.xdg_surface.destroy();
-            row.t.surface.destroy();
-            c.roundtrip()?;
-        }
-    }
-    // Zero-copy rungs: the commit of an imported buffer must not grow with its size.
-    println!("\nzero-copy scaling, cpu/commit 3840x2160 ÷ 640x360 (goal ≤ 1.10):");
-    let at = |rung: &str, fname: &str, size: (u32, u32)| {
-        results
-            .iter()
-            .find(|r| r.0 == rung && r.1 == fname && r.2 == size && r.4 == 0)
-            .map(|r| r.3)
-    };
-    for (rung, _) in &rungs {
-        for (_, fname) in FORMATS {
-            if let (Some(big), Some(small)) =
-                (at(rung, fname, (3840, 2160)), at(rung, fname, (640, 360)))
-            {
-                println!("  {rung:<13} {fname:<9} {:.2}", big / small);
-            }
-        }
+    let mut results = Vec::new();
+    for rung in &rungs {
+        results.extend(measure_rung(&weft, &mut c, &d, rung, commits)?);
     }
     drop(c);
     weft.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
+
+    print_table(&rungs, &results);
+    let mut verdicts = copy_verdicts(&results);
+    verdicts.extend(print_scaling(&rungs, &results));
+    print_summary(&verdicts);
+    let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dmabuf_import.png");
+    plot::write(&png, &rungs, &results)?;
+    println!("\nplot: {}", png.display());
     Ok(())
+}
+
+/// The bar chart: two panels (CPU and wall µs per commit), a group of bars per format × size, one
+/// bar per rung, linear scales, drawn into an RGBA buffer with a 3×5 bitmap font.
+mod plot {
+    use super::{find, size_name, Measured, Rung, FORMATS, TABLE_SIZES};
+    use std::path::Path;
+
+    type Rgb = [u8; 3];
+    const WIDTH: u32 = 1000;
+    const HEIGHT: u32 = 760;
+    const WHITE: Rgb = [255, 255, 255];
+    const BLACK: Rgb = [20, 20, 20];
+    const AXIS: Rgb = [90, 90, 90];
+    const GRID: Rgb = [225, 225, 225];
+    const LEFT: i32 = 90;
+    const RIGHT: i32 = 20;
+
+    fn rung_colour(name: &str) -> Rgb {
+        match name {
+            "Sample" => [128, 60, 170],
+            "SampleLinear" => [46, 160, 67],
+            "StageOnSink" => [31, 119, 180],
+            "StageOnCpu" => [255, 127, 14],
+            _ => [128, 128, 128],
+        }
+    }
+
+    struct Canvas {
+        px: Vec<u8>,
+    }
+
+    impl Canvas {
+        fn new() -> Self {
+            let px = WHITE
+                .iter()
+                .copied()
+                .chain([255])
+                .cycle()
+                .take((WIDTH * HEIGHT * 4) as usize)
+                .collect();
+            Self { px }
+        }
+
+        fn rect(&mut self, x: i32, y: i32, w: i32, h: i32, c: Rgb) {
+            let (x0, x1) = (x.max(0), (x + w).min(WIDTH as i32));
+            let (y0, y1) = (y.max(0), (y + h).min(HEIGHT as i32));
+            for yy in y0..y1 {
+                for xx in x0..x1 {
+                    let i = ((yy as u32 * WIDTH + xx as u32) * 4) as usize;
+                    self.px[i..i + 3].copy_from_slice(&c);
+                }
+            }
+        }
+
+        /// `s` in the 3×5 font, each font pixel `scale` pixels square, top-left at (x, y).
+        fn text(&mut self, x: i32, y: i32, scale: i32, s: &str, c: Rgb) {
+            for (i, ch) in s.chars().enumerate() {
+                let gx = x + i as i32 * 4 * scale;
+                for (row, bits) in glyph(ch).iter().enumerate() {
+                    for col in 0..3 {
+                        if bits & (0b100 >> col) != 0 {
+                            self.rect(gx + col * scale, y + row as i32 * scale, scale, scale, c);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn text_width(s: &str, scale: i32) -> i32 {
+        (s.chars().count() as i32 * 4 - 1).max(0) * scale
+    }
+
+    /// A 3×5 glyph, one row per byte (bit 2 is the left column); unknown characters are blank.
+    fn glyph(c: char) -> [u8; 5] {
+        match c.to_ascii_uppercase() {
+            '0' => [0b111, 0b101, 0b101, 0b101, 0b111],
+            '1' => [0b010, 0b110, 0b010, 0b010, 0b111],
+            '2' => [0b111, 0b001, 0b111, 0b100, 0b111],
+            '3' => [0b111, 0b001, 0b111, 0b001, 0b111],
+            '4' => [0b101, 0b101, 0b111, 0b001, 0b001],
+            '5' => [0b111, 0b100, 0b111, 0b001, 0b111],
+            '6' => [0b111, 0b100, 0b111, 0b101, 0b111],
+            '7' => [0b111, 0b001, 0b001, 0b001, 0b001],
+            '8' => [0b111, 0b101, 0b111, 0b101, 0b111],
+            '9' => [0b111, 0b101, 0b111, 0b001, 0b111],
+            'A' => [0b010, 0b101, 0b111, 0b101, 0b101],
+            'B' => [0b110, 0b101, 0b110, 0b101, 0b110],
+            'C' => [0b011, 0b100, 0b100, 0b100, 0b011],
+            'D' => [0b110, 0b101, 0b101, 0b101, 0b110],
+            'E' => [0b111, 0b100, 0b110, 0b100, 0b111],
+            'F' => [0b111, 0b100, 0b110, 0b100, 0b100],
+            'G' => [0b011, 0b100, 0b101, 0b101, 0b011],
+            'H' => [0b101, 0b101, 0b111, 0b101, 0b101],
+            'I' => [0b111, 0b010, 0b010, 0b010, 0b111],
+            'J' => [0b001, 0b001, 0b001, 0b101, 0b010],
+            'K' => [0b101, 0b101, 0b110, 0b101, 0b101],
+            'L' => [0b100, 0b100, 0b100, 0b100, 0b111],
+            'M' => [0b101, 0b111, 0b111, 0b101, 0b101],
+            'N' => [0b110, 0b101, 0b101, 0b101, 0b101],
+            'O' => [0b010, 0b101, 0b101, 0b101, 0b010],
+            'P' => [0b110, 0b101, 0b110, 0b100, 0b100],
+            'Q' => [0b010, 0b101, 0b101, 0b110, 0b011],
+            'R' => [0b110, 0b101, 0b110, 0b101, 0b101],
+            'S' => [0b011, 0b100, 0b010, 0b001, 0b110],
+            'T' => [0b111, 0b010, 0b010, 0b010, 0b010],
+            'U' => [0b101, 0b101, 0b101, 0b101, 0b111],
+            'V' => [0b101, 0b101, 0b101, 0b101, 0b010],
+            'W' => [0b101, 0b101, 0b111, 0b111, 0b101],
+            'X' => [0b101, 0b101, 0b010, 0b101, 0b101],
+            'Y' => [0b101, 0b101, 0b010, 0b010, 0b010],
+            'Z' => [0b111, 0b001, 0b010, 0b100, 0b111],
+            '.' => [0, 0, 0, 0, 0b010],
+            '-' => [0, 0, 0b111, 0, 0],
+            '/' => [0b001, 0b001, 0b010, 0b100, 0b100],
+            ':' => [0, 0b010, 0, 0b010, 0],
+            '(' => [0b010, 0b100, 0b100, 0b100, 0b010],
+            ')' => [0b010, 0b001, 0b001, 0b001, 0b010],
+            _ => [0; 5],
+        }
+    }
+
+    /// A value for a label: three significant figures or so.
+    fn num(v: f64) -> String {
+        if v == 0.0 {
+            "0".into()
+        } else if v >= 100.0 {
+            format!("{v:.0}")
+        } else if v >= 10.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.2}")
+        }
+    }
+
+    /// The smallest 1, 2 or 5 × 10^k at or above `v`.
+    fn nice_ceil(v: f64) -> f64 {
+        if v <= 0.0 {
+            return 1.0;
+        }
+        let p = 10f64.powf(v.log10().floor());
+        [1.0, 2.0, 5.0, 10.0]
+            .iter()
+            .map(|m| m * p)
+            .find(|&n| n >= v)
+            .unwrap_or(10.0 * p)
+    }
+
+    /// One group of bars: its label and a value (µs) per rung.
+    struct Group {
+        label: String,
+        values: Vec<Option<f64>>,
+    }
+
+    fn groups(rungs: &[Rung], results: &[Measured], value: fn(&Measured) -> f64) -> Vec<Group> {
+        let mut out = Vec::new();
+        for (_, fname) in FORMATS {
+            for size in TABLE_SIZES {
+                out.push(Group {
+                    label: format!("{fname} {}", size_name(size)),
+                    values: rungs
+                        .iter()
+                        .map(|r| find(results, r.name, fname, size).map(value))
+                        .collect(),
+                });
+            }
+        }
+        out
+    }
+
+    /// A panel from `top` to `top + height`: title, y grid with labels, bars with their values and
+    /// the group labels under the axis.
+    fn panel(cv: &mut Canvas, top: i32, height: i32, title: &str, rungs: &[Rung], gs: &[Group]) {
+        cv.text(LEFT, top + 8, 2, title, BLACK);
+        let (y0, y1) = (top + 38, top + height - 30);
+        let (x0, x1) = (LEFT, WIDTH as i32 - RIGHT);
+        let max = gs
+            .iter()
+            .flat_map(|g| g.values.iter().flatten())
+            .fold(0.0f64, |a, &b| a.max(b));
+        let scale_max = nice_ceil(max * 1.08);
+        let y_of = |v: f64| y1 - ((v / scale_max) * f64::from(y1 - y0)).round() as i32;
+        for k in 0..=4 {
+            let v = scale_max * f64::from(k) / 4.0;
+            let y = y_of(v);
+            cv.rect(x0, y, x1 - x0, 1, GRID);
+            let label = num(v);
+            cv.text(x0 - 8 - text_width(&label, 2), y - 5, 2, &label, AXIS);
+        }
+        let group_w = (x1 - x0) / gs.len().max(1) as i32;
+        let n = rungs.len().max(1) as i32;
+        let bar_w = group_w * 2 / (2 * n + 3);
+        for (gi, g) in gs.iter().enumerate() {
+            let gx = x0 + gi as i32 * group_w;
+            let start = gx + (group_w - bar_w * n) / 2;
+            for (ri, (rung, v)) in rungs.iter().zip(&g.values).enumerate() {
+                let Some(v) = *v else { continue };
+                let bx = start + ri as i32 * bar_w;
+                let by = y_of(v).min(y1 - 1);
+                cv.rect(bx + 2, by, bar_w - 4, y1 - by, rung_colour(rung.name));
+                let label = num(v);
+                let s = if text_width(&label, 2) <= bar_w { 2 } else { 1 };
+                let lx = bx + (bar_w - text_width(&label, s)) / 2;
+                cv.text(lx, by - 6 * s - 2, s, &label, BLACK);
+            }
+            let lx = gx + (group_w - text_width(&g.label, 2)) / 2;
+            cv.text(lx, y1 + 10, 2, &g.label, BLACK);
+        }
+        cv.rect(x0, y0, 1, y1 - y0 + 1, AXIS);
+        cv.rect(x0, y1, x1 - x0, 1, AXIS);
+    }
+
+    fn legend(cv: &mut Canvas, y: i32, rungs: &[Rung]) {
+        let mut x = LEFT;
+        for r in rungs {
+            cv.rect(x, y, 14, 14, rung_colour(r.name));
+            cv.text(x + 20, y + 2, 2, r.name, BLACK);
+            x += 20 + text_width(r.name, 2) + 30;
+        }
+    }
+
+    fn encode(path: &Path, cv: &Canvas) -> anyhow::Result<()> {
+        let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let mut enc = png::Encoder::new(file, WIDTH, HEIGHT);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header()?;
+        w.write_image_data(&cv.px)?;
+        w.finish()?;
+        Ok(())
+    }
+
+    /// Draws the chart and writes it to `path` (creating its folder).
+    pub fn write(path: &Path, rungs: &[Rung], results: &[Measured]) -> anyhow::Result<()> {
+        let mut cv = Canvas::new();
+        cv.text(LEFT, 12, 3, "DMA-BUF IMPORT: US PER COMMIT", BLACK);
+        legend(&mut cv, 44, rungs);
+        let cpu = groups(rungs, results, |m| m.cpu_ns / 1000.0);
+        let wall = groups(rungs, results, |m| m.wall_ns / 1000.0);
+        let h = (HEIGHT as i32 - 80) / 2;
+        panel(&mut cv, 80, h, "CPU US PER COMMIT", rungs, &cpu);
+        panel(&mut cv, 80 + h, h, "WALL US PER COMMIT", rungs, &wall);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        encode(path, &cv)
+    }
 }
