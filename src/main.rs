@@ -499,6 +499,62 @@ fn print_surfaces(data: &serde_json::Value) {
     );
 }
 
+/// The demo's second part: a synthetic NV12 video from the best source device the machine has,
+/// played through weft once per rung, with what each rung cost.
+fn video_pipeline(weft: &Running, per_rung: Duration) -> anyhow::Result<()> {
+    use weft_clients::video;
+    let source = video::best_source();
+    println!(
+        "video pipeline: {}x{} NV12 from {}",
+        video::WIDTH,
+        video::HEIGHT,
+        source.name()
+    );
+    let ladder: [(&str, &[&str]); 3] = [
+        ("SampleLinear", &["Sample"]),
+        ("StageOnSink", &["Sample", "SampleLinear"]),
+        ("StageOnCpu", &["Sample", "SampleLinear", "StageOnSink"]),
+    ];
+    println!(
+        "  {:<13} {:>7} {:>7} {:>13} {:>11}  {:<16} render device",
+        "rung", "frames", "fps", "copied/frame", "cpu/commit", "source device"
+    );
+    let render = weft.msg(&Request::Devices)?;
+    let render = weft_compositor::ipc::client::render_device(&render)
+        .map(|d| cell(&d["id"]))
+        .unwrap_or_default();
+    for (rung, disabled) in ladder {
+        let policy: Request = serde_json::from_value(
+            serde_json::json!({"command": "import_policy", "disabled": disabled}),
+        )?;
+        weft.msg(&policy)?;
+        let title = format!("video {rung}");
+        let (report, client) = video::play(&weft.wayland_path(), &title, source, per_rung)?;
+        let surfaces = weft.msg(&Request::Surfaces)?;
+        let s = surfaces
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["title"] == title.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        let commits = s["commits"].as_u64().unwrap_or(0).max(1);
+        let cpu_us = s["commit_cpu_ns"].as_u64().unwrap_or(0) as f64 / commits as f64 / 1e3;
+        println!(
+            "  {:<13} {:>7} {:>7.1} {:>11} B {:>8.1} µs  {:<16} {render}",
+            cell(&s["rung"]),
+            report.frames,
+            f64::from(report.frames) / report.duration.as_secs_f64(),
+            s["copied_bytes_per_frame"].as_u64().unwrap_or(0),
+            cpu_us,
+            cell(&s["source_device"]),
+        );
+        drop(client);
+    }
+    weft.msg(&serde_json::from_value(
+        serde_json::json!({"command": "import_policy", "disabled": []}),
+    )?)?;
+    Ok(())
+}
+
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let runtime_dir = private_runtime_dir("demo")?;
     let weft = Running::start(HeadlessOptions {
@@ -558,6 +614,10 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let surfaces = weft.msg(&Request::Surfaces)?;
     println!("surfaces:");
     print_surfaces(&surfaces);
+    video_pipeline(
+        &weft,
+        Duration::from_secs_f64((args.seconds / 3.0).max(1.0)),
+    )?;
     for s in surfaces.as_array().into_iter().flatten() {
         println!(
             "  surface {}: {} commits, {} bytes uploaded",

@@ -297,3 +297,29 @@ fn vivid_unbound_while_its_frame_is_shown_leaves_weft_serving() {
     assert!(c.protocol_error().is_none());
     drop(capture);
 }
+
+#[test]
+fn the_demo_plays_its_video_from_vgem_on_every_rung() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["demo", "--seconds", "3", "--screenshot"])
+        .arg(std::env::temp_dir().join("weft-vm-demo.png"))
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("weft demo runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("NV12 from vgem dumb buffer"), "{text}");
+    for rung in ["SampleLinear", "StageOnSink", "StageOnCpu"] {
+        let row = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(rung))
+            .unwrap_or_else(|| panic!("no {rung} row: {text}"));
+        assert!(row.contains("drm:card0"), "the source is vgem: {row}");
+        assert!(row.contains("vk:llvmpipe"), "the render device: {row}");
+    }
+}
