@@ -142,7 +142,7 @@ fn topology(dir: &std::path::Path, name: &str, access: &str) -> std::path::PathB
     let t = serde_json::json!({
         "devices": [
             {"id": "v4l2:video9", "kind": "decoder", "driver": "simdec",
-             "nodes": [{"path": "/dev/video9", "dev": null}],
+             "nodes": [{"path": "/dev/video9", "dev": {"major": 81, "minor": 9}}],
              "caps": {"v4l2": ["m2m", "mplane", "streaming"], "expbuf": true, "formats": ["NV12"]}},
             {"id": "drm:card1", "kind": "display", "driver": "simkms",
              "nodes": [{"path": "/dev/dri/card1", "dev": null}],
@@ -335,4 +335,64 @@ fn a_video_in_a_subsurface_is_listed_with_its_parent() {
         RED,
         "the video",
     );
+}
+
+#[test]
+fn feedback_steers_to_the_source_device_and_away_when_it_goes() {
+    let h = simulated("steering", "shared");
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
+    let t = c.toplevel("steered", "weft.test").expect("toplevel");
+    let (fb, first) = d
+        .surface_feedback_done(&mut c, &t.surface)
+        .expect("surface feedback");
+    let decoder = rustix::fs::makedev(81, 9);
+    let targets = |f: &weft_clients::dmabuf::Feedback| -> Vec<Option<u64>> {
+        f.tranches.iter().map(|t| t.target_device).collect()
+    };
+    assert!(!targets(&first).contains(&Some(decoder)), "{first:?}");
+    let mut b = MemBuffer::new(NV12, W, H, Layout::default()).expect("nv12");
+    b.fill_yuv(|_, _| RED_YUV);
+    let wl = b.create_immed(&c, &d);
+    c.show(&t.surface, &wl);
+    h.settle(&mut c);
+    // The decoder's memory is read in place: the surface is told to keep allocating there.
+    let steered = fb.lock().map(|f| f.clone()).expect("feedback");
+    assert_eq!(steered.done, 2, "{steered:?}");
+    let tranche = steered
+        .tranches
+        .iter()
+        .find(|t| t.target_device == Some(decoder))
+        .unwrap_or_else(|| panic!("a tranche for the decoder: {steered:?}"));
+    assert!(tranche.formats.contains(&(NV12, 0)), "{tranche:?}");
+    let s = h.surface("steered");
+    assert_eq!(s["feedback"]["sent"], 1, "{s}");
+    assert_eq!(s["feedback"]["resent"], 0, "{s}");
+    // The same buffer again: nothing new to say, nothing sent.
+    c.show(&t.surface, &wl);
+    h.settle(&mut c);
+    assert_eq!(fb.lock().map(|f| f.done).unwrap_or(0), 2);
+    // The decoder goes: the tranche is stale, the feedback is sent again without it.
+    let req: Request = serde_json::from_value(
+        serde_json::json!({"command": "simulate_removal", "device": "v4l2:video9"}),
+    )
+    .expect("request");
+    h.msg(req);
+    h.settle(&mut c);
+    let after = fb.lock().map(|f| f.clone()).expect("feedback");
+    assert_eq!(after.done, 3, "{after:?}");
+    assert!(!targets(&after).contains(&Some(decoder)), "{after:?}");
+    let s = h.surface("steered");
+    assert_eq!(s["feedback"]["resent"], 1, "{s}");
+    assert_eq!(s["feedback"]["followed"], 0, "{s}");
+    // The client reallocates as told: a new buffer on a zero-copy rung counts as followed.
+    let mut b2 = MemBuffer::new(NV12, W, H, Layout::default()).expect("nv12");
+    b2.fill_yuv(|_, _| RED_YUV);
+    let wl2 = b2.create_immed(&c, &d);
+    c.show(&t.surface, &wl2);
+    h.settle(&mut c);
+    let s = h.surface("steered");
+    assert_eq!(s["rung"], "SampleLinear", "{s}");
+    assert_eq!(s["feedback"]["followed"], 1, "{s}");
+    assert_eq!(fb.lock().map(|f| f.done).unwrap_or(0), 3);
 }

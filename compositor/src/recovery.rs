@@ -75,6 +75,7 @@ impl Weft {
             renderer: &mut self.renderer,
             importer: &mut self.importer,
             uploads: &mut self.uploads,
+            feedback: &mut self.feedback,
             devices: &self.devices,
         };
         for root in &roots {

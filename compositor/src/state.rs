@@ -13,7 +13,7 @@ use smithay::reexports::wayland_server::protocol::wl_shm;
 use smithay::reexports::wayland_server::DisplayHandle;
 use smithay::utils::IsAlive;
 use smithay::wayland::compositor::CompositorState;
-use smithay::wayland::dmabuf::{DmabufFeedback, DmabufGlobal, DmabufState};
+use smithay::wayland::dmabuf::{DmabufGlobal, DmabufState};
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::presentation::PresentationState;
 use smithay::wayland::shell::xdg::XdgShellState;
@@ -42,8 +42,8 @@ pub struct Weft {
     pub single_pixel_state: SinglePixelBufferState,
     pub dmabuf_state: DmabufState,
     pub dmabuf_global: DmabufGlobal,
-    /// The feedback every default and per-surface feedback object gets (one render device, no KMS).
-    pub dmabuf_feedback: DmabufFeedback,
+    /// The default feedback and the steered variants surfaces get ([`crate::feedback`]).
+    pub feedback: crate::feedback::FeedbackBook,
     pub dmabuf_guard: DmabufGuardData,
     /// dma-buf imports: device caps, policy, cache.
     pub importer: Importer,
@@ -186,11 +186,12 @@ impl Weft {
             info!(device = %d.id, %node, "linux-dmabuf main_device");
             node.raw()
         });
-        let (dmabuf_feedback, dmabuf_guard) = crate::feedback::build(&importer, main_device)
-            .map_err(|e| RenderError::Allocation(format!("linux-dmabuf format table: {e}")))?;
+        let (feedback, dmabuf_guard) =
+            crate::feedback::FeedbackBook::new(&importer, main_device)
+                .map_err(|e| RenderError::Allocation(format!("linux-dmabuf format table: {e}")))?;
         let mut dmabuf_state = DmabufState::new();
-        let dmabuf_global =
-            dmabuf_state.create_global_with_default_feedback::<Self>(dh, &dmabuf_feedback);
+        let dmabuf_global = dmabuf_state
+            .create_global_with_default_feedback::<Self>(dh, feedback.default_feedback());
         info!(device = %renderer.device().info().name, "weft state ready");
         let mut weft = Self {
             display_handle,
@@ -203,7 +204,7 @@ impl Weft {
             single_pixel_state,
             dmabuf_state,
             dmabuf_global,
-            dmabuf_feedback,
+            feedback,
             dmabuf_guard,
             importer,
             seat,

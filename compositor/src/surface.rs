@@ -21,7 +21,7 @@ use smithay::utils::{Buffer as BufferCoord, Rectangle};
 use smithay::wayland::compositor::{
     with_states, with_surface_tree_upward, SurfaceData, TraversalAction,
 };
-use smithay::wayland::dmabuf::get_dmabuf;
+use smithay::wayland::dmabuf::{get_dmabuf, SurfaceDmabufFeedbackState};
 use smithay::wayland::shm::{with_buffer_contents, BufferData};
 use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
 use tracing::{debug, info, warn};
@@ -46,8 +46,8 @@ pub struct SurfaceContent {
     pub buffer: Option<BufferInfo>,
     /// The dma-buf import shown (shared with the import cache; outlives its entry).
     pub import: Option<Arc<Imported>>,
-    /// Protocol id of the wl_surface (for log lines).
-    id: u32,
+    /// weft's id of the surface ([`SurfaceId`], for log lines).
+    id: u64,
     pub rung: Option<&'static str>,
     pub reason: Option<String>,
     /// The last commit of smithay's surface state that was imported.
@@ -68,6 +68,14 @@ pub struct SurfaceContent {
     pub cache_misses: u64,
     /// Time commits spent held until their dma-buf's writers were done.
     pub fence_wait_ns: u64,
+    /// The steering last sent to the surface's feedback objects (`None`: only the default).
+    steering: Option<crate::feedback::Steering>,
+    /// Feedback sent to the surface beyond the default, and how often it was sent again because
+    /// the plan changed; after a resend, whether a new buffer then took a zero-copy rung.
+    pub feedback_sent: u64,
+    pub feedback_resent: u64,
+    pub feedback_followed: u64,
+    awaiting_follow: bool,
     /// CPU time this thread spent handling the surface's commits (import, cache lookup, copies).
     pub commit_cpu_ns: u64,
     /// Wall time of the same work, including waits for a GPU copy (`StageOnSink`).
@@ -159,6 +167,8 @@ pub struct ImportCtx<'a> {
     pub importer: &'a mut Importer,
     /// Where wl_shm uploads too large for this turn go.
     pub uploads: &'a mut UploadQueue,
+    /// Feedback variants for steering ([`steer`]).
+    pub feedback: &'a mut crate::feedback::FeedbackBook,
     /// Which device each dma-buf came from, and how the render device reaches it.
     pub devices: &'a crate::devices::Registry,
 }
@@ -214,7 +224,8 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
         if content.last_commit == Some(commit) && content.last_buffer == buffer_id {
             return false;
         }
-        content.id = surface.id().protocol_id();
+        // weft's id (what `weft msg surfaces` shows): protocol ids repeat across clients.
+        content.id = states.data_map.get::<SurfaceId>().map_or(0, |id| id.0);
         content.commits += 1;
         let started = thread_cpu_ns();
         let wall = std::time::Instant::now();
@@ -242,8 +253,10 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
                 };
                 let shm = ShmCommit {
                     surface,
+                    states,
                     commit,
                     damage: &damage,
+                    new_buffer: content.last_buffer != buffer_id,
                 };
                 attach_buffer(ctx, content, buffer, &shm);
             }
@@ -260,8 +273,88 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
 /// The commit a buffer is attached by.
 struct ShmCommit<'a> {
     surface: &'a WlSurface,
+    states: &'a SurfaceData,
     commit: CommitCounter,
     damage: &'a [Rectangle<i32, BufferCoord>],
+    /// Another wl_buffer than the surface's last.
+    new_buffer: bool,
+}
+
+/// The steering a surface's buffer calls for: a tranche for its source device while the render
+/// device reads that device's memory in place (see [`crate::feedback::Steering`]).
+fn steering_for(
+    devices: &crate::devices::Registry,
+    imported: &Imported,
+) -> crate::feedback::Steering {
+    let none = crate::feedback::Steering::default();
+    let Some(src) = &imported.source.device else {
+        return none;
+    };
+    let render = devices.render_id();
+    if *src == render || !devices.access(&imported.source, &render).samples() {
+        return none;
+    }
+    let Some(record) = devices.get(src) else {
+        return none;
+    };
+    let Some(dev) = record.preferred_node().and_then(|n| n.dev) else {
+        return none;
+    };
+    let fourccs: Vec<u32> = if record.caps.formats.is_empty() {
+        // A GPU's memory: every format weft reads.
+        weft_protocols::drm_format::FORMATS
+            .iter()
+            .map(|f| f.fourcc)
+            .collect()
+    } else {
+        record
+            .caps
+            .formats
+            .iter()
+            .filter_map(|f| weft_protocols::drm_format::parse_fourcc(f))
+            .collect()
+    };
+    crate::feedback::Steering {
+        source: Some((dev.raw(), fourccs)),
+    }
+}
+
+/// Feedback steering: sends the surface's feedback objects what its plan calls for, only when that
+/// differs from what they were last sent (never the same feedback twice), and counts whether the
+/// client follows (a new buffer on a zero-copy rung after a resend).
+fn steer(
+    ctx: &mut ImportCtx<'_>,
+    view: &mut SurfaceContent,
+    states: &SurfaceData,
+    imported: &Imported,
+    new_buffer: bool,
+) {
+    if view.awaiting_follow && new_buffer && imported.rung.copies() == 0 {
+        view.feedback_followed += 1;
+        view.awaiting_follow = false;
+    }
+    let want = steering_for(ctx.devices, imported);
+    let sent = view.steering.clone().unwrap_or_default();
+    if want == sent {
+        return;
+    }
+    let Some(feedback) = ctx.feedback.for_steering(&want) else {
+        return;
+    };
+    if let Some(objects) = SurfaceDmabufFeedbackState::from_states(states) {
+        objects.set_feedback(&feedback);
+    }
+    if view.steering.is_some() {
+        view.feedback_resent += 1;
+        view.awaiting_follow = true;
+    }
+    view.feedback_sent += 1;
+    info!(
+        surface = view.id,
+        source_tranche = want.source.is_some(),
+        "surface feedback steered"
+    );
+    view.steering = Some(want);
 }
 
 fn attach_buffer(
@@ -272,6 +365,9 @@ fn attach_buffer(
 ) {
     if let Ok(dmabuf) = get_dmabuf(buffer) {
         attach_dmabuf(ctx, view, buffer, dmabuf, at.damage);
+        if let Some(imported) = view.import.clone() {
+            steer(ctx, view, at.states, &imported, at.new_buffer);
+        }
         return;
     }
     view.import = None;

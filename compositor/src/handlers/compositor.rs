@@ -78,6 +78,7 @@ impl CompositorHandler for Weft {
             renderer: &mut self.renderer,
             importer: &mut self.importer,
             uploads: &mut self.uploads,
+            feedback: &mut self.feedback,
             devices: &self.devices,
         };
         if import_tree(&mut ctx, &root) {

@@ -95,8 +95,8 @@ impl DmabufHandler for Weft {
         _surface: &WlSurface,
         _global: &DmabufGlobal,
     ) -> Option<DmabufFeedback> {
-        // One render device and no scanout: every surface is best served by the default tranches.
-        // A per-surface object still exists, so a scanout tranche can be added per surface later.
-        Some(self.dmabuf_feedback.clone())
+        // Every surface starts with the default tranches; once its buffers are imported, feedback
+        // steering ([`crate::feedback::Steering`], `surface::steer`) may send it its own.
+        Some(self.feedback.default_feedback().clone())
     }
 }

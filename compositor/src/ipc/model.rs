@@ -113,6 +113,9 @@ pub struct SurfaceRecord {
     /// The bytes the last commit copied (a staging copy, a wl_shm upload): one frame's cost.
     pub copied_bytes_per_frame: u64,
     pub import_cache: CacheCounts,
+    /// Feedback steering: per-surface feedback sent beyond the default, sent again because the
+    /// plan changed, and followed (a new buffer on a zero-copy rung after a resend).
+    pub feedback: SteeringCounts,
     /// Time commits were held for their dma-buf's writers (the implicit-sync bridge).
     pub fence_wait_ms: f64,
     pub maximized: bool,
@@ -129,6 +132,14 @@ pub struct SurfaceRecord {
     pub commit_cpu_ns: u64,
     /// Wall time of the same work (includes waiting for a GPU staging copy).
     pub commit_wall_ns: u64,
+}
+
+/// A surface's feedback steering.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct SteeringCounts {
+    pub sent: u64,
+    pub resent: u64,
+    pub followed: u64,
 }
 
 /// A surface's import-cache lookups.

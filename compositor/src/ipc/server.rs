@@ -14,7 +14,9 @@ use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 use tracing::warn;
 
 use super::conn::{Connections, Limits};
-use super::model::{CacheCounts, ClientRecord, Fault, OutputRecord, Request, SurfaceRecord};
+use super::model::{
+    CacheCounts, ClientRecord, Fault, OutputRecord, Request, SteeringCounts, SurfaceRecord,
+};
 use crate::state::Weft;
 use crate::surface::content_snapshot;
 use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
@@ -331,6 +333,11 @@ fn push_tree(
             misses: c.cache_misses,
         },
         fence_wait_ms: c.fence_wait_ns as f64 / 1e6,
+        feedback: SteeringCounts {
+            sent: c.feedback_sent,
+            resent: c.feedback_resent,
+            followed: c.feedback_followed,
+        },
         commits: c.commits,
         path_changes: c.path_changes,
         fence_waits: c.fence_waits,
