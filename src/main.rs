@@ -79,6 +79,10 @@ struct RunArgs {
     /// Replace the machine's devices with a made-up topology (JSON; tests).
     #[arg(long)]
     simulate_devices: Option<std::path::PathBuf>,
+    /// Compose the outputs on N render devices, round-robin (another GPU where there is one, else
+    /// another logical device on the same one).
+    #[arg(long, default_value_t = 1)]
+    render_devices: u32,
     /// The client to run, with WAYLAND_DISPLAY and WEFT_SOCKET set.
     #[arg(last = true)]
     command: Vec<OsString>,
@@ -193,6 +197,7 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
         devices: weft_compositor::DeviceOptions {
             render_device: args.render_device,
             simulate: args.simulate_devices,
+            render_devices: args.render_devices,
         },
     };
     match backend {

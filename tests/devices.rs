@@ -106,6 +106,7 @@ fn the_render_device_override_is_obeyed_or_refused_with_what_exists() {
         DeviceOptions {
             render_device: Some("llvmpipe".into()),
             simulate: None,
+            ..Default::default()
         },
         false,
     )
@@ -123,6 +124,7 @@ fn the_render_device_override_is_obeyed_or_refused_with_what_exists() {
         DeviceOptions {
             render_device: Some("no-such-gpu".into()),
             simulate: None,
+            ..Default::default()
         },
         false,
     )
@@ -173,6 +175,7 @@ fn simulated(name: &str, access: &str) -> Harness {
         DeviceOptions {
             render_device: None,
             simulate: Some(topology(&dir, name, access)),
+            ..Default::default()
         },
         true,
     )
@@ -395,4 +398,121 @@ fn feedback_steers_to_the_source_device_and_away_when_it_goes() {
     assert_eq!(s["rung"], "SampleLinear", "{s}");
     assert_eq!(s["feedback"]["followed"], 1, "{s}");
     assert_eq!(fb.lock().map(|f| f.done).unwrap_or(0), 3);
+}
+
+/// BT.601 limited Y′CbCr of pure blue.
+const BLUE_YUV: (u8, u8, u8) = (41, 240, 110);
+
+#[test]
+fn two_render_devices_compose_an_output_each() {
+    let small = OutputSpec {
+        width: 160,
+        height: 120,
+        refresh_mhz: 60_000,
+    };
+    let h = Harness::with_server(
+        vec![small, small],
+        true,
+        None,
+        ServerOptions {
+            devices: DeviceOptions {
+                render_devices: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .expect("weft starts with two render devices");
+    let outputs = h.msg(Request::Outputs);
+    let (first, second) = (
+        outputs[0]["render_device"].clone(),
+        outputs[1]["render_device"].clone(),
+    );
+    assert_ne!(first, second, "{outputs}");
+    let devices = h.msg(Request::Devices);
+    let extra = devices
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["id"] == second))
+        .unwrap_or_else(|| panic!("{second} is registered: {devices}"));
+    assert_eq!(extra["logical_of"], first, "{extra}");
+
+    // A window wider than the first output spans both (new windows start at its left edge): its
+    // left half on the first device's output, its right half on the second's.
+    let mut c = h.client();
+    let t = c.toplevel("wide", "weft.test").expect("toplevel");
+    let shm = ShmBuffer::new(&c.shm, &c.qh, 300, 100, Format::Xrgb8888, |x, _| {
+        if x < 150 {
+            argb(255, 0, 0, 255)
+        } else {
+            argb(0, 255, 0, 255)
+        }
+    })
+    .expect("shm");
+    c.show(&t.surface, &shm.buffer);
+    h.settle(&mut c);
+    let s = h.surface("wide");
+    let (x, y) = (s["x"].as_i64().unwrap_or(0), s["y"].as_i64().unwrap_or(0));
+    assert_eq!(x, 0, "{s}");
+    let row = (y + 50) as u32;
+    assert_close(
+        h.screenshot("HEADLESS-1").pixel(40, row),
+        [255, 0, 0],
+        "left half, first device",
+    );
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        [0, 255, 0],
+        "right half, second device",
+    );
+    assert_eq!(s["on_devices"][0]["device"], second, "{s}");
+    assert_eq!(s["on_devices"][0]["rung"], "Shm", "{s}");
+
+    // A video as wide: imported on each device, on the cheapest rung there, once per commit each.
+    let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
+    let v = c.toplevel("video", "weft.test").expect("toplevel");
+    let mut b = MemBuffer::new(NV12, 300, 80, Layout::default()).expect("nv12");
+    b.fill_yuv(|x, _| if x < 150 { RED_YUV } else { BLUE_YUV });
+    let wl = b.create_immed(&c, &d);
+    c.show(&v.surface, &wl);
+    h.settle(&mut c);
+    let s = h.surface("video");
+    let row = (s["y"].as_i64().unwrap_or(0) + 40) as u32;
+    assert_close(
+        h.screenshot("HEADLESS-1").pixel(40, row),
+        RED,
+        "video, first device",
+    );
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        [0, 0, 255],
+        "video, second device",
+    );
+    assert_eq!(s["rung"], "SampleLinear", "{s}");
+    assert_eq!(s["on_devices"][0]["rung"], "SampleLinear", "{s}");
+    assert_eq!(s["on_devices"][0]["copied_bytes_per_frame"], 0, "{s}");
+    // Forced to copy: each device copies the commit once, into its own memory.
+    let policy: Request = serde_json::from_value(serde_json::json!({
+        "command": "import_policy", "disabled": ["Sample", "SampleLinear"],
+    }))
+    .expect("request");
+    h.msg(policy);
+    let wl2 = b.create_immed(&c, &d);
+    c.show(&v.surface, &wl2);
+    h.settle(&mut c);
+    let s = h.surface("video");
+    let bytes = u64::from(b.planes[0].stride * 80 + b.planes[1].stride * 40);
+    assert_eq!(s["rung"], "StageOnSink", "{s}");
+    assert_eq!(s["copied_bytes_per_frame"].as_u64(), Some(bytes), "{s}");
+    assert_eq!(s["on_devices"][0]["rung"], "StageOnSink", "{s}");
+    assert_eq!(
+        s["on_devices"][0]["copied_bytes_per_frame"].as_u64(),
+        Some(bytes),
+        "{s}"
+    );
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        [0, 0, 255],
+        "copied video, second device",
+    );
+    assert!(c.protocol_error().is_none());
 }

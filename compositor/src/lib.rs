@@ -25,6 +25,7 @@ pub mod recovery;
 pub mod render;
 pub mod scene;
 pub mod screenshot;
+pub mod secondary;
 pub mod state;
 pub mod surface;
 pub mod upload_slices;

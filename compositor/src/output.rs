@@ -57,6 +57,9 @@ pub struct OutputSlot {
     pub last_present: Option<Duration>,
     /// The scene generation last rendered into `target`.
     pub rendered_generation: Option<u64>,
+    /// The render device that composes this output: `None` the first (`Weft::renderer`),
+    /// `Some(i)` the secondary device `Weft::secondaries[i]`.
+    pub device: Option<usize>,
 }
 
 impl OutputSlot {

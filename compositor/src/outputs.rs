@@ -23,7 +23,14 @@ impl Weft {
         model: &str,
         spec: OutputSpec,
     ) -> Result<usize, RenderError> {
-        let target = self.renderer.create_target(spec.width, spec.height)?;
+        // Round-robin over the render devices: the first, then each secondary.
+        let device = match self.outputs.len() % (1 + self.secondaries.len()) {
+            0 => None,
+            n => Some(n - 1),
+        };
+        let target = self
+            .renderer_for(device)
+            .create_target(spec.width, spec.height)?;
         let output = new_output(&self.display_handle, name, model, spec);
         let global = output.create_global::<Self>(&self.display_handle);
         let x: i32 = self.outputs.iter().map(|o| o.spec.width as i32).sum();
@@ -38,6 +45,7 @@ impl Weft {
             rendered: 0,
             last_present: None,
             rendered_generation: None,
+            device,
         });
         self.damage();
         Ok(self.outputs.len() - 1)
@@ -67,7 +75,9 @@ impl Weft {
         if (slot.spec.width, slot.spec.height) == (width, height) {
             return Ok(());
         }
-        let target = self.renderer.create_target(width, height)?;
+        let target = self
+            .renderer_for(slot.device)
+            .create_target(width, height)?;
         let Some(slot) = self.outputs.get_mut(index) else {
             return Ok(());
         };
@@ -128,7 +138,19 @@ impl Weft {
         &mut self,
         index: usize,
     ) -> Option<(&mut Renderer, &OutputSlot)> {
-        Some((&mut self.renderer, self.outputs.get(index)?))
+        let slot = self.outputs.get(index)?;
+        let renderer = match slot.device {
+            Some(i) => &mut self.secondaries.get_mut(i)?.renderer,
+            None => &mut self.renderer,
+        };
+        Some((renderer, slot))
+    }
+
+    /// The renderer of render device `device` (see [`OutputSlot::device`]).
+    fn renderer_for(&self, device: Option<usize>) -> &Renderer {
+        device
+            .and_then(|i| self.secondaries.get(i))
+            .map_or(&self.renderer, |s| &s.renderer)
     }
 }
 

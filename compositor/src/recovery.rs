@@ -32,8 +32,9 @@ impl Weft {
                 return false;
             }
         };
+        // Only the outputs the first device composes (secondary devices keep theirs).
         let mut targets = Vec::with_capacity(self.outputs.len());
-        for slot in &self.outputs {
+        for slot in self.outputs.iter().filter(|s| s.device.is_none()) {
             match renderer.create_target(slot.spec.width, slot.spec.height) {
                 Ok(t) => targets.push(t),
                 Err(e) => {
@@ -46,7 +47,8 @@ impl Weft {
         self.devices
             .set_render(renderer.device().physical_info(), reason);
         self.renderer = renderer;
-        for (slot, target) in self.outputs.iter_mut().zip(targets) {
+        let primary_outputs = self.outputs.iter_mut().filter(|s| s.device.is_none());
+        for (slot, target) in primary_outputs.zip(targets) {
             slot.target = target;
             slot.rendered_generation = None;
         }
@@ -80,6 +82,12 @@ impl Weft {
         };
         for root in &roots {
             import_tree(&mut ctx, root);
+        }
+        for secondary in &mut self.secondaries {
+            secondary.importer.cache.invalidate();
+            for root in &roots {
+                secondary.import_tree(&self.devices, root);
+            }
         }
         self.schedule_uploads();
         self.damage();

@@ -7,6 +7,7 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, Rectangle};
 use smithay::wayland::compositor::{with_surface_tree_upward, TraversalAction};
 
+use crate::devices::DeviceId;
 use crate::import::cache::Drawable;
 use crate::render::{DrawItem, Fill, Rect, YuvParams};
 use crate::state::Weft;
@@ -31,6 +32,11 @@ impl Weft {
         let mut items = Vec::new();
         let mut surfaces = Vec::new();
         let yuv = self.importer.policy.yuv;
+        // The first render device's content is the surface's own; a secondary device's is its view.
+        let device = slot
+            .device
+            .and_then(|i| self.secondaries.get(i))
+            .map(|s| &s.id);
         for window in self.space.elements() {
             let Some(loc) = self.space.element_location(window) else {
                 continue;
@@ -43,7 +49,7 @@ impl Weft {
             push_tree(
                 toplevel.wl_surface(),
                 origin,
-                yuv,
+                (yuv, device),
                 &mut items,
                 &mut surfaces,
             );
@@ -51,7 +57,7 @@ impl Weft {
                 window,
                 toplevel.wl_surface(),
                 origin,
-                yuv,
+                (yuv, device),
                 &mut items,
                 &mut surfaces,
             );
@@ -60,17 +66,21 @@ impl Weft {
     }
 }
 
+/// How content is drawn: the Y′CbCr conversion, and which render device's content (`None`: the
+/// first device's).
+type DrawWith<'a> = (YuvParams, Option<&'a DeviceId>);
+
 fn push_popups(
     window: &Window,
     root: &WlSurface,
     origin: Point<i32, Logical>,
-    yuv: YuvParams,
+    with: DrawWith<'_>,
     items: &mut Vec<DrawItem>,
     surfaces: &mut Vec<WlSurface>,
 ) {
     for (popup, offset) in PopupManager::popups_for_surface(root) {
         let at = origin + window.geometry().loc + offset - popup.geometry().loc;
-        push_tree(popup.wl_surface(), at, yuv, items, surfaces);
+        push_tree(popup.wl_surface(), at, with, items, surfaces);
     }
 }
 
@@ -78,7 +88,7 @@ fn push_popups(
 fn push_tree(
     root: &WlSurface,
     origin: Point<i32, Logical>,
-    yuv: YuvParams,
+    (yuv, device): DrawWith<'_>,
     items: &mut Vec<DrawItem>,
     surfaces: &mut Vec<WlSurface>,
 ) {
@@ -126,7 +136,15 @@ fn push_tree(
                     w: (view.src.size.w * scale) as f32,
                     h: (view.src.size.h * scale) as f32,
                 };
-                let fill = match &c.import {
+                let (texture, import) = match device {
+                    None => (c.texture.clone(), c.import.clone()),
+                    Some(id) => c
+                        .others
+                        .iter()
+                        .find(|(d, _)| d == id)
+                        .map(|(_, v)| (v.texture.clone(), v.import.clone()))?,
+                };
+                let fill = match &import {
                     Some(import) => {
                         if import.y_invert {
                             // linux-dmabuf y_invert: row 0 in memory is the bottom row of the image.
@@ -147,7 +165,7 @@ fn push_tree(
                         }
                     }
                     None => Fill::Texture {
-                        texture: c.texture.clone()?,
+                        texture: texture?,
                         src,
                         opaque: c.opaque,
                     },

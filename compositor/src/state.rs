@@ -86,6 +86,8 @@ pub struct Weft {
     pub clients: Vec<smithay::reexports::wayland_server::Client>,
     /// Every device weft knows of, and which one renders ([`crate::devices`]).
     pub devices: Registry,
+    /// Render devices beyond the first, each composing the outputs assigned to it.
+    pub secondaries: Vec<crate::secondary::SecondaryDevice>,
 }
 
 /// How weft finds its devices (`--render-device`, `--simulate-devices`).
@@ -96,6 +98,10 @@ pub struct DeviceOptions {
     pub render_device: Option<String>,
     /// A made-up device topology replacing the machine's (tests; [`crate::devices::topology`]).
     pub simulate: Option<std::path::PathBuf>,
+    /// How many render devices compose outputs (outputs are assigned round-robin). Beyond the
+    /// first, another physical device where one is usable, else another logical device on the
+    /// same one (`--render-devices`).
+    pub render_devices: u32,
 }
 
 /// The xdg_wm_base version weft advertises (see `Weft::new`).
@@ -123,14 +129,22 @@ impl Weft {
     ) -> Result<Self, RenderError> {
         let policy = RenderPolicy::with_override(options.render_device.as_deref());
         let renderer = policy.open_renderer(&[])?;
-        Self::with_renderer(
+        let mut extra = Vec::new();
+        for _ in 1..options.render_devices.max(1) {
+            extra.push(policy.open_renderer(&[])?);
+        }
+        let mut weft = Self::with_renderer(
             display_handle,
             loop_handle,
             clock,
             renderer,
             Box::new(move || policy.open_renderer(&[])),
             options,
-        )
+        )?;
+        for renderer in extra {
+            weft.add_render_device(renderer);
+        }
+        Ok(weft)
     }
 
     /// As [`Weft::new`], on a renderer the backend made (a window backend needs surface extensions
@@ -229,6 +243,7 @@ impl Weft {
             fault_injection: false,
             clients: Vec::new(),
             devices,
+            secondaries: Vec::new(),
         };
         if !weft.devices.is_simulated() {
             weft.watch_devices();
@@ -267,6 +282,35 @@ impl Weft {
             .chain(self.pending_windows.iter())
             .filter_map(|w| w.toplevel().cloned())
             .collect()
+    }
+
+    /// Adds a further render device: outputs added from now on are assigned to the devices
+    /// round-robin. Returns its registry id.
+    pub fn add_render_device(
+        &mut self,
+        (renderer, reason): (Renderer, String),
+    ) -> crate::devices::DeviceId {
+        let id = self
+            .devices
+            .add_render(renderer.device().physical_info(), &reason);
+        let importer = Importer::new(DmabufCaps::query(renderer.device()));
+        self.secondaries.push(crate::secondary::SecondaryDevice {
+            id: id.clone(),
+            renderer,
+            importer,
+        });
+        id
+    }
+
+    /// The id of the device that composes output `index`.
+    pub fn output_device(&self, index: usize) -> crate::devices::DeviceId {
+        match self.outputs.get(index).and_then(|o| o.device) {
+            Some(i) => self
+                .secondaries
+                .get(i)
+                .map_or_else(|| self.devices.render_id(), |s| s.id.clone()),
+            None => self.devices.render_id(),
+        }
     }
 
     /// Marks every output for re-rendering.

@@ -80,6 +80,8 @@ pub struct SurfaceContent {
     pub commit_cpu_ns: u64,
     /// Wall time of the same work, including waits for a GPU copy (`StageOnSink`).
     pub commit_wall_ns: u64,
+    /// What the surface shows on each secondary render device ([`crate::secondary`]).
+    pub others: Vec<(crate::devices::DeviceId, crate::secondary::DeviceView)>,
     /// The shown wl_shm texture's share of its client's budget.
     texture_charge: Option<Charge>,
     /// A wl_shm upload too large for one event-loop turn, in progress ([`crate::uploads`]).
@@ -201,6 +203,7 @@ pub fn forget_tree_content(surface: &WlSurface) {
                 c.import = None;
                 c.staged = None;
                 c.last_commit = None;
+                c.others.clear();
             })
         },
         |_, _, _| true,
@@ -419,9 +422,13 @@ fn attach_dmabuf(
     dmabuf: &smithay::backend::allocator::dmabuf::Dmabuf,
     damage: &[Rectangle<i32, BufferCoord>],
 ) {
-    let (result, hit) =
-        ctx.importer
-            .lookup_or_import(ctx.renderer, ctx.devices, &buffer.id(), dmabuf);
+    let (result, hit) = ctx.importer.lookup_or_import(
+        ctx.renderer,
+        ctx.devices,
+        &ctx.devices.render_id(),
+        &buffer.id(),
+        dmabuf,
+    );
     if hit {
         view.cache_hits += 1;
     } else {
@@ -435,28 +442,15 @@ fn attach_dmabuf(
             return;
         }
     };
-    if let Some(stage) = &imported.stage {
-        let copied = match stage {
-            Stage::Cpu(stage) => {
-                let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
-                let (y0, y1) = damage_rows(damage, stage.height());
-                stage.copy_rows(y0, y1)
-            }
-            Stage::Sink(stage) => {
-                let (y0, y1) = damage_rows(damage, stage.height());
-                stage.copy_rows(ctx.renderer, y0, y1)
-            }
-        };
-        match copied {
-            Ok(bytes) => view.uploaded_bytes += bytes,
-            Err(e) => {
-                debug!(buffer = ?buffer.id(), error = %e, rung = imported.rung.name(), "staging copy failed");
-                view.set_reason(format!(
-                    "{} copy failed, showing the last good frame: {e}",
-                    imported.rung.name()
-                ));
-                return;
-            }
+    match stage_commit(ctx.renderer, &imported, damage) {
+        Ok(bytes) => view.uploaded_bytes += bytes,
+        Err(e) => {
+            debug!(buffer = ?buffer.id(), error = %e, rung = imported.rung.name(), "staging copy failed");
+            view.set_reason(format!(
+                "{} copy failed, showing the last good frame: {e}",
+                imported.rung.name()
+            ));
+            return;
         }
     }
     let fourcc = smithay::backend::allocator::Buffer::format(dmabuf).code as u32;
@@ -469,6 +463,27 @@ fn attach_dmabuf(
     view.buffer = Some(imported.info.clone());
     view.set_path(Some(imported.rung.name()), Some(imported.reason.clone()));
     view.import = Some(imported);
+}
+
+/// This commit's copy on a staging rung (the damaged rows; nothing on the zero-copy rungs).
+/// Returns the bytes copied.
+pub(crate) fn stage_commit(
+    renderer: &mut Renderer,
+    imported: &Imported,
+    damage: &[Rectangle<i32, BufferCoord>],
+) -> Result<u64, crate::render::ImportError> {
+    match &imported.stage {
+        None => Ok(0),
+        Some(Stage::Cpu(stage)) => {
+            let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
+            let (y0, y1) = damage_rows(damage, stage.height());
+            stage.copy_rows(y0, y1)
+        }
+        Some(Stage::Sink(stage)) => {
+            let (y0, y1) = damage_rows(damage, stage.height());
+            stage.copy_rows(renderer, y0, y1)
+        }
+    }
 }
 
 /// The rows `y0..y1` a commit's damage touches (all rows when there is no damage information).
@@ -493,7 +508,7 @@ fn damage_rows(damage: &[Rectangle<i32, BufferCoord>], height: u32) -> (u32, u32
 }
 
 /// The Vulkan format that samples a wl_shm format correctly, and whether alpha is ignored.
-fn shm_format(format: wl_shm::Format) -> Option<(vk::Format, bool, &'static str)> {
+pub(crate) fn shm_format(format: wl_shm::Format) -> Option<(vk::Format, bool, &'static str)> {
     Some(match format {
         wl_shm::Format::Argb8888 => (vk::Format::B8G8R8A8_UNORM, false, "AR24"),
         wl_shm::Format::Xrgb8888 => (vk::Format::B8G8R8A8_UNORM, true, "XR24"),

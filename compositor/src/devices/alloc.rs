@@ -39,5 +39,6 @@ fn record(id: String, driver: &str, path: &Path) -> DeviceRecord {
         }],
         caps: Caps::default(),
         syspath: None,
+        logical_of: None,
     }
 }

@@ -175,6 +175,7 @@ mod tests {
             }],
             caps: Caps::default(),
             syspath: None,
+            logical_of: None,
         }
     }
 

@@ -125,6 +125,7 @@ pub fn probe(sysfs: &Path, dev: &Path, card: &str) -> Option<DeviceRecord> {
         nodes,
         caps,
         syspath,
+        logical_of: None,
     })
 }
 

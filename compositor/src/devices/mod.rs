@@ -187,6 +187,10 @@ pub struct DeviceRecord {
     /// The sysfs device directory (hotplug events name it), when there is one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub syspath: Option<String>,
+    /// A further logical Vulkan device weft made on the same physical device as this one (a second
+    /// render device on a one-GPU machine).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub logical_of: Option<DeviceId>,
 }
 
 impl DeviceRecord {

@@ -122,6 +122,46 @@ impl Registry {
         self.render = Some(RenderChoice { id, reason });
     }
 
+    /// Registers a further render device made on `device` (a second logical device when it is the
+    /// same physical device as an earlier one). Returns its id.
+    pub fn add_render(&mut self, device: &PhysicalInfo, reason: &str) -> DeviceId {
+        let base = match &self.source {
+            Source::Simulated(t) => self.get(&t.render_as).cloned(),
+            Source::Machine { .. } => {
+                let nodes: Vec<_> = [device.drm_primary, device.drm_render]
+                    .into_iter()
+                    .flatten()
+                    .map(super::DevT::from_raw)
+                    .collect();
+                self.devices
+                    .iter()
+                    .find(|d| nodes.iter().any(|&n| d.has_dev(n)))
+                    .or_else(|| {
+                        let id = super::vulkan::software_id(device);
+                        self.devices.iter().find(|d| d.id == id)
+                    })
+                    .cloned()
+            }
+        };
+        let Some(base) = base else {
+            return DeviceId::new("none");
+        };
+        let taken = |id: &DeviceId| self.devices.iter().any(|d| &d.id == id);
+        let mut n = 2;
+        let mut id = DeviceId::new(format!("{}#{n}", base.id));
+        while taken(&id) {
+            n += 1;
+            id = DeviceId::new(format!("{}#{n}", base.id));
+        }
+        info!(device = %id, of = %base.id, %reason, "further render device registered");
+        self.devices.push(DeviceRecord {
+            id: id.clone(),
+            logical_of: Some(base.id.clone()),
+            ..base
+        });
+        id
+    }
+
     pub fn render(&self) -> Option<&RenderChoice> {
         self.render.as_ref()
     }
@@ -147,7 +187,19 @@ impl Registry {
 
     /// Probes again (a hotplug event arrived) and returns what changed; logs each change at info.
     pub fn rescan(&mut self) -> Change {
-        let fresh = self.probe();
+        let mut fresh = self.probe();
+        // Further logical devices live as long as the physical device they are made on.
+        let logical: Vec<DeviceRecord> = self
+            .devices
+            .iter()
+            .filter(|d| {
+                d.logical_of
+                    .as_ref()
+                    .is_some_and(|of| fresh.iter().any(|f| &f.id == of))
+            })
+            .cloned()
+            .collect();
+        fresh.extend(logical);
         let change = Change {
             added: fresh
                 .iter()

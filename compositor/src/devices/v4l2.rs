@@ -198,5 +198,6 @@ pub fn probe(sysfs: &Path, dev: &Path, name: &str) -> Option<DeviceRecord> {
             ..Caps::default()
         },
         syspath,
+        logical_of: None,
     })
 }

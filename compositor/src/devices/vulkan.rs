@@ -61,6 +61,7 @@ pub fn merge(records: &mut Vec<DeviceRecord>, physicals: &[PhysicalInfo]) {
                 .collect(),
             caps,
             syspath: None,
+            logical_of: None,
         });
     }
 }

@@ -81,7 +81,12 @@ impl CompositorHandler for Weft {
             feedback: &mut self.feedback,
             devices: &self.devices,
         };
-        if import_tree(&mut ctx, &root) {
+        let mut changed = import_tree(&mut ctx, &root);
+        // Each further render device gets the commit once, whatever number of outputs it drives.
+        for secondary in &mut self.secondaries {
+            changed |= secondary.import_tree(&self.devices, &root);
+        }
+        if changed {
             self.damage();
         }
         if self.importer.take_device_lost() {

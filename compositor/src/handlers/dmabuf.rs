@@ -56,10 +56,12 @@ impl DmabufHandler for Weft {
                 return;
             }
         };
-        match self
-            .importer
-            .import(&mut self.renderer, &self.devices, &dmabuf)
-        {
+        match self.importer.import(
+            &mut self.renderer,
+            &self.devices,
+            &self.devices.render_id(),
+            &dmabuf,
+        ) {
             Ok(imported) => match notifier.successful::<Weft>() {
                 Ok(buffer) => {
                     let cache = &mut self.importer.cache;

@@ -21,6 +21,9 @@ impl BufferHandler for Weft {
     fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
         use smithay::reexports::wayland_server::Resource;
         self.importer.buffer_destroyed(&buffer.id());
+        for secondary in &mut self.secondaries {
+            secondary.importer.buffer_destroyed(&buffer.id());
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use self::cpu::{CpuStage, PlaneCopy};
 use self::planner::{BufferDesc, PlanInput, Rung, ScanoutInput};
 use self::sink::SinkStage;
 use crate::buffer::BufferInfo;
-use crate::devices::Registry;
+use crate::devices::{DeviceId, Registry};
 use crate::render::external::{rgb_vk_format, ImagePlane, ImportedBuffer, ImportedImage};
 use crate::render::memory::HostBuffer;
 use crate::render::planar::PlanarMemory;
@@ -200,10 +200,11 @@ impl Importer {
         &mut self,
         renderer: &mut Renderer,
         devices: &Registry,
+        sink: &DeviceId,
         dmabuf: &Dmabuf,
     ) -> Result<Arc<Imported>, Failure> {
         self.cache.count_miss();
-        let result = self.import_uncounted(renderer, devices, dmabuf);
+        let result = self.import_uncounted(renderer, devices, sink, dmabuf);
         if let Err(f) = &result {
             self.cache.count_failure();
             self.device_lost |= f.class == FailureClass::DeviceLost;
@@ -215,6 +216,7 @@ impl Importer {
         &mut self,
         renderer: &mut Renderer,
         devices: &Registry,
+        sink: &DeviceId,
         dmabuf: &Dmabuf,
     ) -> Result<Arc<Imported>, Failure> {
         let fds: Vec<_> = dmabuf.handles().collect();
@@ -225,7 +227,6 @@ impl Importer {
             modifier: u64::from(format.modifier),
             planes: dmabuf.num_planes(),
         };
-        let sink = devices.render_id();
         let class = |rung| ClassKey {
             rung,
             source: source
@@ -242,7 +243,7 @@ impl Importer {
         let input = PlanInput {
             caps: &self.caps,
             desc,
-            access: devices.access(&source, &sink),
+            access: devices.access(&source, sink),
             scanout: display.map(|d| ScanoutInput {
                 planes: d.caps.planes.first().map_or(&[][..], |p| &p.formats),
                 access: devices.access(&source, &d.id),
@@ -487,20 +488,20 @@ impl Importer {
         &mut self,
         renderer: &mut Renderer,
         devices: &Registry,
+        sink: &DeviceId,
         buffer: &ObjectId,
         dmabuf: &Dmabuf,
     ) -> (Result<Arc<Imported>, Failure>, bool) {
-        let device = devices.render_id();
-        match self.cache.lookup(buffer, &device) {
+        match self.cache.lookup(buffer, sink) {
             Some(Entry::Ready(i)) => (Ok(i), true),
             Some(Entry::Failed(why)) => (Err(why), true),
             None => {
-                let result = self.import(renderer, devices, dmabuf);
+                let result = self.import(renderer, devices, sink, dmabuf);
                 let entry = match &result {
                     Ok(i) => Entry::Ready(i.clone()),
                     Err(why) => Entry::Failed(why.clone()),
                 };
-                self.cache.insert(buffer.clone(), device, entry);
+                self.cache.insert(buffer.clone(), sink.clone(), entry);
                 (result, false)
             }
         }

@@ -113,6 +113,8 @@ pub struct SurfaceRecord {
     /// The bytes the last commit copied (a staging copy, a wl_shm upload): one frame's cost.
     pub copied_bytes_per_frame: u64,
     pub import_cache: CacheCounts,
+    /// The surface on each further render device (its own rung there, and its own copies).
+    pub on_devices: Vec<DeviceRecordOfSurface>,
     /// Feedback steering: per-surface feedback sent beyond the default, sent again because the
     /// plan changed, and followed (a new buffer on a zero-copy rung after a resend).
     pub feedback: SteeringCounts,
@@ -132,6 +134,14 @@ pub struct SurfaceRecord {
     pub commit_cpu_ns: u64,
     /// Wall time of the same work (includes waiting for a GPU staging copy).
     pub commit_wall_ns: u64,
+}
+
+/// A surface as a further render device shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRecordOfSurface {
+    pub device: crate::devices::DeviceId,
+    pub rung: Option<&'static str>,
+    pub copied_bytes_per_frame: u64,
 }
 
 /// A surface's feedback steering.

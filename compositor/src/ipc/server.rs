@@ -15,7 +15,8 @@ use tracing::warn;
 
 use super::conn::{Connections, Limits};
 use super::model::{
-    CacheCounts, ClientRecord, Fault, OutputRecord, Request, SteeringCounts, SurfaceRecord,
+    CacheCounts, ClientRecord, DeviceRecordOfSurface, Fault, OutputRecord, Request, SteeringCounts,
+    SurfaceRecord,
 };
 use crate::state::Weft;
 use crate::surface::content_snapshot;
@@ -143,10 +144,18 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
                 // The conversion is applied when drawing: re-render what is shown.
                 state.damage();
             }
+            // One policy for every render device.
+            let policy = state.importer.policy.clone();
+            for secondary in &mut state.secondaries {
+                secondary.importer.policy = policy.clone();
+            }
             to_json(serde_json::to_value(&state.importer.policy))
         }
         Request::InvalidateImports => {
             let dropped = state.importer.cache.invalidate();
+            for secondary in &mut state.secondaries {
+                secondary.importer.cache.invalidate();
+            }
             Ok(serde_json::json!({ "dropped": dropped }))
         }
         Request::Clients => to_json(serde_json::to_value(clients(state))),
@@ -237,7 +246,8 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
     state
         .outputs
         .iter()
-        .map(|o| {
+        .enumerate()
+        .map(|(i, o)| {
             let loc = o.output.current_location();
             OutputRecord {
                 name: o.name(),
@@ -248,7 +258,7 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 y: loc.y,
                 frames: o.seq,
                 rendered: o.rendered,
-                render_device: state.devices.render_id(),
+                render_device: state.output_device(i),
             }
         })
         .collect()
@@ -333,6 +343,15 @@ fn push_tree(
             misses: c.cache_misses,
         },
         fence_wait_ms: c.fence_wait_ns as f64 / 1e6,
+        on_devices: c
+            .others
+            .iter()
+            .map(|(id, v)| DeviceRecordOfSurface {
+                device: id.clone(),
+                rung: v.rung,
+                copied_bytes_per_frame: v.copied_bytes_per_frame,
+            })
+            .collect(),
         feedback: SteeringCounts {
             sent: c.feedback_sent,
             resent: c.feedback_resent,
