@@ -516,3 +516,92 @@ fn two_render_devices_compose_an_output_each() {
     );
     assert!(c.protocol_error().is_none());
 }
+
+#[test]
+fn a_buffer_made_on_one_gpu_is_staged_there_for_the_other() {
+    // A hybrid machine: the video is made on the discrete GPU (card1), which cannot lend its memory
+    // to the integrated one (card0); weft drives both (two render devices, an output each).
+    let dir = std::env::temp_dir().join(format!("weft-topology-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let node = |minor: u32| serde_json::json!({"path": format!("/dev/dri/renderD{minor}"), "dev": {"major": 226, "minor": minor}});
+    let t = serde_json::json!({
+        "devices": [
+            {"id": "drm:card0", "kind": "render", "driver": "simigpu", "nodes": [node(128)],
+             "caps": {"vulkan": "simulated iGPU", "dmabuf_import": true}},
+            {"id": "drm:card1", "kind": "render", "driver": "simdgpu", "nodes": [node(129)],
+             "caps": {"vulkan": "simulated dGPU", "dmabuf_import": true}},
+        ],
+        "access": [{"source": "drm:card1", "sink": "drm:card0", "access": "none"}],
+        "render_as": "drm:card0",
+        "further_render_as": ["drm:card1"],
+        "memfd_source": "drm:card1",
+    });
+    let path = dir.join("hybrid.json");
+    std::fs::write(&path, t.to_string()).expect("write topology");
+    let small = OutputSpec {
+        width: 160,
+        height: 120,
+        refresh_mhz: 60_000,
+    };
+    let h = Harness::with_server(
+        vec![small, small],
+        true,
+        None,
+        ServerOptions {
+            devices: DeviceOptions {
+                simulate: Some(path),
+                render_devices: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .expect("weft starts");
+    let outputs = h.msg(Request::Outputs);
+    assert_eq!(outputs[0]["render_device"], "drm:card0", "{outputs}");
+    assert_eq!(outputs[1]["render_device"], "drm:card1", "{outputs}");
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
+    let v = c.toplevel("dgpu video", "weft.test").expect("toplevel");
+    let mut b = MemBuffer::new(NV12, 300, 80, Layout::default()).expect("nv12");
+    b.fill_yuv(|x, _| if x < 150 { RED_YUV } else { BLUE_YUV });
+    let wl = b.create_immed(&c, &d);
+    c.show(&v.surface, &wl);
+    h.settle(&mut c);
+    let s = h.surface("dgpu video");
+    // On the iGPU: copied by the dGPU into memory it exports, which the iGPU reads in place.
+    assert_eq!(s["rung"], "StageOnSource", "{s}");
+    assert_eq!(s["source_device"], "drm:card1", "{s}");
+    let bytes = u64::from(b.planes[0].stride * 80 + b.planes[1].stride * 40);
+    assert_eq!(s["copied_bytes_per_frame"].as_u64(), Some(bytes), "{s}");
+    // On the dGPU itself: its own memory, zero copies.
+    assert_eq!(s["on_devices"][0]["device"], "drm:card1", "{s}");
+    assert_eq!(s["on_devices"][0]["rung"], "SampleLinear", "{s}");
+    assert_eq!(s["on_devices"][0]["copied_bytes_per_frame"], 0, "{s}");
+    let row = (s["y"].as_i64().unwrap_or(0) + 40) as u32;
+    assert_close(
+        h.screenshot("HEADLESS-1").pixel(40, row),
+        RED,
+        "iGPU output",
+    );
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        [0, 0, 255],
+        "dGPU output",
+    );
+    // A new frame written into the same buffer: staged again (damage only), shown on both.
+    b.fill_yuv(|x, _| if x < 150 { BLUE_YUV } else { RED_YUV });
+    c.show(&v.surface, &wl);
+    h.settle(&mut c);
+    assert_close(
+        h.screenshot("HEADLESS-1").pixel(40, row),
+        [0, 0, 255],
+        "iGPU output, frame 2",
+    );
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        RED,
+        "dGPU output, frame 2",
+    );
+    assert!(c.protocol_error().is_none());
+}

@@ -73,12 +73,14 @@ impl Weft {
         }
         self.importer.cache.invalidate();
         self.uploads = Default::default();
+        let driven = self.driven();
         let mut ctx = ImportCtx {
             renderer: &mut self.renderer,
             importer: &mut self.importer,
             uploads: &mut self.uploads,
             feedback: &mut self.feedback,
             devices: &self.devices,
+            driven: &driven,
         };
         for root in &roots {
             import_tree(&mut ctx, root);
@@ -86,7 +88,7 @@ impl Weft {
         for secondary in &mut self.secondaries {
             secondary.importer.cache.invalidate();
             for root in &roots {
-                secondary.import_tree(&self.devices, root);
+                secondary.import_tree(&self.devices, &driven, root);
             }
         }
         self.schedule_uploads();

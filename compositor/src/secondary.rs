@@ -22,7 +22,7 @@ use tracing::debug;
 
 use crate::devices::{DeviceId, Registry};
 use crate::import::cache::Imported;
-use crate::import::Importer;
+use crate::import::{Driven, Importer};
 use crate::render::{Renderer, Texture, UploadRect};
 use crate::surface::{shm_format, stage_commit, with_content};
 
@@ -48,19 +48,24 @@ pub struct DeviceView {
 impl SecondaryDevice {
     /// Brings every surface of the tree at `root` up to date on this device. Returns whether
     /// anything changed.
-    pub fn import_tree(&mut self, devices: &Registry, root: &WlSurface) -> bool {
+    pub fn import_tree(&mut self, devices: &Registry, driven: &Driven, root: &WlSurface) -> bool {
         let mut changed = false;
         with_surface_tree_upward(
             root,
             (),
             |_, _, _| TraversalAction::DoChildren(()),
-            |_, states, _| changed |= self.import_surface(devices, states),
+            |_, states, _| changed |= self.import_surface(devices, driven, states),
             |_, _, _| true,
         );
         changed
     }
 
-    fn import_surface(&mut self, devices: &Registry, states: &SurfaceData) -> bool {
+    fn import_surface(
+        &mut self,
+        devices: &Registry,
+        driven: &Driven,
+        states: &SurfaceData,
+    ) -> bool {
         let Some(rs) = states.data_map.get::<RendererSurfaceStateUserData>() else {
             return false;
         };
@@ -92,6 +97,7 @@ impl SecondaryDevice {
                     &mut self.renderer,
                     devices,
                     &self.id,
+                    driven,
                     &buffer.id(),
                     dmabuf,
                 );

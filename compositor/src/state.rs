@@ -302,6 +302,22 @@ impl Weft {
         id
     }
 
+    /// Every Vulkan device weft drives, by registry id (for `StageOnSource`).
+    pub fn driven(
+        &self,
+    ) -> Vec<(
+        crate::devices::DeviceId,
+        std::sync::Arc<crate::render::device::Device>,
+    )> {
+        std::iter::once((self.devices.render_id(), self.renderer.device().clone()))
+            .chain(
+                self.secondaries
+                    .iter()
+                    .map(|s| (s.id.clone(), s.renderer.device().clone())),
+            )
+            .collect()
+    }
+
     /// The id of the device that composes output `index`.
     pub fn output_device(&self, index: usize) -> crate::devices::DeviceId {
         match self.outputs.get(index).and_then(|o| o.device) {

@@ -173,6 +173,8 @@ pub struct ImportCtx<'a> {
     pub feedback: &'a mut crate::feedback::FeedbackBook,
     /// Which device each dma-buf came from, and how the render device reaches it.
     pub devices: &'a crate::devices::Registry,
+    /// The Vulkan devices weft drives (a source among them can stage its buffers).
+    pub driven: &'a crate::import::Driven,
 }
 
 /// Brings every surface of a committed tree up to date with smithay's surface state (call after
@@ -426,6 +428,7 @@ fn attach_dmabuf(
         ctx.renderer,
         ctx.devices,
         &ctx.devices.render_id(),
+        ctx.driven,
         &buffer.id(),
         dmabuf,
     );
@@ -479,9 +482,11 @@ pub(crate) fn stage_commit(
             let (y0, y1) = damage_rows(damage, stage.height());
             stage.copy_rows(y0, y1)
         }
-        Some(Stage::Sink(stage)) => {
+        Some(Stage::Gpu(stage)) => {
             let (y0, y1) = damage_rows(damage, stage.height());
-            stage.copy_rows(renderer, y0, y1)
+            // Uploads queued for this device's next frame go first (its queue runs in order).
+            renderer.flush_uploads()?;
+            stage.copy_rows(y0, y1)
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Registry {
     render: Option<RenderChoice>,
     /// Bumped by every change, so caches keyed on the device set can tell they are stale.
     generation: u64,
+    /// Further render devices of a simulated topology registered so far.
+    further: usize,
 }
 
 impl Registry {
@@ -61,6 +63,7 @@ impl Registry {
             },
             render: None,
             generation: 0,
+            further: 0,
         };
         registry.devices = registry.probe();
         registry
@@ -75,6 +78,7 @@ impl Registry {
             render: None,
             source: Source::Simulated(Box::new(topology)),
             generation: 0,
+            further: 0,
         }
     }
 
@@ -125,6 +129,13 @@ impl Registry {
     /// Registers a further render device made on `device` (a second logical device when it is the
     /// same physical device as an earlier one). Returns its id.
     pub fn add_render(&mut self, device: &PhysicalInfo, reason: &str) -> DeviceId {
+        if let Source::Simulated(t) = &self.source {
+            if let Some(id) = t.further_render_as.get(self.further) {
+                self.further += 1;
+                info!(device = %id, %reason, "further render device registered (simulated)");
+                return id.clone();
+            }
+        }
         let base = match &self.source {
             Source::Simulated(t) => self.get(&t.render_as).cloned(),
             Source::Machine { .. } => {

@@ -64,6 +64,9 @@ pub struct Topology {
     pub access: Vec<AccessRule>,
     /// The simulated device the real render device stands for.
     pub render_as: DeviceId,
+    /// The simulated devices further render devices (`--render-devices`) stand for, in order.
+    #[serde(default)]
+    pub further_render_as: Vec<DeviceId>,
     /// The simulated device the test clients' memfds come from (none: system memory).
     #[serde(default)]
     pub memfd_source: Option<DeviceId>,

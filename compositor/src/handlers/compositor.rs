@@ -74,17 +74,19 @@ impl CompositorHandler for Weft {
         while let Some(parent) = get_parent(&root) {
             root = parent;
         }
+        let driven = self.driven();
         let mut ctx = ImportCtx {
             renderer: &mut self.renderer,
             importer: &mut self.importer,
             uploads: &mut self.uploads,
             feedback: &mut self.feedback,
             devices: &self.devices,
+            driven: &driven,
         };
         let mut changed = import_tree(&mut ctx, &root);
         // Each further render device gets the commit once, whatever number of outputs it drives.
         for secondary in &mut self.secondaries {
-            changed |= secondary.import_tree(&self.devices, &root);
+            changed |= secondary.import_tree(&self.devices, &driven, &root);
         }
         if changed {
             self.damage();

@@ -56,10 +56,12 @@ impl DmabufHandler for Weft {
                 return;
             }
         };
+        let driven = self.driven();
         match self.importer.import(
             &mut self.renderer,
             &self.devices,
             &self.devices.render_id(),
+            &driven,
             &dmabuf,
         ) {
             Ok(imported) => match notifier.successful::<Weft>() {

@@ -15,8 +15,8 @@ use serde::Serialize;
 use smithay::reexports::wayland_server::backend::ObjectId;
 
 use super::cpu::CpuStage;
+use super::gpu::GpuStage;
 use super::planner::Rung;
-use super::sink::SinkStage;
 use crate::budget::Charge;
 use crate::buffer::BufferInfo;
 use crate::devices::DeviceId;
@@ -48,8 +48,8 @@ pub struct Imported {
 pub enum Stage {
     /// `StageOnCpu`: mappings and a host-visible copy.
     Cpu(Mutex<CpuStage>),
-    /// `StageOnSink`: imported transfer sources and a device-local copy.
-    Sink(SinkStage),
+    /// `StageOnSink` / `StageOnSource`: imported transfer sources and a copy on a device's queue.
+    Gpu(GpuStage),
 }
 
 /// What kind of failure an import ended in, by what weft does about it.

@@ -13,10 +13,10 @@
 
 pub mod cache;
 pub mod cpu;
+pub mod gpu;
 pub mod planner;
-pub mod sink;
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd as _, BorrowedFd};
 use std::sync::{Arc, Mutex};
 
 use gpu_allocator::MemoryLocation;
@@ -29,16 +29,23 @@ use weft_protocols::drm_format::{self, MOD_INVALID, MOD_LINEAR};
 
 use self::cache::{ClassKey, Drawable, Entry, Failure, FailureClass, ImportCache, Imported, Stage};
 use self::cpu::{CpuStage, PlaneCopy};
+use self::gpu::GpuStage;
 use self::planner::{BufferDesc, PlanInput, Rung, ScanoutInput};
-use self::sink::SinkStage;
 use crate::buffer::BufferInfo;
 use crate::devices::{DeviceId, Registry};
-use crate::render::external::{rgb_vk_format, ImagePlane, ImportedBuffer, ImportedImage};
+use crate::render::external::{
+    rgb_vk_format, ExportedBuffer, ImagePlane, ImportedBuffer, ImportedImage,
+};
 use crate::render::memory::HostBuffer;
 use crate::render::planar::PlanarMemory;
 use crate::render::{
-    vk, DmabufCaps, ImportError, PlanarFormat, PlanarLayout, PlanarPlane, Renderer, YuvParams,
+    vk, Copier, DmabufCaps, ImportError, PlanarFormat, PlanarLayout, PlanarPlane, Renderer,
+    YuvParams,
 };
+
+/// The Vulkan devices weft drives, by registry id (the render devices): a buffer produced on one of
+/// them can be staged there (`StageOnSource`).
+pub type Driven = [(DeviceId, Arc<crate::render::device::Device>)];
 
 /// An advertised (fourcc, modifier, plane count).
 pub type Advertised = (u32, u64, usize);
@@ -201,10 +208,11 @@ impl Importer {
         renderer: &mut Renderer,
         devices: &Registry,
         sink: &DeviceId,
+        driven: &Driven,
         dmabuf: &Dmabuf,
     ) -> Result<Arc<Imported>, Failure> {
         self.cache.count_miss();
-        let result = self.import_uncounted(renderer, devices, sink, dmabuf);
+        let result = self.import_uncounted(renderer, devices, sink, driven, dmabuf);
         if let Err(f) = &result {
             self.cache.count_failure();
             self.device_lost |= f.class == FailureClass::DeviceLost;
@@ -217,10 +225,18 @@ impl Importer {
         renderer: &mut Renderer,
         devices: &Registry,
         sink: &DeviceId,
+        driven: &Driven,
         dmabuf: &Dmabuf,
     ) -> Result<Arc<Imported>, Failure> {
         let fds: Vec<_> = dmabuf.handles().collect();
         let source = devices.attribute(&fds);
+        // The source is a GPU weft drives (not the sink itself): it can stage the buffer.
+        let stager = source
+            .device
+            .as_ref()
+            .filter(|d| *d != sink)
+            .and_then(|d| driven.iter().find(|(id, _)| id == d))
+            .map(|(_, device)| device);
         let format = dmabuf.format();
         let desc = BufferDesc {
             fourcc: format.code as u32,
@@ -252,15 +268,14 @@ impl Importer {
                 candidate: true,
                 executor: false,
             }),
-            // No second Vulkan device drives a source GPU yet.
-            source_stage: false,
+            source_stage: stager.is_some(),
             disabled: &self.policy.disabled,
         };
         let plan = planner::plan(&input, |r| self.cache.class_failure(&class(r)));
         let mut failures = Vec::new();
         let mut outcome = FailureClass::Unsupported;
         for rung in plan.attempts.iter().copied() {
-            match self.try_rung(renderer, dmabuf, &desc, rung) {
+            match self.try_rung(renderer, stager, dmabuf, &desc, rung) {
                 Ok((draw, stage)) => {
                     let mut why: Vec<String> =
                         vec![format!("{}: {}", rung.name(), rung.describe())];
@@ -343,6 +358,7 @@ impl Importer {
     fn try_rung(
         &self,
         renderer: &mut Renderer,
+        stager: Option<&Arc<crate::render::device::Device>>,
         dmabuf: &Dmabuf,
         desc: &BufferDesc,
         rung: Rung,
@@ -351,10 +367,38 @@ impl Importer {
         let (width, height) = (size.w as u32, size.h as u32);
         let planes = Planes::of(dmabuf)?;
         match rung {
-            Rung::Scanout | Rung::StageOnSource => Err(ImportError::Unsupported(format!(
-                "{} is not executed on the render device",
-                rung.name()
-            ))),
+            Rung::Scanout => Err(ImportError::Unsupported(
+                "scanout is not executed on the render device".into(),
+            )),
+            Rung::StageOnSource => {
+                let source = stager.ok_or_else(|| {
+                    ImportError::Unsupported("no Vulkan device of the source".into())
+                })?;
+                let rows = planes.check_extents(desc.fourcc, width, height)?;
+                let (copies, staged_planes, bytes) = pack_planes(&planes, &rows)?;
+                self.fits_one_descriptor(bytes)?;
+                // On the source device: its own buffer's memory in, a linear exported buffer out.
+                let sources = import_files(source, &planes, vk::BufferUsageFlags::TRANSFER_SRC)?;
+                let (exported, fd, handle_type) = ExportedBuffer::new(source, bytes.max(16))?;
+                let stage =
+                    GpuStage::new(sources, copies, Arc::new(exported), Copier::new(source)?)?;
+                // The first copy is the whole buffer; later commits copy their damage.
+                stage.copy_rows(0, height)?;
+                // On the render device: the exported copy, read in place.
+                let copy = ImportedBuffer::import_as(
+                    renderer.device(),
+                    fd.as_fd(),
+                    bytes.max(16),
+                    vk::BufferUsageFlags::STORAGE_BUFFER,
+                    handle_type,
+                )?;
+                let layout = planar_layout(desc.fourcc, width, height, staged_planes.into_iter())?;
+                let memory: Vec<Arc<dyn PlanarMemory>> = vec![Arc::new(copy)];
+                Ok((
+                    Drawable::Planar(renderer.create_planar(layout, memory)?),
+                    Some(Stage::Gpu(stage)),
+                ))
+            }
             Rung::Sample => {
                 let max = self.caps.max_image_dimension;
                 if width > max || height > max {
@@ -421,33 +465,32 @@ impl Importer {
                 let rows = planes.check_extents(desc.fourcc, width, height)?;
                 let (copies, staged_planes, bytes) = pack_planes(&planes, &rows)?;
                 self.fits_one_descriptor(bytes)?;
-                let sources = planes
-                    .files
-                    .iter()
-                    .map(|f| {
-                        ImportedBuffer::import(
-                            renderer.device(),
-                            f.fd,
-                            f.size,
-                            vk::BufferUsageFlags::TRANSFER_SRC,
-                        )
-                        .map(Arc::new)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let sources = import_files(
+                    renderer.device(),
+                    &planes,
+                    vk::BufferUsageFlags::TRANSFER_SRC,
+                )?;
                 let local = Arc::new(Mutex::new(HostBuffer::new(
                     renderer.device(),
                     bytes.max(16),
                     vk::BufferUsageFlags::STORAGE_BUFFER | vk::BufferUsageFlags::TRANSFER_DST,
                     MemoryLocation::GpuOnly,
                 )?));
-                let stage = SinkStage::new(sources, copies, local.clone())?;
+                let stage = GpuStage::new(
+                    sources,
+                    copies,
+                    local.clone(),
+                    Copier::new(renderer.device())?,
+                )?;
+                // Uploads queued for this device's next frame go first (its queue runs in order).
+                renderer.flush_uploads()?;
                 // The first copy is the whole buffer; later commits copy their damage.
-                stage.copy_rows(renderer, 0, height)?;
+                stage.copy_rows(0, height)?;
                 let layout = planar_layout(desc.fourcc, width, height, staged_planes.into_iter())?;
                 let memory: Vec<Arc<dyn PlanarMemory>> = vec![local];
                 Ok((
                     Drawable::Planar(renderer.create_planar(layout, memory)?),
-                    Some(Stage::Sink(stage)),
+                    Some(Stage::Gpu(stage)),
                 ))
             }
             Rung::StageOnCpu => {
@@ -489,6 +532,7 @@ impl Importer {
         renderer: &mut Renderer,
         devices: &Registry,
         sink: &DeviceId,
+        driven: &Driven,
         buffer: &ObjectId,
         dmabuf: &Dmabuf,
     ) -> (Result<Arc<Imported>, Failure>, bool) {
@@ -496,7 +540,7 @@ impl Importer {
             Some(Entry::Ready(i)) => (Ok(i), true),
             Some(Entry::Failed(why)) => (Err(why), true),
             None => {
-                let result = self.import(renderer, devices, sink, dmabuf);
+                let result = self.import(renderer, devices, sink, driven, dmabuf);
                 let entry = match &result {
                     Ok(i) => Entry::Ready(i.clone()),
                     Err(why) => Entry::Failed(why.clone()),
@@ -513,6 +557,19 @@ impl Importer {
             debug!(?buffer, "dma-buf import dropped with its wl_buffer");
         }
     }
+}
+
+/// Every distinct file of `planes` imported on `device` as a buffer for `usage`.
+fn import_files(
+    device: &Arc<crate::render::device::Device>,
+    planes: &Planes<'_>,
+    usage: vk::BufferUsageFlags,
+) -> Result<Vec<Arc<ImportedBuffer>>, ImportError> {
+    planes
+        .files
+        .iter()
+        .map(|f| ImportedBuffer::import(device, f.fd, f.size, usage).map(Arc::new))
+        .collect()
 }
 
 /// weft's own copy of a buffer for the staging rungs: each plane keeps its stride, planes packed

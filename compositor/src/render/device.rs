@@ -242,6 +242,16 @@ impl Device {
         self.queue_family
     }
 
+    /// (producer, ours) queue families for ownership transfers of client memory: FOREIGN → our
+    /// family with VK_EXT_queue_family_foreign, else IGNORED both (`render::foreign`).
+    pub fn foreign_families(&self) -> (u32, u32) {
+        if self.has_extension("VK_EXT_queue_family_foreign") {
+            (vk::QUEUE_FAMILY_FOREIGN_EXT, self.queue_family)
+        } else {
+            (vk::QUEUE_FAMILY_IGNORED, vk::QUEUE_FAMILY_IGNORED)
+        }
+    }
+
     /// The test hooks of this device ([`super::faults`]).
     pub fn faults(&self) -> &super::faults::Faults {
         &self.faults

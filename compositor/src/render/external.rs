@@ -275,20 +275,23 @@ fn import_memory(
     fd: BorrowedFd<'_>,
     requirements: vk::MemoryRequirements,
     dedicated: vk::MemoryDedicatedAllocateInfo<'_>,
+    handle_type: vk::ExternalMemoryHandleTypeFlags,
 ) -> Result<vk::DeviceMemory, ImportError> {
     let loader = ash::khr::external_memory_fd::Device::new(&device.instance.raw, &device.raw);
-    let mut fd_props = vk::MemoryFdPropertiesKHR::default();
-    // SAFETY: `fd` is a live fd; the query does not take ownership (VUID-vkGetMemoryFdPropertiesKHR-fd-00673
-    // only requires a valid handle of the given type).
-    unsafe {
-        loader.get_memory_fd_properties(
-            vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT,
-            fd.as_raw_fd(),
-            &mut fd_props,
-        )
-    }
-    .map_err(|e| ImportError::Rejected(format!("vkGetMemoryFdPropertiesKHR: {e}")))?;
-    let bits = requirements.memory_type_bits & fd_props.memory_type_bits;
+    // OPAQUE_FD has no properties to query (VUID-vkGetMemoryFdPropertiesKHR-handleType-00674): it
+    // comes from weft's own export on the same physical device, and any memory type of the
+    // resource may take it.
+    let fd_bits = if handle_type == vk::ExternalMemoryHandleTypeFlags::OPAQUE_FD {
+        u32::MAX
+    } else {
+        let mut fd_props = vk::MemoryFdPropertiesKHR::default();
+        // SAFETY: `fd` is a live fd; the query does not take ownership
+        // (VUID-vkGetMemoryFdPropertiesKHR-fd-00673 only requires a valid handle of the type).
+        unsafe { loader.get_memory_fd_properties(handle_type, fd.as_raw_fd(), &mut fd_props) }
+            .map_err(|e| ImportError::Rejected(format!("vkGetMemoryFdPropertiesKHR: {e}")))?;
+        fd_props.memory_type_bits
+    };
+    let bits = requirements.memory_type_bits & fd_bits;
     if bits == 0 {
         return Err(ImportError::Rejected(
             "no memory type fits both the resource and the dma-buf".into(),
@@ -300,7 +303,7 @@ fn import_memory(
     let identity = file_identity(owned.as_fd());
     let raw = owned.into_raw_fd();
     let mut import = vk::ImportMemoryFdInfoKHR::default()
-        .handle_type(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT)
+        .handle_type(handle_type)
         .fd(raw);
     let mut dedicated = dedicated;
     let info = vk::MemoryAllocateInfo::default()
@@ -363,14 +366,30 @@ impl ImportedBuffer {
         size: u64,
         usage: vk::BufferUsageFlags,
     ) -> Result<Self, ImportError> {
+        Self::import_as(
+            device,
+            fd,
+            size,
+            usage,
+            vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT,
+        )
+    }
+
+    /// As [`Self::import`], for memory exported as `handle_type` ([`ExportedBuffer`]).
+    pub fn import_as(
+        device: &Arc<Device>,
+        fd: BorrowedFd<'_>,
+        size: u64,
+        usage: vk::BufferUsageFlags,
+        handle_type: vk::ExternalMemoryHandleTypeFlags,
+    ) -> Result<Self, ImportError> {
         let size = size & !3;
         if size == 0 {
             return Err(ImportError::Rejected(
                 "the dma-buf is smaller than one 32-bit word".into(),
             ));
         }
-        let mut external = vk::ExternalMemoryBufferCreateInfo::default()
-            .handle_types(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
+        let mut external = vk::ExternalMemoryBufferCreateInfo::default().handle_types(handle_type);
         let info = vk::BufferCreateInfo::default()
             .size(size)
             .usage(usage)
@@ -386,6 +405,7 @@ impl ImportedBuffer {
             fd,
             requirements,
             vk::MemoryDedicatedAllocateInfo::default().buffer(raw),
+            handle_type,
         ) {
             Ok(m) => m,
             Err(e) => {
@@ -422,6 +442,166 @@ impl Drop for ImportedBuffer {
             self.device.raw.free_memory(self.memory, None);
         }
     }
+}
+
+impl ImportedBuffer {
+    pub fn raw(&self) -> vk::Buffer {
+        self.raw
+    }
+}
+
+/// A linear buffer of weft's whose memory is exported as an fd (`StageOnSource`: the producing
+/// device copies into it, the render device imports it). Dedicated memory; freed on drop (the
+/// importer's own reference keeps the pages alive).
+pub struct ExportedBuffer {
+    device: Arc<Device>,
+    raw: vk::Buffer,
+    memory: vk::DeviceMemory,
+    size: u64,
+}
+
+impl ExportedBuffer {
+    /// A `size`-byte buffer (transfer destination) on `device` and its memory exported as an fd, of
+    /// the handle type returned: a dma-buf where the device exports one, else an opaque fd (which
+    /// only another logical device of the same physical device imports).
+    pub fn new(
+        device: &Arc<Device>,
+        size: u64,
+    ) -> Result<(Self, OwnedFd, vk::ExternalMemoryHandleTypeFlags), ImportError> {
+        let usage = vk::BufferUsageFlags::TRANSFER_DST | vk::BufferUsageFlags::STORAGE_BUFFER;
+        let handle_type = [
+            vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT,
+            vk::ExternalMemoryHandleTypeFlags::OPAQUE_FD,
+        ]
+        .into_iter()
+        .find(|&t| exportable(device, usage, t))
+        .ok_or_else(|| {
+            ImportError::Unsupported("the source device exports no buffer memory as an fd".into())
+        })?;
+        let size = size.next_multiple_of(4);
+        let mut external = vk::ExternalMemoryBufferCreateInfo::default().handle_types(handle_type);
+        let info = vk::BufferCreateInfo::default()
+            .size(size)
+            .usage(usage)
+            .sharing_mode(vk::SharingMode::EXCLUSIVE)
+            .push_next(&mut external);
+        // SAFETY: valid create info with a non-zero size; the handle type was reported exportable.
+        let raw = unsafe { device.raw.create_buffer(&info, None) }
+            .map_err(|e| ImportError::from(RenderError::Vk("vkCreateBuffer", e)))?;
+        let destroy_buffer = || {
+            // SAFETY: the buffer has no memory bound and was never used.
+            unsafe { device.raw.destroy_buffer(raw, None) }
+        };
+        // SAFETY: `raw` is a live buffer of this device.
+        let requirements = unsafe { device.raw.get_buffer_memory_requirements(raw) };
+        let Some(type_index) = device_local_type(device, requirements.memory_type_bits) else {
+            destroy_buffer();
+            return Err(ImportError::Unsupported(
+                "no memory type for an exported buffer".into(),
+            ));
+        };
+        let mut export = vk::ExportMemoryAllocateInfo::default().handle_types(handle_type);
+        let mut dedicated = vk::MemoryDedicatedAllocateInfo::default().buffer(raw);
+        let alloc = vk::MemoryAllocateInfo::default()
+            .allocation_size(requirements.size)
+            .memory_type_index(type_index)
+            .push_next(&mut export)
+            .push_next(&mut dedicated);
+        // SAFETY: valid allocate info; the export handle type was reported exportable.
+        let memory = match unsafe { device.raw.allocate_memory(&alloc, None) } {
+            Ok(m) => m,
+            Err(e) => {
+                destroy_buffer();
+                return Err(RenderError::Vk("vkAllocateMemory (export)", e).into());
+            }
+        };
+        let me = Self {
+            device: device.clone(),
+            raw,
+            memory,
+            size,
+        };
+        // SAFETY: dedicated memory for exactly this buffer, bound once at offset 0.
+        unsafe { device.raw.bind_buffer_memory(raw, memory, 0) }
+            .map_err(|e| ImportError::from(RenderError::Vk("vkBindBufferMemory", e)))?;
+        let loader = ash::khr::external_memory_fd::Device::new(&device.instance.raw, &device.raw);
+        let get = vk::MemoryGetFdInfoKHR::default()
+            .memory(memory)
+            .handle_type(handle_type);
+        // SAFETY: the memory was allocated exportable as `handle_type`; the new fd is ours.
+        let fd = unsafe { loader.get_memory_fd(&get) }
+            .map_err(|e| ImportError::from(RenderError::Vk("vkGetMemoryFdKHR", e)))?;
+        // SAFETY: vkGetMemoryFdKHR returned a new fd that nobody else owns.
+        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        Ok((me, fd, handle_type))
+    }
+}
+
+impl super::planar::PlanarMemory for ExportedBuffer {
+    fn buffer(&self) -> vk::Buffer {
+        self.raw
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Drop for ExportedBuffer {
+    fn drop(&mut self) {
+        // SAFETY: copies into the buffer are waited for; buffer before its memory.
+        unsafe {
+            self.device.raw.destroy_buffer(self.raw, None);
+            self.device.raw.free_memory(self.memory, None);
+        }
+    }
+}
+
+/// Whether `device` exports buffer memory for `usage` as `handle_type`.
+fn exportable(
+    device: &Device,
+    usage: vk::BufferUsageFlags,
+    handle_type: vk::ExternalMemoryHandleTypeFlags,
+) -> bool {
+    if !device.has_extension("VK_KHR_external_memory_fd") {
+        return false;
+    }
+    let info = vk::PhysicalDeviceExternalBufferInfo::default()
+        .usage(usage)
+        .handle_type(handle_type);
+    let mut out = vk::ExternalBufferProperties::default();
+    // SAFETY: valid physical device and input struct; core 1.1 query.
+    unsafe {
+        device
+            .instance
+            .raw
+            .get_physical_device_external_buffer_properties(device.physical, &info, &mut out)
+    };
+    out.external_memory_properties
+        .external_memory_features
+        .contains(vk::ExternalMemoryFeatureFlags::EXPORTABLE)
+}
+
+/// A device-local memory type among `bits` (any type among them if none is device-local).
+fn device_local_type(device: &Device, bits: u32) -> Option<u32> {
+    // SAFETY: valid physical device; core 1.0 query.
+    let props = unsafe {
+        device
+            .instance
+            .raw
+            .get_physical_device_memory_properties(device.physical)
+    };
+    let types = props.memory_types_as_slice();
+    let fits = |i: usize| bits & (1 << i) != 0;
+    types
+        .iter()
+        .enumerate()
+        .position(|(i, t)| {
+            fits(i)
+                && t.property_flags
+                    .contains(vk::MemoryPropertyFlags::DEVICE_LOCAL)
+        })
+        .or_else(|| (0..types.len()).find(|&i| fits(i)))
+        .map(|i| i as u32)
 }
 
 /// A single-plane dma-buf bound to a `VkImage` with an explicit DRM format modifier (`Sample`).
@@ -496,6 +676,7 @@ impl ImportedImage {
             fd,
             requirements,
             vk::MemoryDedicatedAllocateInfo::default().image(raw),
+            vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT,
         ) {
             Ok(m) => m,
             Err(e) => {

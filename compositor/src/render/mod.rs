@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod planar;
 pub mod renderer;
 pub mod texture;
+pub mod transfer;
 
 pub use ash::vk;
 pub use device::{DeviceInfo, DeviceKind};
@@ -34,8 +35,9 @@ pub use physical::PhysicalInfo;
 pub use planar::{
     PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, YuvMatrix, YuvParams, YuvRange,
 };
-pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, RowCopy, UploadRect};
+pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, UploadRect};
 pub use texture::Texture;
+pub use transfer::{Copier, RowCopy};
 
 /// What the caller should do about an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -61,16 +61,6 @@ impl RenderTarget {
 }
 
 /// Counters a frame reports, for introspection and benchmarks.
-/// One byte range copied by [`Renderer::copy_from_foreign`].
-#[derive(Debug, Clone, Copy)]
-pub struct RowCopy {
-    pub src: vk::Buffer,
-    pub dst: vk::Buffer,
-    pub src_offset: u64,
-    pub dst_offset: u64,
-    pub size: u64,
-}
-
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FrameStats {
     pub quads: u32,
@@ -137,6 +127,7 @@ impl Renderer {
         }
         .map_err(RenderError::vk("vkCreateFence"))?;
         let white = Texture::new(&device, &pipeline, 1, 1, vk::Format::R8G8B8A8_UNORM)?;
+        let foreign_families = device.foreign_families();
         let mut renderer = Self {
             device,
             pipeline,
@@ -149,12 +140,8 @@ impl Renderer {
             pending: Vec::new(),
             readback: None,
             white: white.clone(),
-            foreign_families: (vk::QUEUE_FAMILY_IGNORED, vk::QUEUE_FAMILY_IGNORED),
+            foreign_families,
         };
-        if renderer.device.has_extension("VK_EXT_queue_family_foreign") {
-            renderer.foreign_families =
-                (vk::QUEUE_FAMILY_FOREIGN_EXT, renderer.device.queue_family);
-        }
         renderer.upload(
             &white,
             &[255, 255, 255, 255],
@@ -295,93 +282,6 @@ impl Renderer {
             return Ok(());
         }
         self.submit_and_wait(None, None, None)
-    }
-
-    /// Copies byte ranges of client (foreign) buffers into weft's own buffers on this device's
-    /// queue, and waits (`StageOnSink`). Each source is acquired from its producer
-    /// (VK_QUEUE_FAMILY_FOREIGN_EXT where available) before and released after, as frames do.
-    pub fn copy_from_foreign(&mut self, copies: &[RowCopy]) -> Result<(), RenderError> {
-        self.flush_uploads()?;
-        let d = &self.device.raw;
-        let cmd = self.cmd;
-        self.device
-            .begin_one_shot(cmd)
-            .map_err(|(call, e)| RenderError::Vk(call, e))?;
-        let (foreign, ours) = self.foreign_families;
-        let mut sources: Vec<vk::Buffer> = copies.iter().map(|c| c.src).collect();
-        sources.sort_unstable_by_key(|b| vk::Handle::as_raw(*b));
-        sources.dedup();
-        let ownership = |from: u32,
-                         to: u32,
-                         src: (vk::PipelineStageFlags2, vk::AccessFlags2),
-                         dst: (vk::PipelineStageFlags2, vk::AccessFlags2)| {
-            sources
-                .iter()
-                .map(|&b| {
-                    vk::BufferMemoryBarrier2::default()
-                        .src_stage_mask(src.0)
-                        .src_access_mask(src.1)
-                        .dst_stage_mask(dst.0)
-                        .dst_access_mask(dst.1)
-                        .src_queue_family_index(from)
-                        .dst_queue_family_index(to)
-                        .buffer(b)
-                        .offset(0)
-                        .size(vk::WHOLE_SIZE)
-                })
-                .collect::<Vec<_>>()
-        };
-        let none = (vk::PipelineStageFlags2::NONE, vk::AccessFlags2::NONE);
-        let read = (
-            vk::PipelineStageFlags2::COPY,
-            vk::AccessFlags2::TRANSFER_READ,
-        );
-        let acquire = ownership(foreign, ours, none, read);
-        // Earlier frames read the destination; the copy writes it after them.
-        let before = [vk::MemoryBarrier2::default()
-            .src_stage_mask(vk::PipelineStageFlags2::FRAGMENT_SHADER)
-            .src_access_mask(vk::AccessFlags2::SHADER_STORAGE_READ)
-            .dst_stage_mask(vk::PipelineStageFlags2::COPY)
-            .dst_access_mask(vk::AccessFlags2::TRANSFER_WRITE)];
-        // SAFETY: `cmd` is recording; the barriers name live buffers of this device.
-        unsafe {
-            d.cmd_pipeline_barrier2(
-                cmd,
-                &vk::DependencyInfo::default()
-                    .memory_barriers(&before)
-                    .buffer_memory_barriers(&acquire),
-            )
-        };
-        for c in copies {
-            let region = [vk::BufferCopy {
-                src_offset: c.src_offset,
-                dst_offset: c.dst_offset,
-                size: c.size,
-            }];
-            // SAFETY: the import code checked that both ranges lie inside their buffers
-            // (`SinkStage::new` and the local buffer's size).
-            unsafe { d.cmd_copy_buffer(cmd, c.src, c.dst, &region) };
-        }
-        let release = ownership(ours, foreign, read, none);
-        let after = [vk::MemoryBarrier2::default()
-            .src_stage_mask(vk::PipelineStageFlags2::COPY)
-            .src_access_mask(vk::AccessFlags2::TRANSFER_WRITE)
-            .dst_stage_mask(vk::PipelineStageFlags2::FRAGMENT_SHADER)
-            .dst_access_mask(vk::AccessFlags2::SHADER_STORAGE_READ)];
-        // SAFETY: as above.
-        unsafe {
-            d.cmd_pipeline_barrier2(
-                cmd,
-                &vk::DependencyInfo::default()
-                    .memory_barriers(&after)
-                    .buffer_memory_barriers(&release),
-            );
-            d.end_command_buffer(cmd)
-        }
-        .map_err(RenderError::vk("vkEndCommandBuffer"))?;
-        self.device
-            .submit_and_wait(cmd, self.fence, "StageOnSink copy")
-            .map_err(|(call, e)| RenderError::Vk(call, e))
     }
 
     /// Reserves `bytes` (4-byte aligned) in this frame's staging buffer. When it is full, the

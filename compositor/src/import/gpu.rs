@@ -1,28 +1,37 @@
-//! The `StageOnSink` rung's copy: the client's dma-bufs imported on the render device as transfer
-//! sources, and at each commit the damaged rows of every plane copied on the device's own queue
-//! into a device-local buffer the planar shader reads. One GPU copy per commit, whatever the number
-//! of outputs that show the surface (they all read the local copy).
+//! The GPU staging rungs' copy: the client's dma-bufs imported on a device as transfer sources, and
+//! at each commit the damaged rows of every plane copied on that device's queue into a buffer of
+//! weft's ([`GpuStage`]).
+//!
+//! - `StageOnSink`: the device is the render device and the destination its own device-local
+//!   buffer, which the planar shader reads. One GPU copy per commit, whatever the number of
+//!   outputs that show the surface (they all read the copy).
+//! - `StageOnSource`: the device is the one that produced the buffer (a GPU weft drives with
+//!   Vulkan), the destination a linear buffer exported from it, which the render device imports
+//!   and reads in place.
 
 use std::sync::{Arc, Mutex};
 
 use crate::render::external::ImportedBuffer;
-use crate::render::memory::HostBuffer;
-use crate::render::{ImportError, Renderer, RowCopy};
+use crate::render::planar::PlanarMemory;
+use crate::render::{Copier, ImportError, RowCopy};
 
 use super::cpu::PlaneCopy;
 
-/// A buffer's sink staging state.
-pub struct SinkStage {
+/// A buffer's GPU staging state.
+pub struct GpuStage {
     sources: Vec<Arc<ImportedBuffer>>,
     planes: Vec<PlaneCopy>,
-    pub(crate) local: Arc<Mutex<HostBuffer>>,
+    dst: Arc<dyn PlanarMemory>,
+    copier: Mutex<Copier>,
 }
 
-impl SinkStage {
+impl GpuStage {
+    /// `sources`: the client's files imported on the copying device; `dst`: weft's buffer on it.
     pub fn new(
         sources: Vec<Arc<ImportedBuffer>>,
         planes: Vec<PlaneCopy>,
-        local: Arc<Mutex<HostBuffer>>,
+        dst: Arc<dyn PlanarMemory>,
+        copier: Copier,
     ) -> Result<Self, ImportError> {
         for p in &planes {
             let end = p.src_offset + p.stride * u64::from(p.rows);
@@ -35,14 +44,15 @@ impl SinkStage {
         Ok(Self {
             sources,
             planes,
-            local,
+            dst,
+            copier: Mutex::new(copier),
         })
     }
 
     /// Copies rows `y0..y1` (luma rows; chroma rows follow the subsampling) of every plane on the
-    /// render device's queue. Returns the bytes copied.
-    pub fn copy_rows(&self, renderer: &mut Renderer, y0: u32, y1: u32) -> Result<u64, ImportError> {
-        let dst = self.local.lock().unwrap_or_else(|p| p.into_inner()).raw;
+    /// copying device's queue, and waits. Returns the bytes copied.
+    pub fn copy_rows(&self, y0: u32, y1: u32) -> Result<u64, ImportError> {
+        let dst = self.dst.buffer();
         let mut copies = Vec::new();
         let mut bytes = 0;
         for p in &self.planes {
@@ -57,7 +67,7 @@ impl SinkStage {
             let start = p.stride * u64::from(r0);
             let len = p.stride * u64::from(r1 - r0);
             copies.push(RowCopy {
-                src: src.raw,
+                src: src.raw(),
                 dst,
                 src_offset: p.src_offset + start,
                 dst_offset: p.dst_offset + start,
@@ -68,7 +78,10 @@ impl SinkStage {
         if copies.is_empty() {
             return Ok(0);
         }
-        renderer.copy_from_foreign(&copies)?;
+        self.copier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .copy_from_foreign(&copies)?;
         Ok(bytes)
     }
 
