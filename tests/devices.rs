@@ -9,7 +9,7 @@ use common::Harness;
 use wayland_client::protocol::wl_shm::Format;
 use weft::Request;
 use weft_backends::server::ServerOptions;
-use weft_clients::dmabuf::{Layout, LinuxDmabuf, MemBuffer, NV12};
+use weft_clients::dmabuf::{Layout, LinuxDmabuf, MemBuffer, ALL_FORMATS, NV12, P010, YUV420};
 use weft_clients::shm::{argb, ShmBuffer};
 use weft_compositor::{DeviceOptions, OutputSpec};
 
@@ -553,6 +553,7 @@ fn a_buffer_made_on_one_gpu_is_staged_there_for_the_other() {
                 render_devices: 2,
                 ..Default::default()
             },
+            fault_injection: true,
             ..Default::default()
         },
     )

@@ -20,6 +20,48 @@ use crate::render::RenderError;
 use crate::state::Weft;
 
 impl Weft {
+    /// Further render devices that were removed: their outputs move to the first render device
+    /// (a new target there), and what they drew is dropped.
+    fn drop_removed_secondaries(&mut self, removed: &[crate::devices::DeviceId]) {
+        while let Some(gone) = self
+            .secondaries
+            .iter()
+            .position(|s| removed.contains(&s.id))
+        {
+            let secondary = self.secondaries.remove(gone);
+            info!(device = %secondary.id, "a further render device was removed; its outputs move to the first");
+            for index in 0..self.outputs.len() {
+                let Some(slot) = self.outputs.get(index) else {
+                    continue;
+                };
+                let (w, h) = (slot.spec.width, slot.spec.height);
+                let device = match slot.device {
+                    Some(i) if i == gone => None,
+                    // Later secondaries moved down one place.
+                    Some(i) if i > gone => Some(i - 1),
+                    other => other,
+                };
+                let target = match device {
+                    None if slot.device.is_some() => match self.renderer.create_target(w, h) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "no target for a moved output; it stays dark");
+                            None
+                        }
+                    },
+                    _ => None,
+                };
+                if let Some(slot) = self.outputs.get_mut(index) {
+                    slot.device = device;
+                    if let Some(t) = target {
+                        slot.target = t;
+                        slot.rendered_generation = None;
+                    }
+                }
+            }
+        }
+    }
+
     /// Listens for hotplug events on the kernel's uevent socket.
     pub fn watch_devices(&mut self) {
         let fd = match uevent::socket() {
@@ -58,6 +100,7 @@ impl Weft {
                 return;
             }
         }
+        self.drop_removed_secondaries(&change.removed);
         let surfaces = self.replan_all();
         info!(
             added = ?change.added,

@@ -192,6 +192,11 @@ impl ImportCache {
         n
     }
 
+    /// Forgets the per-class failures (the policy they were found under changed).
+    pub fn forget_class_failures(&mut self) {
+        self.classes.clear();
+    }
+
     pub fn class_failure(&self, key: &ClassKey) -> Option<String> {
         self.classes.get(key).cloned()
     }

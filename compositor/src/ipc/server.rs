@@ -144,10 +144,13 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
                 // The conversion is applied when drawing: re-render what is shown.
                 state.damage();
             }
-            // One policy for every render device.
+            // One policy for every render device. Per-class decisions were made under the old
+            // policy: forgotten (each buffer's import stays until it is re-imported).
             let policy = state.importer.policy.clone();
+            state.importer.cache.forget_class_failures();
             for secondary in &mut state.secondaries {
                 secondary.importer.policy = policy.clone();
+                secondary.importer.cache.forget_class_failures();
             }
             to_json(serde_json::to_value(&state.importer.policy))
         }
