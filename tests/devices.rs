@@ -604,5 +604,46 @@ fn a_buffer_made_on_one_gpu_is_staged_there_for_the_other() {
         RED,
         "dGPU output, frame 2",
     );
+    // Every format weft reads goes through the stage (RGB, 10-bit RGB, Y′CbCr).
+    for fourcc in ALL_FORMATS {
+        let mut b = MemBuffer::new(fourcc, 300, 80, Layout::default()).expect("buffer");
+        if fourcc == NV12 || fourcc == P010 || fourcc == YUV420 {
+            b.fill_yuv(|_, _| RED_YUV);
+        } else {
+            b.fill_rgb(|_, _| [255, 0, 0, 255]);
+        }
+        let wl = b.create_immed(&c, &d);
+        c.show(&v.surface, &wl);
+        h.settle(&mut c);
+        let s = h.surface("dgpu video");
+        assert_eq!(s["rung"], "StageOnSource", "{fourcc:#x}: {s}");
+        let what = format!("{fourcc:#x}");
+        assert_close(h.screenshot("HEADLESS-1").pixel(40, row), RED, &what);
+        assert_close(h.screenshot("HEADLESS-2").pixel(100, row), RED, &what);
+    }
+    // The dGPU goes away: its output moves to the iGPU, and the video (now memory nobody names)
+    // is read in place there.
+    let req: Request = serde_json::from_value(
+        serde_json::json!({"command": "simulate_removal", "device": "drm:card1"}),
+    )
+    .expect("request");
+    h.msg(req);
+    let outputs = h.msg(Request::Outputs);
+    assert_eq!(outputs[1]["render_device"], "drm:card0", "{outputs}");
+    c.show(&v.surface, &wl);
+    h.settle(&mut c);
+    let s = h.surface("dgpu video");
+    assert_eq!(s["rung"], "SampleLinear", "{s}");
+    assert_eq!(s["source_device"], "unknown", "{s}");
+    assert_close(
+        h.screenshot("HEADLESS-1").pixel(40, row),
+        [0, 0, 255],
+        "after the removal",
+    );
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        RED,
+        "moved output",
+    );
     assert!(c.protocol_error().is_none());
 }
