@@ -400,29 +400,35 @@ fn feedback_steers_to_the_source_device_and_away_when_it_goes() {
     assert_eq!(fb.lock().map(|f| f.done).unwrap_or(0), 3);
 }
 
-/// BT.601 limited Y′CbCr of pure blue.
-const BLUE_YUV: (u8, u8, u8) = (41, 240, 110);
-
-#[test]
-fn two_render_devices_compose_an_output_each() {
+/// weft with two 160×120 outputs, each composed on its own render device (and test hooks on).
+fn two_outputs_on_two_devices(simulate: Option<std::path::PathBuf>) -> anyhow::Result<Harness> {
     let small = OutputSpec {
         width: 160,
         height: 120,
         refresh_mhz: 60_000,
     };
-    let h = Harness::with_server(
+    Harness::with_server(
         vec![small, small],
         true,
         None,
         ServerOptions {
             devices: DeviceOptions {
+                simulate,
                 render_devices: 2,
                 ..Default::default()
             },
+            fault_injection: true,
             ..Default::default()
         },
     )
-    .expect("weft starts with two render devices");
+}
+
+/// BT.601 limited Y′CbCr of pure blue.
+const BLUE_YUV: (u8, u8, u8) = (41, 240, 110);
+
+#[test]
+fn two_render_devices_compose_an_output_each() {
+    let h = two_outputs_on_two_devices(None).expect("weft starts with two render devices");
     let outputs = h.msg(Request::Outputs);
     let (first, second) = (
         outputs[0]["render_device"].clone(),
@@ -538,26 +544,7 @@ fn a_buffer_made_on_one_gpu_is_staged_there_for_the_other() {
     });
     let path = dir.join("hybrid.json");
     std::fs::write(&path, t.to_string()).expect("write topology");
-    let small = OutputSpec {
-        width: 160,
-        height: 120,
-        refresh_mhz: 60_000,
-    };
-    let h = Harness::with_server(
-        vec![small, small],
-        true,
-        None,
-        ServerOptions {
-            devices: DeviceOptions {
-                simulate: Some(path),
-                render_devices: 2,
-                ..Default::default()
-            },
-            fault_injection: true,
-            ..Default::default()
-        },
-    )
-    .expect("weft starts");
+    let h = two_outputs_on_two_devices(Some(path)).expect("weft starts");
     let outputs = h.msg(Request::Outputs);
     assert_eq!(outputs[0]["render_device"], "drm:card0", "{outputs}");
     assert_eq!(outputs[1]["render_device"], "drm:card1", "{outputs}");

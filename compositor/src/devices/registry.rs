@@ -110,20 +110,25 @@ impl Registry {
                     self.physicals.push(device.clone());
                     super::vulkan::merge(&mut self.devices, std::slice::from_ref(device));
                 }
-                let nodes: Vec<_> = [device.drm_primary, device.drm_render]
-                    .into_iter()
-                    .flatten()
-                    .map(super::DevT::from_raw)
-                    .collect();
-                self.devices
-                    .iter()
-                    .find(|d| nodes.iter().any(|&n| d.has_dev(n)))
+                self.record_of(device)
                     .map(|d| d.id.clone())
                     .unwrap_or_else(|| super::vulkan::software_id(device))
             }
         };
         info!(device = %id, %reason, "render device registered");
         self.render = Some(RenderChoice { id, reason });
+    }
+
+    /// The DRM device record a Vulkan physical device is matched to (by its nodes).
+    fn record_of(&self, device: &PhysicalInfo) -> Option<&DeviceRecord> {
+        let nodes: Vec<_> = [device.drm_primary, device.drm_render]
+            .into_iter()
+            .flatten()
+            .map(super::DevT::from_raw)
+            .collect();
+        self.devices
+            .iter()
+            .find(|d| nodes.iter().any(|&n| d.has_dev(n)))
     }
 
     /// Registers a further render device made on `device` (a second logical device when it is the
@@ -138,21 +143,13 @@ impl Registry {
         }
         let base = match &self.source {
             Source::Simulated(t) => self.get(&t.render_as).cloned(),
-            Source::Machine { .. } => {
-                let nodes: Vec<_> = [device.drm_primary, device.drm_render]
-                    .into_iter()
-                    .flatten()
-                    .map(super::DevT::from_raw)
-                    .collect();
-                self.devices
-                    .iter()
-                    .find(|d| nodes.iter().any(|&n| d.has_dev(n)))
-                    .or_else(|| {
-                        let id = super::vulkan::software_id(device);
-                        self.devices.iter().find(|d| d.id == id)
-                    })
-                    .cloned()
-            }
+            Source::Machine { .. } => self
+                .record_of(device)
+                .or_else(|| {
+                    let id = super::vulkan::software_id(device);
+                    self.devices.iter().find(|d| d.id == id)
+                })
+                .cloned(),
         };
         let Some(base) = base else {
             return DeviceId::new("none");
