@@ -13,6 +13,7 @@ pub mod in_formats;
 pub mod shm_guard;
 pub mod subsurface_guard;
 pub mod surface_guard;
+pub mod v4l2_abi;
 pub mod viewporter;
 pub mod xdg_guard;
 

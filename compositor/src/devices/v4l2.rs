@@ -12,32 +12,13 @@ use std::path::Path;
 use rustix::ioctl::{ioctl, opcode, Updater};
 use tracing::debug;
 use weft_protocols::drm_format::fourcc_str;
+use weft_protocols::v4l2_abi::{
+    Capability, RequestBuffers, BUF_CAP_SUPPORTS_DMABUF, BUF_CAP_SUPPORTS_MMAP,
+    BUF_TYPE_VIDEO_CAPTURE, BUF_TYPE_VIDEO_CAPTURE_MPLANE, CAP_STREAMING, CAP_VIDEO_CAPTURE,
+    CAP_VIDEO_CAPTURE_MPLANE, CAP_VIDEO_M2M, CAP_VIDEO_M2M_MPLANE, MEMORY_MMAP,
+};
 
 use super::{Caps, DevT, DeviceId, DeviceKind, DeviceRecord, Node};
-
-const CAP_VIDEO_CAPTURE: u32 = 0x0000_0001;
-const CAP_VIDEO_CAPTURE_MPLANE: u32 = 0x0000_1000;
-const CAP_VIDEO_M2M_MPLANE: u32 = 0x0000_4000;
-const CAP_VIDEO_M2M: u32 = 0x0000_8000;
-const CAP_STREAMING: u32 = 0x0400_0000;
-const CAP_DEVICE_CAPS: u32 = 0x8000_0000;
-const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
-const BUF_TYPE_VIDEO_CAPTURE_MPLANE: u32 = 9;
-const MEMORY_MMAP: u32 = 1;
-const BUF_CAP_SUPPORTS_MMAP: u32 = 1 << 0;
-const BUF_CAP_SUPPORTS_DMABUF: u32 = 1 << 2;
-
-/// `struct v4l2_capability`.
-#[repr(C)]
-struct Capability {
-    driver: [u8; 16],
-    card: [u8; 32],
-    bus_info: [u8; 32],
-    version: u32,
-    capabilities: u32,
-    device_caps: u32,
-    reserved: [u32; 3],
-}
 
 /// `struct v4l2_fmtdesc`.
 #[repr(C)]
@@ -51,29 +32,11 @@ struct FmtDesc {
     reserved: [u32; 3],
 }
 
-/// `struct v4l2_requestbuffers`.
-#[repr(C)]
-struct RequestBuffers {
-    count: u32,
-    type_: u32,
-    memory: u32,
-    capabilities: u32,
-    flags: u8,
-    reserved: [u8; 3],
-}
-
-const _: () = assert!(std::mem::size_of::<Capability>() == 104);
 const _: () = assert!(std::mem::size_of::<FmtDesc>() == 64);
-const _: () = assert!(std::mem::size_of::<RequestBuffers>() == 20);
 
 const VIDIOC_QUERYCAP: rustix::ioctl::Opcode = opcode::read::<Capability>(b'V', 0);
 const VIDIOC_ENUM_FMT: rustix::ioctl::Opcode = opcode::read_write::<FmtDesc>(b'V', 2);
 const VIDIOC_REQBUFS: rustix::ioctl::Opcode = opcode::read_write::<RequestBuffers>(b'V', 8);
-
-fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned()
-}
 
 /// The `videoN` nodes under `dev`, in N order.
 fn video_nodes(dev: &Path) -> Vec<String> {
@@ -114,16 +77,11 @@ pub fn probe(sysfs: &Path, dev: &Path, name: &str) -> Option<DeviceRecord> {
             return None;
         }
     };
-    // SAFETY: all-zero is a valid `Capability` (integers and byte arrays).
-    let mut cap: Capability = unsafe { std::mem::zeroed() };
+    let mut cap = Capability::default();
     // SAFETY: VIDIOC_QUERYCAP fills a `struct v4l2_capability`, which `Capability` mirrors
     // (size asserted above).
     unsafe { ioctl(&file, Updater::<VIDIOC_QUERYCAP, Capability>::new(&mut cap)) }.ok()?;
-    let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 {
-        cap.device_caps
-    } else {
-        cap.capabilities
-    };
+    let caps = cap.node_caps();
     let m2m = caps & (CAP_VIDEO_M2M | CAP_VIDEO_M2M_MPLANE) != 0;
     let mplane = caps & (CAP_VIDEO_CAPTURE_MPLANE | CAP_VIDEO_M2M_MPLANE) != 0;
     let capture = caps & (CAP_VIDEO_CAPTURE | CAP_VIDEO_CAPTURE_MPLANE) != 0;
@@ -186,7 +144,7 @@ pub fn probe(sysfs: &Path, dev: &Path, name: &str) -> Option<DeviceRecord> {
         } else {
             DeviceKind::Capture
         },
-        driver: c_string(&cap.driver),
+        driver: cap.driver(),
         nodes: vec![Node {
             path: path.display().to_string(),
             dev: DevT::of_node(&path),

@@ -13,25 +13,14 @@ use crate::dmabuf::DmaBuf;
 use crate::error::{Error, IoContext, Result};
 use crate::ioctl::{ioctl, ior, iow, iowr};
 
-const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
-const MEMORY_MMAP: u32 = 1;
+use weft_protocols::v4l2_abi::{
+    Capability, RequestBuffers, BUF_TYPE_VIDEO_CAPTURE, CAP_STREAMING, CAP_VIDEO_CAPTURE,
+    MEMORY_MMAP,
+};
+
 const FIELD_NONE: u32 = 1;
-const CAP_VIDEO_CAPTURE: u32 = 0x0000_0001;
-const CAP_STREAMING: u32 = 0x0400_0000;
-const CAP_DEVICE_CAPS: u32 = 0x8000_0000;
 /// `V4L2_PIX_FMT_YUYV`.
 pub const PIX_FMT_YUYV: u32 = u32::from_le_bytes(*b"YUYV");
-
-#[repr(C)]
-struct Capability {
-    driver: [u8; 16],
-    card: [u8; 32],
-    bus_info: [u8; 32],
-    version: u32,
-    capabilities: u32,
-    device_caps: u32,
-    reserved: [u32; 3],
-}
 
 /// `struct v4l2_pix_format`.
 #[repr(C)]
@@ -62,16 +51,6 @@ union FormatUnion {
 struct Format {
     type_: u32,
     fmt: FormatUnion,
-}
-
-#[repr(C)]
-struct RequestBuffers {
-    count: u32,
-    type_: u32,
-    memory: u32,
-    capabilities: u32,
-    flags: u8,
-    reserved: [u8; 3],
 }
 
 #[repr(C)]
@@ -115,9 +94,7 @@ struct ExportBuffer {
     reserved: [u32; 11],
 }
 
-const _: () = assert!(std::mem::size_of::<Capability>() == 104);
 const _: () = assert!(std::mem::size_of::<Format>() == 208);
-const _: () = assert!(std::mem::size_of::<RequestBuffers>() == 20);
 const _: () = assert!(std::mem::size_of::<Buffer>() == 88);
 const _: () = assert!(std::mem::size_of::<ExportBuffer>() == 64);
 
@@ -142,21 +119,11 @@ fn open(path: &Path) -> Result<File> {
 
 /// The driver name and whether the node is a single-planar streaming capture device.
 fn probe(file: &File) -> Result<(String, bool)> {
-    // SAFETY: all-zero is a valid `Capability` (integers and byte arrays).
-    let mut cap: Capability = unsafe { std::mem::zeroed() };
+    let mut cap = Capability::default();
     // SAFETY: VIDIOC_QUERYCAP fills a `struct v4l2_capability`, mirrored by `Capability`.
     unsafe { ioctl(file.as_fd(), VIDIOC_QUERYCAP, &mut cap) }.op("VIDIOC_QUERYCAP")?;
-    let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 {
-        cap.device_caps
-    } else {
-        cap.capabilities
-    };
-    let end = cap
-        .driver
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(cap.driver.len());
-    let driver = String::from_utf8_lossy(&cap.driver[..end]).into_owned();
+    let caps = cap.node_caps();
+    let driver = cap.driver();
     let wanted = CAP_VIDEO_CAPTURE | CAP_STREAMING;
     Ok((driver, caps & wanted == wanted))
 }
