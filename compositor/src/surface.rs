@@ -146,6 +146,26 @@ impl SurfaceContent {
         self.set_path(None, Some(why));
     }
 
+    /// Where the shown dma-buf came from, as (device id or "unknown", evidence); `None` for other
+    /// buffers. The buffer's own evidence first ([`crate::devices::attribution`]); where it leaves
+    /// several candidates, the tranche this surface's feedback steered it to decides among them.
+    pub fn source(&self, devices: &crate::devices::Registry) -> Option<(String, String)> {
+        let import = self.import.as_ref()?;
+        let steered = self
+            .steering
+            .as_ref()
+            .and_then(|s| s.source.as_ref())
+            .and_then(|(dev, _)| {
+                let dev = crate::devices::DevT::from_raw(*dev);
+                devices.devices().iter().find(|d| d.has_dev(dev))
+            });
+        Some(crate::devices::attribution::with_steering(
+            &import.source,
+            steered,
+            devices.devices(),
+        ))
+    }
+
     /// Whether the surface has content to draw.
     pub fn has_content(&self) -> bool {
         self.buffer.is_some()

@@ -159,6 +159,33 @@ pub fn attribute(
     }
 }
 
+/// The source to show for a surface: the buffer's own evidence first; where it leaves several
+/// candidates, the device the surface's feedback steered it to decides among them. Returns
+/// (device id or "unknown", evidence).
+pub fn with_steering(
+    own: &Attribution,
+    steered: Option<&DeviceRecord>,
+    devices: &[DeviceRecord],
+) -> (String, String) {
+    if own.device.is_none() {
+        if let (Some(device), Some(exporter)) = (steered, &own.exporter) {
+            if candidates(exporter, devices)
+                .iter()
+                .any(|d| d.id == device.id)
+            {
+                return (
+                    device.id.0.clone(),
+                    format!(
+                        "{}; of those, this surface's feedback steered it to {}",
+                        own.evidence, device.id
+                    ),
+                );
+            }
+        }
+    }
+    (own.device_name(), own.evidence.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +204,28 @@ mod tests {
             syspath: None,
             logical_of: None,
         }
+    }
+
+    #[test]
+    fn steering_breaks_a_tie_among_candidates_only() {
+        let devices = [
+            dev("drm:card0", DeviceKind::RenderOnly, "vgem"),
+            dev("drm:card1", DeviceKind::Display, "virtio_gpu"),
+            dev("udmabuf", DeviceKind::Allocator, "udmabuf"),
+        ];
+        let ambiguous = attribute(Some("drm"), false, &devices, |_| None);
+        assert_eq!(ambiguous.device, None);
+        let (id, why) = with_steering(&ambiguous, devices.get(1), &devices);
+        assert_eq!(id, "drm:card1");
+        assert!(why.contains("steered"), "{why}");
+        // A steered device the exporter cannot mean changes nothing.
+        let (id, _) = with_steering(&ambiguous, devices.get(2), &devices);
+        assert_eq!(id, "unknown");
+        // Nor does steering override the buffer's own evidence.
+        let known = attribute(Some("udmabuf"), false, &devices, |_| None);
+        let (id, why) = with_steering(&known, devices.first(), &devices);
+        assert_eq!(id, "udmabuf");
+        assert!(!why.contains("steered"), "{why}");
     }
 
     #[test]

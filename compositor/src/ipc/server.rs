@@ -315,7 +315,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             popups: PopupManager::popups_for_surface(surface).count(),
             ..SurfaceRecord::default()
         };
-        push_tree(&mut out, surface, base);
+        push_tree(&mut out, &state.devices, surface, base);
     }
     out
 }
@@ -324,6 +324,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
 /// placed at its parent's position plus its offset.
 fn push_tree(
     out: &mut Vec<SurfaceRecord>,
+    devices: &crate::devices::Registry,
     surface: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
     record: SurfaceRecord,
 ) {
@@ -338,8 +339,8 @@ fn push_tree(
         buffer: c.buffer.clone(),
         rung: c.rung,
         reason: c.reason.clone(),
-        source_device: c.import.as_ref().map(|i| i.source.device_name()),
-        source_evidence: c.import.as_ref().map(|i| i.source.evidence.clone()),
+        source_device: c.source(devices).map(|(d, _)| d),
+        source_evidence: c.source(devices).map(|(_, e)| e),
         copied_bytes_per_frame: c.copied_bytes_per_frame,
         import_cache: CacheCounts {
             hits: c.cache_hits,
@@ -395,7 +396,7 @@ fn push_tree(
             subsurfaces: get_children(&child).len(),
             ..SurfaceRecord::default()
         };
-        push_tree(out, &child, record);
+        push_tree(out, devices, &child, record);
     }
 }
 
