@@ -632,5 +632,27 @@ fn a_buffer_made_on_one_gpu_is_staged_there_for_the_other() {
         RED,
         "moved output",
     );
+    // The iGPU goes too: weft rebuilds its renderer on what is left (the real lavapipe, as itself)
+    // and keeps showing the video.
+    let req: Request = serde_json::from_value(
+        serde_json::json!({"command": "simulate_removal", "device": "drm:card0"}),
+    )
+    .expect("request");
+    h.msg(req);
+    let devices = h.msg(Request::Devices);
+    let render = weft_compositor::ipc::client::render_device(&devices).expect("a render device");
+    assert_eq!(render["kind"], "software", "{devices}");
+    c.show(&v.surface, &wl);
+    h.settle(&mut c);
+    assert_close(
+        h.screenshot("HEADLESS-1").pixel(40, row),
+        [0, 0, 255],
+        "after both GPUs went",
+    );
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        RED,
+        "after both GPUs went",
+    );
     assert!(c.protocol_error().is_none());
 }

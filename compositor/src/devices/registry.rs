@@ -104,7 +104,15 @@ impl Registry {
     /// and why.
     pub fn set_render(&mut self, device: &PhysicalInfo, reason: String) {
         let id = match &self.source {
-            Source::Simulated(t) => t.render_as.clone(),
+            Source::Simulated(t) if self.get(&t.render_as).is_some() => t.render_as.clone(),
+            // The simulated render device was removed: the real device renders as itself.
+            Source::Simulated(_) => {
+                let id = super::vulkan::software_id(device);
+                if self.get(&id).is_none() {
+                    super::vulkan::merge(&mut self.devices, std::slice::from_ref(device));
+                }
+                id
+            }
             Source::Machine { .. } => {
                 if !self.physicals.iter().any(|p| p.index == device.index) {
                     self.physicals.push(device.clone());
