@@ -473,6 +473,40 @@ fn two_render_devices_compose_an_output_each() {
     assert_eq!(s["on_devices"][0]["device"], second, "{s}");
     assert_eq!(s["on_devices"][0]["rung"], "Shm", "{s}");
 
+    // A buffer too large for one event-loop turn is copied in slices on the first device; the
+    // second copies it once the first shows it.
+    let big = ShmBuffer::new(&c.shm, &c.qh, 4096, 2048, Format::Xrgb8888, |x, _| {
+        if x < 150 {
+            argb(0, 0, 255, 255)
+        } else {
+            argb(255, 255, 0, 255)
+        }
+    })
+    .expect("shm");
+    c.show(&t.surface, &big.buffer);
+    let start = std::time::Instant::now();
+    loop {
+        h.settle(&mut c);
+        let s = h.surface("wide");
+        if s["buffer"]["width"] == 4096 && s["on_devices"][0]["rung"] == "Shm" {
+            break;
+        }
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the sliced upload never finished: {s}"
+        );
+    }
+    assert_close(
+        h.screenshot("HEADLESS-1").pixel(40, row),
+        [0, 0, 255],
+        "sliced, first device",
+    );
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        [255, 255, 0],
+        "sliced, second device",
+    );
+
     // A video as wide: imported on each device, on the cheapest rung there, once per commit each.
     let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
     let v = c.toplevel("video", "weft.test").expect("toplevel");

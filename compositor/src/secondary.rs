@@ -80,6 +80,7 @@ impl SecondaryDevice {
         });
         drop(rs);
         with_content(states, |c| {
+            let refused = c.buffer.is_none() || c.staged.is_some();
             let view = view_of(&mut c.others, &self.id);
             if view.last.as_ref() == Some(&key) {
                 return false;
@@ -113,7 +114,18 @@ impl SecondaryDevice {
                 }
                 return true;
             }
-            // wl_shm: this device's own texture (the first device's cannot be sampled here).
+            // wl_shm: this device's own texture (the first device's cannot be sampled here) —
+            // only of what the first device accepted: a buffer over the client's budget, or one
+            // still being copied there in slices, is not copied here either (a further device
+            // does not slice uploads; it shows such a buffer once the first device shows it).
+            if refused {
+                view.texture = None;
+                view.rung = None;
+                // Tried again when the first device shows it (`upload_slices`) or at the next
+                // commit.
+                view.last = None;
+                return true;
+            }
             let renderer = &mut self.renderer;
             let uploaded = with_buffer_contents(buffer, |ptr, len, data| {
                 let (format, _, _) = shm_format(data.format)?;

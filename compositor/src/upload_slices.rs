@@ -49,6 +49,11 @@ impl Weft {
                     return;
                 }
                 Progress::Done => {
+                    // Further render devices copy it now that the first device shows it.
+                    let driven = self.driven();
+                    for secondary in &mut self.secondaries {
+                        secondary.import_tree(&self.devices, &driven, &surface);
+                    }
                     // A toplevel whose first buffer this was maps now.
                     let mut root = surface;
                     while let Some(parent) = get_parent(&root) {
