@@ -1,0 +1,278 @@
+//! Recording and submitting a frame: the queued uploads, the quads back to front (textured, solid,
+//! planar) with client memory acquired from and released to its producer, an optional readback.
+
+use ash::vk;
+
+use super::{RenderTarget, Renderer};
+use crate::render::draw::{DrawItem, Fill, Rect};
+use crate::render::foreign::ForeignUse;
+use crate::render::memory::color_range;
+use crate::render::pipeline::{PushConstants, QuadPush};
+use crate::render::{FrameStats, RenderError};
+
+impl Renderer {
+    /// Renders `items` over `clear` into `target`; with `readback`, returns the frame as tightly packed
+    /// RGBA rows.
+    pub fn render(
+        &mut self,
+        target: &RenderTarget,
+        clear: [f32; 4],
+        items: &[DrawItem],
+        readback: bool,
+    ) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
+        let stats = FrameStats {
+            quads: items.len() as u32,
+            uploaded_bytes: self.staging_used,
+        };
+        if readback {
+            self.ensure_readback(target)?;
+        }
+        self.submit_and_wait(Some((target, clear)), Some(items), readback.then_some(()))?;
+        let pixels = if readback {
+            Some(self.read_pixels(target)?)
+        } else {
+            None
+        };
+        Ok((stats, pixels))
+    }
+
+    /// Records pending uploads, then (optionally) a frame and a readback; submits and waits.
+    pub(super) fn submit_and_wait(
+        &mut self,
+        frame: Option<(&RenderTarget, [f32; 4])>,
+        items: Option<&[DrawItem]>,
+        readback: Option<()>,
+    ) -> Result<(), RenderError> {
+        let cmd = self.cmd;
+        // Every path ends in a fence wait (submit_and_wait), so `cmd` is not pending.
+        self.device
+            .begin_one_shot(cmd)
+            .map_err(|(call, e)| RenderError::Vk(call, e))?;
+        let pending = self.record_uploads(cmd);
+        let device = self.device.clone();
+        let d = &device.raw;
+        if let Some((target, clear)) = frame {
+            let items = items.unwrap_or(&[]);
+            let client_memory = ForeignUse::of(items);
+            if !client_memory.is_empty() {
+                client_memory.acquire(d, cmd, self.foreign_families);
+            }
+            self.record_frame(cmd, target, clear, items);
+            if !client_memory.is_empty() {
+                client_memory.release(d, cmd, self.foreign_families);
+            }
+            if readback.is_some() {
+                self.record_readback(cmd, target);
+            }
+        }
+        // SAFETY: recording started above on this command buffer.
+        unsafe { d.end_command_buffer(cmd) }.map_err(RenderError::vk("vkEndCommandBuffer"))?;
+        self.device
+            .submit_and_wait(cmd, self.fence, "frame")
+            .map_err(|(call, e)| RenderError::Vk(call, e))?;
+        // Uploads are done: their textures may now be dropped by their owners.
+        drop(pending);
+        self.staging_used = 0;
+        Ok(())
+    }
+
+    fn record_frame(
+        &self,
+        cmd: vk::CommandBuffer,
+        target: &RenderTarget,
+        clear: [f32; 4],
+        items: &[DrawItem],
+    ) {
+        let d = &self.device.raw;
+        let (w, h) = (target.width(), target.height());
+        image_barrier(
+            d,
+            cmd,
+            target.image.raw,
+            vk::ImageLayout::UNDEFINED,
+            vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+            (
+                vk::PipelineStageFlags2::COPY,
+                vk::AccessFlags2::TRANSFER_READ,
+            ),
+            (
+                vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
+                vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
+            ),
+        );
+        let attachments = [vk::RenderingAttachmentInfo::default()
+            .image_view(target.image.view)
+            .image_layout(vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL)
+            .load_op(vk::AttachmentLoadOp::CLEAR)
+            .store_op(vk::AttachmentStoreOp::STORE)
+            .clear_value(vk::ClearValue {
+                color: vk::ClearColorValue { float32: clear },
+            })];
+        let area = vk::Rect2D {
+            offset: vk::Offset2D::default(),
+            extent: vk::Extent2D {
+                width: w,
+                height: h,
+            },
+        };
+        let rendering = vk::RenderingInfo::default()
+            .render_area(area)
+            .layer_count(1)
+            .color_attachments(&attachments);
+        let viewport = vk::Viewport {
+            x: 0.0,
+            y: 0.0,
+            width: w as f32,
+            height: h as f32,
+            min_depth: 0.0,
+            max_depth: 1.0,
+        };
+        // SAFETY: the target is in COLOR_ATTACHMENT_OPTIMAL (barrier above); the pipeline was built for
+        // TARGET_FORMAT; every texture bound is in SHADER_READ_ONLY_OPTIMAL (uploads end there and
+        // items only reference initialized textures, checked below).
+        unsafe {
+            d.cmd_begin_rendering(cmd, &rendering);
+            d.cmd_set_viewport(cmd, 0, &[viewport]);
+            d.cmd_set_scissor(cmd, 0, &[area]);
+            let mut bound = vk::Pipeline::null();
+            for item in items {
+                if let Fill::Planar { source, src, yuv } = &item.fill {
+                    if bound != self.planar.draw.pipeline {
+                        d.cmd_bind_pipeline(
+                            cmd,
+                            vk::PipelineBindPoint::GRAPHICS,
+                            self.planar.draw.pipeline,
+                        );
+                        bound = self.planar.draw.pipeline;
+                    }
+                    let push = source.push(
+                        ndc(&item.dst, w as f32, h as f32),
+                        [src.x, src.y, src.x + src.w, src.y + src.h],
+                        item.alpha,
+                        *yuv,
+                    );
+                    d.cmd_bind_descriptor_sets(
+                        cmd,
+                        vk::PipelineBindPoint::GRAPHICS,
+                        self.planar.draw.layout,
+                        0,
+                        &[source.set()],
+                        &[],
+                    );
+                    d.cmd_push_constants(
+                        cmd,
+                        self.planar.draw.layout,
+                        vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT,
+                        0,
+                        push.bytes(),
+                    );
+                    d.cmd_draw(cmd, 4, 1, 0, 0);
+                    continue;
+                }
+                if bound != self.pipeline.draw.pipeline {
+                    d.cmd_bind_pipeline(
+                        cmd,
+                        vk::PipelineBindPoint::GRAPHICS,
+                        self.pipeline.draw.pipeline,
+                    );
+                    bound = self.pipeline.draw.pipeline;
+                }
+                let (set, push) = self.quad(item, w as f32, h as f32);
+                let Some(set) = set else { continue };
+                d.cmd_bind_descriptor_sets(
+                    cmd,
+                    vk::PipelineBindPoint::GRAPHICS,
+                    self.pipeline.draw.layout,
+                    0,
+                    &[set],
+                    &[],
+                );
+                d.cmd_push_constants(
+                    cmd,
+                    self.pipeline.draw.layout,
+                    vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT,
+                    0,
+                    push.bytes(),
+                );
+                d.cmd_draw(cmd, 4, 1, 0, 0);
+            }
+            d.cmd_end_rendering(cmd);
+        }
+    }
+
+    /// The descriptor set and push constants of one item; `None` for a texture never uploaded.
+    fn quad(&self, item: &DrawItem, w: f32, h: f32) -> (Option<vk::DescriptorSet>, QuadPush) {
+        let mut push = QuadPush {
+            dst: ndc(&item.dst, w, h),
+            alpha: item.alpha,
+            ..Default::default()
+        };
+        match &item.fill {
+            Fill::Texture {
+                texture,
+                src,
+                opaque,
+            } => {
+                if !texture.is_initialized() {
+                    return (None, push);
+                }
+                let (tw, th) = (texture.width() as f32, texture.height() as f32);
+                push.src = [
+                    src.x / tw,
+                    src.y / th,
+                    (src.x + src.w) / tw,
+                    (src.y + src.h) / th,
+                ];
+                push.mode = 0;
+                push.opaque = i32::from(*opaque);
+                (Some(texture.set()), push)
+            }
+            Fill::Solid(c) => {
+                push.mode = 1;
+                push.color = *c;
+                (Some(self.white.set()), push)
+            }
+            // Drawn by the planar pipeline in `record_frame`.
+            Fill::Planar { .. } => (None, push),
+        }
+    }
+}
+
+/// `r` (output pixels) in normalized device coordinates of a `w`×`h` target.
+fn ndc(r: &Rect, w: f32, h: f32) -> [f32; 4] {
+    [
+        r.x / w * 2.0 - 1.0,
+        r.y / h * 2.0 - 1.0,
+        (r.x + r.w) / w * 2.0 - 1.0,
+        (r.y + r.h) / h * 2.0 - 1.0,
+    ]
+}
+
+pub(super) fn image_barrier(
+    d: &ash::Device,
+    cmd: vk::CommandBuffer,
+    image: vk::Image,
+    old: vk::ImageLayout,
+    new: vk::ImageLayout,
+    src: (vk::PipelineStageFlags2, vk::AccessFlags2),
+    dst: (vk::PipelineStageFlags2, vk::AccessFlags2),
+) {
+    let barriers = [vk::ImageMemoryBarrier2::default()
+        .src_stage_mask(src.0)
+        .src_access_mask(src.1)
+        .dst_stage_mask(dst.0)
+        .dst_access_mask(dst.1)
+        .old_layout(old)
+        .new_layout(new)
+        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+        .image(image)
+        .subresource_range(color_range())];
+    // SAFETY: `cmd` is recording; synchronization2 is enabled on the device.
+    unsafe {
+        d.cmd_pipeline_barrier2(
+            cmd,
+            &vk::DependencyInfo::default().image_memory_barriers(&barriers),
+        )
+    };
+}

@@ -1,0 +1,205 @@
+//! The compositing renderer: uploads ([`upload`]), a frame of quads into an offscreen target
+//! ([`frame`]), optional readback ([`readback`]).
+//!
+//! Frames are synchronous: `render` submits one command buffer and waits for its fence before
+//! returning. That keeps every resource's lifetime trivially safe (nothing is in flight between
+//! calls) and costs little headless; the KMS backend will pipeline frames behind the same interface.
+
+use std::sync::Arc;
+
+use ash::vk;
+
+use super::device::Device;
+pub use super::draw::{DrawItem, Fill, Rect};
+use super::external::ImportedImage;
+use super::instance::Instance;
+use super::memory::{HostBuffer, Image};
+use super::pipeline::QuadPipeline;
+use super::planar::{PlanarLayout, PlanarMemory, PlanarPipeline, PlanarSource};
+use super::texture::Texture;
+use super::RenderError;
+
+mod frame;
+mod readback;
+mod upload;
+
+use self::upload::PendingUpload;
+pub use self::upload::UploadRect;
+
+/// The format of every render target: RGBA bytes in memory, which is what a PNG wants.
+pub const TARGET_FORMAT: vk::Format = vk::Format::R8G8B8A8_UNORM;
+
+/// The layout `render(.., readback: false)` leaves a target in (its rendering pass ends there).
+pub const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout = vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL;
+
+/// An offscreen render target (one per output in the headless backend).
+pub struct RenderTarget {
+    image: Image,
+}
+
+impl RenderTarget {
+    /// The target's `VkImage` (for a window backend that copies it to a swapchain image). After
+    /// [`Renderer::render`] without readback it is in [`TARGET_LAYOUT_AFTER_RENDER`], with every
+    /// write finished (frames are synchronous).
+    pub fn raw_image(&self) -> vk::Image {
+        self.image.raw
+    }
+    pub fn width(&self) -> u32 {
+        self.image.width
+    }
+    pub fn height(&self) -> u32 {
+        self.image.height
+    }
+}
+
+/// Counters a frame reports, for introspection and benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameStats {
+    pub quads: u32,
+    pub uploaded_bytes: u64,
+}
+
+pub struct Renderer {
+    device: Arc<Device>,
+    pipeline: QuadPipeline,
+    planar: PlanarPipeline,
+    cmd_pool: vk::CommandPool,
+    cmd: vk::CommandBuffer,
+    fence: vk::Fence,
+    staging: Option<HostBuffer>,
+    staging_used: u64,
+    pending: Vec<PendingUpload>,
+    readback: Option<HostBuffer>,
+    /// Bound for solid quads, whose pipeline still expects a descriptor set.
+    white: Arc<Texture>,
+    /// (producer, ours) queue families of client memory's ownership transfers (`render::foreign`):
+    /// FOREIGN → our queue's family with VK_EXT_queue_family_foreign, else IGNORED both.
+    foreign_families: (u32, u32),
+}
+
+impl Renderer {
+    /// Creates the instance, makes the device on the physical device `pick` chooses (the
+    /// registry's policy: [`crate::devices::policy::RenderPolicy::open_renderer`]) and builds the
+    /// pipelines. `required`: instance extensions a backend cannot do without (a window backend's
+    /// surface extensions: the winit backend's `swapchain::surface_extensions`).
+    pub fn open(
+        required: &[&'static std::ffi::CStr],
+        pick: &dyn Fn(&[super::PhysicalInfo]) -> Result<usize, RenderError>,
+    ) -> Result<Self, RenderError> {
+        let validation = cfg!(debug_assertions) && std::env::var_os("WEFT_NO_VALIDATION").is_none();
+        let instance = Instance::new(validation, required)?;
+        let device = Device::new(instance, pick)?;
+        Self::with_device(device)
+    }
+
+    pub fn with_device(device: Arc<Device>) -> Result<Self, RenderError> {
+        let pipeline = QuadPipeline::new(&device, TARGET_FORMAT)?;
+        let planar = PlanarPipeline::new(&device, TARGET_FORMAT)?;
+        let pool_info = vk::CommandPoolCreateInfo::default()
+            .queue_family_index(device.queue_family)
+            .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER);
+        // SAFETY: valid create info on a live device.
+        let cmd_pool = unsafe { device.raw.create_command_pool(&pool_info, None) }
+            .map_err(RenderError::vk("vkCreateCommandPool"))?;
+        let alloc = vk::CommandBufferAllocateInfo::default()
+            .command_pool(cmd_pool)
+            .level(vk::CommandBufferLevel::PRIMARY)
+            .command_buffer_count(1);
+        // SAFETY: the pool belongs to this device.
+        let cmd = unsafe { device.raw.allocate_command_buffers(&alloc) }
+            .map_err(RenderError::vk("vkAllocateCommandBuffers"))?
+            .first()
+            .copied()
+            .unwrap_or_default(); // one asked for, one returned
+                                  // SAFETY: valid create info.
+        let fence = unsafe {
+            device
+                .raw
+                .create_fence(&vk::FenceCreateInfo::default(), None)
+        }
+        .map_err(RenderError::vk("vkCreateFence"))?;
+        let white = Texture::new(&device, &pipeline, 1, 1, vk::Format::R8G8B8A8_UNORM)?;
+        let foreign_families = device.foreign_families();
+        let mut renderer = Self {
+            device,
+            pipeline,
+            planar,
+            cmd_pool,
+            cmd,
+            fence,
+            staging: None,
+            staging_used: 0,
+            pending: Vec::new(),
+            readback: None,
+            white: white.clone(),
+            foreign_families,
+        };
+        renderer.upload(
+            &white,
+            &[255, 255, 255, 255],
+            4,
+            &[UploadRect {
+                x: 0,
+                y: 0,
+                w: 1,
+                h: 1,
+            }],
+        )?;
+        Ok(renderer)
+    }
+
+    pub fn device(&self) -> &Arc<Device> {
+        &self.device
+    }
+
+    pub fn create_texture(
+        &self,
+        width: u32,
+        height: u32,
+        format: vk::Format,
+    ) -> Result<Arc<Texture>, RenderError> {
+        Texture::new(&self.device, &self.pipeline, width, height, format)
+    }
+
+    /// A drawable planar source over `memory` (see [`PlanarSource`]).
+    pub fn create_planar(
+        &self,
+        layout: PlanarLayout,
+        memory: Vec<Arc<dyn PlanarMemory>>,
+    ) -> Result<Arc<PlanarSource>, RenderError> {
+        PlanarSource::new(&self.device, &self.planar, layout, memory)
+    }
+
+    /// Wraps a client's dma-buf image (rung `Sample`) as a texture; each frame that draws it
+    /// acquires it from the producer and releases it back (`render::foreign`).
+    pub fn adopt_imported(
+        &mut self,
+        image: ImportedImage,
+        linear_filter: bool,
+    ) -> Result<Arc<Texture>, RenderError> {
+        Texture::imported(&self.device, &self.pipeline, image, linear_filter)
+    }
+
+    pub fn create_target(&self, width: u32, height: u32) -> Result<RenderTarget, RenderError> {
+        Ok(RenderTarget {
+            image: Image::new(
+                &self.device,
+                width,
+                height,
+                TARGET_FORMAT,
+                vk::ImageUsageFlags::COLOR_ATTACHMENT | vk::ImageUsageFlags::TRANSFER_SRC,
+            )?,
+        })
+    }
+}
+
+impl Drop for Renderer {
+    fn drop(&mut self) {
+        // SAFETY: every submission was waited for; the command buffer is freed with its pool.
+        unsafe {
+            let _ = self.device.raw.device_wait_idle();
+            self.device.raw.destroy_fence(self.fence, None);
+            self.device.raw.destroy_command_pool(self.cmd_pool, None);
+        }
+    }
+}

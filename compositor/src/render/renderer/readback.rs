@@ -1,0 +1,103 @@
+//! Reading a rendered target back into host memory (screenshots, tests).
+
+use ash::vk;
+use gpu_allocator::MemoryLocation;
+
+use super::frame::image_barrier;
+use super::{RenderTarget, Renderer};
+use crate::render::memory::HostBuffer;
+use crate::render::RenderError;
+
+impl Renderer {
+    /// Makes the readback buffer large enough for `target`.
+    pub(super) fn ensure_readback(&mut self, target: &RenderTarget) -> Result<(), RenderError> {
+        let need = target.width() as u64 * target.height() as u64 * 4;
+        if self.readback.as_ref().is_none_or(|b| b.size < need) {
+            self.readback = Some(HostBuffer::new(
+                &self.device,
+                need,
+                vk::BufferUsageFlags::TRANSFER_DST,
+                MemoryLocation::GpuToCpu,
+            )?);
+        }
+        Ok(())
+    }
+
+    /// The pixels of the last readback of `target`, tightly packed RGBA rows.
+    pub(super) fn read_pixels(&mut self, target: &RenderTarget) -> Result<Vec<u8>, RenderError> {
+        let need = (target.width() * target.height() * 4) as usize;
+        let buf = self
+            .readback
+            .as_mut()
+            .ok_or(RenderError::Allocation("no readback".into()))?;
+        let bytes = buf.bytes_mut()?;
+        let frame = bytes.get(..need).ok_or(RenderError::Allocation(
+            "readback smaller than the frame".into(),
+        ))?;
+        Ok(frame.to_vec())
+    }
+
+    /// Records the copy of `target` into the readback buffer (after the frame), made visible to
+    /// host reads after the submission's fence.
+    pub(super) fn record_readback(&self, cmd: vk::CommandBuffer, target: &RenderTarget) {
+        let d = &self.device.raw;
+        if let Some(buf) = &self.readback {
+            image_barrier(
+                d,
+                cmd,
+                target.image.raw,
+                vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+                vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                (
+                    vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
+                    vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
+                ),
+                (
+                    vk::PipelineStageFlags2::COPY,
+                    vk::AccessFlags2::TRANSFER_READ,
+                ),
+            );
+            let region = vk::BufferImageCopy {
+                buffer_offset: 0,
+                buffer_row_length: 0,
+                buffer_image_height: 0,
+                image_subresource: vk::ImageSubresourceLayers {
+                    aspect_mask: vk::ImageAspectFlags::COLOR,
+                    mip_level: 0,
+                    base_array_layer: 0,
+                    layer_count: 1,
+                },
+                image_offset: vk::Offset3D::default(),
+                image_extent: vk::Extent3D {
+                    width: target.width(),
+                    height: target.height(),
+                    depth: 1,
+                },
+            };
+            // SAFETY: the readback buffer was sized for the whole target above; the image is in
+            // TRANSFER_SRC_OPTIMAL after the barrier.
+            unsafe {
+                d.cmd_copy_image_to_buffer(
+                    cmd,
+                    target.image.raw,
+                    vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                    buf.raw,
+                    &[region],
+                )
+            };
+            let barrier = vk::MemoryBarrier2::default()
+                .src_stage_mask(vk::PipelineStageFlags2::COPY)
+                .src_access_mask(vk::AccessFlags2::TRANSFER_WRITE)
+                .dst_stage_mask(vk::PipelineStageFlags2::HOST)
+                .dst_access_mask(vk::AccessFlags2::HOST_READ);
+            let barriers = [barrier];
+            // SAFETY: makes the copy visible to host reads after the fence wait.
+            unsafe {
+                d.cmd_pipeline_barrier2(
+                    cmd,
+                    &vk::DependencyInfo::default().memory_barriers(&barriers),
+                )
+            };
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Uploads of weft's own textures (wl_shm): damaged regions copied into a staging buffer at commit
+//! and recorded at the start of the next submission.
+
+use std::sync::Arc;
+
+use ash::vk;
+use gpu_allocator::MemoryLocation;
+
+use super::frame::image_barrier;
+use super::Renderer;
+use crate::render::memory::HostBuffer;
+use crate::render::texture::Texture;
+use crate::render::RenderError;
+
+/// An upload region: `rect` of the texture from `data` rows at `stride` bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadRect {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+pub(super) struct PendingUpload {
+    pub(super) texture: Arc<Texture>,
+    pub(super) regions: Vec<vk::BufferImageCopy>,
+}
+
+impl Renderer {
+    /// Queues an upload of `rects` from `data` (rows of `stride` bytes, 4 bytes per texel, the
+    /// texture's own layout) into `texture`; it is recorded at the start of the next frame. Returns
+    /// the number of bytes copied into the staging buffer.
+    pub fn upload(
+        &mut self,
+        texture: &Arc<Texture>,
+        data: &[u8],
+        stride: u32,
+        rects: &[UploadRect],
+    ) -> Result<u64, RenderError> {
+        const BPP: u64 = 4;
+        let (tw, th) = (texture.width(), texture.height());
+        let mut regions = Vec::with_capacity(rects.len());
+        let mut copied = 0u64;
+        for r in rects {
+            // Clamp to the texture: damage may extend past the buffer (the spec allows it).
+            let x0 = r.x.min(tw);
+            let y0 = r.y.min(th);
+            let x1 = r.x.saturating_add(r.w).min(tw);
+            let y1 = r.y.saturating_add(r.h).min(th);
+            if x1 <= x0 || y1 <= y0 {
+                continue;
+            }
+            let row_bytes = (x1 - x0) as u64 * BPP;
+            let bytes = row_bytes * (y1 - y0) as u64;
+            let offset = self.reserve_staging(bytes)?;
+            let staging = self
+                .staging
+                .as_mut()
+                .ok_or(RenderError::Allocation("no staging".into()))?;
+            let dst = staging.bytes_mut()?;
+            for row in 0..(y1 - y0) {
+                let src_off = (y0 + row) as usize * stride as usize + x0 as usize * BPP as usize;
+                let src = data
+                    .get(src_off..src_off + row_bytes as usize)
+                    .ok_or(RenderError::SourceTooSmall)?;
+                let d = offset as usize + row as usize * row_bytes as usize;
+                dst.get_mut(d..d + row_bytes as usize)
+                    .ok_or(RenderError::Allocation(
+                        "staging smaller than reserved".into(),
+                    ))?
+                    .copy_from_slice(src);
+            }
+            regions.push(vk::BufferImageCopy {
+                buffer_offset: offset,
+                buffer_row_length: 0,
+                buffer_image_height: 0,
+                image_subresource: vk::ImageSubresourceLayers {
+                    aspect_mask: vk::ImageAspectFlags::COLOR,
+                    mip_level: 0,
+                    base_array_layer: 0,
+                    layer_count: 1,
+                },
+                image_offset: vk::Offset3D {
+                    x: x0 as i32,
+                    y: y0 as i32,
+                    z: 0,
+                },
+                image_extent: vk::Extent3D {
+                    width: x1 - x0,
+                    height: y1 - y0,
+                    depth: 1,
+                },
+            });
+            copied += bytes;
+        }
+        if !regions.is_empty() {
+            self.pending.push(PendingUpload {
+                texture: texture.clone(),
+                regions,
+            });
+        }
+        Ok(copied)
+    }
+
+    /// Records and runs the queued uploads now, rather than at the start of the next frame (the
+    /// upload queue's slices: the staging buffer is reused by the next slice).
+    pub fn flush_uploads(&mut self) -> Result<(), RenderError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.submit_and_wait(None, None, None)
+    }
+
+    /// Reserves `bytes` (4-byte aligned) in this frame's staging buffer. When it is full, the
+    /// uploads queued so far are flushed (they point into it) and it is reused, or replaced by a
+    /// larger one only when `bytes` alone does not fit: it stays as large as the largest single
+    /// upload (at most [`crate::uploads::SLICE_BYTES`] for wl_shm), not the sum of a frame's.
+    fn reserve_staging(&mut self, bytes: u64) -> Result<u64, RenderError> {
+        let start = self.staging_used.next_multiple_of(16);
+        let cap = self.staging.as_ref().map_or(0, |s| s.size);
+        if start + bytes <= cap {
+            self.staging_used = start + bytes;
+            return Ok(start);
+        }
+        if !self.pending.is_empty() {
+            self.submit_and_wait(None, None, None)?;
+        }
+        if bytes > cap {
+            let new_cap = bytes.next_power_of_two().max(1 << 20);
+            self.staging = Some(HostBuffer::new(
+                &self.device,
+                new_cap,
+                vk::BufferUsageFlags::TRANSFER_SRC,
+                MemoryLocation::CpuToGpu,
+            )?);
+        }
+        self.staging_used = bytes;
+        Ok(0)
+    }
+
+    /// Records the queued uploads into `cmd` (the start of a submission) and hands them back: they
+    /// point into the staging buffer and must live until the submission is waited for.
+    pub(super) fn record_uploads(&mut self, cmd: vk::CommandBuffer) -> Vec<PendingUpload> {
+        let d = &self.device.raw;
+        let pending = std::mem::take(&mut self.pending);
+        if let Some(staging) = &self.staging {
+            for up in &pending {
+                let was_init = up.texture.mark_initialized();
+                // Keep the old contents when the texture was written before: only the damaged part
+                // is re-uploaded (the layout transition from SHADER_READ_ONLY preserves texels).
+                let old = if was_init {
+                    vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL
+                } else {
+                    vk::ImageLayout::UNDEFINED
+                };
+                image_barrier(
+                    d,
+                    cmd,
+                    up.texture.raw_image(),
+                    old,
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                    (
+                        vk::PipelineStageFlags2::FRAGMENT_SHADER,
+                        vk::AccessFlags2::SHADER_SAMPLED_READ,
+                    ),
+                    (
+                        vk::PipelineStageFlags2::COPY,
+                        vk::AccessFlags2::TRANSFER_WRITE,
+                    ),
+                );
+                // SAFETY: the regions lie inside both the staging buffer (reserved above) and the
+                // image (clamped in `upload`); the image is in TRANSFER_DST_OPTIMAL.
+                unsafe {
+                    d.cmd_copy_buffer_to_image(
+                        cmd,
+                        staging.raw,
+                        up.texture.raw_image(),
+                        vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                        &up.regions,
+                    )
+                };
+                image_barrier(
+                    d,
+                    cmd,
+                    up.texture.raw_image(),
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                    vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                    (
+                        vk::PipelineStageFlags2::COPY,
+                        vk::AccessFlags2::TRANSFER_WRITE,
+                    ),
+                    (
+                        vk::PipelineStageFlags2::FRAGMENT_SHADER,
+                        vk::AccessFlags2::SHADER_SAMPLED_READ,
+                    ),
+                );
+            }
+        }
+        pending
+    }
+}
