@@ -26,6 +26,7 @@ use smithay::reexports::wayland_server::{Display, Resource};
 use smithay::utils::{Logical, Point};
 use tracing::{debug, info, warn};
 pub use weft_compositor::input::InjectedInput;
+use weft_compositor::render::gate;
 use weft_compositor::{ClientState, Clock, OutputSpec, Weft};
 
 use crate::server::{serve, Endpoints, ServerError, ServerOptions};
@@ -231,8 +232,15 @@ pub fn run(
     options: HeadlessOptions,
     ready: Option<mpsc::Sender<Ready>>,
 ) -> Result<i32, ServerError> {
+    // This thread does Vulkan work from here until `state` is dropped (declared after the guard,
+    // so dropped before it), except while the loop sleeps.
+    let _vulkan = gate::Shared::enter();
     let mut event_loop: EventLoop<'static, Weft> =
         EventLoop::try_new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    event_loop
+        .handle()
+        .insert_source(gate::SleepGate, |_, _, _| {})
+        .map_err(|e| ServerError::EventLoop(e.to_string()))?;
     let display: Display<Weft> =
         Display::new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
     let clock = if options.deterministic_clock {

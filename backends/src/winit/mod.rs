@@ -48,7 +48,7 @@ use weft_compositor::input::{buttons, Scroll};
 mod swapchain;
 
 use self::swapchain::{surface_extensions, PresentError, Swapchain};
-use weft_compositor::render::{ErrorClass, RenderError};
+use weft_compositor::render::{gate, ErrorClass, RenderError};
 use weft_compositor::{Clock, OutputSpec, Weft};
 
 use crate::server::{serve, ServerError, ServerOptions};
@@ -134,6 +134,8 @@ struct Nested {
 /// Runs weft in a window until the window is closed (or the client exits, with
 /// `exit_with_client`). Returns the client's status when it was waited for, else 0.
 pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
+    // This thread does Vulkan work until it returns, except while the loop sleeps.
+    let _vulkan = gate::Shared::enter();
     let mut winit_loop = ::winit::event_loop::EventLoop::new()
         .map_err(|e| WinitError::NoWindow(no_window_hint(&e)))?;
     let display = winit_loop
@@ -211,6 +213,10 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
     state.fault_injection = options.server.fault_injection;
     let served = serve(&mut event_loop, display, &options.server)?;
 
+    event_loop
+        .handle()
+        .insert_source(gate::SleepGate, |_, _, _| {})
+        .map_err(|e| ServerError::EventLoop(e.to_string()))?;
     // winit's fd only wakes calloop up; the events are read by pumping winit below.
     let winit_fd: OwnedFd =
         rustix::io::dup(winit_loop.as_fd()).map_err(|e| ServerError::EventLoop(e.to_string()))?;

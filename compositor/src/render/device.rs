@@ -168,7 +168,8 @@ impl Device {
         // SAFETY: all pointers in `info` refer to locals alive across the call; the features requested
         // are core 1.3 features every conformant 1.3 device supports (dynamicRendering,
         // synchronization2, timelineSemaphore), and Y'CbCr only when queried as supported.
-        let raw = unsafe { vki.create_device(physical, &info, None) }
+        // (Created while no other thread does Vulkan work: see `gate`.)
+        let raw = super::gate::exclusive(|| unsafe { vki.create_device(physical, &info, None) })
             .map_err(RenderError::vk("vkCreateDevice"))?;
         // SAFETY: queue 0 of `queue_family` was requested in `queue_info`.
         let queue = unsafe { raw.get_device_queue(queue_family, 0) };
@@ -380,7 +381,7 @@ impl Drop for Device {
         unsafe {
             let _ = self.raw.device_wait_idle();
             ManuallyDrop::drop(&mut self.allocator);
-            self.raw.destroy_device(None);
+            super::gate::exclusive(|| self.raw.destroy_device(None));
         }
     }
 }

@@ -102,7 +102,8 @@ impl Instance {
             .enabled_extension_names(&ext_names);
         // SAFETY: every pointer in `info` refers to locals that live across this call
         // (VUID-VkInstanceCreateInfo-ppEnabledExtensionNames-parameter).
-        let raw = unsafe { entry.create_instance(&info, None) }
+        // (Created while no other thread does Vulkan work: see `gate`.)
+        let raw = super::gate::exclusive(|| unsafe { entry.create_instance(&info, None) })
             .map_err(RenderError::vk("vkCreateInstance"))?;
 
         let debug = if want_debug {
@@ -152,7 +153,7 @@ impl Drop for Instance {
             if let Some((loader, messenger)) = self.debug.take() {
                 loader.destroy_debug_utils_messenger(messenger, None);
             }
-            self.raw.destroy_instance(None);
+            super::gate::exclusive(|| self.raw.destroy_instance(None));
         }
     }
 }

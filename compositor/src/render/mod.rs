@@ -1,6 +1,7 @@
 //! weft's Vulkan renderer (ash), split by capability:
 //!
 //! - [`instance`]: loader, validation layer, debug messages → tracing
+//! - [`gate`]: creation and destruction never overlap another thread's Vulkan calls
 //! - [`physical`]: the physical devices an instance offers (the registry picks one)
 //! - [`device`]: logical device, queue, allocator
 //! - [`memory`]: RAII buffers and images
@@ -19,6 +20,7 @@ pub mod draw;
 pub mod external;
 pub mod faults;
 pub(crate) mod foreign;
+pub mod gate;
 pub mod instance;
 pub mod memory;
 pub mod physical;
