@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_presentation_feedback;
+use smithay::utils::Rectangle;
 use smithay::wayland::compositor::{with_states, SurfaceAttributes};
 use smithay::wayland::presentation::{PresentationFeedbackCachedState, Refresh};
 use tracing::warn;
 
-use crate::render::{FrameStats, RenderError};
+use crate::render::{vk, FrameStats, RenderError};
 use crate::state::Weft;
 
 /// What one frame did.
@@ -22,18 +23,46 @@ pub struct FrameReport {
 }
 
 impl Weft {
-    /// Renders output `index` into its target. With `readback`, returns its RGBA pixels.
+    /// Renders output `index` into its target: redraws what changed since its last frame (its
+    /// damage). With `readback`, returns its RGBA pixels.
     pub fn render_output(
         &mut self,
         index: usize,
         readback: bool,
     ) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
-        let (items, _) = self.scene(index);
+        let scene = self.scene(index);
         let clear = self.background;
+        let slot = self
+            .outputs
+            .get_mut(index)
+            .ok_or(RenderError::NoOutput(index))?;
+        let size = Rectangle::from_size((slot.spec.width as i32, slot.spec.height as i32).into());
+        let damage: Vec<vk::Rect2D> = slot
+            .damage
+            .frame(&scene.elements, size)
+            .iter()
+            .map(|r| vk::Rect2D {
+                offset: vk::Offset2D {
+                    x: r.loc.x,
+                    y: r.loc.y,
+                },
+                extent: vk::Extent2D {
+                    width: r.size.w as u32,
+                    height: r.size.h as u32,
+                },
+            })
+            .collect();
         let (renderer, slot) = self
             .renderer_and_slot(index)
             .ok_or(RenderError::NoOutput(index))?;
-        renderer.render(&slot.target, clear, &items, readback)
+        let result = renderer.render(&slot.target, clear, &scene.items, &damage, readback);
+        if result.is_err() {
+            // What the target shows is unknown now: the next frame redraws it whole.
+            if let Some(slot) = self.outputs.get_mut(index) {
+                slot.damage_all();
+            }
+        }
+        result
     }
 
     /// Runs the frame of output `index` at presentation time `now`: renders if the scene changed,
@@ -48,10 +77,10 @@ impl Weft {
         if rendered_generation != Some(generation) {
             match self.render_output(index, false) {
                 Ok((stats, _)) => {
-                    report.rendered = true;
+                    report.rendered = stats.damaged_pixels > 0;
                     report.stats = stats;
                     if let Some(slot) = self.outputs.get_mut(index) {
-                        slot.rendered += 1;
+                        slot.rendered += u64::from(report.rendered);
                         slot.rendered_generation = Some(generation);
                     }
                 }
@@ -71,7 +100,7 @@ impl Weft {
         let refresh = Refresh::Fixed(slot.refresh_period());
         let output = slot.output.clone();
 
-        let (_, surfaces) = self.scene(index);
+        let surfaces = self.scene(index).surfaces;
         report.surfaces = surfaces.len();
         let time_ms = now.as_millis() as u32;
         for surface in &surfaces {

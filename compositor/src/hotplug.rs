@@ -54,8 +54,7 @@ impl Weft {
                 if let Some(slot) = self.outputs.get_mut(index) {
                     slot.device = device;
                     if let Some(t) = target {
-                        slot.target = t;
-                        slot.rendered_generation = None;
+                        slot.set_target(t);
                     }
                 }
             }

@@ -7,6 +7,7 @@ use smithay::output::Output;
 use smithay::reexports::wayland_server::backend::GlobalId;
 use smithay::utils::{Logical, Size};
 
+use crate::damage::tracker::OutputDamage;
 use crate::render::RenderTarget;
 
 /// An output's requested geometry: `WxH@HZ` on the command line.
@@ -60,6 +61,8 @@ pub struct OutputSlot {
     /// The render device that composes this output: `None` the first (`Weft::renderer`),
     /// `Some(i)` the secondary device `Weft::secondaries[i]`.
     pub device: Option<usize>,
+    /// What `target` shows, for the next frame's damage.
+    pub damage: OutputDamage,
 }
 
 impl OutputSlot {
@@ -73,6 +76,19 @@ impl OutputSlot {
 
     pub fn name(&self) -> String {
         self.output.name()
+    }
+
+    /// Renders into `target` from now on (a new size or device): the next frame draws it whole.
+    pub fn set_target(&mut self, target: RenderTarget) {
+        self.target = target;
+        self.rendered_generation = None;
+        self.damage.reset();
+    }
+
+    /// The next frame redraws the whole output.
+    pub fn damage_all(&mut self) {
+        self.rendered_generation = None;
+        self.damage.reset();
     }
 }
 

@@ -46,6 +46,7 @@ impl Weft {
             last_present: None,
             rendered_generation: None,
             device,
+            damage: Default::default(),
         });
         self.damage();
         Ok(self.outputs.len() - 1)
@@ -84,8 +85,7 @@ impl Weft {
         let old_mode = slot.output.current_mode();
         slot.spec.width = width;
         slot.spec.height = height;
-        slot.target = target;
-        slot.rendered_generation = None;
+        slot.set_target(target);
         let mode = Mode {
             size: (width as i32, height as i32).into(),
             refresh: slot.spec.refresh_mhz as i32,

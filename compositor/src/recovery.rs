@@ -49,8 +49,7 @@ impl Weft {
         self.renderer = renderer;
         let primary_outputs = self.outputs.iter_mut().filter(|s| s.device.is_none());
         for (slot, target) in primary_outputs.zip(targets) {
-            slot.target = target;
-            slot.rendered_generation = None;
+            slot.set_target(target);
         }
         let surfaces = self.replan_all();
         self.render_generation += 1;

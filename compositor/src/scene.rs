@@ -7,30 +7,41 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, Rectangle};
 use smithay::wayland::compositor::{with_surface_tree_upward, TraversalAction};
 
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use smithay::backend::renderer::utils::{RendererSurfaceState, SurfaceView};
+use smithay::utils::Buffer as BufferCoord;
+
+use crate::damage::tracker::{Element, OutputDamage};
+use crate::damage::OutputRect;
 use crate::devices::DeviceId;
 use crate::import::cache::Drawable;
 use crate::render::{DrawItem, Fill, Rect, YuvParams};
 use crate::state::Weft;
-use crate::surface::with_content;
+use crate::surface::{with_content, SurfaceContent};
 
-/// A surface drawn in a frame (for frame callbacks and presentation feedback).
-pub struct Drawn {
-    pub surface: WlSurface,
-    pub zero_copy: bool,
+/// What an output shows: draw items back to front, each with its damage-tracking element, and
+/// every surface of every window on it (for frame callbacks and presentation feedback).
+#[derive(Default)]
+pub struct Scene {
+    pub items: Vec<DrawItem>,
+    pub elements: Vec<Element>,
+    pub surfaces: Vec<WlSurface>,
 }
 
 impl Weft {
-    /// Draw items for the output at `index`, plus every surface of every window shown on it.
-    pub fn scene(&self, index: usize) -> (Vec<DrawItem>, Vec<WlSurface>) {
+    /// The scene of the output at `index`; elements carry their content damage since that output's
+    /// last frame.
+    pub fn scene(&self, index: usize) -> Scene {
         let Some(slot) = self.outputs.get(index) else {
-            return (Vec::new(), Vec::new());
+            return Scene::default();
         };
         let out_geo = self
             .space
             .output_geometry(&slot.output)
             .unwrap_or_else(|| Rectangle::from_size(slot.logical_size()));
-        let mut items = Vec::new();
-        let mut surfaces = Vec::new();
+        let mut scene = Scene::default();
         let yuv = self.importer.policy.yuv;
         // The first render device's content is the surface's own; a secondary device's is its view.
         let device = slot
@@ -49,38 +60,35 @@ impl Weft {
             push_tree(
                 toplevel.wl_surface(),
                 origin,
-                (yuv, device),
-                &mut items,
-                &mut surfaces,
+                (yuv, device, &slot.damage),
+                &mut scene,
             );
             push_popups(
                 window,
                 toplevel.wl_surface(),
                 origin,
-                (yuv, device),
-                &mut items,
-                &mut surfaces,
+                (yuv, device, &slot.damage),
+                &mut scene,
             );
         }
-        (items, surfaces)
+        scene
     }
 }
 
-/// How content is drawn: the Y′CbCr conversion, and which render device's content (`None`: the
-/// first device's).
-type DrawWith<'a> = (YuvParams, Option<&'a DeviceId>);
+/// How content is drawn: the Y′CbCr conversion, which render device's content (`None`: the
+/// first device's), and the output's damage tracker (what it drew last).
+type DrawWith<'a> = (YuvParams, Option<&'a DeviceId>, &'a OutputDamage);
 
 fn push_popups(
     window: &Window,
     root: &WlSurface,
     origin: Point<i32, Logical>,
     with: DrawWith<'_>,
-    items: &mut Vec<DrawItem>,
-    surfaces: &mut Vec<WlSurface>,
+    scene: &mut Scene,
 ) {
     for (popup, offset) in PopupManager::popups_for_surface(root) {
         let at = origin + window.geometry().loc + offset - popup.geometry().loc;
-        push_tree(popup.wl_surface(), at, with, items, surfaces);
+        push_tree(popup.wl_surface(), at, with, scene);
     }
 }
 
@@ -88,9 +96,8 @@ fn push_popups(
 fn push_tree(
     root: &WlSurface,
     origin: Point<i32, Logical>,
-    (yuv, device): DrawWith<'_>,
-    items: &mut Vec<DrawItem>,
-    surfaces: &mut Vec<WlSurface>,
+    (yuv, device, tracker): DrawWith<'_>,
+    scene: &mut Scene,
 ) {
     // "upward" walks each level in stacking order, bottom first: back to front.
     with_surface_tree_upward(
@@ -124,11 +131,12 @@ fn push_tree(
             };
             let item = with_content(states, |c| {
                 if let Some(color) = c.solid {
-                    return Some(DrawItem {
+                    let item = DrawItem {
                         dst,
                         fill: Fill::Solid(color),
                         alpha: 1.0,
-                    });
+                    };
+                    return Some((item, element(c, &rs, &view, pos, true, tracker)));
                 }
                 let mut src = Rect {
                     x: (view.src.loc.x * scale) as f32,
@@ -170,17 +178,121 @@ fn push_tree(
                         opaque: c.opaque,
                     },
                 };
-                Some(DrawItem {
+                let item = DrawItem {
                     dst,
                     fill,
                     alpha: 1.0,
-                })
+                };
+                let whole = import.as_ref().is_some_and(|i| i.y_invert);
+                Some((item, element(c, &rs, &view, pos, whole, tracker)))
             });
-            if let Some(item) = item {
-                items.push(item);
+            if let Some((item, mut element)) = item {
+                element.look = look(&item, yuv);
+                scene.items.push(item);
+                scene.elements.push(element);
             }
-            surfaces.push(surface.clone());
+            scene.surfaces.push(surface.clone());
         },
         |_, _, _| true,
     );
+}
+
+/// The damage-tracking element of a surface drawn at `pos` (its `look` is filled in by the
+    /// caller): its content damage since the tracker's last frame, mapped from buffer coordinates
+    /// through scale, transform and viewport into output pixels (`whole`: the whole surface).
+fn element(
+        c: &SurfaceContent,
+        rs: &RendererSurfaceState,
+        view: &SurfaceView,
+        pos: Point<i32, Logical>,
+        whole: bool,
+        tracker: &OutputDamage,
+    ) -> Element {
+        let dst = Rectangle::<f64, Logical>::new(pos.to_f64(), view.dst.to_f64());
+        let out = |r: Rectangle<f64, Logical>| -> OutputRect {
+            let x0 = r.loc.x.floor() as i32;
+            let y0 = r.loc.y.floor() as i32;
+            let x1 = (r.loc.x + r.size.w).ceil() as i32;
+            let y1 = (r.loc.y + r.size.h).ceil() as i32;
+            Rectangle::new((x0, y0).into(), (x1 - x0, y1 - y0).into())
+        };
+        let content = if whole {
+            None
+        } else {
+            c.damage
+                .since(tracker.last_serial(c.id()))
+                .map(|rects| buffer_to_output(&rects, rs, view, dst).map(out).collect())
+        };
+        Element {
+            key: c.id(),
+            dst: out(dst),
+            look: 0,
+            serial: c.damage.serial(),
+            content,
+        }
+}
+
+/// Buffer-coordinate damage as rectangles of the output, for a surface whose viewport destination
+/// is `dst` there.
+fn buffer_to_output<'a>(
+    rects: &'a [Rectangle<i32, BufferCoord>],
+    rs: &RendererSurfaceState,
+    view: &'a SurfaceView,
+    dst: Rectangle<f64, Logical>,
+) -> impl Iterator<Item = Rectangle<f64, Logical>> + 'a {
+    let scale = rs.buffer_scale().max(1);
+    let transform = rs.buffer_transform();
+    let size = rs
+        .buffer_size()
+        .unwrap_or_default()
+        .to_buffer(scale, transform)
+        .to_f64();
+    let src = view.src;
+    let (sx, sy) = (dst.size.w / src.size.w, dst.size.h / src.size.h);
+    rects.iter().filter_map(move |r| {
+        let local = r.to_f64().to_logical(f64::from(scale), transform, &size);
+        let i = local.intersection(src)?;
+        Some(Rectangle::new(
+            (
+                dst.loc.x + (i.loc.x - src.loc.x) * sx,
+                dst.loc.y + (i.loc.y - src.loc.y) * sy,
+            )
+                .into(),
+            (i.size.w * sx, i.size.h * sy).into(),
+        ))
+    })
+}
+
+/// A hash of how `item` is drawn beyond its content: what it samples, from where, to where, how.
+fn look(item: &DrawItem, yuv: YuvParams) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    let rect = |h: &mut std::hash::DefaultHasher, r: &Rect| {
+        for v in [r.x, r.y, r.w, r.h] {
+            v.to_bits().hash(h);
+        }
+    };
+    rect(&mut h, &item.dst);
+    item.alpha.to_bits().hash(&mut h);
+    match &item.fill {
+        Fill::Texture {
+            texture,
+            src,
+            opaque,
+        } => {
+            (0u8, Arc::as_ptr(texture) as usize, *opaque).hash(&mut h);
+            rect(&mut h, src);
+        }
+        Fill::Solid(c) => {
+            1u8.hash(&mut h);
+            for v in c {
+                v.to_bits().hash(&mut h);
+            }
+        }
+        Fill::Planar { source, src, .. } => {
+            (2u8, Arc::as_ptr(source) as usize).hash(&mut h);
+            format!("{yuv:?}").hash(&mut h);
+            rect(&mut h, src);
+        }
+    }
+    h.finish()
 }

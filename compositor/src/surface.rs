@@ -31,6 +31,7 @@ pub use crate::buffer::BufferInfo;
 use crate::import::cache::{Imported, Stage};
 use crate::import::Importer;
 use crate::render::{vk, Renderer, Texture, UploadRect};
+use crate::damage::log::DamageLog;
 use crate::uploads::{StagedUpload, UploadQueue};
 
 /// Per-surface content and introspection state (in the surface's data map). Geometry (viewport
@@ -86,6 +87,9 @@ pub struct SurfaceContent {
     texture_charge: Option<Charge>,
     /// A wl_shm upload too large for one event-loop turn, in progress ([`crate::uploads`]).
     pub staged: Option<StagedUpload>,
+    /// Every change of what the surface shows, with its damage (read by each output's
+    /// [`crate::damage::tracker`]).
+    pub damage: DamageLog,
 }
 
 impl SurfaceContent {
@@ -118,8 +122,14 @@ impl SurfaceContent {
         self.set_path(self.rung, Some(reason));
     }
 
+    /// weft's id of the surface (0 before its first commit).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Shows a staged upload's texture, now complete ([`crate::uploads`]).
     pub fn finish_staged(&mut self, job: StagedUpload) {
+        self.damage.changed(None);
         self.texture = Some(job.texture);
         self.texture_charge = job.charge;
         self.solid = None;
@@ -137,6 +147,7 @@ impl SurfaceContent {
 
     /// Shows nothing: the client's buffer was refused (over its budget).
     fn refuse(&mut self, why: String) {
+        self.damage.changed(None);
         self.texture = None;
         self.texture_charge = None;
         self.staged = None;
@@ -258,6 +269,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
         // A newer commit supersedes any upload still in slices; the texture shown then lacks that
         // commit's damage too, so this one is copied whole.
         let superseded = content.staged.take().is_some();
+        let mut shown_damage = None;
         match rs.buffer() {
             None => {
                 content.buffer = None;
@@ -276,12 +288,17 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
                         .copied()
                         .collect()
                 };
+                let new_buffer = content.last_buffer != buffer_id;
+                // A new buffer with no damage (WLCS attaches such) is redrawn whole.
+                if !superseded && !(new_buffer && damage.is_empty()) {
+                    shown_damage = Some(damage.clone());
+                }
                 let shm = ShmCommit {
                     surface,
                     states,
                     commit,
                     damage: &damage,
-                    new_buffer: content.last_buffer != buffer_id,
+                    new_buffer,
                 };
                 attach_buffer(ctx, content, buffer, &shm);
             }
@@ -289,6 +306,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
         content.commit_cpu_ns += thread_cpu_ns().saturating_sub(started);
         content.commit_wall_ns += wall.elapsed().as_nanos() as u64;
         content.copied_bytes_per_frame = content.uploaded_bytes - uploaded_before;
+        content.damage.changed(shown_damage);
         content.last_commit = Some(commit);
         content.last_buffer = buffer_id;
         true

@@ -3,7 +3,7 @@
 
 use ash::vk;
 
-use super::{RenderTarget, Renderer};
+use super::{RenderTarget, Renderer, TARGET_LAYOUT_AFTER_RENDER};
 use crate::render::draw::{DrawItem, Fill, Rect};
 use crate::render::foreign::ForeignUse;
 use crate::render::memory::color_range;
@@ -11,23 +11,35 @@ use crate::render::pipeline::{PushConstants, QuadPush};
 use crate::render::{FrameStats, RenderError};
 
 impl Renderer {
-    /// Renders `items` over `clear` into `target`; with `readback`, returns the frame as tightly packed
-    /// RGBA rows.
+    /// Redraws `damage` (rectangles of the target, redrawn over `clear`; the rest keeps what the
+    /// last frame left) with `items`; with `readback`, returns the whole frame as tightly packed
+    /// RGBA rows. A target never drawn is drawn whole whatever `damage` says.
     pub fn render(
         &mut self,
         target: &RenderTarget,
         clear: [f32; 4],
         items: &[DrawItem],
+        damage: &[vk::Rect2D],
         readback: bool,
     ) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
+        let whole = [target.area()];
+        let damage = if target.drawn.get() { damage } else { &whole };
         let stats = FrameStats {
             quads: items.len() as u32,
             uploaded_bytes: self.staging_used,
+            damaged_pixels: damage
+                .iter()
+                .map(|r| u64::from(r.extent.width) * u64::from(r.extent.height))
+                .sum(),
         };
+        if damage.is_empty() && !readback {
+            return Ok((stats, None));
+        }
         if readback {
             self.ensure_readback(target)?;
         }
-        self.submit_and_wait(Some((target, clear)), Some(items), readback.then_some(()))?;
+        let frame = (!damage.is_empty()).then_some((target, clear, items, damage));
+        self.submit_and_wait(frame, readback.then_some(target))?;
         let pixels = if readback {
             Some(self.read_pixels(target)?)
         } else {
@@ -39,9 +51,8 @@ impl Renderer {
     /// Records pending uploads, then (optionally) a frame and a readback; submits and waits.
     pub(super) fn submit_and_wait(
         &mut self,
-        frame: Option<(&RenderTarget, [f32; 4])>,
-        items: Option<&[DrawItem]>,
-        readback: Option<()>,
+        frame: Option<(&RenderTarget, [f32; 4], &[DrawItem], &[vk::Rect2D])>,
+        readback: Option<&RenderTarget>,
     ) -> Result<(), RenderError> {
         let cmd = self.cmd;
         // Every path ends in a fence wait (submit_and_wait), so `cmd` is not pending.
@@ -51,19 +62,18 @@ impl Renderer {
         let pending = self.record_uploads(cmd);
         let device = self.device.clone();
         let d = &device.raw;
-        if let Some((target, clear)) = frame {
-            let items = items.unwrap_or(&[]);
+        if let Some((target, clear, items, damage)) = frame {
             let client_memory = ForeignUse::of(items);
             if !client_memory.is_empty() {
                 client_memory.acquire(d, cmd, self.foreign_families);
             }
-            self.record_frame(cmd, target, clear, items);
+            self.record_frame(cmd, target, clear, items, damage);
             if !client_memory.is_empty() {
                 client_memory.release(d, cmd, self.foreign_families);
             }
-            if readback.is_some() {
-                self.record_readback(cmd, target);
-            }
+        }
+        if let Some(target) = readback {
+            self.record_readback(cmd, target);
         }
         // SAFETY: recording started above on this command buffer.
         unsafe { d.end_command_buffer(cmd) }.map_err(RenderError::vk("vkEndCommandBuffer"))?;
@@ -82,39 +92,38 @@ impl Renderer {
         target: &RenderTarget,
         clear: [f32; 4],
         items: &[DrawItem],
+        damage: &[vk::Rect2D],
     ) {
         let d = &self.device.raw;
         let (w, h) = (target.width(), target.height());
+        // A target drawn before keeps its contents (only `damage` is redrawn): it stays in
+        // COLOR_ATTACHMENT_OPTIMAL between frames (readback and the window copy put it back).
+        let drawn = target.drawn.replace(true);
         image_barrier(
             d,
             cmd,
             target.image.raw,
-            vk::ImageLayout::UNDEFINED,
+            if drawn {
+                TARGET_LAYOUT_AFTER_RENDER
+            } else {
+                vk::ImageLayout::UNDEFINED
+            },
             vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
             (
-                vk::PipelineStageFlags2::COPY,
-                vk::AccessFlags2::TRANSFER_READ,
+                vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT | vk::PipelineStageFlags2::COPY,
+                vk::AccessFlags2::COLOR_ATTACHMENT_WRITE | vk::AccessFlags2::TRANSFER_READ,
             ),
             (
                 vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
-                vk::AccessFlags2::COLOR_ATTACHMENT_WRITE,
+                vk::AccessFlags2::COLOR_ATTACHMENT_WRITE | vk::AccessFlags2::COLOR_ATTACHMENT_READ,
             ),
         );
         let attachments = [vk::RenderingAttachmentInfo::default()
             .image_view(target.image.view)
             .image_layout(vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL)
-            .load_op(vk::AttachmentLoadOp::CLEAR)
-            .store_op(vk::AttachmentStoreOp::STORE)
-            .clear_value(vk::ClearValue {
-                color: vk::ClearColorValue { float32: clear },
-            })];
-        let area = vk::Rect2D {
-            offset: vk::Offset2D::default(),
-            extent: vk::Extent2D {
-                width: w,
-                height: h,
-            },
-        };
+            .load_op(vk::AttachmentLoadOp::LOAD)
+            .store_op(vk::AttachmentStoreOp::STORE)];
+        let area = bounds(damage);
         let rendering = vk::RenderingInfo::default()
             .render_area(area)
             .layer_count(1)
@@ -127,13 +136,52 @@ impl Renderer {
             min_depth: 0.0,
             max_depth: 1.0,
         };
+        let clear_attachment = [vk::ClearAttachment {
+            aspect_mask: vk::ImageAspectFlags::COLOR,
+            color_attachment: 0,
+            clear_value: vk::ClearValue {
+                color: vk::ClearColorValue { float32: clear },
+            },
+        }];
         // SAFETY: the target is in COLOR_ATTACHMENT_OPTIMAL (barrier above); the pipeline was built for
         // TARGET_FORMAT; every texture bound is in SHADER_READ_ONLY_OPTIMAL (uploads end there and
-        // items only reference initialized textures, checked below).
+        // items only reference initialized textures, checked below); every damage rectangle lies in
+        // the render area (their bounds).
         unsafe {
             d.cmd_begin_rendering(cmd, &rendering);
             d.cmd_set_viewport(cmd, 0, &[viewport]);
-            d.cmd_set_scissor(cmd, 0, &[area]);
+            for rect in damage {
+                d.cmd_clear_attachments(
+                    cmd,
+                    &clear_attachment,
+                    &[vk::ClearRect {
+                        rect: *rect,
+                        base_array_layer: 0,
+                        layer_count: 1,
+                    }],
+                );
+                d.cmd_set_scissor(cmd, 0, &[*rect]);
+                let within = items.iter().filter(|i| overlaps(&i.dst, rect));
+                self.record_items(cmd, within, w, h);
+            }
+            d.cmd_end_rendering(cmd);
+        }
+    }
+
+    /// Records the draws of `items` (inside a rendering pass, viewport and scissor set).
+    ///
+    /// # Safety
+    /// `cmd` is recording inside a rendering pass on a target of `w`×`h` in TARGET_FORMAT.
+    unsafe fn record_items<'a>(
+        &self,
+        cmd: vk::CommandBuffer,
+        items: impl Iterator<Item = &'a DrawItem>,
+        w: u32,
+        h: u32,
+    ) {
+        let d = &self.device.raw;
+        // SAFETY: as the caller promises; descriptor sets and push constants match the pipelines.
+        unsafe {
             let mut bound = vk::Pipeline::null();
             for item in items {
                 if let Fill::Planar { source, src, yuv } = &item.fill {
@@ -196,7 +244,6 @@ impl Renderer {
                 );
                 d.cmd_draw(cmd, 4, 1, 0, 0);
             }
-            d.cmd_end_rendering(cmd);
         }
     }
 
@@ -236,6 +283,43 @@ impl Renderer {
             Fill::Planar { .. } => (None, push),
         }
     }
+}
+
+/// The bounding box of `rects` (none: an empty one).
+fn bounds(rects: &[vk::Rect2D]) -> vk::Rect2D {
+    let mut it = rects.iter();
+    let Some(first) = it.next() else {
+        return vk::Rect2D::default();
+    };
+    let end = |r: &vk::Rect2D| {
+        (
+            r.offset.x + r.extent.width as i32,
+            r.offset.y + r.extent.height as i32,
+        )
+    };
+    let (mut x0, mut y0) = (first.offset.x, first.offset.y);
+    let (mut x1, mut y1) = end(first);
+    for r in it {
+        x0 = x0.min(r.offset.x);
+        y0 = y0.min(r.offset.y);
+        let (ex, ey) = end(r);
+        x1 = x1.max(ex);
+        y1 = y1.max(ey);
+    }
+    vk::Rect2D {
+        offset: vk::Offset2D { x: x0, y: y0 },
+        extent: vk::Extent2D {
+            width: (x1 - x0) as u32,
+            height: (y1 - y0) as u32,
+        },
+    }
+}
+
+/// Whether `r` (output pixels, fractional) touches the pixels of `rect`.
+fn overlaps(r: &Rect, rect: &vk::Rect2D) -> bool {
+    let (x0, y0) = (rect.offset.x as f32, rect.offset.y as f32);
+    let (x1, y1) = (x0 + rect.extent.width as f32, y0 + rect.extent.height as f32);
+    r.x < x1 && r.x + r.w > x0 && r.y < y1 && r.y + r.h > y0
 }
 
 /// `r` (output pixels) in normalized device coordinates of a `w`×`h` target.

@@ -1,8 +1,8 @@
 //! The compositing renderer: uploads ([`upload`]), a frame of quads into an offscreen target
 //! ([`frame`]), optional readback ([`readback`]).
 //!
-//! Frames are synchronous: `render` submits one command buffer and waits for its fence before
-//! returning. That keeps every resource's lifetime trivially safe (nothing is in flight between
+//! A frame redraws only its damage (the target keeps the rest). Frames are synchronous: `render`
+//! submits one command buffer and waits for its fence before returning. That keeps every resource's lifetime trivially safe (nothing is in flight between
 //! calls) and costs little headless; the KMS backend will pipeline frames behind the same interface.
 
 use std::sync::Arc;
@@ -35,6 +35,8 @@ pub const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout = vk::ImageLayout::COLOR_A
 /// An offscreen render target (one per output in the headless backend).
 pub struct RenderTarget {
     image: Image,
+    /// Whether a frame drew it (its contents are then kept: frames redraw only their damage).
+    drawn: std::cell::Cell<bool>,
 }
 
 impl RenderTarget {
@@ -50,6 +52,16 @@ impl RenderTarget {
     pub fn height(&self) -> u32 {
         self.image.height
     }
+    /// The whole target.
+    pub fn area(&self) -> vk::Rect2D {
+        vk::Rect2D {
+            offset: vk::Offset2D::default(),
+            extent: vk::Extent2D {
+                width: self.width(),
+                height: self.height(),
+            },
+        }
+    }
 }
 
 /// Counters a frame reports, for introspection and benchmarks.
@@ -57,6 +69,8 @@ impl RenderTarget {
 pub struct FrameStats {
     pub quads: u32,
     pub uploaded_bytes: u64,
+    /// Pixels redrawn (the damage; 0 when nothing changed).
+    pub damaged_pixels: u64,
 }
 
 pub struct Renderer {
@@ -189,6 +203,7 @@ impl Renderer {
                 TARGET_FORMAT,
                 vk::ImageUsageFlags::COLOR_ATTACHMENT | vk::ImageUsageFlags::TRANSFER_SRC,
             )?,
+            drawn: std::cell::Cell::new(false),
         })
     }
 }

@@ -108,7 +108,7 @@ impl Renderer {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.submit_and_wait(None, None, None)
+        self.submit_and_wait(None, None)
     }
 
     /// Reserves `bytes` (4-byte aligned) in this frame's staging buffer. When it is full, the
@@ -123,7 +123,7 @@ impl Renderer {
             return Ok(start);
         }
         if !self.pending.is_empty() {
-            self.submit_and_wait(None, None, None)?;
+            self.submit_and_wait(None, None)?;
         }
         if bytes > cap {
             let new_cap = bytes.next_power_of_two().max(1 << 20);
