@@ -140,6 +140,10 @@ enum MsgWhat {
         #[arg(long)]
         count: Option<u32>,
     },
+    /// Make the next frame of OUTPUT (every output when omitted) redraw it whole, not only its damage.
+    Redraw {
+        output: Option<String>,
+    },
     /// Write what OUTPUT shows to FILE as an 8-bit RGBA PNG.
     Screenshot {
         output: String,
@@ -279,6 +283,9 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
                 .context("faults: device-lost, import-allocation")?,
             count: *count,
         },
+        MsgWhat::Redraw { output } => Request::Redraw {
+            output: output.clone(),
+        },
         MsgWhat::Screenshot { output, file } => Request::Screenshot {
             output: output.clone(),
             path: absolute(file)?.to_string_lossy().into_owned(),
@@ -301,6 +308,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
                 "y",
                 "frames",
                 "rendered",
+                "damaged_pixels",
             ],
         ),
         MsgWhat::Surfaces => print_surfaces(&data),
@@ -309,6 +317,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::Imports
         | MsgWhat::ImportPolicy { .. }
         | MsgWhat::InvalidateImports
+        | MsgWhat::Redraw { .. }
         | MsgWhat::InjectFault { .. } => {
             println!("{}", serde_json::to_string_pretty(&data)?)
         }

@@ -80,7 +80,10 @@ impl Weft {
                     report.rendered = stats.damaged_pixels > 0;
                     report.stats = stats;
                     if let Some(slot) = self.outputs.get_mut(index) {
-                        slot.rendered += u64::from(report.rendered);
+                        if report.rendered {
+                            slot.rendered += 1;
+                            slot.damaged_pixels = stats.damaged_pixels;
+                        }
                         slot.rendered_generation = Some(generation);
                     }
                 }

@@ -63,6 +63,8 @@ pub struct OutputSlot {
     pub device: Option<usize>,
     /// What `target` shows, for the next frame's damage.
     pub damage: OutputDamage,
+    /// Pixels the last rendered frame redrew.
+    pub damaged_pixels: u64,
 }
 
 impl OutputSlot {

@@ -47,6 +47,7 @@ impl Weft {
             rendered_generation: None,
             device,
             damage: Default::default(),
+            damaged_pixels: 0,
         });
         self.damage();
         Ok(self.outputs.len() - 1)

@@ -198,38 +198,38 @@ fn push_tree(
 }
 
 /// The damage-tracking element of a surface drawn at `pos` (its `look` is filled in by the
-    /// caller): its content damage since the tracker's last frame, mapped from buffer coordinates
-    /// through scale, transform and viewport into output pixels (`whole`: the whole surface).
+/// caller): its content damage since the tracker's last frame, mapped from buffer coordinates
+/// through scale, transform and viewport into output pixels (`whole`: the whole surface).
 fn element(
-        c: &SurfaceContent,
-        rs: &RendererSurfaceState,
-        view: &SurfaceView,
-        pos: Point<i32, Logical>,
-        whole: bool,
-        tracker: &OutputDamage,
-    ) -> Element {
-        let dst = Rectangle::<f64, Logical>::new(pos.to_f64(), view.dst.to_f64());
-        let out = |r: Rectangle<f64, Logical>| -> OutputRect {
-            let x0 = r.loc.x.floor() as i32;
-            let y0 = r.loc.y.floor() as i32;
-            let x1 = (r.loc.x + r.size.w).ceil() as i32;
-            let y1 = (r.loc.y + r.size.h).ceil() as i32;
-            Rectangle::new((x0, y0).into(), (x1 - x0, y1 - y0).into())
-        };
-        let content = if whole {
-            None
-        } else {
-            c.damage
-                .since(tracker.last_serial(c.id()))
-                .map(|rects| buffer_to_output(&rects, rs, view, dst).map(out).collect())
-        };
-        Element {
-            key: c.id(),
-            dst: out(dst),
-            look: 0,
-            serial: c.damage.serial(),
-            content,
-        }
+    c: &SurfaceContent,
+    rs: &RendererSurfaceState,
+    view: &SurfaceView,
+    pos: Point<i32, Logical>,
+    whole: bool,
+    tracker: &OutputDamage,
+) -> Element {
+    let dst = Rectangle::<f64, Logical>::new(pos.to_f64(), view.dst.to_f64());
+    let out = |r: Rectangle<f64, Logical>| -> OutputRect {
+        let x0 = r.loc.x.floor() as i32;
+        let y0 = r.loc.y.floor() as i32;
+        let x1 = (r.loc.x + r.size.w).ceil() as i32;
+        let y1 = (r.loc.y + r.size.h).ceil() as i32;
+        Rectangle::new((x0, y0).into(), (x1 - x0, y1 - y0).into())
+    };
+    let content = if whole {
+        None
+    } else {
+        c.damage
+            .since(tracker.last_serial(c.id()))
+            .map(|rects| buffer_to_output(&rects, rs, view, dst).map(out).collect())
+    };
+    Element {
+        key: c.id(),
+        dst: out(dst),
+        look: 0,
+        serial: c.damage.serial(),
+        content,
+    }
 }
 
 /// Buffer-coordinate damage as rectangles of the output, for a surface whose viewport destination
@@ -249,8 +249,17 @@ fn buffer_to_output<'a>(
         .to_f64();
     let src = view.src;
     let (sx, sy) = (dst.size.w / src.size.w, dst.size.h / src.size.h);
+    // Scaled content is filtered: a changed texel also changes the output pixels its neighbours'
+    // samples reach, so the damage grows by a texel on each side.
+    let pad = if (sx, sy, scale) == (1.0, 1.0, 1) {
+        0.0
+    } else {
+        1.0 / f64::from(scale)
+    };
     rects.iter().filter_map(move |r| {
-        let local = r.to_f64().to_logical(f64::from(scale), transform, &size);
+        let mut local = r.to_f64().to_logical(f64::from(scale), transform, &size);
+        local.loc -= (pad, pad).into();
+        local.size += (2.0 * pad, 2.0 * pad).into();
         let i = local.intersection(src)?;
         Some(Rectangle::new(
             (

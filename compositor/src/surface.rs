@@ -28,10 +28,10 @@ use tracing::{debug, info, warn};
 
 use crate::budget::{Charge, ClientBudget, Resource};
 pub use crate::buffer::BufferInfo;
+use crate::damage::log::DamageLog;
 use crate::import::cache::{Imported, Stage};
 use crate::import::Importer;
 use crate::render::{vk, Renderer, Texture, UploadRect};
-use crate::damage::log::DamageLog;
 use crate::uploads::{StagedUpload, UploadQueue};
 
 /// Per-surface content and introspection state (in the surface's data map). Geometry (viewport
@@ -290,7 +290,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
                 };
                 let new_buffer = content.last_buffer != buffer_id;
                 // A new buffer with no damage (WLCS attaches such) is redrawn whole.
-                if !superseded && !(new_buffer && damage.is_empty()) {
+                if !(superseded || new_buffer && damage.is_empty()) {
                     shown_damage = Some(damage.clone());
                 }
                 let shm = ShmCommit {

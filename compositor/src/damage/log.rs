@@ -81,7 +81,11 @@ mod tests {
         for i in 0..KEEP as i32 {
             log.changed(Some(vec![r(10 + i)]));
         }
-        assert_eq!(log.since(Some(3)), None, "forgotten changes are the whole buffer");
+        assert_eq!(
+            log.since(Some(3)),
+            None,
+            "forgotten changes are the whole buffer"
+        );
         assert_eq!(log.since(Some(log.serial() - 1)).map(|v| v.len()), Some(1));
     }
 }

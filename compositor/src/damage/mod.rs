@@ -33,35 +33,43 @@ pub fn simplify(mut rects: Vec<OutputRect>, within: OutputRect) -> Vec<OutputRec
             return rects;
         }
         let area = |r: &OutputRect| i64::from(r.size.w) * i64::from(r.size.h);
-        let mut best = (0, 1, i64::MAX);
-        for i in 0..rects.len() {
-            for j in i + 1..rects.len() {
-                let u = rects[i].merge(rects[j]);
-                let extra = area(&u) - area(&rects[i]) - area(&rects[j]);
-                if extra < best.2 {
-                    best = (i, j, extra);
-                }
-            }
+        // The pair whose bounding box adds the least area.
+        let best = pairs(&rects)
+            .min_by_key(|(a, b)| area(&a.1.merge(*b.1)) - area(a.1) - area(b.1))
+            .map(|(a, b)| (a.0, b.0));
+        let Some((i, j)) = best else {
+            return rects;
+        };
+        let b = rects.swap_remove(j);
+        if let Some(a) = rects.get_mut(i) {
+            *a = a.merge(b);
         }
-        let b = rects.swap_remove(best.1);
-        rects[best.0] = rects[best.0].merge(b);
     }
+}
+
+/// Every pair (i < j) of `rects`, with their indices.
+fn pairs(
+    rects: &[OutputRect],
+) -> impl Iterator<Item = ((usize, &OutputRect), (usize, &OutputRect))> {
+    rects
+        .iter()
+        .enumerate()
+        .flat_map(move |a| rects.iter().enumerate().skip(a.0 + 1).map(move |b| (a, b)))
 }
 
 /// Replaces overlapping rectangles by their bounding box until none overlap.
 fn merge_overlapping(rects: &mut Vec<OutputRect>) {
-    let mut merged = true;
-    while merged {
-        merged = false;
-        'outer: for i in 0..rects.len() {
-            for j in i + 1..rects.len() {
-                if rects[i].overlaps(rects[j]) {
-                    let b = rects.swap_remove(j);
-                    rects[i] = rects[i].merge(b);
-                    merged = true;
-                    break 'outer;
-                }
-            }
+    loop {
+        let overlapping = pairs(rects)
+            .find(|(a, b)| a.1.overlaps(*b.1))
+            .map(|(a, b)| (a.0, b.0));
+        let Some((i, j)) = overlapping else {
+            return;
+        };
+        // j > i, so removing j leaves i where it was.
+        let b = rects.swap_remove(j);
+        if let Some(a) = rects.get_mut(i) {
+            *a = a.merge(b);
         }
     }
 }

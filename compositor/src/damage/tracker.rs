@@ -93,7 +93,9 @@ impl OutputDamage {
                     }
                     Some(d) if d.serial != e.serial => match &e.content {
                         None => damage.push(e.dst),
-                        Some(rects) => damage.extend(rects.iter().filter_map(|r| r.intersection(e.dst))),
+                        Some(rects) => {
+                            damage.extend(rects.iter().filter_map(|r| r.intersection(e.dst)))
+                        }
                     },
                     Some(_) => {}
                 }
@@ -142,9 +144,11 @@ mod tests {
         }
     }
 
-
     fn area(rects: &[OutputRect]) -> i64 {
-        rects.iter().map(|r| i64::from(r.size.w) * i64::from(r.size.h)).sum()
+        rects
+            .iter()
+            .map(|r| i64::from(r.size.w) * i64::from(r.size.h))
+            .sum()
     }
 
     #[test]
@@ -153,14 +157,24 @@ mod tests {
         let a = el(1, r(0, 0, 20, 20));
         let b = el(2, r(10, 10, 20, 20));
         let mut t = OutputDamage::default();
-        assert_eq!(t.frame(&[a.clone(), b.clone()], out), vec![out], "first frame");
-        assert!(t.frame(&[a.clone(), b.clone()], out).is_empty(), "nothing new");
+        assert_eq!(
+            t.frame(&[a.clone(), b.clone()], out),
+            vec![out],
+            "first frame"
+        );
+        assert!(
+            t.frame(&[a.clone(), b.clone()], out).is_empty(),
+            "nothing new"
+        );
 
         // Content damage of one element, clipped to it.
         let mut b2 = b.clone();
         b2.serial = 2;
         b2.content = Some(vec![r(12, 12, 4, 4), r(25, 25, 50, 50)]);
-        assert_eq!(t.frame(&[a.clone(), b2.clone()], out), vec![r(12, 12, 4, 4), r(25, 25, 5, 5)]);
+        assert_eq!(
+            t.frame(&[a.clone(), b2.clone()], out),
+            vec![r(12, 12, 4, 4), r(25, 25, 5, 5)]
+        );
         // A change whose damage is unknown redraws the element.
         let mut b3 = b2.clone();
         b3.serial = 3;
@@ -195,7 +209,13 @@ mod tests {
         let mut t = OutputDamage::default();
         t.frame(&[c.clone(), a.clone(), b.clone()], out);
         let d = t.frame(&[c.clone(), b.clone(), a.clone()], out);
-        assert!(d.iter().any(|x| x.contains_rect(r(20, 20, 10, 10))), "{d:?}");
-        assert!(!d.iter().any(|x| x.overlaps(c.dst)), "c stayed in place: {d:?}");
+        assert!(
+            d.iter().any(|x| x.contains_rect(r(20, 20, 10, 10))),
+            "{d:?}"
+        );
+        assert!(
+            !d.iter().any(|x| x.overlaps(c.dst)),
+            "c stayed in place: {d:?}"
+        );
     }
 }

@@ -16,6 +16,12 @@ pub enum Request {
         output: String,
         path: String,
     },
+    /// The next frame of `output` (every output when omitted) redraws it whole, not just its
+    /// damage (to compare the two, or to recover from a suspected damage bug).
+    Redraw {
+        #[serde(default)]
+        output: Option<String>,
+    },
     /// dma-buf import state: device caps, policy, cache hit/miss counters, remembered failures.
     Imports,
     /// Changes the import policy (each field only when given) and returns it: `disabled` rungs
@@ -81,6 +87,8 @@ pub struct OutputRecord {
     /// Frames presented (frame clock ticks) and frames actually rendered.
     pub frames: u64,
     pub rendered: u64,
+    /// Pixels the last rendered frame redrew (its damage).
+    pub damaged_pixels: u64,
     /// The device that composes this output (an id from `devices`).
     pub render_device: crate::devices::DeviceId,
 }

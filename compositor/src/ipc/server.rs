@@ -96,6 +96,19 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
         Request::Outputs => to_json(serde_json::to_value(outputs(state))),
         Request::Surfaces => to_json(serde_json::to_value(surfaces(state))),
         Request::Devices => Ok(devices(state)),
+        Request::Redraw { output } => {
+            let mut redrawn = Vec::new();
+            for slot in &mut state.outputs {
+                if output.as_ref().is_none_or(|o| *o == slot.name()) {
+                    slot.damage_all();
+                    redrawn.push(slot.name());
+                }
+            }
+            if redrawn.is_empty() {
+                return Err(format!("no output named {}", output.unwrap_or_default()));
+            }
+            Ok(serde_json::json!({ "redraw": redrawn }))
+        }
         Request::Screenshot { output, path } => {
             let index = state
                 .output_index(&output)
@@ -261,6 +274,7 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 y: loc.y,
                 frames: o.seq,
                 rendered: o.rendered,
+                damaged_pixels: o.damaged_pixels,
                 render_device: state.output_device(i),
             }
         })

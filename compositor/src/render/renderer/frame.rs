@@ -10,6 +10,9 @@ use crate::render::memory::color_range;
 use crate::render::pipeline::{PushConstants, QuadPush};
 use crate::render::{FrameStats, RenderError};
 
+/// What a submission draws: a target, its clear colour, the items, the damage to redraw.
+pub(super) type FrameWork<'a> = (&'a RenderTarget, [f32; 4], &'a [DrawItem], &'a [vk::Rect2D]);
+
 impl Renderer {
     /// Redraws `damage` (rectangles of the target, redrawn over `clear`; the rest keeps what the
     /// last frame left) with `items`; with `readback`, returns the whole frame as tightly packed
@@ -51,7 +54,7 @@ impl Renderer {
     /// Records pending uploads, then (optionally) a frame and a readback; submits and waits.
     pub(super) fn submit_and_wait(
         &mut self,
-        frame: Option<(&RenderTarget, [f32; 4], &[DrawItem], &[vk::Rect2D])>,
+        frame: Option<FrameWork<'_>>,
         readback: Option<&RenderTarget>,
     ) -> Result<(), RenderError> {
         let cmd = self.cmd;
@@ -318,7 +321,10 @@ fn bounds(rects: &[vk::Rect2D]) -> vk::Rect2D {
 /// Whether `r` (output pixels, fractional) touches the pixels of `rect`.
 fn overlaps(r: &Rect, rect: &vk::Rect2D) -> bool {
     let (x0, y0) = (rect.offset.x as f32, rect.offset.y as f32);
-    let (x1, y1) = (x0 + rect.extent.width as f32, y0 + rect.extent.height as f32);
+    let (x1, y1) = (
+        x0 + rect.extent.width as f32,
+        y0 + rect.extent.height as f32,
+    );
     r.x < x1 && r.x + r.w > x0 && r.y < y1 && r.y + r.h > y0
 }
 
