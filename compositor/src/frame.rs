@@ -72,6 +72,10 @@ impl Weft {
         let Some(name) = self.outputs.get(index).map(|o| o.name()) else {
             return report;
         };
+        // What completed frames kept goes (client buffers they read are released now).
+        if let Some((renderer, _)) = self.renderer_and_slot(index) {
+            renderer.retire();
+        }
         let generation = self.scene_generation;
         let rendered_generation = self.outputs.get(index).and_then(|o| o.rendered_generation);
         if rendered_generation != Some(generation) {

@@ -147,6 +147,11 @@ impl Weft {
         Some((renderer, slot))
     }
 
+    /// The renderer that composes output `index` (the first device's when there is no such output).
+    pub fn renderer_of(&self, index: usize) -> &Renderer {
+        self.renderer_for(self.outputs.get(index).and_then(|o| o.device))
+    }
+
     /// The renderer of render device `device` (see [`OutputSlot::device`]).
     fn renderer_for(&self, device: Option<usize>) -> &Renderer {
         device

@@ -135,6 +135,7 @@ fn push_tree(
                         dst,
                         fill: Fill::Solid(color),
                         alpha: 1.0,
+                        hold: None,
                     };
                     return Some((item, element(c, &rs, &view, pos, true, tracker)));
                 }
@@ -178,10 +179,18 @@ fn push_tree(
                         opaque: c.opaque,
                     },
                 };
+                // A zero-copy rung reads the client's buffer while the frame runs: its release
+                // waits for the frame (the ring keeps this until then).
+                let hold = import
+                    .as_ref()
+                    .filter(|i| i.rung.copies() == 0)
+                    .and_then(|_| rs.buffer().cloned())
+                    .map(|b| Arc::new(b) as Arc<dyn std::any::Any>);
                 let item = DrawItem {
                     dst,
                     fill,
                     alpha: 1.0,
+                    hold,
                 };
                 let whole = import.as_ref().is_some_and(|i| i.y_invert);
                 Some((item, element(c, &rs, &view, pos, whole, tracker)))

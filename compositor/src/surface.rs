@@ -516,6 +516,11 @@ pub(crate) fn stage_commit(
     match &imported.stage {
         None => Ok(0),
         Some(Stage::Cpu(stage)) => {
+            // The CPU rewrites memory the shader reads in place: frames in flight that read it
+            // finish first.
+            if let crate::import::cache::Drawable::Planar(source) = &imported.draw {
+                renderer.wait_reads(Arc::as_ptr(source).cast())?;
+            }
             let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
             let (y0, y1) = damage_rows(damage, stage.height());
             stage.copy_rows(y0, y1)

@@ -89,6 +89,10 @@ pub struct OutputRecord {
     pub rendered: u64,
     /// Pixels the last rendered frame redrew (its damage).
     pub damaged_pixels: u64,
+    /// Submissions of its render device not yet seen complete, and how often the CPU waited for
+    /// one that was still running (frames are not waited for: see docs/ARCHITECTURE.md).
+    pub frames_in_flight: usize,
+    pub gpu_waits: u64,
     /// The device that composes this output (an id from `devices`).
     pub render_device: crate::devices::DeviceId,
 }

@@ -275,6 +275,8 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 frames: o.seq,
                 rendered: o.rendered,
                 damaged_pixels: o.damaged_pixels,
+                frames_in_flight: state.renderer_of(i).in_flight(),
+                gpu_waits: state.renderer_of(i).blocked_waits(),
                 render_device: state.output_device(i),
             }
         })

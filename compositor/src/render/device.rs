@@ -311,6 +311,17 @@ impl Device {
         fence: vk::Fence,
         what: &str,
     ) -> Result<(), (&'static str, vk::Result)> {
+        self.submit(cmd, fence)?;
+        self.wait_and_reset(fence, what)
+            .map_err(|e| ("vkWaitForFences", e))
+    }
+
+    /// Submits `cmd` to the queue with `fence` (unsignalled), which signals when it completes.
+    pub fn submit(
+        &self,
+        cmd: vk::CommandBuffer,
+        fence: vk::Fence,
+    ) -> Result<(), (&'static str, vk::Result)> {
         if self.faults.device_lost() {
             return Err(("vkQueueSubmit", vk::Result::ERROR_DEVICE_LOST));
         }
@@ -319,9 +330,7 @@ impl Device {
         // SAFETY: `cmd` is fully recorded; the fence is unsignalled (every wait resets it); the
         // queue is only used from the thread that owns the renderer (and its swapchain).
         unsafe { self.raw.queue_submit(self.queue, &[submit], fence) }
-            .map_err(|e| ("vkQueueSubmit", e))?;
-        self.wait_and_reset(fence, what)
-            .map_err(|e| ("vkWaitForFences", e))
+            .map_err(|e| ("vkQueueSubmit", e))
     }
 
     /// Waits until `fence` signals, then resets it. Never gives up on a timeout: the fence guards

@@ -40,4 +40,7 @@ pub struct DrawItem {
     pub dst: Rect,
     pub fill: Fill,
     pub alpha: f32,
+    /// Kept alive while a frame that draws the item is in flight: the client buffer a zero-copy
+    /// fill reads in place, whose wl_buffer.release must wait until the GPU no longer reads it.
+    pub hold: Option<Arc<dyn std::any::Any>>,
 }

@@ -29,7 +29,7 @@ impl Renderer {
         let damage = if target.drawn.get() { damage } else { &whole };
         let stats = FrameStats {
             quads: items.len() as u32,
-            uploaded_bytes: self.staging_used,
+            uploaded_bytes: self.ring_staged(),
             damaged_pixels: damage
                 .iter()
                 .map(|r| u64::from(r.extent.width) * u64::from(r.extent.height))
@@ -42,8 +42,10 @@ impl Renderer {
             self.ensure_readback(target)?;
         }
         let frame = (!damage.is_empty()).then_some((target, clear, items, damage));
-        self.submit_and_wait(frame, readback.then_some(target))?;
+        let submitted = self.submit(frame, readback.then_some(target))?;
         let pixels = if readback {
+            // The one wait of a frame: its pixels are wanted now.
+            self.wait_slot(submitted)?;
             Some(self.read_pixels(target)?)
         } else {
             None
@@ -51,20 +53,22 @@ impl Renderer {
         Ok((stats, pixels))
     }
 
-    /// Records pending uploads, then (optionally) a frame and a readback; submits and waits.
-    pub(super) fn submit_and_wait(
+    /// Records the pending uploads, then (optionally) a frame and a readback, and submits them
+    /// without waiting ([`super::ring`]). Returns the slot submitted.
+    pub(super) fn submit(
         &mut self,
         frame: Option<FrameWork<'_>>,
         readback: Option<&RenderTarget>,
-    ) -> Result<(), RenderError> {
-        let cmd = self.cmd;
-        // Every path ends in a fence wait (submit_and_wait), so `cmd` is not pending.
+    ) -> Result<usize, RenderError> {
+        let cmd = self.slot().cmd;
+        // The current slot is never in flight (`submit_current` waits before moving on to it).
         self.device
             .begin_one_shot(cmd)
             .map_err(|(call, e)| RenderError::Vk(call, e))?;
-        let pending = self.record_uploads(cmd);
+        let uploads = self.record_uploads(cmd);
         let device = self.device.clone();
         let d = &device.raw;
+        let mut keep = Vec::new();
         if let Some((target, clear, items, damage)) = frame {
             let client_memory = ForeignUse::of(items);
             if !client_memory.is_empty() {
@@ -74,19 +78,15 @@ impl Renderer {
             if !client_memory.is_empty() {
                 client_memory.release(d, cmd, self.foreign_families);
             }
+            keep = items.to_vec();
         }
         if let Some(target) = readback {
             self.record_readback(cmd, target);
         }
         // SAFETY: recording started above on this command buffer.
         unsafe { d.end_command_buffer(cmd) }.map_err(RenderError::vk("vkEndCommandBuffer"))?;
-        self.device
-            .submit_and_wait(cmd, self.fence, "frame")
-            .map_err(|(call, e)| RenderError::Vk(call, e))?;
-        // Uploads are done: their textures may now be dropped by their owners.
-        drop(pending);
-        self.staging_used = 0;
-        Ok(())
+        let target = frame.map(|f| f.0).or(readback).map(|t| t.image.clone());
+        self.submit_current(keep, target, uploads)
     }
 
     fn record_frame(

@@ -1,9 +1,8 @@
 //! The compositing renderer: uploads ([`upload`]), a frame of quads into an offscreen target
-//! ([`frame`]), optional readback ([`readback`]).
+//! ([`frame`]), optional readback ([`readback`]), frames in flight ([`ring`]).
 //!
-//! A frame redraws only its damage (the target keeps the rest). Frames are synchronous: `render`
-//! submits one command buffer and waits for its fence before returning. That keeps every resource's lifetime trivially safe (nothing is in flight between
-//! calls) and costs little headless; the KMS backend will pipeline frames behind the same interface.
+//! A frame redraws only its damage (the target keeps the rest) and is not waited for: the ring
+//! keeps up to three submissions in flight, each holding what it reads until its fence signals.
 
 use std::sync::Arc;
 
@@ -21,8 +20,10 @@ use super::RenderError;
 
 mod frame;
 mod readback;
+mod ring;
 mod upload;
 
+use self::ring::{FrameSlot, FRAMES_IN_FLIGHT};
 use self::upload::PendingUpload;
 pub use self::upload::UploadRect;
 
@@ -34,7 +35,8 @@ pub const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout = vk::ImageLayout::COLOR_A
 
 /// An offscreen render target (one per output in the headless backend).
 pub struct RenderTarget {
-    image: Image,
+    /// Shared with the frames in flight that draw into it ([`ring`]), so it outlives them.
+    image: Arc<Image>,
     /// Whether a frame drew it (its contents are then kept: frames redraw only their damage).
     drawn: std::cell::Cell<bool>,
 }
@@ -78,10 +80,11 @@ pub struct Renderer {
     pipeline: QuadPipeline,
     planar: PlanarPipeline,
     cmd_pool: vk::CommandPool,
-    cmd: vk::CommandBuffer,
-    fence: vk::Fence,
-    staging: Option<HostBuffer>,
-    staging_used: u64,
+    /// Submissions in flight and the one being recorded (`ring[current]`).
+    ring: Vec<FrameSlot>,
+    current: usize,
+    blocked_waits: u64,
+    /// Uploads queued for the next submission (staged in `ring[current]`'s staging buffer).
     pending: Vec<PendingUpload>,
     readback: Option<HostBuffer>,
     /// Bound for solid quads, whose pipeline still expects a descriptor set.
@@ -118,20 +121,21 @@ impl Renderer {
         let alloc = vk::CommandBufferAllocateInfo::default()
             .command_pool(cmd_pool)
             .level(vk::CommandBufferLevel::PRIMARY)
-            .command_buffer_count(1);
+            .command_buffer_count(FRAMES_IN_FLIGHT as u32);
         // SAFETY: the pool belongs to this device.
-        let cmd = unsafe { device.raw.allocate_command_buffers(&alloc) }
-            .map_err(RenderError::vk("vkAllocateCommandBuffers"))?
-            .first()
-            .copied()
-            .unwrap_or_default(); // one asked for, one returned
-                                  // SAFETY: valid create info.
-        let fence = unsafe {
-            device
-                .raw
-                .create_fence(&vk::FenceCreateInfo::default(), None)
+        let cmds = unsafe { device.raw.allocate_command_buffers(&alloc) }
+            .map_err(RenderError::vk("vkAllocateCommandBuffers"))?;
+        let mut ring = Vec::with_capacity(cmds.len());
+        for cmd in cmds {
+            // SAFETY: valid create info.
+            let fence = unsafe {
+                device
+                    .raw
+                    .create_fence(&vk::FenceCreateInfo::default(), None)
+            }
+            .map_err(RenderError::vk("vkCreateFence"))?;
+            ring.push(FrameSlot::new(cmd, fence));
         }
-        .map_err(RenderError::vk("vkCreateFence"))?;
         let white = Texture::new(&device, &pipeline, 1, 1, vk::Format::R8G8B8A8_UNORM)?;
         let foreign_families = device.foreign_families();
         let mut renderer = Self {
@@ -139,10 +143,9 @@ impl Renderer {
             pipeline,
             planar,
             cmd_pool,
-            cmd,
-            fence,
-            staging: None,
-            staging_used: 0,
+            ring,
+            current: 0,
+            blocked_waits: 0,
             pending: Vec::new(),
             readback: None,
             white: white.clone(),
@@ -196,13 +199,13 @@ impl Renderer {
 
     pub fn create_target(&self, width: u32, height: u32) -> Result<RenderTarget, RenderError> {
         Ok(RenderTarget {
-            image: Image::new(
+            image: Arc::new(Image::new(
                 &self.device,
                 width,
                 height,
                 TARGET_FORMAT,
                 vk::ImageUsageFlags::COLOR_ATTACHMENT | vk::ImageUsageFlags::TRANSFER_SRC,
-            )?,
+            )?),
             drawn: std::cell::Cell::new(false),
         })
     }
@@ -210,10 +213,13 @@ impl Renderer {
 
 impl Drop for Renderer {
     fn drop(&mut self) {
-        // SAFETY: every submission was waited for; the command buffer is freed with its pool.
+        // SAFETY: the device is idle, so no submission uses the fences or command buffers (freed
+        // with their pool); what the slots kept is dropped after.
         unsafe {
             let _ = self.device.raw.device_wait_idle();
-            self.device.raw.destroy_fence(self.fence, None);
+            for slot in &self.ring {
+                self.device.raw.destroy_fence(slot.fence, None);
+            }
             self.device.raw.destroy_command_pool(self.cmd_pool, None);
         }
     }

@@ -54,6 +54,7 @@ impl Renderer {
             let bytes = row_bytes * (y1 - y0) as u64;
             let offset = self.reserve_staging(bytes)?;
             let staging = self
+                .slot()
                 .staging
                 .as_mut()
                 .ok_or(RenderError::Allocation("no staging".into()))?;
@@ -102,48 +103,58 @@ impl Renderer {
         Ok(copied)
     }
 
-    /// Records and runs the queued uploads now, rather than at the start of the next frame (the
-    /// upload queue's slices: the staging buffer is reused by the next slice).
+    /// Records and submits the queued uploads now, rather than with the next frame (the upload
+    /// queue's slices: the next slice is staged in the next slot's buffer).
     pub fn flush_uploads(&mut self) -> Result<(), RenderError> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.submit_and_wait(None, None)
+        self.submit(None, None).map(|_| ())
     }
 
-    /// Reserves `bytes` (4-byte aligned) in this frame's staging buffer. When it is full, the
-    /// uploads queued so far are flushed (they point into it) and it is reused, or replaced by a
-    /// larger one only when `bytes` alone does not fit: it stays as large as the largest single
-    /// upload (at most [`crate::uploads::SLICE_BYTES`] for wl_shm), not the sum of a frame's.
+    /// Bytes staged for the next submission.
+    pub(super) fn ring_staged(&mut self) -> u64 {
+        self.slot().staging_used
+    }
+
+    /// Reserves `bytes` (16-byte aligned) in the current slot's staging buffer. When it is full,
+    /// the uploads queued so far are submitted (they point into it) and the next slot's is used,
+    /// replaced by a larger one only when `bytes` alone does not fit: each stays as large as the
+    /// largest single upload (at most [`crate::uploads::SLICE_BYTES`] for wl_shm), not the sum of a
+    /// frame's.
     fn reserve_staging(&mut self, bytes: u64) -> Result<u64, RenderError> {
-        let start = self.staging_used.next_multiple_of(16);
-        let cap = self.staging.as_ref().map_or(0, |s| s.size);
+        let slot = self.slot();
+        let start = slot.staging_used.next_multiple_of(16);
+        let cap = slot.staging.as_ref().map_or(0, |s| s.size);
         if start + bytes <= cap {
-            self.staging_used = start + bytes;
+            slot.staging_used = start + bytes;
             return Ok(start);
         }
         if !self.pending.is_empty() {
-            self.submit_and_wait(None, None)?;
+            self.submit(None, None)?;
         }
+        let cap = self.slot().staging.as_ref().map_or(0, |s| s.size);
         if bytes > cap {
             let new_cap = bytes.next_power_of_two().max(1 << 20);
-            self.staging = Some(HostBuffer::new(
+            let buffer = HostBuffer::new(
                 &self.device,
                 new_cap,
                 vk::BufferUsageFlags::TRANSFER_SRC,
                 MemoryLocation::CpuToGpu,
-            )?);
+            )?;
+            self.slot().staging = Some(buffer);
         }
-        self.staging_used = bytes;
+        self.slot().staging_used = bytes;
         Ok(0)
     }
 
     /// Records the queued uploads into `cmd` (the start of a submission) and hands them back: they
-    /// point into the staging buffer and must live until the submission is waited for.
+    /// point into the current slot's staging buffer and must live until the submission completes.
     pub(super) fn record_uploads(&mut self, cmd: vk::CommandBuffer) -> Vec<PendingUpload> {
-        let d = &self.device.raw;
         let pending = std::mem::take(&mut self.pending);
-        if let Some(staging) = &self.staging {
+        let device = self.device.clone();
+        let d = &device.raw;
+        if let Some(staging) = &self.slot().staging {
             for up in &pending {
                 let was_init = up.texture.mark_initialized();
                 // Keep the old contents when the texture was written before: only the damaged part
