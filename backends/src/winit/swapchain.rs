@@ -669,7 +669,7 @@ fn choose_format(
     .map_err(PresentError::vk("vkGetPhysicalDeviceSurfaceFormatsKHR"))?;
     let rank = |f: &vk::SurfaceFormatKHR| match f.format {
         TARGET_FORMAT => 0,
-        vk::Format::B8G8R8A8_UNORM => 1,
+        vk::Format::R8G8B8A8_UNORM => 1,
         vk::Format::A8B8G8R8_UNORM_PACK32
         | vk::Format::A2B10G10R10_UNORM_PACK32
         | vk::Format::A2R10G10B10_UNORM_PACK32 => 2,

@@ -40,7 +40,10 @@ impl Texture {
             width,
             height,
             format,
-            vk::ImageUsageFlags::SAMPLED | vk::ImageUsageFlags::TRANSFER_DST,
+            // TRANSFER_SRC: an unscaled opaque texture is copied into the target, not drawn.
+            vk::ImageUsageFlags::SAMPLED
+                | vk::ImageUsageFlags::TRANSFER_DST
+                | vk::ImageUsageFlags::TRANSFER_SRC,
         )?;
         Self::with_image(
             device,

@@ -4,6 +4,7 @@
 //!
 //! Nothing here knows weft's internals: it talks to a Wayland socket like any client.
 
+pub mod bench;
 pub mod client;
 pub mod demo;
 pub mod dmabuf;

@@ -3,11 +3,15 @@
 
 use ash::vk;
 
+use std::sync::Arc;
+
+use super::cover::{cover, overlaps, Cover};
 use super::{RenderTarget, Renderer, TARGET_LAYOUT_AFTER_RENDER};
 use crate::render::draw::{DrawItem, Fill, Rect};
 use crate::render::foreign::ForeignUse;
 use crate::render::memory::color_range;
 use crate::render::pipeline::{PushConstants, QuadPush};
+use crate::render::texture::Texture;
 use crate::render::{FrameStats, RenderError};
 
 /// What a submission draws: a target, its clear colour, the items, the damage to redraw.
@@ -102,25 +106,13 @@ impl Renderer {
         // A target drawn before keeps its contents (only `damage` is redrawn): it stays in
         // COLOR_ATTACHMENT_OPTIMAL between frames (readback and the window copy put it back).
         let drawn = target.drawn.replace(true);
-        image_barrier(
-            d,
-            cmd,
-            target.image.raw,
-            if drawn {
-                TARGET_LAYOUT_AFTER_RENDER
-            } else {
-                vk::ImageLayout::UNDEFINED
-            },
-            vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
-            (
-                vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT | vk::PipelineStageFlags2::COPY,
-                vk::AccessFlags2::COLOR_ATTACHMENT_WRITE | vk::AccessFlags2::TRANSFER_READ,
-            ),
-            (
-                vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
-                vk::AccessFlags2::COLOR_ATTACHMENT_WRITE | vk::AccessFlags2::COLOR_ATTACHMENT_READ,
-            ),
-        );
+        let old = if drawn {
+            TARGET_LAYOUT_AFTER_RENDER
+        } else {
+            vk::ImageLayout::UNDEFINED
+        };
+        let covers: Vec<Cover> = damage.iter().map(|r| cover(items, r)).collect();
+        self.record_copies(cmd, target, old, damage, &covers);
         let attachments = [vk::RenderingAttachmentInfo::default()
             .image_view(target.image.view)
             .image_layout(vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL)
@@ -139,13 +131,6 @@ impl Renderer {
             min_depth: 0.0,
             max_depth: 1.0,
         };
-        let clear_attachment = [vk::ClearAttachment {
-            aspect_mask: vk::ImageAspectFlags::COLOR,
-            color_attachment: 0,
-            clear_value: vk::ClearValue {
-                color: vk::ClearColorValue { float32: clear },
-            },
-        }];
         // SAFETY: the target is in COLOR_ATTACHMENT_OPTIMAL (barrier above); the pipeline was built for
         // TARGET_FORMAT; every texture bound is in SHADER_READ_ONLY_OPTIMAL (uploads end there and
         // items only reference initialized textures, checked below); every damage rectangle lies in
@@ -153,22 +138,182 @@ impl Renderer {
         unsafe {
             d.cmd_begin_rendering(cmd, &rendering);
             d.cmd_set_viewport(cmd, 0, &[viewport]);
-            for rect in damage {
-                d.cmd_clear_attachments(
-                    cmd,
-                    &clear_attachment,
-                    &[vk::ClearRect {
-                        rect: *rect,
-                        base_array_layer: 0,
-                        layer_count: 1,
-                    }],
-                );
+            for (rect, cover) in damage.iter().zip(&covers) {
+                let color = match cover {
+                    Cover::None => Some(clear),
+                    Cover::Clear { color, .. } => Some(*color),
+                    Cover::Copy { .. } | Cover::Draw { .. } => None,
+                };
+                if let Some(color) = color {
+                    let attachment = [vk::ClearAttachment {
+                        aspect_mask: vk::ImageAspectFlags::COLOR,
+                        color_attachment: 0,
+                        clear_value: vk::ClearValue {
+                            color: vk::ClearColorValue { float32: color },
+                        },
+                    }];
+                    d.cmd_clear_attachments(
+                        cmd,
+                        &attachment,
+                        &[vk::ClearRect {
+                            rect: *rect,
+                            base_array_layer: 0,
+                            layer_count: 1,
+                        }],
+                    );
+                }
                 d.cmd_set_scissor(cmd, 0, &[*rect]);
-                let within = items.iter().filter(|i| overlaps(&i.dst, rect));
+                let within = items
+                    .iter()
+                    .skip(cover.first_drawn())
+                    .filter(|i| overlaps(&i.dst, rect));
                 self.record_items(cmd, within, w, h);
             }
             d.cmd_end_rendering(cmd);
         }
+    }
+
+    /// Copies the rectangles whose cover is an unscaled opaque texture straight into the target,
+    /// leaving the target in COLOR_ATTACHMENT_OPTIMAL (from `old`) for the rendering pass.
+    fn record_copies(
+        &self,
+        cmd: vk::CommandBuffer,
+        target: &RenderTarget,
+        old: vk::ImageLayout,
+        damage: &[vk::Rect2D],
+        covers: &[Cover],
+    ) {
+        let d = &self.device.raw;
+        let to_attachment = (
+            vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT,
+            vk::AccessFlags2::COLOR_ATTACHMENT_WRITE | vk::AccessFlags2::COLOR_ATTACHMENT_READ,
+        );
+        let earlier = (
+            vk::PipelineStageFlags2::COLOR_ATTACHMENT_OUTPUT | vk::PipelineStageFlags2::COPY,
+            vk::AccessFlags2::COLOR_ATTACHMENT_WRITE | vk::AccessFlags2::TRANSFER_READ,
+        );
+        let copies: Vec<(&vk::Rect2D, &Arc<Texture>, vk::Offset2D)> = damage
+            .iter()
+            .zip(covers)
+            .filter_map(|(r, c)| match c {
+                Cover::Copy { texture, src, .. } => Some((r, texture, *src)),
+                _ => None,
+            })
+            .collect();
+        let target_image = target.image.raw;
+        if copies.is_empty() {
+            image_barrier(
+                d,
+                cmd,
+                target_image,
+                old,
+                vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+                earlier,
+                to_attachment,
+            );
+            return;
+        }
+        let copy_write = (
+            vk::PipelineStageFlags2::COPY,
+            vk::AccessFlags2::TRANSFER_WRITE,
+        );
+        let copy_read = (
+            vk::PipelineStageFlags2::COPY,
+            vk::AccessFlags2::TRANSFER_READ,
+        );
+        let sampled = (
+            vk::PipelineStageFlags2::FRAGMENT_SHADER | vk::PipelineStageFlags2::COPY,
+            vk::AccessFlags2::SHADER_SAMPLED_READ | vk::AccessFlags2::TRANSFER_WRITE,
+        );
+        image_barrier(
+            d,
+            cmd,
+            target_image,
+            old,
+            vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+            earlier,
+            copy_write,
+        );
+        let mut textures: Vec<&Arc<Texture>> = Vec::new();
+        for (_, t, _) in &copies {
+            if !textures.iter().any(|u| Arc::ptr_eq(u, t)) {
+                textures.push(t);
+            }
+        }
+        for t in &textures {
+            image_barrier(
+                d,
+                cmd,
+                t.raw_image(),
+                vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                sampled,
+                copy_read,
+            );
+        }
+        for (rect, texture, src) in &copies {
+            let layers = vk::ImageSubresourceLayers {
+                aspect_mask: vk::ImageAspectFlags::COLOR,
+                mip_level: 0,
+                base_array_layer: 0,
+                layer_count: 1,
+            };
+            let region = vk::ImageCopy {
+                src_subresource: layers,
+                src_offset: vk::Offset3D {
+                    x: src.x,
+                    y: src.y,
+                    z: 0,
+                },
+                dst_subresource: layers,
+                dst_offset: vk::Offset3D {
+                    x: rect.offset.x,
+                    y: rect.offset.y,
+                    z: 0,
+                },
+                extent: vk::Extent3D {
+                    width: rect.extent.width,
+                    height: rect.extent.height,
+                    depth: 1,
+                },
+            };
+            // SAFETY: both images are in the layouts named (barriers above); the region lies in
+            // the texture (`cover` checked it) and in the target (damage is clipped to it); both
+            // have TARGET_FORMAT.
+            unsafe {
+                d.cmd_copy_image(
+                    cmd,
+                    texture.raw_image(),
+                    vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                    target_image,
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                    &[region],
+                )
+            };
+        }
+        for t in &textures {
+            image_barrier(
+                d,
+                cmd,
+                t.raw_image(),
+                vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                copy_read,
+                (
+                    vk::PipelineStageFlags2::FRAGMENT_SHADER,
+                    vk::AccessFlags2::SHADER_SAMPLED_READ,
+                ),
+            );
+        }
+        image_barrier(
+            d,
+            cmd,
+            target_image,
+            vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+            vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+            copy_write,
+            to_attachment,
+        );
     }
 
     /// Records the draws of `items` (inside a rendering pass, viewport and scissor set).
@@ -316,16 +461,6 @@ fn bounds(rects: &[vk::Rect2D]) -> vk::Rect2D {
             height: (y1 - y0) as u32,
         },
     }
-}
-
-/// Whether `r` (output pixels, fractional) touches the pixels of `rect`.
-fn overlaps(r: &Rect, rect: &vk::Rect2D) -> bool {
-    let (x0, y0) = (rect.offset.x as f32, rect.offset.y as f32);
-    let (x1, y1) = (
-        x0 + rect.extent.width as f32,
-        y0 + rect.extent.height as f32,
-    );
-    r.x < x1 && r.x + r.w > x0 && r.y < y1 && r.y + r.h > y0
 }
 
 /// `r` (output pixels) in normalized device coordinates of a `w`×`h` target.

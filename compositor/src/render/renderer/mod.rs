@@ -18,6 +18,7 @@ use super::planar::{PlanarLayout, PlanarMemory, PlanarPipeline, PlanarSource};
 use super::texture::Texture;
 use super::RenderError;
 
+mod cover;
 mod frame;
 mod readback;
 mod ring;
@@ -27,8 +28,10 @@ use self::ring::{FrameSlot, FRAMES_IN_FLIGHT};
 use self::upload::PendingUpload;
 pub use self::upload::UploadRect;
 
-/// The format of every render target: RGBA bytes in memory, which is what a PNG wants.
-pub const TARGET_FORMAT: vk::Format = vk::Format::R8G8B8A8_UNORM;
+/// The format of every render target: B, G, R, A bytes in memory — DRM's XRGB8888/ARGB8888,
+/// what wl_shm clients and scanout use, so an unscaled opaque surface is copied into it, not drawn
+/// (`cover`). Readback swaps it to RGBA for PNGs.
+pub const TARGET_FORMAT: vk::Format = vk::Format::B8G8R8A8_UNORM;
 
 /// The layout `render(.., readback: false)` leaves a target in (its rendering pass ends there).
 pub const TARGET_LAYOUT_AFTER_RENDER: vk::ImageLayout = vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL;
@@ -204,7 +207,10 @@ impl Renderer {
                 width,
                 height,
                 TARGET_FORMAT,
-                vk::ImageUsageFlags::COLOR_ATTACHMENT | vk::ImageUsageFlags::TRANSFER_SRC,
+                // TRANSFER_DST: unscaled opaque surfaces are copied into it (`cover`).
+                vk::ImageUsageFlags::COLOR_ATTACHMENT
+                    | vk::ImageUsageFlags::TRANSFER_SRC
+                    | vk::ImageUsageFlags::TRANSFER_DST,
             )?),
             drawn: std::cell::Cell::new(false),
         })

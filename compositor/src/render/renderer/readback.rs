@@ -23,7 +23,9 @@ impl Renderer {
         Ok(())
     }
 
-    /// The pixels of the last readback of `target`, tightly packed RGBA rows.
+    /// The pixels of the last readback of `target`, tightly packed RGBA rows. The target holds
+    /// BGRA; its alpha is not kept (a copied X-format surface leaves its undefined X byte there,
+    /// and an output is opaque: the background is), so every pixel reads back opaque.
     pub(super) fn read_pixels(&mut self, target: &RenderTarget) -> Result<Vec<u8>, RenderError> {
         let need = (target.width() * target.height() * 4) as usize;
         let buf = self
@@ -34,7 +36,14 @@ impl Renderer {
         let frame = bytes.get(..need).ok_or(RenderError::Allocation(
             "readback smaller than the frame".into(),
         ))?;
-        Ok(frame.to_vec())
+        let mut rgba = frame.to_vec();
+        for px in rgba.chunks_exact_mut(4) {
+            px.swap(0, 2);
+            if let Some(a) = px.get_mut(3) {
+                *a = 255;
+            }
+        }
+        Ok(rgba)
     }
 
     /// Records the copy of `target` into the readback buffer (after the frame), made visible to
