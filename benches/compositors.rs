@@ -569,7 +569,8 @@ fn plot(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
     };
     let h = (HEIGHT as i32 - 60) / 2;
     let (series, mut groups) = panel_of("shm");
-    if let Some(idle) = panel_of("idle").1.pop() {
+    if let Some(mut idle) = panel_of("idle").1.pop() {
+        idle.label = "IDLE OUTPUT".into();
         groups.push(idle);
     }
     legend(&mut cv, 44, &series);
