@@ -389,7 +389,7 @@ impl Importer {
                     renderer.device(),
                     fd.as_fd(),
                     bytes.max(16),
-                    vk::BufferUsageFlags::STORAGE_BUFFER,
+                    vk::BufferUsageFlags::STORAGE_BUFFER | vk::BufferUsageFlags::TRANSFER_SRC,
                     handle_type,
                 )?;
                 let layout = planar_layout(desc.fourcc, width, height, staged_planes.into_iter())?;
@@ -451,7 +451,9 @@ impl Importer {
                             renderer.device(),
                             f.fd,
                             f.size,
-                            vk::BufferUsageFlags::STORAGE_BUFFER,
+                            // Read by the planar shader, or copied into the target by a cover.
+                            vk::BufferUsageFlags::STORAGE_BUFFER
+                                | vk::BufferUsageFlags::TRANSFER_SRC,
                         )
                         .map(|b| Arc::new(b) as Arc<dyn PlanarMemory>)
                     })
@@ -473,7 +475,9 @@ impl Importer {
                 let local = Arc::new(Mutex::new(HostBuffer::new(
                     renderer.device(),
                     bytes.max(16),
-                    vk::BufferUsageFlags::STORAGE_BUFFER | vk::BufferUsageFlags::TRANSFER_DST,
+                    vk::BufferUsageFlags::STORAGE_BUFFER
+                        | vk::BufferUsageFlags::TRANSFER_DST
+                        | vk::BufferUsageFlags::TRANSFER_SRC,
                     MemoryLocation::GpuOnly,
                 )?));
                 let stage = GpuStage::new(
@@ -500,7 +504,7 @@ impl Importer {
                 let staging = Arc::new(Mutex::new(HostBuffer::new(
                     renderer.device(),
                     bytes.max(16),
-                    vk::BufferUsageFlags::STORAGE_BUFFER,
+                    vk::BufferUsageFlags::STORAGE_BUFFER | vk::BufferUsageFlags::TRANSFER_SRC,
                     MemoryLocation::CpuToGpu,
                 )?));
                 let files = planes

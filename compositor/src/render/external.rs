@@ -355,6 +355,7 @@ pub struct ImportedBuffer {
     pub(crate) raw: vk::Buffer,
     memory: vk::DeviceMemory,
     pub size: u64,
+    pub(crate) usage: vk::BufferUsageFlags,
 }
 
 impl ImportedBuffer {
@@ -429,14 +430,15 @@ impl ImportedBuffer {
             raw,
             memory,
             size,
+            usage,
         })
     }
 }
 
 impl Drop for ImportedBuffer {
     fn drop(&mut self) {
-        // SAFETY: frames are synchronous, so no submission uses the buffer any more; buffer before its
-        // memory. Freeing imported memory releases Vulkan's reference on the dma-buf.
+        // SAFETY: every frame that reads the buffer holds it (through its draw item) until that
+        // frame's fence signalled, so no submission uses it any more; buffer before its memory. Freeing imported memory releases Vulkan's reference on the dma-buf.
         unsafe {
             self.device.raw.destroy_buffer(self.raw, None);
             self.device.raw.free_memory(self.memory, None);

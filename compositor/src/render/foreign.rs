@@ -157,13 +157,14 @@ impl Side {
         }
     }
 
-    /// The frame's side: the fragment shader samples images and reads storage buffers.
+    /// The frame's side: the fragment shader samples images and reads storage buffers; a cover
+    /// copies buffer rows into the target.
     fn reading(family: u32) -> Self {
         Self {
             family,
-            stage: vk::PipelineStageFlags2::FRAGMENT_SHADER,
+            stage: vk::PipelineStageFlags2::FRAGMENT_SHADER | vk::PipelineStageFlags2::COPY,
             image_access: vk::AccessFlags2::SHADER_SAMPLED_READ,
-            buffer_access: vk::AccessFlags2::SHADER_STORAGE_READ,
+            buffer_access: vk::AccessFlags2::SHADER_STORAGE_READ | vk::AccessFlags2::TRANSFER_READ,
         }
     }
 }

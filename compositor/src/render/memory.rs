@@ -19,6 +19,7 @@ pub struct HostBuffer {
     pub(crate) raw: vk::Buffer,
     allocation: Option<Allocation>,
     pub(crate) size: u64,
+    pub(crate) usage: vk::BufferUsageFlags,
 }
 
 impl HostBuffer {
@@ -63,6 +64,7 @@ impl HostBuffer {
             raw,
             allocation: Some(allocation),
             size,
+            usage,
         })
     }
 

@@ -185,6 +185,11 @@ pub trait PlanarMemory: Send + Sync {
     fn foreign(&self) -> bool {
         false
     }
+    /// Whether the buffer may be the source of a copy (`TRANSFER_SRC`): a cover copies rows
+    /// straight into the target instead of drawing them ([`crate::render::renderer`]).
+    fn copyable(&self) -> bool {
+        false
+    }
 }
 
 impl PlanarMemory for super::external::ImportedBuffer {
@@ -197,6 +202,9 @@ impl PlanarMemory for super::external::ImportedBuffer {
     fn foreign(&self) -> bool {
         true
     }
+    fn copyable(&self) -> bool {
+        self.usage.contains(vk::BufferUsageFlags::TRANSFER_SRC)
+    }
 }
 
 impl PlanarMemory for std::sync::Mutex<super::memory::HostBuffer> {
@@ -205,6 +213,12 @@ impl PlanarMemory for std::sync::Mutex<super::memory::HostBuffer> {
     }
     fn size(&self) -> u64 {
         self.lock().unwrap_or_else(|p| p.into_inner()).size & !3
+    }
+    fn copyable(&self) -> bool {
+        self.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .usage
+            .contains(vk::BufferUsageFlags::TRANSFER_SRC)
     }
 }
 
@@ -329,6 +343,63 @@ impl PlanarSource {
             .iter()
             .filter(|m| m.foreign())
             .map(|m| m.buffer())
+    }
+
+    /// The copy of the `extent` texels at (`x`, `y`) into a B8G8R8A8 image, when the bytes are
+    /// already that image's texels: one XRGB8888/ARGB8888 plane, word-aligned rows, in a buffer
+    /// that may be copied from. The caller fills in the image offset.
+    pub(crate) fn copy_region(
+        &self,
+        x: u32,
+        y: u32,
+        extent: vk::Extent2D,
+    ) -> Option<vk::BufferImageCopy> {
+        let l = &self.layout;
+        let [plane] = l.planes.as_slice() else {
+            return None;
+        };
+        let memory = self.memory.get(plane.buffer)?;
+        let fits =
+            x.checked_add(extent.width)? <= l.width && y.checked_add(extent.height)? <= l.height;
+        if l.format != PlanarFormat::Xrgb8888
+            || !fits
+            || extent.width == 0
+            || extent.height == 0
+            || plane.stride % 4 != 0
+            || plane.offset % 4 != 0
+            || !memory.copyable()
+        {
+            return None;
+        }
+        let stride = u64::from(plane.stride);
+        let offset = u64::from(plane.offset) + u64::from(y) * stride + u64::from(x) * 4;
+        let end = offset + u64::from(extent.height - 1) * stride + u64::from(extent.width) * 4;
+        if end > memory.size() {
+            return None;
+        }
+        Some(vk::BufferImageCopy {
+            buffer_offset: offset,
+            buffer_row_length: plane.stride / 4,
+            buffer_image_height: 0,
+            image_subresource: vk::ImageSubresourceLayers {
+                aspect_mask: vk::ImageAspectFlags::COLOR,
+                mip_level: 0,
+                base_array_layer: 0,
+                layer_count: 1,
+            },
+            image_offset: vk::Offset3D::default(),
+            image_extent: vk::Extent3D {
+                width: extent.width,
+                height: extent.height,
+                depth: 1,
+            },
+        })
+    }
+
+    /// The buffer plane `index` lives in.
+    pub(crate) fn plane_buffer(&self, index: usize) -> Option<vk::Buffer> {
+        let plane = self.layout.planes.get(index)?;
+        self.memory.get(plane.buffer).map(|m| m.buffer())
     }
 
     /// How many distinct buffers back the planes.

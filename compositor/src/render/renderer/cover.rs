@@ -10,6 +10,7 @@ use ash::vk;
 
 use super::TARGET_FORMAT;
 use crate::render::draw::{DrawItem, Fill, Rect};
+use crate::render::planar::PlanarSource;
 use crate::render::texture::Texture;
 
 /// How a damage rectangle starts.
@@ -25,6 +26,13 @@ pub(super) enum Cover {
         texture: Arc<Texture>,
         src: vk::Offset2D,
     },
+    /// Item `index` is an unscaled opaque planar source whose memory is the target's own layout
+    /// (XRGB8888 bytes are B8G8R8A8 texels): its rows copied from the buffer, items above drawn.
+    CopyBuffer {
+        index: usize,
+        source: Arc<PlanarSource>,
+        region: vk::BufferImageCopy,
+    },
     /// Item `index` is opaque over all of it but must be drawn (scaled, another format): drawn
     /// with no clear, items above drawn.
     Draw { index: usize },
@@ -35,7 +43,9 @@ impl Cover {
     pub(super) fn first_drawn(&self) -> usize {
         match self {
             Cover::None => 0,
-            Cover::Clear { index, .. } | Cover::Copy { index, .. } => index + 1,
+            Cover::Clear { index, .. }
+            | Cover::Copy { index, .. }
+            | Cover::CopyBuffer { index, .. } => index + 1,
             Cover::Draw { index } => *index,
         }
     }
@@ -84,6 +94,30 @@ pub(super) fn cover(items: &[DrawItem], rect: &vk::Rect2D) -> Cover {
                     };
                 }
                 return Cover::Draw { index };
+            }
+            Fill::Planar { source, src, .. } if source.layout.opaque => {
+                let x = src.x + (rect.offset.x as f32 - item.dst.x);
+                let y = src.y + (rect.offset.y as f32 - item.dst.y);
+                let unscaled = src.w == item.dst.w && src.h == item.dst.h;
+                let whole = [x, y].iter().all(|v| v.fract() == 0.0 && *v >= 0.0);
+                let region = (unscaled && whole)
+                    .then(|| source.copy_region(x as u32, y as u32, rect.extent))
+                    .flatten();
+                return match region {
+                    Some(region) => Cover::CopyBuffer {
+                        index,
+                        source: source.clone(),
+                        region: vk::BufferImageCopy {
+                            image_offset: vk::Offset3D {
+                                x: rect.offset.x,
+                                y: rect.offset.y,
+                                z: 0,
+                            },
+                            ..region
+                        },
+                    },
+                    None => Cover::Draw { index },
+                };
             }
             _ => {}
         }

@@ -142,7 +142,7 @@ impl Renderer {
                 let color = match cover {
                     Cover::None => Some(clear),
                     Cover::Clear { color, .. } => Some(*color),
-                    Cover::Copy { .. } | Cover::Draw { .. } => None,
+                    Cover::Copy { .. } | Cover::CopyBuffer { .. } | Cover::Draw { .. } => None,
                 };
                 if let Some(color) = color {
                     let attachment = [vk::ClearAttachment {
@@ -173,7 +173,8 @@ impl Renderer {
         }
     }
 
-    /// Copies the rectangles whose cover is an unscaled opaque texture straight into the target,
+    /// Copies the rectangles whose cover is an unscaled opaque texture, or an unscaled opaque
+    /// XRGB8888 buffer read in place (`CopyBuffer`), straight into the target,
     /// leaving the target in COLOR_ATTACHMENT_OPTIMAL (from `old`) for the rendering pass.
     fn record_copies(
         &self,
@@ -200,8 +201,17 @@ impl Renderer {
                 _ => None,
             })
             .collect();
+        let buffer_copies: Vec<(vk::Buffer, vk::BufferImageCopy)> = covers
+            .iter()
+            .filter_map(|c| match c {
+                Cover::CopyBuffer { source, region, .. } => {
+                    source.plane_buffer(0).map(|b| (b, *region))
+                }
+                _ => None,
+            })
+            .collect();
         let target_image = target.image.raw;
-        if copies.is_empty() {
+        if copies.is_empty() && buffer_copies.is_empty() {
             image_barrier(
                 d,
                 cmd,
@@ -288,6 +298,21 @@ impl Renderer {
                     target_image,
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
                     &[region],
+                )
+            };
+        }
+        for (buffer, region) in &buffer_copies {
+            // SAFETY: the target is in TRANSFER_DST_OPTIMAL (barrier above); `cover` checked that
+            // the region lies in the buffer (`PlanarSource::copy_region`) and damage lies in the
+            // target; the buffer has TRANSFER_SRC and its bytes are B8G8R8A8 texels; client
+            // memory was acquired for COPY reads before this (`ForeignUse::acquire`).
+            unsafe {
+                d.cmd_copy_buffer_to_image(
+                    cmd,
+                    *buffer,
+                    target_image,
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                    &[*region],
                 )
             };
         }
