@@ -27,6 +27,7 @@ pub mod render;
 pub mod scene;
 pub mod screenshot;
 pub mod secondary;
+pub mod shm_in_place;
 pub mod state;
 pub mod surface;
 pub mod upload_slices;

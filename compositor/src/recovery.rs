@@ -71,6 +71,7 @@ impl Weft {
             crate::surface::forget_tree_content(root);
         }
         self.importer.cache.invalidate();
+        self.importer.shm.clear();
         self.uploads = Default::default();
         let driven = self.driven();
         let mut ctx = ImportCtx {

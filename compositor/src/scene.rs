@@ -153,7 +153,14 @@ fn push_tree(
                         .find(|(d, _)| d == id)
                         .map(|(_, v)| (v.texture.clone(), v.import.clone()))?,
                 };
+                // wl_shm read in place is the primary render device's only.
+                let shm = c.shm_source.clone().filter(|_| device.is_none());
                 let fill = match &import {
+                    None if shm.is_some() => Fill::Planar {
+                        source: shm.clone()?,
+                        src,
+                        yuv,
+                    },
                     Some(import) => {
                         if import.y_invert {
                             // linux-dmabuf y_invert: row 0 in memory is the bottom row of the image.
@@ -181,10 +188,11 @@ fn push_tree(
                 };
                 // A zero-copy rung reads the client's buffer while the frame runs: its release
                 // waits for the frame (the ring keeps this until then).
-                let hold = import
-                    .as_ref()
-                    .filter(|i| i.rung.copies() == 0)
-                    .and_then(|_| rs.buffer().cloned())
+                let zero_copy =
+                    import.as_ref().is_some_and(|i| i.rung.copies() == 0) || shm.is_some();
+                let hold = zero_copy
+                    .then(|| rs.buffer().cloned())
+                    .flatten()
                     .map(|b| Arc::new(b) as Arc<dyn std::any::Any>);
                 let item = DrawItem {
                     dst,
@@ -292,12 +300,16 @@ fn look(item: &DrawItem, yuv: YuvParams) -> u64 {
     rect(&mut h, &item.dst);
     item.alpha.to_bits().hash(&mut h);
     match &item.fill {
+        // What a fill is, not which memory holds it: a new buffer in place of the last one
+        // changes only what its commit damaged (linux-dmabuf and wl_surface.damage_buffer say what
+        // differs from the buffer before), so identity must not damage the whole surface.
         Fill::Texture {
             texture,
             src,
             opaque,
         } => {
-            (0u8, Arc::as_ptr(texture) as usize, *opaque).hash(&mut h);
+            let format = texture.format().as_raw();
+            (0u8, format, texture.width(), texture.height(), *opaque).hash(&mut h);
             rect(&mut h, src);
         }
         Fill::Solid(c) => {
@@ -307,8 +319,8 @@ fn look(item: &DrawItem, yuv: YuvParams) -> u64 {
             }
         }
         Fill::Planar { source, src, .. } => {
-            (2u8, Arc::as_ptr(source) as usize).hash(&mut h);
-            format!("{yuv:?}").hash(&mut h);
+            let l = &source.layout;
+            (2u8, l.format as i32, l.opaque, l.width, l.height, yuv).hash(&mut h);
             rect(&mut h, src);
         }
     }

@@ -47,6 +47,9 @@ pub struct SurfaceContent {
     pub buffer: Option<BufferInfo>,
     /// The dma-buf import shown (shared with the import cache; outlives its entry).
     pub import: Option<Arc<Imported>>,
+    /// The wl_shm buffer read in place ([`crate::shm_in_place`]); only ever the surface's current
+    /// buffer (cleared by every commit of another).
+    pub shm_source: Option<Arc<crate::render::PlanarSource>>,
     /// weft's id of the surface ([`SurfaceId`], for log lines).
     id: u64,
     pub rung: Option<&'static str>,
@@ -180,7 +183,10 @@ impl SurfaceContent {
     /// Whether the surface has content to draw.
     pub fn has_content(&self) -> bool {
         self.buffer.is_some()
-            && (self.texture.is_some() || self.solid.is_some() || self.import.is_some())
+            && (self.texture.is_some()
+                || self.solid.is_some()
+                || self.import.is_some()
+                || self.shm_source.is_some())
     }
 }
 
@@ -234,6 +240,7 @@ pub fn forget_tree_content(surface: &WlSurface) {
                 c.texture = None;
                 c.texture_charge = None;
                 c.import = None;
+                c.shm_source = None;
                 c.staged = None;
                 c.last_commit = None;
                 c.others.clear();
@@ -273,6 +280,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
         match rs.buffer() {
             None => {
                 content.buffer = None;
+                content.shm_source = None;
                 content.texture = None;
                 content.texture_charge = None;
                 content.solid = None;
@@ -406,6 +414,9 @@ fn attach_buffer(
     buffer: &WlBuffer,
     at: &ShmCommit<'_>,
 ) {
+    // An in-place wl_shm buffer is read only while it is the current one: smithay releases it
+    // once another replaces it.
+    view.shm_source = None;
     if let Ok(dmabuf) = get_dmabuf(buffer) {
         attach_dmabuf(ctx, view, buffer, dmabuf, at.damage);
         if let Some(imported) = view.import.clone() {
@@ -434,12 +445,24 @@ fn attach_buffer(
         return;
     }
     let budget = buffer.client().and_then(|c| crate::client::budget_of(&c));
+    let id = buffer.id();
     let result = with_buffer_contents(buffer, |ptr, len, data| {
-        // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this closure; the client
-        // may write it concurrently (wl_shm has no sync), which can only garble pixels, and smithay
-        // guards against SIGBUS from a truncated file.
+        // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this closure.
+        let in_place = unsafe {
+            ctx.importer
+                .shm_in_place(ctx.renderer, &id, (ptr, len), &data)
+        };
+        let refused = match in_place {
+            Ok(source) => {
+                show_in_place(view, source, &data);
+                return Ok(());
+            }
+            Err(why) => why,
+        };
+        // SAFETY: as above; the client may write the pool concurrently (wl_shm has no sync),
+        // which can only garble pixels, and smithay guards against SIGBUS from a truncated file.
         let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-        upload_shm(ctx, view, bytes, data, at, budget.as_ref())
+        upload_shm(ctx, view, bytes, data, at, budget.as_ref(), &refused)
     });
     match result {
         Ok(Ok(())) => {}
@@ -566,6 +589,36 @@ pub(crate) fn shm_format(format: wl_shm::Format) -> Option<(vk::Format, bool, &'
     })
 }
 
+/// Shows a wl_shm buffer read in place: no texture, nothing copied.
+fn show_in_place(
+    view: &mut SurfaceContent,
+    source: Arc<crate::render::PlanarSource>,
+    data: &BufferData,
+) {
+    let fourcc = shm_format(data.format).map_or("?", |(_, _, f)| f);
+    view.opaque = source.layout.opaque;
+    view.shm_source = Some(source);
+    view.texture = None;
+    view.texture_charge = None;
+    view.solid = None;
+    view.buffer = Some(BufferInfo {
+        kind: "shm",
+        width: data.width,
+        height: data.height,
+        format: fourcc.into(),
+        modifier: None,
+        planes: 1,
+    });
+    view.set_path(
+        Some(crate::shm_in_place::RUNG),
+        Some(
+            "wl_shm: the pool's pages imported as host memory (VK_EXT_external_memory_host) \
+             and read in place, held until the buffer is replaced and the GPU is done: no copy"
+                .into(),
+        ),
+    );
+}
+
 fn upload_shm(
     ctx: &mut ImportCtx<'_>,
     view: &mut SurfaceContent,
@@ -573,6 +626,7 @@ fn upload_shm(
     data: BufferData,
     at: &ShmCommit<'_>,
     budget: Option<&Arc<ClientBudget>>,
+    refused: &str,
 ) -> Result<(), crate::render::RenderError> {
     let Some((vk_format, opaque, fourcc)) = shm_format(data.format) else {
         view.set_reason(format!(
@@ -648,7 +702,10 @@ fn upload_shm(
     view.buffer = Some(info);
     view.set_path(
         Some("Shm"),
-        Some("wl_shm: damaged region copied into a sampled texture at commit".into()),
+        Some(format!(
+            "wl_shm: damaged region copied into a sampled texture at commit (not read in place: \
+             {refused})"
+        )),
     );
     Ok(())
 }

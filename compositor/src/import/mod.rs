@@ -51,12 +51,25 @@ pub type Driven = [(DeviceId, Arc<crate::render::device::Device>)];
 pub type Advertised = (u32, u64, usize);
 
 /// What the import paths may do, changeable at run time (`weft msg import-policy`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ImportPolicy {
     /// Rungs not to use (for comparisons and tests: force `StageOnCpu`, say).
     pub disabled: Vec<Rung>,
     /// Y′CbCr conversion for buffers nothing else describes.
     pub yuv: YuvParams,
+    /// Whether wl_shm buffers may be read in place ([`crate::shm_in_place`]); off, they are
+    /// copied at commit (`import-policy --disable ShmInPlace`).
+    pub shm_in_place: bool,
+}
+
+impl Default for ImportPolicy {
+    fn default() -> Self {
+        Self {
+            disabled: Vec::new(),
+            yuv: YuvParams::default(),
+            shm_in_place: true,
+        }
+    }
 }
 
 /// The render device's dma-buf side: capabilities, policy and the import cache.
@@ -64,6 +77,8 @@ pub struct Importer {
     pub caps: DmabufCaps,
     pub policy: ImportPolicy,
     pub cache: ImportCache,
+    /// wl_shm buffers read in place, by wl_buffer.
+    pub shm: crate::shm_in_place::ShmCache,
     /// An import found the render device lost; weft rebuilds it ([`Importer::take_device_lost`]).
     device_lost: bool,
 }
@@ -171,6 +186,7 @@ impl Importer {
             caps,
             policy: ImportPolicy::default(),
             cache: ImportCache::default(),
+            shm: Default::default(),
             device_lost: false,
         }
     }
@@ -560,6 +576,32 @@ impl Importer {
         if self.cache.remove(buffer) {
             debug!(?buffer, "dma-buf import dropped with its wl_buffer");
         }
+        if self.shm.remove(buffer) {
+            debug!(?buffer, "wl_shm in-place import dropped with its wl_buffer");
+        }
+    }
+
+    /// The in-place source of a wl_shm buffer, or why it is copied instead
+    /// ([`crate::shm_in_place`]).
+    ///
+    /// # Safety
+    /// `pool` is the buffer's live pool mapping (inside smithay's `with_buffer_contents`).
+    pub unsafe fn shm_in_place(
+        &mut self,
+        renderer: &Renderer,
+        buffer: &ObjectId,
+        pool: (*const u8, usize),
+        data: &smithay::wayland::shm::BufferData,
+    ) -> Result<Arc<crate::render::PlanarSource>, String> {
+        if !self.policy.shm_in_place {
+            return Err("in-place reads are disabled by the import policy".into());
+        }
+        let limits = crate::shm_in_place::Limits {
+            alignment: self.caps.host_import_alignment,
+            max_range: self.caps.max_storage_buffer_range,
+        };
+        // SAFETY: the caller's promise.
+        unsafe { self.shm.source(renderer, limits, buffer, pool, data) }
     }
 }
 

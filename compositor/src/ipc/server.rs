@@ -143,8 +143,16 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
         Request::Imports => Ok(imports(state)),
         Request::ImportPolicy { disabled, yuv } => {
             if let Some(names) = disabled {
+                let in_place = crate::shm_in_place::RUNG;
+                let shm_in_place = !names.iter().any(|n| n == in_place);
+                if shm_in_place != state.importer.policy.shm_in_place {
+                    // Buffers re-import (or copy) on their next commit.
+                    state.importer.shm.clear();
+                }
+                state.importer.policy.shm_in_place = shm_in_place;
                 let rungs = names
                     .iter()
+                    .filter(|n| *n != in_place)
                     .map(|n| {
                         crate::import::planner::Rung::parse(n)
                             .ok_or_else(|| format!("no rung named {n}"))
@@ -168,7 +176,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
             to_json(serde_json::to_value(&state.importer.policy))
         }
         Request::InvalidateImports => {
-            let dropped = state.importer.cache.invalidate();
+            let dropped = state.importer.cache.invalidate() + state.importer.shm.clear();
             for secondary in &mut state.secondaries {
                 secondary.importer.cache.invalidate();
             }

@@ -24,6 +24,8 @@ const OPTIONAL_EXTENSIONS: &[&std::ffi::CStr] = &[
     ash::ext::external_memory_dma_buf::NAME,
     ash::ext::image_drm_format_modifier::NAME,
     ash::ext::queue_family_foreign::NAME,
+    // wl_shm pools read in place (`host_memory`).
+    ash::ext::external_memory_host::NAME,
     ash::khr::external_semaphore_fd::NAME,
     ash::ext::physical_device_drm::NAME,
     // Window backends present through a swapchain (checked by `swapchain::Swapchain::new`).

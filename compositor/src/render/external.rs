@@ -59,6 +59,9 @@ pub struct DmabufCaps {
     pub drm_node: Option<u64>,
     /// The device is a CPU implementation (lavapipe): its implicit dma-buf layout is linear.
     pub cpu_device: bool,
+    /// `minImportedHostPointerAlignment` when the device imports host memory (wl_shm read in
+    /// place, [`crate::shm_in_place`]).
+    pub host_import_alignment: Option<u64>,
 }
 
 impl DmabufCaps {
@@ -76,6 +79,7 @@ impl DmabufCaps {
         let limits = unsafe { vki.get_physical_device_properties(device.physical) }.limits;
         caps.max_storage_buffer_range = u64::from(limits.max_storage_buffer_range);
         caps.max_image_dimension = limits.max_image_dimension2_d;
+        caps.host_import_alignment = super::host_memory::import_alignment(device);
         if device.has_extension("VK_EXT_physical_device_drm") {
             let mut drm = vk::PhysicalDeviceDrmPropertiesEXT::default();
             let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut drm);

@@ -21,6 +21,7 @@ pub mod external;
 pub mod faults;
 pub(crate) mod foreign;
 pub mod gate;
+pub mod host_memory;
 pub mod instance;
 pub mod memory;
 pub mod physical;

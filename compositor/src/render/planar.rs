@@ -50,7 +50,7 @@ impl PlanarFormat {
 }
 
 /// Y′CbCr matrix coefficients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum YuvMatrix {
     Bt601,
@@ -58,7 +58,7 @@ pub enum YuvMatrix {
 }
 
 /// Y′CbCr quantization range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum YuvRange {
     Limited,
@@ -67,7 +67,7 @@ pub enum YuvRange {
 
 /// How Y′CbCr is turned into RGB. The default (nothing in the protocol says otherwise) is BT.601
 /// limited range; see planar.frag for why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct YuvParams {
     pub matrix: YuvMatrix,
     pub range: YuvRange,
