@@ -154,6 +154,14 @@ impl ImportCache {
         self.entries.insert((buffer, device), entry);
     }
 
+    /// Every import that worked, on any device.
+    pub fn ready(&self) -> impl Iterator<Item = &Arc<Imported>> {
+        self.entries.values().filter_map(|e| match e {
+            Entry::Ready(i) => Some(i),
+            Entry::Failed(_) => None,
+        })
+    }
+
     pub fn count_miss(&mut self) {
         self.stats.misses += 1;
     }

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 
+use super::convert::{convert_row, Chroma, Coefficients, Row};
 use crate::render::memory::HostBuffer;
-use crate::render::ImportError;
+use crate::render::{ImportError, YuvParams};
 
 /// `struct dma_buf_sync` of `include/uapi/linux/dma-buf.h`.
 #[repr(C)]
@@ -98,11 +99,21 @@ pub struct PlaneCopy {
     pub vsub: u32,
 }
 
+/// A Y′CbCr buffer staged as XRGB8888 ([`super::convert`]): planes 0 (luma) and 1 (NV12: Cb,Cr
+/// pairs; YUV420: Cb) and 2 (YUV420: Cr) are read; the staging buffer holds `width`×4-byte rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Conversion {
+    pub chroma: Chroma,
+    pub width: u32,
+    pub yuv: YuvParams,
+}
+
 /// A buffer's CPU staging state.
 pub struct CpuStage {
     maps: Vec<Mapping>,
     planes: Vec<PlaneCopy>,
     pub(crate) staging: Arc<Mutex<HostBuffer>>,
+    convert: Option<(Conversion, Coefficients)>,
 }
 
 impl CpuStage {
@@ -132,7 +143,81 @@ impl CpuStage {
             maps,
             planes,
             staging,
+            convert: None,
         })
+    }
+
+    /// Stages the buffer converted to XRGB8888 rather than copied plane by plane.
+    pub fn converting(mut self, conversion: Conversion) -> Result<Self, ImportError> {
+        let w = u64::from(conversion.width);
+        let chroma_bytes = match conversion.chroma {
+            Chroma::Interleaved => w.div_ceil(2) * 2,
+            Chroma::Planar => w.div_ceil(2),
+        };
+        let needs: &[u64] = match conversion.chroma {
+            Chroma::Interleaved => &[w, chroma_bytes],
+            Chroma::Planar => &[w, chroma_bytes, chroma_bytes],
+        };
+        if self.planes.len() != needs.len()
+            || self.planes.iter().zip(needs).any(|(p, &n)| p.stride < n)
+        {
+            return Err(ImportError::Rejected(
+                "a plane's rows are narrower than the image".into(),
+            ));
+        }
+        self.convert = Some((conversion, Coefficients::new(conversion.yuv)));
+        Ok(self)
+    }
+
+    /// The conversion's matrix and range changed: later copies use `yuv`. Returns whether this
+    /// stage converts (and so must be copied again to show the change).
+    pub fn set_yuv(&mut self, yuv: YuvParams) -> bool {
+        match &mut self.convert {
+            Some((conversion, coefficients)) => {
+                conversion.yuv = yuv;
+                *coefficients = Coefficients::new(yuv);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Rows `y0..y1` converted into the staging buffer (its rows are `width` × 4 bytes).
+    fn convert_rows(
+        &self,
+        (conversion, k): &(Conversion, Coefficients),
+        dst: &mut [u8],
+        y0: u32,
+        y1: u32,
+    ) -> Result<u64, ImportError> {
+        let out_stride = conversion.width as usize * 4;
+        let plane = |i: usize, row: u32| -> Option<&[u8]> {
+            let p = self.planes.get(i)?;
+            let r = (row / p.vsub).min(p.rows.checked_sub(1)?);
+            let map = self.maps.get(p.map)?;
+            let start = p.src_offset + p.stride * u64::from(r);
+            // SAFETY: `src_offset + stride * rows <= map.len` was checked in `new` and r < rows,
+            // so the row lies inside the live mapping; it is only read.
+            Some(unsafe {
+                std::slice::from_raw_parts(map.ptr.add(start as usize), p.stride as usize)
+            })
+        };
+        let mut written = 0u64;
+        for y in y0..y1.min(self.height()) {
+            let (Some(luma), Some(c0)) = (plane(0, y), plane(1, y)) else {
+                continue;
+            };
+            let c1 = plane(2, y).unwrap_or(&[]);
+            let start = y as usize * out_stride;
+            let Some(out) = dst.get_mut(start..start + out_stride) else {
+                return Err(ImportError::Rejected(
+                    "staging buffer smaller than the image".into(),
+                ));
+            };
+            convert_row(k, conversion.chroma, &Row { y: luma, c0, c1 }, out);
+            written += out_stride as u64;
+        }
+        Ok(written)
     }
 
     /// Copies rows `y0..y1` of the buffer (in luma rows; chroma rows follow the subsampling) of every
@@ -146,7 +231,10 @@ impl CpuStage {
         let mut copied = 0u64;
         let mut staging = self.staging.lock().unwrap_or_else(|p| p.into_inner());
         let dst = staging.bytes_mut().map_err(ImportError::from)?;
-        for p in &self.planes {
+        if let Some(convert) = &self.convert {
+            copied = self.convert_rows(convert, dst, y0, y1)?;
+        }
+        for p in self.planes.iter().filter(|_| self.convert.is_none()) {
             let r0 = (y0 / p.vsub).min(p.rows);
             let r1 = y1.div_ceil(p.vsub).min(p.rows);
             if r1 <= r0 {

@@ -12,6 +12,7 @@
 //! 3. wl_buffer destroyed → its cache entry is dropped ([`Importer::buffer_destroyed`]).
 
 pub mod cache;
+pub mod convert;
 pub mod cpu;
 pub mod gpu;
 pub mod planner;
@@ -295,6 +296,14 @@ impl Importer {
                 Ok((draw, stage)) => {
                     let mut why: Vec<String> =
                         vec![format!("{}: {}", rung.name(), rung.describe())];
+                    if rung == Rung::StageOnCpu && cpu_conversion(&self.caps, desc.fourcc).is_some()
+                    {
+                        why.push(
+                            "Y′CbCr converted to XRGB8888 in that copy (the render device is the \
+                             CPU), then copied or drawn like RGB"
+                                .into(),
+                        );
+                    }
                     let skipped = plan.skipped_above(rung);
                     if !skipped.is_empty() {
                         why.push(skipped);
@@ -516,6 +525,18 @@ impl Importer {
             Rung::StageOnCpu => {
                 let rows = planes.check_extents(desc.fourcc, width, height)?;
                 let (copies, staged_planes, bytes) = pack_planes(&planes, &rows)?;
+                // On a CPU render device Y′CbCr is converted once here rather than decoded per
+                // pixel per frame ([`convert`]).
+                let conversion =
+                    cpu_conversion(&self.caps, desc.fourcc).map(|chroma| cpu::Conversion {
+                        chroma,
+                        width,
+                        yuv: self.policy.yuv,
+                    });
+                let bytes = match conversion {
+                    Some(_) => u64::from(width) * 4 * u64::from(height),
+                    None => bytes,
+                };
                 self.fits_one_descriptor(bytes)?;
                 let staging = Arc::new(Mutex::new(HostBuffer::new(
                     renderer.device(),
@@ -533,9 +554,20 @@ impl Importer {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut stage = CpuStage::new(files, copies, staging.clone())?;
+                if let Some(conversion) = conversion {
+                    stage = stage.converting(conversion)?;
+                }
                 // The first copy is the whole buffer; later commits copy their damage.
                 stage.copy_rows(0, height)?;
-                let layout = planar_layout(desc.fourcc, width, height, staged_planes.into_iter())?;
+                let layout = match conversion {
+                    Some(_) => planar_layout(
+                        drm_format::XRGB8888,
+                        width,
+                        height,
+                        std::iter::once((0, 0, width * 4)),
+                    )?,
+                    None => planar_layout(desc.fourcc, width, height, staged_planes.into_iter())?,
+                };
                 let memory: Vec<Arc<dyn PlanarMemory>> = vec![staging];
                 Ok((
                     Drawable::Planar(renderer.create_planar(layout, memory)?),
@@ -579,6 +611,35 @@ impl Importer {
         if self.shm.remove(buffer) {
             debug!(?buffer, "wl_shm in-place import dropped with its wl_buffer");
         }
+    }
+
+    /// A new default Y′CbCr conversion: buffers `StageOnCpu` converted at commit are converted
+    /// again now (a paused video shows the change too). Returns how many were.
+    pub fn set_yuv(&mut self, renderer: &mut Renderer, yuv: YuvParams) -> usize {
+        self.policy.yuv = yuv;
+        let mut redone = 0;
+        for imported in self.cache.ready() {
+            let Some(Stage::Cpu(stage)) = &imported.stage else {
+                continue;
+            };
+            let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
+            if !stage.set_yuv(yuv) {
+                continue;
+            }
+            // The CPU rewrites memory frames in flight may read: they finish first.
+            if let Drawable::Planar(source) = &imported.draw {
+                if let Err(e) = renderer.wait_reads(Arc::as_ptr(source).cast()) {
+                    debug!(error = %e, "waiting for frames before a reconversion");
+                    continue;
+                }
+            }
+            let height = stage.height();
+            match stage.copy_rows(0, height) {
+                Ok(_) => redone += 1,
+                Err(e) => debug!(error = %e, "reconversion failed; the buffer keeps its colours"),
+            }
+        }
+        redone
     }
 
     /// The in-place source of a wl_shm buffer, or why it is copied instead
@@ -642,6 +703,19 @@ fn pack_planes(planes: &Planes<'_>, rows: &[(u32, u32)]) -> Result<Packed, Impor
         dst = (dst + u64::from(stride) * u64::from(r)).next_multiple_of(16);
     }
     Ok((copies, staged_planes, dst))
+}
+
+/// How `StageOnCpu` converts `fourcc` on this device: Y′CbCr that the planar shader would decode
+/// per pixel per frame, on a device that is the CPU. `None`: the planes are copied as they are.
+fn cpu_conversion(caps: &DmabufCaps, fourcc: u32) -> Option<convert::Chroma> {
+    if !caps.cpu_device {
+        return None;
+    }
+    match fourcc {
+        drm_format::NV12 => Some(convert::Chroma::Interleaved),
+        drm_format::YUV420 => Some(convert::Chroma::Planar),
+        _ => None,
+    }
 }
 
 /// The planar layout of a buffer whose planes are `(buffer index, offset, stride)`.

@@ -243,6 +243,8 @@ fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> 
         Rung::SampleLinear => {
             if !input.access.samples() {
                 Some(access_reason(input.access))
+            } else if let Some(why) = decoded_by_cpu(caps, kind) {
+                Some(why)
             } else {
                 buffer_import(caps, desc)
             }
@@ -257,6 +259,8 @@ fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> 
         Rung::StageOnSink => {
             if !input.access.imports() {
                 Some(access_reason(input.access))
+            } else if let Some(why) = decoded_by_cpu(caps, kind) {
+                Some(why)
             } else {
                 buffer_import(caps, desc)
             }
@@ -269,6 +273,18 @@ fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> 
             }
         }
     }
+}
+
+/// Why a rung that leaves Y′CbCr for the planar shader does not pay on a CPU render device: the
+/// shader decodes every pixel of every frame that redraws it, in software, where `StageOnCpu`
+/// converts each commit's damaged rows once (the issue's rule: a zero-copy promise must not cost
+/// more CPU than the copy it saves).
+fn decoded_by_cpu(caps: &DmabufCaps, kind: Option<FormatKind>) -> Option<String> {
+    (caps.cpu_device && matches!(kind, Some(FormatKind::Yuv { bits: 8 }))).then(|| {
+        "the render device is the CPU: decoding Y′CbCr in its shader for every pixel of every \
+         frame costs more CPU than StageOnCpu converting each commit once"
+            .into()
+    })
 }
 
 /// Whether the render device can import the buffer's memory as a VkBuffer (linear layouts).
@@ -368,16 +384,25 @@ mod tests {
                 vec![Sample, SampleLinear, StageOnSink, StageOnCpu],
             ),
             (
+                // The render device is the CPU: Y′CbCr is converted once per commit rather than
+                // decoded by the shader per pixel per frame.
                 "guest nv12",
                 guest_lavapipe(),
                 desc(NV12, MOD_LINEAR, 2),
                 vec![],
-                vec![SampleLinear, StageOnSink, StageOnCpu],
+                vec![StageOnCpu],
             ),
             (
                 "implicit on cpu",
                 host_lavapipe(),
                 desc(NV12, MOD_INVALID, 2),
+                vec![],
+                vec![StageOnCpu],
+            ),
+            (
+                "nv12 on a gpu: decoded in place",
+                gpu(vec![(ARGB8888, MOD_LINEAR, 1)]),
+                desc(NV12, MOD_LINEAR, 2),
                 vec![],
                 vec![SampleLinear, StageOnSink, StageOnCpu],
             ),
@@ -547,7 +572,7 @@ mod tests {
             Topology {
                 name: "an import that fails only at run time (remembered for its class)",
                 sink: host_lavapipe(),
-                buffer: desc(NV12, MOD_LINEAR, 2),
+                buffer: desc(XRGB8888, MOD_LINEAR, 1),
                 access: Access::Unknown,
                 display: None,
                 source_stage: false,

@@ -161,7 +161,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
                 state.importer.policy.disabled = rungs;
             }
             if let Some(yuv) = yuv {
-                state.importer.policy.yuv = yuv;
+                state.importer.set_yuv(&mut state.renderer, yuv);
                 // The conversion is applied when drawing: re-render what is shown.
                 state.damage();
             }
