@@ -312,14 +312,31 @@ fn client_case(
     Ok((fps, (after - before) as f64 / 1e6 / f64::from(frames)))
 }
 
+/// The wl_shm cases on `who`, labelled `label`; `disable`: rungs weft is told not to use.
 fn shm_cases(
-    who: Compositor,
+    (who, label, disable): (Compositor, &str, Option<&str>),
     runner: &Runner,
     bins: &Bins,
     frames: u32,
     rows: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
     let c = start(who, runner, bins)?;
+    if let Some(disable) = disable {
+        let policy = runner
+            .command(&bins.weft.to_string_lossy(), &c.runtime)
+            .args([
+                "msg",
+                "--socket",
+                &c.socket,
+                "import-policy",
+                "--disable",
+                disable,
+            ])
+            .output()?;
+        if !policy.status.success() {
+            bail!("import-policy --disable {disable} failed");
+        }
+    }
     let cases: [(&str, &[&str]); 3] = [
         ("shm 640x360 full", &["--size", "640x360"]),
         ("shm 1920x1080 full", &["--size", "1920x1080"]),
@@ -332,7 +349,7 @@ fn shm_cases(
         match client_case(&c, runner, bins, frames, args) {
             Ok((fps, cpu_ms)) => rows.push(Row {
                 case: case.into(),
-                who: who.name().into(),
+                who: label.into(),
                 cpu_ms,
                 fps: Some(fps),
                 rss_mib: None,
@@ -347,19 +364,26 @@ fn shm_cases(
     let after = cpu_ns(pid)?;
     rows.push(Row {
         case: "idle output".into(),
-        who: who.name().into(),
+        who: label.into(),
         cpu_ms: (after - before) as f64 / 1e6 / f64::from(frames),
         fps: None,
         rss_mib: None,
     });
     let rss = peak_rss_mib(pid);
-    for r in rows.iter_mut().filter(|r| r.who == who.name()) {
+    for r in rows.iter_mut().filter(|r| r.who == label) {
         r.rss_mib = rss;
     }
     Ok(())
 }
 
-const RUNGS: [&str; 4] = ["Sample", "SampleLinear", "StageOnSink", "StageOnCpu"];
+/// "planner": weft's own choice (no policy); the others force one rung.
+const RUNGS: [&str; 5] = [
+    "planner",
+    "Sample",
+    "SampleLinear",
+    "StageOnSink",
+    "StageOnCpu",
+];
 const ALL_RUNGS: [&str; 6] = [
     "Scanout",
     "Sample",
@@ -378,15 +402,17 @@ fn dmabuf_cases(runner: &Runner, bins: &Bins, frames: u32, rows: &mut Vec<Row>) 
                 continue;
             }
         };
-        let disabled: Vec<&str> = ALL_RUNGS.iter().copied().filter(|r| *r != rung).collect();
-        let policy = runner
-            .command(&bins.weft.to_string_lossy(), &c.runtime)
-            .args(["msg", "--socket", &c.socket, "import-policy", "--disable"])
-            .arg(disabled.join(","))
-            .output();
-        if !policy.as_ref().is_ok_and(|o| o.status.success()) {
-            eprintln!("  import-policy for {rung} failed: {policy:?}");
-            continue;
+        if rung != "planner" {
+            let disabled: Vec<&str> = ALL_RUNGS.iter().copied().filter(|r| *r != rung).collect();
+            let policy = runner
+                .command(&bins.weft.to_string_lossy(), &c.runtime)
+                .args(["msg", "--socket", &c.socket, "import-policy", "--disable"])
+                .arg(disabled.join(","))
+                .output();
+            if !policy.as_ref().is_ok_and(|o| o.status.success()) {
+                eprintln!("  import-policy for {rung} failed: {policy:?}");
+                continue;
+            }
         }
         for (fmt, arg) in [("XRGB8888", "dmabuf-xrgb8888"), ("NV12", "dmabuf-nv12")] {
             for size in ["1280x720", "1920x1080"] {
@@ -614,9 +640,15 @@ fn main() -> anyhow::Result<()> {
             continue;
         }
         eprintln!("{} …", who.name());
-        if let Err(e) = shm_cases(who, &runner, &bins, frames, &mut rows) {
+        if let Err(e) = shm_cases((who, who.name(), None), &runner, &bins, frames, &mut rows) {
             eprintln!("  {}: {e}", who.name());
         }
+    }
+    // weft with wl_shm copied at commit (what it does where host memory cannot be imported).
+    eprintln!("weft, wl_shm copied …");
+    let copied = (Compositor::Weft, "weft shm copied", Some("ShmInPlace"));
+    if let Err(e) = shm_cases(copied, &runner, &bins, frames, &mut rows) {
+        eprintln!("  weft shm copied: {e}");
     }
     eprintln!("weft dma-buf rungs …");
     dmabuf_cases(&runner, &bins, frames, &mut rows);

@@ -524,9 +524,11 @@ fn video_pipeline(weft: &Running, per_rung: Duration) -> anyhow::Result<()> {
         video::HEIGHT,
         source.name()
     );
+    // On a CPU render device StageOnCpu (converting) goes before the rungs that leave Y′CbCr to
+    // the shader; each row forces its own rung.
     let ladder: [(&str, &[&str]); 3] = [
-        ("SampleLinear", &["Sample"]),
-        ("StageOnSink", &["Sample", "SampleLinear"]),
+        ("SampleLinear", &["Sample", "StageOnCpu"]),
+        ("StageOnSink", &["Sample", "SampleLinear", "StageOnCpu"]),
         ("StageOnCpu", &["Sample", "SampleLinear", "StageOnSink"]),
     ];
     println!(

@@ -107,6 +107,8 @@ fn a_huge_shm_buffer_is_refused_and_stalls_nobody() {
 #[test]
 fn a_large_shm_buffer_is_copied_in_slices_while_others_are_served() {
     let h = Harness::new(640, 480, 60);
+    // The copy path (`ShmInPlace` has no upload to measure).
+    h.copy_shm();
     let bystander = Bystander::start(&h);
     let mut c = h.client();
     let top = c.toplevel("large", "weft.large").unwrap();

@@ -28,7 +28,7 @@ fn output() -> Vec<OutputSpec> {
 }
 
 fn start(devices: DeviceOptions, fault_injection: bool) -> anyhow::Result<Harness> {
-    Harness::with_server(
+    let h = Harness::with_server(
         output(),
         true,
         None,
@@ -37,7 +37,20 @@ fn start(devices: DeviceOptions, fault_injection: bool) -> anyhow::Result<Harnes
             fault_injection,
             ..Default::default()
         },
-    )
+    )?;
+    keep_video_in_place(&h);
+    Ok(h)
+}
+
+/// The render devices here are lavapipe, where NV12 is converted at commit (StageOnCpu goes first
+/// on a CPU device); these tests are about which device reads a buffer in place and how, so that
+/// rung is off.
+fn keep_video_in_place(h: &Harness) {
+    let policy: Request = serde_json::from_value(serde_json::json!({
+        "command": "import_policy", "disabled": ["StageOnCpu"],
+    }))
+    .expect("request");
+    h.msg(policy);
 }
 
 fn assert_close(got: [u8; 4], want: [u8; 3], what: &str) {
@@ -421,6 +434,7 @@ fn two_outputs_on_two_devices(simulate: Option<std::path::PathBuf>) -> anyhow::R
             ..Default::default()
         },
     )
+    .inspect(keep_video_in_place)
 }
 
 /// BT.601 limited Y′CbCr of pure blue.
@@ -532,7 +546,7 @@ fn two_render_devices_compose_an_output_each() {
     assert_eq!(s["on_devices"][0]["copied_bytes_per_frame"], 0, "{s}");
     // Forced to copy: each device copies the commit once, into its own memory.
     let policy: Request = serde_json::from_value(serde_json::json!({
-        "command": "import_policy", "disabled": ["Sample", "SampleLinear"],
+        "command": "import_policy", "disabled": ["Sample", "SampleLinear", "StageOnCpu"],
     }))
     .expect("request");
     h.msg(policy);

@@ -582,9 +582,14 @@ fn every_format_takes_the_best_rung() {
             );
         }
     }
+    // On a CPU render device (lavapipe, here and in the guest) 8-bit Y′CbCr is converted once per
+    // commit by StageOnCpu, tried before the rungs that would decode it per pixel per frame.
+    let cpu = f.msg(Request::Imports)["caps"]["cpu_device"] == true;
     check_formats(&f, "best", Layout::default(), |fourcc| {
         if sample.contains(&fourcc) {
             "Sample"
+        } else if cpu && (fourcc == NV12 || fourcc == YUV420) {
+            "StageOnCpu"
         } else {
             "SampleLinear"
         }
@@ -608,14 +613,15 @@ fn every_format_takes_the_best_rung() {
 #[test]
 fn every_format_reads_linear_memory_in_place() {
     let f = Fixture::start("dmabuf-linear");
-    f.policy(&["Sample"], None);
+    // StageOnCpu too: on a CPU device it is tried before the rungs that leave Y′CbCr to the shader.
+    f.policy(&["Sample", "StageOnCpu"], None);
     check_formats(&f, "SampleLinear", Layout::default(), |_| "SampleLinear");
 }
 
 #[test]
 fn every_format_stages_on_sink() {
     let f = Fixture::start("dmabuf-sink");
-    f.policy(&["Sample", "SampleLinear"], None);
+    f.policy(&["Sample", "SampleLinear", "StageOnCpu"], None);
     check_formats(&f, "StageOnSink", Layout::default(), |_| "StageOnSink");
 }
 
@@ -637,8 +643,8 @@ fn disjoint_planes_work_on_both_rungs() {
     for rung in ["SampleLinear", "StageOnSink", "StageOnCpu"] {
         let disabled: &[&str] = match rung {
             "StageOnCpu" => &["SampleLinear", "StageOnSink"],
-            "StageOnSink" => &["SampleLinear"],
-            _ => &[],
+            "StageOnSink" => &["SampleLinear", "StageOnCpu"],
+            _ => &["StageOnCpu"],
         };
         f.policy(disabled, None);
         let (mut c, d) = f.client();
@@ -707,8 +713,8 @@ fn rewritten_buffers_show_their_new_contents() {
     let f = Fixture::start("dmabuf-rewrite");
     let rungs: [(&str, &[&str]); 4] = [
         ("best", &[]),
-        ("SampleLinear", &["Sample"]),
-        ("StageOnSink", &["Sample", "SampleLinear"]),
+        ("SampleLinear", &["Sample", "StageOnCpu"]),
+        ("StageOnSink", &["Sample", "SampleLinear", "StageOnCpu"]),
         ("StageOnCpu", &["Sample", "SampleLinear", "StageOnSink"]),
     ];
     for (label, disabled) in rungs {
@@ -766,7 +772,7 @@ fn dmabufs_larger_than_their_image_and_images_larger_than_a_buffer_binding() {
     let limit = caps["max_storage_buffer_range"].as_u64().expect("limit");
     // A dma-buf far larger than one storage-buffer binding (a pool, say), holding a small image at
     // its start: only the bytes the planes reach are bound, so it is read in place.
-    f.policy(&["Sample"], None);
+    f.policy(&["Sample", "StageOnCpu"], None);
     let (mut c, d) = f.client();
     let pad = (limit as usize + (64 << 20)).next_multiple_of(4096);
     let mut big =

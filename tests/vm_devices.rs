@@ -170,10 +170,11 @@ fn nv12_from_vgem_udmabuf_and_the_heap_shows_with_an_honest_record() {
     let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
     // (rung, rungs disabled to get it, bytes a full-damage commit copies)
     let rungs: [(&str, &[&str], u64); 3] = [
-        ("SampleLinear", &[], 0),
+        // StageOnCpu goes before the in-place rungs for Y′CbCr on lavapipe: off for theirs.
+        ("SampleLinear", &["StageOnCpu"], 0),
         (
             "StageOnSink",
-            &["Sample", "SampleLinear"],
+            &["Sample", "SampleLinear", "StageOnCpu"],
             u64::from(W * H * 3 / 2),
         ),
         (

@@ -447,6 +447,9 @@ fn attach_buffer(
     let budget = buffer.client().and_then(|c| crate::client::budget_of(&c));
     let id = buffer.id();
     let result = with_buffer_contents(buffer, |ptr, len, data| {
+        // A pool truncated under the buffer faults here, under smithay's SIGBUS guard, which
+        // answers it with wl_shm.invalid_fd: reading in place must not hide that from the client.
+        touch_buffer(ptr, len, &data);
         // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this closure.
         let in_place = unsafe {
             ctx.importer
@@ -587,6 +590,21 @@ pub(crate) fn shm_format(format: wl_shm::Format) -> Option<(vk::Format, bool, &'
         wl_shm::Format::Xbgr8888 => (vk::Format::R8G8B8A8_UNORM, true, "XB24"),
         _ => return None,
     })
+}
+
+/// Reads the first and last byte of the buffer in its pool mapping (inside smithay's
+/// `with_buffer_contents`, whose SIGBUS guard turns a truncated pool into zeros and a protocol
+/// error): the in-place path otherwise never touches the pages at commit.
+fn touch_buffer(pool: *const u8, len: usize, data: &BufferData) {
+    let start = data.offset.max(0) as usize;
+    let end = start + data.stride.max(0) as usize * data.height.max(0) as usize;
+    for at in [start, end.saturating_sub(1)] {
+        if at < len {
+            // SAFETY: `at` lies inside smithay's live pool mapping (checked against its length);
+            // a fault is caught by smithay's guard around this closure.
+            unsafe { std::ptr::read_volatile(pool.add(at)) };
+        }
+    }
 }
 
 /// Shows a wl_shm buffer read in place: no texture, nothing copied.

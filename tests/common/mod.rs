@@ -139,6 +139,15 @@ impl Harness {
         self.weft.msg(&req).expect("IPC request")
     }
 
+    /// wl_shm buffers copied at commit from now on, not read in place (for the tests of the copy
+    /// path: damage, slices, budgets).
+    pub fn copy_shm(&self) {
+        self.msg(Request::ImportPolicy {
+            disabled: Some(vec!["ShmInPlace".into()]),
+            yuv: None,
+        });
+    }
+
     pub fn surfaces(&self) -> Vec<serde_json::Value> {
         self.msg(Request::Surfaces)
             .as_array()

@@ -189,7 +189,7 @@ impl CpuStage {
         dst: &mut [u8],
         y0: u32,
         y1: u32,
-    ) -> Result<u64, ImportError> {
+    ) -> Result<(), ImportError> {
         let out_stride = conversion.width as usize * 4;
         let plane = |i: usize, row: u32| -> Option<&[u8]> {
             let p = self.planes.get(i)?;
@@ -202,7 +202,6 @@ impl CpuStage {
                 std::slice::from_raw_parts(map.ptr.add(start as usize), p.stride as usize)
             })
         };
-        let mut written = 0u64;
         for y in y0..y1.min(self.height()) {
             let (Some(luma), Some(c0)) = (plane(0, y), plane(1, y)) else {
                 continue;
@@ -215,9 +214,8 @@ impl CpuStage {
                 ));
             };
             convert_row(k, conversion.chroma, &Row { y: luma, c0, c1 }, out);
-            written += out_stride as u64;
         }
-        Ok(written)
+        Ok(())
     }
 
     /// Copies rows `y0..y1` of the buffer (in luma rows; chroma rows follow the subsampling) of every
@@ -232,7 +230,17 @@ impl CpuStage {
         let mut staging = self.staging.lock().unwrap_or_else(|p| p.into_inner());
         let dst = staging.bytes_mut().map_err(ImportError::from)?;
         if let Some(convert) = &self.convert {
-            copied = self.convert_rows(convert, dst, y0, y1)?;
+            self.convert_rows(convert, dst, y0, y1)?;
+            // What was read out of the client's buffer: its planes' damaged rows, as a copy.
+            copied = self
+                .planes
+                .iter()
+                .map(|p| {
+                    let r0 = (y0 / p.vsub).min(p.rows);
+                    let r1 = y1.div_ceil(p.vsub).min(p.rows);
+                    p.stride * u64::from(r1.saturating_sub(r0))
+                })
+                .sum();
         }
         for p in self.planes.iter().filter(|_| self.convert.is_none()) {
             let r0 = (y0 / p.vsub).min(p.rows);

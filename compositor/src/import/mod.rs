@@ -304,6 +304,9 @@ impl Importer {
                                 .into(),
                         );
                     }
+                    if let Some(note) = &plan.note {
+                        why.push(note.clone());
+                    }
                     let skipped = plan.skipped_above(rung);
                     if !skipped.is_empty() {
                         why.push(skipped);

@@ -101,6 +101,8 @@ pub struct BufferDesc {
 pub struct Plan {
     pub attempts: Vec<Rung>,
     pub skipped: Vec<(Rung, String)>,
+    /// Why the attempts are not in ladder order, when they are not.
+    pub note: Option<String>,
 }
 
 impl Plan {
@@ -176,6 +178,25 @@ pub fn plan(input: &PlanInput<'_>, failed_class: impl Fn(Rung) -> Option<String>
             None => out.attempts.push(rung),
         }
     }
+    // On a CPU device, Y′CbCr left to the shader costs more than StageOnCpu's conversion: those
+    // rungs go after it (still there when it is disabled or fails).
+    if let Some(why) = decoded_by_cpu(input.caps, format.map(|f| f.kind)) {
+        if let Some(at) = out.attempts.iter().position(|r| *r == Rung::StageOnCpu) {
+            let (before, after): (Vec<Rung>, Vec<Rung>) = out
+                .attempts
+                .iter()
+                .take(at)
+                .partition(|r| !matches!(r, Rung::SampleLinear | Rung::StageOnSink));
+            if !after.is_empty() {
+                let mut attempts = before;
+                attempts.push(Rung::StageOnCpu);
+                attempts.extend(after);
+                attempts.extend(out.attempts.iter().skip(at + 1));
+                out.attempts = attempts;
+                out.note = Some(format!("tried before SampleLinear and StageOnSink: {why}"));
+            }
+        }
+    }
     out
 }
 
@@ -243,8 +264,6 @@ fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> 
         Rung::SampleLinear => {
             if !input.access.samples() {
                 Some(access_reason(input.access))
-            } else if let Some(why) = decoded_by_cpu(caps, kind) {
-                Some(why)
             } else {
                 buffer_import(caps, desc)
             }
@@ -259,8 +278,6 @@ fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> 
         Rung::StageOnSink => {
             if !input.access.imports() {
                 Some(access_reason(input.access))
-            } else if let Some(why) = decoded_by_cpu(caps, kind) {
-                Some(why)
             } else {
                 buffer_import(caps, desc)
             }
@@ -390,14 +407,21 @@ mod tests {
                 guest_lavapipe(),
                 desc(NV12, MOD_LINEAR, 2),
                 vec![],
-                vec![StageOnCpu],
+                vec![StageOnCpu, SampleLinear, StageOnSink],
             ),
             (
                 "implicit on cpu",
                 host_lavapipe(),
                 desc(NV12, MOD_INVALID, 2),
                 vec![],
+                vec![StageOnCpu, SampleLinear, StageOnSink],
+            ),
+            (
+                "nv12 on cpu, conversion disabled: decoded in place after all",
+                host_lavapipe(),
+                desc(NV12, MOD_LINEAR, 2),
                 vec![StageOnCpu],
+                vec![SampleLinear, StageOnSink],
             ),
             (
                 "nv12 on a gpu: decoded in place",
