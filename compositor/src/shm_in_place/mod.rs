@@ -1,5 +1,6 @@
-//! wl_shm buffers read in place: the pool pages that hold a buffer are mapped once more for weft
-//! ([`mapping`]), guarded against truncation ([`sigbus`]), imported as host memory
+//! wl_shm buffers read in place: the pool's file, when it is sealed against shrinking
+//! ([`pool_file`]), has the pages that hold a buffer mapped once more for weft ([`mapping`]),
+//! imported as host memory
 //! ([`crate::render::host_memory`]) and drawn by the planar shader or copied into the target by a
 //! cover, with no staging copy at commit. The import is cached per wl_buffer until the buffer is
 //! destroyed, so a client cycling two or three buffers imports each once.
@@ -10,12 +11,12 @@
 //! changes what is on screen. A surface never draws an in-place buffer that is no longer its
 //! current one.
 //!
-//! Where the import is refused (no VK_EXT_external_memory_host, an unaligned stride, a
-//! descriptor too small, the policy), the damaged rows are copied as before and the reason says
-//! why.
+//! Where the import is refused (no VK_EXT_external_memory_host, a pool that may shrink, an
+//! unaligned stride, a descriptor too small, the policy), the damaged rows are copied as before
+//! and the reason says why.
 
 pub mod mapping;
-pub mod sigbus;
+pub mod pool_file;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,10 +44,7 @@ pub struct Limits {
 
 /// One wl_buffer's import, or why it has none.
 enum Entry {
-    Imported {
-        source: Arc<PlanarSource>,
-        view: Arc<PoolView>,
-    },
+    Imported(Arc<PlanarSource>),
     Refused(String),
 }
 
@@ -72,22 +70,17 @@ impl ShmCache {
         data: &BufferData,
     ) -> Result<Arc<PlanarSource>, String> {
         match self.entries.get(buffer) {
-            Some(Entry::Imported { source, view }) => {
-                if view.faulted() {
-                    return Err("the client truncated the pool under the buffer".into());
-                }
-                return Ok(source.clone());
-            }
+            Some(Entry::Imported(source)) => return Ok(source.clone()),
             Some(Entry::Refused(why)) => return Err(why.clone()),
             None => {}
         }
         // SAFETY: the caller's promise.
         let entry = match unsafe { import(renderer, limits, (pool, pool_len), data) } {
-            Ok((source, view)) => Entry::Imported { source, view },
+            Ok(source) => Entry::Imported(source),
             Err(why) => Entry::Refused(why),
         };
         let result = match &entry {
-            Entry::Imported { source, .. } => Ok(source.clone()),
+            Entry::Imported(source) => Ok(source.clone()),
             Entry::Refused(why) => Err(why.clone()),
         };
         self.entries.insert(buffer.clone(), entry);
@@ -110,7 +103,7 @@ impl ShmCache {
     pub fn imported(&self) -> usize {
         self.entries
             .values()
-            .filter(|e| matches!(e, Entry::Imported { .. }))
+            .filter(|e| matches!(e, Entry::Imported(_)))
             .count()
     }
 }
@@ -135,7 +128,7 @@ unsafe fn import(
     limits: Limits,
     (pool, pool_len): (*const u8, usize),
     data: &BufferData,
-) -> Result<(Arc<PlanarSource>, Arc<PoolView>), String> {
+) -> Result<Arc<PlanarSource>, String> {
     let Some(align) = limits.alignment else {
         return Err(
             "the render device cannot import host memory (no VK_EXT_external_memory_host)".into(),
@@ -158,8 +151,11 @@ unsafe fn import(
         ));
     }
     let align = usize::try_from(align).map_err(|_| "import alignment out of range".to_string())?;
-    // SAFETY: the caller's promise: the pool mapping is live during this call.
-    let (view, start) = unsafe { PoolView::new(pool, pool_len, offset, bytes, align) }?;
+    if offset.checked_add(bytes).is_none_or(|end| end > pool_len) {
+        return Err("the buffer lies outside its pool".into());
+    }
+    let file = pool_file::sealed_file(pool)?;
+    let (view, start) = PoolView::new(&file, offset, bytes, align)?;
     if start % 4 != 0 {
         return Err(format!(
             "offset {offset} is not a whole number of 32-bit words"
@@ -187,5 +183,5 @@ unsafe fn import(
     let source = renderer
         .create_planar(layout, memory)
         .map_err(|e| e.to_string())?;
-    Ok((source, view))
+    Ok(source)
 }

@@ -147,8 +147,13 @@ fn run_shm(conn: Connection, options: &BenchOptions) -> Result<BenchResult, Clie
     let mut frames = Vec::new();
     let mut pools = Vec::new();
     for _ in 0..ROTATE {
-        let fd = memfd_create("weft-bench", MemfdFlags::CLOEXEC)?;
+        // Sealed against shrinking, as libwayland's and most toolkits' pools are.
+        let fd = memfd_create(
+            "weft-bench",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
         ftruncate(&fd, bytes as u64)?;
+        rustix::fs::fcntl_add_seals(&fd, rustix::fs::SealFlags::SHRINK)?;
         // SAFETY: a fresh memfd of `bytes` bytes, mapped shared for the compositor to read; unmapped
         // at the end of this function, after the buffers are destroyed.
         let ptr = unsafe {

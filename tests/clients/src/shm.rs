@@ -38,8 +38,14 @@ impl ShmBuffer {
     ) -> Result<Self, ClientError> {
         let stride = width * 4;
         let len = (stride * height) as usize;
-        let fd = memfd_create("weft-test-shm", MemfdFlags::CLOEXEC)?;
+        // Sealed against shrinking, as libwayland's and most toolkits' pools are (a compositor
+        // may then read it in place).
+        let fd = memfd_create(
+            "weft-test-shm",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
         ftruncate(&fd, len as u64)?;
+        rustix::fs::fcntl_add_seals(&fd, rustix::fs::SealFlags::SHRINK)?;
         // SAFETY: mapping a fresh memfd of `len` bytes, shared so the compositor sees our writes; the
         // mapping lives until `Drop` unmaps it.
         let ptr = unsafe {

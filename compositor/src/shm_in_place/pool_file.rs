@@ -1,0 +1,94 @@
+//! The file behind a wl_shm pool, found from smithay's mapping of it, and whether it may be read
+//! in place.
+//!
+//! smithay keeps each pool's fd but does not share it. The mapping's device and inode are in
+//! /proc/self/maps, and the fd smithay holds is one of this process's fds: it is found by
+//! comparing each fd's file (through a dup, so a number closed meanwhile can only miss).
+//!
+//! Only a file sealed with F_SEAL_SHRINK is read in place: the render device (on lavapipe, worker
+//! threads that block every signal) reads its pages at any time, and a truncated file would raise
+//! SIGBUS there, which no handler can catch in a thread that blocks it. A pool that can shrink is
+//! copied at commit under smithay's SIGBUS guard instead. memfd pools of most toolkits are sealed
+//! (libwayland's cursor and weston's clients, Qt, SDL, foot).
+
+use std::io::BufRead as _;
+use std::os::fd::{FromRawFd as _, OwnedFd};
+
+/// A dup of the sealed file that holds the mapping at `addr`, or why there is none.
+pub fn sealed_file(addr: *const u8) -> Result<OwnedFd, String> {
+    let (dev, ino) = mapping_identity(addr as usize)?;
+    let fd = find_fd(dev, ino).ok_or("the pool's file is not among weft's fds")?;
+    let seals = rustix::fs::fcntl_get_seals(&fd).unwrap_or(rustix::fs::SealFlags::empty());
+    if !seals.contains(rustix::fs::SealFlags::SHRINK) {
+        return Err(
+            "the pool's file is not sealed with F_SEAL_SHRINK: a truncation would fault the \
+             device's reads"
+                .into(),
+        );
+    }
+    Ok(fd)
+}
+
+/// (st_dev, st_ino) of the file mapped at `addr`, from /proc/self/maps.
+fn mapping_identity(addr: usize) -> Result<(u64, u64), String> {
+    let maps =
+        std::fs::File::open("/proc/self/maps").map_err(|e| format!("/proc/self/maps: {e}"))?;
+    for line in std::io::BufReader::new(maps).lines() {
+        let line = line.map_err(|e| format!("/proc/self/maps: {e}"))?;
+        // start-end perms offset major:minor inode [path]
+        let mut fields = line.split_whitespace();
+        let (Some(range), _, _, Some(dev), Some(ino)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let hex = |s: &str| usize::from_str_radix(s, 16).ok();
+        let (Some(start), Some(end)) = (hex(start), hex(end)) else {
+            continue;
+        };
+        if addr < start || addr >= end {
+            continue;
+        }
+        let (major, minor) = dev.split_once(':').ok_or("a maps line without a device")?;
+        let num = |s: &str| u32::from_str_radix(s, 16).map_err(|e| format!("device {dev}: {e}"));
+        let ino: u64 = ino.parse().map_err(|e| format!("inode {ino}: {e}"))?;
+        if ino == 0 {
+            return Err("the pool is not a file mapping".into());
+        }
+        return Ok((rustix::fs::makedev(num(major)?, num(minor)?), ino));
+    }
+    Err("the pool's mapping is not in /proc/self/maps".into())
+}
+
+/// A dup of this process's fd for file (`dev`, `ino`).
+fn find_fd(dev: u64, ino: u64) -> Option<OwnedFd> {
+    let dir = std::fs::read_dir("/proc/self/fd").ok()?;
+    for entry in dir.flatten() {
+        let Some(number) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: F_DUPFD_CLOEXEC on a number that may be any fd (or none, if closed meanwhile:
+        // EBADF); it creates a new fd and touches nothing else.
+        let dup = unsafe { libc::fcntl(number, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            continue;
+        }
+        // SAFETY: `dup` is a fresh fd that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(dup) };
+        if rustix::fs::fstat(&fd).is_ok_and(|st| st.st_dev == dev && st.st_ino == ino) {
+            return Some(fd);
+        }
+    }
+    None
+}
