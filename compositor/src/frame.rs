@@ -55,11 +55,18 @@ impl Weft {
         let (renderer, slot) = self
             .renderer_and_slot(index)
             .ok_or(RenderError::NoOutput(index))?;
+        let whole = !slot.target.is_drawn();
         let result = renderer.render(&slot.target, clear, &scene.items, &damage, readback);
-        if result.is_err() {
-            // What the target shows is unknown now: the next frame redraws it whole.
-            if let Some(slot) = self.outputs.get_mut(index) {
-                slot.damage_all();
+        if let Some(slot) = self.outputs.get_mut(index) {
+            match &result {
+                // A target never drawn was drawn whole.
+                Ok(_) if whole => slot.record_changed(&[slot.target.area()]),
+                Ok(_) => slot.record_changed(&damage),
+                Err(_) => {
+                    // What the target shows is unknown now: the next frame redraws it whole.
+                    slot.damage_all();
+                    slot.record_changed(&[slot.target.area()]);
+                }
             }
         }
         result

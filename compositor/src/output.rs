@@ -65,9 +65,28 @@ pub struct OutputSlot {
     pub damage: OutputDamage,
     /// Pixels the last rendered frame redrew.
     pub damaged_pixels: u64,
+    /// What changed in `target` since a presenter last took it ([`Self::take_changed`]): a window
+    /// backend copies only that into a swapchain image that showed the frame before (buffer age).
+    pub changed: Vec<ash::vk::Rect2D>,
 }
 
+/// More changed rectangles than this collapse into the whole target.
+const MAX_CHANGED: usize = 16;
+
 impl OutputSlot {
+    /// Records rectangles of `target` a frame redrew.
+    pub fn record_changed(&mut self, rects: &[ash::vk::Rect2D]) {
+        self.changed.extend_from_slice(rects);
+        if self.changed.len() > MAX_CHANGED {
+            self.changed = vec![self.target.area()];
+        }
+    }
+
+    /// What changed in `target` since the last call (for a presenter).
+    pub fn take_changed(&mut self) -> Vec<ash::vk::Rect2D> {
+        std::mem::take(&mut self.changed)
+    }
+
     pub fn refresh_period(&self) -> Duration {
         Duration::from_nanos(1_000_000_000_000 / u64::from(self.spec.refresh_mhz.max(1)))
     }
@@ -83,6 +102,7 @@ impl OutputSlot {
     /// Renders into `target` from now on (a new size or device): the next frame draws it whole.
     pub fn set_target(&mut self, target: RenderTarget) {
         self.target = target;
+        self.changed = vec![self.target.area()];
         self.rendered_generation = None;
         self.damage.reset();
     }

@@ -48,6 +48,7 @@ impl Weft {
             device,
             damage: Default::default(),
             damaged_pixels: 0,
+            changed: Vec::new(),
         });
         self.damage();
         Ok(self.outputs.len() - 1)

@@ -436,11 +436,13 @@ impl Nested {
                 return Ok(false);
             }
             let started = Instant::now();
-            let (Some(output), Some(swapchain)) = (state.outputs.first(), self.swapchain.as_mut())
+            let (Some(output), Some(swapchain)) =
+                (state.outputs.first_mut(), self.swapchain.as_mut())
             else {
                 return Ok(false);
             };
-            match swapchain.present(&output.target) {
+            let changed = output.take_changed();
+            match swapchain.present(&output.target, changed) {
                 Ok(outcome) => {
                     self.presented += 1;
                     tracing::trace!(

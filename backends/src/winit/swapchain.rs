@@ -9,15 +9,22 @@
 //!   read back later);
 //! - one pipeline and one target format (RGBA8) whatever the window system offers (Mesa's X11 WSI
 //!   offers only B8G8R8A8; a blit swizzles for free);
-//! - the price is one full-frame GPU copy per presented frame, which does not matter for a
-//!   development backend; the DRM backend, where copies do matter, scans out its own images.
+//! - the price is a GPU copy of what changed per presented frame (buffer age, below); the DRM
+//!   backend, where copies matter most, scans out its own images.
 //!
-//! **Synchronisation.** Frames are synchronous like the renderer's: the acquire signals a fence that
-//! is waited for on the host, the copy is submitted with a fence that is waited for, then the image is
-//! presented with no wait semaphore. That is valid: "any writes to memory backing the images … that
-//! are available before vkQueuePresentKHR is executed, are automatically made visible to the read
-//! access performed by the presentation engine" (vkQueuePresentKHR), and a fence signal makes all the
-//! device's prior writes available.
+//! **Buffer age.** The target keeps its contents between frames and the renderer redraws only its
+//! damage; a swapchain image that showed frame *n* then needs only what changed in the target
+//! since *n*: each present records its frame's changed rectangles (`OutputSlot::take_changed`), each
+//! image the frame it was last written, and the copy covers the union of the changes of the
+//! frames since (the whole target when the image is new, older than the history, or sizes
+//! differ). The image's previous contents are kept by starting from PRESENT_SRC_KHR.
+//!
+//! **Synchronisation, without a CPU wait per frame.** The acquire signals a semaphore (two, used
+//! in turn) that the copy waits for; the copy signals a semaphore per swapchain image that the
+//! present waits for (the image's next acquire means its last present finished with it). The copy
+//! reads the target after the renderer's submissions on the same queue, ordered by barriers. Its
+//! fence is waited for only before its command buffer is recorded again, one frame later, when it
+//! has long finished.
 //!
 //! **Present mode** is FIFO (always supported, never tears; the presentation engine paces frames at
 //! the display's refresh: an acquire blocks while every image is queued).
@@ -221,10 +228,26 @@ pub struct Swapchain {
     cmd_pool: vk::CommandPool,
     cmd: vk::CommandBuffer,
     copy_fence: vk::Fence,
-    acquire_fence: vk::Fence,
+    /// The copy's fence is pending (waited for before `cmd` is recorded again).
+    copy_in_flight: bool,
+    /// Acquire → copy, used in turn (the copy that waited on one finished before it is reused).
+    acquired: [vk::Semaphore; 2],
+    next_acquired: usize,
+    /// Copy → present, by image index.
+    copied: Vec<vk::Semaphore>,
+    /// Presents so far, and per image the present that last wrote it.
+    frame: u64,
+    written: Vec<Option<u64>>,
+    /// The changed rectangles of the last presents, newest first.
+    history: std::collections::VecDeque<Vec<vk::Rect2D>>,
+    /// Changes handed to a present that acquired no image: they go with the next one.
+    pending: Vec<vk::Rect2D>,
     /// Destroyed after the swapchain (see the module invariants).
     surface: WindowSurface,
 }
+
+/// How many presents back a swapchain image may be updated with their changes only.
+const MAX_AGE: usize = 4;
 
 impl Swapchain {
     /// Creates a surface for `window` on the renderer's device and a `width`×`height` swapchain on it.
@@ -291,7 +314,14 @@ impl Swapchain {
             cmd_pool,
             cmd: vk::CommandBuffer::null(),
             copy_fence: vk::Fence::null(),
-            acquire_fence: vk::Fence::null(),
+            copy_in_flight: false,
+            acquired: [vk::Semaphore::null(); 2],
+            next_acquired: 0,
+            copied: Vec::new(),
+            frame: 0,
+            written: Vec::new(),
+            history: Default::default(),
+            pending: Vec::new(),
             surface,
             device,
         };
@@ -313,11 +343,13 @@ impl Swapchain {
                 .ash()
                 .create_fence(&vk::FenceCreateInfo::default(), None)
                 .map_err(PresentError::vk("vkCreateFence"))?;
-            me.acquire_fence = me
-                .device
-                .ash()
-                .create_fence(&vk::FenceCreateInfo::default(), None)
-                .map_err(PresentError::vk("vkCreateFence"))?;
+            for s in &mut me.acquired {
+                *s = me
+                    .device
+                    .ash()
+                    .create_semaphore(&vk::SemaphoreCreateInfo::default(), None)
+                    .map_err(PresentError::vk("vkCreateSemaphore"))?;
+            }
         }
         me.recreate(width, height)?;
         info!(
@@ -405,9 +437,11 @@ impl Swapchain {
         // or null.
         let raw = unsafe { self.loader.create_swapchain(&info, None) }
             .map_err(PresentError::vk("vkCreateSwapchainKHR"))?;
+        // The old images' copies and presents finish before they (and their semaphores) go.
+        self.settle()?;
         if old != vk::SwapchainKHR::null() {
-            // SAFETY: every command that used the old images was waited for (copies are synchronous);
-            // the old swapchain was retired by passing it as oldSwapchain above.
+            // SAFETY: every command that used the old images finished (`settle`); the old
+            // swapchain was retired by passing it as oldSwapchain above.
             unsafe { self.loader.destroy_swapchain(old, None) };
         }
         self.raw = raw;
@@ -415,6 +449,18 @@ impl Swapchain {
         self.images = unsafe { self.loader.get_swapchain_images(raw) }
             .map_err(PresentError::vk("vkGetSwapchainImagesKHR"))?;
         self.extent = extent;
+        self.written = vec![None; self.images.len()];
+        self.history.clear();
+        while self.copied.len() < self.images.len() {
+            // SAFETY: valid create info on a live device.
+            let s = unsafe {
+                self.device
+                    .ash()
+                    .create_semaphore(&vk::SemaphoreCreateInfo::default(), None)
+            }
+            .map_err(PresentError::vk("vkCreateSemaphore"))?;
+            self.copied.push(s);
+        }
         debug!(
             width = extent.width,
             height = extent.height,
@@ -424,52 +470,94 @@ impl Swapchain {
         Ok(())
     }
 
-    /// Acquires an image, copies `target` into it and queues it for presentation. Call right after
+    /// Waits for the last copy and for the queue (presents included) to go idle: before the
+    /// swapchain's images or semaphores are replaced.
+    fn settle(&mut self) -> Result<(), PresentError> {
+        if self.copy_in_flight {
+            self.device
+                .wait_and_reset(self.copy_fence, "swapchain copy")
+                .map_err(PresentError::vk("vkWaitForFences"))?;
+            self.copy_in_flight = false;
+        }
+        // SAFETY: the queue is used from this thread only.
+        unsafe { self.device.ash().queue_wait_idle(self.device.queue()) }
+            .map_err(PresentError::vk("vkQueueWaitIdle"))
+    }
+
+    /// Acquires an image, copies into it what changed in `target` since that image was last
+    /// written (`changed`: the rectangles of `target` redrawn since the previous present; all of
+    /// it where the image is too old) and queues it for presentation. Call after
     /// `Renderer::render(target, .., readback: false)`: the copy expects the layout that leaves.
-    pub fn present(&mut self, target: &RenderTarget) -> Result<PresentOutcome, PresentError> {
+    pub fn present(
+        &mut self,
+        target: &RenderTarget,
+        mut changed: Vec<vk::Rect2D>,
+    ) -> Result<PresentOutcome, PresentError> {
+        changed.append(&mut self.pending);
         if self.raw == vk::SwapchainKHR::null() {
+            self.pending = changed;
             return Err(PresentError::OutOfDate);
         }
-        // SAFETY: the swapchain is live; the fence is unsignalled (reset after every wait) and not used
-        // by any pending submission.
-        let acquired = unsafe {
+        // The previous copy (one frame ago) finished long since: its command buffer and acquire
+        // semaphore are reused below.
+        if self.copy_in_flight {
+            self.device
+                .wait_and_reset(self.copy_fence, "swapchain copy")
+                .map_err(PresentError::vk("vkWaitForFences"))?;
+            self.copy_in_flight = false;
+        }
+        let acquired = *self
+            .acquired
+            .get(self.next_acquired)
+            .unwrap_or(&vk::Semaphore::null());
+        // SAFETY: the swapchain is live; the semaphore is unsignalled: the copy that waited on it
+        // (two presents ago) finished (its fence was waited for).
+        let result = unsafe {
             self.loader.acquire_next_image(
                 self.raw,
                 ACQUIRE_TIMEOUT_NS,
-                vk::Semaphore::null(),
-                self.acquire_fence,
+                acquired,
+                vk::Fence::null(),
             )
         };
-        let (index, acquire_suboptimal) = match acquired {
+        let (index, acquire_suboptimal) = match result {
             Ok(v) => v,
-            Err(vk::Result::TIMEOUT) | Err(vk::Result::NOT_READY) => {
-                return Err(PresentError::NotNow(
-                    "no swapchain image became free in time",
-                ))
+            Err(e) => {
+                self.pending = changed;
+                return Err(match e {
+                    vk::Result::TIMEOUT | vk::Result::NOT_READY => {
+                        PresentError::NotNow("no swapchain image became free in time")
+                    }
+                    e => PresentError::vk("vkAcquireNextImageKHR")(e),
+                });
             }
-            Err(e) => return Err(PresentError::vk("vkAcquireNextImageKHR")(e)),
         };
-        // The acquire above will signal this fence (an acquired image may still be read by the
-        // presentation engine until then).
-        self.device
-            .wait_and_reset(self.acquire_fence, "swapchain acquire")
-            .map_err(PresentError::vk("vkWaitForFences"))?;
-        let image =
-            *self
-                .images
-                .get(index as usize)
-                .ok_or(PresentError::Render(RenderError::Vk(
-                    "vkAcquireNextImageKHR",
-                    vk::Result::ERROR_UNKNOWN,
-                )))?;
-        self.copy(target, image)?;
+        self.next_acquired = (self.next_acquired + 1) % self.acquired.len();
+        let lost = || {
+            PresentError::Render(RenderError::Vk(
+                "vkAcquireNextImageKHR",
+                vk::Result::ERROR_UNKNOWN,
+            ))
+        };
+        let image = *self.images.get(index as usize).ok_or_else(lost)?;
+        let copied = *self.copied.get(index as usize).ok_or_else(lost)?;
+        self.frame += 1;
+        self.history.push_front(changed);
+        self.history.truncate(MAX_AGE);
+        let regions = self.regions(target, index as usize);
+        if let Some(w) = self.written.get_mut(index as usize) {
+            *w = Some(self.frame);
+        }
+        self.copy(target, image, regions.as_deref(), (acquired, copied))?;
         let swapchains = [self.raw];
         let indices = [index];
+        let waits = [copied];
         let info = vk::PresentInfoKHR::default()
+            .wait_semaphores(&waits)
             .swapchains(&swapchains)
             .image_indices(&indices);
-        // SAFETY: `index` was acquired above and is in PRESENT_SRC_KHR with its writes finished (the copy
-        // was waited for); the queue is used from this thread only.
+        // SAFETY: `index` was acquired above; the copy into it signals `copied`, which the present
+        // waits for; the queue is used from this thread only.
         let suboptimal = unsafe { self.loader.queue_present(self.device.queue(), &info) }
             .map_err(PresentError::vk("vkQueuePresentKHR"))?;
         Ok(PresentOutcome {
@@ -478,13 +566,39 @@ impl Swapchain {
         })
     }
 
-    /// Records and runs the copy of `target` into the acquired `image`, leaving it ready to present.
-    fn copy(&mut self, target: &RenderTarget, image: vk::Image) -> Result<(), PresentError> {
+    /// The rectangles image `index` needs from `target`: the changes since it was last written,
+    /// or `None` for all of it.
+    fn regions(&self, target: &RenderTarget, index: usize) -> Option<Vec<vk::Rect2D>> {
+        let same_size =
+            (target.width(), target.height()) == (self.extent.width, self.extent.height);
+        let age = self.frame - (*self.written.get(index)?)?;
+        if !same_size || age == 0 || age as usize > self.history.len() {
+            return None;
+        }
+        let rects: Vec<vk::Rect2D> = self
+            .history
+            .iter()
+            .take(age as usize)
+            .flatten()
+            .copied()
+            .collect();
+        (rects.len() <= 4 * MAX_AGE * 4).then_some(rects)
+    }
+
+    /// Records and submits the copy of `target` (`regions` of it, or all) into the acquired
+    /// `image`, after `semaphores.0` (acquired), signalling `semaphores.1` (ready to present).
+    fn copy(
+        &mut self,
+        target: &RenderTarget,
+        image: vk::Image,
+        regions: Option<&[vk::Rect2D]>,
+        (acquired, copied): (vk::Semaphore, vk::Semaphore),
+    ) -> Result<(), PresentError> {
         let d = &self.device.ash();
         let cmd = self.cmd;
         let src = target.raw_image();
         let (src_width, src_height) = (target.width(), target.height());
-        // `cmd`'s previous submission was waited for (submit_and_wait below).
+        // `cmd`'s previous submission finished (its fence was waited for in `present`).
         self.device
             .begin_one_shot(cmd)
             .map_err(|(call, e)| PresentError::vk(call)(e))?;
@@ -503,12 +617,18 @@ impl Swapchain {
                 ),
                 (stage, vk::AccessFlags2::TRANSFER_READ),
             ),
-            // The previous contents of a swapchain image are never wanted: UNDEFINED discards them.
+            // Copying only what changed keeps the image's previous frame (it was presented, so
+            // it is in PRESENT_SRC_KHR); a whole copy discards it (UNDEFINED). The acquire
+            // semaphore's wait covers the presentation engine's reads.
             barrier(
                 image,
-                vk::ImageLayout::UNDEFINED,
+                if regions.is_some() {
+                    vk::ImageLayout::PRESENT_SRC_KHR
+                } else {
+                    vk::ImageLayout::UNDEFINED
+                },
                 vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                (vk::PipelineStageFlags2::NONE, vk::AccessFlags2::NONE),
+                (stage, vk::AccessFlags2::NONE),
                 (stage, vk::AccessFlags2::TRANSFER_WRITE),
             ),
         ];
@@ -526,8 +646,56 @@ impl Swapchain {
                 cmd,
                 &vk::DependencyInfo::default().image_memory_barriers(&barriers),
             );
-            match self.op {
-                CopyOp::Copy => {
+            match (self.op, regions) {
+                (_, Some(rects)) => {
+                    // Same size (checked by `regions`): 1:1 rectangles, copied or blitted.
+                    for r in rects {
+                        let (x0, y0) = (r.offset.x, r.offset.y);
+                        let (x1, y1) = (x0 + r.extent.width as i32, y0 + r.extent.height as i32);
+                        let corners = [
+                            vk::Offset3D { x: x0, y: y0, z: 0 },
+                            vk::Offset3D { x: x1, y: y1, z: 1 },
+                        ];
+                        if self.op == CopyOp::Copy {
+                            let region = vk::ImageCopy {
+                                src_subresource: layers,
+                                src_offset: corners[0],
+                                dst_subresource: layers,
+                                dst_offset: corners[0],
+                                extent: vk::Extent3D {
+                                    width: r.extent.width,
+                                    height: r.extent.height,
+                                    depth: 1,
+                                },
+                            };
+                            d.cmd_copy_image(
+                                cmd,
+                                src,
+                                vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                                image,
+                                vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                                &[region],
+                            );
+                        } else {
+                            let region = vk::ImageBlit {
+                                src_subresource: layers,
+                                src_offsets: corners,
+                                dst_subresource: layers,
+                                dst_offsets: corners,
+                            };
+                            d.cmd_blit_image(
+                                cmd,
+                                src,
+                                vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                                image,
+                                vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                                &[region],
+                                vk::Filter::NEAREST,
+                            );
+                        }
+                    }
+                }
+                (CopyOp::Copy, None) => {
                     let region = vk::ImageCopy {
                         src_subresource: layers,
                         src_offset: vk::Offset3D::default(),
@@ -548,7 +716,7 @@ impl Swapchain {
                         &[region],
                     );
                 }
-                CopyOp::Blit => {
+                (CopyOp::Blit, None) => {
                     let corner = |w: u32, h: u32| vk::Offset3D {
                         x: w as i32,
                         y: h as i32,
@@ -604,10 +772,30 @@ impl Swapchain {
             d.end_command_buffer(cmd)
                 .map_err(PresentError::vk("vkEndCommandBuffer"))?;
         }
-        // The renderer's own submissions were waited for before this one.
-        self.device
-            .submit_and_wait(cmd, self.copy_fence, "swapchain copy")
-            .map_err(|(call, e)| PresentError::vk(call)(e))?;
+        if self.device.faults().device_lost() {
+            return Err(PresentError::Render(RenderError::Vk(
+                "vkQueueSubmit2",
+                vk::Result::ERROR_DEVICE_LOST,
+            )));
+        }
+        let waits = [vk::SemaphoreSubmitInfo::default()
+            .semaphore(acquired)
+            .stage_mask(stage)];
+        let signals = [vk::SemaphoreSubmitInfo::default()
+            .semaphore(copied)
+            .stage_mask(stage)];
+        let cmds = [vk::CommandBufferSubmitInfo::default().command_buffer(cmd)];
+        let submit = vk::SubmitInfo2::default()
+            .wait_semaphore_infos(&waits)
+            .command_buffer_infos(&cmds)
+            .signal_semaphore_infos(&signals);
+        // SAFETY: `cmd` is fully recorded; the fence is unsignalled (reset after every wait); the
+        // acquire semaphore will be signalled by the acquire above, `copied` is unsignalled (its
+        // last present finished before its image was acquired again); synchronization2 is
+        // enabled; the renderer's submissions that wrote the target come earlier on this queue.
+        unsafe { d.queue_submit2(self.device.queue(), &[submit], self.copy_fence) }
+            .map_err(PresentError::vk("vkQueueSubmit2"))?;
+        self.copy_in_flight = true;
         Ok(())
     }
 }
@@ -621,7 +809,9 @@ impl Drop for Swapchain {
             let _ = self.device.ash().device_wait_idle();
             self.loader.destroy_swapchain(self.raw, None);
             self.device.ash().destroy_fence(self.copy_fence, None);
-            self.device.ash().destroy_fence(self.acquire_fence, None);
+            for s in self.acquired.iter().chain(&self.copied) {
+                self.device.ash().destroy_semaphore(*s, None);
+            }
             self.device.ash().destroy_command_pool(self.cmd_pool, None);
         }
     }

@@ -27,7 +27,7 @@ impl Faults {
             .fetch_add(count, Ordering::SeqCst);
     }
 
-    pub(crate) fn device_lost(&self) -> bool {
+    pub fn device_lost(&self) -> bool {
         self.lost.load(Ordering::SeqCst)
     }
 

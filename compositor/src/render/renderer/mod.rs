@@ -46,10 +46,15 @@ pub struct RenderTarget {
 
 impl RenderTarget {
     /// The target's `VkImage` (for a window backend that copies it to a swapchain image). After
-    /// [`Renderer::render`] without readback it is in [`TARGET_LAYOUT_AFTER_RENDER`], with every
-    /// write finished (frames are synchronous).
+    /// [`Renderer::render`] without readback it is in [`TARGET_LAYOUT_AFTER_RENDER`]; its writes
+    /// are ordered before later submissions on the same queue (by their barriers), not finished.
     pub fn raw_image(&self) -> vk::Image {
         self.image.raw
+    }
+
+    /// Whether a frame drew it (else the next frame draws it whole).
+    pub fn is_drawn(&self) -> bool {
+        self.drawn.get()
     }
     pub fn width(&self) -> u32 {
         self.image.width
