@@ -374,7 +374,7 @@ fn winit_backend_shows_clients_and_forwards_input() {
     let top = c
         .toplevel("winit test", "weft.winit-test")
         .expect("toplevel");
-    let buffer = ShmBuffer::new(
+    let mut buffer = ShmBuffer::new(
         &c.shm,
         &c.qh,
         WIN_W,
@@ -455,6 +455,60 @@ fn winit_backend_shows_clients_and_forwards_input() {
         assert!(
             start.elapsed() < DEADLINE,
             "after the rebuild the window shows {seen:?} at ({px}, {py}), not {want:?}\n--- weft's log ---\n{}",
+            read_log(&log)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Buffer age: six small damages in a row, one frame each, more frames than the swapchain has
+    // images, so every image is brought up to date from an older frame by the changes since. The
+    // window must end up with all six squares and the rest of the pattern intact.
+    let square = |i: i32| (10 + i * 30, 10 + (i % 2) * 40);
+    let colour = |i: i32| [(40 * i) as u8, (250 - 35 * i) as u8, 128];
+    for i in 0..6 {
+        let (bx, by) = square(i);
+        let c_ = colour(i);
+        let stride = buffer.stride as usize;
+        let bytes = buffer.bytes_mut();
+        for y in by..by + 20 {
+            for x in bx..bx + 20 {
+                let o = y as usize * stride + x as usize * 4;
+                bytes[o..o + 4].copy_from_slice(&argb(c_[0], c_[1], c_[2], 255));
+            }
+        }
+        let tag = 10 + i as u32;
+        c.frame(&top.surface, tag);
+        top.surface.attach(Some(&buffer.buffer), 0, 0);
+        top.surface.damage_buffer(bx, by, 20, 20);
+        top.surface.commit();
+        wait_for(&mut c, &log, "a frame callback after a small damage", |c| {
+            c.state.frames_done.iter().any(|(t, _)| *t == tag)
+        });
+    }
+    let mut age_probes: Vec<(i32, i32, [u8; 3])> = (0..6)
+        .map(|i| {
+            let (bx, by) = square(i);
+            (sx + bx + 10, sy + by + 10, colour(i))
+        })
+        .collect();
+    age_probes.extend_from_slice(&probes[1..]);
+    let start = Instant::now();
+    loop {
+        let (w, _, pixels) = x.screenshot();
+        let seen: Vec<_> = age_probes
+            .iter()
+            .map(|&(px, py, _)| pixels[(py as u32 * w + px as u32) as usize])
+            .collect();
+        if age_probes.iter().zip(&seen).all(|(p, s)| close(p.2, *s)) {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "after small damages the window is stale
+want {age_probes:?}
+seen {seen:?}
+--- weft's log ---
+{}",
             read_log(&log)
         );
         std::thread::sleep(Duration::from_millis(100));

@@ -180,6 +180,17 @@ impl SurfaceContent {
         ))
     }
 
+    /// Drops what the surface shows: texture, import, in-place buffer, upload in progress, its
+    /// views on further devices.
+    fn drop_shown(&mut self) {
+        self.texture = None;
+        self.texture_charge = None;
+        self.import = None;
+        self.shm_source = None;
+        self.staged = None;
+        self.others.clear();
+    }
+
     /// Whether the surface has content to draw.
     pub fn has_content(&self) -> bool {
         self.buffer.is_some()
@@ -230,6 +241,14 @@ pub fn import_tree(ctx: &mut ImportCtx<'_>, surface: &WlSurface) -> bool {
 
 /// Drops everything drawn from the surfaces of a tree (their device is gone) and forgets which
 /// commit was imported, so the next [`import_tree`] imports the current buffers again, whole.
+/// Drops what one surface shows (its texture, import, in-place buffer, upload), as when it is
+/// destroyed.
+pub fn forget_content(surface: &WlSurface) {
+    smithay::wayland::compositor::with_states(surface, |states| {
+        with_content(states, SurfaceContent::drop_shown)
+    });
+}
+
 pub fn forget_tree_content(surface: &WlSurface) {
     with_surface_tree_upward(
         surface,
@@ -237,13 +256,8 @@ pub fn forget_tree_content(surface: &WlSurface) {
         |_, _, _| TraversalAction::DoChildren(()),
         |_, states, _| {
             with_content(states, |c| {
-                c.texture = None;
-                c.texture_charge = None;
-                c.import = None;
-                c.shm_source = None;
-                c.staged = None;
+                c.drop_shown();
                 c.last_commit = None;
-                c.others.clear();
             })
         },
         |_, _, _| true,

@@ -61,6 +61,12 @@ impl CompositorHandler for Weft {
         });
     }
 
+    fn destroyed(&mut self, surface: &WlSurface) {
+        // A handle kept elsewhere (a seat's last focus, say) keeps the surface's data alive: what
+        // it shows — client memory read in place above all — goes now, with the surface.
+        crate::surface::forget_content(surface);
+    }
+
     fn commit(&mut self, surface: &WlSurface) {
         if self.reject_unconfigured_buffer(surface) {
             return;
