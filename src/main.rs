@@ -134,7 +134,8 @@ enum MsgWhat {
     Clients,
     /// Test hook (weft started with --fault-injection): break the render device on purpose.
     InjectFault {
-        /// device-lost (the renderer is rebuilt) or import-allocation (dma-buf imports fail).
+        /// device-lost (the renderer is rebuilt), import-allocation (dma-buf imports fail),
+        /// gpu-stall (the next frame stays in flight) or gpu-resume (stalled frames run).
         fault: String,
         /// How many times (import-allocation).
         #[arg(long)]
@@ -280,7 +281,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::Clients => Request::Clients,
         MsgWhat::InjectFault { fault, count } => Request::InjectFault {
             fault: serde_json::from_value(serde_json::json!(fault))
-                .context("faults: device-lost, import-allocation")?,
+                .context("faults: device-lost, import-allocation, gpu-stall, gpu-resume")?,
             count: *count,
         },
         MsgWhat::Redraw { output } => Request::Redraw {

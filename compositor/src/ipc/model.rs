@@ -58,6 +58,10 @@ pub enum Fault {
     DeviceLost,
     /// The next `count` (default 1) dma-buf memory imports report VK_ERROR_OUT_OF_DEVICE_MEMORY.
     ImportAllocation,
+    /// The next frame's submission waits on the device until `gpu-resume` (frames stay in flight).
+    GpuStall,
+    /// Every stalled submission runs.
+    GpuResume,
 }
 
 #[derive(Debug, Clone, Serialize)]

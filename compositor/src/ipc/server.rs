@@ -212,6 +212,10 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
             match fault {
                 Fault::DeviceLost => faults.lose_device(),
                 Fault::ImportAllocation => faults.fail_import_allocations(count.unwrap_or(1)),
+                Fault::GpuStall => faults.stall_next_submission(),
+                Fault::GpuResume => {
+                    state.renderer.resume_stalled();
+                }
             }
             warn!(?fault, count, "fault injected (test hook)");
             Ok(serde_json::json!({ "armed": fault }))

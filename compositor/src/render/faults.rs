@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 pub struct Faults {
     lost: AtomicBool,
     import_allocation_failures: AtomicU32,
+    stall: AtomicBool,
 }
 
 impl Faults {
@@ -25,6 +26,16 @@ impl Faults {
     pub fn fail_import_allocations(&self, count: u32) {
         self.import_allocation_failures
             .fetch_add(count, Ordering::SeqCst);
+    }
+
+    /// The next submission waits on the device until `Renderer::resume_stalled`.
+    pub fn stall_next_submission(&self) {
+        self.stall.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether this submission stalls (the armed stall is used up).
+    pub(crate) fn take_stall(&self) -> bool {
+        self.stall.swap(false, Ordering::SeqCst)
     }
 
     pub fn device_lost(&self) -> bool {

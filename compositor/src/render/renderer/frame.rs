@@ -69,6 +69,7 @@ impl Renderer {
         self.device
             .begin_one_shot(cmd)
             .map_err(|(call, e)| RenderError::Vk(call, e))?;
+        self.record_stall(cmd)?;
         let uploads = self.record_uploads(cmd);
         let device = self.device.clone();
         let d = &device.raw;

@@ -22,6 +22,7 @@ mod cover;
 mod frame;
 mod readback;
 mod ring;
+mod stall;
 mod upload;
 
 use self::ring::{FrameSlot, FRAMES_IN_FLIGHT};
@@ -100,6 +101,8 @@ pub struct Renderer {
     /// (producer, ours) queue families of client memory's ownership transfers (`render::foreign`):
     /// FOREIGN → our queue's family with VK_EXT_queue_family_foreign, else IGNORED both.
     foreign_families: (u32, u32),
+    /// Host events stalled submissions wait on (test hook, [`stall`]).
+    stalls: Vec<vk::Event>,
 }
 
 impl Renderer {
@@ -158,6 +161,7 @@ impl Renderer {
             readback: None,
             white: white.clone(),
             foreign_families,
+            stalls: Vec::new(),
         };
         renderer.upload(
             &white,
@@ -226,8 +230,11 @@ impl Drop for Renderer {
     fn drop(&mut self) {
         // SAFETY: the device is idle, so no submission uses the fences or command buffers (freed
         // with their pool); what the slots kept is dropped after.
+        // A stalled submission (test hook) would never let the device go idle.
+        self.resume_stalled();
         unsafe {
             let _ = self.device.raw.device_wait_idle();
+            self.drop_stalls();
             for slot in &self.ring {
                 self.device.raw.destroy_fence(slot.fence, None);
             }
