@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::Harness;
-use wayland_client::protocol::wl_shm::Format;
+use common::{solid_shm, Harness};
 use wayland_client::Proxy;
 use weft::Request;
-use weft_clients::{argb, ShmBuffer};
 
 const OUTPUT: &str = "HEADLESS-1";
 
@@ -29,14 +27,8 @@ fn frames_in_flight_cost_no_cpu_wait_and_hold_what_they_read() {
     let h = Harness::with_fault_injection(320, 240, 60);
     let mut c = h.client();
     let top = c.toplevel("pipelined", "weft.test").unwrap();
-    let a = ShmBuffer::new(&c.shm, &c.qh, 100, 80, Format::Xrgb8888, |_, _| {
-        argb(255, 0, 0, 0)
-    })
-    .unwrap();
-    let b = ShmBuffer::new(&c.shm, &c.qh, 100, 80, Format::Xrgb8888, |_, _| {
-        argb(0, 255, 0, 0)
-    })
-    .unwrap();
+    let a = solid_shm(&c, 100, 80, [255, 0, 0]);
+    let b = solid_shm(&c, 100, 80, [0, 255, 0]);
     c.show(&top.surface, &a.buffer);
     h.settle(&mut c);
     assert_eq!(h.surface("pipelined")["rung"], "ShmInPlace");

@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{Harness, BACKGROUND};
-use wayland_client::protocol::wl_shm::Format;
+use common::{solid_shm, Harness, BACKGROUND};
 use wayland_client::Proxy;
 use weft::Request;
-use weft_clients::{argb, ShmBuffer};
+use weft_clients::argb;
 
 const OUTPUT: &str = "HEADLESS-1";
 const RED: [u8; 4] = [255, 0, 0, 255];
@@ -25,14 +24,8 @@ fn shm_is_read_in_place_and_released_only_when_replaced() {
     let h = Harness::new(320, 240, 60);
     let mut c = h.client();
     let top = c.toplevel("in-place", "weft.test").unwrap();
-    let mut a = ShmBuffer::new(&c.shm, &c.qh, 100, 80, Format::Xrgb8888, |_, _| {
-        argb(255, 0, 0, 0)
-    })
-    .unwrap();
-    let b = ShmBuffer::new(&c.shm, &c.qh, 100, 80, Format::Xrgb8888, |_, _| {
-        argb(0, 255, 0, 0)
-    })
-    .unwrap();
+    let mut a = solid_shm(&c, 100, 80, [255, 0, 0]);
+    let b = solid_shm(&c, 100, 80, [0, 255, 0]);
     c.show(&top.surface, &a.buffer);
     h.settle(&mut c);
     let s = h.surface("in-place");
@@ -95,10 +88,7 @@ fn only_pools_sealed_against_shrinking_are_read_in_place() {
     // A sealed pool (ShmBuffer seals F_SEAL_SHRINK, as libwayland and most toolkits do): read in
     // place, and the client cannot take the pages away under weft's reads.
     let sealed = c.toplevel("sealed", "weft.test").unwrap();
-    let buf = ShmBuffer::new(&c.shm, &c.qh, 64, 64, Format::Xrgb8888, |_, _| {
-        argb(255, 0, 0, 0)
-    })
-    .unwrap();
+    let buf = solid_shm(&c, 64, 64, [255, 0, 0]);
     c.show(&sealed.surface, &buf.buffer);
     h.settle(&mut c);
     assert_eq!(h.surface("sealed")["rung"], "ShmInPlace");
@@ -138,10 +128,7 @@ fn refused_in_place_reads_copy_the_damage_and_say_why() {
     });
     let mut c = h.client();
     let top = c.toplevel("copied", "weft.test").unwrap();
-    let buf = ShmBuffer::new(&c.shm, &c.qh, 100, 80, Format::Xrgb8888, |_, _| {
-        argb(255, 0, 0, 0)
-    })
-    .unwrap();
+    let buf = solid_shm(&c, 100, 80, [255, 0, 0]);
     c.show(&top.surface, &buf.buffer);
     h.settle(&mut c);
     let s = h.surface("copied");

@@ -633,14 +633,7 @@ fn show_in_place(
     view.texture = None;
     view.texture_charge = None;
     view.solid = None;
-    view.buffer = Some(BufferInfo {
-        kind: "shm",
-        width: data.width,
-        height: data.height,
-        format: fourcc.into(),
-        modifier: None,
-        planes: 1,
-    });
+    view.buffer = Some(shm_info(data, fourcc));
     view.set_path(
         Some(crate::shm_in_place::RUNG),
         Some(
@@ -649,6 +642,18 @@ fn show_in_place(
                 .into(),
         ),
     );
+}
+
+/// Introspection record of a wl_shm buffer.
+fn shm_info(data: &BufferData, fourcc: &str) -> BufferInfo {
+    BufferInfo {
+        kind: "shm",
+        width: data.width,
+        height: data.height,
+        format: fourcc.into(),
+        modifier: None,
+        planes: 1,
+    }
 }
 
 fn upload_shm(
@@ -668,14 +673,7 @@ fn upload_shm(
         return Ok(());
     };
     let (w, h) = (data.width as u32, data.height as u32);
-    let info = BufferInfo {
-        kind: "shm",
-        width: data.width,
-        height: data.height,
-        format: fourcc.into(),
-        modifier: None,
-        planes: 1,
-    };
+    let info = shm_info(&data, fourcc);
     let reuse = view
         .texture
         .as_ref()

@@ -199,6 +199,24 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A `w`×`h` XRGB8888 wl_shm buffer of one colour (`rgb`).
+pub fn solid_shm(
+    c: &weft_clients::Client,
+    w: i32,
+    h: i32,
+    rgb: [u8; 3],
+) -> weft_clients::ShmBuffer {
+    weft_clients::ShmBuffer::new(
+        &c.shm,
+        &c.qh,
+        w,
+        h,
+        wayland_client::protocol::wl_shm::Format::Xrgb8888,
+        |_, _| weft_clients::argb(rgb[0], rgb[1], rgb[2], 0),
+    )
+    .expect("shm buffer")
+}
+
 /// An 8-bit RGBA image.
 #[derive(Clone)]
 pub struct Image {

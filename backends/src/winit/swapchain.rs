@@ -646,102 +646,98 @@ impl Swapchain {
                 cmd,
                 &vk::DependencyInfo::default().image_memory_barriers(&barriers),
             );
-            match (self.op, regions) {
-                (_, Some(rects)) => {
-                    // Same size (checked by `regions`): 1:1 rectangles, copied or blitted.
-                    for r in rects {
-                        let (x0, y0) = (r.offset.x, r.offset.y);
-                        let (x1, y1) = (x0 + r.extent.width as i32, y0 + r.extent.height as i32);
-                        let corners = [
-                            vk::Offset3D { x: x0, y: y0, z: 0 },
-                            vk::Offset3D { x: x1, y: y1, z: 1 },
-                        ];
-                        if self.op == CopyOp::Copy {
-                            let region = vk::ImageCopy {
-                                src_subresource: layers,
-                                src_offset: corners[0],
-                                dst_subresource: layers,
-                                dst_offset: corners[0],
-                                extent: vk::Extent3D {
-                                    width: r.extent.width,
-                                    height: r.extent.height,
-                                    depth: 1,
-                                },
-                            };
-                            d.cmd_copy_image(
-                                cmd,
-                                src,
-                                vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
-                                image,
-                                vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                                &[region],
-                            );
-                        } else {
-                            let region = vk::ImageBlit {
-                                src_subresource: layers,
-                                src_offsets: corners,
-                                dst_subresource: layers,
-                                dst_offsets: corners,
-                            };
-                            d.cmd_blit_image(
-                                cmd,
-                                src,
-                                vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
-                                image,
-                                vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                                &[region],
-                                vk::Filter::NEAREST,
-                            );
-                        }
+            // The rectangles to bring over (1:1: the sizes match, `regions` checked it), or the
+            // whole target, stretched by a blit across a resize.
+            let whole = [vk::Rect2D {
+                offset: vk::Offset2D::default(),
+                extent: vk::Extent2D {
+                    width: src_width.min(self.extent.width),
+                    height: src_height.min(self.extent.height),
+                },
+            }];
+            let rects = regions.unwrap_or(&whole);
+            let corners = |r: &vk::Rect2D| {
+                [
+                    vk::Offset3D {
+                        x: r.offset.x,
+                        y: r.offset.y,
+                        z: 0,
+                    },
+                    vk::Offset3D {
+                        x: r.offset.x + r.extent.width as i32,
+                        y: r.offset.y + r.extent.height as i32,
+                        z: 1,
+                    },
+                ]
+            };
+            match self.op {
+                CopyOp::Copy => {
+                    let copies: Vec<vk::ImageCopy> = rects
+                        .iter()
+                        .map(|r| vk::ImageCopy {
+                            src_subresource: layers,
+                            src_offset: corners(r)[0],
+                            dst_subresource: layers,
+                            dst_offset: corners(r)[0],
+                            extent: vk::Extent3D {
+                                width: r.extent.width,
+                                height: r.extent.height,
+                                depth: 1,
+                            },
+                        })
+                        .collect();
+                    if !copies.is_empty() {
+                        d.cmd_copy_image(
+                            cmd,
+                            src,
+                            vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                            image,
+                            vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                            &copies,
+                        );
                     }
                 }
-                (CopyOp::Copy, None) => {
-                    let region = vk::ImageCopy {
-                        src_subresource: layers,
-                        src_offset: vk::Offset3D::default(),
-                        dst_subresource: layers,
-                        dst_offset: vk::Offset3D::default(),
-                        extent: vk::Extent3D {
-                            width: src_width.min(self.extent.width),
-                            height: src_height.min(self.extent.height),
-                            depth: 1,
-                        },
+                CopyOp::Blit => {
+                    let stretched = || {
+                        let target = vk::Rect2D {
+                            offset: vk::Offset2D::default(),
+                            extent: vk::Extent2D {
+                                width: src_width,
+                                height: src_height,
+                            },
+                        };
+                        let window = vk::Rect2D {
+                            offset: vk::Offset2D::default(),
+                            extent: self.extent,
+                        };
+                        vec![(corners(&target), corners(&window))]
                     };
-                    d.cmd_copy_image(
-                        cmd,
-                        src,
-                        vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
-                        image,
-                        vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                        &[region],
-                    );
-                }
-                (CopyOp::Blit, None) => {
-                    let corner = |w: u32, h: u32| vk::Offset3D {
-                        x: w as i32,
-                        y: h as i32,
-                        z: 1,
+                    let pairs = match regions {
+                        Some(rects) => rects.iter().map(|r| (corners(r), corners(r))).collect(),
+                        None => stretched(),
                     };
-                    let region = vk::ImageBlit {
-                        src_subresource: layers,
-                        src_offsets: [vk::Offset3D::default(), corner(src_width, src_height)],
-                        dst_subresource: layers,
-                        dst_offsets: [
-                            vk::Offset3D::default(),
-                            corner(self.extent.width, self.extent.height),
-                        ],
-                    };
-                    // NEAREST: the sizes match except for a frame in flight across a resize, where a
-                    // stretched frame is better than a black one.
-                    d.cmd_blit_image(
-                        cmd,
-                        src,
-                        vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
-                        image,
-                        vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                        &[region],
-                        vk::Filter::NEAREST,
-                    );
+                    let blits: Vec<vk::ImageBlit> = pairs
+                        .into_iter()
+                        .map(|(from, to)| vk::ImageBlit {
+                            src_subresource: layers,
+                            src_offsets: from,
+                            dst_subresource: layers,
+                            dst_offsets: to,
+                        })
+                        .collect();
+                    // NEAREST: 1:1, or a frame in flight across a resize, where a stretched
+                    // frame is better than a black one.
+                    if !blits.is_empty() {
+                        d.cmd_blit_image(
+                            cmd,
+                            src,
+                            vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                            image,
+                            vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                            &blits,
+                            vk::Filter::NEAREST,
+                        );
+                    }
                 }
             }
             let after = [
