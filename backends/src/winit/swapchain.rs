@@ -632,12 +632,7 @@ impl Swapchain {
                 (stage, vk::AccessFlags2::TRANSFER_WRITE),
             ),
         ];
-        let layers = vk::ImageSubresourceLayers {
-            aspect_mask: vk::ImageAspectFlags::COLOR,
-            mip_level: 0,
-            base_array_layer: 0,
-            layer_count: 1,
-        };
+        let layers = weft_compositor::render::memory::color_layers();
         // SAFETY: `cmd` is recording; both images are in the layouts named by the barriers before the
         // copy; regions lie inside both images (clamped to the smaller extent, or whole-image blits);
         // the formats support copy/blit (checked in `new`).

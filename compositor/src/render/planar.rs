@@ -381,12 +381,7 @@ impl PlanarSource {
             buffer_offset: offset,
             buffer_row_length: plane.stride / 4,
             buffer_image_height: 0,
-            image_subresource: vk::ImageSubresourceLayers {
-                aspect_mask: vk::ImageAspectFlags::COLOR,
-                mip_level: 0,
-                base_array_layer: 0,
-                layer_count: 1,
-            },
+            image_subresource: super::memory::color_layers(),
             image_offset: vk::Offset3D::default(),
             image_extent: vk::Extent3D {
                 width: extent.width,

@@ -263,12 +263,7 @@ impl Renderer {
             );
         }
         for (rect, texture, src) in &copies {
-            let layers = vk::ImageSubresourceLayers {
-                aspect_mask: vk::ImageAspectFlags::COLOR,
-                mip_level: 0,
-                base_array_layer: 0,
-                layer_count: 1,
-            };
+            let layers = crate::render::memory::color_layers();
             let region = vk::ImageCopy {
                 src_subresource: layers,
                 src_offset: vk::Offset3D {

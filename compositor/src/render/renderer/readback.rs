@@ -70,12 +70,7 @@ impl Renderer {
                 buffer_offset: 0,
                 buffer_row_length: 0,
                 buffer_image_height: 0,
-                image_subresource: vk::ImageSubresourceLayers {
-                    aspect_mask: vk::ImageAspectFlags::COLOR,
-                    mip_level: 0,
-                    base_array_layer: 0,
-                    layer_count: 1,
-                },
+                image_subresource: crate::render::memory::color_layers(),
                 image_offset: vk::Offset3D::default(),
                 image_extent: vk::Extent3D {
                     width: target.width(),

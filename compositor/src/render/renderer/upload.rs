@@ -75,12 +75,7 @@ impl Renderer {
                 buffer_offset: offset,
                 buffer_row_length: 0,
                 buffer_image_height: 0,
-                image_subresource: vk::ImageSubresourceLayers {
-                    aspect_mask: vk::ImageAspectFlags::COLOR,
-                    mip_level: 0,
-                    base_array_layer: 0,
-                    layer_count: 1,
-                },
+                image_subresource: crate::render::memory::color_layers(),
                 image_offset: vk::Offset3D {
                     x: x0 as i32,
                     y: y0 as i32,
