@@ -31,6 +31,16 @@ impl Weft {
         readback: bool,
     ) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
         let scene = self.scene(index);
+        self.render_scene(index, &scene, readback)
+    }
+
+    /// Renders `scene` (built for output `index` just before) into that output's target.
+    fn render_scene(
+        &mut self,
+        index: usize,
+        scene: &crate::scene::Scene,
+        readback: bool,
+    ) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
         let clear = self.background;
         let slot = self
             .outputs
@@ -85,8 +95,10 @@ impl Weft {
         }
         let generation = self.scene_generation;
         let rendered_generation = self.outputs.get(index).and_then(|o| o.rendered_generation);
+        // One scene a tick: rendered when it changed, and its surfaces get their callbacks.
+        let scene = self.scene(index);
         if rendered_generation != Some(generation) {
-            match self.render_output(index, false) {
+            match self.render_scene(index, &scene, false) {
                 Ok((stats, _)) => {
                     report.rendered = stats.damaged_pixels > 0;
                     report.stats = stats;
@@ -114,7 +126,7 @@ impl Weft {
         let refresh = Refresh::Fixed(slot.refresh_period());
         let output = slot.output.clone();
 
-        let surfaces = self.scene(index).surfaces;
+        let surfaces = scene.surfaces;
         report.surfaces = surfaces.len();
         let time_ms = now.as_millis() as u32;
         for surface in &surfaces {

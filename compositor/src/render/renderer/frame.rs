@@ -114,6 +114,18 @@ impl Renderer {
         };
         let covers: Vec<Cover> = damage.iter().map(|r| cover(items, r)).collect();
         self.record_copies(cmd, target, old, damage, &covers);
+        // Copies alone (a full-damage video, a moving cursor-sized damage over one surface): no
+        // rendering pass at all, which on a CPU device also spares its rasterizer's setup.
+        let draws = damage.iter().zip(&covers).any(|(rect, cover)| match cover {
+            Cover::None | Cover::Clear { .. } | Cover::Draw { .. } => true,
+            Cover::Copy { .. } | Cover::CopyBuffer { .. } => items
+                .iter()
+                .skip(cover.first_drawn())
+                .any(|i| overlaps(&i.dst, rect)),
+        });
+        if !draws {
+            return;
+        }
         let attachments = [vk::RenderingAttachmentInfo::default()
             .image_view(target.image.view)
             .image_layout(vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL)
