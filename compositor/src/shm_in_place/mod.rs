@@ -52,6 +52,7 @@ enum Entry {
 #[derive(Default)]
 pub struct ShmCache {
     entries: HashMap<ObjectId, Entry>,
+    hints: pool_file::FdHints,
 }
 
 impl ShmCache {
@@ -75,7 +76,8 @@ impl ShmCache {
             None => {}
         }
         // SAFETY: the caller's promise.
-        let entry = match unsafe { import(renderer, limits, (pool, pool_len), data) } {
+        let imported = unsafe { import(renderer, limits, (pool, pool_len), data, &mut self.hints) };
+        let entry = match imported {
             Ok(source) => Entry::Imported(source),
             Err(why) => Entry::Refused(why),
         };
@@ -128,6 +130,7 @@ unsafe fn import(
     limits: Limits,
     (pool, pool_len): (*const u8, usize),
     data: &BufferData,
+    hints: &mut pool_file::FdHints,
 ) -> Result<Arc<PlanarSource>, String> {
     let Some(align) = limits.alignment else {
         return Err(
@@ -154,7 +157,7 @@ unsafe fn import(
     if offset.checked_add(bytes).is_none_or(|end| end > pool_len) {
         return Err("the buffer lies outside its pool".into());
     }
-    let file = pool_file::sealed_file(pool)?;
+    let file = pool_file::sealed_file(pool, hints)?;
     let (view, start) = PoolView::new(&file, offset, bytes, align)?;
     if start % 4 != 0 {
         return Err(format!(

@@ -11,13 +11,33 @@
 //! copied at commit under smithay's SIGBUS guard instead. memfd pools of most toolkits are sealed
 //! (libwayland's cursor and weston's clients, Qt, SDL, foot).
 
+use std::collections::HashMap;
 use std::io::BufRead as _;
 use std::os::fd::{FromRawFd as _, OwnedFd};
 
+/// Which fd number held a file last time: a pool's next buffers find it without a scan of every
+/// fd weft has.
+#[derive(Default)]
+pub struct FdHints(HashMap<(u64, u64), i32>);
+
+/// Hints kept at most (a client churning pools would otherwise grow the map).
+const MAX_HINTS: usize = 256;
+
 /// A dup of the sealed file that holds the mapping at `addr`, or why there is none.
-pub fn sealed_file(addr: *const u8) -> Result<OwnedFd, String> {
+pub fn sealed_file(addr: *const u8, hints: &mut FdHints) -> Result<OwnedFd, String> {
     let (dev, ino) = mapping_identity(addr as usize)?;
-    let fd = find_fd(dev, ino).ok_or("the pool's file is not among weft's fds")?;
+    let hinted = hints
+        .0
+        .get(&(dev, ino))
+        .and_then(|&n| dup_if(n, dev, ino).map(|fd| (n, fd)));
+    let (number, fd) = match hinted {
+        Some(found) => found,
+        None => find_fd(dev, ino).ok_or("the pool's file is not among weft's fds")?,
+    };
+    if hints.0.len() >= MAX_HINTS {
+        hints.0.clear();
+    }
+    hints.0.insert((dev, ino), number);
     let seals = rustix::fs::fcntl_get_seals(&fd).unwrap_or(rustix::fs::SealFlags::empty());
     if !seals.contains(rustix::fs::SealFlags::SHRINK) {
         return Err(
@@ -67,28 +87,25 @@ fn mapping_identity(addr: usize) -> Result<(u64, u64), String> {
     Err("the pool's mapping is not in /proc/self/maps".into())
 }
 
-/// A dup of this process's fd for file (`dev`, `ino`).
-fn find_fd(dev: u64, ino: u64) -> Option<OwnedFd> {
+/// This process's fd number for file (`dev`, `ino`) and a dup of it.
+fn find_fd(dev: u64, ino: u64) -> Option<(i32, OwnedFd)> {
     let dir = std::fs::read_dir("/proc/self/fd").ok()?;
-    for entry in dir.flatten() {
-        let Some(number) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        // SAFETY: F_DUPFD_CLOEXEC on a number that may be any fd (or none, if closed meanwhile:
-        // EBADF); it creates a new fd and touches nothing else.
-        let dup = unsafe { libc::fcntl(number, libc::F_DUPFD_CLOEXEC, 0) };
-        if dup < 0 {
-            continue;
-        }
-        // SAFETY: `dup` is a fresh fd that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(dup) };
-        if rustix::fs::fstat(&fd).is_ok_and(|st| st.st_dev == dev && st.st_ino == ino) {
-            return Some(fd);
-        }
+    dir.flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .find_map(|number| dup_if(number, dev, ino).map(|fd| (number, fd)))
+}
+
+/// A dup of fd `number` if it is file (`dev`, `ino`).
+fn dup_if(number: i32, dev: u64, ino: u64) -> Option<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a number that may be any fd (or none, if closed meanwhile:
+    // EBADF); it creates a new fd and touches nothing else.
+    let dup = unsafe { libc::fcntl(number, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return None;
     }
-    None
+    // SAFETY: `dup` is a fresh fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(dup) };
+    rustix::fs::fstat(&fd)
+        .is_ok_and(|st| st.st_dev == dev && st.st_ino == ino)
+        .then_some(fd)
 }
