@@ -8,10 +8,7 @@
 //! texture of a wl_shm buffer. At most one copy per commit per device, however many of its outputs
 //! show the surface: each commit is brought to each device once.
 
-use std::sync::Arc;
-
-use smithay::backend::renderer::utils::{CommitCounter, RendererSurfaceStateUserData};
-use smithay::reexports::wayland_server::backend::ObjectId;
+use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::Resource as _;
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
@@ -21,28 +18,15 @@ use smithay::wayland::shm::with_buffer_contents;
 use tracing::debug;
 
 use crate::devices::{DeviceId, Registry};
-use crate::import::cache::Imported;
 use crate::import::{Driven, Importer};
-use crate::render::{Renderer, Texture, UploadRect};
-use crate::surface::{shm_format, stage_commit, with_content};
+use crate::render::{Renderer, UploadRect};
+use crate::surface::{shm_format, stage_commit, with_content, DeviceView};
 
 /// A secondary render device.
 pub struct SecondaryDevice {
     pub id: DeviceId,
     pub renderer: Renderer,
     pub importer: Importer,
-}
-
-/// What one surface shows on one secondary device.
-#[derive(Default)]
-pub struct DeviceView {
-    pub texture: Option<Arc<Texture>>,
-    pub import: Option<Arc<Imported>>,
-    /// The rung its buffer took there ("Shm" for wl_shm), and the bytes its last commit copied.
-    pub rung: Option<&'static str>,
-    pub copied_bytes_per_frame: u64,
-    /// The (commit, wl_buffer) brought to this device last.
-    last: Option<(CommitCounter, Option<ObjectId>)>,
 }
 
 impl SecondaryDevice {

@@ -85,7 +85,7 @@ pub struct SurfaceContent {
     /// Wall time of the same work, including waits for a GPU copy (`StageOnSink`).
     pub commit_wall_ns: u64,
     /// What the surface shows on each secondary render device ([`crate::secondary`]).
-    pub others: Vec<(crate::devices::DeviceId, crate::secondary::DeviceView)>,
+    pub others: Vec<(crate::devices::DeviceId, DeviceView)>,
     /// The shown wl_shm texture's share of its client's budget.
     texture_charge: Option<Charge>,
     /// A wl_shm upload too large for one event-loop turn, in progress ([`crate::uploads`]).
@@ -199,6 +199,18 @@ impl SurfaceContent {
                 || self.import.is_some()
                 || self.shm_source.is_some())
     }
+}
+
+/// What one surface shows on one secondary device ([`crate::secondary`] keeps it up to date).
+#[derive(Default)]
+pub struct DeviceView {
+    pub texture: Option<Arc<Texture>>,
+    pub import: Option<Arc<Imported>>,
+    /// The rung its buffer took there ("Shm" for wl_shm), and the bytes its last commit copied.
+    pub rung: Option<&'static str>,
+    pub copied_bytes_per_frame: u64,
+    /// The (commit, wl_buffer) brought to this device last.
+    pub(crate) last: Option<(CommitCounter, Option<ObjectId>)>,
 }
 
 /// Runs `f` on the surface's content record, creating it if missing.

@@ -286,6 +286,24 @@ impl Device {
         self.info.extensions.iter().any(|e| e == name)
     }
 
+    /// `minImportedHostPointerAlignment`: the alignment of a host pointer and of a size the
+    /// device imports (`host_memory`); `None` when it cannot import host memory.
+    pub fn host_import_alignment(&self) -> Option<u64> {
+        if !self.has_extension("VK_EXT_external_memory_host") {
+            return None;
+        }
+        let mut host = vk::PhysicalDeviceExternalMemoryHostPropertiesEXT::default();
+        let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut host);
+        // SAFETY: valid physical device; the chained struct belongs to an extension the device
+        // has.
+        unsafe {
+            self.instance
+                .raw
+                .get_physical_device_properties2(self.physical, &mut props)
+        };
+        Some(host.min_imported_host_pointer_alignment.max(1))
+    }
+
     /// Resets `cmd` and begins recording it for one submission. The caller guarantees that its
     /// previous submission was waited for ([`Self::submit_and_wait`] always waits), so it is not
     /// pending (VUID-vkResetCommandBuffer-commandBuffer-00045). The error names the failed call.

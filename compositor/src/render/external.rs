@@ -79,7 +79,7 @@ impl DmabufCaps {
         let limits = unsafe { vki.get_physical_device_properties(device.physical) }.limits;
         caps.max_storage_buffer_range = u64::from(limits.max_storage_buffer_range);
         caps.max_image_dimension = limits.max_image_dimension2_d;
-        caps.host_import_alignment = super::host_memory::import_alignment(device);
+        caps.host_import_alignment = device.host_import_alignment();
         if device.has_extension("VK_EXT_physical_device_drm") {
             let mut drm = vk::PhysicalDeviceDrmPropertiesEXT::default();
             let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut drm);
@@ -540,6 +540,21 @@ impl ExportedBuffer {
         // SAFETY: vkGetMemoryFdKHR returned a new fd that nobody else owns.
         let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         Ok((me, fd, handle_type))
+    }
+}
+
+impl super::planar::PlanarMemory for ImportedBuffer {
+    fn buffer(&self) -> vk::Buffer {
+        self.raw
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn foreign(&self) -> bool {
+        true
+    }
+    fn copyable(&self) -> bool {
+        self.usage.contains(vk::BufferUsageFlags::TRANSFER_SRC)
     }
 }
 

@@ -16,24 +16,6 @@ use super::device::Device;
 use super::external::ImportError;
 use super::planar::PlanarMemory;
 
-/// `minImportedHostPointerAlignment` of `device`: the alignment of a pointer and of a size it
-/// imports; `None` when the device cannot import host memory.
-pub fn import_alignment(device: &Device) -> Option<u64> {
-    if !device.has_extension("VK_EXT_external_memory_host") {
-        return None;
-    }
-    let mut host = vk::PhysicalDeviceExternalMemoryHostPropertiesEXT::default();
-    let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut host);
-    // SAFETY: valid physical device; the chained struct belongs to an extension the device has.
-    unsafe {
-        device
-            .instance
-            .raw
-            .get_physical_device_properties2(device.physical, &mut props)
-    };
-    Some(host.min_imported_host_pointer_alignment.max(1))
-}
-
 /// Host memory imported as a buffer (storage reads and copies out).
 pub struct HostImport {
     device: Arc<Device>,
@@ -49,7 +31,7 @@ impl HostImport {
     ///
     /// # Safety
     /// `ptr..ptr+size` is mapped readable for as long as `keep` lives; `ptr` and `size` are
-    /// multiples of [`import_alignment`].
+    /// multiples of [`Device::host_import_alignment`].
     #[tracing::instrument(skip_all, err(level = "debug"), fields(size))]
     pub unsafe fn import(
         device: &Arc<Device>,

@@ -192,21 +192,6 @@ pub trait PlanarMemory: Send + Sync {
     }
 }
 
-impl PlanarMemory for super::external::ImportedBuffer {
-    fn buffer(&self) -> vk::Buffer {
-        self.raw
-    }
-    fn size(&self) -> u64 {
-        self.size
-    }
-    fn foreign(&self) -> bool {
-        true
-    }
-    fn copyable(&self) -> bool {
-        self.usage.contains(vk::BufferUsageFlags::TRANSFER_SRC)
-    }
-}
-
 impl PlanarMemory for std::sync::Mutex<super::memory::HostBuffer> {
     fn buffer(&self) -> vk::Buffer {
         self.lock().unwrap_or_else(|p| p.into_inner()).raw
