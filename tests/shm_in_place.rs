@@ -153,3 +153,38 @@ fn refused_in_place_reads_copy_the_damage_and_say_why() {
     assert_eq!(s["rung"], "ShmInPlace", "{s}");
     assert_eq!(s["copied_bytes_per_frame"], 0, "{s}");
 }
+
+#[test]
+fn one_client_reads_at_most_its_share_in_place() {
+    // Each buffer read in place is a device memory import, of which GPUs allow a few thousand in
+    // all: past its share (256) a client's buffers are copied, and say why.
+    let h = Harness::new(320, 240, 60);
+    let mut c = h.client();
+    let top = c.toplevel("greedy", "weft.test").unwrap();
+    let buffers: Vec<_> = (0..257).map(|_| solid_shm(&c, 8, 8, [0, 0, 255])).collect();
+    for b in &buffers {
+        c.show(&top.surface, &b.buffer);
+    }
+    h.settle(&mut c);
+    let s = h.surface("greedy");
+    assert_eq!(s["rung"], "Shm", "{s}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("wl_shm buffers read in place")),
+        "{s}"
+    );
+    let clients = h.msg(Request::Clients);
+    let usage = clients[0]["budget"]
+        .as_array()
+        .and_then(|u| u.iter().find(|r| r["resource"] == "shm_in_place").cloned())
+        .unwrap_or_default();
+    assert_eq!(usage["used"], 256, "{clients}");
+    // Freed buffers give their share back: a new buffer is read in place again.
+    drop(buffers);
+    c.roundtrip().unwrap();
+    let fresh = solid_shm(&c, 8, 8, [0, 255, 0]);
+    c.show(&top.surface, &fresh.buffer);
+    h.settle(&mut c);
+    assert_eq!(h.surface("greedy")["rung"], "ShmInPlace");
+}

@@ -36,9 +36,13 @@ pub enum Resource {
     ShmPools,
     /// Commits held by weft (waiting for their buffer's fences). Over it: `no_memory`.
     PendingCommits,
+    /// wl_shm buffers read in place, each a device memory import (GPUs allow a few thousand
+    /// allocations in all: one client must not take them from the others). Over it: the buffer
+    /// is copied instead, with the reason in `weft msg surfaces`.
+    ShmInPlace,
 }
 
-const RESOURCES: usize = 5;
+const RESOURCES: usize = 6;
 
 impl Resource {
     fn index(self) -> usize {
@@ -57,6 +61,7 @@ impl Resource {
             Self::Surfaces => "surfaces",
             Self::ShmPools => "wl_shm pools",
             Self::PendingCommits => "held commits",
+            Self::ShmInPlace => "wl_shm buffers read in place",
         }
     }
 }
@@ -69,6 +74,7 @@ pub struct Limits {
     pub surfaces: u64,
     pub shm_pools: u64,
     pub pending_commits: u64,
+    pub shm_in_place: u64,
 }
 
 impl Default for Limits {
@@ -81,6 +87,7 @@ impl Default for Limits {
             surfaces: 4096,
             shm_pools: 1024,
             pending_commits: 64,
+            shm_in_place: 256,
         }
     }
 }
@@ -93,6 +100,7 @@ impl Limits {
             Resource::Surfaces => self.surfaces,
             Resource::ShmPools => self.shm_pools,
             Resource::PendingCommits => self.pending_commits,
+            Resource::ShmInPlace => self.shm_in_place,
         }
     }
 }
@@ -255,6 +263,7 @@ impl ClientBudget {
             Resource::Surfaces,
             Resource::ShmPools,
             Resource::PendingCommits,
+            Resource::ShmInPlace,
         ]
         .into_iter()
         .map(|r| Usage {
@@ -277,6 +286,7 @@ mod tests {
             surfaces: 2,
             shm_pools: 1,
             pending_commits: 1,
+            shm_in_place: 1,
         }))
     }
 

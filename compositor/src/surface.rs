@@ -479,7 +479,7 @@ fn attach_buffer(
         // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this closure.
         let in_place = unsafe {
             ctx.importer
-                .shm_in_place(ctx.renderer, &id, (ptr, len), &data)
+                .shm_in_place(ctx.renderer, &id, (ptr, len), &data, budget.as_ref())
         };
         let refused = match in_place {
             Ok(source) => {

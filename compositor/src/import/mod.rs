@@ -656,6 +656,7 @@ impl Importer {
         buffer: &ObjectId,
         pool: (*const u8, usize),
         data: &smithay::wayland::shm::BufferData,
+        budget: Option<&Arc<crate::budget::ClientBudget>>,
     ) -> Result<Arc<crate::render::PlanarSource>, String> {
         if !self.policy.shm_in_place {
             return Err("in-place reads are disabled by the import policy".into());
@@ -665,7 +666,10 @@ impl Importer {
             max_range: self.caps.max_storage_buffer_range,
         };
         // SAFETY: the caller's promise.
-        unsafe { self.shm.source(renderer, limits, buffer, pool, data) }
+        unsafe {
+            self.shm
+                .source(renderer, limits, buffer, pool, data, budget)
+        }
     }
 }
 

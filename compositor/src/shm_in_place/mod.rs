@@ -26,6 +26,7 @@ use smithay::reexports::wayland_server::protocol::wl_shm;
 use smithay::wayland::shm::BufferData;
 
 use self::mapping::PoolView;
+use crate::budget::{Charge, ClientBudget, Resource};
 use crate::render::host_memory::HostImport;
 use crate::render::planar::PlanarMemory;
 use crate::render::{PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, Renderer};
@@ -44,7 +45,11 @@ pub struct Limits {
 
 /// One wl_buffer's import, or why it has none.
 enum Entry {
-    Imported(Arc<PlanarSource>),
+    /// The source, and its share of the client's budget (given back with the entry).
+    Imported {
+        source: Arc<PlanarSource>,
+        _charge: Option<Charge>,
+    },
     Refused(String),
 }
 
@@ -69,20 +74,30 @@ impl ShmCache {
         buffer: &ObjectId,
         (pool, pool_len): (*const u8, usize),
         data: &BufferData,
+        budget: Option<&Arc<ClientBudget>>,
     ) -> Result<Arc<PlanarSource>, String> {
         match self.entries.get(buffer) {
-            Some(Entry::Imported(source)) => return Ok(source.clone()),
+            Some(Entry::Imported { source, .. }) => return Ok(source.clone()),
             Some(Entry::Refused(why)) => return Err(why.clone()),
             None => {}
         }
+        // Over the client's share: copied this time, tried again at its next commit (not
+        // remembered: the client may free others meanwhile).
+        let charge = budget
+            .map(|b| b.charge(Resource::ShmInPlace, 1))
+            .transpose()
+            .map_err(|over| over.to_string())?;
         // SAFETY: the caller's promise.
         let imported = unsafe { import(renderer, limits, (pool, pool_len), data, &mut self.hints) };
         let entry = match imported {
-            Ok(source) => Entry::Imported(source),
+            Ok(source) => Entry::Imported {
+                source,
+                _charge: charge,
+            },
             Err(why) => Entry::Refused(why),
         };
         let result = match &entry {
-            Entry::Imported(source) => Ok(source.clone()),
+            Entry::Imported { source, .. } => Ok(source.clone()),
             Entry::Refused(why) => Err(why.clone()),
         };
         self.entries.insert(buffer.clone(), entry);
@@ -105,7 +120,7 @@ impl ShmCache {
     pub fn imported(&self) -> usize {
         self.entries
             .values()
-            .filter(|e| matches!(e, Entry::Imported(_)))
+            .filter(|e| matches!(e, Entry::Imported { .. }))
             .count()
     }
 }
