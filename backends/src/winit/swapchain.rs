@@ -43,7 +43,7 @@ use tracing::{debug, info, warn};
 
 use weft_compositor::render::device::Device;
 use weft_compositor::render::instance::Instance;
-use weft_compositor::render::memory::color_range;
+use weft_compositor::render::memory::layout_barrier;
 use weft_compositor::render::renderer::{
     RenderTarget, Renderer, TARGET_FORMAT, TARGET_LAYOUT_AFTER_RENDER,
 };
@@ -607,7 +607,7 @@ impl Swapchain {
             CopyOp::Blit => vk::PipelineStageFlags2::BLIT,
         };
         let barriers = [
-            barrier(
+            layout_barrier(
                 src,
                 TARGET_LAYOUT_AFTER_RENDER,
                 vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
@@ -620,7 +620,7 @@ impl Swapchain {
             // Copying only what changed keeps the image's previous frame (it was presented, so
             // it is in PRESENT_SRC_KHR); a whole copy discards it (UNDEFINED). The acquire
             // semaphore's wait covers the presentation engine's reads.
-            barrier(
+            layout_barrier(
                 image,
                 if regions.is_some() {
                     vk::ImageLayout::PRESENT_SRC_KHR
@@ -736,7 +736,7 @@ impl Swapchain {
                 }
             }
             let after = [
-                barrier(
+                layout_barrier(
                     image,
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
                     vk::ImageLayout::PRESENT_SRC_KHR,
@@ -745,7 +745,7 @@ impl Swapchain {
                 ),
                 // Back to the layout the renderer leaves targets in, so the invariant holds between
                 // frames whatever happens next.
-                barrier(
+                layout_barrier(
                     src,
                     vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
                     TARGET_LAYOUT_AFTER_RENDER,
@@ -806,26 +806,6 @@ impl Drop for Swapchain {
             self.device.ash().destroy_command_pool(self.cmd_pool, None);
         }
     }
-}
-
-fn barrier(
-    image: vk::Image,
-    old: vk::ImageLayout,
-    new: vk::ImageLayout,
-    src: (vk::PipelineStageFlags2, vk::AccessFlags2),
-    dst: (vk::PipelineStageFlags2, vk::AccessFlags2),
-) -> vk::ImageMemoryBarrier2<'static> {
-    vk::ImageMemoryBarrier2::default()
-        .src_stage_mask(src.0)
-        .src_access_mask(src.1)
-        .dst_stage_mask(dst.0)
-        .dst_access_mask(dst.1)
-        .old_layout(old)
-        .new_layout(new)
-        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-        .image(image)
-        .subresource_range(color_range())
 }
 
 fn is_srgb(format: vk::Format) -> bool {

@@ -188,6 +188,28 @@ impl Drop for Image {
     }
 }
 
+/// A layout transition of a whole colour image (one queue family), from what `src` did to what
+/// `dst` will do.
+pub fn layout_barrier(
+    image: vk::Image,
+    old: vk::ImageLayout,
+    new: vk::ImageLayout,
+    src: (vk::PipelineStageFlags2, vk::AccessFlags2),
+    dst: (vk::PipelineStageFlags2, vk::AccessFlags2),
+) -> vk::ImageMemoryBarrier2<'static> {
+    vk::ImageMemoryBarrier2::default()
+        .src_stage_mask(src.0)
+        .src_access_mask(src.1)
+        .dst_stage_mask(dst.0)
+        .dst_access_mask(dst.1)
+        .old_layout(old)
+        .new_layout(new)
+        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+        .image(image)
+        .subresource_range(color_range())
+}
+
 /// Mip 0, layer 0 of a colour image: what every copy of weft's addresses.
 pub fn color_layers() -> vk::ImageSubresourceLayers {
     vk::ImageSubresourceLayers {

@@ -9,7 +9,6 @@ use super::cover::{cover, overlaps, Cover};
 use super::{RenderTarget, Renderer, TARGET_LAYOUT_AFTER_RENDER};
 use crate::render::draw::{DrawItem, Fill, Rect};
 use crate::render::foreign::ForeignUse;
-use crate::render::memory::color_range;
 use crate::render::pipeline::{PushConstants, QuadPush};
 use crate::render::texture::Texture;
 use crate::render::{FrameStats, RenderError};
@@ -515,17 +514,9 @@ pub(super) fn image_barrier(
     src: (vk::PipelineStageFlags2, vk::AccessFlags2),
     dst: (vk::PipelineStageFlags2, vk::AccessFlags2),
 ) {
-    let barriers = [vk::ImageMemoryBarrier2::default()
-        .src_stage_mask(src.0)
-        .src_access_mask(src.1)
-        .dst_stage_mask(dst.0)
-        .dst_access_mask(dst.1)
-        .old_layout(old)
-        .new_layout(new)
-        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-        .image(image)
-        .subresource_range(color_range())];
+    let barriers = [crate::render::memory::layout_barrier(
+        image, old, new, src, dst,
+    )];
     // SAFETY: `cmd` is recording; synchronization2 is enabled on the device.
     unsafe {
         d.cmd_pipeline_barrier2(
