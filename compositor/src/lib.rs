@@ -14,7 +14,6 @@ pub mod feedback;
 pub mod frame;
 pub mod handlers;
 pub mod hotplug;
-pub mod implicit_sync;
 pub mod import;
 pub mod input;
 pub mod ipc;
@@ -30,6 +29,7 @@ pub mod secondary;
 pub mod shm_in_place;
 pub mod state;
 pub mod surface;
+pub mod sync;
 pub mod upload_slices;
 pub mod uploads;
 

@@ -193,7 +193,12 @@ fn push_tree(
                 let hold = zero_copy
                     .then(|| rs.buffer().cloned())
                     .flatten()
-                    .map(|b| Arc::new(b) as Arc<dyn std::any::Any>);
+                    .map(|buffer| {
+                        Arc::new(crate::sync::Held {
+                            buffer,
+                            sync: c.sync.clone(),
+                        }) as Arc<dyn crate::render::HeldBuffer>
+                    });
                 let item = DrawItem {
                     dst,
                     fill,

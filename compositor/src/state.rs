@@ -88,6 +88,10 @@ pub struct Weft {
     pub devices: Registry,
     /// Render devices beyond the first, each composing the outputs assigned to it.
     pub secondaries: Vec<crate::secondary::SecondaryDevice>,
+    /// wp_linux_drm_syncobj_v1, where a device has timeline syncobjs ([`crate::sync::explicit`]).
+    pub syncobj: Option<crate::sync::explicit::SyncobjState>,
+    /// Commits held on a fence right now, over all surfaces ([`crate::sync`]).
+    pub active_fence_waits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// How weft finds its devices (`--render-device`, `--simulate-devices`).
@@ -206,6 +210,7 @@ impl Weft {
         let mut dmabuf_state = DmabufState::new();
         let dmabuf_global = dmabuf_state
             .create_global_with_default_feedback::<Self>(dh, feedback.default_feedback());
+        let syncobj = crate::sync::explicit::SyncobjState::new(dh, &devices);
         info!(device = %renderer.device().info().name, "weft state ready");
         let mut weft = Self {
             display_handle,
@@ -244,6 +249,8 @@ impl Weft {
             clients: Vec::new(),
             devices,
             secondaries: Vec::new(),
+            syncobj,
+            active_fence_waits: Default::default(),
         };
         if !weft.devices.is_simulated() {
             weft.watch_devices();

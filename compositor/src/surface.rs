@@ -93,6 +93,10 @@ pub struct SurfaceContent {
     /// Every change of what the surface shows, with its damage (read by each output's
     /// [`crate::damage::tracker`]).
     pub damage: DamageLog,
+    /// The fences of the commit shown: held by every frame that reads its buffer in place; the
+    /// last holder gone ends weft's reads (release point signalled) ([`crate::sync`]).
+    pub sync: Option<Arc<crate::sync::CommitSync>>,
+    pub sync_mode: crate::sync::SyncMode,
 }
 
 impl SurfaceContent {
@@ -157,6 +161,7 @@ impl SurfaceContent {
         self.solid = None;
         self.import = None;
         self.buffer = None;
+        self.sync = None;
         self.set_path(None, Some(why));
     }
 
@@ -189,6 +194,7 @@ impl SurfaceContent {
         self.shm_source = None;
         self.staged = None;
         self.others.clear();
+        self.sync = None;
     }
 
     /// Whether the surface has content to draw.
@@ -311,6 +317,8 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
                 content.texture_charge = None;
                 content.solid = None;
                 content.import = None;
+                content.sync = None;
+                content.sync_mode = crate::sync::SyncMode::None;
                 content.set_path(None, None);
             }
             Some(buffer) => {

@@ -134,8 +134,19 @@ pub struct SurfaceRecord {
     /// Feedback steering: per-surface feedback sent beyond the default, sent again because the
     /// plan changed, and followed (a new buffer on a zero-copy rung after a resend).
     pub feedback: SteeringCounts,
-    /// Time commits were held for their dma-buf's writers (the implicit-sync bridge).
+    /// Time commits were held for their acquire fences, the wait in progress included.
     pub fence_wait_ms: f64,
+    /// A commit is held now, waiting for its acquire fence (the surface shows its last good frame).
+    pub fence_waiting: bool,
+    /// How long the held commit has waited so far.
+    pub fence_waiting_ms: f64,
+    /// How the shown buffer was synchronised: "explicit" (wp_linux_drm_syncobj_v1),
+    /// "implicit_sync_file" (DMA_BUF_IOCTL_EXPORT_SYNC_FILE), "implicit_poll", "none".
+    pub sync: &'static str,
+    /// The release point of the shown commit (explicit sync), signalled when weft's reads end.
+    pub release_point: Option<u64>,
+    /// weft's read fences added to the shown buffer (IMPORT_SYNC_FILE(READ), implicit sync).
+    pub read_fences: u64,
     pub maximized: bool,
     pub fullscreen: bool,
     pub subsurfaces: usize,

@@ -267,6 +267,13 @@ pub fn imports(state: &Weft) -> serde_json::Value {
         "policy": imp.policy,
         "cache": imp.cache.stats(),
         "failed_classes": classes,
+        "sync": {
+            "sync_fd": state.renderer.sync_fd_support(),
+            "explicit_device": state.syncobj.as_ref().map(|s| s.device.id.clone()),
+            "fence_waits_active": state
+                .active_fence_waits
+                .load(std::sync::atomic::Ordering::SeqCst),
+        },
     })
 }
 
@@ -363,7 +370,17 @@ fn push_tree(
         record.mapped,
         record.output.clone(),
     );
+    let waiting = smithay::wayland::compositor::with_states(surface, crate::sync::waiting_for);
+    let waiting_ms = waiting.map_or(0.0, |d| d.as_secs_f64() * 1e3);
     out.push(content_snapshot(surface, |c| SurfaceRecord {
+        fence_waiting: waiting.is_some(),
+        fence_waiting_ms: waiting_ms,
+        sync: c.sync_mode.name(),
+        release_point: c.sync.as_ref().and_then(|s| s.release_point()),
+        read_fences: c
+            .sync
+            .as_ref()
+            .map_or(0, |s| s.read_fences.load(std::sync::atomic::Ordering::Relaxed)),
         buffer: c.buffer.clone(),
         rung: c.rung,
         reason: c.reason.clone(),
@@ -374,7 +391,7 @@ fn push_tree(
             hits: c.cache_hits,
             misses: c.cache_misses,
         },
-        fence_wait_ms: c.fence_wait_ns as f64 / 1e6,
+        fence_wait_ms: c.fence_wait_ns as f64 / 1e6 + waiting_ms,
         on_devices: c
             .others
             .iter()

@@ -342,11 +342,29 @@ impl Device {
         cmd: vk::CommandBuffer,
         fence: vk::Fence,
     ) -> Result<(), (&'static str, vk::Result)> {
+        self.submit_with(cmd, fence, &[], None)
+    }
+
+    /// As [`Self::submit`], waiting for `waits` (binary semaphores, at every stage: they guard
+    /// client memory that copies and draws read) and signalling `signal` when done.
+    pub fn submit_with(
+        &self,
+        cmd: vk::CommandBuffer,
+        fence: vk::Fence,
+        waits: &[vk::Semaphore],
+        signal: Option<vk::Semaphore>,
+    ) -> Result<(), (&'static str, vk::Result)> {
         if self.faults.device_lost() {
             return Err(("vkQueueSubmit", vk::Result::ERROR_DEVICE_LOST));
         }
         let cmds = [cmd];
-        let submit = vk::SubmitInfo::default().command_buffers(&cmds);
+        let stages = vec![vk::PipelineStageFlags::ALL_COMMANDS; waits.len()];
+        let signals: Vec<vk::Semaphore> = signal.into_iter().collect();
+        let submit = vk::SubmitInfo::default()
+            .command_buffers(&cmds)
+            .wait_semaphores(waits)
+            .wait_dst_stage_mask(&stages)
+            .signal_semaphores(&signals);
         // SAFETY: `cmd` is fully recorded; the fence is unsignalled (every wait resets it); the
         // queue is only used from the thread that owns the renderer (and its swapchain).
         unsafe { self.raw.queue_submit(self.queue, &[submit], fence) }

@@ -42,5 +42,17 @@ pub struct DrawItem {
     pub alpha: f32,
     /// Kept alive while a frame that draws the item is in flight: the client buffer a zero-copy
     /// fill reads in place, whose wl_buffer.release must wait until the GPU no longer reads it.
-    pub hold: Option<Arc<dyn std::any::Any>>,
+    pub hold: Option<Arc<dyn HeldBuffer>>,
+}
+
+/// A client buffer a frame reads, and how that frame synchronises with the buffer's producer
+/// (`crate::sync`): the GPU waits for the acquire fence, and learns weft's read fence.
+pub trait HeldBuffer {
+    /// The acquire fence as a sync_file for the GPU to wait on, taken by the first frame that
+    /// reads this commit's buffer (later frames are ordered after that one on the queue).
+    fn take_acquire(&self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
+    /// The submission reading the buffer signals `done` (a sync_file) when it completes.
+    fn read_by(&self, _done: std::os::fd::BorrowedFd<'_>) {}
 }

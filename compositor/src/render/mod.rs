@@ -28,6 +28,7 @@ pub mod physical;
 pub mod pipeline;
 pub mod planar;
 pub mod renderer;
+pub mod sync_fd;
 pub mod texture;
 pub mod transfer;
 
@@ -38,7 +39,9 @@ pub use physical::PhysicalInfo;
 pub use planar::{
     PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, YuvMatrix, YuvParams, YuvRange,
 };
+pub use draw::HeldBuffer;
 pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, UploadRect};
+pub use sync_fd::SyncFdSupport;
 pub use texture::Texture;
 pub use transfer::{Copier, RowCopy};
 

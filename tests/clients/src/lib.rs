@@ -10,6 +10,7 @@ pub mod demo;
 pub mod dmabuf;
 pub mod shm;
 pub mod soak;
+pub mod syncobj;
 pub mod video;
 pub mod wire;
 pub mod wire_fuzz;

@@ -104,6 +104,21 @@ impl<'d> Timeline<'d> {
         Ok(fd)
     }
 
+    /// The syncobj as an fd (`SYNCOBJ_HANDLE_TO_FD` without flags): what
+    /// wp_linux_drm_syncobj_manager_v1.import_timeline takes.
+    pub fn export_fd(&self) -> Result<OwnedFd> {
+        self.node
+            .syncobj_to_fd(self.handle, false)
+            .op("DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD")
+    }
+
+    /// Signals `point` from the CPU (`DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL`).
+    pub fn signal(&self, point: u64) -> Result<()> {
+        self.node
+            .syncobj_timeline_signal(&[self.handle], &[point])
+            .op("DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL")
+    }
+
     /// The last signalled point (`DRM_IOCTL_SYNCOBJ_QUERY`).
     pub fn signalled_point(&self) -> Result<u64> {
         let mut points = [0u64];

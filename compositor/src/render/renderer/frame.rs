@@ -74,6 +74,7 @@ impl Renderer {
         let d = &device.raw;
         let mut keep = Vec::new();
         if let Some((target, clear, items, damage)) = frame {
+            self.wait_acquires(items);
             let client_memory = ForeignUse::of(items);
             if !client_memory.is_empty() {
                 client_memory.acquire(d, cmd, self.foreign_families);
@@ -91,6 +92,25 @@ impl Renderer {
         unsafe { d.end_command_buffer(cmd) }.map_err(RenderError::vk("vkEndCommandBuffer"))?;
         let target = frame.map(|f| f.0).or(readback).map(|t| t.image.clone());
         self.submit_current(keep, target, uploads)
+    }
+
+    /// Makes the acquire fences of the client buffers `items` read (first frame of a commit)
+    /// waits of this submission, where the device imports sync_files. Elsewhere the fence was
+    /// waited for in the event loop before the commit applied, which it always is first
+    /// ([`crate::sync`]: that wait is what keeps a stuck fence to its own surface).
+    fn wait_acquires(&mut self, items: &[DrawItem]) {
+        if !self.sync_fd.import {
+            return;
+        }
+        let device = self.device.clone();
+        for held in items.iter().filter_map(|i| i.hold.as_ref()) {
+            if let Some(fence) = held.take_acquire() {
+                tracing::debug!(signalled = crate::sync::sync_file::signalled(&fence), "frame waits for an acquire fence");
+                if let Err(e) = self.slot().sems.wait_for(&device, fence) {
+                    tracing::debug!(error = ?e, "acquire fence not imported as a semaphore");
+                }
+            }
+        }
     }
 
     fn record_frame(

@@ -103,6 +103,8 @@ pub struct Renderer {
     foreign_families: (u32, u32),
     /// Host events stalled submissions wait on (test hook, [`stall`]).
     stalls: Vec<vk::Event>,
+    /// Whether acquire fences become wait semaphores and submissions export read fences.
+    sync_fd: super::sync_fd::SyncFdSupport,
 }
 
 impl Renderer {
@@ -136,6 +138,7 @@ impl Renderer {
         // SAFETY: the pool belongs to this device.
         let cmds = unsafe { device.raw.allocate_command_buffers(&alloc) }
             .map_err(RenderError::vk("vkAllocateCommandBuffers"))?;
+        let sync_fd = super::sync_fd::SyncFdSupport::query(&device);
         let mut ring = Vec::with_capacity(cmds.len());
         for cmd in cmds {
             // SAFETY: valid create info.
@@ -145,7 +148,11 @@ impl Renderer {
                     .create_fence(&vk::FenceCreateInfo::default(), None)
             }
             .map_err(RenderError::vk("vkCreateFence"))?;
-            ring.push(FrameSlot::new(cmd, fence));
+            ring.push(FrameSlot::new(
+                cmd,
+                fence,
+                super::sync_fd::SubmissionSemaphores::new(&device, sync_fd),
+            ));
         }
         let white = Texture::new(&device, &pipeline, 1, 1, vk::Format::R8G8B8A8_UNORM)?;
         let foreign_families = device.foreign_families();
@@ -162,6 +169,7 @@ impl Renderer {
             white: white.clone(),
             foreign_families,
             stalls: Vec::new(),
+            sync_fd,
         };
         renderer.upload(
             &white,
@@ -226,6 +234,13 @@ impl Renderer {
     }
 }
 
+impl Renderer {
+    /// What the device does with sync_files (acquire waits, read fences).
+    pub fn sync_fd_support(&self) -> super::sync_fd::SyncFdSupport {
+        self.sync_fd
+    }
+}
+
 impl Drop for Renderer {
     fn drop(&mut self) {
         // SAFETY: the device is idle, so no submission uses the fences or command buffers (freed
@@ -235,7 +250,8 @@ impl Drop for Renderer {
         unsafe {
             let _ = self.device.raw.device_wait_idle();
             self.drop_stalls();
-            for slot in &self.ring {
+            for slot in &mut self.ring {
+                slot.sems.destroy(&self.device);
                 self.device.raw.destroy_fence(slot.fence, None);
             }
             self.device.raw.destroy_command_pool(self.cmd_pool, None);

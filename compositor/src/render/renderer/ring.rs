@@ -12,6 +12,7 @@ use super::upload::PendingUpload;
 use super::Renderer;
 use crate::render::draw::{DrawItem, Fill};
 use crate::render::memory::{HostBuffer, Image};
+use crate::render::sync_fd::SubmissionSemaphores;
 use crate::render::RenderError;
 
 /// Submissions that may run at once. Three: one executing, one queued behind it, one recording.
@@ -32,11 +33,14 @@ pub(super) struct FrameSlot {
     /// Host memory uploads are staged in while this slot records.
     pub(super) staging: Option<HostBuffer>,
     pub(super) staging_used: u64,
+    /// Acquire fences the submission waits on, and the semaphore it signals (its read fence).
+    pub(super) sems: SubmissionSemaphores,
 }
 
 impl FrameSlot {
-    pub(super) fn new(cmd: vk::CommandBuffer, fence: vk::Fence) -> Self {
+    pub(super) fn new(cmd: vk::CommandBuffer, fence: vk::Fence, sems: SubmissionSemaphores) -> Self {
         Self {
+            sems,
             cmd,
             fence,
             in_flight: false,
@@ -49,8 +53,9 @@ impl FrameSlot {
     }
 
     /// Drops what the completed submission kept.
-    fn let_go(&mut self) {
+    fn let_go(&mut self, device: &crate::render::device::Device) {
         self.in_flight = false;
+        self.sems.completed(device);
         self.keep.clear();
         self.target = None;
         self.uploads.clear();
@@ -95,8 +100,16 @@ impl Renderer {
         let device = self.device.clone();
         let slot = self.slot();
         device
-            .submit(slot.cmd, slot.fence)
+            .submit_with(slot.cmd, slot.fence, &slot.sems.waits, slot.sems.signal)
             .map_err(|(call, e)| RenderError::Vk(call, e))?;
+        // weft's read fence: every client buffer the submission reads learns it.
+        if slot.sems.signal.is_some() {
+            if let Some(done) = slot.sems.export() {
+                for held in keep.iter().filter_map(|item| item.hold.as_ref()) {
+                    held.read_by(std::os::fd::AsFd::as_fd(&done));
+                }
+            }
+        }
         slot.in_flight = true;
         slot.keep = keep;
         slot.target = target;
@@ -122,7 +135,7 @@ impl Renderer {
             device
                 .wait_and_reset(slot.fence, "frame")
                 .map_err(RenderError::vk("vkWaitForFences"))?;
-            slot.let_go();
+            slot.let_go(&device);
         }
         Ok(())
     }
@@ -136,7 +149,7 @@ impl Renderer {
             if let Ok(true) = unsafe { device.raw.get_fence_status(slot.fence) } {
                 // SAFETY: signalled, so no pending submission uses it.
                 if unsafe { device.raw.reset_fences(&[slot.fence]) }.is_ok() {
-                    slot.let_go();
+                    slot.let_go(&device);
                 }
             }
         }
