@@ -95,7 +95,13 @@ fn timeline<'n>(e: &Explicit, node: &'n DrmNode) -> (Timeline<'n>, WpLinuxDrmSyn
     (t, wl)
 }
 
-fn wait_for(h: &Harness, c: &mut Client, what: &str, done: impl Fn(&serde_json::Value) -> bool, title: &str) {
+fn wait_for(
+    h: &Harness,
+    c: &mut Client,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+    title: &str,
+) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !done(&h.surface(title)) {
         assert!(Instant::now() < deadline, "{what}: {}", h.surface(title));
@@ -144,7 +150,11 @@ fn a_late_acquire_point_holds_the_frame_until_it_signals() {
     assert_eq!(shown["sync"], "explicit", "{shown}");
     assert_eq!(shown["release_point"], 1, "{shown}");
     assert_eq!(centre(&h, "late"), [0, 0, 255]);
-    assert_eq!(rel_a.signalled_point().expect("query"), 0, "A is still shown");
+    assert_eq!(
+        rel_a.signalled_point().expect("query"),
+        0,
+        "A is still shown"
+    );
 
     // Frame B (red) with acquire point 2, not signalled yet: held, A stays on screen.
     let b = frame(&vgem, RED);
@@ -163,19 +173,36 @@ fn a_late_acquire_point_holds_the_frame_until_it_signals() {
 
     // The producer signals: B appears by itself, and A's release point follows.
     acq.signal(2).expect("signal");
-    wait_for(&h, &mut e.c, "B applied once its point signalled", |s| s["commits"] != shown["commits"], "late");
+    wait_for(
+        &h,
+        &mut e.c,
+        "B applied once its point signalled",
+        |s| s["commits"] != shown["commits"],
+        "late",
+    );
     h.settle(&mut e.c);
-    assert_eq!(centre(&h, "late"), [255, 0, 0], "frame B after its acquire point");
+    assert_eq!(
+        centre(&h, "late"),
+        [255, 0, 0],
+        "frame B after its acquire point"
+    );
     let after = h.surface("late");
     assert_eq!(after["fence_waiting"], false, "{after}");
     assert_eq!(after["fence_waits"], 1, "{after}");
     let deadline = Instant::now() + Duration::from_secs(5);
     while rel_a.signalled_point().expect("query") < 1 {
-        assert!(Instant::now() < deadline, "A's release point was never signalled");
+        assert!(
+            Instant::now() < deadline,
+            "A's release point was never signalled"
+        );
         e.c.roundtrip().expect("roundtrip");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(rel_b.signalled_point().expect("query"), 0, "B is shown: not released");
+    assert_eq!(
+        rel_b.signalled_point().expect("query"),
+        0,
+        "B is shown: not released"
+    );
     assert!(e.c.protocol_error().is_none());
 }
 
@@ -262,11 +289,10 @@ fn frame_rate(c: &mut Client, surface: &WlSurface, buffer: &WlBuffer, span: Dura
         surface.damage_buffer(0, 0, 4, 4);
         surface.commit();
         let want = tag;
-        if c
-            .wait_until("a frame callback", 200, move |s| {
-                s.frames_done.iter().any(|(t, _)| *t == want)
-            })
-            .is_ok()
+        if c.wait_until("a frame callback", 200, move |s| {
+            s.frames_done.iter().any(|(t, _)| *t == want)
+        })
+        .is_ok()
         {
             frames += 1;
         }
@@ -300,7 +326,12 @@ fn an_acquire_point_that_never_signals_stalls_only_its_surface() {
     // The same scene with and without a stuck fence (a first screenshot has the CPU device compile
     // what this scene draws, which under the guest's emulation takes seconds).
     assert_eq!(centre(&h, "stuck"), [0, 0, 255]);
-    let baseline = frame_rate(&mut other, &ot.surface, &green.buffer, Duration::from_secs(1));
+    let baseline = frame_rate(
+        &mut other,
+        &ot.surface,
+        &green.buffer,
+        Duration::from_secs(1),
+    );
     // Point 2 is never signalled (nothing will ever put a fence there).
     let b = frame(&vgem, RED);
     let wb = send(&e.c, &e.d, &b);
@@ -308,7 +339,12 @@ fn an_acquire_point_that_never_signals_stalls_only_its_surface() {
     e.c.show(&t.surface, &wb);
     e.c.roundtrip().expect("roundtrip");
 
-    let stuck_rate = frame_rate(&mut other, &ot.surface, &green.buffer, Duration::from_secs(1));
+    let stuck_rate = frame_rate(
+        &mut other,
+        &ot.surface,
+        &green.buffer,
+        Duration::from_secs(1),
+    );
     println!("bystander frame rate: {baseline:.1}/s alone, {stuck_rate:.1}/s beside a stuck fence (output 60 Hz)");
     assert!(
         stuck_rate >= baseline * 0.75,
@@ -325,11 +361,19 @@ fn an_acquire_point_that_never_signals_stalls_only_its_surface() {
     drop(e);
     let deadline = Instant::now() + Duration::from_secs(5);
     while h.surfaces().iter().any(|s| s["title"] == "stuck") {
-        assert!(Instant::now() < deadline, "the stuck surface outlived its client");
+        assert!(
+            Instant::now() < deadline,
+            "the stuck surface outlived its client"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(h.msg(Request::Imports)["sync"]["fence_waits_active"], 0);
-    let after = frame_rate(&mut other, &ot.surface, &green.buffer, Duration::from_millis(500));
+    let after = frame_rate(
+        &mut other,
+        &ot.surface,
+        &green.buffer,
+        Duration::from_millis(500),
+    );
     println!("bystander after the stuck client left: {after:.1}/s");
     assert!(other.protocol_error().is_none());
 }
@@ -338,7 +382,9 @@ fn an_acquire_point_that_never_signals_stalls_only_its_surface() {
 /// keeps getting frame callbacks.
 fn expect_error(h: &Harness, interface: &str, code: u32, provoke: impl FnOnce(&mut Explicit)) {
     let mut bystander = h.client();
-    let bt = bystander.toplevel("bystander", "weft.test").expect("toplevel");
+    let bt = bystander
+        .toplevel("bystander", "weft.test")
+        .expect("toplevel");
     let px = solid_shm(&bystander, 16, 16, [0, 255, 0]);
     bystander.show(&bt.surface, &px.buffer);
     h.settle(&mut bystander);

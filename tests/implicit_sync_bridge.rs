@@ -226,3 +226,78 @@ fn the_same_fenced_buffer_committed_twice_is_held_twice() {
     h.settle(&mut c);
     assert_eq!(centre(&h, "twice"), [255, 0, 0], "frame B after its fence");
 }
+
+fn fault(h: &Harness, name: &str) {
+    let req: weft::Request =
+        serde_json::from_value(serde_json::json!({ "command": "inject_fault", "fault": name }))
+            .expect("request");
+    h.msg(req);
+}
+
+/// After weft reads a buffer in place, the producer's next implicitly synced write waits for
+/// weft: weft's read fence is in the buffer (`IMPORT_SYNC_FILE(READ)`), seen by the producer's
+/// `EXPORT_SYNC_FILE(WRITE)` while the reading frame runs (held by a stalled GPU) and signalled
+/// once it is done. Other readers never wait for it.
+#[test]
+fn a_writer_waits_for_weft_s_read_fence() {
+    use weft_guest::dmabuf::{SYNC_READ, SYNC_WRITE};
+    let h = Harness::with_fault_injection(320, 240, 60);
+    let sync = h.msg(weft::Request::Imports)["sync"].clone();
+    println!("sync: {sync}");
+    // lavapipe exports no fence of its own: weft makes its read fences on vgem.
+    assert_eq!(sync["read_fence"], "vgem", "{sync}");
+    let vgem = Vgem::open().expect("vgem (run inside tests/vm)");
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
+    let t = c.toplevel("read", "weft.test").expect("toplevel");
+    let x = vgem_frame(&vgem, [255, 0, 0, 0]);
+    let wx = send(&c, &d, &x);
+    c.show(&t.surface, &wx);
+    h.settle(&mut c);
+    assert_eq!(centre(&h, "read"), [0, 0, 255]);
+    let s = h.surface("read");
+    println!("{s}");
+    assert_eq!(s["sync"], "implicit_sync_file", "{s}");
+    assert_eq!(s["copied_bytes_per_frame"], 0, "read in place: {s}");
+    assert!(s["read_fences"].as_u64() >= Some(1), "{s}");
+    // Frames that finished left only signalled fences: the producer may write now.
+    c.roundtrip().expect("roundtrip");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(x
+        .dmabuf
+        .export_sync_file(SYNC_WRITE)
+        .expect("export")
+        .wait(Duration::from_secs(2))
+        .expect("poll"));
+
+    // A frame that reads X and does not finish.
+    fault(&h, "gpu-stall");
+    h.msg(weft::Request::Redraw {
+        output: Some("HEADLESS-1".into()),
+    });
+    let before = s["read_fences"].as_u64().unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.surface("read")["read_fences"].as_u64().unwrap_or(0) <= before {
+        assert!(
+            Instant::now() < deadline,
+            "no read fence for the stalled frame"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let writer = x.dmabuf.export_sync_file(SYNC_WRITE).expect("export WRITE");
+    let reader = x.dmabuf.export_sync_file(SYNC_READ).expect("export READ");
+    assert!(
+        !writer.is_signalled().expect("poll"),
+        "the next writer must wait for weft's frame in flight"
+    );
+    assert!(
+        reader.is_signalled().expect("poll"),
+        "another reader does not wait for weft's read"
+    );
+    fault(&h, "gpu-resume");
+    assert!(
+        writer.wait(Duration::from_secs(5)).expect("poll"),
+        "weft's read fence signals once its frame is done"
+    );
+    assert!(c.protocol_error().is_none());
+}

@@ -211,6 +211,8 @@ impl Weft {
         let dmabuf_global = dmabuf_state
             .create_global_with_default_feedback::<Self>(dh, feedback.default_feedback());
         let syncobj = crate::sync::explicit::SyncobjState::new(dh, &devices);
+        let mut renderer = renderer;
+        crate::sync::provide_read_fences(&mut renderer, &devices);
         info!(device = %renderer.device().info().name, "weft state ready");
         let mut weft = Self {
             display_handle,

@@ -269,6 +269,15 @@ pub fn imports(state: &Weft) -> serde_json::Value {
         "failed_classes": classes,
         "sync": {
             "sync_fd": state.renderer.sync_fd_support(),
+            // Where weft's read fence comes from: the device's own export, vgem fences weft
+            // signals, or only the frame's VkFence (release waits for the loop to see it).
+            "read_fence": if state.renderer.sync_fd_support().export {
+                "sync_fd_export"
+            } else if state.renderer.has_read_fences() {
+                "vgem"
+            } else {
+                "vk_fence_polled"
+            },
             "explicit_device": state.syncobj.as_ref().map(|s| s.device.id.clone()),
             "fence_waits_active": state
                 .active_fence_waits
@@ -377,10 +386,9 @@ fn push_tree(
         fence_waiting_ms: waiting_ms,
         sync: c.sync_mode.name(),
         release_point: c.sync.as_ref().and_then(|s| s.release_point()),
-        read_fences: c
-            .sync
-            .as_ref()
-            .map_or(0, |s| s.read_fences.load(std::sync::atomic::Ordering::Relaxed)),
+        read_fences: c.sync.as_ref().map_or(0, |s| {
+            s.read_fences.load(std::sync::atomic::Ordering::Relaxed)
+        }),
         buffer: c.buffer.clone(),
         rung: c.rung,
         reason: c.reason.clone(),

@@ -53,6 +53,16 @@ pub trait HeldBuffer {
     fn take_acquire(&self) -> Option<std::os::fd::OwnedFd> {
         None
     }
+    /// Whether the buffer takes weft's read fence (an implicitly synced dma-buf).
+    fn wants_read_fence(&self) -> bool {
+        false
+    }
     /// The submission reading the buffer signals `done` (a sync_file) when it completes.
     fn read_by(&self, _done: std::os::fd::BorrowedFd<'_>) {}
+}
+
+/// Read fences for a device that exports none (`crate::sync::soft_fence`): a sync_file, and a
+/// token that signals it when dropped (the ring drops it once the submission completed).
+pub trait ReadFenceSource {
+    fn make(&self) -> Option<(std::os::fd::OwnedFd, Box<dyn std::any::Any>)>;
 }

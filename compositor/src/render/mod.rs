@@ -34,12 +34,12 @@ pub mod transfer;
 
 pub use ash::vk;
 pub use device::{DeviceInfo, DeviceKind};
+pub use draw::{HeldBuffer, ReadFenceSource};
 pub use external::{DmabufCaps, ImportError};
 pub use physical::PhysicalInfo;
 pub use planar::{
     PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, YuvMatrix, YuvParams, YuvRange,
 };
-pub use draw::HeldBuffer;
 pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, UploadRect};
 pub use sync_fd::SyncFdSupport;
 pub use texture::Texture;

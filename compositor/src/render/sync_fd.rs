@@ -88,7 +88,11 @@ impl SubmissionSemaphores {
     }
 
     /// Makes `sync_file` a wait of the next submission. The fd is consumed (the import owns it).
-    pub(crate) fn wait_for(&mut self, device: &Device, sync_file: OwnedFd) -> Result<(), vk::Result> {
+    pub(crate) fn wait_for(
+        &mut self,
+        device: &Device,
+        sync_file: OwnedFd,
+    ) -> Result<(), vk::Result> {
         // SAFETY: valid device; a plain binary semaphore.
         let sem = unsafe {
             device

@@ -66,7 +66,9 @@ impl SyncobjState {
                 }
             }
         }
-        info!("no DRM device with timeline syncobjs and SYNCOBJ_EVENTFD: explicit sync not offered");
+        info!(
+            "no DRM device with timeline syncobjs and SYNCOBJ_EVENTFD: explicit sync not offered"
+        );
         None
     }
 }
@@ -114,10 +116,16 @@ pub fn check_commit(
         return Ok(());
     }
     let Some(acquire) = acquire else {
-        return Err((E::NoAcquirePoint, "a buffer is attached without an acquire point".into()));
+        return Err((
+            E::NoAcquirePoint,
+            "a buffer is attached without an acquire point".into(),
+        ));
     };
     let Some(release) = release else {
-        return Err((E::NoReleasePoint, "a buffer is attached without a release point".into()));
+        return Err((
+            E::NoReleasePoint,
+            "a buffer is attached without a release point".into(),
+        ));
     };
     if acquire.0 == release.0 && acquire.1 >= release.1 {
         return Err((
@@ -354,20 +362,52 @@ mod tests {
             (Attached::Nothing, None, None, None),
             (Attached::Nothing, Some((a, 1)), None, Some(E::NoBuffer)),
             (Attached::Nothing, None, Some((a, 2)), Some(E::NoBuffer)),
-            (Attached::Nothing, Some((a, 1)), Some((a, 2)), Some(E::NoBuffer)),
+            (
+                Attached::Nothing,
+                Some((a, 1)),
+                Some((a, 2)),
+                Some(E::NoBuffer),
+            ),
             (Attached::Dmabuf, None, None, Some(E::NoAcquirePoint)),
-            (Attached::Dmabuf, None, Some((a, 2)), Some(E::NoAcquirePoint)),
-            (Attached::Dmabuf, Some((a, 1)), None, Some(E::NoReleasePoint)),
-            (Attached::Dmabuf, Some((a, 2)), Some((a, 2)), Some(E::ConflictingPoints)),
-            (Attached::Dmabuf, Some((a, 3)), Some((a, 2)), Some(E::ConflictingPoints)),
+            (
+                Attached::Dmabuf,
+                None,
+                Some((a, 2)),
+                Some(E::NoAcquirePoint),
+            ),
+            (
+                Attached::Dmabuf,
+                Some((a, 1)),
+                None,
+                Some(E::NoReleasePoint),
+            ),
+            (
+                Attached::Dmabuf,
+                Some((a, 2)),
+                Some((a, 2)),
+                Some(E::ConflictingPoints),
+            ),
+            (
+                Attached::Dmabuf,
+                Some((a, 3)),
+                Some((a, 2)),
+                Some(E::ConflictingPoints),
+            ),
             (Attached::Dmabuf, Some((a, 1)), Some((a, 2)), None),
             // Different timelines: any order is fine.
             (Attached::Dmabuf, Some((a, 9)), Some((b, 2)), None),
-            (Attached::Other, Some((a, 1)), Some((a, 2)), Some(E::UnsupportedBuffer)),
+            (
+                Attached::Other,
+                Some((a, 1)),
+                Some((a, 2)),
+                Some(E::UnsupportedBuffer),
+            ),
             (Attached::Other, None, None, Some(E::NoAcquirePoint)),
         ];
         for (attached, acquire, release, want) in table {
-            let got = check_commit(*attached, *acquire, *release).err().map(|e| e.0);
+            let got = check_commit(*attached, *acquire, *release)
+                .err()
+                .map(|e| e.0);
             assert_eq!(got, *want, "{attached:?} {acquire:?} {release:?}");
         }
     }

@@ -20,6 +20,7 @@
 
 pub mod explicit;
 pub mod fence_set;
+pub mod soft_fence;
 pub mod sync_file;
 pub mod timeline;
 
@@ -198,6 +199,10 @@ impl crate::render::HeldBuffer for Held {
         merged
     }
 
+    fn wants_read_fence(&self) -> bool {
+        self.sync.as_ref().is_some_and(|s| !s.planes.is_empty())
+    }
+
     fn read_by(&self, done: BorrowedFd<'_>) {
         let Some(sync) = &self.sync else {
             return;
@@ -310,10 +315,18 @@ fn pre_commit(state: &mut Weft, surface: &WlSurface) {
         p.implicit = implicit;
     });
     match wait {
-        Some(Wait::SyncFile(fd)) if !sync_file::signalled(fd.as_fd()) => {
-            hold(state, surface, WaitOn::Fd(fd), "implicit write fence (sync_file)")
-        }
-        Some(Wait::Poll(dmabuf)) => hold(state, surface, WaitOn::Poll(dmabuf), "implicit write fence (poll)"),
+        Some(Wait::SyncFile(fd)) if !sync_file::signalled(fd.as_fd()) => hold(
+            state,
+            surface,
+            WaitOn::Fd(fd),
+            "implicit write fence (sync_file)",
+        ),
+        Some(Wait::Poll(dmabuf)) => hold(
+            state,
+            surface,
+            WaitOn::Poll(dmabuf),
+            "implicit write fence (poll)",
+        ),
         _ => {}
     }
 }
@@ -420,7 +433,12 @@ pub(crate) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
         flag.store(true, Ordering::SeqCst);
         state.active_fence_waits.fetch_sub(1, Ordering::SeqCst);
         let waited = held_at.elapsed();
-        debug!(surface = id, ?waited, what, "fence signalled; held commit released");
+        debug!(
+            surface = id,
+            ?waited,
+            what,
+            "fence signalled; held commit released"
+        );
         if let Ok(surface) = weak.upgrade() {
             with_states(&surface, |states| {
                 if let Some(w) = states.data_map.get::<FenceWaits>() {
@@ -439,16 +457,18 @@ pub(crate) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
     let inserted = match on {
         WaitOn::Fd(fd) => {
             let mut done = Some(done);
-            state.loop_handle.insert_source(
-                Generic::new(fd, Interest::READ, Mode::Level),
-                move |_, _, state: &mut Weft| {
-                    if let Some(done) = done.take() {
-                        done(state);
-                    }
-                    Ok(PostAction::Remove)
-                },
-            )
-            .map_err(|e| e.error.to_string())
+            state
+                .loop_handle
+                .insert_source(
+                    Generic::new(fd, Interest::READ, Mode::Level),
+                    move |_, _, state: &mut Weft| {
+                        if let Some(done) = done.take() {
+                            done(state);
+                        }
+                        Ok(PostAction::Remove)
+                    },
+                )
+                .map_err(|e| e.error.to_string())
         }
         WaitOn::Poll(dmabuf) => match dmabuf.generate_blocker(Interest::READ) {
             // Every plane polls readable now: nothing to hold.
@@ -477,7 +497,10 @@ pub(crate) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
                 }
                 crate::surface::with_content(states, |c| c.fence_waits += 1)
             });
-            debug!(surface = id, what, "commit held until its acquire fence signals");
+            debug!(
+                surface = id,
+                what, "commit held until its acquire fence signals"
+            );
         }
         // Without the source the blocker would never clear: apply the commit rather than hang it.
         Err(e) => info!(surface = id, error = %e, "cannot wait for a fence; commit applied now"),
@@ -506,6 +529,33 @@ pub fn applied(surface: &WlSurface) {
             c.sync = Some(Arc::new(sync));
         });
     });
+}
+
+/// Gives `renderer` read fences when its device exports none: vgem's, where the registry has
+/// vgem ([`soft_fence`]). Without either, weft's reads end when the loop sees the frame's
+/// `VkFence` signalled, and wl_buffer.release waits for that.
+pub fn provide_read_fences(
+    renderer: &mut crate::render::Renderer,
+    devices: &crate::devices::Registry,
+) {
+    if renderer.has_read_fences() || devices.is_simulated() {
+        return;
+    }
+    let Some(node) = devices
+        .devices()
+        .iter()
+        .filter(|d| d.driver == "vgem")
+        .find_map(|d| d.nodes.iter().find(|n| !n.path.contains("renderD")))
+    else {
+        return;
+    };
+    match soft_fence::SoftFences::open(std::path::Path::new(&node.path)) {
+        Ok(fences) => {
+            info!(node = %node.path, "read fences made on vgem (the render device exports none)");
+            renderer.set_read_fences(Box::new(Arc::new(fences)));
+        }
+        Err(e) => info!(node = %node.path, error = %e, "no read fences from vgem"),
+    }
 }
 
 /// How long the surface's oldest held commit has waited for its fence (`None`: none held).

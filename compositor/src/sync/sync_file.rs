@@ -71,7 +71,11 @@ pub fn export(dmabuf: BorrowedFd<'_>, flags: u32) -> Result<OwnedFd, FenceError>
 
 /// Adds `sync_file`'s fence to `dmabuf`'s reservation: with [`READ`] as a reader (later writers
 /// wait for it, readers do not), with [`WRITE`] as a writer (everyone waits).
-pub fn import(dmabuf: BorrowedFd<'_>, flags: u32, sync_file: BorrowedFd<'_>) -> Result<(), FenceError> {
+pub fn import(
+    dmabuf: BorrowedFd<'_>,
+    flags: u32,
+    sync_file: BorrowedFd<'_>,
+) -> Result<(), FenceError> {
     use std::os::fd::AsRawFd;
     let arg = DmaBufSyncFile {
         flags,

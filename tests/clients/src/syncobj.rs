@@ -37,7 +37,11 @@ impl Syncobj {
             .any(|g| g.interface == INTERFACE)
     }
 
-    pub fn surface(&self, c: &Client, surface: &wl_surface::WlSurface) -> WpLinuxDrmSyncobjSurfaceV1 {
+    pub fn surface(
+        &self,
+        c: &Client,
+        surface: &wl_surface::WlSurface,
+    ) -> WpLinuxDrmSyncobjSurfaceV1 {
         self.manager.get_surface(surface, &c.qh, ())
     }
 

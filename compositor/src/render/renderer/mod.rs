@@ -105,6 +105,8 @@ pub struct Renderer {
     stalls: Vec<vk::Event>,
     /// Whether acquire fences become wait semaphores and submissions export read fences.
     sync_fd: super::sync_fd::SyncFdSupport,
+    /// Where read fences come from when the device exports none.
+    read_fences: Option<Box<dyn super::draw::ReadFenceSource>>,
 }
 
 impl Renderer {
@@ -170,6 +172,7 @@ impl Renderer {
             foreign_families,
             stalls: Vec::new(),
             sync_fd,
+            read_fences: None,
         };
         renderer.upload(
             &white,
@@ -238,6 +241,16 @@ impl Renderer {
     /// What the device does with sync_files (acquire waits, read fences).
     pub fn sync_fd_support(&self) -> super::sync_fd::SyncFdSupport {
         self.sync_fd
+    }
+
+    /// Gives the renderer a source of read fences for a device that exports none.
+    pub fn set_read_fences(&mut self, source: Box<dyn super::draw::ReadFenceSource>) {
+        self.read_fences = Some(source);
+    }
+
+    /// Whether the renderer has read fences: exported by the device, or from a source.
+    pub fn has_read_fences(&self) -> bool {
+        self.sync_fd.export || self.read_fences.is_some()
     }
 }
 

@@ -35,12 +35,19 @@ pub(super) struct FrameSlot {
     pub(super) staging_used: u64,
     /// Acquire fences the submission waits on, and the semaphore it signals (its read fence).
     pub(super) sems: SubmissionSemaphores,
+    /// Read fences made for the submission where the device exports none: signalled when dropped.
+    soft_fences: Vec<Box<dyn std::any::Any>>,
 }
 
 impl FrameSlot {
-    pub(super) fn new(cmd: vk::CommandBuffer, fence: vk::Fence, sems: SubmissionSemaphores) -> Self {
+    pub(super) fn new(
+        cmd: vk::CommandBuffer,
+        fence: vk::Fence,
+        sems: SubmissionSemaphores,
+    ) -> Self {
         Self {
             sems,
+            soft_fences: Vec::new(),
             cmd,
             fence,
             in_flight: false,
@@ -56,6 +63,7 @@ impl FrameSlot {
     fn let_go(&mut self, device: &crate::render::device::Device) {
         self.in_flight = false;
         self.sems.completed(device);
+        self.soft_fences.clear();
         self.keep.clear();
         self.target = None;
         self.uploads.clear();
@@ -98,14 +106,32 @@ impl Renderer {
     ) -> Result<usize, RenderError> {
         let index = self.current;
         let device = self.device.clone();
+        let wants = keep
+            .iter()
+            .filter_map(|item| item.hold.as_ref())
+            .any(|held| held.wants_read_fence());
+        // weft's read fence: the submission's own where the device exports one, else one the
+        // ring signals when it sees the submission complete.
+        let exports = self.slot().sems.signal.is_some();
+        let soft = (wants && !exports)
+            .then(|| self.read_fences.as_ref().and_then(|s| s.make()))
+            .flatten();
         let slot = self.slot();
         device
             .submit_with(slot.cmd, slot.fence, &slot.sems.waits, slot.sems.signal)
             .map_err(|(call, e)| RenderError::Vk(call, e))?;
-        // weft's read fence: every client buffer the submission reads learns it.
-        if slot.sems.signal.is_some() {
-            if let Some(done) = slot.sems.export() {
-                for held in keep.iter().filter_map(|item| item.hold.as_ref()) {
+        let done = match soft {
+            Some((fd, token)) => {
+                slot.soft_fences.push(token);
+                Some(fd)
+            }
+            // The export also unsignals the semaphore for the slot's next submission.
+            None if exports => slot.sems.export(),
+            None => None,
+        };
+        if let (Some(done), true) = (done, wants) {
+            for held in keep.iter().filter_map(|item| item.hold.as_ref()) {
+                if held.wants_read_fence() {
                     held.read_by(std::os::fd::AsFd::as_fd(&done));
                 }
             }
