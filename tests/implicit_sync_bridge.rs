@@ -86,6 +86,7 @@ fn a_commit_waits_for_the_buffers_write_fence() {
     h.settle(&mut c);
     let held = h.surface("fenced");
     assert_eq!(held["fence_waits"].as_u64(), Some(1), "{held}");
+    assert_eq!(held["fence_waiting"], true, "{held}");
     assert_eq!(
         held["commits"], before["commits"],
         "the commit is held, not applied: {held}"
@@ -111,6 +112,8 @@ fn a_commit_waits_for_the_buffers_write_fence() {
     assert_eq!(centre(&h, "fenced"), [255, 0, 0], "frame B after its fence");
     let s = h.surface("fenced");
     assert_eq!(s["buffer"]["kind"], "dmabuf", "{s}");
+    // The writers were found through DMA_BUF_IOCTL_EXPORT_SYNC_FILE(READ), not by polling.
+    assert_eq!(s["sync"], "implicit_sync_file", "{s}");
     assert!(c.protocol_error().is_none());
 }
 

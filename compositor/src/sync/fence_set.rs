@@ -118,16 +118,14 @@ mod tests {
     /// The wait rules, as the kernel's `dma_resv_usage_rw` and the uapi docs state them.
     #[test]
     fn who_waits_for_what() {
-        use Access::*;
-        use Usage::*;
+        // Each access: must it wait for [kernel, write, read, bookkeep]?
         let table: [(Access, [bool; 4]); 3] = [
-            //           kernel write  read   bookkeep
-            (Read, [true, true, false, false]),
-            (Write, [true, true, true, false]),
-            (Free, [true, true, true, true]),
+            (Access::Read, [true, true, false, false]),
+            (Access::Write, [true, true, true, false]),
+            (Access::Free, [true, true, true, true]),
         ];
         for (access, expect) in table {
-            for (usage, want) in [Kernel, Write, Read, Bookkeep].into_iter().zip(expect) {
+            for (usage, want) in Usage::ALL.into_iter().zip(expect) {
                 assert_eq!(
                     access.must_wait(usage),
                     want,
