@@ -47,7 +47,7 @@ impl Weft {
         self.devices
             .set_render(renderer.device().physical_info(), reason);
         self.renderer = renderer;
-        crate::sync::provide_read_fences(&mut self.renderer, &self.devices);
+        crate::sync::soft_fence::provide_read_fences(&mut self.renderer, &self.devices);
         let primary_outputs = self.outputs.iter_mut().filter(|s| s.device.is_none());
         for (slot, target) in primary_outputs.zip(targets) {
             slot.set_target(target);

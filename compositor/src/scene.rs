@@ -194,7 +194,7 @@ fn push_tree(
                     .then(|| rs.buffer().cloned())
                     .flatten()
                     .map(|buffer| {
-                        Arc::new(crate::sync::Held {
+                        Arc::new(crate::sync::commit::Held {
                             buffer,
                             sync: c.sync.clone(),
                         }) as Arc<dyn crate::render::HeldBuffer>

@@ -89,7 +89,7 @@ pub struct Weft {
     /// Render devices beyond the first, each composing the outputs assigned to it.
     pub secondaries: Vec<crate::secondary::SecondaryDevice>,
     /// wp_linux_drm_syncobj_v1, where a device has timeline syncobjs ([`crate::sync::explicit`]).
-    pub syncobj: Option<crate::sync::explicit::SyncobjState>,
+    pub syncobj: Option<crate::sync::timeline::SyncobjState>,
     /// Commits held on a fence right now, over all surfaces ([`crate::sync`]).
     pub active_fence_waits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -210,9 +210,14 @@ impl Weft {
         let mut dmabuf_state = DmabufState::new();
         let dmabuf_global = dmabuf_state
             .create_global_with_default_feedback::<Self>(dh, feedback.default_feedback());
-        let syncobj = crate::sync::explicit::SyncobjState::new(dh, &devices);
+        let syncobj = crate::sync::timeline::SyncobjDevice::find(&devices).map(|device| {
+            crate::sync::timeline::SyncobjState {
+                device: std::sync::Arc::new(device),
+                global: dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::linux_drm_syncobj::v1::server::wp_linux_drm_syncobj_manager_v1::WpLinuxDrmSyncobjManagerV1, _>(1, ()),
+            }
+        });
         let mut renderer = renderer;
-        crate::sync::provide_read_fences(&mut renderer, &devices);
+        crate::sync::soft_fence::provide_read_fences(&mut renderer, &devices);
         info!(device = %renderer.device().info().name, "weft state ready");
         let mut weft = Self {
             display_handle,

@@ -95,8 +95,8 @@ pub struct SurfaceContent {
     pub damage: DamageLog,
     /// The fences of the commit shown: held by every frame that reads its buffer in place; the
     /// last holder gone ends weft's reads (release point signalled) ([`crate::sync`]).
-    pub sync: Option<Arc<crate::sync::CommitSync>>,
-    pub sync_mode: crate::sync::SyncMode,
+    pub sync: Option<Arc<crate::sync::commit::CommitSync>>,
+    pub sync_mode: crate::sync::commit::SyncMode,
 }
 
 impl SurfaceContent {
@@ -318,7 +318,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
                 content.solid = None;
                 content.import = None;
                 content.sync = None;
-                content.sync_mode = crate::sync::SyncMode::None;
+                content.sync_mode = crate::sync::commit::SyncMode::None;
                 content.set_path(None, None);
             }
             Some(buffer) => {

@@ -53,7 +53,7 @@ impl CompositorHandler for Weft {
         with_states(surface, |states| {
             states.data_map.insert_if_missing(|| id);
         });
-        crate::sync::install(surface);
+        super::sync::install(surface);
         smithay::wayland::compositor::add_destruction_hook(surface, |state: &mut Weft, surface| {
             state.xdg_guard.surface_destroyed(surface);
             state.touch_surface_destroyed(surface);
@@ -72,7 +72,7 @@ impl CompositorHandler for Weft {
             return;
         }
         on_commit_buffer_handler::<Self>(surface);
-        crate::sync::applied(surface);
+        super::sync::applied(surface);
         if is_sync_subsurface(surface) {
             // Applied with its parent's next commit.
             return;

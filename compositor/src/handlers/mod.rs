@@ -3,6 +3,9 @@
 
 mod compositor;
 mod dmabuf;
+mod fence_wait;
+mod sync;
+mod syncobj;
 mod xdg;
 
 use smithay::input::{Seat, SeatHandler, SeatState};

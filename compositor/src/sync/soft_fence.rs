@@ -133,3 +133,30 @@ impl Drop for SoftFence {
         }
     }
 }
+
+/// Gives `renderer` read fences when its device exports none: vgem's, where the registry has
+/// vgem ([`soft_fence`]). Without either, weft's reads end when the loop sees the frame's
+/// `VkFence` signalled, and wl_buffer.release waits for that.
+pub fn provide_read_fences(
+    renderer: &mut crate::render::Renderer,
+    devices: &crate::devices::Registry,
+) {
+    if renderer.has_read_fences() || devices.is_simulated() {
+        return;
+    }
+    let Some(node) = devices
+        .devices()
+        .iter()
+        .filter(|d| d.driver == "vgem")
+        .find_map(|d| d.nodes.iter().find(|n| !n.path.contains("renderD")))
+    else {
+        return;
+    };
+    match SoftFences::open(std::path::Path::new(&node.path)) {
+        Ok(fences) => {
+            tracing::info!(node = %node.path, "read fences made on vgem (the render device exports none)");
+            renderer.set_read_fences(Box::new(Arc::new(fences)));
+        }
+        Err(e) => tracing::info!(node = %node.path, error = %e, "no read fences from vgem"),
+    }
+}

@@ -62,6 +62,43 @@ impl SyncobjDevice {
 
 use std::os::unix::fs::OpenOptionsExt;
 
+impl SyncobjDevice {
+    /// The first device of the registry with timeline syncobjs and `SYNCOBJ_EVENTFD`, opened on
+    /// its render node where it has one; `None` (logged) when there is none.
+    pub fn find(devices: &crate::devices::Registry) -> Option<Self> {
+        if devices.is_simulated() {
+            return None;
+        }
+        for record in devices.devices() {
+            if record.caps.syncobj_timeline != Some(true) {
+                continue;
+            }
+            let Some(node) = record.preferred_node() else {
+                continue;
+            };
+            match Self::open(Path::new(&node.path), record.id.0.clone()) {
+                Ok(device) => {
+                    tracing::info!(device = %record.id, node = %node.path, "explicit sync offered (wp_linux_drm_syncobj_manager_v1)");
+                    return Some(device);
+                }
+                Err(e) => {
+                    tracing::info!(device = %record.id, error = %e, "no explicit sync on this device")
+                }
+            }
+        }
+        tracing::info!(
+            "no DRM device with timeline syncobjs and SYNCOBJ_EVENTFD: explicit sync not offered"
+        );
+        None
+    }
+}
+
+/// The wp_linux_drm_syncobj_manager_v1 global and the device its timelines are imported on.
+pub struct SyncobjState {
+    pub device: Arc<SyncobjDevice>,
+    pub global: smithay::reexports::wayland_server::backend::GlobalId,
+}
+
 /// A client's timeline, imported on a [`SyncobjDevice`]. Shared by every point set on it: a point
 /// already set stays valid when the protocol object is destroyed.
 #[derive(Debug)]

@@ -105,10 +105,6 @@ impl Renderer {
         let device = self.device.clone();
         for held in items.iter().filter_map(|i| i.hold.as_ref()) {
             if let Some(fence) = held.take_acquire() {
-                tracing::debug!(
-                    signalled = crate::sync::sync_file::signalled(&fence),
-                    "frame waits for an acquire fence"
-                );
                 if let Err(e) = self.slot().sems.wait_for(&device, fence) {
                     tracing::debug!(error = ?e, "acquire fence not imported as a semaphore");
                 }
