@@ -15,62 +15,24 @@ mod common;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+use common::vgem::{centre, frame, send};
 use common::{solid_shm, Harness};
 use wayland_client::protocol::wl_buffer::WlBuffer;
 use wayland_client::protocol::wl_surface::WlSurface;
-use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
 use wayland_protocols::wp::linux_drm_syncobj::v1::client::wp_linux_drm_syncobj_timeline_v1::WpLinuxDrmSyncobjTimelineV1;
 use weft::Request;
-use weft_clients::dmabuf::{LinuxDmabuf, MOD_LINEAR, XRGB8888};
+use weft_clients::dmabuf::LinuxDmabuf;
 use weft_clients::syncobj::{set_points, Syncobj};
 use weft_clients::Client;
 use weft_guest::drm_node::DrmNode;
 use weft_guest::syncobj::Timeline;
-use weft_guest::vgem::{Vgem, VgemBuffer};
+use weft_guest::vgem::Vgem;
 
-const W: u32 = 64;
-const H: u32 = 48;
 const BLUE: [u8; 4] = [255, 0, 0, 0];
 const RED: [u8; 4] = [0, 0, 255, 0];
 
 fn virtio() -> DrmNode {
     DrmNode::by_driver("virtio_gpu").expect("virtio-gpu (run inside tests/vm)")
-}
-
-/// A vgem buffer of one colour (bytes B, G, R, X).
-fn frame(vgem: &Vgem, bgrx: [u8; 4]) -> VgemBuffer {
-    let b = vgem.alloc(W, H).expect("vgem buffer");
-    let mut map = b.dmabuf.map().expect("mmap");
-    for px in map.as_mut_slice().chunks_exact_mut(4) {
-        px.copy_from_slice(&bgrx);
-    }
-    drop(map);
-    b
-}
-
-fn send(c: &Client, d: &LinuxDmabuf, b: &VgemBuffer) -> WlBuffer {
-    let (params, _) = d.params(c);
-    let fd = b.dmabuf.try_clone_fd().expect("dup");
-    params.add(
-        fd.as_fd(),
-        0,
-        0,
-        W * 4,
-        (MOD_LINEAR >> 32) as u32,
-        MOD_LINEAR as u32,
-    );
-    let wl = params.create_immed(W as i32, H as i32, XRGB8888, Flags::empty(), &c.qh, ());
-    params.destroy();
-    wl
-}
-
-fn centre(h: &Harness, title: &str) -> [u8; 3] {
-    let s = h.surface(title);
-    let (x, y) = (s["x"].as_u64().expect("x"), s["y"].as_u64().expect("y"));
-    let p = h
-        .screenshot("HEADLESS-1")
-        .pixel(x as u32 + W / 2, y as u32 + H / 2);
-    [p[0], p[1], p[2]]
 }
 
 /// A client with linux-dmabuf and the syncobj manager bound.
@@ -206,13 +168,6 @@ fn a_late_acquire_point_holds_the_frame_until_it_signals() {
     assert!(e.c.protocol_error().is_none());
 }
 
-fn fault(h: &Harness, name: &str) {
-    let req: Request =
-        serde_json::from_value(serde_json::json!({ "command": "inject_fault", "fault": name }))
-            .expect("request");
-    h.msg(req);
-}
-
 #[test]
 fn a_release_point_waits_for_the_frame_that_reads_the_buffer() {
     let h = Harness::with_fault_injection(320, 240, 60);
@@ -246,7 +201,7 @@ fn a_release_point_waits_for_the_frame_that_reads_the_buffer() {
     );
 
     // The next frame reads A, and the GPU does not finish it.
-    fault(&h, "gpu-stall");
+    h.inject_fault("gpu-stall");
     h.msg(Request::Redraw {
         output: Some("HEADLESS-1".into()),
     });
@@ -263,7 +218,7 @@ fn a_release_point_waits_for_the_frame_that_reads_the_buffer() {
         0,
         "A's release point signalled while a frame in flight reads A"
     );
-    fault(&h, "gpu-resume");
+    h.inject_fault("gpu-resume");
     let deadline = Instant::now() + Duration::from_secs(5);
     while rel_a.signalled_point().expect("query") < 1 {
         assert!(

@@ -5,57 +5,12 @@
 
 mod common;
 
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+use common::vgem::{centre, frame, send};
 use common::Harness;
-use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
-use weft_clients::dmabuf::{LinuxDmabuf, MOD_LINEAR, XRGB8888};
+use weft_clients::dmabuf::LinuxDmabuf;
 use weft_guest::vgem::{Access, Vgem, VgemBuffer};
-
-const W: u32 = 64;
-const H: u32 = 48;
-
-/// A vgem buffer filled with one colour (bytes B, G, R, X), not fenced yet.
-fn vgem_frame(vgem: &Vgem, bgrx: [u8; 4]) -> VgemBuffer {
-    let buffer = vgem.alloc(W, H).expect("vgem buffer");
-    let mut map = buffer.dmabuf.map().expect("mmap");
-    for px in map.as_mut_slice().chunks_exact_mut(4) {
-        px.copy_from_slice(&bgrx);
-    }
-    buffer
-}
-
-/// Sends `b` as a linear XRGB8888 dma-buf (`create_immed`).
-fn send(
-    c: &weft_clients::Client,
-    d: &LinuxDmabuf,
-    b: &VgemBuffer,
-) -> wayland_client::protocol::wl_buffer::WlBuffer {
-    let (params, _) = d.params(c);
-    let fd = b.dmabuf.try_clone_fd().expect("dup");
-    params.add(
-        fd.as_fd(),
-        0,
-        0,
-        W * 4,
-        (MOD_LINEAR >> 32) as u32,
-        MOD_LINEAR as u32,
-    );
-    let wl = params.create_immed(W as i32, H as i32, XRGB8888, Flags::empty(), &c.qh, ());
-    params.destroy();
-    wl
-}
-
-/// The centre pixel of the surface titled `title` (RGB).
-fn centre(h: &Harness, title: &str) -> [u8; 3] {
-    let s = h.surface(title);
-    let (x, y) = (s["x"].as_u64().expect("x"), s["y"].as_u64().expect("y"));
-    let p = h
-        .screenshot("HEADLESS-1")
-        .pixel(x as u32 + W / 2, y as u32 + H / 2);
-    [p[0], p[1], p[2]]
-}
 
 #[test]
 fn a_commit_waits_for_the_buffers_write_fence() {
@@ -67,7 +22,7 @@ fn a_commit_waits_for_the_buffers_write_fence() {
     let send = |c: &weft_clients::Client, b: &VgemBuffer| send(c, &d, b);
 
     // Frame A (blue), no fence: shown at once.
-    let a = vgem_frame(&vgem, [255, 0, 0, 0]);
+    let a = frame(&vgem, [255, 0, 0, 0]);
     let wa = send(&c, &a);
     c.show(&t.surface, &wa);
     c.roundtrip().expect("roundtrip");
@@ -77,7 +32,7 @@ fn a_commit_waits_for_the_buffers_write_fence() {
     assert_eq!(before["fence_waits"].as_u64(), Some(0), "{before}");
 
     // Frame B (red) while its producer still "writes" it: a write fence in the reservation.
-    let b = vgem_frame(&vgem, [0, 0, 255, 0]);
+    let b = frame(&vgem, [0, 0, 255, 0]);
     let wb = send(&c, &b);
     let fence = vgem.attach_fence(&b, Access::Write).expect("fence");
     let attached = Instant::now();
@@ -143,7 +98,7 @@ fn a_client_piling_up_held_commits_is_ended_and_nobody_else() {
     let t = c.toplevel("piling", "weft.test").expect("toplevel");
     // Every commit of a fenced buffer is held (one buffer each: a dma-buf's fd can wait in the
     // event loop once); the 65th passes the budget of 64.
-    let frames: Vec<VgemBuffer> = (0..65).map(|_| vgem_frame(&vgem, [0, 0, 255, 0])).collect();
+    let frames: Vec<VgemBuffer> = (0..65).map(|_| frame(&vgem, [0, 0, 255, 0])).collect();
     let fences: Vec<_> = frames
         .iter()
         .map(|b| vgem.attach_fence(b, Access::Write).expect("fence"))
@@ -190,13 +145,13 @@ fn the_same_fenced_buffer_committed_twice_is_held_twice() {
     let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
     let t = c.toplevel("twice", "weft.test").expect("toplevel");
     // Frame A (blue) shown; then frame B (red) committed twice while its write fence is pending.
-    let a = vgem_frame(&vgem, [255, 0, 0, 0]);
+    let a = frame(&vgem, [255, 0, 0, 0]);
     let wa = send(&c, &d, &a);
     c.show(&t.surface, &wa);
     c.roundtrip().expect("roundtrip");
     h.settle(&mut c);
     let before = h.surface("twice");
-    let b = vgem_frame(&vgem, [0, 0, 255, 0]);
+    let b = frame(&vgem, [0, 0, 255, 0]);
     let wb = send(&c, &d, &b);
     let fence = vgem.attach_fence(&b, Access::Write).expect("fence");
     let attached = Instant::now();
@@ -230,13 +185,6 @@ fn the_same_fenced_buffer_committed_twice_is_held_twice() {
     assert_eq!(centre(&h, "twice"), [255, 0, 0], "frame B after its fence");
 }
 
-fn fault(h: &Harness, name: &str) {
-    let req: weft::Request =
-        serde_json::from_value(serde_json::json!({ "command": "inject_fault", "fault": name }))
-            .expect("request");
-    h.msg(req);
-}
-
 /// After weft reads a buffer in place, the producer's next implicitly synced write waits for
 /// weft: weft's read fence is in the buffer (`IMPORT_SYNC_FILE(READ)`), seen by the producer's
 /// `EXPORT_SYNC_FILE(WRITE)` while the reading frame runs (held by a stalled GPU) and signalled
@@ -253,7 +201,7 @@ fn a_writer_waits_for_weft_s_read_fence() {
     let mut c = h.client();
     let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
     let t = c.toplevel("read", "weft.test").expect("toplevel");
-    let x = vgem_frame(&vgem, [255, 0, 0, 0]);
+    let x = frame(&vgem, [255, 0, 0, 0]);
     let wx = send(&c, &d, &x);
     c.show(&t.surface, &wx);
     h.settle(&mut c);
@@ -274,7 +222,7 @@ fn a_writer_waits_for_weft_s_read_fence() {
         .expect("poll"));
 
     // A frame that reads X and does not finish.
-    fault(&h, "gpu-stall");
+    h.inject_fault("gpu-stall");
     h.msg(weft::Request::Redraw {
         output: Some("HEADLESS-1".into()),
     });
@@ -297,7 +245,7 @@ fn a_writer_waits_for_weft_s_read_fence() {
         reader.is_signalled().expect("poll"),
         "another reader does not wait for weft's read"
     );
-    fault(&h, "gpu-resume");
+    h.inject_fault("gpu-resume");
     assert!(
         writer.wait(Duration::from_secs(5)).expect("poll"),
         "weft's read fence signals once its frame is done"

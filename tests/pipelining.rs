@@ -11,13 +11,6 @@ use weft::Request;
 
 const OUTPUT: &str = "HEADLESS-1";
 
-fn fault(h: &Harness, name: &str) {
-    let req: Request =
-        serde_json::from_value(serde_json::json!({ "command": "inject_fault", "fault": name }))
-            .expect("request");
-    h.msg(req);
-}
-
 fn output(h: &Harness) -> serde_json::Value {
     h.msg(Request::Outputs)[0].clone()
 }
@@ -35,7 +28,7 @@ fn frames_in_flight_cost_no_cpu_wait_and_hold_what_they_read() {
     let waits_before = output(&h)["gpu_waits"].as_u64().expect("gpu_waits");
 
     // The next frame reads A in place, and the GPU does not finish it.
-    fault(&h, "gpu-stall");
+    h.inject_fault("gpu-stall");
     h.msg(Request::Redraw {
         output: Some(OUTPUT.into()),
     });
@@ -81,7 +74,7 @@ fn frames_in_flight_cost_no_cpu_wait_and_hold_what_they_read() {
     );
 
     // The GPU finishes: the frames retire at the next tick and A is released.
-    fault(&h, "gpu-resume");
+    h.inject_fault("gpu-resume");
     let id = a.buffer.id();
     c.wait_until("A released once the frame reading it completed", 200, |s| {
         s.released.contains(&id)

@@ -9,6 +9,7 @@ mod common;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+use common::vgem::{centre, H, W};
 use common::Harness;
 use wayland_client::protocol::wl_buffer::WlBuffer;
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
@@ -17,8 +18,6 @@ use weft_clients::dmabuf::{LinuxDmabuf, MOD_LINEAR, NV12};
 use weft_clients::Client;
 use weft_guest::dmabuf::DmaBuf;
 
-const W: u32 = 64;
-const H: u32 = 48;
 /// BT.601 limited Y′CbCr of pure red, and what weft shows for it.
 const RED_YUV: (u8, u8, u8) = (81, 90, 240);
 const RED: [u8; 3] = [254, 0, 0];
@@ -113,15 +112,6 @@ fn send_nv12(c: &Client, d: &LinuxDmabuf, buf: &DmaBuf) -> WlBuffer {
     let wl = params.create_immed(W as i32, H as i32, NV12, Flags::empty(), &c.qh, ());
     params.destroy();
     wl
-}
-
-fn centre(h: &Harness, title: &str) -> [u8; 3] {
-    let s = h.surface(title);
-    let (x, y) = (s["x"].as_u64().expect("x"), s["y"].as_u64().expect("y"));
-    let p = h
-        .screenshot("HEADLESS-1")
-        .pixel(x as u32 + W / 2, y as u32 + H / 2);
-    [p[0], p[1], p[2]]
 }
 
 fn assert_close(got: [u8; 3], want: [u8; 3], what: &str) {

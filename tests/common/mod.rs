@@ -12,6 +12,8 @@ use weft_backends::server::ServerOptions;
 use weft_clients::Client;
 use weft_compositor::OutputSpec;
 
+pub mod vgem;
+
 /// weft's default background, as the screenshot stores it (RGBA).
 pub const BACKGROUND: [u8; 4] = [20, 23, 28, 255];
 
@@ -137,6 +139,14 @@ impl Harness {
 
     pub fn msg(&self, req: Request) -> serde_json::Value {
         self.weft.msg(&req).expect("IPC request")
+    }
+
+    /// `weft msg inject-fault NAME` (a harness made `with_fault_injection`).
+    pub fn inject_fault(&self, name: &str) {
+        let req: Request =
+            serde_json::from_value(serde_json::json!({ "command": "inject_fault", "fault": name }))
+                .expect("request");
+        self.msg(req);
     }
 
     /// wl_shm buffers copied at commit from now on, not read in place (for the tests of the copy
