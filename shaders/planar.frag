@@ -12,7 +12,7 @@
 // bit depth) or full range. The default when nothing says otherwise is BT.601 limited range, the
 // EGL_EXT_image_dma_buf_import default (EGL_ITU_REC601_EXT, EGL_YUV_NARROW_RANGE_EXT) that clients
 // and other compositors assume. Chroma is taken from the co-sited sample (nearest), as 4:2:0
-// decoders' default "left" siting places it.
+// decoders' default "left" siting places it; 4:2:2 and 4:4:4 likewise.
 layout(push_constant) uniform Planar {
     vec4 dst;
     vec4 src;
@@ -35,6 +35,21 @@ const int FMT_XRGB2101010 = 2; // AR30/XR30: u32 A:2 R:10 G:10 B:10
 const int FMT_NV12 = 3;
 const int FMT_P010 = 4;
 const int FMT_YUV420 = 5;
+// Packed 4:2:2, two pixels in four bytes, in the order their names spell.
+const int FMT_YUYV = 6;
+const int FMT_YVYU = 7;
+const int FMT_UYVY = 8;
+const int FMT_VYUY = 9;
+// Semi-planar: luma, then chroma pairs (NV21/NV61/NV42: Cr first); 4:2:0, 4:2:2, 4:4:4.
+const int FMT_NV21 = 10;
+const int FMT_NV16 = 11;
+const int FMT_NV61 = 12;
+const int FMT_NV24 = 13;
+const int FMT_NV42 = 14;
+// Planar: luma, then two chroma planes (YVU420: Cr first).
+const int FMT_YVU420 = 15;
+const int FMT_YUV422 = 16;
+const int FMT_YUV444 = 17;
 
 uint word(int plane, uint index) {
     // Clamped to the buffer: the guard bounds-checks every plane, so this only guards the last
@@ -106,22 +121,40 @@ vec4 fetch(ivec2 p) {
         return vec4(float((v >> 20) & 0x3ffu) / 1023.0, float((v >> 10) & 0x3ffu) / 1023.0, float(v & 0x3ffu) / 1023.0,
                     float(v >> 30) / 3.0);
     }
-    uint cx = x / 2u;
-    uint cy = y / 2u;
-    if (fmt == FMT_NV12) {
-        uint c = pc.offsets.y + cy * pc.strides.y + cx * 2u;
-        return vec4(yuv_to_rgb(float(u8at(0, row0 + x)), float(u8at(1, c)), float(u8at(1, c + 1u)), 8.0), 1.0);
+    if (fmt >= FMT_YUYV && fmt <= FMT_VYUY) {
+        // Byte positions of (Y0, Cb, Y1, Cr) in each four-byte group of two pixels; 4:2:2 chroma is
+        // subsampled horizontally only, and taken from the pair's one sample.
+        uvec4 pos = fmt == FMT_YUYV ? uvec4(0u, 1u, 2u, 3u)
+                  : fmt == FMT_YVYU ? uvec4(0u, 3u, 2u, 1u)
+                  : fmt == FMT_UYVY ? uvec4(1u, 0u, 3u, 2u)
+                  :                   uvec4(1u, 2u, 3u, 0u);
+        uint g = row0 + (x / 2u) * 4u;
+        uint l = u8at(0, g + ((x & 1u) == 0u ? pos.x : pos.z));
+        return vec4(yuv_to_rgb(float(l), float(u8at(0, g + pos.y)), float(u8at(0, g + pos.w)), 8.0), 1.0);
     }
     if (fmt == FMT_P010) {
         // 10 significant bits in the high bits of each 16-bit little-endian container.
-        uint c = pc.offsets.y + cy * pc.strides.y + cx * 4u;
+        uint c = pc.offsets.y + (y / 2u) * pc.strides.y + (x / 2u) * 4u;
         float l = float(u16at(0, row0 + x * 2u) >> 6);
         return vec4(yuv_to_rgb(l, float(u16at(1, c) >> 6), float(u16at(1, c + 2u) >> 6), 10.0), 1.0);
     }
-    // FMT_YUV420: Y, then Cb, then Cr planes.
-    uint u = u8at(1, pc.offsets.y + cy * pc.strides.y + cx);
-    uint v = u8at(2, pc.offsets.z + cy * pc.strides.z + cx);
-    return vec4(yuv_to_rgb(float(u8at(0, row0 + x)), float(u), float(v), 8.0), 1.0);
+    uint luma = u8at(0, row0 + x);
+    if (fmt == FMT_NV12 || (fmt >= FMT_NV21 && fmt <= FMT_NV42)) {
+        uint hs = (fmt == FMT_NV24 || fmt == FMT_NV42) ? 1u : 2u;
+        uint vs = (fmt == FMT_NV12 || fmt == FMT_NV21) ? 2u : 1u;
+        bool swap = fmt == FMT_NV21 || fmt == FMT_NV61 || fmt == FMT_NV42;
+        uint c = pc.offsets.y + (y / vs) * pc.strides.y + (x / hs) * 2u;
+        uint a = u8at(1, c);
+        uint b = u8at(1, c + 1u);
+        return vec4(yuv_to_rgb(float(luma), float(swap ? b : a), float(swap ? a : b), 8.0), 1.0);
+    }
+    // FMT_YUV420, FMT_YVU420, FMT_YUV422, FMT_YUV444: luma, then two chroma planes.
+    uint hs = fmt == FMT_YUV444 ? 1u : 2u;
+    uint vs = (fmt == FMT_YUV420 || fmt == FMT_YVU420) ? 2u : 1u;
+    uint a = u8at(1, pc.offsets.y + (y / vs) * pc.strides.y + x / hs);
+    uint b = u8at(2, pc.offsets.z + (y / vs) * pc.strides.z + x / hs);
+    bool swap = fmt == FMT_YVU420;
+    return vec4(yuv_to_rgb(float(luma), float(swap ? b : a), float(swap ? a : b), 8.0), 1.0);
 }
 
 void main() {

@@ -9,7 +9,7 @@ use common::Harness;
 use wayland_client::protocol::wl_shm::Format;
 use weft::Request;
 use weft_backends::server::ServerOptions;
-use weft_clients::dmabuf::{Layout, LinuxDmabuf, MemBuffer, ALL_FORMATS, NV12, P010, YUV420};
+use weft_clients::dmabuf::{is_yuv, Layout, LinuxDmabuf, MemBuffer, ALL_FORMATS, NV12};
 use weft_clients::shm::{argb, ShmBuffer};
 use weft_compositor::{DeviceOptions, OutputSpec};
 
@@ -651,7 +651,7 @@ fn a_buffer_made_on_one_gpu_is_staged_there_for_the_other() {
     // Every format weft reads goes through the stage (RGB, 10-bit RGB, Y′CbCr).
     for fourcc in ALL_FORMATS {
         let mut b = MemBuffer::new(fourcc, 300, 80, Layout::default()).expect("buffer");
-        if fourcc == NV12 || fourcc == P010 || fourcc == YUV420 {
+        if is_yuv(fourcc) {
             b.fill_yuv(|_, _| RED_YUV);
         } else {
             b.fill_rgb(|_, _| [255, 0, 0, 255]);

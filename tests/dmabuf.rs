@@ -9,8 +9,9 @@ use std::os::fd::AsFd;
 use common::Harness;
 use weft::Request;
 use weft_clients::dmabuf::{
-    Layout, LinuxDmabuf, MemBuffer, MemFile, Outcome, ABGR8888, ALL_FORMATS, ARGB2101010, ARGB8888,
-    MOD_INVALID, MOD_LINEAR, NV12, P010, XBGR8888, XRGB2101010, XRGB8888, YUV420,
+    is_yuv, Layout, LinuxDmabuf, MemBuffer, MemFile, Outcome, ABGR8888, ALL_FORMATS, ARGB2101010,
+    ARGB8888, MOD_INVALID, MOD_LINEAR, NV12, P010, XBGR8888, XRGB2101010, XRGB8888, YUV420,
+    YUV8_FORMATS,
 };
 use weft_clients::{Client, Toplevel};
 
@@ -136,10 +137,6 @@ fn yuv_to_rgb(c: (u8, u8, u8), bt709: bool, full: bool) -> [u8; 3] {
     let b = l + 2.0 * (1.0 - kb) * cb;
     let g = (l - kr * r - kb * b) / (1.0 - kr - kb);
     [r, g, b].map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
-}
-
-fn is_yuv(fourcc: u32) -> bool {
-    matches!(fourcc, NV12 | P010 | YUV420)
 }
 
 /// A buffer of `fourcc` with the quadrant pattern.
@@ -588,7 +585,7 @@ fn every_format_takes_the_best_rung() {
     check_formats(&f, "best", Layout::default(), |fourcc| {
         if sample.contains(&fourcc) {
             "Sample"
-        } else if cpu && (fourcc == NV12 || fourcc == YUV420) {
+        } else if cpu && YUV8_FORMATS.contains(&fourcc) {
             "StageOnCpu"
         } else {
             "SampleLinear"

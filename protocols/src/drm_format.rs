@@ -23,6 +23,21 @@ pub const XRGB2101010: u32 = fourcc(b"XR30");
 pub const NV12: u32 = fourcc(b"NV12");
 pub const P010: u32 = fourcc(b"P010");
 pub const YUV420: u32 = fourcc(b"YU12");
+/// Packed 4:2:2, one plane, two pixels in four bytes (cameras, capture cards: V4L2's default).
+pub const YUYV: u32 = fourcc(b"YUYV");
+pub const YVYU: u32 = fourcc(b"YVYU");
+pub const UYVY: u32 = fourcc(b"UYVY");
+pub const VYUY: u32 = fourcc(b"VYUY");
+/// Semi-planar: a luma plane and one plane of chroma pairs (NV21/NV61/NV42: Cr first).
+pub const NV21: u32 = fourcc(b"NV21");
+pub const NV16: u32 = fourcc(b"NV16");
+pub const NV61: u32 = fourcc(b"NV61");
+pub const NV24: u32 = fourcc(b"NV24");
+pub const NV42: u32 = fourcc(b"NV42");
+/// Planar: luma, then two chroma planes (YVU420 = YV12: Cr before Cb).
+pub const YVU420: u32 = fourcc(b"YV12");
+pub const YUV422: u32 = fourcc(b"YU16");
+pub const YUV444: u32 = fourcc(b"YU24");
 
 /// How one plane is laid out in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +85,20 @@ const PACKED32: &[PlaneLayout] = &[plane(4, 1, 1)];
 const NV12_PLANES: &[PlaneLayout] = &[plane(1, 1, 1), plane(2, 2, 2)];
 const P010_PLANES: &[PlaneLayout] = &[plane(2, 1, 1), plane(4, 2, 2)];
 const YUV420_PLANES: &[PlaneLayout] = &[plane(1, 1, 1), plane(1, 2, 2), plane(1, 2, 2)];
+/// Packed 4:2:2: one sample position is a pair of pixels (Y, C, Y, C: four bytes).
+const PACKED422: &[PlaneLayout] = &[plane(4, 2, 1)];
+const NV16_PLANES: &[PlaneLayout] = &[plane(1, 1, 1), plane(2, 2, 1)];
+const NV24_PLANES: &[PlaneLayout] = &[plane(1, 1, 1), plane(2, 1, 1)];
+const YUV422_PLANES: &[PlaneLayout] = &[plane(1, 1, 1), plane(1, 2, 1), plane(1, 2, 1)];
+const YUV444_PLANES: &[PlaneLayout] = &[plane(1, 1, 1), plane(1, 1, 1), plane(1, 1, 1)];
+
+const fn yuv8(fourcc: u32, planes: &'static [PlaneLayout]) -> FormatInfo {
+    FormatInfo {
+        fourcc,
+        kind: FormatKind::Yuv { bits: 8 },
+        planes,
+    }
+}
 
 /// Every format weft imports from dma-bufs, in the order it advertises them.
 pub const FORMATS: &[FormatInfo] = &[
@@ -118,6 +147,18 @@ pub const FORMATS: &[FormatInfo] = &[
         kind: FormatKind::Yuv { bits: 8 },
         planes: YUV420_PLANES,
     },
+    yuv8(YUYV, PACKED422),
+    yuv8(YVYU, PACKED422),
+    yuv8(UYVY, PACKED422),
+    yuv8(VYUY, PACKED422),
+    yuv8(NV21, NV12_PLANES),
+    yuv8(NV16, NV16_PLANES),
+    yuv8(NV61, NV16_PLANES),
+    yuv8(NV24, NV24_PLANES),
+    yuv8(NV42, NV24_PLANES),
+    yuv8(YVU420, YUV420_PLANES),
+    yuv8(YUV422, YUV422_PLANES),
+    yuv8(YUV444, YUV444_PLANES),
 ];
 
 /// The table entry of `fourcc`, if weft knows the format.
@@ -188,6 +229,18 @@ mod tests {
             (NV12, 0x3231_564E),
             (P010, 0x3031_3050),
             (YUV420, 0x3231_5559),
+            (YUYV, 0x5659_5559),
+            (YVYU, 0x5559_5659),
+            (UYVY, 0x5956_5955),
+            (VYUY, 0x5955_5956),
+            (NV21, 0x3132_564E),
+            (NV16, 0x3631_564E),
+            (NV61, 0x3136_564E),
+            (NV24, 0x3432_564E),
+            (NV42, 0x3234_564E),
+            (YVU420, 0x3231_5659),
+            (YUV422, 0x3631_5559),
+            (YUV444, 0x3432_5559),
         ];
         for (code, value) in table {
             assert_eq!(code, value, "{}", fourcc_str(code));

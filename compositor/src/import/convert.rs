@@ -46,21 +46,65 @@ impl Coefficients {
     }
 }
 
-/// How a row's chroma is laid out.
+/// How a row's chroma is laid out (vertical subsampling is the caller's: it picks the rows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Chroma {
-    /// NV12: one plane of Cb, Cr pairs.
-    Interleaved,
-    /// YUV420: a Cb plane and a Cr plane.
-    Planar,
+    /// One plane of chroma pairs, one pair per `hsub` pixels: NV12/NV16 (2), NV24 (1); `swap`: Cr
+    /// before Cb (NV21/NV61/NV42).
+    Interleaved { hsub: u32, swap: bool },
+    /// A Cb plane and a Cr plane, one sample per `hsub` pixels: YUV420/YUV422 (2), YUV444 (1);
+    /// `swap`: the first chroma plane is Cr (YVU420).
+    Planar { hsub: u32, swap: bool },
+    /// Packed 4:2:2 in the luma plane: the byte positions of (Y0, Cb, Y1, Cr) in each four-byte
+    /// group of two pixels (YUYV, YVYU, UYVY, VYUY).
+    Packed([usize; 4]),
+}
+
+impl Chroma {
+    /// The layout of an 8-bit Y′CbCr fourcc, `None` for others.
+    pub fn of(fourcc: u32) -> Option<Self> {
+        use weft_protocols::drm_format as f;
+        let (i, p) = (
+            |hsub, swap| Self::Interleaved { hsub, swap },
+            |hsub, swap| Self::Planar { hsub, swap },
+        );
+        Some(match fourcc {
+            f::NV12 | f::NV16 => i(2, false),
+            f::NV21 | f::NV61 => i(2, true),
+            f::NV24 => i(1, false),
+            f::NV42 => i(1, true),
+            f::YUV420 | f::YUV422 => p(2, false),
+            f::YVU420 => p(2, true),
+            f::YUV444 => p(1, false),
+            f::YUYV => Self::Packed([0, 1, 2, 3]),
+            f::YVYU => Self::Packed([0, 3, 2, 1]),
+            f::UYVY => Self::Packed([1, 0, 3, 2]),
+            f::VYUY => Self::Packed([1, 2, 3, 0]),
+            _ => return None,
+        })
+    }
+
+    /// The bytes one row of each plane holds for `width` pixels (a stride must be at least that).
+    pub fn row_bytes(self, width: u32) -> Vec<u64> {
+        let w = u64::from(width);
+        match self {
+            Self::Interleaved { hsub, .. } => vec![w, w.div_ceil(u64::from(hsub)) * 2],
+            Self::Planar { hsub, .. } => {
+                let c = w.div_ceil(u64::from(hsub));
+                vec![w, c, c]
+            }
+            Self::Packed(_) => vec![w.div_ceil(2) * 4],
+        }
+    }
 }
 
 /// One row's sources: luma, and the chroma row(s) it takes its samples from.
 pub struct Row<'a> {
+    /// Luma; for [`Chroma::Packed`] the whole packed row.
     pub y: &'a [u8],
-    /// NV12: the Cb,Cr pairs; YUV420: the Cb samples.
+    /// Interleaved: the chroma pairs; planar: the first chroma plane's samples.
     pub c0: &'a [u8],
-    /// YUV420: the Cr samples; NV12: unused.
+    /// Planar: the second chroma plane's samples; otherwise unused.
     pub c1: &'a [u8],
 }
 
@@ -85,33 +129,74 @@ unsafe fn convert_row_avx2(k: &Coefficients, chroma: Chroma, row: &Row<'_>, out:
 
 #[inline(always)]
 fn convert_row_generic(k: &Coefficients, chroma: Chroma, row: &Row<'_>, out: &mut [u8]) {
+    let width = out.len() / 4;
     let (out_pairs, _) = out.as_chunks_mut::<8>();
     let (y_pairs, _) = row.y.as_chunks::<2>();
+    let order = |swap: bool, a: u8, b: u8| if swap { (b, a) } else { (a, b) };
     match chroma {
-        Chroma::Interleaved => {
+        // The common cases (NV12, YUV420 and their 4:2:2 kin) pair pixels, so LLVM vectorizes them.
+        Chroma::Interleaved { hsub: 2, swap } => {
             let (uv, _) = row.c0.as_chunks::<2>();
-            for ((o, &[y0, y1]), &[u, v]) in out_pairs.iter_mut().zip(y_pairs).zip(uv) {
+            for ((o, &[y0, y1]), &[a, b]) in out_pairs.iter_mut().zip(y_pairs).zip(uv) {
+                let (u, v) = order(swap, a, b);
                 *o = pair(k, [y0, y1], u, v);
             }
         }
-        Chroma::Planar => {
-            for (((o, &[y0, y1]), &u), &v) in
+        Chroma::Planar { hsub: 2, swap } => {
+            for (((o, &[y0, y1]), &a), &b) in
                 out_pairs.iter_mut().zip(y_pairs).zip(row.c0).zip(row.c1)
             {
+                let (u, v) = order(swap, a, b);
                 *o = pair(k, [y0, y1], u, v);
             }
+        }
+        Chroma::Packed([p0, pu, p1, pv]) => {
+            let (groups, _) = row.y.as_chunks::<4>();
+            for (o, g) in out_pairs.iter_mut().zip(groups) {
+                let at = |i: usize| g.get(i).copied().unwrap_or(0);
+                *o = pair(k, [at(p0), at(p1)], at(pu), at(pv));
+            }
+        }
+        // 4:4:4: a chroma sample per pixel.
+        Chroma::Interleaved { swap, .. } | Chroma::Planar { swap, .. } => {
+            let interleaved = matches!(chroma, Chroma::Interleaved { .. });
+            for (x, o) in out.chunks_exact_mut(4).enumerate() {
+                let (a, b) = if interleaved {
+                    (row.c0.get(2 * x), row.c0.get(2 * x + 1))
+                } else {
+                    (row.c0.get(x), row.c1.get(x))
+                };
+                if let (Some(&l), Some(&a), Some(&b)) = (row.y.get(x), a, b) {
+                    let (u, v) = order(swap, a, b);
+                    o.copy_from_slice(pair(k, [l, l], u, v).get(..4).unwrap_or(&[0; 4]));
+                }
+            }
+            return;
         }
     }
     // An odd width: the last pixel has a chroma sample of its own.
     if out.len() % 8 == 4 {
-        let last = out.len() / 4 - 1;
-        let (u, v) = match chroma {
-            Chroma::Interleaved => (row.c0.get(last / 2 * 2), row.c0.get(last / 2 * 2 + 1)),
-            Chroma::Planar => (row.c0.get(last / 2), row.c1.get(last / 2)),
+        let last = width - 1;
+        let sample = match chroma {
+            Chroma::Interleaved { swap, .. } => row
+                .c0
+                .get(last / 2 * 2)
+                .zip(row.c0.get(last / 2 * 2 + 1))
+                .map(|(&a, &b)| (row.y.get(last).copied(), order(swap, a, b))),
+            Chroma::Planar { swap, .. } => row
+                .c0
+                .get(last / 2)
+                .zip(row.c1.get(last / 2))
+                .map(|(&a, &b)| (row.y.get(last).copied(), order(swap, a, b))),
+            Chroma::Packed([p0, pu, _, pv]) => {
+                let g = last / 2 * 4;
+                row.y
+                    .get(g + pu)
+                    .zip(row.y.get(g + pv))
+                    .map(|(&u, &v)| (row.y.get(g + p0).copied(), (u, v)))
+            }
         };
-        if let (Some(&l), Some(&u), Some(&v), Some(o)) =
-            (row.y.get(last), u, v, out.get_mut(last * 4..last * 4 + 4))
-        {
+        if let (Some((Some(l), (u, v))), Some(o)) = (sample, out.get_mut(last * 4..last * 4 + 4)) {
             let both = pair(k, [l, l], u, v);
             o.copy_from_slice(both.get(..4).unwrap_or(&[0; 4]));
         }
@@ -197,7 +282,10 @@ mod tests {
         let mut b = [0u8; 20];
         convert_row(
             &k,
-            Chroma::Interleaved,
+            Chroma::Interleaved {
+                hsub: 2,
+                swap: false,
+            },
             &Row {
                 y: &y,
                 c0: &uv,
@@ -207,7 +295,10 @@ mod tests {
         );
         convert_row(
             &k,
-            Chroma::Planar,
+            Chroma::Planar {
+                hsub: 2,
+                swap: false,
+            },
             &Row {
                 y: &y,
                 c0: &u,
@@ -219,5 +310,92 @@ mod tests {
         assert_eq!(&a[..8], &[0, 0, 0, 255, 255, 255, 255, 255]);
         let last = pair(&k, [128, 128], 54, 34);
         assert_eq!(&a[16..], &last[..4]);
+    }
+
+    /// Every 8-bit Y′CbCr layout, odd width: each pixel gets its own luma and the chroma sample of
+    /// its column (`x / hsub`), Cb and Cr in the order the format stores them.
+    #[test]
+    fn every_layout_takes_its_samples_where_the_format_puts_them() {
+        use weft_protocols::drm_format as f;
+        let k = Coefficients::new(YuvParams::default());
+        const W: usize = 5;
+        let luma: [u8; W] = [16, 60, 110, 180, 235];
+        // Chroma per sample position (enough for 4:4:4).
+        let cb: [u8; W] = [90, 240, 54, 128, 200];
+        let cr: [u8; W] = [240, 110, 34, 128, 20];
+        let formats = [
+            f::NV12,
+            f::NV21,
+            f::NV16,
+            f::NV61,
+            f::NV24,
+            f::NV42,
+            f::YUV420,
+            f::YVU420,
+            f::YUV422,
+            f::YUV444,
+            f::YUYV,
+            f::YVYU,
+            f::UYVY,
+            f::VYUY,
+        ];
+        for fourcc in formats {
+            let chroma = Chroma::of(fourcc).expect("an 8-bit Y′CbCr layout");
+            let hsub = match chroma {
+                Chroma::Interleaved { hsub, .. } | Chroma::Planar { hsub, .. } => hsub as usize,
+                Chroma::Packed(_) => 2,
+            };
+            let n = W.div_ceil(hsub);
+            let (mut y, mut c0, mut c1) = (Vec::new(), Vec::new(), Vec::new());
+            match chroma {
+                Chroma::Interleaved { swap, .. } => {
+                    y.extend_from_slice(&luma);
+                    for i in 0..n {
+                        let (a, b) = if swap { (cr[i], cb[i]) } else { (cb[i], cr[i]) };
+                        c0.extend_from_slice(&[a, b]);
+                    }
+                }
+                Chroma::Planar { swap, .. } => {
+                    y.extend_from_slice(&luma);
+                    let (a, b) = if swap { (&cr, &cb) } else { (&cb, &cr) };
+                    c0.extend_from_slice(&a[..n]);
+                    c1.extend_from_slice(&b[..n]);
+                }
+                Chroma::Packed(pos) => {
+                    for i in 0..n {
+                        let mut g = [0u8; 4];
+                        g[pos[0]] = luma[2 * i];
+                        g[pos[1]] = cb[i];
+                        g[pos[2]] = luma.get(2 * i + 1).copied().unwrap_or(0);
+                        g[pos[3]] = cr[i];
+                        y.extend_from_slice(&g);
+                    }
+                }
+            }
+            let mut out = [0u8; W * 4];
+            convert_row(
+                &k,
+                chroma,
+                &Row {
+                    y: &y,
+                    c0: &c0,
+                    c1: &c1,
+                },
+                &mut out,
+            );
+            for x in 0..W {
+                let want = pair(&k, [luma[x], luma[x]], cb[x / hsub], cr[x / hsub]);
+                assert_eq!(
+                    &out[x * 4..x * 4 + 4],
+                    &want[..4],
+                    "{} pixel {x}",
+                    f::fourcc_str(fourcc)
+                );
+            }
+            assert_eq!(
+                chroma.row_bytes(W as u32).len(),
+                f::info(fourcc).expect("in the table").planes.len()
+            );
+        }
     }
 }

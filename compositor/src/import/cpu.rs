@@ -149,17 +149,9 @@ impl CpuStage {
 
     /// Stages the buffer converted to XRGB8888 rather than copied plane by plane.
     pub fn converting(mut self, conversion: Conversion) -> Result<Self, ImportError> {
-        let w = u64::from(conversion.width);
-        let chroma_bytes = match conversion.chroma {
-            Chroma::Interleaved => w.div_ceil(2) * 2,
-            Chroma::Planar => w.div_ceil(2),
-        };
-        let needs: &[u64] = match conversion.chroma {
-            Chroma::Interleaved => &[w, chroma_bytes],
-            Chroma::Planar => &[w, chroma_bytes, chroma_bytes],
-        };
+        let needs = conversion.chroma.row_bytes(conversion.width);
         if self.planes.len() != needs.len()
-            || self.planes.iter().zip(needs).any(|(p, &n)| p.stride < n)
+            || self.planes.iter().zip(needs).any(|(p, n)| p.stride < n)
         {
             return Err(ImportError::Rejected(
                 "a plane's rows are narrower than the image".into(),
@@ -203,9 +195,10 @@ impl CpuStage {
             })
         };
         for y in y0..y1.min(self.height()) {
-            let (Some(luma), Some(c0)) = (plane(0, y), plane(1, y)) else {
+            let Some(luma) = plane(0, y) else {
                 continue;
             };
+            let c0 = plane(1, y).unwrap_or(&[]);
             let c1 = plane(2, y).unwrap_or(&[]);
             let start = y as usize * out_stride;
             let Some(out) = dst.get_mut(start..start + out_stride) else {

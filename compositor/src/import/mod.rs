@@ -718,11 +718,7 @@ fn cpu_conversion(caps: &DmabufCaps, fourcc: u32) -> Option<convert::Chroma> {
     if !caps.cpu_device {
         return None;
     }
-    match fourcc {
-        drm_format::NV12 => Some(convert::Chroma::Interleaved),
-        drm_format::YUV420 => Some(convert::Chroma::Planar),
-        _ => None,
-    }
+    convert::Chroma::of(fourcc)
 }
 
 /// The planar layout of a buffer whose planes are `(buffer index, offset, stride)`.

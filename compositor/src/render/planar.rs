@@ -28,6 +28,18 @@ pub enum PlanarFormat {
     Nv12 = 3,
     P010 = 4,
     Yuv420 = 5,
+    Yuyv = 6,
+    Yvyu = 7,
+    Uyvy = 8,
+    Vyuy = 9,
+    Nv21 = 10,
+    Nv16 = 11,
+    Nv61 = 12,
+    Nv24 = 13,
+    Nv42 = 14,
+    Yvu420 = 15,
+    Yuv422 = 16,
+    Yuv444 = 17,
 }
 
 impl PlanarFormat {
@@ -44,8 +56,28 @@ impl PlanarFormat {
             f::NV12 => (Self::Nv12, true),
             f::P010 => (Self::P010, true),
             f::YUV420 => (Self::Yuv420, true),
+            f::YUYV => (Self::Yuyv, true),
+            f::YVYU => (Self::Yvyu, true),
+            f::UYVY => (Self::Uyvy, true),
+            f::VYUY => (Self::Vyuy, true),
+            f::NV21 => (Self::Nv21, true),
+            f::NV16 => (Self::Nv16, true),
+            f::NV61 => (Self::Nv61, true),
+            f::NV24 => (Self::Nv24, true),
+            f::NV42 => (Self::Nv42, true),
+            f::YVU420 => (Self::Yvu420, true),
+            f::YUV422 => (Self::Yuv422, true),
+            f::YUV444 => (Self::Yuv444, true),
             _ => return None,
         })
+    }
+
+    /// Vertical subsampling of plane `index`: 2 for the chroma planes of 4:2:0 formats.
+    pub fn vsub(self, index: usize) -> u32 {
+        match (self, index) {
+            (Self::Nv12 | Self::Nv21 | Self::P010 | Self::Yuv420 | Self::Yvu420, 1..) => 2,
+            _ => 1,
+        }
     }
 }
 
@@ -113,12 +145,7 @@ pub struct PlanarLayout {
 impl PlanarLayout {
     /// Rows of plane `index` (4:2:0 chroma planes have half the rows, rounded up).
     pub fn rows(&self, index: usize) -> u32 {
-        match (self.format, index) {
-            (PlanarFormat::Nv12 | PlanarFormat::P010 | PlanarFormat::Yuv420, 1..) => {
-                self.height.div_ceil(2)
-            }
-            _ => self.height,
-        }
+        self.height.div_ceil(self.format.vsub(index))
     }
 
     /// Bytes of buffer `buffer` the planes in it reach, from its start: what its descriptor must
@@ -385,5 +412,28 @@ impl PlanarSource {
     /// How many distinct buffers back the planes.
     pub fn buffers(&self) -> usize {
         self.memory.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_protocols::drm_format::{FormatKind, FORMATS};
+
+    /// The shader knows every format of the table, with the table's vertical subsampling.
+    #[test]
+    fn every_format_of_the_table_is_decoded_with_its_subsampling() {
+        for info in FORMATS {
+            let (format, opaque) = PlanarFormat::from_fourcc(info.fourcc).expect("decoded");
+            assert_eq!(
+                opaque,
+                !matches!(info.kind, FormatKind::Rgb { alpha: true }),
+                "{:#x}",
+                info.fourcc
+            );
+            for (i, plane) in info.planes.iter().enumerate() {
+                assert_eq!(format.vsub(i), plane.vsub, "{:#x} plane {i}", info.fourcc);
+            }
+        }
     }
 }

@@ -276,7 +276,7 @@ fn run_dmabuf(
 /// not measured; the compositor's CPU is).
 fn fill(b: &mut MemBuffer, n: u32) {
     let v = (n * 7) as u8;
-    if crate::dmabuf::plane_layouts(b.fourcc).len() > 1 {
+    if crate::dmabuf::is_yuv(b.fourcc) {
         b.fill_yuv(|_, _| (v, 128, 128));
     } else {
         b.fill_rgb(|_, _| [v, v / 2, 255 - v, 255]);

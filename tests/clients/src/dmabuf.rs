@@ -32,11 +32,23 @@ pub const XRGB2101010: u32 = fourcc(b"XR30");
 pub const NV12: u32 = fourcc(b"NV12");
 pub const P010: u32 = fourcc(b"P010");
 pub const YUV420: u32 = fourcc(b"YU12");
+pub const YUYV: u32 = fourcc(b"YUYV");
+pub const YVYU: u32 = fourcc(b"YVYU");
+pub const UYVY: u32 = fourcc(b"UYVY");
+pub const VYUY: u32 = fourcc(b"VYUY");
+pub const NV21: u32 = fourcc(b"NV21");
+pub const NV16: u32 = fourcc(b"NV16");
+pub const NV61: u32 = fourcc(b"NV61");
+pub const NV24: u32 = fourcc(b"NV24");
+pub const NV42: u32 = fourcc(b"NV42");
+pub const YVU420: u32 = fourcc(b"YV12");
+pub const YUV422: u32 = fourcc(b"YU16");
+pub const YUV444: u32 = fourcc(b"YU24");
 pub const MOD_LINEAR: u64 = 0;
 pub const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
 
 /// Every format weft imports, in the test suite's order.
-pub const ALL_FORMATS: [u32; 9] = [
+pub const ALL_FORMATS: [u32; 21] = [
     ARGB8888,
     XRGB8888,
     ABGR8888,
@@ -46,7 +58,29 @@ pub const ALL_FORMATS: [u32; 9] = [
     NV12,
     P010,
     YUV420,
+    YUYV,
+    YVYU,
+    UYVY,
+    VYUY,
+    NV21,
+    NV16,
+    NV61,
+    NV24,
+    NV42,
+    YVU420,
+    YUV422,
+    YUV444,
 ];
+
+/// The 8-bit Y′CbCr formats (those a CPU render device converts once per commit).
+pub const YUV8_FORMATS: [u32; 14] = [
+    NV12, YUV420, YUYV, YVYU, UYVY, VYUY, NV21, NV16, NV61, NV24, NV42, YVU420, YUV422, YUV444,
+];
+
+/// Whether `fourcc` is Y′CbCr.
+pub fn is_yuv(fourcc: u32) -> bool {
+    fourcc == P010 || YUV8_FORMATS.contains(&fourcc)
+}
 
 /// One feedback tranche.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -295,9 +329,15 @@ pub struct MemBuffer {
 /// (bytes per sample, hsub, vsub) of each plane.
 pub fn plane_layouts(fourcc: u32) -> &'static [(u32, u32, u32)] {
     match fourcc {
-        NV12 => &[(1, 1, 1), (2, 2, 2)],
+        NV12 | NV21 => &[(1, 1, 1), (2, 2, 2)],
+        NV16 | NV61 => &[(1, 1, 1), (2, 2, 1)],
+        NV24 | NV42 => &[(1, 1, 1), (2, 1, 1)],
         P010 => &[(2, 1, 1), (4, 2, 2)],
-        YUV420 => &[(1, 1, 1), (1, 2, 2), (1, 2, 2)],
+        YUV420 | YVU420 => &[(1, 1, 1), (1, 2, 2), (1, 2, 2)],
+        YUV422 => &[(1, 1, 1), (1, 2, 1), (1, 2, 1)],
+        YUV444 => &[(1, 1, 1), (1, 1, 1), (1, 1, 1)],
+        // Packed 4:2:2: four bytes per pair of pixels.
+        YUYV | YVYU | UYVY | VYUY => &[(4, 2, 1)],
         _ => &[(4, 1, 1)],
     }
 }
@@ -385,6 +425,30 @@ impl MemBuffer {
         let (w, h) = (self.width, self.height);
         let planes = self.planes.clone();
         let p10 = |v: u8| ((u16::from(v) * 4) << 6).to_le_bytes();
+        // Packed 4:2:2: byte positions of (Y0, Cb, Y1, Cr) in each four-byte group.
+        let packed = match fourcc {
+            YUYV => Some([0, 1, 2, 3]),
+            YVYU => Some([0, 3, 2, 1]),
+            UYVY => Some([1, 0, 3, 2]),
+            VYUY => Some([1, 2, 3, 0]),
+            _ => None,
+        };
+        if let Some([p0, pu, p1, pv]) = packed {
+            let p = planes[0];
+            let bytes = self.files[p.file].bytes_mut();
+            for y in 0..h {
+                for gx in 0..w.div_ceil(2) {
+                    let (l0, u, v) = yuv(gx * 2, y);
+                    let (l1, _, _) = yuv((gx * 2 + 1).min(w - 1), y);
+                    let o = (p.offset + y * p.stride + gx * 4) as usize;
+                    bytes[o + p0] = l0;
+                    bytes[o + pu] = u;
+                    bytes[o + p1] = l1;
+                    bytes[o + pv] = v;
+                }
+            }
+            return;
+        }
         {
             let p = planes[0];
             let bytes = self.files[p.file].bytes_mut();
@@ -400,26 +464,27 @@ impl MemBuffer {
                 }
             }
         }
-        for cy in 0..h.div_ceil(2) {
-            for cx in 0..w.div_ceil(2) {
-                let (_, u, v) = yuv(cx * 2, cy * 2);
-                match fourcc {
-                    NV12 => {
-                        let p = planes[1];
-                        let o = (p.offset + cy * p.stride + cx * 2) as usize;
-                        let b = self.files[p.file].bytes_mut();
-                        b[o] = u;
-                        b[o + 1] = v;
+        let c = planes[1];
+        let swap = matches!(fourcc, NV21 | NV61 | NV42 | YVU420);
+        for cy in 0..h.div_ceil(c.vsub) {
+            for cx in 0..w.div_ceil(c.hsub) {
+                let (_, u, v) = yuv(cx * c.hsub, cy * c.vsub);
+                let (a, b) = if swap { (v, u) } else { (u, v) };
+                match planes.len() {
+                    2 if fourcc == P010 => {
+                        let o = (c.offset + cy * c.stride + cx * 4) as usize;
+                        let bytes = self.files[c.file].bytes_mut();
+                        bytes[o..o + 2].copy_from_slice(&p10(a));
+                        bytes[o + 2..o + 4].copy_from_slice(&p10(b));
                     }
-                    P010 => {
-                        let p = planes[1];
-                        let o = (p.offset + cy * p.stride + cx * 4) as usize;
-                        let b = self.files[p.file].bytes_mut();
-                        b[o..o + 2].copy_from_slice(&p10(u));
-                        b[o + 2..o + 4].copy_from_slice(&p10(v));
+                    2 => {
+                        let o = (c.offset + cy * c.stride + cx * 2) as usize;
+                        let bytes = self.files[c.file].bytes_mut();
+                        bytes[o] = a;
+                        bytes[o + 1] = b;
                     }
                     _ => {
-                        for (plane, val) in [(planes[1], u), (planes[2], v)] {
+                        for (plane, val) in [(planes[1], a), (planes[2], b)] {
                             let o = (plane.offset + cy * plane.stride + cx) as usize;
                             self.files[plane.file].bytes_mut()[o] = val;
                         }
