@@ -88,6 +88,34 @@ impl DmaBuf {
     pub fn map(&self) -> Result<Mapping> {
         Mapping::new(self.fd.as_fd(), self.size as usize)
     }
+
+    /// The buffer's bytes, read through a read-only mapping (what an application that exported the
+    /// buffer read-only can do), bracketed by `DMA_BUF_IOCTL_SYNC` for CPU access.
+    pub fn read_all(&self) -> Result<Vec<u8>> {
+        let len = self.size as usize;
+        if len == 0 {
+            return Err(Error::Unsupported("reading an empty buffer".into()));
+        }
+        // SAFETY: a fresh read-only shared mapping chosen by the kernel, unmapped below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                self.fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error()).op("mmap(PROT_READ)");
+        }
+        // SAFETY: `ptr..ptr+len` is the live mapping made above; it is copied, then unmapped once.
+        let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) }.to_vec();
+        // SAFETY: unmapping exactly what was mapped above.
+        unsafe { libc::munmap(ptr, len) };
+        Ok(bytes)
+    }
 }
 
 impl AsFd for DmaBuf {

@@ -155,6 +155,14 @@ pub struct Capture {
     pub buffers: Vec<DmaBuf>,
 }
 
+/// How `VIDIOC_EXPBUF` exports a buffer: read-write, or read-only as much capture code does
+/// (flags `O_CLOEXEC` alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    ReadWrite,
+    ReadOnly,
+}
+
 /// One dequeued frame.
 #[derive(Debug, Clone, Copy)]
 pub struct Frame {
@@ -173,6 +181,22 @@ impl Capture {
         pixelformat: u32,
         count: u32,
     ) -> Result<Self> {
+        Self::start_exporting(path, width, height, pixelformat, count, Export::ReadWrite)
+    }
+
+    /// As [`Self::start`], exporting the buffers with `access`.
+    pub fn start_exporting(
+        path: &Path,
+        width: u32,
+        height: u32,
+        pixelformat: u32,
+        count: u32,
+        access: Export,
+    ) -> Result<Self> {
+        let access = match access {
+            Export::ReadWrite => libc::O_RDWR,
+            Export::ReadOnly => libc::O_RDONLY,
+        };
         let file = open(path)?;
         let mut fmt = Format {
             type_: BUF_TYPE_VIDEO_CAPTURE,
@@ -211,7 +235,7 @@ impl Capture {
                 type_: BUF_TYPE_VIDEO_CAPTURE,
                 index,
                 plane: 0,
-                flags: (libc::O_RDWR | libc::O_CLOEXEC) as u32,
+                flags: (access | libc::O_CLOEXEC) as u32,
                 fd: -1,
                 reserved: [0; 11],
             };

@@ -1,0 +1,193 @@
+//! V4L2 capture buffers shown as they are (tests/vm guest only: `--features vm-guest`, run by
+//! tests/vm/check): vivid's frames, exported with `VIDIOC_EXPBUF` read-write and read-only as
+//! capture code does, in YUYV, UYVY, NV12, NV16, YU12 and XR24 through the single-planar API
+//! (one fd, planes at offsets), sent as dma-bufs and compared pixel by pixel with what the
+//! application reads from its own mapping of the same buffer (converted with weft's default
+//! BT.601 limited-range matrix). The record must be honest — `source_device` names vivid, the rung
+//! and its reason are there — and a rung that cannot import vivid's memory is an expected
+//! fallback: the harness fails the test on any ERROR line weft logs.
+
+mod common;
+
+use std::os::fd::AsFd;
+
+use common::Harness;
+use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
+use weft::Request;
+use weft_clients::dmabuf::{LinuxDmabuf, MOD_LINEAR};
+use weft_guest::v4l2::{find_capture, Capture, Export};
+
+const W: u32 = 320;
+const H: u32 = 240;
+
+fn fourcc(code: &[u8; 4]) -> u32 {
+    u32::from_le_bytes(*code)
+}
+
+/// BT.601 limited range, as planar.frag computes it.
+fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
+    let (kr, kb) = (0.299f64, 0.114f64);
+    let l = (f64::from(y) - 16.0) / 219.0;
+    let cb = (f64::from(u) - 128.0) / 224.0;
+    let cr = (f64::from(v) - 128.0) / 224.0;
+    let r = l + 2.0 * (1.0 - kr) * cr;
+    let b = l + 2.0 * (1.0 - kb) * cb;
+    let g = (l - kr * r - kb * b) / (1.0 - kr - kb);
+    [r, g, b].map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)
+}
+
+/// How one V4L2 single-planar format lays out its planes: (offset, stride) of each, from
+/// `bytesperline` and the height, as the V4L2 pixel-format documentation defines them.
+fn planes(code: &[u8; 4], bpl: u32, h: u32) -> Vec<(u32, u32)> {
+    match code {
+        b"NV12" | b"NV16" => vec![(0, bpl), (bpl * h, bpl)],
+        b"YU12" => vec![
+            (0, bpl),
+            (bpl * h, bpl / 2),
+            (bpl * h + bpl / 2 * h.div_ceil(2), bpl / 2),
+        ],
+        _ => vec![(0, bpl)],
+    }
+}
+
+/// What the application reads at (x, y) from its own copy of the buffer, as RGB.
+fn reference(code: &[u8; 4], bytes: &[u8], p: &[(u32, u32)], x: u32, y: u32) -> [u8; 3] {
+    let at = |plane: usize, off: u32| bytes[(p[plane].0 + off) as usize];
+    match code {
+        b"XR24" => {
+            let o = y * p[0].1 + x * 4;
+            [at(0, o + 2), at(0, o + 1), at(0, o)]
+        }
+        b"YUYV" | b"UYVY" => {
+            let g = y * p[0].1 + (x / 2) * 4;
+            let [y0, u, y1, v] = if code == b"YUYV" {
+                [0, 1, 2, 3]
+            } else {
+                [1, 0, 3, 2]
+            };
+            let l = at(0, g + if x.is_multiple_of(2) { y0 } else { y1 });
+            yuv_to_rgb(l, at(0, g + u), at(0, g + v))
+        }
+        b"NV12" | b"NV16" => {
+            let cy = if code == b"NV12" { y / 2 } else { y };
+            let c = cy * p[1].1 + (x / 2) * 2;
+            yuv_to_rgb(at(0, y * p[0].1 + x), at(1, c), at(1, c + 1))
+        }
+        b"YU12" => {
+            let c = (y / 2) * p[1].1 + x / 2;
+            yuv_to_rgb(at(0, y * p[0].1 + x), at(1, c), at(2, c))
+        }
+        other => panic!("no reference for {other:?}"),
+    }
+}
+
+fn vivid_id(h: &Harness) -> serde_json::Value {
+    h.msg(Request::Devices)
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["driver"] == "vivid").cloned())
+        .expect("vivid registered")["id"]
+        .clone()
+}
+
+#[test]
+fn vivid_frames_show_as_the_application_reads_them() {
+    let h = Harness::deterministic(640, 480, 60);
+    let vivid = vivid_id(&h);
+    let node = find_capture("vivid").expect("vivid capture node");
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
+    let mut rows = Vec::new();
+    for code in [b"YUYV", b"UYVY", b"NV12", b"NV16", b"YU12", b"XR24"] {
+        for (access, access_name) in [
+            (Export::ReadWrite, "read-write"),
+            (Export::ReadOnly, "read-only"),
+        ] {
+            let what = format!("{} {access_name}", String::from_utf8_lossy(code));
+            let capture = Capture::start_exporting(&node, W, H, fourcc(code), 2, access)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let fmt = capture.format;
+            assert_eq!(
+                fmt.pixelformat,
+                fourcc(code),
+                "{what}: vivid chose another format"
+            );
+            let frame = capture.dequeue().expect("a frame");
+            let buf = &capture.buffers[frame.index];
+            let bytes = buf.read_all().expect("the application reads its buffer");
+            let p = planes(code, fmt.bytesperline, fmt.height);
+
+            let t = c.toplevel(&what, "weft.test").expect("toplevel");
+            let (params, _) = d.params(&c);
+            for (i, (offset, stride)) in p.iter().enumerate() {
+                let fd = buf.try_clone_fd().expect("dup");
+                params.add(
+                    fd.as_fd(),
+                    i as u32,
+                    *offset,
+                    *stride,
+                    (MOD_LINEAR >> 32) as u32,
+                    MOD_LINEAR as u32,
+                );
+            }
+            let wl = params.create_immed(
+                fmt.width as i32,
+                fmt.height as i32,
+                fourcc(code),
+                Flags::empty(),
+                &c.qh,
+                (),
+            );
+            params.destroy();
+            c.show(&t.surface, &wl);
+            h.settle(&mut c);
+            assert!(
+                c.protocol_error().is_none(),
+                "{what}: {:?}",
+                c.protocol_error()
+            );
+            let s = h.surface(&what);
+            assert_eq!(s["buffer"]["kind"], "dmabuf", "{what}: {s}");
+            assert_eq!(s["source_device"], vivid, "{what}: {s}");
+            assert!(
+                s["rung"].is_string() && s["reason"].is_string(),
+                "{what}: {s}"
+            );
+
+            let shot = h.screenshot("HEADLESS-1");
+            let (sx, sy) = (
+                s["x"].as_u64().unwrap_or(0) as u32,
+                s["y"].as_u64().unwrap_or(0) as u32,
+            );
+            let mut worst = 0;
+            for gy in 0..12 {
+                for gx in 0..16 {
+                    let (x, y) = (gx * fmt.width / 16 + 3, gy * fmt.height / 12 + 3);
+                    let want = reference(code, &bytes, &p, x, y);
+                    let got = shot.pixel(sx + x, sy + y);
+                    for i in 0..3 {
+                        let d = (i32::from(got[i]) - i32::from(want[i])).abs();
+                        worst = worst.max(d);
+                        assert!(
+                            d <= 3,
+                            "{what} at ({x}, {y}): weft shows {got:?}, the application reads {want:?}; {s}"
+                        );
+                    }
+                }
+            }
+            rows.push(format!(
+                "{what:<22} rung {:<12} copied/frame {:>8}  worst difference {worst}",
+                s["rung"].as_str().unwrap_or("?"),
+                s["copied_bytes_per_frame"]
+            ));
+            wl.destroy();
+            t.toplevel.destroy();
+            t.xdg_surface.destroy();
+            t.surface.destroy();
+            c.roundtrip().expect("roundtrip");
+            capture.requeue(frame).expect("requeue");
+        }
+    }
+    for r in rows {
+        println!("{r}");
+    }
+}
