@@ -74,6 +74,104 @@ fn frame_callbacks_and_feedback_follow_the_output_clock() {
     assert_eq!(outputs[0]["refresh_mhz"], 30000);
 }
 
+/// A video at 30 fps on a 60 Hz output, the way a player paces it: a new frame (with presentation
+/// feedback) at every other frame callback. Each frame is presented exactly once, in order, two
+/// refresh periods after the one before; `weft msg surfaces` counts every frame received as shown.
+#[test]
+fn a_30_fps_video_on_60_hz_shows_each_frame_once_in_order() {
+    const FRAMES: u32 = 20;
+    let h = Harness::deterministic(320, 240, 60);
+    let mut c = h.client();
+    let top = c.toplevel("video 30", "weft.test").unwrap();
+    let bufs: Vec<ShmBuffer> = (0..3)
+        .map(|i| {
+            ShmBuffer::new(&c.shm, &c.qh, 64, 36, Format::Xrgb8888, move |_, _| {
+                argb(80 * i as u8, 0, 255 - 80 * i as u8, 255)
+            })
+            .unwrap()
+        })
+        .collect();
+    let mut tag = 0u32;
+    for frame in 0..FRAMES {
+        // The new frame, with feedback, at this vsync...
+        tag += 1;
+        c.frame(&top.surface, tag);
+        c.feedback(&top.surface, 1000 + frame);
+        c.show(&top.surface, &bufs[(frame % 3) as usize].buffer);
+        let want = tag;
+        c.wait_until("frame callback", 500, move |s| {
+            s.frames_done.iter().any(|(t, _)| *t == want)
+        })
+        .unwrap();
+        // ...and nothing new at the next one (a commit with only a frame callback).
+        tag += 1;
+        c.frame(&top.surface, tag);
+        top.surface.commit();
+        let want = tag;
+        c.wait_until("frame callback", 500, move |s| {
+            s.frames_done.iter().any(|(t, _)| *t == want)
+        })
+        .unwrap();
+    }
+    c.wait_until("every feedback", 500, |s| {
+        s.presented.len() + s.discarded.len() >= FRAMES as usize
+    })
+    .unwrap();
+    assert!(c.state.discarded.is_empty(), "{:?}", c.state.discarded);
+    let tags: Vec<u32> = c.state.presented.iter().map(|p| p.tag).collect();
+    assert_eq!(
+        tags,
+        (0..FRAMES).map(|f| 1000 + f).collect::<Vec<_>>(),
+        "in order"
+    );
+    let period_ns: u128 = 1_000_000_000 / 60;
+    for pair in c.state.presented.windows(2) {
+        assert_eq!(pair[1].seq - pair[0].seq, 2, "every other vsync: {pair:?}");
+        assert_eq!(pair[1].time_ns - pair[0].time_ns, 2 * period_ns, "{pair:?}");
+    }
+    let s = h.surface("video 30");
+    assert_eq!(s["frames"]["received"], FRAMES, "{s}");
+    assert_eq!(s["frames"]["shown"], FRAMES, "{s}");
+    assert_eq!(s["frames"]["skipped"], 0, "{s}");
+}
+
+/// A producer faster than the output (two frames per vsync): the first of each pair is replaced
+/// before any output shows it — its feedback is discarded and weft counts it as skipped.
+#[test]
+fn frames_faster_than_the_output_are_counted_as_skipped() {
+    let h = Harness::deterministic(320, 240, 60);
+    let mut c = h.client();
+    let top = c.toplevel("video fast", "weft.test").unwrap();
+    let a = ShmBuffer::new(&c.shm, &c.qh, 32, 32, Format::Xrgb8888, |_, _| {
+        argb(255, 0, 0, 255)
+    })
+    .unwrap();
+    let b = ShmBuffer::new(&c.shm, &c.qh, 32, 32, Format::Xrgb8888, |_, _| {
+        argb(0, 255, 0, 255)
+    })
+    .unwrap();
+    for n in 0..5u32 {
+        c.feedback(&top.surface, 2 * n);
+        c.show(&top.surface, &a.buffer);
+        c.frame(&top.surface, 100 + n);
+        c.feedback(&top.surface, 2 * n + 1);
+        c.show(&top.surface, &b.buffer);
+        c.wait_until("frame callback", 500, move |s| {
+            s.frames_done.iter().any(|(t, _)| *t == 100 + n)
+        })
+        .unwrap();
+    }
+    c.wait_until("every feedback", 500, |s| {
+        s.presented.len() + s.discarded.len() >= 10
+    })
+    .unwrap();
+    assert_eq!(c.state.discarded, vec![0, 2, 4, 6, 8]);
+    let s = h.surface("video fast");
+    assert_eq!(s["frames"]["received"], 10, "{s}");
+    assert_eq!(s["frames"]["shown"], 5, "{s}");
+    assert_eq!(s["frames"]["skipped"], 5, "{s}");
+}
+
 #[test]
 fn a_superseded_commit_is_discarded() {
     let h = Harness::deterministic(320, 240, 10);

@@ -131,6 +131,7 @@ impl Weft {
         let time_ms = now.as_millis() as u32;
         for surface in &surfaces {
             with_states(surface, |states| {
+                crate::surface::with_content(states, |c| c.frames.presented());
                 let callbacks = std::mem::take(
                     &mut states
                         .cached_state

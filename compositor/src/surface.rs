@@ -97,6 +97,32 @@ pub struct SurfaceContent {
     /// last holder gone ends weft's reads (release point signalled) ([`crate::sync`]).
     pub sync: Option<Arc<crate::sync::commit::CommitSync>>,
     pub sync_mode: crate::sync::commit::SyncMode,
+    /// Frames: commits with a buffer (a new one, or the same one redrawn), those an output
+    /// presented, and those replaced before any output presented them (video pacing).
+    pub frames: FrameCounts,
+}
+
+/// A surface's frames, as `weft msg surfaces` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FrameCounts {
+    pub received: u64,
+    pub shown: u64,
+    pub skipped: u64,
+    /// `received` when an output last presented the surface.
+    #[serde(skip)]
+    presented_upto: u64,
+}
+
+impl FrameCounts {
+    /// An output presents the surface: its newest frame is shown (once, however many outputs show
+    /// it), the frames received since the last one shown were never shown.
+    pub fn presented(&mut self) {
+        if self.received > self.presented_upto {
+            self.shown += 1;
+            self.skipped += self.received - self.presented_upto - 1;
+            self.presented_upto = self.received;
+        }
+    }
 }
 
 impl SurfaceContent {
@@ -322,6 +348,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
                 content.set_path(None, None);
             }
             Some(buffer) => {
+                content.frames.received += 1;
                 let damage: Vec<Rectangle<i32, BufferCoord>> = if superseded {
                     vec![Rectangle::new((0, 0).into(), (i32::MAX, i32::MAX).into())]
                 } else {

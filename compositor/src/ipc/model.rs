@@ -136,6 +136,9 @@ pub struct SurfaceRecord {
     pub feedback: SteeringCounts,
     /// Time commits were held for their acquire fences, the wait in progress included.
     pub fence_wait_ms: f64,
+    /// Frames received (commits with a buffer), shown (presented by an output) and skipped
+    /// (replaced before any output presented them).
+    pub frames: crate::surface::FrameCounts,
     /// A commit is held now, waiting for its acquire fence (the surface shows its last good frame).
     pub fence_waiting: bool,
     /// How long the held commit has waited so far.

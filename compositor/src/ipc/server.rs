@@ -382,6 +382,7 @@ fn push_tree(
     let waiting = smithay::wayland::compositor::with_states(surface, crate::sync::waiting_for);
     let waiting_ms = waiting.map_or(0.0, |d| d.as_secs_f64() * 1e3);
     out.push(content_snapshot(surface, |c| SurfaceRecord {
+        frames: c.frames,
         fence_waiting: waiting.is_some(),
         fence_waiting_ms: waiting_ms,
         sync: c.sync_mode.name(),

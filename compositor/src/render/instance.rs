@@ -175,6 +175,13 @@ unsafe extern "system" fn debug_callback(
     };
     if severity.contains(vk::DebugUtilsMessageSeverityFlagsEXT::ERROR) {
         tracing::error!(target: "weft::vulkan", "{message}");
+    } else if severity.contains(vk::DebugUtilsMessageSeverityFlagsEXT::WARNING)
+        && message.starts_with("VK_ERROR_")
+    {
+        // The layer repeating a call's failing VkResult (an import a rung tried and the device
+        // refused): weft gets the same result, records it as the rung's reason and falls back; an
+        // expected fallback is debug, not a warning.
+        tracing::debug!(target: "weft::vulkan", "{message}");
     } else if severity.contains(vk::DebugUtilsMessageSeverityFlagsEXT::WARNING) {
         tracing::warn!(target: "weft::vulkan", "{message}");
     } else {
