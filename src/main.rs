@@ -121,7 +121,7 @@ enum MsgWhat {
         /// StageOnCpu); an empty list enables all.
         #[arg(long, value_delimiter = ',', num_args = 0..)]
         disable: Option<Vec<String>>,
-        /// Y′CbCr matrix for buffers nothing describes: bt601 or bt709.
+        /// Y′CbCr matrix for buffers nothing describes: bt601, bt709 or bt2020.
         #[arg(long, requires = "yuv_range")]
         yuv_matrix: Option<String>,
         /// Y′CbCr range: limited or full.
@@ -268,7 +268,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
             let yuv = match (yuv_matrix, yuv_range) {
                 (Some(matrix), Some(range)) => Some(
                     serde_json::from_value(serde_json::json!({ "matrix": matrix, "range": range }))
-                        .context("--yuv-matrix bt601|bt709, --yuv-range limited|full")?,
+                        .context("--yuv-matrix bt601|bt709|bt2020, --yuv-range limited|full")?,
                 ),
                 _ => None,
             };

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod buffer;
 pub mod client;
 pub mod clock;
+pub mod color_representation;
 pub mod damage;
 pub mod devices;
 pub mod disconnect;

@@ -130,6 +130,7 @@ fn push_tree(
                 h: view.dst.h as f32,
             };
             let item = with_content(states, |c| {
+                let yuv = c.yuv(yuv);
                 if let Some(color) = c.solid {
                     let item = DrawItem {
                         dst,
@@ -209,7 +210,7 @@ fn push_tree(
                 Some((item, element(c, &rs, &view, pos, whole, tracker)))
             });
             if let Some((item, mut element)) = item {
-                element.look = look(&item, yuv);
+                element.look = look(&item);
                 scene.items.push(item);
                 scene.elements.push(element);
             }
@@ -295,7 +296,7 @@ fn buffer_to_output<'a>(
 }
 
 /// A hash of how `item` is drawn beyond its content: what it samples, from where, to where, how.
-fn look(item: &DrawItem, yuv: YuvParams) -> u64 {
+fn look(item: &DrawItem) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     let rect = |h: &mut std::hash::DefaultHasher, r: &Rect| {
         for v in [r.x, r.y, r.w, r.h] {
@@ -323,7 +324,7 @@ fn look(item: &DrawItem, yuv: YuvParams) -> u64 {
                 v.to_bits().hash(&mut h);
             }
         }
-        Fill::Planar { source, src, .. } => {
+        Fill::Planar { source, src, yuv } => {
             let l = &source.layout;
             (2u8, l.format as i32, l.opaque, l.width, l.height, yuv).hash(&mut h);
             rect(&mut h, src);

@@ -65,6 +65,7 @@ impl SecondaryDevice {
         drop(rs);
         with_content(states, |c| {
             let refused = c.buffer.is_none() || c.staged.is_some();
+            let yuv = c.representation.yuv();
             let view = view_of(&mut c.others, &self.id);
             if view.last.as_ref() == Some(&key) {
                 return false;
@@ -86,7 +87,7 @@ impl SecondaryDevice {
                     &buffer.id(),
                     dmabuf,
                 );
-                match result.map(|i| (stage_commit(&mut self.renderer, &i, &damage), i)) {
+                match result.map(|i| (stage_commit(&mut self.renderer, &i, &damage, yuv), i)) {
                     Ok((Ok(bytes), imported)) => {
                         view.copied_bytes_per_frame = bytes;
                         view.rung = Some(imported.rung.name());

@@ -216,6 +216,7 @@ impl Weft {
                 global: dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::linux_drm_syncobj::v1::server::wp_linux_drm_syncobj_manager_v1::WpLinuxDrmSyncobjManagerV1, _>(1, ()),
             }
         });
+        dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::color_representation::v1::server::wp_color_representation_manager_v1::WpColorRepresentationManagerV1, _>(1, ());
         let mut renderer = renderer;
         crate::sync::soft_fence::provide_read_fences(&mut renderer, &devices);
         info!(device = %renderer.device().info().name, "weft state ready");

@@ -97,6 +97,9 @@ pub struct SurfaceContent {
     /// last holder gone ends weft's reads (release point signalled) ([`crate::sync`]).
     pub sync: Option<Arc<crate::sync::commit::CommitSync>>,
     pub sync_mode: crate::sync::commit::SyncMode,
+    /// The client's color representation (wp_color_representation_v1), as last applied: its
+    /// matrix and range decode the surface's Y′CbCr buffers on every rung.
+    pub representation: crate::color_representation::Representation,
     /// Frames: commits with a buffer (a new one, or the same one redrawn), those an output
     /// presented, and those replaced before any output presented them (video pacing).
     pub frames: FrameCounts,
@@ -126,6 +129,11 @@ impl FrameCounts {
 }
 
 impl SurfaceContent {
+    /// The Y′CbCr conversion of this surface's buffers: the client's, else `default`.
+    pub fn yuv(&self, default: crate::render::YuvParams) -> crate::render::YuvParams {
+        self.representation.yuv().unwrap_or(default)
+    }
+
     /// Records the path the surface's buffer takes. Logged once per change (not per commit): a
     /// decision is data, and a change of rung or reason is the event worth a line.
     fn set_path(&mut self, rung: Option<&'static str>, reason: Option<String>) {
@@ -570,7 +578,7 @@ fn attach_dmabuf(
             return;
         }
     };
-    match stage_commit(ctx.renderer, &imported, damage) {
+    match stage_commit(ctx.renderer, &imported, damage, view.representation.yuv()) {
         Ok(bytes) => view.uploaded_bytes += bytes,
         Err(e) => {
             debug!(buffer = ?buffer.id(), error = %e, rung = imported.rung.name(), "staging copy failed");
@@ -594,11 +602,14 @@ fn attach_dmabuf(
 }
 
 /// This commit's copy on a staging rung (the damaged rows; nothing on the zero-copy rungs).
-/// Returns the bytes copied.
+/// `yuv`: the surface's own Y′CbCr conversion (wp_color_representation_v1), which a converting
+/// `StageOnCpu` uses instead of the default (a change converts the whole buffer again). Returns
+/// the bytes copied.
 pub(crate) fn stage_commit(
     renderer: &mut Renderer,
     imported: &Imported,
     damage: &[Rectangle<i32, BufferCoord>],
+    yuv: Option<crate::render::YuvParams>,
 ) -> Result<u64, crate::render::ImportError> {
     match &imported.stage {
         None => Ok(0),
@@ -609,7 +620,10 @@ pub(crate) fn stage_commit(
                 renderer.wait_reads(Arc::as_ptr(source).cast())?;
             }
             let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
-            let (y0, y1) = damage_rows(damage, stage.height());
+            let (mut y0, mut y1) = damage_rows(damage, stage.height());
+            if stage.use_yuv(yuv) {
+                (y0, y1) = (0, stage.height());
+            }
             stage.copy_rows(y0, y1)
         }
         Some(Stage::Gpu(stage)) => {

@@ -73,6 +73,7 @@ impl CompositorHandler for Weft {
         }
         on_commit_buffer_handler::<Self>(surface);
         super::sync::applied(surface);
+        super::color_representation::applied(surface);
         if is_sync_subsurface(surface) {
             // Applied with its parent's next commit.
             return;

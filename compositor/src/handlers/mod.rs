@@ -1,6 +1,7 @@
 //! smithay handler impls for [`Weft`]: one file per protocol family that has logic, the plain
 //! delegations here.
 
+mod color_representation;
 mod compositor;
 mod dmabuf;
 mod fence_wait;

@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn agrees_with_the_shader_within_one_step() {
-        for matrix in [YuvMatrix::Bt601, YuvMatrix::Bt709] {
+        for matrix in [YuvMatrix::Bt601, YuvMatrix::Bt709, YuvMatrix::Bt2020] {
             for range in [YuvRange::Limited, YuvRange::Full] {
                 let yuv = YuvParams { matrix, range };
                 let k = Coefficients::new(yuv);

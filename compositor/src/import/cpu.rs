@@ -114,6 +114,10 @@ pub struct CpuStage {
     planes: Vec<PlaneCopy>,
     pub(crate) staging: Arc<Mutex<HostBuffer>>,
     convert: Option<(Conversion, Coefficients)>,
+    /// The default conversion (`import-policy --yuv-*`), and whether the surface showing the
+    /// buffer chose its own instead (wp_color_representation_v1).
+    default_yuv: YuvParams,
+    own_yuv: bool,
 }
 
 impl CpuStage {
@@ -144,6 +148,8 @@ impl CpuStage {
             planes,
             staging,
             convert: None,
+            default_yuv: YuvParams::default(),
+            own_yuv: false,
         })
     }
 
@@ -158,12 +164,18 @@ impl CpuStage {
             ));
         }
         self.convert = Some((conversion, Coefficients::new(conversion.yuv)));
+        self.default_yuv = conversion.yuv;
         Ok(self)
     }
 
-    /// The conversion's matrix and range changed: later copies use `yuv`. Returns whether this
-    /// stage converts (and so must be copied again to show the change).
+    /// The default matrix and range changed: later copies use `yuv`, unless the surface showing
+    /// the buffer chose its own. Returns whether this stage converts with the new default (and so
+    /// must be copied again to show the change).
     pub fn set_yuv(&mut self, yuv: YuvParams) -> bool {
+        self.default_yuv = yuv;
+        if self.own_yuv {
+            return false;
+        }
         match &mut self.convert {
             Some((conversion, coefficients)) => {
                 conversion.yuv = yuv;
@@ -172,6 +184,22 @@ impl CpuStage {
             }
             None => false,
         }
+    }
+
+    /// The conversion the surface showing the buffer asked for (`None`: the default). Returns
+    /// whether the conversion changed, so that the whole buffer is converted again.
+    pub fn use_yuv(&mut self, yuv: Option<YuvParams>) -> bool {
+        let Some((conversion, coefficients)) = &mut self.convert else {
+            return false;
+        };
+        self.own_yuv = yuv.is_some();
+        let want = yuv.unwrap_or(self.default_yuv);
+        if conversion.yuv == want {
+            return false;
+        }
+        conversion.yuv = want;
+        *coefficients = Coefficients::new(want);
+        true
     }
 
     /// Rows `y0..y1` converted into the staging buffer (its rows are `width` × 4 bytes).

@@ -136,6 +136,9 @@ pub struct SurfaceRecord {
     pub feedback: SteeringCounts,
     /// Time commits were held for their acquire fences, the wait in progress included.
     pub fence_wait_ms: f64,
+    /// The client's color representation (wp_color_representation_v1) and the Y′CbCr conversion
+    /// weft applies.
+    pub color_representation: crate::color_representation::RepresentationRecord,
     /// Frames received (commits with a buffer), shown (presented by an output) and skipped
     /// (replaced before any output presented them).
     pub frames: crate::surface::FrameCounts,

@@ -359,7 +359,12 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             popups: PopupManager::popups_for_surface(surface).count(),
             ..SurfaceRecord::default()
         };
-        push_tree(&mut out, &state.devices, surface, base);
+        push_tree(
+            &mut out,
+            (&state.devices, state.importer.policy.yuv),
+            surface,
+            base,
+        );
     }
     out
 }
@@ -368,7 +373,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
 /// placed at its parent's position plus its offset.
 fn push_tree(
     out: &mut Vec<SurfaceRecord>,
-    devices: &crate::devices::Registry,
+    (devices, default_yuv): (&crate::devices::Registry, crate::render::YuvParams),
     surface: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
     record: SurfaceRecord,
 ) {
@@ -383,6 +388,7 @@ fn push_tree(
     let waiting_ms = waiting.map_or(0.0, |d| d.as_secs_f64() * 1e3);
     out.push(content_snapshot(surface, |c| SurfaceRecord {
         frames: c.frames,
+        color_representation: c.representation.record(c.yuv(default_yuv)),
         fence_waiting: waiting.is_some(),
         fence_waiting_ms: waiting_ms,
         sync: c.sync_mode.name(),
@@ -450,7 +456,7 @@ fn push_tree(
             subsurfaces: get_children(&child).len(),
             ..SurfaceRecord::default()
         };
-        push_tree(out, devices, &child, record);
+        push_tree(out, (devices, default_yuv), &child, record);
     }
 }
 

@@ -87,6 +87,8 @@ impl PlanarFormat {
 pub enum YuvMatrix {
     Bt601,
     Bt709,
+    /// BT.2020 / BT.2100 non-constant luminance.
+    Bt2020,
 }
 
 /// Y′CbCr quantization range.
@@ -120,6 +122,7 @@ impl YuvParams {
         match self.matrix {
             YuvMatrix::Bt601 => (0.299, 0.114),
             YuvMatrix::Bt709 => (0.2126, 0.0722),
+            YuvMatrix::Bt2020 => (0.2627, 0.0593),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod color_representation;
 pub mod demo;
 pub mod dmabuf;
 pub mod shm;
