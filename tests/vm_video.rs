@@ -191,3 +191,169 @@ fn vivid_frames_show_as_the_application_reads_them() {
         println!("{r}");
     }
 }
+
+/// The project's own camera viewer (`weft_clients::v4l2_player`) streams vivid through weft: on a
+/// toplevel (YUYV, exported read-write) and as a viewported subsurface (NV12, exported
+/// read-only), each dequeued frame attached with presentation feedback, each buffer
+/// queued back to V4L2 only after weft released it. Every frame is presented, none before its
+/// capture completed; the record names vivid, its rung and the bytes a frame copies; the last
+/// frame on screen is what the viewer read from its buffer.
+#[test]
+fn the_camera_viewer_streams_vivid_through_weft() {
+    use weft_clients::v4l2_player::{planes, play};
+    const FRAMES: u32 = 24;
+    let h = Harness::new(640, 480, 60);
+    let vivid = vivid_id(&h);
+    let node = find_capture("vivid").expect("vivid capture node");
+    for (code, export, subsurface) in [
+        (b"YUYV", Export::ReadWrite, false),
+        (b"NV12", Export::ReadOnly, true),
+    ] {
+        let what = format!(
+            "{} {export:?} {}",
+            String::from_utf8_lossy(code),
+            if subsurface { "subsurface" } else { "toplevel" }
+        );
+        let mut c = h.client();
+        let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
+        let t = c.toplevel(&what, "weft.test").expect("toplevel");
+        let (surface, _sub, _vp) = if subsurface {
+            // A black parent, the picture on it through a viewport (cropped to the frame vivid
+            // makes at this size, 320×180, and shown at that size).
+            let black = c.single_pixel([0, 0, 0, 255]);
+            let pvp = c.viewport(&t.surface);
+            pvp.set_destination(W as i32 + 40, H as i32 + 40);
+            c.show(&t.surface, &black);
+            let (s, sub) = c.subsurface(&t.surface);
+            sub.set_position(20, 20);
+            // Players commit the picture on its own, not with the window.
+            sub.set_desync();
+            t.surface.commit();
+            let vp = c.viewport(&s);
+            vp.set_source(0.0, 0.0, f64::from(W), 180.0);
+            vp.set_destination(W as i32, 180);
+            (s, Some((sub, pvp)), Some(vp))
+        } else {
+            (t.surface.clone(), None, None)
+        };
+        let (shown, fmt) = play(
+            &mut c,
+            &d,
+            &node,
+            (W, H, fourcc(code)),
+            export,
+            &surface,
+            FRAMES,
+            1,
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            c.protocol_error().is_none(),
+            "{what}: {:?}",
+            c.protocol_error()
+        );
+        assert_eq!(shown.len(), FRAMES as usize);
+        for s in &shown {
+            let presented = s
+                .presented_ns
+                .unwrap_or_else(|| panic!("{what}: frame {} discarded", s.sequence));
+            assert!(
+                presented >= s.dequeued_ns,
+                "{what}: frame {} presented at {presented} ns, before its capture completed (dequeued at {} ns)",
+                s.sequence,
+                s.dequeued_ns
+            );
+        }
+        let requeued = shown.iter().filter(|s| s.requeued_after_release).count();
+        assert!(
+            requeued + 4 >= FRAMES as usize,
+            "{what}: {requeued} buffers went back to V4L2 after their release"
+        );
+        assert!(
+            shown.windows(2).all(|w| w[1].sequence > w[0].sequence),
+            "{what}: in capture order"
+        );
+
+        let record = h
+            .surfaces()
+            .into_iter()
+            .find(|s| {
+                if subsurface {
+                    s["role"] == "subsurface" && s["buffer"]["kind"] == "dmabuf"
+                } else {
+                    s["title"] == what.as_str()
+                }
+            })
+            .unwrap_or_else(|| panic!("{what}: no record in {:?}", h.surfaces()));
+        println!("{what}: {record}");
+        assert_eq!(record["source_device"], vivid, "{record}");
+        assert!(record["rung"].is_string(), "{record}");
+        assert!(record["copied_bytes_per_frame"].is_u64(), "{record}");
+        assert!(
+            record["frames"]["shown"].as_u64() >= Some(u64::from(FRAMES) - 1),
+            "{record}"
+        );
+
+        // The last frame on screen, against the viewer's own reading of that buffer, at points
+        // whose neighbourhood is flat in that buffer (so scaling and filtering change nothing).
+        let last = shown
+            .last()
+            .and_then(|s| s.bytes.clone())
+            .expect("bytes kept");
+        let p = planes(fmt.pixelformat, fmt.bytesperline, fmt.height);
+        let shot = h.screenshot("HEADLESS-1");
+        let (sx, sy) = (
+            record["x"].as_u64().unwrap_or(0) as u32,
+            record["y"].as_u64().unwrap_or(0) as u32,
+        );
+        // The surface's size on screen (a viewport scales the subsurface).
+        let (rw, rh) = (
+            record["width"].as_u64().unwrap_or(0) as u32,
+            record["height"].as_u64().unwrap_or(0) as u32,
+        );
+        let mut compared = 0;
+        for gy in 1..12 {
+            for gx in 1..16 {
+                let (x, y) = (gx * fmt.width / 16, gy * fmt.height / 12);
+                let want = reference(code, &last, &p, x, y);
+                let flat = [
+                    (-6, -6),
+                    (6, -6),
+                    (-6, 6),
+                    (6, 6),
+                    (0, 6),
+                    (6, 0),
+                    (-6, 0),
+                    (0, -6),
+                ]
+                .iter()
+                .all(|(dx, dy)| {
+                    let n = reference(
+                        code,
+                        &last,
+                        &p,
+                        (x as i32 + dx) as u32,
+                        (y as i32 + dy) as u32,
+                    );
+                    (0..3).all(|i| (i32::from(n[i]) - i32::from(want[i])).abs() <= 1)
+                });
+                if !flat {
+                    continue;
+                }
+                compared += 1;
+                let got = shot.pixel(sx + x * rw / fmt.width, sy + y * rh / fmt.height);
+                for i in 0..3 {
+                    assert!(
+                        (i32::from(got[i]) - i32::from(want[i])).abs() <= 3,
+                        "{what} at ({x}, {y}): weft shows {got:?}, the viewer read {want:?}"
+                    );
+                }
+            }
+        }
+        assert!(
+            compared >= 8,
+            "{what}: only {compared} flat points to compare"
+        );
+        drop(t);
+    }
+}

@@ -38,6 +38,9 @@ pub enum ClientError {
     Timeout(&'static str),
     #[error("the compositor does not take {0}")]
     Unsupported(&'static str),
+    /// A device the client drives failed (a V4L2 ioctl, a mapping).
+    #[error("{0}")]
+    Device(String),
 }
 
 /// One wp_presentation_feedback.presented event.

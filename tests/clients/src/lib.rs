@@ -12,6 +12,7 @@ pub mod dmabuf;
 pub mod shm;
 pub mod soak;
 pub mod syncobj;
+pub mod v4l2_player;
 pub mod video;
 pub mod wire;
 pub mod wire_fuzz;

@@ -169,6 +169,9 @@ pub struct Frame {
     pub index: usize,
     pub bytesused: u32,
     pub sequence: u32,
+    /// When the capture completed, in ns (CLOCK_MONOTONIC: vivid's buffers carry
+    /// `V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC`).
+    pub timestamp_ns: u128,
 }
 
 impl Capture {
@@ -289,6 +292,8 @@ impl Capture {
             index: buf.index as usize,
             bytesused: buf.bytesused,
             sequence: buf.sequence,
+            timestamp_ns: buf.timestamp.tv_sec as u128 * 1_000_000_000
+                + buf.timestamp.tv_usec as u128 * 1_000,
         })
     }
 
