@@ -1,7 +1,7 @@
 //! dma-buf import benchmark: prints numbers, asserts nothing.
 //!
 //! For each rung weft can use here × size (640×360, 1920×1080, 3840×2160) × format (XRGB8888,
-//! NV12): a client commits an already-imported buffer `COMMITS` times (full damage) to an in-process
+//! NV12, YUYV: the camera's packed 4:2:2): a client commits an already-imported buffer `COMMITS` times (full damage) to an in-process
 //! headless weft. Weft's own accounting (`weft msg surfaces`) gives per commit the thread CPU time
 //! (`commit_cpu_ns`, CLOCK_THREAD_CPUTIME_ID around the commit's import work), the wall time of the
 //! same work (`commit_wall_ns`: for `StageOnSink` it includes waiting for the GPU copy) and the
@@ -27,7 +27,7 @@ use std::time::Instant;
 use wayland_client::protocol::wl_buffer::WlBuffer;
 use weft::{private_runtime_dir, HeadlessOptions, Request, Running};
 use weft_backends::server::ServerOptions;
-use weft_clients::dmabuf::{Layout, LinuxDmabuf, MemBuffer, NV12, XRGB8888};
+use weft_clients::dmabuf::{is_yuv, Layout, LinuxDmabuf, MemBuffer, NV12, XRGB8888, YUYV};
 use weft_clients::{Client, Toplevel};
 use weft_compositor::OutputSpec;
 
@@ -38,7 +38,7 @@ const P2160: (u32, u32) = (3840, 2160);
 const SIZES: [(u32, u32); 3] = [P360, P1080, P2160];
 /// The sizes in the table and the plot.
 const TABLE_SIZES: [(u32, u32); 2] = [P1080, P2160];
-const FORMATS: [(u32, &str); 2] = [(XRGB8888, "XRGB8888"), (NV12, "NV12")];
+const FORMATS: [(u32, &str); 3] = [(XRGB8888, "XRGB8888"), (NV12, "NV12"), (YUYV, "YUYV")];
 /// Batches per row; the median batch mean is printed (robust against a frame render landing in
 /// one batch).
 const BATCHES: usize = 7;
@@ -207,7 +207,7 @@ fn open_row(
         row_padding: 0,
     };
     let mut b = MemBuffer::new(fourcc, size.0, size.1, layout)?;
-    if fourcc == NV12 {
+    if is_yuv(fourcc) {
         b.fill_yuv(|x, y| ((x + y) as u8, 128, 128));
     } else {
         b.fill_rgb(|x, y| [x as u8, y as u8, 0, 255]);

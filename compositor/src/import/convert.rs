@@ -150,11 +150,19 @@ fn convert_row_generic(k: &Coefficients, chroma: Chroma, row: &Row<'_>, out: &mu
                 *o = pair(k, [y0, y1], u, v);
             }
         }
-        Chroma::Packed([p0, pu, p1, pv]) => {
+        Chroma::Packed(order) => {
+            // One loop per byte order, each a plain destructuring, so LLVM vectorizes it.
             let (groups, _) = row.y.as_chunks::<4>();
-            for (o, g) in out_pairs.iter_mut().zip(groups) {
-                let at = |i: usize| g.get(i).copied().unwrap_or(0);
-                *o = pair(k, [at(p0), at(p1)], at(pu), at(pv));
+            let pairs = out_pairs.iter_mut().zip(groups);
+            match order {
+                [0, 1, 2, 3] => pairs.for_each(|(o, &[y0, u, y1, v])| *o = pair(k, [y0, y1], u, v)),
+                [0, 3, 2, 1] => pairs.for_each(|(o, &[y0, v, y1, u])| *o = pair(k, [y0, y1], u, v)),
+                [1, 0, 3, 2] => pairs.for_each(|(o, &[u, y0, v, y1])| *o = pair(k, [y0, y1], u, v)),
+                [1, 2, 3, 0] => pairs.for_each(|(o, &[v, y0, u, y1])| *o = pair(k, [y0, y1], u, v)),
+                [p0, pu, p1, pv] => pairs.for_each(|(o, g)| {
+                    let at = |i: usize| g.get(i).copied().unwrap_or(0);
+                    *o = pair(k, [at(p0), at(p1)], at(pu), at(pv));
+                }),
             }
         }
         // 4:4:4: a chroma sample per pixel.
