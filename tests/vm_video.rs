@@ -357,3 +357,146 @@ fn the_camera_viewer_streams_vivid_through_weft() {
         drop(t);
     }
 }
+
+/// vivid loaded again with `multiplanar=2` while this test runs (the single-planar instance is
+/// restored on drop, for the tests after it).
+struct Multiplanar;
+
+fn modprobe(args: &[&str]) {
+    let root = std::env::var("WEFT_VM_MODROOT").expect("WEFT_VM_MODROOT (run inside tests/vm)");
+    let status = std::process::Command::new("modprobe")
+        .arg("-d")
+        .arg(root)
+        .args(args)
+        .status()
+        .expect("modprobe runs");
+    assert!(status.success(), "modprobe {args:?}: {status}");
+}
+
+fn wait_for_node(mplane: bool) {
+    for _ in 0..100 {
+        let found = if mplane {
+            weft_guest::v4l2::find_capture_mplane("vivid").is_ok()
+        } else {
+            find_capture("vivid").is_ok()
+        };
+        if found {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("vivid's capture node did not appear (multi-planar: {mplane})");
+}
+
+impl Multiplanar {
+    fn load() -> Self {
+        modprobe(&["-r", "vivid"]);
+        modprobe(&["vivid", "multiplanar=2"]);
+        wait_for_node(true);
+        Self
+    }
+}
+
+impl Drop for Multiplanar {
+    fn drop(&mut self) {
+        modprobe(&["-r", "vivid"]);
+        modprobe(&["vivid"]);
+        wait_for_node(false);
+    }
+}
+
+/// The multi-planar API (`vivid multiplanar=2`): NV12M's luma and chroma in two dma-bufs (one fd
+/// per plane, as linux-dmabuf allows), and YUYV as a one-plane multi-planar buffer, shown as the
+/// application reads its planes, with vivid named as the source.
+#[test]
+fn vivid_multiplanar_frames_show_as_the_application_reads_them() {
+    use weft_guest::v4l2::{find_capture_mplane, CaptureMplane};
+    let _vivid = Multiplanar::load();
+    let h = Harness::deterministic(640, 480, 60);
+    let vivid = vivid_id(&h);
+    let node = find_capture_mplane("vivid").expect("vivid multi-planar node");
+    let mut c = h.client();
+    let d = LinuxDmabuf::bind(&mut c, 4).expect("linux-dmabuf");
+    // (V4L2 fourcc, DRM fourcc, the single-buffer layout `reference` decodes)
+    for (v4l2, drm, code) in [(b"NM12", b"NV12", b"NV12"), (b"YUYV", b"YUYV", b"YUYV")] {
+        let what = format!("{} multi-planar", String::from_utf8_lossy(v4l2));
+        let capture = CaptureMplane::start(&node, W, H, fourcc(v4l2), 2, Export::ReadWrite)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let fmt = capture.format;
+        assert_eq!(
+            fmt.pixelformat,
+            fourcc(v4l2),
+            "{what}: vivid chose another format"
+        );
+        let frame = capture.dequeue().expect("a frame");
+        let planes = &capture.buffers[frame.index];
+        assert_eq!(planes.len(), usize::from(fmt.num_planes), "{what}");
+        // The planes one after the other, as `reference` reads a single buffer.
+        let mut bytes = Vec::new();
+        let mut layout = Vec::new();
+        for (i, plane) in planes.iter().enumerate() {
+            layout.push((bytes.len() as u32, fmt.plane_fmt[i].bytesperline));
+            bytes.extend(plane.read_all().expect("read the plane"));
+        }
+        let t = c.toplevel(&what, "weft.test").expect("toplevel");
+        let (params, _) = d.params(&c);
+        for (i, plane) in planes.iter().enumerate() {
+            let fd = plane.try_clone_fd().expect("dup");
+            params.add(
+                fd.as_fd(),
+                i as u32,
+                0,
+                fmt.plane_fmt[i].bytesperline,
+                (MOD_LINEAR >> 32) as u32,
+                MOD_LINEAR as u32,
+            );
+        }
+        let wl = params.create_immed(
+            fmt.width as i32,
+            fmt.height as i32,
+            fourcc(drm),
+            Flags::empty(),
+            &c.qh,
+            (),
+        );
+        params.destroy();
+        c.show(&t.surface, &wl);
+        h.settle(&mut c);
+        assert!(
+            c.protocol_error().is_none(),
+            "{what}: {:?}",
+            c.protocol_error()
+        );
+        let s = h.surface(&what);
+        println!("{what}: {s}");
+        assert_eq!(s["buffer"]["planes"], u64::from(fmt.num_planes), "{s}");
+        assert_eq!(s["source_device"], vivid, "{what}: {s}");
+        let shot = h.screenshot("HEADLESS-1");
+        let (sx, sy) = (
+            s["x"].as_u64().unwrap_or(0) as u32,
+            s["y"].as_u64().unwrap_or(0) as u32,
+        );
+        for gy in 0..12 {
+            for gx in 0..16 {
+                let (x, y) = (gx * fmt.width / 16 + 3, gy * fmt.height / 12 + 3);
+                let want = reference(code, &bytes, &layout, x, y);
+                let got = shot.pixel(sx + x, sy + y);
+                for i in 0..3 {
+                    assert!(
+                        (i32::from(got[i]) - i32::from(want[i])).abs() <= 3,
+                        "{what} at ({x}, {y}): weft shows {got:?}, the application reads {want:?}"
+                    );
+                }
+            }
+        }
+        wl.destroy();
+        t.toplevel.destroy();
+        t.xdg_surface.destroy();
+        t.surface.destroy();
+        c.roundtrip().expect("roundtrip");
+        capture.requeue(frame).expect("requeue");
+        drop(capture);
+    }
+    drop(c);
+    drop(h);
+}

@@ -44,8 +44,51 @@ pub struct PixFormat {
 #[repr(C)]
 union FormatUnion {
     pix: PixFormat,
+    pix_mp: PixFormatMplane,
     raw: [u64; 25],
 }
+
+/// `struct v4l2_plane_pix_format` (packed in the uapi; naturally aligned here, same layout).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanePixFormat {
+    pub sizeimage: u32,
+    pub bytesperline: u32,
+    reserved: [u16; 6],
+}
+
+/// `struct v4l2_pix_format_mplane`: the multi-planar API's format, one entry per memory plane.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PixFormatMplane {
+    pub width: u32,
+    pub height: u32,
+    pub pixelformat: u32,
+    pub field: u32,
+    pub colorspace: u32,
+    pub plane_fmt: [PlanePixFormat; 8],
+    pub num_planes: u8,
+    pub flags: u8,
+    pub ycbcr_enc: u8,
+    pub quantization: u8,
+    pub xfer_func: u8,
+    reserved: [u8; 7],
+}
+
+/// `struct v4l2_plane`: a memory plane of a multi-planar buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct V4l2Plane {
+    bytesused: u32,
+    length: u32,
+    m: u64,
+    data_offset: u32,
+    reserved: [u32; 11],
+}
+
+const _: () = assert!(std::mem::size_of::<PlanePixFormat>() == 20);
+const _: () = assert!(std::mem::size_of::<PixFormatMplane>() == 192);
+const _: () = assert!(std::mem::size_of::<V4l2Plane>() == 64);
 
 #[repr(C)]
 struct Format {
@@ -119,13 +162,37 @@ fn open(path: &Path) -> Result<File> {
 
 /// The driver name and whether the node is a single-planar streaming capture device.
 fn probe(file: &File) -> Result<(String, bool)> {
+    probe_caps(file, CAP_VIDEO_CAPTURE | CAP_STREAMING)
+}
+
+/// The driver name and whether the node has every capability in `wanted`.
+fn probe_caps(file: &File, wanted: u32) -> Result<(String, bool)> {
     let mut cap = Capability::default();
     // SAFETY: VIDIOC_QUERYCAP fills a `struct v4l2_capability`, mirrored by `Capability`.
     unsafe { ioctl(file.as_fd(), VIDIOC_QUERYCAP, &mut cap) }.op("VIDIOC_QUERYCAP")?;
     let caps = cap.node_caps();
-    let driver = cap.driver();
-    let wanted = CAP_VIDEO_CAPTURE | CAP_STREAMING;
-    Ok((driver, caps & wanted == wanted))
+    Ok((cap.driver(), caps & wanted == wanted))
+}
+
+/// The first `/dev/videoN` that `driver` exposes as a multi-planar capture device.
+pub fn find_capture_mplane(driver: &str) -> Result<PathBuf> {
+    let mut nodes: Vec<u32> = std::fs::read_dir("/dev")
+        .op("read_dir(/dev)")?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("video")?.parse().ok())
+        .collect();
+    nodes.sort_unstable();
+    for n in nodes {
+        let path = PathBuf::from(format!("/dev/video{n}"));
+        let Ok(file) = open(&path) else { continue };
+        let wanted = weft_protocols::v4l2_abi::CAP_VIDEO_CAPTURE_MPLANE | CAP_STREAMING;
+        if matches!(probe_caps(&file, wanted), Ok((d, true)) if d == driver) {
+            return Ok(path);
+        }
+    }
+    Err(Error::Unsupported(format!(
+        "no {driver} multi-planar capture device"
+    )))
 }
 
 /// The first `/dev/videoN` that `driver` exposes as a capture device.
@@ -311,6 +378,149 @@ impl Drop for Capture {
         let mut ty = BUF_TYPE_VIDEO_CAPTURE as libc::c_int;
         // SAFETY: VIDIOC_STREAMOFF reads one int. A failure leaves nothing to clean up: closing
         // the fd stops streaming too.
+        let _ = unsafe { ioctl(self.file.as_fd(), VIDIOC_STREAMOFF, &mut ty) };
+    }
+}
+
+/// A streaming capture through the multi-planar API: each buffer has `format.num_planes` memory
+/// planes, each exported as a dma-buf of its own (`NV12M`: luma and chroma in two fds).
+#[derive(Debug)]
+pub struct CaptureMplane {
+    file: File,
+    pub format: PixFormatMplane,
+    /// Per V4L2 buffer, one dma-buf per memory plane.
+    pub buffers: Vec<Vec<DmaBuf>>,
+}
+
+impl CaptureMplane {
+    pub fn start(
+        path: &Path,
+        width: u32,
+        height: u32,
+        pixelformat: u32,
+        count: u32,
+        access: Export,
+    ) -> Result<Self> {
+        use weft_protocols::v4l2_abi::BUF_TYPE_VIDEO_CAPTURE_MPLANE as MPLANE;
+        let access = match access {
+            Export::ReadWrite => libc::O_RDWR,
+            Export::ReadOnly => libc::O_RDONLY,
+        };
+        let file = open(path)?;
+        let mut fmt = Format {
+            type_: MPLANE,
+            fmt: FormatUnion {
+                pix_mp: PixFormatMplane {
+                    width,
+                    height,
+                    pixelformat,
+                    field: FIELD_NONE,
+                    ..Default::default()
+                },
+            },
+        };
+        // SAFETY: VIDIOC_S_FMT takes and returns a `struct v4l2_format`, mirrored by `Format`.
+        unsafe { ioctl(file.as_fd(), VIDIOC_S_FMT, &mut fmt) }.op("VIDIOC_S_FMT(MPLANE)")?;
+        // SAFETY: for the MPLANE type the kernel filled the `pix_mp` member.
+        let format = unsafe { fmt.fmt.pix_mp };
+        let mut req = RequestBuffers {
+            count,
+            type_: MPLANE,
+            memory: MEMORY_MMAP,
+            capabilities: 0,
+            flags: 0,
+            reserved: [0; 3],
+        };
+        // SAFETY: VIDIOC_REQBUFS takes `struct v4l2_requestbuffers`, mirrored by `RequestBuffers`.
+        unsafe { ioctl(file.as_fd(), VIDIOC_REQBUFS, &mut req) }.op("VIDIOC_REQBUFS(MPLANE)")?;
+        if req.count == 0 {
+            return Err(Error::Unsupported("VIDIOC_REQBUFS gave no buffers".into()));
+        }
+        let mut buffers = Vec::new();
+        for index in 0..req.count {
+            let mut planes = Vec::new();
+            for plane in 0..u32::from(format.num_planes) {
+                let mut exp = ExportBuffer {
+                    type_: MPLANE,
+                    index,
+                    plane,
+                    flags: (access | libc::O_CLOEXEC) as u32,
+                    fd: -1,
+                    reserved: [0; 11],
+                };
+                // SAFETY: VIDIOC_EXPBUF takes `struct v4l2_exportbuffer`, mirrored by `ExportBuffer`.
+                unsafe { ioctl(file.as_fd(), VIDIOC_EXPBUF, &mut exp) }
+                    .op("VIDIOC_EXPBUF(MPLANE)")?;
+                // SAFETY: on success `fd` is a new dma-buf fd owned by nobody else.
+                planes.push(DmaBuf::new(
+                    unsafe { OwnedFd::from_raw_fd(exp.fd) },
+                    "vivid",
+                )?);
+            }
+            buffers.push(planes);
+        }
+        let capture = Self {
+            file,
+            format,
+            buffers,
+        };
+        for index in 0..req.count {
+            capture.queue(index)?;
+        }
+        let mut ty = MPLANE as libc::c_int;
+        // SAFETY: VIDIOC_STREAMON reads one int, the buffer type.
+        unsafe { ioctl(capture.file.as_fd(), VIDIOC_STREAMON, &mut ty) }.op("VIDIOC_STREAMON")?;
+        Ok(capture)
+    }
+
+    /// Runs `f` on a `struct v4l2_buffer` of the MPLANE type whose `m.planes` points at a plane
+    /// array of `num_planes` entries.
+    fn with_buffer<T>(&self, index: u32, f: impl FnOnce(&mut Buffer) -> Result<T>) -> Result<T> {
+        let mut planes = [V4l2Plane::default(); 8];
+        let mut buf = Buffer {
+            index,
+            type_: weft_protocols::v4l2_abi::BUF_TYPE_VIDEO_CAPTURE_MPLANE,
+            memory: MEMORY_MMAP,
+            m: planes.as_mut_ptr() as u64,
+            length: u32::from(self.format.num_planes),
+            ..Default::default()
+        };
+        f(&mut buf)
+    }
+
+    fn queue(&self, index: u32) -> Result<()> {
+        self.with_buffer(index, |buf| {
+            // SAFETY: VIDIOC_QBUF takes `struct v4l2_buffer`; for the MPLANE type `m` points at
+            // `length` `struct v4l2_plane`s, which live on the stack for the call.
+            unsafe { ioctl(self.file.as_fd(), VIDIOC_QBUF, buf) }.op("VIDIOC_QBUF(MPLANE)")?;
+            Ok(())
+        })
+    }
+
+    /// Blocks until a frame is filled; its planes are `buffers[frame.index]`.
+    pub fn dequeue(&self) -> Result<Frame> {
+        self.with_buffer(0, |buf| {
+            // SAFETY: as in `queue`; the kernel fills the plane array too.
+            unsafe { ioctl(self.file.as_fd(), VIDIOC_DQBUF, buf) }.op("VIDIOC_DQBUF(MPLANE)")?;
+            Ok(Frame {
+                index: buf.index as usize,
+                bytesused: 0,
+                sequence: buf.sequence,
+                timestamp_ns: buf.timestamp.tv_sec as u128 * 1_000_000_000
+                    + buf.timestamp.tv_usec as u128 * 1_000,
+            })
+        })
+    }
+
+    pub fn requeue(&self, frame: Frame) -> Result<()> {
+        self.queue(frame.index as u32)
+    }
+}
+
+impl Drop for CaptureMplane {
+    fn drop(&mut self) {
+        let mut ty = weft_protocols::v4l2_abi::BUF_TYPE_VIDEO_CAPTURE_MPLANE as libc::c_int;
+        // SAFETY: VIDIOC_STREAMOFF reads one int.
         let _ = unsafe { ioctl(self.file.as_fd(), VIDIOC_STREAMOFF, &mut ty) };
     }
 }
