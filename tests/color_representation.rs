@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{solid_shm, Harness};
+use common::{assert_ended_with, solid_shm, Harness};
 use wayland_client::Proxy;
 use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_surface_v1::{
     AlphaMode, ChromaLocation, Coefficients, Range,
@@ -174,29 +174,11 @@ fn each_surface_is_decoded_with_its_own_matrix_and_range_on_every_rung() {
 /// Runs `provoke` in a fresh client and checks it ends with `(interface, code)`, while a bystander
 /// keeps getting frame callbacks.
 fn expect_error(h: &Harness, interface: &str, code: u32, provoke: impl FnOnce(&mut Client)) {
-    let mut bystander = h.client();
-    let bt = bystander
-        .toplevel("bystander", "weft.test")
-        .expect("toplevel");
-    let px = solid_shm(&bystander, 16, 16, [0, 255, 0]);
-    bystander.show(&bt.surface, &px.buffer);
-    h.settle(&mut bystander);
-
-    let mut c = h.client();
-    provoke(&mut c);
-    let ended = c.roundtrip().and_then(|_| c.roundtrip());
-    assert!(ended.is_err(), "{interface}.{code} was not raised");
-    let (got, iface, message) = c.protocol_error().expect("a protocol error");
-    println!("{iface}.{got}: {message}");
-    assert_eq!((iface.as_str(), got), (interface, code), "{message}");
-
-    bystander.frame(&bt.surface, 7);
-    bystander.show(&bt.surface, &px.buffer);
-    bystander
-        .wait_until("the bystander is served", 500, |s| {
-            s.frames_done.iter().any(|(t, _)| *t == 7)
-        })
-        .expect("bystander frame callback");
+    h.with_bystander(|| {
+        let mut c = h.client();
+        provoke(&mut c);
+        assert_ended_with(&mut c, interface, code);
+    });
 }
 
 const MANAGER: &str = "wp_color_representation_manager_v1";

@@ -16,7 +16,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use common::vgem::{centre, frame, send};
-use common::{solid_shm, Harness};
+use common::{assert_ended_with, solid_shm, Harness};
 use wayland_client::protocol::wl_buffer::WlBuffer;
 use wayland_client::protocol::wl_surface::WlSurface;
 use wayland_protocols::wp::linux_drm_syncobj::v1::client::wp_linux_drm_syncobj_timeline_v1::WpLinuxDrmSyncobjTimelineV1;
@@ -336,29 +336,11 @@ fn an_acquire_point_that_never_signals_stalls_only_its_surface() {
 /// Runs `provoke` in a fresh client and checks it ends with `(interface, code)`, while a bystander
 /// keeps getting frame callbacks.
 fn expect_error(h: &Harness, interface: &str, code: u32, provoke: impl FnOnce(&mut Explicit)) {
-    let mut bystander = h.client();
-    let bt = bystander
-        .toplevel("bystander", "weft.test")
-        .expect("toplevel");
-    let px = solid_shm(&bystander, 16, 16, [0, 255, 0]);
-    bystander.show(&bt.surface, &px.buffer);
-    h.settle(&mut bystander);
-
-    let mut e = explicit(h);
-    provoke(&mut e);
-    let ended = e.c.roundtrip().and_then(|_| e.c.roundtrip());
-    assert!(ended.is_err(), "{interface}.{code} was not raised");
-    let (got, iface, message) = e.c.protocol_error().expect("a protocol error");
-    println!("{iface}.{got}: {message}");
-    assert_eq!((iface.as_str(), got), (interface, code), "{message}");
-
-    bystander.frame(&bt.surface, 7);
-    bystander.show(&bt.surface, &px.buffer);
-    bystander
-        .wait_until("the bystander is served", 500, |s| {
-            s.frames_done.iter().any(|(t, _)| *t == 7)
-        })
-        .expect("bystander frame callback");
+    h.with_bystander(|| {
+        let mut e = explicit(h);
+        provoke(&mut e);
+        assert_ended_with(&mut e.c, interface, code);
+    });
 }
 
 const MANAGER: &str = "wp_linux_drm_syncobj_manager_v1";

@@ -141,6 +141,26 @@ impl Harness {
         self.weft.msg(&req).expect("IPC request")
     }
 
+    /// Runs `f` while a bystander client shows a window, then checks that the bystander still
+    /// gets frame callbacks (what one client does must not harm the others).
+    pub fn with_bystander(&self, f: impl FnOnce()) {
+        let mut bystander = self.client();
+        let bt = bystander
+            .toplevel("bystander", "weft.test")
+            .expect("toplevel");
+        let px = solid_shm(&bystander, 16, 16, [0, 255, 0]);
+        bystander.show(&bt.surface, &px.buffer);
+        self.settle(&mut bystander);
+        f();
+        bystander.frame(&bt.surface, 7);
+        bystander.show(&bt.surface, &px.buffer);
+        bystander
+            .wait_until("the bystander is served", 500, |s| {
+                s.frames_done.iter().any(|(t, _)| *t == 7)
+            })
+            .expect("bystander frame callback");
+    }
+
     /// `weft msg inject-fault NAME` (a harness made `with_fault_injection`).
     pub fn inject_fault(&self, name: &str) {
         let req: Request =
@@ -207,6 +227,15 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Checks that `c` was ended with the protocol error `interface`.`code` (after what it sent).
+pub fn assert_ended_with(c: &mut Client, interface: &str, code: u32) {
+    let ended = c.roundtrip().and_then(|_| c.roundtrip());
+    assert!(ended.is_err(), "{interface}.{code} was not raised");
+    let (got, iface, message) = c.protocol_error().expect("a protocol error");
+    println!("{iface}.{got}: {message}");
+    assert_eq!((iface.as_str(), got), (interface, code), "{message}");
 }
 
 /// A `w`×`h` XRGB8888 wl_shm buffer of one colour (`rgb`).
