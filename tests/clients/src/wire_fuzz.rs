@@ -283,6 +283,7 @@ fn kind_name(kind: FdKind) -> &'static str {
 /// not listed here are left alone.
 pub fn global_interfaces() -> Vec<&'static Interface> {
     use wayland_client::protocol::{wl_compositor, wl_output, wl_seat, wl_shm, wl_subcompositor};
+    use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_manager_v1;
     use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1;
     use wayland_protocols::wp::linux_drm_syncobj::v1::client::wp_linux_drm_syncobj_manager_v1;
     use wayland_protocols::wp::presentation_time::client::wp_presentation;
@@ -304,6 +305,7 @@ pub fn global_interfaces() -> Vec<&'static Interface> {
         zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1::interface(),
         // explicit sync, when weft advertises it
         wp_linux_drm_syncobj_manager_v1::WpLinuxDrmSyncobjManagerV1::interface(),
+        wp_color_representation_manager_v1::WpColorRepresentationManagerV1::interface(),
     ]
 }
 
