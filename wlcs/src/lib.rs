@@ -58,6 +58,7 @@ pub static SUPPORTED_EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("wp_presentation", 2),
     ("wp_single_pixel_buffer_manager_v1", 1),
     ("zwp_linux_dmabuf_v1", 5),
+    ("wp_color_representation_manager_v1", 1),
 );
 
 static DESCRIPTOR: WlcsIntegrationDescriptor = WlcsIntegrationDescriptor {
