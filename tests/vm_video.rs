@@ -81,6 +81,36 @@ fn reference(code: &[u8; 4], bytes: &[u8], p: &[(u32, u32)], x: u32, y: u32) -> 
     }
 }
 
+/// A linear dma-buf `wl_buffer` of `fourcc` from its planes: (fd, offset, stride) each.
+fn send_planes(
+    c: &weft_clients::Client,
+    d: &LinuxDmabuf,
+    planes: &[(std::os::fd::OwnedFd, u32, u32)],
+    (width, height, fourcc): (u32, u32, u32),
+) -> wayland_client::protocol::wl_buffer::WlBuffer {
+    let (params, _) = d.params(c);
+    for (i, (fd, offset, stride)) in planes.iter().enumerate() {
+        params.add(
+            fd.as_fd(),
+            i as u32,
+            *offset,
+            *stride,
+            (MOD_LINEAR >> 32) as u32,
+            MOD_LINEAR as u32,
+        );
+    }
+    let wl = params.create_immed(
+        width as i32,
+        height as i32,
+        fourcc,
+        Flags::empty(),
+        &c.qh,
+        (),
+    );
+    params.destroy();
+    wl
+}
+
 fn vivid_id(h: &Harness) -> serde_json::Value {
     h.msg(Request::Devices)
         .as_array()
@@ -117,27 +147,11 @@ fn vivid_frames_show_as_the_application_reads_them() {
             let p = planes(code, fmt.bytesperline, fmt.height);
 
             let t = c.toplevel(&what, "weft.test").expect("toplevel");
-            let (params, _) = d.params(&c);
-            for (i, (offset, stride)) in p.iter().enumerate() {
-                let fd = buf.try_clone_fd().expect("dup");
-                params.add(
-                    fd.as_fd(),
-                    i as u32,
-                    *offset,
-                    *stride,
-                    (MOD_LINEAR >> 32) as u32,
-                    MOD_LINEAR as u32,
-                );
-            }
-            let wl = params.create_immed(
-                fmt.width as i32,
-                fmt.height as i32,
-                fourcc(code),
-                Flags::empty(),
-                &c.qh,
-                (),
-            );
-            params.destroy();
+            let fds: Vec<_> = p
+                .iter()
+                .map(|&(offset, stride)| (buf.try_clone_fd().expect("dup"), offset, stride))
+                .collect();
+            let wl = send_planes(&c, &d, &fds, (fmt.width, fmt.height, fourcc(code)));
             c.show(&t.surface, &wl);
             h.settle(&mut c);
             assert!(
@@ -439,27 +453,12 @@ fn vivid_multiplanar_frames_show_as_the_application_reads_them() {
             bytes.extend(plane.read_all().expect("read the plane"));
         }
         let t = c.toplevel(&what, "weft.test").expect("toplevel");
-        let (params, _) = d.params(&c);
-        for (i, plane) in planes.iter().enumerate() {
-            let fd = plane.try_clone_fd().expect("dup");
-            params.add(
-                fd.as_fd(),
-                i as u32,
-                0,
-                fmt.plane_fmt[i].bytesperline,
-                (MOD_LINEAR >> 32) as u32,
-                MOD_LINEAR as u32,
-            );
-        }
-        let wl = params.create_immed(
-            fmt.width as i32,
-            fmt.height as i32,
-            fourcc(drm),
-            Flags::empty(),
-            &c.qh,
-            (),
-        );
-        params.destroy();
+        let fds: Vec<_> = planes
+            .iter()
+            .zip(fmt.plane_fmt)
+            .map(|(plane, f)| (plane.try_clone_fd().expect("dup"), 0, f.bytesperline))
+            .collect();
+        let wl = send_planes(&c, &d, &fds, (fmt.width, fmt.height, fourcc(drm)));
         c.show(&t.surface, &wl);
         h.settle(&mut c);
         assert!(
