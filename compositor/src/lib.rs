@@ -28,6 +28,7 @@ pub mod scene;
 pub mod screenshot;
 pub mod secondary;
 pub mod shm_in_place;
+pub mod shm_pixels;
 pub mod state;
 pub mod surface;
 pub mod sync;

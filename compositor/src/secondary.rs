@@ -20,7 +20,8 @@ use tracing::debug;
 use crate::devices::{DeviceId, Registry};
 use crate::import::{Driven, Importer};
 use crate::render::{Renderer, UploadRect};
-use crate::surface::{shm_format, stage_commit, with_content, DeviceView};
+use crate::shm_pixels::ShmRows;
+use crate::surface::{stage_commit, with_content, DeviceView};
 
 /// A secondary render device.
 pub struct SecondaryDevice {
@@ -66,6 +67,7 @@ impl SecondaryDevice {
         with_content(states, |c| {
             let refused = c.buffer.is_none() || c.staged.is_some();
             let yuv = c.representation.yuv();
+            let shm_layout = c.shm_layout.clone();
             let view = view_of(&mut c.others, &self.id);
             if view.last.as_ref() == Some(&key) {
                 return false;
@@ -112,9 +114,11 @@ impl SecondaryDevice {
                 return true;
             }
             let renderer = &mut self.renderer;
-            let uploaded = with_buffer_contents(buffer, |ptr, len, data| {
-                let (format, _, _) = shm_format(data.format)?;
-                let (w, h) = (data.width as u32, data.height as u32);
+            let default_yuv = self.importer.policy.yuv;
+            let uploaded = with_buffer_contents(buffer, |ptr, len, _| {
+                let layout = shm_layout.as_ref()?;
+                let (format, _) = layout.texture_format()?;
+                let (w, h) = (layout.width, layout.height);
                 let texture = match &view.texture {
                     Some(t) if t.width() == w && t.height() == h && t.format() == format => {
                         t.clone()
@@ -124,7 +128,7 @@ impl SecondaryDevice {
                 // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this
                 // closure; a client writing it meanwhile can only garble pixels.
                 let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-                let start = usize::try_from(data.offset).ok()?;
+                let rows = ShmRows::new(bytes, layout, yuv.unwrap_or(default_yuv)).ok()?;
                 let rects: Vec<UploadRect> = if damage.is_empty() || view.texture.is_none() {
                     vec![UploadRect { x: 0, y: 0, w, h }]
                 } else {
@@ -139,7 +143,9 @@ impl SecondaryDevice {
                         .collect()
                 };
                 let copied = renderer
-                    .upload(&texture, bytes.get(start..)?, data.stride as u32, &rects)
+                    .upload_rows(&texture, &rows.rects(rects), |y, x0, dst| {
+                        rows.fill(y, x0, dst)
+                    })
                     .ok()?;
                 Some((texture, copied))
             });

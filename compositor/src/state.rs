@@ -36,6 +36,8 @@ pub struct Weft {
     pub compositor_state: CompositorState,
     pub xdg_shell_state: XdgShellState,
     pub shm_state: ShmState,
+    /// What wl_shm advertises ([`shm_formats`]).
+    pub shm_formats: Vec<wl_shm::Format>,
     pub seat_state: SeatState<Weft>,
     pub output_manager_state: OutputManagerState,
     pub presentation_state: PresentationState,
@@ -111,16 +113,30 @@ pub struct DeviceOptions {
 /// The xdg_wm_base version weft advertises (see `Weft::new`).
 pub const XDG_WM_BASE_VERSION: u32 = 3;
 
-/// The wl_shm formats weft adds to the two every compositor has (4 bytes per pixel, little-endian).
-pub const SHM_FORMATS: [wl_shm::Format; 2] = [wl_shm::Format::Abgr8888, wl_shm::Format::Xbgr8888];
-
-/// Every wl_shm format weft advertises (smithay always adds ARGB8888 and XRGB8888).
-pub const ALL_SHM_FORMATS: [wl_shm::Format; 4] = [
+/// The RGB wl_shm formats weft offers (4 bytes per pixel, little-endian).
+pub const SHM_RGB_FORMATS: [wl_shm::Format; 4] = [
     wl_shm::Format::Argb8888,
     wl_shm::Format::Xrgb8888,
     wl_shm::Format::Abgr8888,
     wl_shm::Format::Xbgr8888,
 ];
+
+/// Every wl_shm format weft advertises: RGB, then the Y′CbCr formats its decode reads
+/// ([`weft_protocols::shm_layout`]).
+pub fn shm_formats() -> Vec<wl_shm::Format> {
+    SHM_RGB_FORMATS
+        .into_iter()
+        .chain(weft_protocols::shm_layout::ycbcr_formats())
+        .collect()
+}
+
+/// What smithay's wl_shm is told: the RGB formats and the stand-ins Y′CbCr buffers reach it under
+/// (it checks `create_buffer`'s format against these; clients are offered [`shm_formats`]).
+fn smithay_shm_formats() -> impl Iterator<Item = wl_shm::Format> {
+    SHM_RGB_FORMATS
+        .into_iter()
+        .chain(weft_protocols::shm_layout::STAND_INS)
+}
 
 impl Weft {
     /// Creates every global on `display_handle`, the device registry and the Vulkan renderer on
@@ -185,7 +201,7 @@ impl Weft {
             (),
         );
         // ARGB8888 and XRGB8888 are always advertised by smithay; we add the byte-swapped pair.
-        let shm_state = ShmState::new::<Self>(dh, SHM_FORMATS);
+        let shm_state = ShmState::new::<Self>(dh, smithay_shm_formats());
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
         // A seat with no capabilities would make clients skip input entirely; keyboard, pointer and
@@ -225,6 +241,7 @@ impl Weft {
             compositor_state,
             xdg_shell_state,
             shm_state,
+            shm_formats: shm_formats(),
             seat_state,
             output_manager_state,
             presentation_state,

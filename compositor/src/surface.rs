@@ -13,16 +13,14 @@ use std::sync::Arc;
 
 use smithay::backend::renderer::utils::{CommitCounter, RendererSurfaceStateUserData};
 use smithay::reexports::wayland_server::backend::ObjectId;
-use smithay::reexports::wayland_server::protocol::{
-    wl_buffer::WlBuffer, wl_shm, wl_surface::WlSurface,
-};
+use smithay::reexports::wayland_server::protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface};
 use smithay::reexports::wayland_server::Resource as _;
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
 use smithay::wayland::compositor::{
     with_states, with_surface_tree_upward, SurfaceData, TraversalAction,
 };
 use smithay::wayland::dmabuf::{get_dmabuf, SurfaceDmabufFeedbackState};
-use smithay::wayland::shm::{with_buffer_contents, BufferData};
+use smithay::wayland::shm::with_buffer_contents;
 use smithay::wayland::single_pixel_buffer::get_single_pixel_buffer;
 use tracing::{debug, info, warn};
 
@@ -31,7 +29,8 @@ pub use crate::buffer::BufferInfo;
 use crate::damage::log::DamageLog;
 use crate::import::cache::{Imported, Stage};
 use crate::import::Importer;
-use crate::render::{vk, Renderer, Texture, UploadRect};
+use crate::render::{Renderer, Texture, UploadRect};
+use crate::shm_pixels::{ShmLayout, ShmRows};
 use crate::uploads::{StagedUpload, UploadQueue};
 
 /// Per-surface content and introspection state (in the surface's data map). Geometry (viewport
@@ -103,6 +102,12 @@ pub struct SurfaceContent {
     /// Frames: commits with a buffer (a new one, or the same one redrawn), those an output
     /// presented, and those replaced before any output presented them (video pacing).
     pub frames: FrameCounts,
+    /// The current wl_shm buffer's format and planes ([`crate::shm_pixels`]), for the copies
+    /// made after its commit (slices, further render devices).
+    pub shm_layout: Option<ShmLayout>,
+    /// The Y′CbCr conversion the shown wl_shm texture was converted with (a change converts the
+    /// whole buffer again).
+    shm_yuv: Option<crate::render::YuvParams>,
 }
 
 /// A surface's frames, as `weft msg surfaces` shows them.
@@ -171,6 +176,11 @@ impl SurfaceContent {
     /// Shows a staged upload's texture, now complete ([`crate::uploads`]).
     pub fn finish_staged(&mut self, job: StagedUpload) {
         self.damage.changed(None);
+        self.shm_yuv = self
+            .shm_layout
+            .as_ref()
+            .is_some_and(ShmLayout::is_ycbcr)
+            .then_some(job.yuv);
         self.texture = Some(job.texture);
         self.texture_charge = job.charge;
         self.solid = None;
@@ -347,6 +357,7 @@ fn import_surface(ctx: &mut ImportCtx<'_>, surface: &WlSurface, states: &Surface
             None => {
                 content.buffer = None;
                 content.shm_source = None;
+                content.shm_layout = None;
                 content.texture = None;
                 content.texture_charge = None;
                 content.solid = None;
@@ -486,6 +497,7 @@ fn attach_buffer(
     // An in-place wl_shm buffer is read only while it is the current one: smithay releases it
     // once another replaces it.
     view.shm_source = None;
+    view.shm_layout = None;
     if let Ok(dmabuf) = get_dmabuf(buffer) {
         attach_dmabuf(ctx, view, buffer, dmabuf, at.damage);
         if let Some(imported) = view.import.clone() {
@@ -515,18 +527,21 @@ fn attach_buffer(
     }
     let budget = buffer.client().and_then(|c| crate::client::budget_of(&c));
     let id = buffer.id();
+    let ycbcr = ctx.importer.shm_ycbcr(&id).cloned();
     let result = with_buffer_contents(buffer, |ptr, len, data| {
+        let layout = ShmLayout::new(&data, ycbcr.as_ref());
+        view.shm_layout = Some(layout.clone());
         // A pool truncated under the buffer faults here, under smithay's SIGBUS guard, which
         // answers it with wl_shm.invalid_fd: reading in place must not hide that from the client.
-        touch_buffer(ptr, len, &data);
+        touch_buffer(ptr, len, &layout);
         // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this closure.
         let in_place = unsafe {
             ctx.importer
-                .shm_in_place(ctx.renderer, &id, (ptr, len), &data, budget.as_ref())
+                .shm_in_place(ctx.renderer, &id, (ptr, len), &layout, budget.as_ref())
         };
         let refused = match in_place {
             Ok(source) => {
-                show_in_place(view, source, &data);
+                show_in_place(view, source, &layout);
                 return Ok(());
             }
             Err(why) => why,
@@ -534,7 +549,7 @@ fn attach_buffer(
         // SAFETY: as above; the client may write the pool concurrently (wl_shm has no sync),
         // which can only garble pixels, and smithay guards against SIGBUS from a truncated file.
         let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-        upload_shm(ctx, view, bytes, data, at, budget.as_ref(), &refused)
+        upload_shm(ctx, view, bytes, layout, at, budget.as_ref(), &refused)
     });
     match result {
         Ok(Ok(())) => {}
@@ -656,23 +671,11 @@ fn damage_rows(damage: &[Rectangle<i32, BufferCoord>], height: u32) -> (u32, u32
     }
 }
 
-/// The Vulkan format that samples a wl_shm format correctly, and whether alpha is ignored.
-pub(crate) fn shm_format(format: wl_shm::Format) -> Option<(vk::Format, bool, &'static str)> {
-    Some(match format {
-        wl_shm::Format::Argb8888 => (vk::Format::B8G8R8A8_UNORM, false, "AR24"),
-        wl_shm::Format::Xrgb8888 => (vk::Format::B8G8R8A8_UNORM, true, "XR24"),
-        wl_shm::Format::Abgr8888 => (vk::Format::R8G8B8A8_UNORM, false, "AB24"),
-        wl_shm::Format::Xbgr8888 => (vk::Format::R8G8B8A8_UNORM, true, "XB24"),
-        _ => return None,
-    })
-}
-
 /// Reads the first and last byte of the buffer in its pool mapping (inside smithay's
 /// `with_buffer_contents`, whose SIGBUS guard turns a truncated pool into zeros and a protocol
 /// error): the in-place path otherwise never touches the pages at commit.
-fn touch_buffer(pool: *const u8, len: usize, data: &BufferData) {
-    let start = data.offset.max(0) as usize;
-    let end = start + data.stride.max(0) as usize * data.height.max(0) as usize;
+fn touch_buffer(pool: *const u8, len: usize, layout: &ShmLayout) {
+    let (start, end) = (layout.start() as usize, layout.end() as usize);
     for at in [start, end.saturating_sub(1)] {
         if at < len {
             // SAFETY: `at` lies inside smithay's live pool mapping (checked against its length);
@@ -686,15 +689,15 @@ fn touch_buffer(pool: *const u8, len: usize, data: &BufferData) {
 fn show_in_place(
     view: &mut SurfaceContent,
     source: Arc<crate::render::PlanarSource>,
-    data: &BufferData,
+    layout: &ShmLayout,
 ) {
-    let fourcc = shm_format(data.format).map_or("?", |(_, _, f)| f);
     view.opaque = source.layout.opaque;
     view.shm_source = Some(source);
     view.texture = None;
     view.texture_charge = None;
     view.solid = None;
-    view.buffer = Some(shm_info(data, fourcc));
+    view.buffer = Some(shm_info(layout));
+    view.shm_yuv = None;
     view.set_path(
         Some(crate::shm_in_place::RUNG),
         Some(
@@ -706,14 +709,14 @@ fn show_in_place(
 }
 
 /// Introspection record of a wl_shm buffer.
-fn shm_info(data: &BufferData, fourcc: &str) -> BufferInfo {
+fn shm_info(layout: &ShmLayout) -> BufferInfo {
     BufferInfo {
         kind: "shm",
-        width: data.width,
-        height: data.height,
-        format: fourcc.into(),
+        width: layout.width as i32,
+        height: layout.height as i32,
+        format: layout.fourcc_str(),
         modifier: None,
-        planes: 1,
+        planes: layout.planes.len() as u32,
     }
 }
 
@@ -721,30 +724,35 @@ fn upload_shm(
     ctx: &mut ImportCtx<'_>,
     view: &mut SurfaceContent,
     bytes: &[u8],
-    data: BufferData,
+    layout: ShmLayout,
     at: &ShmCommit<'_>,
     budget: Option<&Arc<ClientBudget>>,
     refused: &str,
 ) -> Result<(), crate::render::RenderError> {
-    let Some((vk_format, opaque, fourcc)) = shm_format(data.format) else {
+    let Some((vk_format, opaque)) = layout.texture_format() else {
         view.set_reason(format!(
             "wl_shm format {:?} is not sampled by weft",
-            data.format
+            layout.format
         ));
         return Ok(());
     };
-    let (w, h) = (data.width as u32, data.height as u32);
-    let info = shm_info(&data, fourcc);
+    let (w, h) = (layout.width, layout.height);
+    let info = shm_info(&layout);
+    // Y′CbCr is converted with the surface's matrix and range (wp_color_representation_v1).
+    let yuv = view.yuv(ctx.importer.policy.yuv);
+    let yuv_used = layout.is_ycbcr().then_some(yuv);
     let reuse = view
         .texture
         .as_ref()
         .filter(|t| t.width() == w && t.height() == h && t.format() == vk_format)
+        .filter(|_| view.shm_yuv == yuv_used)
         .cloned();
+    let rows = ShmRows::new(bytes, &layout, yuv)?;
     let full = UploadRect { x: 0, y: 0, w, h };
-    let rects = match &reuse {
+    let rects = rows.rects(match &reuse {
         Some(_) => damage_rects(at.damage, w, h),
         None => vec![full],
-    };
+    });
     let upload_bytes: u64 = rects
         .iter()
         .map(|r| u64::from(r.w) * u64::from(r.h) * 4)
@@ -763,6 +771,7 @@ fn upload_shm(
             rows_done: 0,
             opaque,
             info,
+            yuv,
         });
         ctx.uploads.push(at.surface);
         return Ok(());
@@ -778,25 +787,27 @@ fn upload_shm(
             t
         }
     };
-    let start = data.offset as usize;
-    let end = start + data.stride as usize * h as usize;
-    let pixels = bytes
-        .get(start..end)
-        .ok_or(crate::render::RenderError::SourceTooSmall)?;
     let copied = ctx
         .renderer
-        .upload(&texture, pixels, data.stride as u32, &rects)?;
+        .upload_rows(&texture, &rects, |y, x0, dst| rows.fill(y, x0, dst))?;
     view.uploaded_bytes += copied;
+    view.shm_yuv = yuv_used;
     view.texture = Some(texture);
     view.solid = None;
     view.opaque = opaque;
     view.buffer = Some(info);
     view.set_path(
         Some("Shm"),
-        Some(format!(
-            "wl_shm: damaged region copied into a sampled texture at commit (not read in place: \
-             {refused})"
-        )),
+        Some(match layout.is_ycbcr() {
+            false => format!(
+                "wl_shm: damaged region copied into a sampled texture at commit (not read in \
+                 place: {refused})"
+            ),
+            true => format!(
+                "wl_shm: damaged rows converted from Y′CbCr into a sampled texture at commit (not \
+                 read in place: {refused})"
+            ),
+        }),
     );
     Ok(())
 }

@@ -9,6 +9,7 @@ use smithay::wayland::shm::with_buffer_contents;
 use tracing::debug;
 
 use crate::render::{RenderError, Renderer, Texture, UploadRect};
+use crate::shm_pixels::ShmRows;
 use crate::state::Weft;
 use crate::surface::with_content;
 use crate::uploads::SLICE_BYTES;
@@ -89,12 +90,18 @@ fn continue_staged(renderer: &mut Renderer, surface: &WlSurface) -> Progress {
             };
             let texture = job.texture.clone();
             let rows_done = job.rows_done;
-            let copied = with_buffer_contents(buffer, |ptr, len, data| {
+            let yuv = job.yuv;
+            let Some(layout) = content.shm_layout.clone() else {
+                content.staged = None;
+                return Progress::Idle;
+            };
+            let copied = with_buffer_contents(buffer, |ptr, len, _| {
                 // SAFETY: smithay hands us the pool mapping `ptr..ptr+len`, valid for this closure
                 // (and guards against SIGBUS from a truncated file); a client writing it meanwhile
                 // can only garble pixels.
                 let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-                copy_slice(renderer, &texture, bytes, &data, rows_done)
+                let rows = ShmRows::new(bytes, &layout, yuv)?;
+                copy_slice(renderer, &texture, &rows, rows_done)
             });
             match copied {
                 Ok(Ok((rows, bytes))) => {
@@ -131,26 +138,21 @@ fn continue_staged(renderer: &mut Renderer, surface: &WlSurface) -> Progress {
 fn copy_slice(
     renderer: &mut Renderer,
     texture: &Arc<Texture>,
-    pool: &[u8],
-    data: &smithay::wayland::shm::BufferData,
+    pixels: &ShmRows<'_>,
     from: u32,
 ) -> Result<(u32, u64), RenderError> {
     let (w, h) = (texture.width(), texture.height());
-    let stride = u32::try_from(data.stride).map_err(|_| RenderError::SourceTooSmall)?;
     let row_bytes = u64::from(w) * 4;
     let rows = u32::try_from((SLICE_BYTES / row_bytes.max(1)).max(1))
         .unwrap_or(u32::MAX)
         .min(h.saturating_sub(from));
-    let start = usize::try_from(data.offset).map_err(|_| RenderError::SourceTooSmall)?;
-    let end = start + stride as usize * h as usize;
-    let pixels = pool.get(start..end).ok_or(RenderError::SourceTooSmall)?;
     let rect = UploadRect {
         x: 0,
         y: from,
         w,
         h: rows,
     };
-    let bytes = renderer.upload(texture, pixels, stride, &[rect])?;
+    let bytes = renderer.upload_rows(texture, &[rect], |y, x0, dst| pixels.fill(y, x0, dst))?;
     renderer.flush_uploads()?;
     Ok((rows, bytes))
 }

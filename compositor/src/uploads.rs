@@ -42,6 +42,8 @@ pub struct StagedUpload {
     pub rows_done: u32,
     pub opaque: bool,
     pub info: BufferInfo,
+    /// The Y′CbCr conversion of a Y′CbCr buffer's rows.
+    pub yuv: crate::render::YuvParams,
 }
 
 /// Surfaces with a [`StagedUpload`], served round-robin.

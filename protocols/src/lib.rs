@@ -11,6 +11,7 @@ pub mod dmabuf_guard;
 pub mod drm_format;
 pub mod in_formats;
 pub mod shm_guard;
+pub mod shm_layout;
 pub mod subsurface_guard;
 pub mod surface_guard;
 pub mod v4l2_abi;

@@ -13,6 +13,7 @@ use weft_clients::Client;
 use weft_compositor::OutputSpec;
 
 pub mod vgem;
+pub mod yuv;
 
 /// weft's default background, as the screenshot stores it (RGBA).
 pub const BACKGROUND: [u8; 4] = [20, 23, 28, 255];

@@ -39,7 +39,19 @@ impl ShmHandler for Weft {
 
 impl weft_protocols::shm_guard::ShmFormats for Weft {
     fn shm_formats(&self) -> &[smithay::reexports::wayland_server::protocol::wl_shm::Format] {
-        &crate::state::ALL_SHM_FORMATS
+        &self.shm_formats
+    }
+}
+
+impl weft_protocols::shm_guard::ShmYcbcr for Weft {
+    fn shm_ycbcr_buffer(
+        &mut self,
+        buffer: smithay::reexports::wayland_server::backend::ObjectId,
+        format: smithay::reexports::wayland_server::protocol::wl_shm::Format,
+        planes: Vec<weft_protocols::shm_layout::ShmPlane>,
+    ) {
+        self.importer
+            .shm_note_ycbcr(buffer, crate::shm_pixels::Ycbcr { format, planes });
     }
 }
 

@@ -645,6 +645,16 @@ impl Importer {
         redone
     }
 
+    /// What the wl_shm guard noted of the Y′CbCr buffer `buffer` (kept until it is destroyed).
+    pub fn shm_note_ycbcr(&mut self, buffer: ObjectId, ycbcr: crate::shm_pixels::Ycbcr) {
+        self.shm.note_ycbcr(buffer, ycbcr);
+    }
+
+    /// The note of `buffer` if it is a Y′CbCr wl_shm buffer.
+    pub fn shm_ycbcr(&self, buffer: &ObjectId) -> Option<&crate::shm_pixels::Ycbcr> {
+        self.shm.ycbcr(buffer)
+    }
+
     /// The in-place source of a wl_shm buffer, or why it is copied instead
     /// ([`crate::shm_in_place`]).
     ///
@@ -655,7 +665,7 @@ impl Importer {
         renderer: &Renderer,
         buffer: &ObjectId,
         pool: (*const u8, usize),
-        data: &smithay::wayland::shm::BufferData,
+        data: &crate::shm_pixels::ShmLayout,
         budget: Option<&Arc<crate::budget::ClientBudget>>,
     ) -> Result<Arc<crate::render::PlanarSource>, String> {
         if !self.policy.shm_in_place {

@@ -22,14 +22,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use smithay::reexports::wayland_server::backend::ObjectId;
-use smithay::reexports::wayland_server::protocol::wl_shm;
-use smithay::wayland::shm::BufferData;
 
 use self::mapping::PoolView;
 use crate::budget::{Charge, ClientBudget, Resource};
 use crate::render::host_memory::HostImport;
 use crate::render::planar::PlanarMemory;
 use crate::render::{PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, Renderer};
+use crate::shm_pixels::{ShmLayout, Ycbcr};
 
 /// The rung name of a wl_shm buffer read in place (`weft msg surfaces`, `import-policy`).
 pub const RUNG: &str = "ShmInPlace";
@@ -53,10 +52,12 @@ enum Entry {
     Refused(String),
 }
 
-/// In-place imports by wl_buffer.
+/// In-place imports by wl_buffer, and the notes of Y′CbCr buffers (their real format and planes:
+/// smithay keeps them under a stand-in format).
 #[derive(Default)]
 pub struct ShmCache {
     entries: HashMap<ObjectId, Entry>,
+    ycbcr: HashMap<ObjectId, Ycbcr>,
     hints: pool_file::FdHints,
 }
 
@@ -73,7 +74,7 @@ impl ShmCache {
         limits: Limits,
         buffer: &ObjectId,
         (pool, pool_len): (*const u8, usize),
-        data: &BufferData,
+        data: &ShmLayout,
         budget: Option<&Arc<ClientBudget>>,
     ) -> Result<Arc<PlanarSource>, String> {
         match self.entries.get(buffer) {
@@ -104,9 +105,20 @@ impl ShmCache {
         result
     }
 
-    /// Forgets `buffer`'s import (the wl_buffer is gone). Frames in flight keep theirs alive.
+    /// Forgets `buffer`'s import and note (the wl_buffer is gone). Frames in flight keep theirs
+    /// alive.
     pub fn remove(&mut self, buffer: &ObjectId) -> bool {
+        self.ycbcr.remove(buffer);
         self.entries.remove(buffer).is_some()
+    }
+
+    /// Notes that `buffer` is Y′CbCr ([`crate::shm_pixels`]).
+    pub fn note_ycbcr(&mut self, buffer: ObjectId, ycbcr: Ycbcr) {
+        self.ycbcr.insert(buffer, ycbcr);
+    }
+
+    pub fn ycbcr(&self, buffer: &ObjectId) -> Option<&Ycbcr> {
+        self.ycbcr.get(buffer)
     }
 
     /// Forgets every import (the render device was rebuilt, or the policy changed).
@@ -125,17 +137,6 @@ impl ShmCache {
     }
 }
 
-/// The planar decoding of a wl_shm format read in place, and whether its alpha is padding.
-pub fn planar_format(format: wl_shm::Format) -> Option<(PlanarFormat, bool)> {
-    Some(match format {
-        wl_shm::Format::Argb8888 => (PlanarFormat::Xrgb8888, false),
-        wl_shm::Format::Xrgb8888 => (PlanarFormat::Xrgb8888, true),
-        wl_shm::Format::Abgr8888 => (PlanarFormat::Xbgr8888, false),
-        wl_shm::Format::Xbgr8888 => (PlanarFormat::Xbgr8888, true),
-        _ => return None,
-    })
-}
-
 /// Imports one buffer's pages.
 ///
 /// # Safety
@@ -144,7 +145,7 @@ unsafe fn import(
     renderer: &Renderer,
     limits: Limits,
     (pool, pool_len): (*const u8, usize),
-    data: &BufferData,
+    data: &ShmLayout,
     hints: &mut pool_file::FdHints,
 ) -> Result<Arc<PlanarSource>, String> {
     let Some(align) = limits.alignment else {
@@ -152,16 +153,10 @@ unsafe fn import(
             "the render device cannot import host memory (no VK_EXT_external_memory_host)".into(),
         );
     };
-    let (format, opaque) = planar_format(data.format)
-        .ok_or_else(|| format!("format {:?} is not read in place", data.format))?;
-    let (width, height) = (data.width as u32, data.height as u32);
-    let (offset, stride) = (data.offset as usize, data.stride as usize);
-    if stride % 4 != 0 {
-        return Err(format!(
-            "stride {stride} is not a whole number of 32-bit words"
-        ));
-    }
-    let bytes = stride * height as usize;
+    let (format, opaque) = PlanarFormat::from_fourcc(data.fourcc())
+        .ok_or_else(|| format!("format {} is not read in place", data.fourcc_str()))?;
+    let (offset, end) = (data.start() as usize, data.end() as usize);
+    let bytes = end.saturating_sub(offset);
     if bytes as u64 > limits.max_range {
         return Err(format!(
             "{bytes} bytes are more than one storage descriptor covers (maxStorageBufferRange {})",
@@ -169,15 +164,32 @@ unsafe fn import(
         ));
     }
     let align = usize::try_from(align).map_err(|_| "import alignment out of range".to_string())?;
-    if offset.checked_add(bytes).is_none_or(|end| end > pool_len) {
+    if end > pool_len {
         return Err("the buffer lies outside its pool".into());
     }
     let file = pool_file::sealed_file(pool, hints)?;
     let (view, start) = PoolView::new(&file, offset, bytes, align)?;
-    if start % 4 != 0 {
-        return Err(format!(
-            "offset {offset} is not a whole number of 32-bit words"
-        ));
+    // The planar shader reads 32-bit words: each plane must start and step on one.
+    let mut planes = Vec::with_capacity(data.planes.len());
+    for (i, p) in data.planes.iter().enumerate() {
+        let at = start as u64 + (p.offset - data.start());
+        if !p.stride.is_multiple_of(4) {
+            return Err(format!(
+                "plane {i}'s stride {} is not a whole number of 32-bit words",
+                p.stride
+            ));
+        }
+        if !at.is_multiple_of(4) {
+            return Err(format!(
+                "plane {i} at pool offset {} is not on a 32-bit word",
+                p.offset
+            ));
+        }
+        planes.push(PlanarPlane {
+            buffer: 0,
+            offset: u32::try_from(at).map_err(|_| "plane offset out of range".to_string())?,
+            stride: u32::try_from(p.stride).map_err(|_| "stride out of range".to_string())?,
+        });
     }
     let view = Arc::new(view);
     let keep: Arc<dyn Send + Sync> = view.clone();
@@ -189,13 +201,9 @@ unsafe fn import(
     let layout = PlanarLayout {
         format,
         opaque,
-        width,
-        height,
-        planes: vec![PlanarPlane {
-            buffer: 0,
-            offset: start as u32,
-            stride: stride as u32,
-        }],
+        width: data.width,
+        height: data.height,
+        planes,
     };
     let memory: Vec<Arc<dyn PlanarMemory>> = vec![Arc::new(memory)];
     let source = renderer

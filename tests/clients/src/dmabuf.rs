@@ -394,6 +394,73 @@ impl MemBuffer {
         })
     }
 
+    /// A buffer laid out the way wl_shm describes one (Weston's and GStreamer's convention): the
+    /// planes follow one another from byte 64 of one memfd made by `make`, plane 0's rows padded
+    /// by `padding` bytes, each further plane's stride derived from plane 0's in proportion to its
+    /// bytes per row.
+    pub fn wl_shm_layout(
+        fourcc: u32,
+        width: u32,
+        height: u32,
+        padding: u32,
+        make: impl Fn(usize) -> Result<MemFile, ClientError>,
+    ) -> Result<Self, ClientError> {
+        let layouts = plane_layouts(fourcc);
+        let &(bps0, hsub0, _) = layouts.first().expect("a plane");
+        let stride0 = width.div_ceil(hsub0) * bps0 + padding;
+        let mut offset = 64;
+        let mut planes = Vec::new();
+        for &(bps, hsub, vsub) in layouts {
+            let stride = stride0 * bps * hsub0 / (bps0 * hsub);
+            let rows = height.div_ceil(vsub);
+            planes.push(PlaneSpec {
+                file: 0,
+                offset,
+                stride,
+                rows,
+                bytes_per_sample: bps,
+                hsub,
+                vsub,
+            });
+            offset += stride * rows;
+        }
+        Ok(Self {
+            files: vec![make(offset as usize)?],
+            planes,
+            fourcc,
+            width,
+            height,
+        })
+    }
+
+    /// This buffer as a wl_shm buffer: a pool of its (one) memfd, the buffer at plane 0 with plane
+    /// 0's stride (a [`Self::wl_shm_layout`] buffer).
+    pub fn create_shm(
+        &self,
+        c: &Client,
+    ) -> (
+        wayland_client::protocol::wl_shm_pool::WlShmPool,
+        wl_buffer::WlBuffer,
+    ) {
+        let file = &self.files[0];
+        let pool = c
+            .shm
+            .create_pool(file.fd.as_fd(), file.len as i32, &c.qh, ());
+        let p = self.planes[0];
+        let format = wayland_client::protocol::wl_shm::Format::try_from(self.fourcc)
+            .expect("a wl_shm format");
+        let buffer = pool.create_buffer(
+            p.offset as i32,
+            self.width as i32,
+            self.height as i32,
+            p.stride as i32,
+            format,
+            &c.qh,
+            (),
+        );
+        (pool, buffer)
+    }
+
     /// Fills an RGB format from `rgba(x, y)` (8-bit premultiplied components).
     pub fn fill_rgb(&mut self, rgba: impl Fn(u32, u32) -> [u8; 4]) {
         let p = self.planes[0];

@@ -37,6 +37,25 @@ impl Renderer {
         stride: u32,
         rects: &[UploadRect],
     ) -> Result<u64, RenderError> {
+        self.upload_rows(texture, rects, |y, x0, dst| {
+            let from = y as usize * stride as usize + x0 as usize * 4;
+            let src = data
+                .get(from..from + dst.len())
+                .ok_or(RenderError::SourceTooSmall)?;
+            dst.copy_from_slice(src);
+            Ok(())
+        })
+    }
+
+    /// Like [`Self::upload`], with each row's texels written straight into the staging buffer by
+    /// `fill(y, x0, dst)`: row `y` from column `x0`, `dst.len() / 4` texels (a conversion on the
+    /// way costs no second copy).
+    pub fn upload_rows(
+        &mut self,
+        texture: &Arc<Texture>,
+        rects: &[UploadRect],
+        mut fill: impl FnMut(u32, u32, &mut [u8]) -> Result<(), RenderError>,
+    ) -> Result<u64, RenderError> {
         const BPP: u64 = 4;
         let (tw, th) = (texture.width(), texture.height());
         let mut regions = Vec::with_capacity(rects.len());
@@ -60,16 +79,13 @@ impl Renderer {
                 .ok_or(RenderError::Allocation("no staging".into()))?;
             let dst = staging.bytes_mut()?;
             for row in 0..(y1 - y0) {
-                let src_off = (y0 + row) as usize * stride as usize + x0 as usize * BPP as usize;
-                let src = data
-                    .get(src_off..src_off + row_bytes as usize)
-                    .ok_or(RenderError::SourceTooSmall)?;
                 let d = offset as usize + row as usize * row_bytes as usize;
-                dst.get_mut(d..d + row_bytes as usize)
+                let out = dst
+                    .get_mut(d..d + row_bytes as usize)
                     .ok_or(RenderError::Allocation(
                         "staging smaller than reserved".into(),
-                    ))?
-                    .copy_from_slice(src);
+                    ))?;
+                fill(y0 + row, x0, out)?;
             }
             regions.push(vk::BufferImageCopy {
                 buffer_offset: offset,
