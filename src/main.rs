@@ -127,6 +127,10 @@ enum MsgWhat {
         /// Y′CbCr range: limited or full.
         #[arg(long, requires = "yuv_matrix")]
         yuv_range: Option<String>,
+        /// On a CPU render device, StageOnCpu converts Y′CbCr at commit (on) or copies the planes
+        /// for the shader to decode (off).
+        #[arg(long, value_parser = ["on", "off"])]
+        cpu_convert: Option<String>,
     },
     /// Drop every cached import (as a device loss would); buffers re-import on their next commit.
     InvalidateImports,
@@ -264,6 +268,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
             disable,
             yuv_matrix,
             yuv_range,
+            cpu_convert,
         } => {
             let yuv = match (yuv_matrix, yuv_range) {
                 (Some(matrix), Some(range)) => Some(
@@ -275,6 +280,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
             Request::ImportPolicy {
                 disabled: disable.clone(),
                 yuv,
+                cpu_convert: cpu_convert.as_deref().map(|c| c == "on"),
             }
         }
         MsgWhat::InvalidateImports => Request::InvalidateImports,

@@ -602,6 +602,20 @@ fn every_format_stages_on_cpu() {
     check_formats(&f, "StageOnCpu", Layout::default(), |_| "StageOnCpu");
 }
 
+/// `StageOnCpu` with its planes copied as they are (`import-policy --cpu-convert off`): on a CPU
+/// render device the planar shader then decodes them; elsewhere this is the only way it copies.
+#[test]
+fn every_format_stages_on_cpu_as_planes() {
+    let f = Fixture::start("dmabuf-cpu-planes");
+    let req = serde_json::json!({ "command": "import_policy", "cpu_convert": false });
+    let policy = f.msg(serde_json::from_value(req).expect("policy request"));
+    assert_eq!(policy["cpu_convert"], false, "{policy}");
+    f.policy(&["Sample", "SampleLinear", "StageOnSink"], None);
+    check_formats(&f, "StageOnCpu planes", Layout::default(), |_| "StageOnCpu");
+    let s = f.msg(Request::Imports);
+    assert_eq!(s["policy"]["cpu_convert"], false, "{s}");
+}
+
 #[test]
 fn disjoint_planes_work_on_both_rungs() {
     let f = Fixture::start("dmabuf-disjoint");

@@ -125,6 +125,7 @@ fn refused_in_place_reads_copy_the_damage_and_say_why() {
     h.msg(Request::ImportPolicy {
         disabled: Some(vec!["ShmInPlace".into()]),
         yuv: None,
+        cpu_convert: None,
     });
     let mut c = h.client();
     let top = c.toplevel("copied", "weft.test").unwrap();
@@ -146,6 +147,7 @@ fn refused_in_place_reads_copy_the_damage_and_say_why() {
     h.msg(Request::ImportPolicy {
         disabled: Some(vec![]),
         yuv: None,
+        cpu_convert: None,
     });
     c.show(&top.surface, &buf.buffer);
     h.settle(&mut c);

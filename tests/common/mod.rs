@@ -176,6 +176,7 @@ impl Harness {
         self.msg(Request::ImportPolicy {
             disabled: Some(vec!["ShmInPlace".into()]),
             yuv: None,
+            cpu_convert: None,
         });
     }
 

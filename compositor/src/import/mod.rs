@@ -61,6 +61,10 @@ pub struct ImportPolicy {
     /// Whether wl_shm buffers may be read in place ([`crate::shm_in_place`]); off, they are
     /// copied at commit (`import-policy --disable ShmInPlace`).
     pub shm_in_place: bool,
+    /// On a render device that is the CPU, whether `StageOnCpu` converts Y′CbCr to XRGB8888 once
+    /// at commit (on) or copies the planes as they are for the planar shader to decode at each
+    /// frame (off; `import-policy --cpu-convert off`, for comparisons).
+    pub cpu_convert: bool,
 }
 
 impl Default for ImportPolicy {
@@ -69,6 +73,7 @@ impl Default for ImportPolicy {
             disabled: Vec::new(),
             yuv: YuvParams::default(),
             shm_in_place: true,
+            cpu_convert: true,
         }
     }
 }
@@ -296,8 +301,7 @@ impl Importer {
                 Ok((draw, stage)) => {
                     let mut why: Vec<String> =
                         vec![format!("{}: {}", rung.name(), rung.describe())];
-                    if rung == Rung::StageOnCpu && cpu_conversion(&self.caps, desc.fourcc).is_some()
-                    {
+                    if rung == Rung::StageOnCpu && self.cpu_conversion(desc.fourcc).is_some() {
                         why.push(
                             "Y′CbCr converted to XRGB8888 in that copy (the render device is the \
                              CPU), then copied or drawn like RGB"
@@ -530,8 +534,9 @@ impl Importer {
                 let (copies, staged_planes, bytes) = pack_planes(&planes, &rows)?;
                 // On a CPU render device Y′CbCr is converted once here rather than decoded per
                 // pixel per frame ([`convert`]).
-                let conversion =
-                    cpu_conversion(&self.caps, desc.fourcc).map(|chroma| cpu::Conversion {
+                let conversion = self
+                    .cpu_conversion(desc.fourcc)
+                    .map(|chroma| cpu::Conversion {
                         chroma,
                         width,
                         yuv: self.policy.yuv,
@@ -722,13 +727,16 @@ fn pack_planes(planes: &Planes<'_>, rows: &[(u32, u32)]) -> Result<Packed, Impor
     Ok((copies, staged_planes, dst))
 }
 
-/// How `StageOnCpu` converts `fourcc` on this device: Y′CbCr that the planar shader would decode
-/// per pixel per frame, on a device that is the CPU. `None`: the planes are copied as they are.
-fn cpu_conversion(caps: &DmabufCaps, fourcc: u32) -> Option<convert::Chroma> {
-    if !caps.cpu_device {
-        return None;
+impl Importer {
+    /// How `StageOnCpu` converts `fourcc` on this device: Y′CbCr that the planar shader would
+    /// decode per pixel per frame, on a device that is the CPU (unless the policy says not to).
+    /// `None`: the planes are copied as they are.
+    fn cpu_conversion(&self, fourcc: u32) -> Option<convert::Chroma> {
+        if !self.caps.cpu_device || !self.policy.cpu_convert {
+            return None;
+        }
+        convert::Chroma::of(fourcc)
     }
-    convert::Chroma::of(fourcc)
 }
 
 /// The planar layout of a buffer whose planes are `(buffer index, offset, stride)`.

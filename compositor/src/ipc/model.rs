@@ -31,6 +31,10 @@ pub enum Request {
         disabled: Option<Vec<String>>,
         #[serde(default)]
         yuv: Option<crate::render::YuvParams>,
+        /// On a CPU render device: `StageOnCpu` converts Y′CbCr at commit (true) or copies the
+        /// planes for the shader (false).
+        #[serde(default)]
+        cpu_convert: Option<bool>,
     },
     /// Drops every cached import, as a device loss would; the next commit of each buffer re-imports.
     InvalidateImports,
@@ -212,7 +216,8 @@ mod tests {
                     r,
                     Request::ImportPolicy {
                         disabled: None,
-                        yuv: None
+                        yuv: None,
+                        cpu_convert: None,
                     }
                 )
             }),

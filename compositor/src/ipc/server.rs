@@ -141,7 +141,20 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
             )
         }
         Request::Imports => Ok(imports(state)),
-        Request::ImportPolicy { disabled, yuv } => {
+        Request::ImportPolicy {
+            disabled,
+            yuv,
+            cpu_convert,
+        } => {
+            if let Some(convert) = cpu_convert.filter(|c| *c != state.importer.policy.cpu_convert) {
+                // Staged imports were made the other way: every buffer re-imports at its next
+                // commit.
+                state.importer.policy.cpu_convert = convert;
+                state.importer.cache.invalidate();
+                for secondary in &mut state.secondaries {
+                    secondary.importer.cache.invalidate();
+                }
+            }
             if let Some(names) = disabled {
                 let in_place = crate::shm_in_place::RUNG;
                 let shm_in_place = !names.iter().any(|n| n == in_place);
