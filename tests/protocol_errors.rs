@@ -108,8 +108,8 @@ fn shm_invalid_format() {
     let h = Harness::new(320, 240, 60);
     expect_error(&h, "wl_shm_pool", 0, |c| {
         let (_fd, pool) = pool(c, 64 * 64 * 4);
-        // YUYV is a valid wl_shm enum value that weft does not advertise.
-        let _ = pool.create_buffer(0, 64, 64, 256, Format::Yuyv, &c.qh, ());
+        // RGB565 is a valid wl_shm enum value that weft does not advertise.
+        let _ = pool.create_buffer(0, 64, 64, 256, Format::Rgb565, &c.qh, ());
     });
 }
 

@@ -113,12 +113,17 @@ where
         data_init: &mut DataInit<'_, D>,
     ) {
         // smithay's dispatch of wl_shm as an ObjectData of its own: wayland-server makes one only
-        // with an object, so a hidden server-side wl_shm of this client carries it (the client is
-        // never told of it; it goes with the client).
+        // with an object, so a server-side wl_shm is made for it and destroyed at once. The client
+        // is never told of that object, and its id is free again before any other server-side
+        // object is made (clients require server-side ids without gaps).
         let standard = client
             .create_resource::<wl_shm::WlShm, (), D>(dh, 1, ())
             .ok()
-            .and_then(|hidden| dh.backend_handle().get_object_data::<D>(hidden.id()).ok());
+            .and_then(|hidden| {
+                let data = dh.backend_handle().get_object_data::<D>(hidden.id()).ok();
+                let _ = dh.backend_handle().destroy_object::<D>(&hidden.id());
+                data
+            });
         let shm = match standard {
             Some(standard) => data_init.custom_init(resource, Arc::new(ShmObject { standard })),
             // Only for a client already gone.
