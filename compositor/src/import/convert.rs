@@ -151,33 +151,37 @@ fn convert_row_generic(k: &Coefficients, chroma: Chroma, row: &Row<'_>, out: &mu
             }
         }
         Chroma::Packed(order) => {
-            // One loop per byte order, each a plain destructuring, so LLVM vectorizes it.
+            // A block at a time: split into luma pairs and chroma rows, then converted like planar
+            // 4:2:2. LLVM vectorizes both loops; one loop over the packed groups it did not.
             let (groups, _) = row.y.as_chunks::<4>();
-            let pairs = out_pairs.iter_mut().zip(groups);
-            match order {
-                [0, 1, 2, 3] => pairs.for_each(|(o, &[y0, u, y1, v])| *o = pair(k, [y0, y1], u, v)),
-                [0, 3, 2, 1] => pairs.for_each(|(o, &[y0, v, y1, u])| *o = pair(k, [y0, y1], u, v)),
-                [1, 0, 3, 2] => pairs.for_each(|(o, &[u, y0, v, y1])| *o = pair(k, [y0, y1], u, v)),
-                [1, 2, 3, 0] => pairs.for_each(|(o, &[v, y0, u, y1])| *o = pair(k, [y0, y1], u, v)),
-                [p0, pu, p1, pv] => pairs.for_each(|(o, g)| {
-                    let at = |i: usize| g.get(i).copied().unwrap_or(0);
-                    *o = pair(k, [at(p0), at(p1)], at(pu), at(pv));
-                }),
+            let mut y = [[0u8; 2]; PACKED_BLOCK];
+            let mut u = [0u8; PACKED_BLOCK];
+            let mut v = [0u8; PACKED_BLOCK];
+            for (gs, os) in groups
+                .chunks(PACKED_BLOCK)
+                .zip(out_pairs.chunks_mut(PACKED_BLOCK))
+            {
+                split_packed(order, gs, (&mut y, &mut u, &mut v));
+                for (((o, &[y0, y1]), &u), &v) in os.iter_mut().zip(&y).zip(&u).zip(&v) {
+                    *o = pair(k, [y0, y1], u, v);
+                }
             }
         }
-        // 4:4:4: a chroma sample per pixel.
-        Chroma::Interleaved { swap, .. } | Chroma::Planar { swap, .. } => {
-            let interleaved = matches!(chroma, Chroma::Interleaved { .. });
-            for (x, o) in out.chunks_exact_mut(4).enumerate() {
-                let (a, b) = if interleaved {
-                    (row.c0.get(2 * x), row.c0.get(2 * x + 1))
-                } else {
-                    (row.c0.get(x), row.c1.get(x))
-                };
-                if let (Some(&l), Some(&a), Some(&b)) = (row.y.get(x), a, b) {
-                    let (u, v) = order(swap, a, b);
-                    o.copy_from_slice(pair(k, [l, l], u, v).get(..4).unwrap_or(&[0; 4]));
-                }
+        // 4:4:4: a chroma sample per pixel (zipped the same way, so LLVM vectorizes these too).
+        Chroma::Interleaved { swap, .. } => {
+            let (pixels, _) = out.as_chunks_mut::<4>();
+            let (uv, _) = row.c0.as_chunks::<2>();
+            for ((o, &l), &[a, b]) in pixels.iter_mut().zip(row.y).zip(uv) {
+                let (u, v) = order(swap, a, b);
+                *o = single(k, l, u, v);
+            }
+            return;
+        }
+        Chroma::Planar { swap, .. } => {
+            let (pixels, _) = out.as_chunks_mut::<4>();
+            for (((o, &l), &a), &b) in pixels.iter_mut().zip(row.y).zip(row.c0).zip(row.c1) {
+                let (u, v) = order(swap, a, b);
+                *o = single(k, l, u, v);
             }
             return;
         }
@@ -209,6 +213,46 @@ fn convert_row_generic(k: &Coefficients, chroma: Chroma, row: &Row<'_>, out: &mu
             o.copy_from_slice(both.get(..4).unwrap_or(&[0; 4]));
         }
     }
+}
+
+/// Pixel pairs a packed 4:2:2 row is split in at a time (the block stays in L1).
+const PACKED_BLOCK: usize = 256;
+
+/// Splits packed 4:2:2 groups (`order`: the bytes of Y0, Cb, Y1, Cr in a group) into luma pairs
+/// and chroma samples; one loop per byte order, each a plain destructuring.
+#[inline(always)]
+fn split_packed(
+    order: [usize; 4],
+    groups: &[[u8; 4]],
+    (y, u, v): (&mut [[u8; 2]], &mut [u8], &mut [u8]),
+) {
+    let dst = y.iter_mut().zip(u.iter_mut()).zip(v.iter_mut());
+    let each = groups.iter().zip(dst);
+    match order {
+        [0, 1, 2, 3] => {
+            each.for_each(|(&[y0, cb, y1, cr], ((y, u), v))| (*y, *u, *v) = ([y0, y1], cb, cr))
+        }
+        [0, 3, 2, 1] => {
+            each.for_each(|(&[y0, cr, y1, cb], ((y, u), v))| (*y, *u, *v) = ([y0, y1], cb, cr))
+        }
+        [1, 0, 3, 2] => {
+            each.for_each(|(&[cb, y0, cr, y1], ((y, u), v))| (*y, *u, *v) = ([y0, y1], cb, cr))
+        }
+        [1, 2, 3, 0] => {
+            each.for_each(|(&[cr, y0, cb, y1], ((y, u), v))| (*y, *u, *v) = ([y0, y1], cb, cr))
+        }
+        [p0, pu, p1, pv] => each.for_each(|(g, ((y, u), v))| {
+            let at = |i: usize| g.get(i).copied().unwrap_or(0);
+            (*y, *u, *v) = ([at(p0), at(p1)], at(pu), at(pv));
+        }),
+    }
+}
+
+/// One pixel with a chroma sample of its own, as B, G, R, 255.
+#[inline(always)]
+fn single(k: &Coefficients, y: u8, u: u8, v: u8) -> [u8; 4] {
+    let [b, g, r, a, ..] = pair(k, [y, y], u, v);
+    [b, g, r, a]
 }
 
 /// Two pixels sharing one chroma sample, as B, G, R, 255 each.
@@ -252,6 +296,32 @@ mod tests {
         let g = (l - kr * r - kb * b) / (1.0 - kr - kb);
         let q = |c: f32| (c.clamp(0.0, 1.0) * 255.0).round() as u8;
         [q(b), q(g), q(r)]
+    }
+
+    /// Prints the time to convert a 1080p frame per layout (run with `--ignored --nocapture`;
+    /// asserts nothing: the benchmarks hold the goals).
+    #[test]
+    #[ignore]
+    fn conversion_speed_per_layout() {
+        use weft_protocols::drm_format as f;
+        let k = Coefficients::new(YuvParams::default());
+        let (w, h) = (1920usize, 1080usize);
+        let src = vec![100u8; w * 2];
+        let mut out = vec![0u8; w * 4];
+        for fourcc in [f::NV12, f::YUV420, f::YUYV, f::UYVY, f::NV24] {
+            let chroma = Chroma::of(fourcc).expect("layout");
+            let row = Row {
+                y: &src,
+                c0: &src,
+                c1: &src,
+            };
+            let start = std::time::Instant::now();
+            for _ in 0..h * 10 {
+                convert_row(&k, chroma, &row, &mut out);
+            }
+            let per_frame = start.elapsed() / 10;
+            println!("{}: {per_frame:?} per 1080p frame", f::fourcc_str(fourcc));
+        }
     }
 
     #[test]
