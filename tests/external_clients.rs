@@ -152,3 +152,79 @@ fn weston_presentation_shm_gets_presented_events() {
     assert!(lines.iter().all(|l| l.contains("[s___]")), "{text}");
     let _ = std::fs::remove_dir_all(runtime);
 }
+
+/// GStreamer's waylandsink (Debian's gstreamer1.0-plugins-bad) with raw video and no converter in
+/// the pipeline: it can only play if weft offers the format on wl_shm (the media-pipeline case of
+/// Y′CbCr on wl_shm). Its SMPTE bars must come out in the right colours, frame after frame.
+#[test]
+fn gstreamer_waylandsink_plays_ycbcr_through_wl_shm() {
+    need("gst-launch-1.0", "gstreamer1.0-tools");
+    assert!(
+        Path::new("/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstwaylandsink.so").exists(),
+        "waylandsink is missing: install Debian's gstreamer1.0-plugins-bad (scripts/install-deps --test)"
+    );
+    // GStreamer's names, and the fourcc weft reports.
+    for (caps, fourcc) in [("NV12", "NV12"), ("YUY2", "YUYV"), ("I420", "YU12")] {
+        let script = format!(
+            r#"
+            gst-launch-1.0 -q videotestsrc pattern=smpte num-buffers=900 \
+                ! video/x-raw,format={caps},width=320,height=240,framerate=30/1 \
+                ! waylandsink > "$XDG_RUNTIME_DIR/gst.log" 2>&1 & pid=$!
+            sleep 3
+            "$WEFT" msg --json surfaces > "$XDG_RUNTIME_DIR/surfaces.json" &&
+            "$WEFT" msg screenshot HEADLESS-1 "$XDG_RUNTIME_DIR/shot.png" || exit 1
+            kill $pid; wait $pid 2>/dev/null; exit 0
+        "#
+        );
+        let (out, runtime) = weft_with_client("640x480@60", &script);
+        let log = std::fs::read_to_string(runtime.join("gst.log")).unwrap_or_default();
+        assert!(
+            out.status.success(),
+            "{caps}: {}\n{log}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let surfaces: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(runtime.join("surfaces.json")).unwrap()).unwrap();
+        // waylandsink shows the video in a subsurface of its window.
+        let video = surfaces
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["buffer"]["format"] == fourcc)
+            .unwrap_or_else(|| panic!("{caps}: no {fourcc} surface: {surfaces}\n{log}"))
+            .clone();
+        assert_eq!(video["buffer"]["kind"], "shm", "{video}");
+        assert_eq!(video["buffer"]["width"], 320, "{video}");
+        assert!(
+            video["frames"]["shown"].as_u64().is_some_and(|n| n >= 30),
+            "{caps}: {video}"
+        );
+        // The seven top bars: white, yellow, cyan, green, magenta, red, blue (75% or 100%).
+        let img = Image::load(&runtime.join("shot.png"));
+        let (x, y) = (
+            video["x"].as_u64().unwrap() as u32,
+            video["y"].as_u64().unwrap() as u32,
+        );
+        let bars = [
+            [1, 1, 1],
+            [1, 1, 0],
+            [0, 1, 1],
+            [0, 1, 0],
+            [1, 0, 1],
+            [1, 0, 0],
+            [0, 0, 1],
+        ];
+        for (i, want) in bars.iter().enumerate() {
+            let px = img.pixel(x + (2 * i as u32 + 1) * 320 / 14, y + 60);
+            for c in 0..3 {
+                let ok = if want[c] == 1 {
+                    px[c] > 150
+                } else {
+                    px[c] < 40
+                };
+                assert!(ok, "{caps}: bar {i} is {px:?}, want channels {want:?}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(runtime);
+    }
+}
