@@ -121,8 +121,13 @@ fn pattern(fourcc: u32, layout: Layout) -> MemBuffer {
 
 /// Paints the quadrant pattern into `b`, each quadrant `q` with the colours of `(q + rotate) % 4`.
 fn fill_pattern(b: &mut MemBuffer, rotate: usize) {
+    fill_pattern_by_row(b, |_| rotate);
+}
+
+/// [`fill_pattern`] with the rotation of each row `y` given by `rotate(y)`.
+fn fill_pattern_by_row(b: &mut MemBuffer, rotate: impl Fn(u32) -> usize) {
     let fourcc = b.fourcc;
-    let at = |x, y| (quadrant(x, y) + rotate) % 4;
+    let at = |x, y| (quadrant(x, y) + rotate(y)) % 4;
     if is_yuv(fourcc) {
         b.fill_yuv(|x, y| YUV_QUADRANTS[at(x, y)]);
     } else {
@@ -746,6 +751,67 @@ fn rewritten_buffers_show_their_new_contents() {
             wb.destroy();
             c.roundtrip().expect("roundtrip");
         }
+    }
+}
+
+/// `StageOnCpu` keeps two copies (a commit writes the one no frame reads and makes it the one
+/// shown): partial damage committed to one copy must reach the other at the next commit, or the
+/// picture would flip between old and new rows.
+#[test]
+fn stage_on_cpu_partial_damage_reaches_both_copies() {
+    let f = Fixture::start("dmabuf-cpu-damage");
+    f.policy(&["Sample", "SampleLinear", "StageOnSink"], None);
+    let (mut c, d) = f.client();
+    for (fourcc, convert) in [(XRGB8888, true), (NV12, true), (NV12, false)] {
+        let req = serde_json::json!({ "command": "import_policy", "cpu_convert": convert });
+        f.msg(serde_json::from_value(req).expect("policy request"));
+        let title = format!("cpu damage {} {convert}", name(fourcc));
+        let t = c.toplevel(&title, "weft.test").expect("toplevel");
+        let mut a = pattern(fourcc, Layout::default());
+        let wa = a.create_immed(&c, &d);
+        let check = |top: usize, bottom: usize, when: &str| {
+            // Drawn whole from the copy shown (damage tracking would keep the last frame's pixels
+            // where nothing was damaged, hiding a copy that lacks them).
+            f.msg(Request::Redraw { output: None });
+            for (q, (x, y)) in PROBES.into_iter().enumerate() {
+                let rotate = if q < 2 { top } else { bottom };
+                let (want, tol) = expected(fourcc, (q + rotate) % 4, false, false);
+                assert_close(
+                    pixel(&f, &title, x, y),
+                    want,
+                    tol,
+                    &format!("{title} {when}, quadrant {q}"),
+                );
+            }
+        };
+        let commit = |c: &mut Client, rows: (i32, i32)| {
+            t.surface.attach(Some(&wa), 0, 0);
+            t.surface
+                .damage_buffer(0, rows.0, W as i32, rows.1 - rows.0);
+            t.surface.commit();
+            c.roundtrip().expect("roundtrip");
+        };
+        let halves = |top, bottom| move |y: u32| if y < H / 2 { top } else { bottom };
+        show(&mut c, &t, &wa);
+        check(0, 0, "first");
+        // The top half rewritten and damaged.
+        fill_pattern_by_row(&mut a, halves(1, 0));
+        commit(&mut c, (0, H as i32 / 2));
+        check(1, 0, "top damaged");
+        // The bottom half rewritten and damaged, into the other copy: the top must be there too.
+        fill_pattern_by_row(&mut a, halves(1, 2));
+        commit(&mut c, (H as i32 / 2, H as i32));
+        check(1, 2, "bottom damaged");
+        // One row damaged, into the first copy again: it lacks the bottom half, copied now.
+        commit(&mut c, (0, 1));
+        check(1, 2, "one row damaged");
+        let s = f.surface(&title);
+        assert_eq!(s["rung"], "StageOnCpu", "{s}");
+        t.toplevel.destroy();
+        t.xdg_surface.destroy();
+        t.surface.destroy();
+        wa.destroy();
+        c.roundtrip().expect("roundtrip");
     }
 }
 

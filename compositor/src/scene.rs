@@ -168,17 +168,13 @@ fn push_tree(
                             src.y = import.info.height as f32 - src.y;
                             src.h = -src.h;
                         }
-                        match &import.draw {
+                        match import.drawable() {
                             Drawable::Texture(texture) => Fill::Texture {
-                                texture: texture.clone(),
+                                texture,
                                 src,
                                 opaque: c.opaque,
                             },
-                            Drawable::Planar(source) => Fill::Planar {
-                                source: source.clone(),
-                                src,
-                                yuv,
-                            },
+                            Drawable::Planar(source) => Fill::Planar { source, src, yuv },
                         }
                     }
                     None => Fill::Texture {

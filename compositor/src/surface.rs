@@ -629,17 +629,17 @@ pub(crate) fn stage_commit(
     match &imported.stage {
         None => Ok(0),
         Some(Stage::Cpu(stage)) => {
-            // The CPU rewrites memory the shader reads in place: frames in flight that read it
-            // finish first.
-            if let crate::import::cache::Drawable::Planar(source) = &imported.draw {
-                renderer.wait_reads(Arc::as_ptr(source).cast())?;
-            }
             let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
+            // The CPU rewrites the back copy, which was the front a commit ago: frames in flight
+            // still reading it finish first (rarely any: the ring retires them in order).
+            if let Some(back) = stage.back() {
+                renderer.wait_reads(Arc::as_ptr(back).cast())?;
+            }
             let (mut y0, mut y1) = damage_rows(damage, stage.height());
             if stage.use_yuv(yuv) {
                 (y0, y1) = (0, stage.height());
             }
-            stage.copy_rows(y0, y1)
+            stage.commit_rows(y0, y1)
         }
         Some(Stage::Gpu(stage)) => {
             let (y0, y1) = damage_rows(damage, stage.height());

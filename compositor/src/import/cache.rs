@@ -44,6 +44,19 @@ pub struct Imported {
     pub source: crate::devices::attribution::Attribution,
 }
 
+impl Imported {
+    /// What frames draw now: for `StageOnCpu`, its front copy ([`super::cpu`]).
+    pub fn drawable(&self) -> Drawable {
+        if let Some(Stage::Cpu(stage)) = &self.stage {
+            let stage = stage.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(front) = stage.front() {
+                return Drawable::Planar(front.clone());
+            }
+        }
+        self.draw.clone()
+    }
+}
+
 /// The per-commit copy of a staging rung.
 pub enum Stage {
     /// `StageOnCpu`: mappings and a host-visible copy.

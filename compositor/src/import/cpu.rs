@@ -2,6 +2,10 @@
 //! and at each commit the damaged rows of every plane copied into weft's own host-visible buffer,
 //! bracketed by `DMA_BUF_IOCTL_SYNC` START/END (READ) for cache coherency with the exporter.
 //!
+//! Two such buffers, front and back: a commit writes the back one (which frames stopped reading a
+//! commit ago) and makes it the front, so it never waits for the frame in flight that reads the
+//! front. The back one lacks the previous commit's rows, which are copied with this commit's.
+//!
 //! A memfd standing in for a dma-buf (the host test setup) is not bracketed: it is plain coherent
 //! memory, and the ioctl would only answer ENOTTY. The sync ioctl is about CPU caches only; waiting for the producer's fences is a separate
 //! matter (implicit-sync fences are not waited for yet; see docs/ARCHITECTURE.md, linux-dmabuf).
@@ -13,7 +17,7 @@ use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 
 use super::convert::{convert_row, Chroma, Coefficients, Row};
 use crate::render::memory::HostBuffer;
-use crate::render::{ImportError, YuvParams};
+use crate::render::{ImportError, PlanarSource, YuvParams};
 
 /// `struct dma_buf_sync` of `include/uapi/linux/dma-buf.h`.
 #[repr(C)]
@@ -108,11 +112,21 @@ pub struct Conversion {
     pub yuv: YuvParams,
 }
 
+/// One of a stage's two copies: its memory and the source the shader reads it through.
+pub struct StagingCopy {
+    pub memory: Arc<Mutex<HostBuffer>>,
+    pub source: Arc<PlanarSource>,
+}
+
 /// A buffer's CPU staging state.
 pub struct CpuStage {
     maps: Vec<Mapping>,
     planes: Vec<PlaneCopy>,
-    pub(crate) staging: Arc<Mutex<HostBuffer>>,
+    /// Front (`copies[front]`, what frames draw) and back.
+    copies: Vec<StagingCopy>,
+    front: usize,
+    /// Rows `y0..y1` the back copy lacks: the last commit's, copied into the front only.
+    back_lacks: (u32, u32),
     convert: Option<(Conversion, Coefficients)>,
     /// The default conversion (`import-policy --yuv-*`), and whether the surface showing the
     /// buffer chose its own instead (wp_color_representation_v1).
@@ -121,12 +135,17 @@ pub struct CpuStage {
 }
 
 impl CpuStage {
-    /// Maps each distinct file (`files`: fd dup and its size) for the given plane copies.
+    /// Maps each distinct file (`files`: fd dup and its size) for the given plane copies into
+    /// `copies` (two: front and back; one works too, with each commit waiting for the frames that
+    /// read it).
     pub fn new(
         files: Vec<(OwnedFd, u64)>,
         planes: Vec<PlaneCopy>,
-        staging: Arc<Mutex<HostBuffer>>,
+        copies: Vec<StagingCopy>,
     ) -> Result<Self, ImportError> {
+        if copies.is_empty() {
+            return Err(ImportError::Rejected("a CPU stage needs a copy".into()));
+        }
         let maps = files
             .into_iter()
             .map(|(fd, size)| {
@@ -146,7 +165,9 @@ impl CpuStage {
         Ok(Self {
             maps,
             planes,
-            staging,
+            copies,
+            front: 0,
+            back_lacks: (0, 0),
             convert: None,
             default_yuv: YuvParams::default(),
             own_yuv: false,
@@ -239,16 +260,60 @@ impl CpuStage {
         Ok(())
     }
 
+    /// The source frames draw: the front copy.
+    pub fn front(&self) -> Option<&Arc<PlanarSource>> {
+        self.copies.get(self.front).map(|c| &c.source)
+    }
+
+    /// The source the next commit writes (frames still reading it must finish first).
+    pub fn back(&self) -> Option<&Arc<PlanarSource>> {
+        self.copies
+            .get((self.front + 1) % self.copies.len())
+            .map(|c| &c.source)
+    }
+
+    /// A commit of rows `y0..y1`: copied into the back copy with the rows it lacks, which then
+    /// becomes the front. Returns the bytes copied.
+    pub fn commit_rows(&mut self, y0: u32, y1: u32) -> Result<u64, ImportError> {
+        let back = (self.front + 1) % self.copies.len();
+        let (mut from, mut to) = (y0, y1);
+        if back != self.front && self.back_lacks.1 > self.back_lacks.0 {
+            (from, to) = if to > from {
+                (from.min(self.back_lacks.0), to.max(self.back_lacks.1))
+            } else {
+                self.back_lacks
+            };
+        }
+        let copied = self.copy_rows_into(back, from, to)?;
+        self.back_lacks = (y0, y1);
+        self.front = back;
+        Ok(copied)
+    }
+
+    /// Every row into the front copy (at import); the back one lacks them all until the next
+    /// commit.
+    pub fn fill(&mut self) -> Result<u64, ImportError> {
+        let height = self.height();
+        let copied = self.copy_rows_into(self.front, 0, height)?;
+        self.back_lacks = (0, height);
+        Ok(copied)
+    }
+
     /// Copies rows `y0..y1` of the buffer (in luma rows; chroma rows follow the subsampling) of every
-    /// plane. Returns the bytes copied.
-    pub fn copy_rows(&mut self, y0: u32, y1: u32) -> Result<u64, ImportError> {
+    /// plane into copy `index`. Returns the bytes copied.
+    fn copy_rows_into(&mut self, index: usize, y0: u32, y1: u32) -> Result<u64, ImportError> {
+        let memory = self
+            .copies
+            .get(index)
+            .map(|c| c.memory.clone())
+            .ok_or_else(|| ImportError::Rejected("no such staging copy".into()))?;
         // No size check here: the import accepted only dma-bufs and memfds sealed against
         // shrinking (`import::Planes::of`), so the mappings stay valid.
         for m in &self.maps {
             m.sync(SYNC_START | SYNC_READ, "START")?;
         }
         let mut copied = 0u64;
-        let mut staging = self.staging.lock().unwrap_or_else(|p| p.into_inner());
+        let mut staging = memory.lock().unwrap_or_else(|p| p.into_inner());
         let dst = staging.bytes_mut().map_err(ImportError::from)?;
         if let Some(convert) = &self.convert {
             self.convert_rows(convert, dst, y0, y1)?;

@@ -546,27 +546,6 @@ impl Importer {
                     None => bytes,
                 };
                 self.fits_one_descriptor(bytes)?;
-                let staging = Arc::new(Mutex::new(HostBuffer::new(
-                    renderer.device(),
-                    bytes.max(16),
-                    vk::BufferUsageFlags::STORAGE_BUFFER | vk::BufferUsageFlags::TRANSFER_SRC,
-                    MemoryLocation::CpuToGpu,
-                )?));
-                let files = planes
-                    .files
-                    .iter()
-                    .map(|f| {
-                        f.fd.try_clone_to_owned()
-                            .map(|fd| (fd, f.size))
-                            .map_err(|e| ImportError::Temporary(format!("dup: {e}")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let mut stage = CpuStage::new(files, copies, staging.clone())?;
-                if let Some(conversion) = conversion {
-                    stage = stage.converting(conversion)?;
-                }
-                // The first copy is the whole buffer; later commits copy their damage.
-                stage.copy_rows(0, height)?;
                 let layout = match conversion {
                     Some(_) => planar_layout(
                         drm_format::XRGB8888,
@@ -576,11 +555,39 @@ impl Importer {
                     )?,
                     None => planar_layout(desc.fourcc, width, height, staged_planes.into_iter())?,
                 };
-                let memory: Vec<Arc<dyn PlanarMemory>> = vec![staging];
-                Ok((
-                    Drawable::Planar(renderer.create_planar(layout, memory)?),
-                    Some(Stage::Cpu(Mutex::new(stage))),
-                ))
+                // Front and back ([`cpu`]): a commit never waits for the frame reading the front.
+                let mut staging = Vec::with_capacity(2);
+                for _ in 0..2 {
+                    let memory = Arc::new(Mutex::new(HostBuffer::new(
+                        renderer.device(),
+                        bytes.max(16),
+                        vk::BufferUsageFlags::STORAGE_BUFFER | vk::BufferUsageFlags::TRANSFER_SRC,
+                        MemoryLocation::CpuToGpu,
+                    )?));
+                    let read: Vec<Arc<dyn PlanarMemory>> = vec![memory.clone()];
+                    let source = renderer.create_planar(layout.clone(), read)?;
+                    staging.push(cpu::StagingCopy { memory, source });
+                }
+                let files = planes
+                    .files
+                    .iter()
+                    .map(|f| {
+                        f.fd.try_clone_to_owned()
+                            .map(|fd| (fd, f.size))
+                            .map_err(|e| ImportError::Temporary(format!("dup: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut stage = CpuStage::new(files, copies, staging)?;
+                if let Some(conversion) = conversion {
+                    stage = stage.converting(conversion)?;
+                }
+                // The first copy is the whole buffer; later commits copy their damage.
+                stage.fill()?;
+                let front = stage
+                    .front()
+                    .cloned()
+                    .ok_or_else(|| ImportError::Rejected("no staging copy".into()))?;
+                Ok((Drawable::Planar(front), Some(Stage::Cpu(Mutex::new(stage)))))
             }
         }
     }
@@ -634,15 +641,15 @@ impl Importer {
             if !stage.set_yuv(yuv) {
                 continue;
             }
-            // The CPU rewrites memory frames in flight may read: they finish first.
-            if let Drawable::Planar(source) = &imported.draw {
-                if let Err(e) = renderer.wait_reads(Arc::as_ptr(source).cast()) {
+            // The CPU rewrites the back copy: frames in flight still reading it finish first.
+            if let Some(back) = stage.back() {
+                if let Err(e) = renderer.wait_reads(Arc::as_ptr(back).cast()) {
                     debug!(error = %e, "waiting for frames before a reconversion");
                     continue;
                 }
             }
             let height = stage.height();
-            match stage.copy_rows(0, height) {
+            match stage.commit_rows(0, height) {
                 Ok(_) => redone += 1,
                 Err(e) => debug!(error = %e, "reconversion failed; the buffer keeps its colours"),
             }
