@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::yuv::{yuv_to_rgb_with, BT601, BT709};
+
 use std::time::Duration;
 
 use common::{assert_ended_with, solid_shm, Harness};
@@ -23,21 +25,6 @@ const H: u32 = 48;
 /// A saturated colour, where matrices and ranges differ the most.
 const YUV: (u8, u8, u8) = (120, 70, 200);
 
-fn reference((y, u, v): (u8, u8, u8), (kr, kb): (f64, f64), full: bool) -> [u8; 3] {
-    let (y, u, v) = (f64::from(y), f64::from(u), f64::from(v));
-    let (l, cb, cr) = if full {
-        (y / 255.0, (u - 128.0) / 255.0, (v - 128.0) / 255.0)
-    } else {
-        ((y - 16.0) / 219.0, (u - 128.0) / 224.0, (v - 128.0) / 224.0)
-    };
-    let r = l + 2.0 * (1.0 - kr) * cr;
-    let b = l + 2.0 * (1.0 - kb) * cb;
-    let g = (l - kr * r - kb * b) / (1.0 - kr - kb);
-    [r, g, b].map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)
-}
-
-const BT601: (f64, f64) = (0.299, 0.114);
-const BT709: (f64, f64) = (0.2126, 0.0722);
 const BT2020: (f64, f64) = (0.2627, 0.0593);
 
 fn policy(h: &Harness, disabled: &[&str]) {
@@ -165,7 +152,7 @@ fn each_surface_is_decoded_with_its_own_matrix_and_range_on_every_rung() {
                 if full { "full" } else { "limited" },
                 "{rec}"
             );
-            assert_close(centre(&h, &title), reference(YUV, k, full), &title);
+            assert_close(centre(&h, &title), yuv_to_rgb_with(YUV, k, full), &title);
         }
         drop(keep);
     }

@@ -5,7 +5,7 @@ mod common;
 
 use std::os::fd::AsFd;
 
-use common::Harness;
+use common::{memfd_pool, Harness};
 use wayland_backend::protocol::{Argument, Message};
 use wayland_client::protocol::wl_shm::Format;
 use wayland_client::Proxy;
@@ -87,19 +87,6 @@ fn expect_error(h: &Harness, interface: &str, code: u32, provoke: impl FnOnce(&m
     bystander.still_served(h);
 }
 
-fn pool(
-    c: &Client,
-    size: usize,
-) -> (
-    std::os::fd::OwnedFd,
-    wayland_client::protocol::wl_shm_pool::WlShmPool,
-) {
-    let fd = rustix::fs::memfd_create("weft-test", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
-    rustix::fs::ftruncate(&fd, size as u64).unwrap();
-    let pool = c.shm.create_pool(fd.as_fd(), size as i32, &c.qh, ());
-    (fd, pool)
-}
-
 // ---- wl_shm (invalid_format = 0, invalid_stride = 1, invalid_fd = 2): raised on wl_shm for
 //      create_pool, on the wl_shm_pool for its own requests (as libwayland does) ----
 
@@ -107,7 +94,7 @@ fn pool(
 fn shm_invalid_format() {
     let h = Harness::new(320, 240, 60);
     expect_error(&h, "wl_shm_pool", 0, |c| {
-        let (_fd, pool) = pool(c, 64 * 64 * 4);
+        let (_fd, pool) = memfd_pool(c, 64 * 64 * 4);
         // RGB565 is a valid wl_shm enum value that weft does not advertise.
         let _ = pool.create_buffer(0, 64, 64, 256, Format::Rgb565, &c.qh, ());
     });
@@ -117,7 +104,7 @@ fn shm_invalid_format() {
 fn shm_stride_smaller_than_width() {
     let h = Harness::new(320, 240, 60);
     expect_error(&h, "wl_shm_pool", 1, |c| {
-        let (_fd, pool) = pool(c, 64 * 64 * 4);
+        let (_fd, pool) = memfd_pool(c, 64 * 64 * 4);
         let _ = pool.create_buffer(0, 64, 64, 100, Format::Argb8888, &c.qh, ());
     });
 }
@@ -126,7 +113,7 @@ fn shm_stride_smaller_than_width() {
 fn shm_buffer_beyond_the_pool() {
     let h = Harness::new(320, 240, 60);
     expect_error(&h, "wl_shm_pool", 1, |c| {
-        let (_fd, pool) = pool(c, 64 * 64 * 4);
+        let (_fd, pool) = memfd_pool(c, 64 * 64 * 4);
         let _ = pool.create_buffer(4096, 64, 64, 256, Format::Argb8888, &c.qh, ());
     });
 }
@@ -135,7 +122,7 @@ fn shm_buffer_beyond_the_pool() {
 fn shm_negative_offset() {
     let h = Harness::new(320, 240, 60);
     expect_error(&h, "wl_shm_pool", 1, |c| {
-        let (_fd, pool) = pool(c, 64 * 64 * 4);
+        let (_fd, pool) = memfd_pool(c, 64 * 64 * 4);
         let _ = pool.create_buffer(-4, 16, 16, 64, Format::Argb8888, &c.qh, ());
     });
 }
@@ -163,7 +150,7 @@ fn shm_fd_that_cannot_be_mapped() {
 fn shm_pool_shrink() {
     let h = Harness::new(320, 240, 60);
     expect_error(&h, "wl_shm_pool", 2, |c| {
-        let (_fd, pool) = pool(c, 8192);
+        let (_fd, pool) = memfd_pool(c, 8192);
         pool.resize(4096);
     });
 }
@@ -172,7 +159,7 @@ fn shm_pool_shrink() {
 fn shm_pool_resize_to_zero_does_not_take_weft_down() {
     let h = Harness::new(320, 240, 60);
     expect_error(&h, "wl_shm_pool", 2, |c| {
-        let (_fd, pool) = pool(c, 8192);
+        let (_fd, pool) = memfd_pool(c, 8192);
         pool.resize(0);
     });
 }

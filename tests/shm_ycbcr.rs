@@ -9,11 +9,10 @@
 mod common;
 
 use common::yuv::{yuv_to_rgb, YUV_QUADRANTS};
-use common::{assert_ended_with, Harness};
+use common::{assert_ended_with, memfd_pool, Harness};
 use wayland_client::protocol::wl_shm::Format;
 use weft::Request;
 use weft_clients::dmabuf::{MemBuffer, MemFile, NV12, YUV420, YUV8_FORMATS, YUYV};
-use weft_clients::Client;
 
 const OUTPUT: &str = "HEADLESS-1";
 const W: u32 = 64;
@@ -215,22 +214,6 @@ fn a_pool_grown_by_resize_holds_the_chroma_plane() {
     assert_quadrants(&h, "grown", false, false, "NV12 in a grown pool");
 }
 
-/// A pool of `size` bytes (a memfd) on a fresh client.
-fn pool_of(
-    c: &Client,
-    size: usize,
-) -> (
-    std::os::fd::OwnedFd,
-    wayland_client::protocol::wl_shm_pool::WlShmPool,
-) {
-    let fd = rustix::fs::memfd_create("weft-test", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
-    rustix::fs::ftruncate(&fd, size as u64).unwrap();
-    let pool = c
-        .shm
-        .create_pool(std::os::fd::AsFd::as_fd(&fd), size as i32, &c.qh, ());
-    (fd, pool)
-}
-
 /// `create_buffer(offset, W, H, stride, format)` on a pool of `pool_size` bytes ends the client
 /// with `wl_shm_pool.code`, and a bystander is still served.
 fn expect_pool_error(
@@ -242,7 +225,7 @@ fn expect_pool_error(
 ) {
     h.with_bystander(|| {
         let mut c = h.client();
-        let (_fd, pool) = pool_of(&c, pool_size);
+        let (_fd, pool) = memfd_pool(&c, pool_size);
         let _ = pool.create_buffer(offset, W as i32, H as i32, stride, format, &c.qh, ());
         assert_ended_with(&mut c, "wl_shm_pool", code);
     });

@@ -240,6 +240,22 @@ pub fn assert_ended_with(c: &mut Client, interface: &str, code: u32) {
     assert_eq!((iface.as_str(), got), (interface, code), "{message}");
 }
 
+/// A wl_shm pool of `size` bytes in an unsealed memfd.
+pub fn memfd_pool(
+    c: &Client,
+    size: usize,
+) -> (
+    std::os::fd::OwnedFd,
+    wayland_client::protocol::wl_shm_pool::WlShmPool,
+) {
+    let fd = rustix::fs::memfd_create("weft-test", rustix::fs::MemfdFlags::CLOEXEC).expect("memfd");
+    rustix::fs::ftruncate(&fd, size as u64).expect("ftruncate");
+    let pool = c
+        .shm
+        .create_pool(std::os::fd::AsFd::as_fd(&fd), size as i32, &c.qh, ());
+    (fd, pool)
+}
+
 /// A `w`×`h` XRGB8888 wl_shm buffer of one colour (`rgb`).
 pub fn solid_shm(
     c: &weft_clients::Client,
