@@ -87,7 +87,12 @@ fn weston_simple_shm_pixels_reach_the_screen() {
     // surfaces and a screenshot, then stops the client.
     let script = r#"
         weston-simple-shm & pid=$!
-        sleep 2
+        # Until its window is up (at most 30 s: a loaded machine is slow), then a moment more.
+        for i in $(seq 60); do
+            "$WEFT" msg --json surfaces | grep -q '"simple-shm"' && break
+            sleep 0.5
+        done
+        sleep 1
         "$WEFT" msg --json surfaces > "$XDG_RUNTIME_DIR/surfaces.json" &&
         "$WEFT" msg screenshot HEADLESS-1 "$XDG_RUNTIME_DIR/shot.png" || exit 1
         kill $pid; wait $pid 2>/dev/null; exit 0
@@ -170,7 +175,11 @@ fn gstreamer_waylandsink_plays_ycbcr_through_wl_shm() {
             gst-launch-1.0 -q videotestsrc pattern=smpte num-buffers=900 \
                 ! video/x-raw,format={caps},width=320,height=240,framerate=30/1 \
                 ! waylandsink > "$XDG_RUNTIME_DIR/gst.log" 2>&1 & pid=$!
-            sleep 3
+            # Until 30 frames of its video were shown (at most 30 s: a loaded machine is slow).
+            for i in $(seq 60); do
+                "$WEFT" msg --json surfaces | tr -d ' \n' | grep -Eq '"shown":([3-9][0-9]|[1-9][0-9]{{2,}})' && break
+                sleep 0.5
+            done
             "$WEFT" msg --json surfaces > "$XDG_RUNTIME_DIR/surfaces.json" &&
             "$WEFT" msg screenshot HEADLESS-1 "$XDG_RUNTIME_DIR/shot.png" || exit 1
             kill $pid; wait $pid 2>/dev/null; exit 0
