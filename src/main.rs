@@ -30,7 +30,7 @@ enum Backend {
     Headless,
     /// A window in the running X11 or Wayland session (development).
     Winit,
-    /// The session compositor on a bare TTY (not implemented yet).
+    /// The session compositor on a bare TTY: DRM/KMS through a libseat session.
     Drm,
 }
 
@@ -226,12 +226,20 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
             let [output] = args.outputs[..] else {
                 bail!("the winit backend has one output (its window): pass --output at most once");
             };
-            Ok(weft_backends::winit::run(weft_backends::winit::WinitOptions { output, server })?)
+            Ok(weft_backends::winit::run(
+                weft_backends::winit::WinitOptions { output, server },
+            )?)
         }
-        Backend::Drm => bail!(
-            "the drm backend (weft as the session compositor on a bare TTY) is not implemented yet; \
-             run weft inside an X11 or Wayland session (--backend winit), or offscreen (--backend headless)"
-        ),
+        Backend::Drm => {
+            if args.deterministic_clock {
+                bail!("--deterministic-clock needs --backend headless: the drm backend runs on the display's clock");
+            }
+            let options = weft_backends::drm::DrmOptions {
+                outputs: args.outputs,
+                server,
+            };
+            Ok(weft_backends::drm::run(options)?)
+        }
     }
 }
 

@@ -140,3 +140,38 @@ fn demo_reports_and_writes_a_screenshot() {
     img.assert_pixel(648 + 330, 200 + 100, [235, 16, 16, 255], 2);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `weft --backend drm` where it cannot be the session compositor says which, and exits non-zero
+/// without a panic: no seat (a libseat backend that does not exist), and, on a machine without a
+/// display (CI's), no KMS device. (tests/vm runs it where it can: tests/vm_drm.rs.)
+#[test]
+fn the_drm_backend_says_why_it_cannot_start() {
+    let runtime = weft::private_runtime_dir("cli-drm").unwrap();
+    let has_kms = std::fs::read_dir("/dev/dri")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().starts_with("card"))
+        })
+        .unwrap_or(false);
+    let mut cases = vec![(Some("no-such-seat-backend"), "no seat:")];
+    if !has_kms {
+        cases.push((Some("noop"), "no KMS device:"));
+    }
+    for (seat_backend, why) in cases {
+        let mut c = weft();
+        c.args(["--backend", "drm"])
+            .env("XDG_RUNTIME_DIR", &runtime);
+        if let Some(b) = seat_backend {
+            c.env("LIBSEAT_BACKEND", b);
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{seat_backend:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(
+            err.contains(why),
+            "{seat_backend:?}: want {why:?}, got: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(runtime);
+}

@@ -3,6 +3,7 @@
 //! [`server`].
 
 pub mod dispatch;
+pub mod drm;
 pub mod headless;
 pub mod server;
 pub mod winit;

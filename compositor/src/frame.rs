@@ -120,6 +120,8 @@ impl Weft {
         let Some(slot) = self.outputs.get_mut(index) else {
             return report;
         };
+        let hold = slot.held_feedback.is_some();
+        let mut held = Vec::new();
         slot.seq += 1;
         slot.last_present = Some(now);
         let seq = slot.seq;
@@ -151,6 +153,10 @@ impl Weft {
                 );
                 for fb in feedbacks {
                     report.feedbacks += 1;
+                    if hold {
+                        held.push(fb);
+                        continue;
+                    }
                     // Composited with Vulkan: a copy, so never ZERO_COPY; the headless clock is
                     // software, so neither HW_CLOCK nor HW_COMPLETION. Frames are paced at the
                     // output's refresh, like vsync.
@@ -164,6 +170,36 @@ impl Weft {
                 }
             });
         }
+        if let Some(list) = self
+            .outputs
+            .get_mut(index)
+            .and_then(|s| s.held_feedback.as_mut())
+        {
+            list.extend(held);
+        }
         report
+    }
+
+    /// The display showed output `index`'s last frame at `time` (its `seq`-th vblank): the
+    /// feedback held for it ([`crate::output::OutputSlot::held_feedback`]) is sent with `flags`.
+    pub fn presented(
+        &mut self,
+        index: usize,
+        time: Duration,
+        seq: u64,
+        flags: wp_presentation_feedback::Kind,
+    ) -> usize {
+        let Some(slot) = self.outputs.get_mut(index) else {
+            return 0;
+        };
+        let Some(held) = slot.held_feedback.as_mut().map(std::mem::take) else {
+            return 0;
+        };
+        let refresh = Refresh::Fixed(slot.refresh_period());
+        let n = held.len();
+        for fb in held {
+            fb.presented(&slot.output, time, refresh, seq, flags);
+        }
+        n
     }
 }

@@ -68,6 +68,10 @@ pub struct OutputSlot {
     /// What changed in `target` since a presenter last took it ([`Self::take_changed`]): a window
     /// backend copies only that into a swapchain image that showed the frame before (buffer age).
     pub changed: Vec<ash::vk::Rect2D>,
+    /// Presentation feedback held until the display says when the frame was shown
+    /// ([`crate::state::Weft::presented`]; a KMS page flip). `None`: sent with the frame, stamped
+    /// with the backend's frame clock (headless, winit).
+    pub held_feedback: Option<Vec<smithay::wayland::presentation::PresentationFeedbackCallback>>,
 }
 
 /// More changed rectangles than this collapse into the whole target.

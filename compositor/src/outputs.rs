@@ -49,9 +49,24 @@ impl Weft {
             damage: Default::default(),
             damaged_pixels: 0,
             changed: Vec::new(),
+            held_feedback: None,
         });
         self.damage();
         Ok(self.outputs.len() - 1)
+    }
+
+    /// Output `index`'s last frame copied into `dst` (BGRA rows of `pitch` bytes: a scanout
+    /// buffer).
+    pub fn read_output_into(
+        &mut self,
+        index: usize,
+        dst: &mut [u8],
+        pitch: usize,
+    ) -> Result<(), RenderError> {
+        let (renderer, slot) = self
+            .renderer_and_slot(index)
+            .ok_or(RenderError::NoOutput(index))?;
+        renderer.read_target_into(&slot.target, dst, pitch)
     }
 
     pub fn remove_output(&mut self, index: usize) {

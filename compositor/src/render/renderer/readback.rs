@@ -46,6 +46,38 @@ impl Renderer {
         Ok(rgba)
     }
 
+    /// Reads `target` back (after everything submitted before it) into `dst`: BGRA rows of
+    /// `pitch` bytes, as the target holds them (a KMS dumb buffer's XRGB8888 layout).
+    pub fn read_target_into(
+        &mut self,
+        target: &RenderTarget,
+        dst: &mut [u8],
+        pitch: usize,
+    ) -> Result<(), RenderError> {
+        self.ensure_readback(target)?;
+        let submitted = self.submit(None, Some(target))?;
+        self.wait_slot(submitted)?;
+        let row = target.width() as usize * 4;
+        let rows = target.height() as usize;
+        let buf = self
+            .readback
+            .as_mut()
+            .ok_or(RenderError::Allocation("no readback".into()))?;
+        let bytes = buf.bytes_mut()?;
+        for y in 0..rows {
+            let src = bytes
+                .get(y * row..(y + 1) * row)
+                .ok_or(RenderError::SourceTooSmall)?;
+            let out = dst
+                .get_mut(y * pitch..y * pitch + row)
+                .ok_or(RenderError::Allocation(
+                    "destination smaller than the frame".into(),
+                ))?;
+            out.copy_from_slice(src);
+        }
+        Ok(())
+    }
+
     /// Records the copy of `target` into the readback buffer (after the frame), made visible to
     /// host reads after the submission's fence.
     pub(super) fn record_readback(&self, cmd: vk::CommandBuffer, target: &RenderTarget) {
