@@ -196,3 +196,127 @@ fn every_kms_output_lights_up_and_shows_the_client() {
         );
     }
 }
+
+/// A fullscreen client dma-buf of the display device's own (a virtio-gpu dumb buffer, PRIME
+/// exported) is scanned out: rung `Scanout`, nothing copied, ZERO_COPY feedback, and the CRTC
+/// shows its pixels. A vgem buffer, which virtio-gpu cannot import, is composed instead.
+#[test]
+fn a_fullscreen_dmabuf_of_the_display_device_is_scanned_out() {
+    use std::os::fd::AsFd;
+    use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
+    use weft_clients::dmabuf::{LinuxDmabuf, MOD_LINEAR, XRGB8888};
+
+    let weft = Session::start();
+    let outputs = weft.msg(&["outputs"]);
+    let first = &outputs.as_array().expect("outputs")[0];
+    let (w, h) = (
+        first["width"].as_u64().unwrap() as u32,
+        first["height"].as_u64().unwrap() as u32,
+    );
+    let mut c = weft.client();
+    let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
+    let t = c.toplevel("fullscreen", "weft.test").expect("toplevel");
+    t.toplevel.set_fullscreen(None);
+    t.surface.commit();
+    c.ack_latest(&t).expect("fullscreen configure");
+    let send = |c: &Client, fd: std::os::fd::BorrowedFd<'_>| {
+        let (params, _) = d.params(c);
+        params.add(
+            fd,
+            0,
+            0,
+            w * 4,
+            (MOD_LINEAR >> 32) as u32,
+            MOD_LINEAR as u32,
+        );
+        let wl = params.create_immed(w as i32, h as i32, XRGB8888, Flags::empty(), &c.qh, ());
+        params.destroy();
+        wl
+    };
+    let fill = |buf: &weft_guest::dmabuf::DmaBuf, bgrx: [u8; 4]| {
+        let mut map = buf.map().expect("mmap");
+        for px in map.as_mut_slice().chunks_exact_mut(4) {
+            px.copy_from_slice(&bgrx);
+        }
+    };
+    let frames = |c: &mut Client, wl: &wayland_client::protocol::wl_buffer::WlBuffer, from: u32| {
+        for tag in from..from + 3 {
+            c.feedback(&t.surface, tag);
+            c.frame(&t.surface, 1000 + tag);
+            c.show(&t.surface, wl);
+            c.wait_until("the frame callback", 2000, |s| {
+                s.frames_done.iter().any(|(x, _)| *x == 1000 + tag)
+            })
+            .expect("frame callback");
+        }
+        c.wait_until("presented", 2000, |s| {
+            s.presented
+                .iter()
+                .filter(|p| p.tag >= from && p.tag < from + 3)
+                .count()
+                == 3
+        })
+        .expect("presented");
+    };
+    let surface = |weft: &Session| {
+        weft.msg(&["surfaces"])
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["title"] == "fullscreen").cloned())
+            .expect("the surface")
+    };
+    const ZERO_COPY: u32 = 8;
+
+    // virtio-gpu's own buffer: scanned out.
+    let virtio = card("virtio_gpu")
+        .export_dumb(w, h, "client")
+        .expect("a virtio-gpu dumb buffer");
+    fill(&virtio, [40, 200, 30, 0]);
+    let wl = send(&c, virtio.as_fd());
+    frames(&mut c, &wl, 1);
+    let s = surface(&weft);
+    assert_eq!(s["rung"], "Scanout", "{s}");
+    assert_eq!(s["copied_bytes_per_frame"], 0, "{s}");
+    assert_eq!(
+        (s["x"].as_i64(), s["y"].as_i64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
+    let last = c
+        .state
+        .presented
+        .iter()
+        .rev()
+        .find(|p| p.tag == 3)
+        .expect("feedback");
+    assert_ne!(last.flags & ZERO_COPY, 0, "flags {:#x}", last.flags);
+    let shown = scanout_of("virtio_gpu");
+    assert_eq!(shown.rgb(w / 2, h / 2), Some([30, 200, 40]));
+    assert_eq!(shown.rgb(3, 3), Some([30, 200, 40]));
+
+    // A vgem buffer: virtio-gpu cannot import it (PRIME: ENODEV), so it is composed.
+    let vgem = weft_guest::vgem::Vgem::open()
+        .expect("vgem")
+        .alloc(w, h)
+        .expect("a vgem buffer");
+    fill(&vgem.dmabuf, [200, 30, 90, 0]);
+    let wl2 = send(&c, vgem.dmabuf.as_fd());
+    frames(&mut c, &wl2, 11);
+    let s = surface(&weft);
+    assert_ne!(s["rung"], "Scanout", "{s}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not scanned out") && r.contains("PRIME")),
+        "{s}"
+    );
+    let last = c
+        .state
+        .presented
+        .iter()
+        .rev()
+        .find(|p| p.tag == 13)
+        .expect("feedback");
+    assert_eq!(last.flags & ZERO_COPY, 0, "flags {:#x}", last.flags);
+    let shown = scanout_of("virtio_gpu");
+    assert_eq!(shown.rgb(w / 2, h / 2), Some([90, 30, 200]));
+}

@@ -85,6 +85,12 @@ impl Weft {
     /// Runs the frame of output `index` at presentation time `now`: renders if the scene changed,
     /// then sends frame callbacks and presentation feedback for every surface shown.
     pub fn frame(&mut self, index: usize, now: Duration) -> FrameReport {
+        self.frame_with(index, now, true)
+    }
+
+    /// [`Weft::frame`], composing only with `compose` (a display scanning a client buffer out
+    /// needs no composed frame; the next composed one redraws what changed meanwhile).
+    pub fn frame_with(&mut self, index: usize, now: Duration, compose: bool) -> FrameReport {
         let mut report = FrameReport::default();
         let Some(name) = self.outputs.get(index).map(|o| o.name()) else {
             return report;
@@ -97,7 +103,7 @@ impl Weft {
         let rendered_generation = self.outputs.get(index).and_then(|o| o.rendered_generation);
         // One scene a tick: rendered when it changed, and its surfaces get their callbacks.
         let scene = self.scene(index);
-        if rendered_generation != Some(generation) {
+        if compose && rendered_generation != Some(generation) {
             match self.render_scene(index, &scene, false) {
                 Ok((stats, _)) => {
                     report.rendered = stats.damaged_pixels > 0;

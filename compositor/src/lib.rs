@@ -24,6 +24,7 @@ pub mod outputs;
 pub mod ping;
 pub mod recovery;
 pub mod render;
+pub mod scanout;
 pub mod scene;
 pub mod screenshot;
 pub mod secondary;

@@ -108,6 +108,21 @@ pub struct SurfaceContent {
     /// The Y′CbCr conversion the shown wl_shm texture was converted with (a change converts the
     /// whole buffer again).
     shm_yuv: Option<crate::render::YuvParams>,
+    /// A display scans the surface's buffer out ([`crate::scanout`]): its path says `Scanout`
+    /// until the display says otherwise (commits do not flip it back and forth).
+    pub(crate) scanned_out: bool,
+    /// Why the display last refused to scan the surface's buffer out (joins the reason).
+    pub(crate) scanout_refused: Option<String>,
+}
+
+impl SurfaceContent {
+    /// The reason a dma-buf import records: the import's own, with the display's refusal.
+    pub(crate) fn import_reason(&self, import: &Imported) -> String {
+        match &self.scanout_refused {
+            Some(why) => format!("{}; not scanned out: {why}", import.reason),
+            None => import.reason.clone(),
+        }
+    }
 }
 
 /// A surface's frames, as `weft msg surfaces` shows them.
@@ -141,7 +156,7 @@ impl SurfaceContent {
 
     /// Records the path the surface's buffer takes. Logged once per change (not per commit): a
     /// decision is data, and a change of rung or reason is the event worth a line.
-    fn set_path(&mut self, rung: Option<&'static str>, reason: Option<String>) {
+    pub(crate) fn set_path(&mut self, rung: Option<&'static str>, reason: Option<String>) {
         if self.rung != rung || self.reason != reason {
             self.path_changes += 1;
             match (rung, &reason) {
@@ -612,7 +627,10 @@ fn attach_dmabuf(
     view.texture = None;
     view.solid = None;
     view.buffer = Some(imported.info.clone());
-    view.set_path(Some(imported.rung.name()), Some(imported.reason.clone()));
+    if !view.scanned_out {
+        let reason = view.import_reason(&imported);
+        view.set_path(Some(imported.rung.name()), Some(reason));
+    }
     view.import = Some(imported);
 }
 

@@ -3,8 +3,11 @@
 //! completion events.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
 
 use calloop::LoopHandle;
 use smithay::backend::drm::{
@@ -13,15 +16,20 @@ use smithay::backend::drm::{
 };
 use smithay::backend::session::libseat::LibSeatSession;
 use smithay::backend::session::Session;
-use smithay::reexports::drm::buffer::{Buffer as _, DrmFourcc};
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::{Buffer as _, Fourcc, Modifier};
+use smithay::reexports::drm::buffer::{Buffer as _, DrmFourcc, DrmModifier, PlanarBuffer};
 use smithay::reexports::drm::control::dumbbuffer::DumbBuffer;
 use smithay::reexports::drm::control::{
-    connector, crtc, framebuffer, Device as ControlDevice, Mode, ModeTypeFlags,
+    connector, crtc, framebuffer, Device as ControlDevice, FbCmd2Flags, Mode, ModeTypeFlags,
 };
+use smithay::reexports::wayland_server::backend::ObjectId;
 use smithay::reexports::rustix::fs::OFlags;
 use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_presentation_feedback::Kind;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{DeviceFd, Rectangle, Transform};
 use tracing::{debug, info, warn};
+use weft_compositor::render::HeldBuffer;
 use weft_compositor::{OutputSpec, Weft};
 
 use crate::server::ServerError;
@@ -79,6 +87,120 @@ struct KmsOutput {
     frames: u64,
     /// The vblank count last reported in presentation feedback.
     last_seq: u64,
+    /// Client buffers made framebuffers of this device, or why they could not be (the failure is
+    /// remembered per buffer: not tried again), newest last.
+    client_fbs: VecDeque<(ObjectId, Result<ClientFb, String>)>,
+    /// The client buffer scanned out now, and the one queued to be: each held (unreleased) until
+    /// a flip replaces it.
+    on_screen: Option<Arc<dyn HeldBuffer>>,
+    queued: Option<Arc<dyn HeldBuffer>>,
+    /// Whether the frame on screen and the one queued are a client's buffer (ZERO_COPY).
+    on_screen_zero_copy: bool,
+    queued_zero_copy: bool,
+    /// The surface whose buffer was scanned out last.
+    scanned_surface: Option<WlSurface>,
+}
+
+/// Client framebuffers kept per output (a client cycling its buffers reuses them).
+const CLIENT_FBS: usize = 4;
+
+/// A client dma-buf as a framebuffer of the display device (PRIME import of each plane).
+struct ClientFb {
+    fd: DrmDeviceFd,
+    fb: framebuffer::Handle,
+    handles: Vec<smithay::reexports::drm::buffer::Handle>,
+}
+
+impl Drop for ClientFb {
+    fn drop(&mut self) {
+        let _ = self.fd.destroy_framebuffer(self.fb);
+        for h in &self.handles {
+            let _ = self.fd.close_buffer(*h);
+        }
+    }
+}
+
+/// A dma-buf's planes as `drm`'s `PlanarBuffer`, with the handles imported on the device.
+struct Planes<'a> {
+    dmabuf: &'a Dmabuf,
+    handles: [Option<smithay::reexports::drm::buffer::Handle>; 4],
+}
+
+impl PlanarBuffer for Planes<'_> {
+    fn size(&self) -> (u32, u32) {
+        let s = self.dmabuf.size();
+        (s.w as u32, s.h as u32)
+    }
+    fn format(&self) -> DrmFourcc {
+        self.dmabuf.format().code
+    }
+    fn modifier(&self) -> Option<DrmModifier> {
+        match self.dmabuf.format().modifier {
+            Modifier::Invalid | Modifier::Linear => None,
+            m => Some(m),
+        }
+    }
+    fn pitches(&self) -> [u32; 4] {
+        let mut out = [0; 4];
+        for (o, s) in out.iter_mut().zip(self.dmabuf.strides()) {
+            *o = s;
+        }
+        out
+    }
+    fn handles(&self) -> [Option<smithay::reexports::drm::buffer::Handle>; 4] {
+        self.handles
+    }
+    fn offsets(&self) -> [u32; 4] {
+        let mut out = [0; 4];
+        for (o, s) in out.iter_mut().zip(self.dmabuf.offsets()) {
+            *o = s;
+        }
+        out
+    }
+}
+
+/// Makes `dmabuf` a framebuffer of `fd`'s device, or says why it cannot be.
+fn import_client_fb(fd: &DrmDeviceFd, dmabuf: &Dmabuf) -> Result<ClientFb, String> {
+    let format = dmabuf.format();
+    if !matches!(format.code, Fourcc::Xrgb8888 | Fourcc::Argb8888) {
+        return Err(format!(
+            "the primary plane scans out XRGB8888, not {:?}",
+            format.code
+        ));
+    }
+    let mut handles = Vec::new();
+    let mut planes = [None; 4];
+    for (slot, plane) in planes.iter_mut().zip(dmabuf.handles()) {
+        let handle = fd
+            .prime_fd_to_buffer(plane)
+            .map_err(|e| format!("the display device does not import the buffer (PRIME: {e})"))?;
+        handles.push(handle);
+        *slot = Some(handle);
+    }
+    let buffer = Planes {
+        dmabuf,
+        handles: planes,
+    };
+    let flags = if buffer.modifier().is_some() {
+        FbCmd2Flags::MODIFIERS
+    } else {
+        FbCmd2Flags::empty()
+    };
+    let fb = fd.add_planar_framebuffer(&buffer, flags);
+    let fb = match fb {
+        Ok(fb) => fb,
+        Err(e) => {
+            for h in handles {
+                let _ = fd.close_buffer(h);
+            }
+            return Err(format!("no framebuffer of the buffer (ADDFB2: {e})"));
+        }
+    };
+    Ok(ClientFb {
+        fd: fd.clone(),
+        fb,
+        handles,
+    })
 }
 
 /// One KMS device and its lit connectors.
@@ -230,6 +352,12 @@ impl KmsDevice {
             flipping: false,
             frames: 0,
             last_seq: 0,
+            client_fbs: VecDeque::new(),
+            on_screen: None,
+            queued: None,
+            on_screen_zero_copy: false,
+            queued_zero_copy: false,
+            scanned_surface: None,
         };
         // The modeset carries the first frame.
         output
@@ -244,6 +372,25 @@ impl KmsOutput {
     /// flip whose completion event comes back to [`Devices`].
     fn show(&mut self, state: &mut Weft, fd: &DrmDeviceFd, modeset: bool) -> Result<(), String> {
         let now = state.clock.now();
+        if !modeset {
+            let refused = match self.scanout(state, fd, now) {
+                Ok(surface) => {
+                    self.scanned_surface = Some(surface);
+                    return Ok(());
+                }
+                Err(refused) => refused,
+            };
+            let previous = self.scanned_surface.take();
+            if let Some(prev) = previous.filter(|p| refused.as_ref().is_none_or(|(s, _)| s != p)) {
+                state.record_scanout(
+                    &prev,
+                    Err("no longer the output's one client buffer".into()),
+                );
+            }
+            if let Some((surface, why)) = refused {
+                state.record_scanout(&surface, Err(why));
+            }
+        }
         state.frame(self.index, now);
         let back = self.buffers.get_mut(self.back).ok_or("no back buffer")?;
         let pitch = back.buffer.pitch() as usize;
@@ -255,19 +402,8 @@ impl KmsOutput {
                 .read_output_into(self.index, &mut map, pitch)
                 .map_err(|e| format!("reading the frame back: {e}"))?;
         }
-        let (w, h) = self.size;
-        let plane = PlaneState {
-            handle: self.surface.plane(),
-            config: Some(PlaneConfig {
-                src: Rectangle::from_size((f64::from(w), f64::from(h)).into()),
-                dst: Rectangle::from_size((w as i32, h as i32).into()),
-                transform: Transform::Normal,
-                alpha: 1.0,
-                damage_clips: None,
-                fb: back.fb,
-                fence: None,
-            }),
-        };
+        let fb = back.fb;
+        let plane = self.plane_state(fb);
         let queued = if modeset {
             self.surface.commit([plane], true)
         } else {
@@ -277,7 +413,103 @@ impl KmsOutput {
         self.back = (self.back + 1) % self.buffers.len();
         self.flipping = true;
         self.frames += 1;
+        self.queued = None;
+        self.queued_zero_copy = false;
         Ok(())
+    }
+
+    /// Shows the output's one client buffer directly, when the display device takes it:
+    /// imported, made a framebuffer and accepted by an atomic TEST_ONLY on the primary plane.
+    /// `Err(Some(..))`: a candidate the device refused, and why; `Err(None)`: no candidate.
+    fn scanout(
+        &mut self,
+        state: &mut Weft,
+        fd: &DrmDeviceFd,
+        now: Duration,
+    ) -> Result<WlSurface, Option<(WlSurface, String)>> {
+        let candidate = state.scanout_candidate(self.index).map_err(|_| None)?;
+        let surface = candidate.surface.clone();
+        let refused = |why: String| Some((surface.clone(), why));
+        let known = self
+            .client_fbs
+            .iter()
+            .position(|(id, _)| *id == candidate.buffer);
+        let entry = match known {
+            Some(i) => self.client_fbs.remove(i),
+            None => Some((
+                candidate.buffer.clone(),
+                import_client_fb(fd, &candidate.dmabuf),
+            )),
+        }
+        .ok_or_else(|| refused("framebuffer cache".into()))?;
+        let plane = match &entry.1 {
+            Ok(client) => Some(self.plane_state(client.fb)),
+            Err(_) => None,
+        };
+        let tested = match plane.clone() {
+            Some(plane) => self
+                .surface
+                .test_state([plane], false)
+                .map_err(|e| format!("the primary plane refused it (atomic TEST_ONLY: {e})")),
+            None => Err(entry.1.as_ref().err().cloned().unwrap_or_default()),
+        };
+        // Remembered either way: a refusal is not tried again for this buffer.
+        let entry = match tested {
+            Ok(()) => entry,
+            Err(why) => (entry.0, Err(why)),
+        };
+        let outcome = entry.1.as_ref().map(|c| c.fb).map_err(Clone::clone);
+        self.client_fbs.push_back(entry);
+        while self.client_fbs.len() > CLIENT_FBS {
+            self.client_fbs.pop_front();
+        }
+        let fb = outcome.map_err(refused)?;
+        state.frame_with(self.index, now, false);
+        self.surface
+            .page_flip([self.plane_state(fb)], true)
+            .map_err(|e| refused(format!("page flip: {e}")))?;
+        self.flipping = true;
+        self.frames += 1;
+        self.queued = Some(candidate.hold);
+        self.queued_zero_copy = true;
+        state.record_scanout(
+            &surface,
+            Ok(format!(
+                "Scanout: the client's dma-buf is a framebuffer of {} on the primary plane of \
+                 {}: no composition, no copy",
+                self.crtc_name(),
+                self.name
+            )),
+        );
+        Ok(surface)
+    }
+
+    fn crtc_name(&self) -> String {
+        format!("CRTC {}", u32::from(self.crtc))
+    }
+
+    /// The primary plane showing `fb` over the whole output.
+    fn plane_state(&self, fb: framebuffer::Handle) -> PlaneState<'static> {
+        let (w, h) = self.size;
+        PlaneState {
+            handle: self.surface.plane(),
+            config: Some(PlaneConfig {
+                src: Rectangle::from_size((f64::from(w), f64::from(h)).into()),
+                dst: Rectangle::from_size((w as i32, h as i32).into()),
+                transform: Transform::Normal,
+                alpha: 1.0,
+                damage_clips: None,
+                fb,
+                fence: None,
+            }),
+        }
+    }
+
+    /// The queued frame is on screen now: what it shows is held, what it replaced is let go.
+    fn flip_done(&mut self) {
+        self.on_screen = self.queued.take();
+        self.on_screen_zero_copy = self.queued_zero_copy;
+        self.queued_zero_copy = false;
     }
 }
 
@@ -330,6 +562,12 @@ impl Devices {
             return;
         };
         output.flipping = false;
+        output.flip_done();
+        let zero_copy = if output.on_screen_zero_copy {
+            Kind::ZeroCopy
+        } else {
+            Kind::empty()
+        };
         let (time, kernel_seq, flags) = match meta {
             Some(DrmEventMetadata {
                 time: DrmEventTime::Monotonic(t),
@@ -346,7 +584,7 @@ impl Devices {
         // otherwise one more per flip, so it never goes back.
         let seq = kernel_seq.max(output.last_seq + 1);
         output.last_seq = seq;
-        state.presented(output.index, time, seq, flags);
+        state.presented(output.index, time, seq, flags | zero_copy);
         if let Err(e) = output.show(state, &fd, false) {
             warn!(output = %output.name, error = %e, "frame not shown; retrying at the next event");
         }

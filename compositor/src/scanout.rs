@@ -1,0 +1,106 @@
+//! Direct scanout: which client buffer an output could show with no composition at all, and the
+//! record of whether it does (rung `Scanout` in `weft msg surfaces`).
+//!
+//! A candidate is the one surface an output shows, whose dma-buf covers the output exactly:
+//! nothing else drawn, the buffer's size the output's, no crop, scale, offset or y-flip. The
+//! display backend decides whether its display device takes it (import, framebuffer, an atomic
+//! TEST_ONLY) and reports back with [`Weft::record_scanout`].
+
+use std::sync::Arc;
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::Buffer as _;
+use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
+use smithay::reexports::wayland_server::backend::ObjectId;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::Resource as _;
+use smithay::wayland::compositor::with_states;
+use smithay::wayland::dmabuf::get_dmabuf;
+
+use crate::render::{Fill, HeldBuffer};
+use crate::state::Weft;
+use crate::surface::with_content;
+
+/// The rung name of a client buffer on a display plane.
+pub const RUNG: &str = "Scanout";
+
+/// A client buffer an output could scan out.
+pub struct Candidate {
+    pub surface: WlSurface,
+    /// The wl_buffer (what a display backend caches its framebuffer by).
+    pub buffer: ObjectId,
+    pub dmabuf: Dmabuf,
+    /// Keeps the buffer unreleased (and its fences) while the display reads it.
+    pub hold: Arc<dyn HeldBuffer>,
+}
+
+impl Weft {
+    /// Output `index`'s scanout candidate, or why it has none.
+    pub fn scanout_candidate(&self, index: usize) -> Result<Candidate, &'static str> {
+        let slot = self.outputs.get(index).ok_or("no such output")?;
+        let scene = self.scene(index);
+        let ([item], [surface]) = (scene.items.as_slice(), scene.surfaces.as_slice()) else {
+            return Err("the output shows more (or less) than one surface");
+        };
+        let (w, h) = (slot.spec.width as f32, slot.spec.height as f32);
+        let d = item.dst;
+        if (d.x, d.y, d.w, d.h) != (0.0, 0.0, w, h) || item.alpha < 1.0 {
+            return Err("the surface does not cover the output exactly");
+        }
+        let src = match &item.fill {
+            Fill::Texture { src, .. } | Fill::Planar { src, .. } => *src,
+            Fill::Solid(_) => return Err("a solid colour, not a buffer"),
+        };
+        if (src.x, src.y, src.w, src.h) != (0.0, 0.0, w, h) {
+            return Err("the buffer is cropped, scaled or flipped");
+        }
+        with_states(surface, |states| {
+            let rs = states
+                .data_map
+                .get::<RendererSurfaceStateUserData>()
+                .ok_or("no buffer")?;
+            let rs = rs.lock().map_err(|_| "surface state poisoned")?;
+            let buffer = rs.buffer().ok_or("no buffer")?;
+            let dmabuf = get_dmabuf(buffer).map_err(|_| "not a dma-buf")?.clone();
+            let size = dmabuf.size();
+            if (size.w as f32, size.h as f32) != (w, h) {
+                return Err("the buffer is not the output's size");
+            }
+            let sync = with_content(states, |c| c.sync.clone());
+            let hold: Arc<dyn HeldBuffer> = Arc::new(crate::sync::commit::Held {
+                buffer: buffer.clone(),
+                sync,
+            });
+            Ok(Candidate {
+                surface: surface.clone(),
+                buffer: buffer.id(),
+                dmabuf,
+                hold,
+            })
+        })
+    }
+
+    /// Records what the display did with `surface`'s buffer: `Ok(why)` it is scanned out (no
+    /// copy), `Err(why)` it is composed (its import's rung stands, `why` joins its reason).
+    pub fn record_scanout(&mut self, surface: &WlSurface, outcome: Result<String, String>) {
+        with_states(surface, |states| {
+            with_content(states, |c| match outcome {
+                Ok(why) => {
+                    c.scanned_out = true;
+                    c.scanout_refused = None;
+                    c.set_path(Some(RUNG), Some(why));
+                }
+                Err(why) => {
+                    c.scanned_out = false;
+                    // The import's rung stands; the display's refusal joins its reason (the
+                    // planner's own scanout note does not know the display backend decides).
+                    c.scanout_refused = Some(why);
+                    if let Some(import) = c.import.clone() {
+                        let reason = c.import_reason(&import);
+                        c.set_path(Some(import.rung.name()), Some(reason));
+                    }
+                }
+            })
+        });
+    }
+}
