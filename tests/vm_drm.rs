@@ -98,6 +98,24 @@ fn every_kms_output_lights_up_and_shows_the_client() {
     assert_eq!(outputs.len(), 3, "{outputs:?}");
     let first = &outputs[0];
     let (ox, oy) = (first["x"].as_i64().unwrap(), first["y"].as_i64().unwrap());
+    // Each output names the KMS device that scans it out, and the render device composing it.
+    let displays: Vec<_> = outputs
+        .iter()
+        .map(|o| o["display_device"].clone())
+        .collect();
+    assert_eq!(
+        displays,
+        [
+            serde_json::json!("drm:card1"),
+            serde_json::json!("drm:card2"),
+            serde_json::json!("drm:card3")
+        ],
+        "{outputs:?}"
+    );
+    assert!(
+        outputs.iter().all(|o| o["render_device"].is_string()),
+        "{outputs:?}"
+    );
 
     // A client's window, on the first output.
     let mut c = weft.client();

@@ -72,6 +72,8 @@ pub struct OutputSlot {
     /// ([`crate::state::Weft::presented`]; a KMS page flip). `None`: sent with the frame, stamped
     /// with the backend's frame clock (headless, winit).
     pub held_feedback: Option<Vec<smithay::wayland::presentation::PresentationFeedbackCallback>>,
+    /// The KMS device that scans this output out (`None`: headless or nested).
+    pub display_device: Option<crate::devices::DeviceId>,
 }
 
 /// More changed rectangles than this collapse into the whole target.

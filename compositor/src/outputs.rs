@@ -50,6 +50,7 @@ impl Weft {
             damaged_pixels: 0,
             changed: Vec::new(),
             held_feedback: None,
+            display_device: None,
         });
         self.damage();
         Ok(self.outputs.len() - 1)

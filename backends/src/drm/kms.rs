@@ -332,6 +332,13 @@ impl KmsDevice {
         if let Some(slot) = state.outputs.get_mut(index) {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
+            // The registry's id of this device ([`weft_compositor::devices`]: drm:cardN).
+            let card = Path::new(&self.name)
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            slot.display_device = Some(weft_compositor::devices::DeviceId::new(format!(
+                "drm:{card}"
+            )));
         }
         info!(
             output = %name,

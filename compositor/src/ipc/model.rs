@@ -103,6 +103,8 @@ pub struct OutputRecord {
     pub gpu_waits: u64,
     /// The device that composes this output (an id from `devices`).
     pub render_device: crate::devices::DeviceId,
+    /// The KMS device that scans it out (an id from `devices`; none: headless or nested).
+    pub display_device: Option<crate::devices::DeviceId>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

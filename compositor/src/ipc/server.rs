@@ -319,6 +319,7 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 frames_in_flight: state.renderer_of(i).in_flight(),
                 gpu_waits: state.renderer_of(i).blocked_waits(),
                 render_device: state.output_device(i),
+                display_device: o.display_device.clone(),
             }
         })
         .collect()
