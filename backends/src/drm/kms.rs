@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::os::fd::AsFd as _;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -472,8 +473,16 @@ impl KmsOutput {
         }
         let fb = outcome.map_err(refused)?;
         state.frame_with(self.index, now, false);
+        // The buffer's acquire fence, where it still has one, as the plane's IN_FENCE_FD: KMS
+        // latches it only once the producer is done (weft applied the commit after the fence
+        // signalled, so this rarely waits).
+        let fence = candidate.hold.take_acquire();
+        let mut plane = self.plane_state(fb);
+        if let Some(config) = plane.config.as_mut() {
+            config.fence = fence.as_ref().map(|f| f.as_fd());
+        }
         self.surface
-            .page_flip([self.plane_state(fb)], true)
+            .page_flip([plane], true)
             .map_err(|e| refused(format!("page flip: {e}")))?;
         self.flipping = true;
         self.frames += 1;
