@@ -24,7 +24,7 @@ use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Display, Resource};
 use smithay::utils::{Logical, Point};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 pub use weft_compositor::input::InjectedInput;
 use weft_compositor::render::gate;
 use weft_compositor::{ClientState, Clock, OutputSpec, Weft};
@@ -290,18 +290,7 @@ pub fn run(
             controller: Controller { tx: control_tx },
         });
     }
-    while state.running {
-        if let Err(e) = event_loop.dispatch(Some(Duration::from_millis(100)), &mut state) {
-            warn!(error = %e, "event loop dispatch failed");
-            break;
-        }
-        state.refresh();
-        if served.client_status.get().is_some() {
-            break;
-        }
-    }
-    info!("headless backend stopped");
-    Ok(served.client_status.get().unwrap_or(0))
+    Ok(served.run(&mut event_loop, &mut state, "headless"))
 }
 
 fn insert_frame_clock(

@@ -217,3 +217,28 @@ fn signal_of(status: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status.signal().unwrap_or(0)
 }
+
+impl Served {
+    /// Dispatches `event_loop` until weft stops or the client it waits for exits; returns that
+    /// client's exit status (0 without one). `backend` names the backend for the log.
+    pub fn run(
+        &self,
+        event_loop: &mut calloop::EventLoop<'static, weft_compositor::Weft>,
+        state: &mut weft_compositor::Weft,
+        backend: &str,
+    ) -> i32 {
+        while state.running {
+            if let Err(e) = event_loop.dispatch(Some(std::time::Duration::from_millis(100)), state)
+            {
+                tracing::warn!(error = %e, "event loop dispatch failed");
+                break;
+            }
+            state.refresh();
+            if self.client_status.get().is_some() {
+                break;
+            }
+        }
+        tracing::info!("{backend} backend stopped");
+        self.client_status.get().unwrap_or(0)
+    }
+}

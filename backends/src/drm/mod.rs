@@ -15,13 +15,11 @@
 
 pub mod kms;
 
-use std::time::Duration;
-
 use calloop::EventLoop;
 use smithay::backend::session::libseat::LibSeatSession;
 use smithay::backend::session::{Event as SessionEvent, Session};
 use smithay::reexports::wayland_server::Display;
-use tracing::{info, warn};
+use tracing::info;
 use weft_compositor::render::gate;
 use weft_compositor::{Clock, OutputSpec, Weft};
 
@@ -118,16 +116,5 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
         })
         .map_err(|e| ServerError::EventLoop(e.to_string()))?;
 
-    while state.running {
-        if let Err(e) = event_loop.dispatch(Some(Duration::from_millis(100)), &mut state) {
-            warn!(error = %e, "event loop dispatch failed");
-            break;
-        }
-        state.refresh();
-        if served.client_status.get().is_some() {
-            break;
-        }
-    }
-    info!("drm backend stopped");
-    Ok(served.client_status.get().unwrap_or(0))
+    Ok(served.run(&mut event_loop, &mut state, "drm"))
 }
