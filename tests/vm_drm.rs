@@ -3,79 +3,15 @@
 //! window read back from the framebuffer the CRTC scans out, and presentation feedback stamped by
 //! the page flips.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[allow(dead_code, reason = "shared with another target that uses the rest")]
+mod kms_session {
+    include!("support/kms_session.rs");
+}
 
+use kms_session::Session;
 use weft_clients::Client;
 use weft_guest::drm_node::DrmNode;
 use weft_guest::kms::scanned_out;
-
-/// weft as the session compositor, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Session {
-    child: Child,
-    runtime: PathBuf,
-}
-
-impl Session {
-    fn start() -> Self {
-        let runtime = weft::private_runtime_dir("drm").expect("runtime dir");
-        let child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["--backend", "drm", "--socket", "wayland-drm"])
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env("LIBSEAT_BACKEND", "noop")
-            .env("RUST_LOG", "info")
-            .env_remove("WAYLAND_DISPLAY")
-            .env_remove("DISPLAY")
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("weft starts");
-        let me = Self { child, runtime };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !me.runtime.join("wayland-drm").exists() {
-            assert!(Instant::now() < deadline, "weft did not open its socket");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        me
-    }
-
-    fn msg(&self, what: &[&str]) -> serde_json::Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["msg", "--socket", "wayland-drm", "--json"])
-            .args(what)
-            .env("XDG_RUNTIME_DIR", &self.runtime)
-            .output()
-            .expect("weft msg runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json")
-    }
-
-    fn client(&self) -> Client {
-        Client::connect(&self.runtime.join("wayland-drm")).expect("client connects")
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn card(driver: &str) -> DrmNode {
     DrmNode::by_driver(driver).unwrap_or_else(|e| panic!("no {driver} card: {e}"))

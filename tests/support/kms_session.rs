@@ -1,0 +1,82 @@
+// `weft --backend drm` run as a child process in the tests/vm guest (libseat's noop backend, as
+// root), its IPC and a client on its socket: shared by tests/vm_drm.rs and benches/kms_scanout.rs
+// (each includes this file).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weft_clients::Client;
+
+/// weft as the session compositor, stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Session {
+    pub child: Child,
+    runtime: PathBuf,
+}
+
+impl Session {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With more arguments (`--output`, say).
+    pub fn start_with(args: &[&str]) -> Self {
+        let runtime = weft::private_runtime_dir("drm").expect("runtime dir");
+        let child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["--backend", "drm", "--socket", "wayland-drm"])
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("LIBSEAT_BACKEND", "noop")
+            .env("RUST_LOG", "info")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("weft starts");
+        let me = Self { child, runtime };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !me.runtime.join("wayland-drm").exists() {
+            assert!(Instant::now() < deadline, "weft did not open its socket");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        me
+    }
+
+    pub fn msg(&self, what: &[&str]) -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["msg", "--socket", "wayland-drm", "--json"])
+            .args(what)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .output()
+            .expect("weft msg runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(&self.runtime.join("wayland-drm")).expect("client connects")
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
