@@ -18,9 +18,9 @@ use smithay::wayland::shm::with_buffer_contents;
 use tracing::debug;
 
 use crate::devices::{DeviceId, Registry};
+use crate::import::shm_rows::ShmRows;
 use crate::import::{Driven, Importer};
 use crate::render::{Renderer, UploadRect};
-use crate::shm_pixels::ShmRows;
 use crate::surface::{stage_commit, with_content, DeviceView};
 
 /// A secondary render device.

@@ -28,9 +28,10 @@ use crate::budget::{Charge, ClientBudget, Resource};
 pub use crate::buffer::BufferInfo;
 use crate::damage::log::DamageLog;
 use crate::import::cache::{Imported, Stage};
+use crate::import::shm_rows::ShmRows;
 use crate::import::Importer;
 use crate::render::{Renderer, Texture, UploadRect};
-use crate::shm_pixels::{ShmLayout, ShmRows};
+use crate::shm_pixels::ShmLayout;
 use crate::uploads::{StagedUpload, UploadQueue};
 
 /// Per-surface content and introspection state (in the surface's data map). Geometry (viewport

@@ -8,8 +8,8 @@ use smithay::wayland::compositor::{get_parent, with_states};
 use smithay::wayland::shm::with_buffer_contents;
 use tracing::debug;
 
+use crate::import::shm_rows::ShmRows;
 use crate::render::{RenderError, Renderer, Texture, UploadRect};
-use crate::shm_pixels::ShmRows;
 use crate::state::Weft;
 use crate::surface::with_content;
 use crate::uploads::SLICE_BYTES;

@@ -16,6 +16,7 @@ pub mod convert;
 pub mod cpu;
 pub mod gpu;
 pub mod planner;
+pub mod shm_rows;
 
 use std::os::fd::{AsFd as _, BorrowedFd};
 use std::sync::{Arc, Mutex};
