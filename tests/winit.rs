@@ -684,15 +684,17 @@ fn weft_without_session(args: &[&str]) -> (std::process::ExitStatus, String) {
 }
 
 #[test]
-fn default_backend_without_a_session_is_drm_which_says_it_is_missing() {
+fn default_backend_without_a_session_is_drm_which_says_why_it_cannot_start() {
+    // No DISPLAY, no WAYLAND_DISPLAY: the session backend. Here (no seat weft may use, or no KMS
+    // device) it says which and exits 1; tests/vm_drm.rs runs it where it can start.
     let (status, stderr) = weft_without_session(&[]);
+    assert_eq!(status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
-        !status.success(),
-        "weft without a session must fail until drm exists; stderr: {stderr}"
-    );
-    assert!(
-        stderr.contains("drm backend") && stderr.contains("not implemented"),
-        "the error names the missing backend: {stderr}"
+        ["no seat:", "no KMS device:", "no output:"]
+            .iter()
+            .any(|why| stderr.contains(why)),
+        "the error says why the drm backend cannot start: {stderr}"
     );
 }
 
