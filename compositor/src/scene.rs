@@ -52,6 +52,15 @@ impl Weft {
             let Some(loc) = self.space.element_location(window) else {
                 continue;
             };
+            // Only what this output shows: a window elsewhere gets its frame callbacks and
+            // presentation feedback from the outputs it is on (with their clocks and flags).
+            if self
+                .space
+                .element_bbox(window)
+                .is_some_and(|bbox| !bbox.overlaps(out_geo))
+            {
+                continue;
+            }
             let Some(toplevel) = window.toplevel() else {
                 continue;
             };
