@@ -22,7 +22,14 @@ fn a_thousand_client_lives_leak_no_fd_no_mapping_and_under_1_mib() {
         "weft's open fds grew: {:?}\n{report}",
         report.fd_diff()
     );
-    assert_eq!(report.maps_growth(), 0, "weft's mappings grew\n{report}");
+    // A leaked mapping adds mapped bytes. One more mapping with the same bytes mapped is the
+    // allocator splitting one of its own (an mprotect on part of a heap), seen now and then in
+    // CI; it is allowed, once, only with no byte more mapped.
+    let split_only = report.maps_growth() == 1 && report.mapped_growth_kib() == 0;
+    assert!(
+        report.maps_growth() == 0 || split_only,
+        "weft's mappings grew\n{report}"
+    );
     assert_eq!(
         report.after.client_maps, 0,
         "weft still maps client memfds with no client left\n{report}"
