@@ -310,40 +310,6 @@ mod tests {
         [q(b), q(g), q(r)]
     }
 
-    /// Prints the time to convert a 1080p frame per layout (run with `--ignored --nocapture`;
-    /// asserts nothing: the benchmarks hold the goals).
-    #[test]
-    #[ignore]
-    fn conversion_speed_per_layout() {
-        use weft_protocols::drm_format as f;
-        let k = Coefficients::new(YuvParams::default());
-        let (w, h) = (1920usize, 1080usize);
-        let src = vec![100u8; w * 2];
-        let mut out = vec![0u8; w * 4];
-        for fourcc in [f::NV12, f::YUV420, f::YUYV, f::UYVY, f::NV24] {
-            let chroma = Chroma::of(fourcc).expect("layout");
-            let row = Row {
-                y: &src,
-                c0: &src,
-                c1: &src,
-            };
-            let start = std::time::Instant::now();
-            for _ in 0..h * 10 {
-                convert_row(&k, chroma, &row, &mut out);
-            }
-            let per_frame = start.elapsed() / 10;
-            let start = std::time::Instant::now();
-            for _ in 0..h * 10 {
-                convert_row_generic::<false>(&k, chroma, &row, &mut out);
-            }
-            let generic = start.elapsed() / 10;
-            println!(
-                "{}: {per_frame:?} per 1080p frame ({generic:?} without AVX2)",
-                f::fourcc_str(fourcc)
-            );
-        }
-    }
-
     /// Rows longer than a split block (and not a whole number of them) convert alike both ways.
     #[test]
     fn packed_rows_across_split_blocks_match_the_direct_conversion() {
