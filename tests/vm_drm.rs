@@ -285,3 +285,248 @@ fn a_fullscreen_dmabuf_of_the_display_device_is_scanned_out() {
     let shown = scanout_of("virtio_gpu");
     assert_eq!(shown.rgb(w / 2, h / 2), Some([90, 30, 200]));
 }
+
+/// The outputs weft has now, by name.
+fn output_names(weft: &Session) -> Vec<String> {
+    weft.msg(&["outputs"])
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .filter_map(|o| o["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn wait_for_outputs(weft: &Session, what: &str, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let names = output_names(weft);
+        if ok(&names) {
+            return names;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: outputs are {names:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn sysfs_write(path: &str, value: &str) {
+    std::fs::write(path, value).unwrap_or_else(|e| panic!("writing {value:?} to {path}: {e}"));
+}
+
+/// A fullscreen toplevel of `rgb` on the output named `output`, drawn at the size weft gives it.
+fn fullscreen_on(c: &mut Client, output: &str, rgb: [u8; 3]) -> weft_clients::Toplevel {
+    let wl_output = c
+        .state
+        .output_names
+        .iter()
+        .find(|(_, n)| n == output)
+        .map(|(o, _)| o.clone())
+        .unwrap_or_else(|| panic!("no wl_output named {output}"));
+    let t = c.toplevel(output, "weft.test").expect("toplevel");
+    t.toplevel.set_fullscreen(Some(&wl_output));
+    t.surface.commit();
+    let (w, h) = c.ack_latest(&t).expect("fullscreen configure");
+    assert!(w > 0 && h > 0, "{output}: configured {w}x{h}");
+    let buf = weft_clients::ShmBuffer::new(
+        &c.shm,
+        &c.qh,
+        w,
+        h,
+        wayland_client::protocol::wl_shm::Format::Xrgb8888,
+        |_, _| weft_clients::argb(rgb[0], rgb[1], rgb[2], 0),
+    )
+    .expect("shm buffer");
+    c.show(&t.surface, &buf.buffer);
+    c.roundtrip().expect("roundtrip");
+    std::mem::forget(buf);
+    t
+}
+
+/// Waits until every CRTC of `driver`'s cards scans out a frame with `rgb` in its top left corner.
+fn wait_for_scanout(driver: &str, rgb: [u8; 3]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let seen: Vec<_> = DrmNode::cards()
+            .expect("cards")
+            .into_iter()
+            .filter(|n| n.driver == driver)
+            .flat_map(|n| scanned_out(&n).expect("scanout"))
+            .map(|s| s.rgb(2, 2))
+            .collect();
+        if !seen.is_empty() && seen.iter().all(|p| *p == Some(rgb)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{driver}: CRTCs show {seen:?}, not {rgb:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// `weft --backend drm` shows a client on every connector of every KMS device: one toplevel
+/// fullscreen on each output (the output it names in set_fullscreen), each CRTC scanning out its
+/// own client's colour.
+#[test]
+fn a_client_on_every_connector_of_every_kms_device() {
+    let _kms = kms_to_myself();
+    let weft = Session::start();
+    let names = wait_for_outputs(&weft, "three outputs", |n| n.len() == 3);
+    let mut c = weft.client();
+    let colours = [[200, 40, 40], [40, 200, 40], [40, 40, 200]];
+    let _windows: Vec<_> = names
+        .iter()
+        .zip(colours)
+        .map(|(name, rgb)| fullscreen_on(&mut c, name, rgb))
+        .collect();
+    let surfaces = weft.msg(&["surfaces"]);
+    for (name, rgb) in names.iter().zip(colours) {
+        let s = surfaces
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["title"] == name.as_str()))
+            .unwrap_or_else(|| panic!("surface {name}: {surfaces}"));
+        assert_eq!(s["output"], name.as_str(), "{s}");
+        let output = weft
+            .msg(&["outputs"])
+            .as_array()
+            .and_then(|a| a.iter().find(|o| o["name"] == name.as_str()).cloned())
+            .expect("output");
+        let card = output["display_device"]
+            .as_str()
+            .and_then(|d| d.strip_prefix("drm:"))
+            .expect("display device")
+            .to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let node = DrmNode::open(format!("/dev/dri/{card}")).expect("card");
+            let shown = scanned_out(&node).expect("scanout");
+            let mid: Vec<_> = shown
+                .iter()
+                .map(|s| (s.rgb(s.width / 2, s.height / 2), s.rgb(2, 2)))
+                .collect();
+            if mid == [(Some(rgb), Some(rgb))] {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} on {card}: CRTCs show {mid:?}, not {rgb:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+/// Hotplug through udev: a connector unplugged leaves weft (its CRTC goes dark, the client's
+/// window moves onto an output still there, the client keeps being served) and comes back when
+/// replugged; a KMS device unbound from its driver takes its output with it, and bound again
+/// brings a new one.
+#[test]
+fn connectors_and_devices_come_and_go() {
+    let _kms = kms_to_myself();
+    let weft = Session::start();
+    wait_for_outputs(&weft, "three outputs", |n| n.len() == 3);
+    let mut c = weft.client();
+    let t = c.toplevel("stays", "weft.test").expect("toplevel");
+    let buf = weft_clients::ShmBuffer::new(
+        &c.shm,
+        &c.qh,
+        100,
+        80,
+        wayland_client::protocol::wl_shm::Format::Xrgb8888,
+        |_, _| weft_clients::argb(230, 20, 40, 0),
+    )
+    .expect("shm buffer");
+    c.show(&t.surface, &buf.buffer);
+    c.roundtrip().expect("roundtrip");
+
+    // Virtual-1 (virtio-gpu) unplugged: the kernel's connector status forced off, then the
+    // hotplug uevent the kernel sends on a real unplug (a "change" of the card).
+    let status = "/sys/class/drm/card1-Virtual-1/status";
+    sysfs_write(status, "off");
+    sysfs_write("/sys/class/drm/card1/uevent", "change");
+    let names = wait_for_outputs(&weft, "Virtual-1 gone", |n| {
+        n.len() == 2 && !n.iter().any(|n| n == "Virtual-1")
+    });
+    let virtio = card("virtio_gpu");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !scanned_out(&virtio).expect("scanout").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "virtio-gpu's CRTC still scans out"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The window moved onto an output still there, and the client is still served.
+    let s = weft
+        .msg(&["surfaces"])
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["title"] == "stays").cloned())
+        .expect("the surface");
+    assert_eq!(s["output"], names[0].as_str(), "{s}");
+    c.frame(&t.surface, 7);
+    c.show(&t.surface, &buf.buffer);
+    c.wait_until("a frame callback", 5000, |s| {
+        s.frames_done.iter().any(|(x, _)| *x == 7)
+    })
+    .expect("frame callback while Virtual-1 is unplugged");
+
+    // Replugged: lit again, at its preferred mode, showing weft's frame.
+    sysfs_write(status, "detect");
+    sysfs_write("/sys/class/drm/card1/uevent", "change");
+    wait_for_outputs(&weft, "Virtual-1 back", |n| {
+        n.len() == 3 && n.iter().any(|n| n == "Virtual-1")
+    });
+    wait_for_scanout("virtio_gpu", [20, 23, 28]);
+
+    // One bochs device unbound from its driver: its output goes with it.
+    let last = DrmNode::cards()
+        .expect("cards")
+        .into_iter()
+        .filter(|n| n.driver == "bochs-drm")
+        .last()
+        .expect("a bochs card");
+    let card_name = last
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("card name")
+        .to_string();
+    let pci = std::fs::read_link(format!("/sys/class/drm/{card_name}/device"))
+        .expect("the card's device");
+    let pci = pci
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("PCI address")
+        .to_string();
+    drop(last);
+    let displays = |weft: &Session| -> Vec<String> {
+        weft.msg(&["outputs"])
+            .as_array()
+            .expect("outputs")
+            .iter()
+            .filter_map(|o| o["display_device"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert!(displays(&weft).contains(&format!("drm:{card_name}")));
+    sysfs_write("/sys/bus/pci/drivers/bochs-drm/unbind", &pci);
+    wait_for_outputs(&weft, "the unbound device's output gone", |n| n.len() == 2);
+    assert!(
+        !displays(&weft).contains(&format!("drm:{card_name}")),
+        "{:?}",
+        displays(&weft)
+    );
+    c.frame(&t.surface, 8);
+    c.show(&t.surface, &buf.buffer);
+    c.wait_until("a frame callback", 5000, |s| {
+        s.frames_done.iter().any(|(x, _)| *x == 8)
+    })
+    .expect("frame callback with a device unbound");
+
+    // Bound again: a new card, lit.
+    sysfs_write("/sys/bus/pci/drivers/bochs-drm/bind", &pci);
+    wait_for_outputs(&weft, "the rebound device's output", |n| n.len() == 3);
+    wait_for_scanout("bochs-drm", [20, 23, 28]);
+    assert!(c.protocol_error().is_none());
+}

@@ -1,7 +1,9 @@
 //! Where new toplevels go: centred on the first output, then cascaded so that each new window
-//! stays visible; maximized and fullscreen windows at the output's origin.
+//! stays visible; maximized and fullscreen windows fill an output from its origin (a fullscreen
+//! one the output it asked for, while that output exists; otherwise the first).
 
 use smithay::desktop::Window;
+use smithay::output::Output;
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::utils::{Logical, Point, Size};
 use smithay::wayland::shell::xdg::ToplevelSurface;
@@ -28,6 +30,33 @@ pub fn cascade_position(
 }
 
 impl Weft {
+    /// Where a maximized or fullscreen `toplevel` goes, and the size it is given: the output it
+    /// asked to be fullscreen on, while weft has that output, else the first output.
+    pub(crate) fn fill_area(
+        &self,
+        toplevel: &ToplevelSurface,
+    ) -> (Point<i32, Logical>, Option<Size<i32, Logical>>) {
+        let wanted = toplevel.with_pending_state(|s| {
+            s.fullscreen_output
+                .clone()
+                .filter(|_| s.states.contains(xdg_toplevel::State::Fullscreen))
+        });
+        let slot = wanted
+            .and_then(|wl| Output::from_resource(&wl))
+            .and_then(|o| self.outputs.iter().find(|s| s.output == o))
+            .or_else(|| self.outputs.first());
+        match slot {
+            Some(slot) => (
+                self.space
+                    .output_geometry(&slot.output)
+                    .map(|g| g.loc)
+                    .unwrap_or_default(),
+                Some(slot.logical_size()),
+            ),
+            None => ((0, 0).into(), None),
+        }
+    }
+
     pub(crate) fn place_new_window(
         &mut self,
         window: &Window,
@@ -38,7 +67,7 @@ impl Weft {
                 || s.states.contains(xdg_toplevel::State::Fullscreen)
         });
         if filled {
-            return (0, 0).into();
+            return self.fill_area(toplevel).0;
         }
         let output = self
             .outputs

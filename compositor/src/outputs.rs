@@ -70,11 +70,58 @@ impl Weft {
         renderer.read_target_into(&slot.target, dst, pitch)
     }
 
+    /// Takes output `index` away (its connector was unplugged, its device unbound): its global is
+    /// withdrawn, feedback held for its frames is discarded (those frames were never seen), the
+    /// outputs right of it move left, and windows that were only on it are moved onto the first
+    /// output left so they stay visible.
     pub fn remove_output(&mut self, index: usize) {
-        if index < self.outputs.len() {
-            let slot = self.outputs.remove(index);
-            self.space.unmap_output(&slot.output);
-            self.display_handle.remove_global::<Self>(slot.global);
+        if index >= self.outputs.len() {
+            return;
+        }
+        let mut slot = self.outputs.remove(index);
+        for feedback in slot.held_feedback.take().unwrap_or_default() {
+            feedback.discarded();
+        }
+        self.space.unmap_output(&slot.output);
+        self.display_handle.remove_global::<Self>(slot.global);
+        self.relayout_outputs();
+        self.refill_toplevels();
+        let shown: Vec<_> = self
+            .outputs
+            .iter()
+            .filter_map(|o| self.space.output_geometry(&o.output))
+            .collect();
+        let stranded: Vec<_> = self
+            .space
+            .elements()
+            .filter(|w| {
+                self.space
+                    .element_geometry(w)
+                    .is_some_and(|g| !shown.iter().any(|o| o.overlaps(g)))
+            })
+            .cloned()
+            .collect();
+        if let Some(first) = self.outputs.first().map(|o| o.output.clone()) {
+            let origin = self
+                .space
+                .output_geometry(&first)
+                .map(|g| g.loc)
+                .unwrap_or_default();
+            for window in stranded {
+                self.space.map_element(window, origin, false);
+            }
+        }
+        self.damage();
+    }
+
+    /// Places the outputs left to right in their order, from x = 0.
+    fn relayout_outputs(&mut self) {
+        let mut x = 0;
+        for slot in &self.outputs {
+            slot.output
+                .change_current_state(None, None, None, Some((x, 0).into()));
+            self.space.map_output(&slot.output, (x, 0));
+            x += slot.spec.width as i32;
         }
     }
 
@@ -115,25 +162,18 @@ impl Weft {
         if let Some(old) = old_mode.filter(|m| *m != mode) {
             slot.output.delete_mode(old);
         }
-        let mut x = 0;
-        for slot in &self.outputs {
-            slot.output
-                .change_current_state(None, None, None, Some((x, 0).into()));
-            self.space.map_output(&slot.output, (x, 0));
-            x += slot.spec.width as i32;
-        }
-        if index == 0 {
-            self.refill_toplevels();
-        }
+        self.relayout_outputs();
+        self.refill_toplevels();
         self.damage();
         Ok(())
     }
 
-    /// Sends maximized and fullscreen toplevels a configure with the first output's current size.
+    /// Sends maximized and fullscreen toplevels a configure with the current size of the output
+    /// they fill ([`Weft::fill_area`]); they move to its origin at their next commit.
     fn refill_toplevels(&mut self) {
-        let size = self.outputs.first().map(|o| o.logical_size());
         let toplevels = self.toplevels();
         for toplevel in toplevels {
+            let size = self.fill_area(&toplevel).1;
             let filled = toplevel.with_pending_state(|state| {
                 let filled = state.states.contains(xdg_toplevel::State::Maximized)
                     || state.states.contains(xdg_toplevel::State::Fullscreen);

@@ -2,38 +2,29 @@
 //! shown through two dumb buffers, flipped on the CRTC's primary plane and paced by the flips'
 //! completion events.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calloop::LoopHandle;
-use smithay::backend::drm::{
-    DrmDevice, DrmDeviceFd, DrmEvent, DrmEventMetadata, DrmEventTime, DrmSurface, PlaneConfig,
-    PlaneState,
-};
-use smithay::backend::session::libseat::LibSeatSession;
-use smithay::backend::session::Session;
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer as _, Fourcc, Modifier};
+use smithay::backend::drm::{DrmDevice, DrmDeviceFd, DrmSurface, PlaneConfig, PlaneState};
+use smithay::backend::session::libseat::LibSeatSession;
+use smithay::backend::session::Session;
 use smithay::reexports::drm::buffer::{Buffer as _, DrmFourcc, DrmModifier, PlanarBuffer};
 use smithay::reexports::drm::control::dumbbuffer::DumbBuffer;
 use smithay::reexports::drm::control::{
     connector, crtc, framebuffer, Device as ControlDevice, FbCmd2Flags, Mode, ModeTypeFlags,
 };
-use smithay::reexports::wayland_server::backend::ObjectId;
 use smithay::reexports::rustix::fs::OFlags;
-use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_presentation_feedback::Kind;
+use smithay::reexports::wayland_server::backend::ObjectId;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{DeviceFd, Rectangle, Transform};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use weft_compositor::render::HeldBuffer;
 use weft_compositor::{OutputSpec, Weft};
-
-use crate::server::ServerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KmsError {
@@ -57,13 +48,17 @@ pub fn card_nodes() -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default();
-    nodes.sort_by_key(|p| {
-        p.file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.trim_start_matches("card").parse::<u32>().ok())
-            .unwrap_or(u32::MAX)
-    });
+    nodes.sort_by_key(|p| card_number(p));
     nodes
+}
+
+/// N of `/dev/dri/cardN` (cards are used in that order), or `u32::MAX`.
+pub fn card_number(path: &Path) -> u32 {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("card"))
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(u32::MAX)
 }
 
 /// A shown frame's buffer: a dumb buffer and its framebuffer.
@@ -73,21 +68,21 @@ struct Scanout {
 }
 
 /// One lit connector.
-struct KmsOutput {
-    /// Weft's output index.
-    index: usize,
-    name: String,
-    surface: DrmSurface,
-    crtc: crtc::Handle,
+pub(super) struct KmsOutput {
+    /// Weft's output of this name (its index changes as outputs come and go).
+    pub(super) name: String,
+    pub(super) surface: DrmSurface,
+    pub(super) crtc: crtc::Handle,
+    conn: connector::Handle,
     buffers: [Scanout; 2],
     /// The buffer the next frame goes into (the other is on screen or about to be).
     back: usize,
     size: (u32, u32),
     /// A flip is queued: its completion event starts the next frame.
-    flipping: bool,
+    pub(super) flipping: bool,
     frames: u64,
     /// The vblank count last reported in presentation feedback.
-    last_seq: u64,
+    pub(super) last_seq: u64,
     /// Client buffers made framebuffers of this device, or why they could not be (the failure is
     /// remembered per buffer: not tried again), newest last.
     client_fbs: VecDeque<(ObjectId, Result<ClientFb, String>)>,
@@ -96,7 +91,7 @@ struct KmsOutput {
     on_screen: Option<Arc<dyn HeldBuffer>>,
     queued: Option<Arc<dyn HeldBuffer>>,
     /// Whether the frame on screen and the one queued are a client's buffer (ZERO_COPY).
-    on_screen_zero_copy: bool,
+    pub(super) on_screen_zero_copy: bool,
     queued_zero_copy: bool,
     /// The surface whose buffer was scanned out last.
     scanned_surface: Option<WlSurface>,
@@ -206,15 +201,26 @@ fn import_client_fb(fd: &DrmDeviceFd, dmabuf: &Dmabuf) -> Result<ClientFb, Strin
 
 /// One KMS device and its lit connectors.
 pub struct KmsDevice {
+    /// The device number (udev's id of it).
+    pub(super) id: DevId,
     name: String,
-    drm: DrmDevice,
-    notifier: Option<smithay::backend::drm::DrmDeviceNotifier>,
-    outputs: Vec<KmsOutput>,
+    pub(super) drm: DrmDevice,
+    pub(super) notifier: Option<smithay::backend::drm::DrmDeviceNotifier>,
+    /// Its flip events' source in the event loop, once inserted.
+    pub(super) token: Option<calloop::RegistrationToken>,
+    pub(super) outputs: Vec<KmsOutput>,
 }
+
+/// A device number (`st_rdev`), as udev names devices.
+pub type DevId = u64;
 
 impl KmsDevice {
     /// Opens `path` through the session. `None`: a device without KMS (render-only, vgem).
-    pub fn open(session: &mut LibSeatSession, path: &Path) -> Result<Option<Self>, KmsError> {
+    pub fn open(
+        session: &mut LibSeatSession,
+        id: DevId,
+        path: &Path,
+    ) -> Result<Option<Self>, KmsError> {
         let name = path.display().to_string();
         let fd = session
             .open(
@@ -235,9 +241,11 @@ impl KmsDevice {
             info!(device = %name, "no atomic modesetting: legacy KMS");
         }
         Ok(Some(Self {
+            id,
             name,
             drm,
             notifier: Some(notifier),
+            token: None,
             outputs: Vec::new(),
         }))
     }
@@ -246,22 +254,39 @@ impl KmsDevice {
         &self.name
     }
 
-    /// Lights every connected connector: a CRTC its encoders reach, its preferred mode (or one of
-    /// a size in `wanted`), two dumb buffers, an output of weft's and the first frame. Returns how
-    /// many were lit.
-    pub fn light_up(&mut self, state: &mut Weft, wanted: &[OutputSpec]) -> Result<usize, KmsError> {
+    /// Brings the outputs in line with the connectors (at start, and at each hotplug event):
+    /// an output whose connector is no longer connected goes dark and leaves weft; each connected
+    /// connector not yet lit gets a CRTC its encoders reach, its preferred mode (or one of a size
+    /// in `wanted`), two dumb buffers, an output of weft's and the first frame. Returns the
+    /// connectors that could not be lit, and why (the others are lit).
+    pub fn rescan(&mut self, state: &mut Weft, wanted: &[OutputSpec]) -> Vec<KmsError> {
         let fd = self.drm.device_fd().clone();
-        let res = fd
-            .resource_handles()
-            .map_err(|e| KmsError::Device(self.name.clone(), e.to_string()))?;
-        let mut used: Vec<crtc::Handle> = Vec::new();
+        let res = match fd.resource_handles() {
+            Ok(res) => res,
+            Err(e) => return vec![KmsError::Device(self.name.clone(), e.to_string())],
+        };
+        let connected = |conn: connector::Handle| {
+            fd.get_connector(conn, true)
+                .ok()
+                .filter(|info| info.state() == connector::State::Connected)
+        };
+        let (kept, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.outputs)
+            .into_iter()
+            .partition(|o| connected(o.conn).is_some());
+        self.outputs = kept;
+        for output in gone {
+            info!(output = %output.name, device = %self.name, "connector unplugged: output gone");
+            output.unlight(state, &fd);
+        }
+        let mut failed = Vec::new();
+        let mut used: Vec<crtc::Handle> = self.outputs.iter().map(|o| o.crtc).collect();
         for &conn in res.connectors() {
-            let Ok(info) = fd.get_connector(conn, true) else {
-                continue;
-            };
-            if info.state() != connector::State::Connected {
+            if self.outputs.iter().any(|o| o.conn == conn) {
                 continue;
             }
+            let Some(info) = connected(conn) else {
+                continue;
+            };
             let mut name = format!(
                 "{}-{}",
                 interface_name(info.interface()),
@@ -288,11 +313,26 @@ impl KmsDevice {
                 warn!(output = %name, "no free CRTC reaches it: left dark");
                 continue;
             };
-            used.push(crtc);
-            let output = self.light(state, &fd, crtc, conn, mode, name)?;
-            self.outputs.push(output);
+            match self.light(state, &fd, crtc, conn, mode, name) {
+                Ok(output) => {
+                    used.push(crtc);
+                    self.outputs.push(output);
+                }
+                Err(e) => failed.push(e),
+            }
         }
-        Ok(self.outputs.len())
+        failed
+    }
+
+    /// The device went away (unbound, unplugged): its outputs leave weft. Nothing is asked of the
+    /// device any more.
+    pub fn remove(mut self, state: &mut Weft) {
+        self.drm.pause();
+        let fd = self.drm.device_fd().clone();
+        for output in std::mem::take(&mut self.outputs) {
+            output.unlight(state, &fd);
+        }
+        info!(device = %self.name, "KMS device gone");
     }
 
     fn light(
@@ -327,9 +367,15 @@ impl KmsDevice {
             height: size.1,
             refresh_mhz,
         };
-        let index = state
-            .add_output_with_model(&name, "drm", spec)
-            .map_err(|e| fail(e.to_string()))?;
+        let index = match state.add_output_with_model(&name, "drm", spec) {
+            Ok(index) => index,
+            Err(e) => {
+                for b in buffers {
+                    b.destroy(fd);
+                }
+                return Err(fail(e.to_string()));
+            }
+        };
         if let Some(slot) = state.outputs.get_mut(index) {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
@@ -350,10 +396,10 @@ impl KmsDevice {
             "output lit"
         );
         let mut output = KmsOutput {
-            index,
             name,
             surface,
             crtc,
+            conn,
             buffers,
             back: 0,
             size,
@@ -368,20 +414,69 @@ impl KmsDevice {
             scanned_surface: None,
         };
         // The modeset carries the first frame.
-        output
-            .show(state, fd, true)
-            .map_err(|e| KmsError::Output(output.name.clone(), e))?;
+        if let Err(e) = output.show(state, fd, true) {
+            let err = KmsError::Output(output.name.clone(), e);
+            output.unlight(state, fd);
+            return Err(err);
+        }
         Ok(output)
     }
 }
 
+impl Scanout {
+    fn destroy(self, fd: &DrmDeviceFd) {
+        let _ = fd.destroy_framebuffer(self.fb);
+        let _ = fd.destroy_dumb_buffer(self.buffer);
+    }
+}
+
 impl KmsOutput {
+    /// Weft's index of this output now.
+    pub(super) fn index(&self, state: &Weft) -> Result<usize, String> {
+        state
+            .output_index(&self.name)
+            .ok_or_else(|| format!("output {} is not weft's", self.name))
+    }
+
+    /// The output goes dark and leaves weft: its CRTC is switched off (when the device is still
+    /// ours), its buffers freed, the client buffers it held released, and weft's output removed
+    /// (feedback held for its frames is discarded).
+    pub(super) fn unlight(self, state: &mut Weft, fd: &DrmDeviceFd) {
+        if let Some(surface) = &self.scanned_surface {
+            state.record_scanout(surface, Err("its output is gone".into()));
+        }
+        if let Ok(index) = self.index(state) {
+            state.remove_output(index);
+        }
+        let Self {
+            surface,
+            buffers,
+            client_fbs,
+            on_screen,
+            queued,
+            ..
+        } = self;
+        // The CRTC stops reading before the buffers it read are freed or released.
+        drop(surface);
+        drop(client_fbs);
+        drop((on_screen, queued));
+        for b in buffers {
+            b.destroy(fd);
+        }
+    }
+
     /// Renders the next frame into the back buffer and queues it: a modeset (`modeset`) or a page
     /// flip whose completion event comes back to [`Devices`].
-    fn show(&mut self, state: &mut Weft, fd: &DrmDeviceFd, modeset: bool) -> Result<(), String> {
+    pub(super) fn show(
+        &mut self,
+        state: &mut Weft,
+        fd: &DrmDeviceFd,
+        modeset: bool,
+    ) -> Result<(), String> {
         let now = state.clock.now();
+        let index = self.index(state)?;
         if !modeset {
-            let refused = match self.scanout(state, fd, now) {
+            let refused = match self.scanout(state, fd, index, now) {
                 Ok(surface) => {
                     self.scanned_surface = Some(surface);
                     return Ok(());
@@ -399,7 +494,7 @@ impl KmsOutput {
                 state.record_scanout(&surface, Err(why));
             }
         }
-        state.frame(self.index, now);
+        state.frame(index, now);
         let back = self.buffers.get_mut(self.back).ok_or("no back buffer")?;
         let pitch = back.buffer.pitch() as usize;
         {
@@ -407,7 +502,7 @@ impl KmsOutput {
                 .map_dumb_buffer(&mut back.buffer)
                 .map_err(|e| format!("mapping the dumb buffer: {e}"))?;
             state
-                .read_output_into(self.index, &mut map, pitch)
+                .read_output_into(index, &mut map, pitch)
                 .map_err(|e| format!("reading the frame back: {e}"))?;
         }
         let fb = back.fb;
@@ -433,9 +528,10 @@ impl KmsOutput {
         &mut self,
         state: &mut Weft,
         fd: &DrmDeviceFd,
+        index: usize,
         now: Duration,
     ) -> Result<WlSurface, Option<(WlSurface, String)>> {
-        let candidate = state.scanout_candidate(self.index).map_err(|_| None)?;
+        let candidate = state.scanout_candidate(index).map_err(|_| None)?;
         let surface = candidate.surface.clone();
         let refused = |why: String| Some((surface.clone(), why));
         let known = self
@@ -472,7 +568,7 @@ impl KmsOutput {
             self.client_fbs.pop_front();
         }
         let fb = outcome.map_err(refused)?;
-        state.frame_with(self.index, now, false);
+        state.frame_with(index, now, false);
         // The buffer's acquire fence, where it still has one, as the plane's IN_FENCE_FD: KMS
         // latches it only once the producer is done (weft applied the commit after the fence
         // signalled, so this rarely waits).
@@ -522,117 +618,10 @@ impl KmsOutput {
     }
 
     /// The queued frame is on screen now: what it shows is held, what it replaced is let go.
-    fn flip_done(&mut self) {
+    pub(super) fn flip_done(&mut self) {
         self.on_screen = self.queued.take();
         self.on_screen_zero_copy = self.queued_zero_copy;
         self.queued_zero_copy = false;
-    }
-}
-
-/// The KMS devices, shared by their flip events and the session's pause/resume.
-#[derive(Clone)]
-pub struct Devices(Rc<RefCell<Vec<KmsDevice>>>);
-
-impl Devices {
-    /// Puts the devices where their events can reach them: each device's events in the loop.
-    pub fn insert(
-        mut devices: Vec<KmsDevice>,
-        handle: &LoopHandle<'static, Weft>,
-    ) -> Result<Self, ServerError> {
-        let notifiers: Vec<_> = devices
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, d)| d.notifier.take().map(|n| (i, n)))
-            .collect();
-        let shared = Self(Rc::new(RefCell::new(devices)));
-        for (i, notifier) in notifiers {
-            let devices = shared.clone();
-            handle
-                .insert_source(notifier, move |event, meta, state| match event {
-                    DrmEvent::VBlank(crtc) => devices.flipped(state, i, crtc, meta.as_ref()),
-                    DrmEvent::Error(e) => warn!(error = %e, "DRM device error"),
-                })
-                .map_err(|e| ServerError::EventLoop(e.to_string()))?;
-        }
-        Ok(shared)
-    }
-
-    /// The flip on `crtc` of device `device` completed: its frame is on screen now. Its feedback
-    /// goes out with the kernel's timestamp, and the next frame is rendered and queued.
-    fn flipped(
-        &self,
-        state: &mut Weft,
-        device: usize,
-        crtc: crtc::Handle,
-        meta: Option<&DrmEventMetadata>,
-    ) {
-        let mut devices = self.0.borrow_mut();
-        let Some(dev) = devices.get_mut(device) else {
-            return;
-        };
-        let fd = dev.drm.device_fd().clone();
-        if !dev.drm.is_active() {
-            return;
-        }
-        let Some(output) = dev.outputs.iter_mut().find(|o| o.crtc == crtc) else {
-            return;
-        };
-        output.flipping = false;
-        output.flip_done();
-        let zero_copy = if output.on_screen_zero_copy {
-            Kind::ZeroCopy
-        } else {
-            Kind::empty()
-        };
-        let (time, kernel_seq, flags) = match meta {
-            Some(DrmEventMetadata {
-                time: DrmEventTime::Monotonic(t),
-                sequence,
-            }) => (
-                *t,
-                u64::from(*sequence),
-                Kind::Vsync | Kind::HwClock | Kind::HwCompletion,
-            ),
-            // No kernel timestamp: ours, taken now.
-            _ => (state.clock.now(), 0, Kind::Vsync | Kind::HwCompletion),
-        };
-        // The kernel's vblank count where the driver keeps one (virtio-gpu's is always 0);
-        // otherwise one more per flip, so it never goes back.
-        let seq = kernel_seq.max(output.last_seq + 1);
-        output.last_seq = seq;
-        state.presented(output.index, time, seq, flags | zero_copy);
-        if let Err(e) = output.show(state, &fd, false) {
-            warn!(output = %output.name, error = %e, "frame not shown; retrying at the next event");
-        }
-        let _ = state.display_handle.flush_clients();
-    }
-
-    /// The session went away (VT switch): the devices stop being ours.
-    pub fn pause(&self) {
-        for dev in self.0.borrow_mut().iter_mut() {
-            dev.drm.pause();
-        }
-    }
-
-    /// The session is back: the devices are taken again and every output modeset with a fresh
-    /// frame.
-    pub fn activate(&self, state: &mut Weft) {
-        for dev in self.0.borrow_mut().iter_mut() {
-            if let Err(e) = dev.drm.activate(true) {
-                warn!(device = %dev.name, error = %e, "device not taken back");
-                continue;
-            }
-            let fd = dev.drm.device_fd().clone();
-            for output in &mut dev.outputs {
-                if let Err(e) = output.surface.reset_state() {
-                    debug!(output = %output.name, error = %e, "surface state not reset");
-                }
-                if let Err(e) = output.show(state, &fd, true) {
-                    warn!(output = %output.name, error = %e, "output not lit again");
-                }
-            }
-        }
-        state.damage();
     }
 }
 

@@ -10,21 +10,27 @@
 //!   back one of two dumb buffers and page-flipped; the flip's completion event paces the next
 //!   frame (vblank), and the presentation feedback held for a frame is sent with the flip's
 //!   kernel timestamp (vsync, hw_clock, hw_completion; never zero_copy: the frame was composed).
+//! - **Input**: the seat's keyboards, pointers and touchscreens through libinput ([`input`]),
+//!   hotplugged ones included; without libinput weft still runs, with no input.
 //!
-//! Not yet (see docs/ARCHITECTURE.md): libinput, udev hotplug, the scanout rung, KMS fences.
+//! Not yet (see docs/ARCHITECTURE.md): udev hotplug, the scanout rung, KMS fences.
 
+pub mod input;
+pub mod devices;
 pub mod kms;
 
 use calloop::EventLoop;
 use smithay::backend::session::libseat::LibSeatSession;
 use smithay::backend::session::{Event as SessionEvent, Session};
+use smithay::backend::udev::UdevBackend;
 use smithay::reexports::wayland_server::Display;
 use tracing::info;
 use weft_compositor::render::gate;
 use weft_compositor::{Clock, OutputSpec, Weft};
 
 use crate::server::{serve, ServerError, ServerOptions};
-use kms::{KmsDevice, KmsError};
+use devices::Devices;
+use kms::{DevId, KmsError};
 
 #[derive(Debug, Clone, Default)]
 pub struct DrmOptions {
@@ -60,7 +66,7 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
         .handle()
         .insert_source(gate::SleepGate, |_, _, _| {})
         .map_err(|e| ServerError::EventLoop(e.to_string()))?;
-    let (mut session, notifier) =
+    let (session, notifier) =
         LibSeatSession::new().map_err(|e| DrmError::NoSeat(e.to_string()))?;
     info!(seat = %session.seat(), "session opened");
 
@@ -74,32 +80,68 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
     )
     .map_err(ServerError::from)?;
 
-    let mut devices = Vec::new();
+    // udev names the seat's cards and tells of devices and connectors coming and going. Without
+    // it (no /sys, say) the cards in /dev/dri are used as they are, with no hotplug.
+    let seat = input::udev_seat(&session.seat());
+    let udev = match UdevBackend::new(&seat) {
+        Ok(udev) => Some(udev),
+        Err(e) => {
+            tracing::warn!(error = %e, "udev unavailable: /dev/dri scanned once, no hotplug");
+            None
+        }
+    };
+    let mut cards: Vec<(DevId, std::path::PathBuf)> = match &udev {
+        Some(udev) => udev
+            .device_list()
+            .map(|(id, path)| (id, path.to_path_buf()))
+            .collect(),
+        None => kms::card_nodes()
+            .into_iter()
+            .filter_map(|p| {
+                let id = rustix::fs::stat(&p).ok()?.st_rdev;
+                Some((id, p))
+            })
+            .collect(),
+    };
+    cards.sort_by_key(|(_, p)| kms::card_number(p));
+    let devices = Devices::new(session.clone(), options.outputs.clone(), event_loop.handle());
     let mut why = Vec::new();
-    for path in kms::card_nodes() {
-        match KmsDevice::open(&mut session, &path) {
-            Ok(Some(device)) => devices.push(device),
+    let mut unlit = Vec::new();
+    for (id, path) in &cards {
+        match devices.add(&mut state, *id, path) {
+            Ok(Some(failed)) => unlit.extend(failed),
             Ok(None) => why.push(format!("{}: render-only", path.display())),
             Err(e) => why.push(format!("{}: {e}", path.display())),
         }
     }
-    if devices.is_empty() {
+    if devices.names().is_empty() {
         return Err(DrmError::NoDevice(if why.is_empty() {
             "no /dev/dri/card* node".into()
         } else {
             why.join("; ")
         }));
     }
-    let mut outputs = 0;
-    for device in &mut devices {
-        outputs += device.light_up(&mut state, &options.outputs)?;
+    if devices.outputs() == 0 {
+        if let Some(e) = unlit.into_iter().next() {
+            return Err(e.into());
+        }
+        return Err(DrmError::NoConnector(devices.names().join(", ")));
     }
-    if outputs == 0 {
-        let names: Vec<String> = devices.iter().map(|d| d.name().to_string()).collect();
-        return Err(DrmError::NoConnector(names.join(", ")));
+    for e in unlit {
+        tracing::warn!(error = %e, "connector not lit");
+    }
+    if let Some(udev) = udev {
+        let hotplug = devices.clone();
+        event_loop
+            .handle()
+            .insert_source(udev, move |event, _, state| hotplug.udev_event(state, event))
+            .map_err(|e| ServerError::EventLoop(e.to_string()))?;
     }
     let served = serve(&mut event_loop, display, &options.server)?;
-    let devices = kms::Devices::insert(devices, &event_loop.handle())?;
+    // A seat without input devices is legal: weft serves without input when libinput fails.
+    let mut input = input::Input::insert(&session, &event_loop.handle())
+        .inspect_err(|e| tracing::warn!("no input: {e}"))
+        .ok();
 
     let paused = devices.clone();
     event_loop
@@ -108,10 +150,16 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
             SessionEvent::PauseSession => {
                 info!("session paused (VT switched away): devices released");
                 paused.pause();
+                if let Some(input) = &mut input {
+                    input.pause();
+                }
             }
             SessionEvent::ActivateSession => {
                 info!("session active again: devices taken back, outputs redrawn");
                 paused.activate(state);
+                if let Some(input) = &mut input {
+                    input.resume();
+                }
             }
         })
         .map_err(|e| ServerError::EventLoop(e.to_string()))?;

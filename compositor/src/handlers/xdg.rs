@@ -77,12 +77,15 @@ impl XdgShellHandler for Weft {
     fn fullscreen_request(
         &mut self,
         surface: ToplevelSurface,
-        _output: Option<wl_output::WlOutput>,
+        output: Option<wl_output::WlOutput>,
     ) {
+        // The output it asks for, where weft has it ([`Weft::fill_area`]).
+        surface.with_pending_state(|s| s.fullscreen_output = output);
         self.set_fill_state(&surface, xdg_toplevel::State::Fullscreen, true);
     }
 
     fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
+        surface.with_pending_state(|s| s.fullscreen_output = None);
         self.set_fill_state(&surface, xdg_toplevel::State::Fullscreen, false);
     }
 
@@ -145,10 +148,12 @@ impl Weft {
     /// Maximized and fullscreen toplevels fill the output; leaving the state restores the size the
     /// client chooses (an unset size in the configure).
     fn set_fill_state(&mut self, surface: &ToplevelSurface, which: xdg_toplevel::State, on: bool) {
-        let size = self.outputs.first().map(|o| o.logical_size());
+        if on {
+            surface.with_pending_state(|state| state.states.set(which));
+        }
+        let size = self.fill_area(surface).1;
         surface.with_pending_state(|state| {
             if on {
-                state.states.set(which);
                 state.size = size;
             } else {
                 state.states.unset(which);
@@ -198,13 +203,15 @@ impl Weft {
             self.pending_windows.push(window);
             self.damage();
         } else if mapped {
-            // Keep filled windows at the output origin when their state changes.
+            // Keep filled windows at their output's origin when their state changes.
             let filled = toplevel.with_pending_state(|s| {
                 s.states.contains(xdg_toplevel::State::Maximized)
                     || s.states.contains(xdg_toplevel::State::Fullscreen)
             });
-            if filled && self.space.element_location(&window) != Some((0, 0).into()) {
-                self.space.map_element(window, (0, 0), false);
+            let origin = self.fill_area(&toplevel).0;
+            if filled && self.space.element_location(&window) != Some(origin) {
+                self.space.map_element(window, origin, false);
+                self.damage();
             }
         }
     }

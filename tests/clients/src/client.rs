@@ -72,6 +72,8 @@ pub struct State {
     /// Don't answer pings (to play a hung client).
     pub ignore_pings: bool,
     pub outputs: Vec<(ObjectId, i32, i32, i32)>,
+    /// Each wl_output (v4) with the name it announced.
+    pub output_names: Vec<(wl_output::WlOutput, String)>,
 }
 
 /// An xdg toplevel's objects.
@@ -475,14 +477,15 @@ impl Dispatch<wl_output::WlOutput, ()> for State {
         _: &Connection,
         _: &QueueHandle<Self>,
     ) {
-        if let wl_output::Event::Mode {
-            width,
-            height,
-            refresh,
-            ..
-        } = event
-        {
-            state.outputs.push((o.id(), width, height, refresh));
+        match event {
+            wl_output::Event::Mode {
+                width,
+                height,
+                refresh,
+                ..
+            } => state.outputs.push((o.id(), width, height, refresh)),
+            wl_output::Event::Name { name } => state.output_names.push((o.clone(), name)),
+            _ => {}
         }
     }
 }

@@ -1,0 +1,243 @@
+//! The seat's KMS devices as they come and go: shared by their flip events, udev's hotplug events
+//! and the session's pause/resume.
+//!
+//! - A device **added** (udev `add` of a `card*` node) is opened through the session, its
+//!   connected connectors lit and its flip events put in the loop.
+//! - A device **changed** (udev `change`: the kernel's hotplug uevent, a connector plugged or
+//!   unplugged) is rescanned: outputs whose connector went away leave weft, newly connected
+//!   connectors are lit.
+//! - A device **removed** (unbound from its driver, unplugged) takes its outputs with it; its flip
+//!   events leave the loop.
+//!
+//! Devices are known by their device number (udev's id), never by their place in a list, so a
+//! device going away does not misdirect another's flip events.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+use calloop::LoopHandle;
+use smithay::backend::drm::{DrmEvent, DrmEventMetadata, DrmEventTime};
+use smithay::backend::session::libseat::LibSeatSession;
+use smithay::backend::udev::UdevEvent;
+use smithay::reexports::drm::control::crtc;
+use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_presentation_feedback::Kind;
+use tracing::{debug, info, warn};
+use weft_compositor::{OutputSpec, Weft};
+
+use super::kms::{DevId, KmsDevice};
+
+/// The KMS devices, and what a hotplugged one needs to be opened and lit.
+#[derive(Clone)]
+pub struct Devices(Rc<RefCell<Inner>>);
+
+struct Inner {
+    devices: Vec<KmsDevice>,
+    session: LibSeatSession,
+    /// Sizes asked for with `--output`: a hotplugged connector is lit at one too where it can be.
+    wanted: Vec<OutputSpec>,
+    handle: LoopHandle<'static, Weft>,
+}
+
+impl Devices {
+    pub fn new(
+        session: LibSeatSession,
+        wanted: Vec<OutputSpec>,
+        handle: LoopHandle<'static, Weft>,
+    ) -> Self {
+        Self(Rc::new(RefCell::new(Inner {
+            devices: Vec::new(),
+            session,
+            wanted,
+            handle,
+        })))
+    }
+
+    /// Opens the card node `path` (device number `id`), lights its connectors and puts its flip
+    /// events in the loop. `Ok(None)`: a device without KMS (render-only); otherwise the
+    /// connectors that could not be lit.
+    pub fn add(
+        &self,
+        state: &mut Weft,
+        id: DevId,
+        path: &Path,
+    ) -> Result<Option<Vec<super::kms::KmsError>>, super::kms::KmsError> {
+        let mut inner = self.0.borrow_mut();
+        if inner.devices.iter().any(|d| d.id == id) {
+            return Ok(Some(Vec::new()));
+        }
+        let Some(mut device) = KmsDevice::open(&mut inner.session, id, path)? else {
+            debug!(device = %path.display(), "no CRTCs or connectors: not a display device");
+            return Ok(None);
+        };
+        let failed = device.rescan(state, &inner.wanted);
+        if let Some(notifier) = device.notifier.take() {
+            let devices = self.clone();
+            let token = inner
+                .handle
+                .insert_source(notifier, move |event, meta, state| match event {
+                    DrmEvent::VBlank(crtc) => devices.flipped(state, id, crtc, meta.as_ref()),
+                    DrmEvent::Error(e) => warn!(error = %e, "DRM device error"),
+                })
+                .map_err(|e| {
+                    super::kms::KmsError::Device(path.display().to_string(), e.to_string())
+                })?;
+            device.token = Some(token);
+        }
+        info!(device = %device.name(), outputs = device.outputs.len(), "KMS device added");
+        inner.devices.push(device);
+        Ok(Some(failed))
+    }
+
+    /// How many outputs the devices light now.
+    pub fn outputs(&self) -> usize {
+        self.0
+            .borrow()
+            .devices
+            .iter()
+            .map(|d| d.outputs.len())
+            .sum()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let inner = self.0.borrow();
+        inner.devices.iter().map(|d| d.name().to_string()).collect()
+    }
+
+    /// A udev event about a DRM device.
+    pub fn udev_event(&self, state: &mut Weft, event: UdevEvent) {
+        match event {
+            UdevEvent::Added { device_id, path } => {
+                let is_card = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("card"));
+                if !is_card {
+                    return;
+                }
+                match self.add(state, device_id, &path) {
+                    Ok(Some(failed)) => {
+                        for e in failed {
+                            warn!(error = %e, "hotplugged connector not lit");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => warn!(error = %e, "hotplugged device not used"),
+                }
+            }
+            UdevEvent::Changed { device_id } => {
+                let mut inner = self.0.borrow_mut();
+                let wanted = inner.wanted.clone();
+                let Some(device) = inner.devices.iter_mut().find(|d| d.id == device_id) else {
+                    return;
+                };
+                if !device.drm.is_active() {
+                    // Paused: the outputs are brought in line when the session is back.
+                    return;
+                }
+                debug!(device = %device.name(), "hotplug event: connectors rescanned");
+                for e in device.rescan(state, &wanted) {
+                    warn!(error = %e, "hotplugged connector not lit");
+                }
+            }
+            UdevEvent::Removed { device_id } => {
+                let mut inner = self.0.borrow_mut();
+                let Some(at) = inner.devices.iter().position(|d| d.id == device_id) else {
+                    return;
+                };
+                let mut device = inner.devices.remove(at);
+                if let Some(token) = device.token.take() {
+                    inner.handle.remove(token);
+                }
+                device.remove(state);
+            }
+        }
+        let _ = state.display_handle.flush_clients();
+    }
+
+    /// The flip on `crtc` of device `id` completed: its frame is on screen now. Its feedback goes
+    /// out with the kernel's timestamp, and the next frame is rendered and queued.
+    fn flipped(
+        &self,
+        state: &mut Weft,
+        id: DevId,
+        crtc: crtc::Handle,
+        meta: Option<&DrmEventMetadata>,
+    ) {
+        let mut inner = self.0.borrow_mut();
+        let Some(dev) = inner.devices.iter_mut().find(|d| d.id == id) else {
+            return;
+        };
+        let fd = dev.drm.device_fd().clone();
+        if !dev.drm.is_active() {
+            return;
+        }
+        let Some(output) = dev.outputs.iter_mut().find(|o| o.crtc == crtc) else {
+            return;
+        };
+        output.flipping = false;
+        output.flip_done();
+        let zero_copy = if output.on_screen_zero_copy {
+            Kind::ZeroCopy
+        } else {
+            Kind::empty()
+        };
+        let (time, kernel_seq, flags) = match meta {
+            Some(DrmEventMetadata {
+                time: DrmEventTime::Monotonic(t),
+                sequence,
+            }) => (
+                *t,
+                u64::from(*sequence),
+                Kind::Vsync | Kind::HwClock | Kind::HwCompletion,
+            ),
+            // No kernel timestamp: ours, taken now.
+            _ => (state.clock.now(), 0, Kind::Vsync | Kind::HwCompletion),
+        };
+        // The kernel's vblank count where the driver keeps one (virtio-gpu's is always 0);
+        // otherwise one more per flip, so it never goes back.
+        let seq = kernel_seq.max(output.last_seq + 1);
+        output.last_seq = seq;
+        if let Ok(index) = output.index(state) {
+            state.presented(index, time, seq, flags | zero_copy);
+        }
+        if let Err(e) = output.show(state, &fd, false) {
+            warn!(output = %output.name, error = %e, "frame not shown; retrying at the next event");
+        }
+        let _ = state.display_handle.flush_clients();
+    }
+
+    /// The session went away (VT switch): the devices stop being ours.
+    pub fn pause(&self) {
+        for dev in self.0.borrow_mut().devices.iter_mut() {
+            dev.drm.pause();
+        }
+    }
+
+    /// The session is back: the devices are taken again, connectors plugged or unplugged while
+    /// away are caught up with, and every output is modeset with a fresh frame.
+    pub fn activate(&self, state: &mut Weft) {
+        let mut inner = self.0.borrow_mut();
+        let wanted = inner.wanted.clone();
+        for dev in inner.devices.iter_mut() {
+            if let Err(e) = dev.drm.activate(true) {
+                warn!(device = %dev.name(), error = %e, "device not taken back");
+                continue;
+            }
+            let fd = dev.drm.device_fd().clone();
+            for output in &mut dev.outputs {
+                if let Err(e) = output.surface.reset_state() {
+                    debug!(output = %output.name, error = %e, "surface state not reset");
+                }
+                output.flipping = false;
+                if let Err(e) = output.show(state, &fd, true) {
+                    warn!(output = %output.name, error = %e, "output not lit again");
+                }
+            }
+            for e in dev.rescan(state, &wanted) {
+                warn!(error = %e, "connector not lit");
+            }
+        }
+        state.damage();
+    }
+}
