@@ -9,7 +9,7 @@
 //! - dma-buf and fence plumbing: [`dmabuf`] (implicit-sync sync_file export/import), [`sync_file`],
 //!   [`syncobj`] (timeline points, eventfd waits).
 //! - devices: [`drm_node`] (enumeration, caps, PRIME), [`kms`] and [`in_formats`] (what planes scan out),
-//!   [`vulkan`] (lavapipe dma-buf import).
+//!   [`vulkan`] (lavapipe dma-buf import), [`uinput`] (virtual keyboards, mice, touchscreens).
 
 pub mod dmabuf;
 pub mod drm_node;
@@ -22,6 +22,7 @@ pub mod kms;
 pub mod sync_file;
 pub mod syncobj;
 pub mod udmabuf;
+pub mod uinput;
 pub mod v4l2;
 pub mod vgem;
 pub mod vulkan;
