@@ -317,17 +317,7 @@ fn sysfs_write(path: &str, value: &str) {
 
 /// A fullscreen toplevel of `rgb` on the output named `output`, drawn at the size weft gives it.
 fn fullscreen_on(c: &mut Client, output: &str, rgb: [u8; 3]) -> weft_clients::Toplevel {
-    let wl_output = c
-        .state
-        .output_names
-        .iter()
-        .find(|(_, n)| n == output)
-        .map(|(o, _)| o.clone())
-        .unwrap_or_else(|| panic!("no wl_output named {output}"));
-    let t = c.toplevel(output, "weft.test").expect("toplevel");
-    t.toplevel.set_fullscreen(Some(&wl_output));
-    t.surface.commit();
-    let (w, h) = c.ack_latest(&t).expect("fullscreen configure");
+    let (t, (w, h)) = fullscreen_toplevel(c, output, output);
     assert!(w > 0 && h > 0, "{output}: configured {w}x{h}");
     let buf = weft_clients::ShmBuffer::new(
         &c.shm,
@@ -485,7 +475,7 @@ fn connectors_and_devices_come_and_go() {
         .expect("cards")
         .into_iter()
         .filter(|n| n.driver == "bochs-drm")
-        .last()
+        .next_back()
         .expect("a bochs card");
     let card_name = last
         .path
@@ -529,4 +519,216 @@ fn connectors_and_devices_come_and_go() {
     wait_for_outputs(&weft, "the rebound device's output", |n| n.len() == 3);
     wait_for_scanout("bochs-drm", [20, 23, 28]);
     assert!(c.protocol_error().is_none());
+}
+
+/// What reached KMS for the output named `name` (`weft msg outputs`' `kms`).
+fn kms_stats(weft: &Session, name: &str) -> serde_json::Value {
+    weft.msg(&["outputs"])
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["name"] == name).cloned())
+        .map(|o| o["kms"].clone())
+        .unwrap_or_else(|| panic!("no output {name}"))
+}
+
+/// The scanout rung's edges on virtio-gpu: a scanned-out buffer is released at the out-fence of
+/// the flip that replaces it (not before); a viewport's crop becomes the plane's source
+/// rectangle (still scanned out), a viewport's scale is refused by a plane that cannot scale
+/// (composed, with the reason); and bad buffers (too small for their size, a modifier never
+/// advertised) get their protocol error and never reach KMS.
+#[test]
+fn scanout_release_viewports_and_bad_buffers() {
+    use std::os::fd::AsFd;
+    use wayland_client::Proxy as _;
+    use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
+    use weft_clients::dmabuf::{LinuxDmabuf, MOD_LINEAR, XRGB8888};
+
+    let _kms = kms_to_myself();
+    let weft = Session::start();
+    let outputs = weft.msg(&["outputs"]);
+    let first = &outputs.as_array().expect("outputs")[0];
+    let name = first["name"].as_str().expect("name").to_string();
+    let (w, h) = (
+        first["width"].as_u64().unwrap() as u32,
+        first["height"].as_u64().unwrap() as u32,
+    );
+    let mut c = weft.client();
+    let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
+    let (t, _) = fullscreen_toplevel(&mut c, &name, "scanout edges");
+    let virtio = card("virtio_gpu");
+    let make = |bw: u32, bh: u32, fill: &dyn Fn(u32, u32) -> [u8; 4]| {
+        let buf = virtio.export_dumb(bw, bh, "client").expect("dumb buffer");
+        {
+            let mut map = buf.map().expect("mmap");
+            for (i, px) in map.as_mut_slice().chunks_exact_mut(4).enumerate() {
+                let i = i as u32;
+                px.copy_from_slice(&fill(i % bw, i / bw));
+            }
+        }
+        buf
+    };
+    let send = |c: &Client, fd: std::os::fd::BorrowedFd<'_>, bw: u32, bh: u32, modifier: u64| {
+        let (params, _) = d.params(c);
+        params.add(fd, 0, 0, bw * 4, (modifier >> 32) as u32, modifier as u32);
+        let wl = params.create_immed(bw as i32, bh as i32, XRGB8888, Flags::empty(), &c.qh, ());
+        params.destroy();
+        wl
+    };
+    let surface = |weft: &Session| {
+        weft.msg(&["surfaces"])
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["title"] == "scanout edges").cloned())
+            .expect("the surface")
+    };
+    let mut tag = 0;
+    let mut frames = |c: &mut Client, wl: &wayland_client::protocol::wl_buffer::WlBuffer| {
+        for _ in 0..3 {
+            tag += 1;
+            c.frame(&t.surface, tag);
+            c.show(&t.surface, wl);
+            let want = tag;
+            c.wait_until("the frame callback", 5000, |s| {
+                s.frames_done.iter().any(|(x, _)| *x == want)
+            })
+            .expect("frame callback");
+        }
+    };
+
+    // A, scanned out, stays unreleased while it is on screen.
+    let a = make(w, h, &|_, _| [40, 200, 30, 0]);
+    let wl_a = send(&c, a.as_fd(), w, h, MOD_LINEAR);
+    frames(&mut c, &wl_a);
+    frames(&mut c, &wl_a);
+    assert_eq!(surface(&weft)["rung"], "Scanout", "{}", surface(&weft));
+    assert!(
+        !c.state.released.contains(&wl_a.id()),
+        "A was released while scanned out"
+    );
+    // B replaces it: A is released, at the out-fence of the flip that showed B.
+    let b = make(w, h, &|_, _| [200, 40, 30, 0]);
+    let wl_b = send(&c, b.as_fd(), w, h, MOD_LINEAR);
+    frames(&mut c, &wl_b);
+    c.wait_until("A released", 5000, |s| s.released.contains(&wl_a.id()))
+        .expect("A released once B is on screen");
+    let k = kms_stats(&weft, &name);
+    assert!(k["released_at_out_fence"].as_u64() >= Some(1), "{k}");
+    assert!(k["scanout_flips"].as_u64() >= Some(3), "{k}");
+
+    // A viewport's crop of a larger buffer: the plane's source rectangle; still scanned out.
+    let (cw, ch) = (w + 200, h + 100);
+    let cropped = make(cw, ch, &|x, y| {
+        if (100..100 + w).contains(&x) && (50..50 + h).contains(&y) {
+            [30, 200, 200, 0]
+        } else {
+            [200, 30, 200, 0]
+        }
+    });
+    let wl_c = send(&c, cropped.as_fd(), cw, ch, MOD_LINEAR);
+    let viewport = c.viewport(&t.surface);
+    viewport.set_source(100.0, 50.0, f64::from(w), f64::from(h));
+    frames(&mut c, &wl_c);
+    frames(&mut c, &wl_c);
+    let s = surface(&weft);
+    assert_eq!(s["rung"], "Scanout", "{s}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("source rectangle")),
+        "{s}"
+    );
+    let shown = scanout_of("virtio_gpu");
+    assert_eq!(
+        (shown.width, shown.height),
+        (cw, ch),
+        "the client's buffer is the plane's"
+    );
+    assert_eq!(shown.rgb(100 + w / 2, 50 + h / 2), Some([200, 200, 30]));
+
+    // A scaled viewport: virtio-gpu's primary plane cannot scale, so the TEST_ONLY refuses and
+    // the buffer is composed, scaled by the renderer.
+    let small = make(w / 2, h / 2, &|_, _| [180, 60, 220, 0]);
+    let wl_s = send(&c, small.as_fd(), w / 2, h / 2, MOD_LINEAR);
+    viewport.set_source(-1.0, -1.0, -1.0, -1.0);
+    viewport.set_destination(w as i32, h as i32);
+    frames(&mut c, &wl_s);
+    frames(&mut c, &wl_s);
+    let s = surface(&weft);
+    assert_ne!(s["rung"], "Scanout", "{s}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not scanned out") && r.contains("scaled")),
+        "{s}"
+    );
+    let shown = scanout_of("virtio_gpu");
+    assert_eq!((shown.width, shown.height), (w, h), "a composed frame");
+    assert_eq!(shown.rgb(w / 2, h / 2), Some([220, 60, 180]));
+
+    // Bad buffers, each from a client of its own: the protocol error, and nothing reaches KMS.
+    let before = kms_stats(&weft, &name);
+    let small_fd = make(w, h / 2, &|_, _| [0, 0, 255, 0]);
+    let tiled_fd = make(w, h, &|_, _| [0, 0, 255, 0]);
+    const OUT_OF_BOUNDS: u32 = 6;
+    const INVALID_FORMAT: u32 = 4;
+    const X_TILED: u64 = 0x0100_0000_0000_0001;
+    for (what, fd, modifier, code) in [
+        (
+            "a buffer too small for its size",
+            small_fd.as_fd(),
+            MOD_LINEAR,
+            OUT_OF_BOUNDS,
+        ),
+        (
+            "a modifier never advertised",
+            tiled_fd.as_fd(),
+            X_TILED,
+            INVALID_FORMAT,
+        ),
+    ] {
+        let mut bad = weft.client();
+        let bd = LinuxDmabuf::bind(&mut bad, 5).expect("linux-dmabuf");
+        let (bt, _) = fullscreen_toplevel(&mut bad, &name, "bad buffer");
+        let (params, _) = bd.params(&bad);
+        params.add(fd, 0, 0, w * 4, (modifier >> 32) as u32, modifier as u32);
+        let wl = params.create_immed(w as i32, h as i32, XRGB8888, Flags::empty(), &bad.qh, ());
+        bad.show(&bt.surface, &wl);
+        let _ = bad.roundtrip();
+        let err = bad
+            .protocol_error()
+            .unwrap_or_else(|| panic!("{what}: no protocol error"));
+        assert_eq!(err.0, code, "{what}: {err:?}");
+    }
+    // weft still serves the first client, and the CRTC still shows its frame.
+    frames(&mut c, &wl_s);
+    let after = kms_stats(&weft, &name);
+    assert_eq!(
+        (after["client_framebuffers"].clone(), after["tests"].clone()),
+        (
+            before["client_framebuffers"].clone(),
+            before["tests"].clone()
+        ),
+        "bad buffers reached KMS: {before} -> {after}"
+    );
+    let shown = scanout_of("virtio_gpu");
+    assert_eq!(shown.rgb(w / 2, h / 2), Some([220, 60, 180]));
+}
+
+/// A toplevel titled `title`, fullscreen on the output named `output`, configured and ready for
+/// a buffer; with the size its configure gave.
+fn fullscreen_toplevel(
+    c: &mut Client,
+    output: &str,
+    title: &str,
+) -> (weft_clients::Toplevel, (i32, i32)) {
+    let wl_output = c
+        .state
+        .output_names
+        .iter()
+        .find(|(_, n)| n == output)
+        .map(|(o, _)| o.clone())
+        .unwrap_or_else(|| panic!("no wl_output named {output}"));
+    let t = c.toplevel(title, "weft.test").expect("toplevel");
+    t.toplevel.set_fullscreen(Some(&wl_output));
+    t.surface.commit();
+    let size = c.ack_latest(&t).expect("fullscreen configure");
+    (t, size)
 }

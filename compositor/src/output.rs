@@ -74,6 +74,22 @@ pub struct OutputSlot {
     pub held_feedback: Option<Vec<smithay::wayland::presentation::PresentationFeedbackCallback>>,
     /// The KMS device that scans this output out (`None`: headless or nested).
     pub display_device: Option<crate::devices::DeviceId>,
+    /// What the display backend asked of that device for this output (`weft msg outputs`).
+    pub kms: Option<KmsStats>,
+}
+
+/// Counts of what a KMS display backend asked its device for one output: what reached KMS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KmsStats {
+    /// Client dma-bufs imported (PRIME) and made framebuffers (ADDFB2), or tried.
+    pub client_framebuffers: u64,
+    /// Atomic TEST_ONLY commits of a client framebuffer.
+    pub tests: u64,
+    /// Flips to a client's buffer (scanout) and to a composed frame.
+    pub scanout_flips: u64,
+    pub composed_flips: u64,
+    /// Client buffers released at the out-fence of the flip that replaced them.
+    pub released_at_out_fence: u64,
 }
 
 /// More changed rectangles than this collapse into the whole target.

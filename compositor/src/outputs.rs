@@ -51,6 +51,7 @@ impl Weft {
             changed: Vec::new(),
             held_feedback: None,
             display_device: None,
+            kms: None,
         });
         self.damage();
         Ok(self.outputs.len() - 1)

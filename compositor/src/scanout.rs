@@ -2,9 +2,11 @@
 //! record of whether it does (rung `Scanout` in `weft msg surfaces`).
 //!
 //! A candidate is the one surface an output shows, whose dma-buf covers the output exactly:
-//! nothing else drawn, the buffer's size the output's, no crop, scale, offset or y-flip. The
-//! display backend decides whether its display device takes it (import, framebuffer, an atomic
-//! TEST_ONLY) and reports back with [`Weft::record_scanout`].
+//! nothing else drawn, opaque to the output's edges, not flipped. A viewport may crop and scale
+//! it: the candidate carries the buffer region shown ([`Candidate::src`]), which the display
+//! backend gives the plane as its source rectangle. The display backend decides whether its
+//! display device takes it (import, framebuffer, an atomic TEST_ONLY, which refuses a scale the
+//! plane cannot do) and reports back with [`Weft::record_scanout`].
 
 use std::sync::Arc;
 
@@ -30,6 +32,9 @@ pub struct Candidate {
     /// The wl_buffer (what a display backend caches its framebuffer by).
     pub buffer: ObjectId,
     pub dmabuf: Dmabuf,
+    /// The region of the buffer the output shows, in buffer pixels (x, y, w, h): the whole
+    /// buffer, or a viewport's source rectangle.
+    pub src: [f32; 4],
     /// Keeps the buffer unreleased (and its fences) while the display reads it.
     pub hold: Arc<dyn HeldBuffer>,
 }
@@ -51,8 +56,8 @@ impl Weft {
             Fill::Texture { src, .. } | Fill::Planar { src, .. } => *src,
             Fill::Solid(_) => return Err("a solid colour, not a buffer"),
         };
-        if (src.x, src.y, src.w, src.h) != (0.0, 0.0, w, h) {
-            return Err("the buffer is cropped, scaled or flipped");
+        if src.w <= 0.0 || src.h <= 0.0 || src.x < 0.0 || src.y < 0.0 {
+            return Err("the buffer is flipped");
         }
         with_states(surface, |states| {
             let rs = states
@@ -63,8 +68,8 @@ impl Weft {
             let buffer = rs.buffer().ok_or("no buffer")?;
             let dmabuf = get_dmabuf(buffer).map_err(|_| "not a dma-buf")?.clone();
             let size = dmabuf.size();
-            if (size.w as f32, size.h as f32) != (w, h) {
-                return Err("the buffer is not the output's size");
+            if src.x + src.w > size.w as f32 + 0.01 || src.y + src.h > size.h as f32 + 0.01 {
+                return Err("the region shown is outside the buffer");
             }
             let sync = with_content(states, |c| c.sync.clone());
             let hold: Arc<dyn HeldBuffer> = Arc::new(crate::sync::commit::Held {
@@ -75,6 +80,7 @@ impl Weft {
                 surface: surface.clone(),
                 buffer: buffer.id(),
                 dmabuf,
+                src: [src.x, src.y, src.w, src.h],
                 hold,
             })
         })

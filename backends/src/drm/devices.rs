@@ -70,7 +70,7 @@ impl Devices {
             debug!(device = %path.display(), "no CRTCs or connectors: not a display device");
             return Ok(None);
         };
-        let failed = device.rescan(state, &inner.wanted);
+        let failed = device.rescan(state, &inner.wanted, &inner.handle);
         if let Some(notifier) = device.notifier.take() {
             let devices = self.clone();
             let token = inner
@@ -128,6 +128,7 @@ impl Devices {
             UdevEvent::Changed { device_id } => {
                 let mut inner = self.0.borrow_mut();
                 let wanted = inner.wanted.clone();
+                let handle = inner.handle.clone();
                 let Some(device) = inner.devices.iter_mut().find(|d| d.id == device_id) else {
                     return;
                 };
@@ -136,7 +137,7 @@ impl Devices {
                     return;
                 }
                 debug!(device = %device.name(), "hotplug event: connectors rescanned");
-                for e in device.rescan(state, &wanted) {
+                for e in device.rescan(state, &wanted, &handle) {
                     warn!(error = %e, "hotplugged connector not lit");
                 }
             }
@@ -165,6 +166,7 @@ impl Devices {
         meta: Option<&DrmEventMetadata>,
     ) {
         let mut inner = self.0.borrow_mut();
+        let handle = inner.handle.clone();
         let Some(dev) = inner.devices.iter_mut().find(|d| d.id == id) else {
             return;
         };
@@ -201,7 +203,7 @@ impl Devices {
         if let Ok(index) = output.index(state) {
             state.presented(index, time, seq, flags | zero_copy);
         }
-        if let Err(e) = output.show(state, &fd, false) {
+        if let Err(e) = output.show(state, &fd, &handle, false) {
             warn!(output = %output.name, error = %e, "frame not shown; retrying at the next event");
         }
         let _ = state.display_handle.flush_clients();
@@ -219,6 +221,7 @@ impl Devices {
     pub fn activate(&self, state: &mut Weft) {
         let mut inner = self.0.borrow_mut();
         let wanted = inner.wanted.clone();
+        let handle = inner.handle.clone();
         for dev in inner.devices.iter_mut() {
             if let Err(e) = dev.drm.activate(true) {
                 warn!(device = %dev.name(), error = %e, "device not taken back");
@@ -230,11 +233,11 @@ impl Devices {
                     debug!(output = %output.name, error = %e, "surface state not reset");
                 }
                 output.flipping = false;
-                if let Err(e) = output.show(state, &fd, true) {
+                if let Err(e) = output.show(state, &fd, &handle, true) {
                     warn!(output = %output.name, error = %e, "output not lit again");
                 }
             }
-            for e in dev.rescan(state, &wanted) {
+            for e in dev.rescan(state, &wanted, &handle) {
                 warn!(error = %e, "connector not lit");
             }
         }

@@ -22,8 +22,14 @@ use smithay::reexports::rustix::fs::OFlags;
 use smithay::reexports::wayland_server::backend::ObjectId;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{DeviceFd, Rectangle, Transform};
+
+use super::atomic::{Placement, PrimaryPlane};
+
+/// The event loop's handle: out-fences are waited on there.
+pub type Loop = calloop::LoopHandle<'static, Weft>;
 use tracing::{info, warn};
 use weft_compositor::render::HeldBuffer;
+use weft_compositor::output::KmsStats;
 use weft_compositor::{OutputSpec, Weft};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +91,7 @@ pub(super) struct KmsOutput {
     pub(super) last_seq: u64,
     /// Client buffers made framebuffers of this device, or why they could not be (the failure is
     /// remembered per buffer: not tried again), newest last.
-    client_fbs: VecDeque<(ObjectId, Result<ClientFb, String>)>,
+    client_fbs: VecDeque<ClientEntry>,
     /// The client buffer scanned out now, and the one queued to be: each held (unreleased) until
     /// a flip replaces it.
     on_screen: Option<Arc<dyn HeldBuffer>>,
@@ -93,12 +99,22 @@ pub(super) struct KmsOutput {
     /// Whether the frame on screen and the one queued are a client's buffer (ZERO_COPY).
     pub(super) on_screen_zero_copy: bool,
     queued_zero_copy: bool,
+    /// weft's own flips of the primary plane (None: no atomic plane properties; smithay flips).
+    primary: Option<PrimaryPlane>,
     /// The surface whose buffer was scanned out last.
     scanned_surface: Option<WlSurface>,
 }
 
 /// Client framebuffers kept per output (a client cycling its buffers reuses them).
 const CLIENT_FBS: usize = 4;
+
+/// A client buffer this output tried to scan out: its framebuffer (or why it has none) and the
+/// driver's answer to the placement last tested.
+struct ClientEntry {
+    buffer: ObjectId,
+    fb: Result<ClientFb, String>,
+    tested: Option<(Placement, Result<(), String>)>,
+}
 
 /// A client dma-buf as a framebuffer of the display device (PRIME import of each plane).
 struct ClientFb {
@@ -259,7 +275,12 @@ impl KmsDevice {
     /// connector not yet lit gets a CRTC its encoders reach, its preferred mode (or one of a size
     /// in `wanted`), two dumb buffers, an output of weft's and the first frame. Returns the
     /// connectors that could not be lit, and why (the others are lit).
-    pub fn rescan(&mut self, state: &mut Weft, wanted: &[OutputSpec]) -> Vec<KmsError> {
+    pub fn rescan(
+        &mut self,
+        state: &mut Weft,
+        wanted: &[OutputSpec],
+        handle: &Loop,
+    ) -> Vec<KmsError> {
         let fd = self.drm.device_fd().clone();
         let res = match fd.resource_handles() {
             Ok(res) => res,
@@ -313,7 +334,7 @@ impl KmsDevice {
                 warn!(output = %name, "no free CRTC reaches it: left dark");
                 continue;
             };
-            match self.light(state, &fd, crtc, conn, mode, name) {
+            match self.light(state, &fd, handle, (crtc, conn), mode, name) {
                 Ok(output) => {
                     used.push(crtc);
                     self.outputs.push(output);
@@ -339,8 +360,8 @@ impl KmsDevice {
         &mut self,
         state: &mut Weft,
         fd: &DrmDeviceFd,
-        crtc: crtc::Handle,
-        conn: connector::Handle,
+        handle: &Loop,
+        (crtc, conn): (crtc::Handle, connector::Handle),
         mode: Mode,
         name: String,
     ) -> Result<KmsOutput, KmsError> {
@@ -361,6 +382,13 @@ impl KmsDevice {
             Ok(Scanout { buffer, fb })
         };
         let buffers = [scanout()?, scanout()?];
+        let primary = match PrimaryPlane::new(fd, crtc, surface.plane()) {
+            Ok(primary) => Some(primary),
+            Err(e) => {
+                info!(output = %name, error = %e, "flips through smithay: no scanout, no out-fences");
+                None
+            }
+        };
         let refresh_mhz = mode_refresh_mhz(&mode);
         let spec = OutputSpec {
             width: size.0,
@@ -379,6 +407,7 @@ impl KmsDevice {
         if let Some(slot) = state.outputs.get_mut(index) {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
+            slot.kms = Some(KmsStats::default());
             // The registry's id of this device ([`weft_compositor::devices`]: drm:cardN).
             let card = Path::new(&self.name)
                 .file_name()
@@ -412,9 +441,10 @@ impl KmsDevice {
             on_screen_zero_copy: false,
             queued_zero_copy: false,
             scanned_surface: None,
+            primary,
         };
         // The modeset carries the first frame.
-        if let Err(e) = output.show(state, fd, true) {
+        if let Err(e) = output.show(state, fd, handle, true) {
             let err = KmsError::Output(output.name.clone(), e);
             output.unlight(state, fd);
             return Err(err);
@@ -471,12 +501,13 @@ impl KmsOutput {
         &mut self,
         state: &mut Weft,
         fd: &DrmDeviceFd,
+        handle: &Loop,
         modeset: bool,
     ) -> Result<(), String> {
         let now = state.clock.now();
         let index = self.index(state)?;
         if !modeset {
-            let refused = match self.scanout(state, fd, index, now) {
+            let refused = match self.scanout(state, fd, handle, index, now) {
                 Ok(surface) => {
                     self.scanned_surface = Some(surface);
                     return Ok(());
@@ -506,13 +537,23 @@ impl KmsOutput {
                 .map_err(|e| format!("reading the frame back: {e}"))?;
         }
         let fb = back.fb;
-        let plane = self.plane_state(fb);
-        let queued = if modeset {
-            self.surface.commit([plane], true)
-        } else {
-            self.surface.page_flip([plane], true)
-        };
-        queued.map_err(|e| format!("queueing the frame: {e}"))?;
+        let full = Placement::full(self.size.0, self.size.1);
+        match (&self.primary, modeset) {
+            (Some(primary), false) => {
+                let out_fence = primary.flip(fd, fb, &full, None)?;
+                count(state, &self.name, |k| k.composed_flips += 1);
+                self.release_at(out_fence, handle);
+            }
+            _ => {
+                let plane = self.plane_state(fb);
+                let queued = if modeset {
+                    self.surface.commit([plane], true)
+                } else {
+                    self.surface.page_flip([plane], true)
+                };
+                queued.map_err(|e| format!("queueing the frame: {e}"))?;
+            }
+        }
         self.back = (self.back + 1) % self.buffers.len();
         self.flipping = true;
         self.frames += 1;
@@ -522,78 +563,134 @@ impl KmsOutput {
     }
 
     /// Shows the output's one client buffer directly, when the display device takes it:
-    /// imported, made a framebuffer and accepted by an atomic TEST_ONLY on the primary plane.
-    /// `Err(Some(..))`: a candidate the device refused, and why; `Err(None)`: no candidate.
+    /// imported, made a framebuffer and accepted by an atomic TEST_ONLY on the primary plane at
+    /// its placement (a viewport's crop and scale as the plane's source and destination
+    /// rectangles). `Err(Some(..))`: a candidate the device refused, and why; `Err(None)`: no
+    /// candidate.
     fn scanout(
         &mut self,
         state: &mut Weft,
         fd: &DrmDeviceFd,
+        handle: &Loop,
         index: usize,
         now: Duration,
     ) -> Result<WlSurface, Option<(WlSurface, String)>> {
         let candidate = state.scanout_candidate(index).map_err(|_| None)?;
         let surface = candidate.surface.clone();
         let refused = |why: String| Some((surface.clone(), why));
+        let Some(primary) = self.primary.clone() else {
+            return Err(refused(format!(
+                "{} has no atomic primary plane weft can flip",
+                self.name
+            )));
+        };
+        let [x, y, w, h] = candidate.src.map(f64::from);
+        let at = Placement {
+            src: Rectangle::new((x, y).into(), (w, h).into()),
+            dst: Rectangle::from_size((self.size.0 as i32, self.size.1 as i32).into()),
+        };
         let known = self
             .client_fbs
             .iter()
-            .position(|(id, _)| *id == candidate.buffer);
-        let entry = match known {
-            Some(i) => self.client_fbs.remove(i),
-            None => Some((
-                candidate.buffer.clone(),
-                import_client_fb(fd, &candidate.dmabuf),
-            )),
-        }
-        .ok_or_else(|| refused("framebuffer cache".into()))?;
-        let plane = match &entry.1 {
-            Ok(client) => Some(self.plane_state(client.fb)),
-            Err(_) => None,
+            .position(|e| e.buffer == candidate.buffer);
+        let mut entry = match known.and_then(|i| self.client_fbs.remove(i)) {
+            Some(entry) => entry,
+            None => {
+                count(state, &self.name, |k| k.client_framebuffers += 1);
+                ClientEntry {
+                    buffer: candidate.buffer.clone(),
+                    fb: import_client_fb(fd, &candidate.dmabuf),
+                    tested: None,
+                }
+            }
         };
-        let tested = match plane.clone() {
-            Some(plane) => self
-                .surface
-                .test_state([plane], false)
-                .map_err(|e| format!("the primary plane refused it (atomic TEST_ONLY: {e})")),
-            None => Err(entry.1.as_ref().err().cloned().unwrap_or_default()),
+        // TEST_ONLY once per placement: its answer, either way, is kept for the buffer.
+        let verdict = match &entry.fb {
+            Err(why) => Err(why.clone()),
+            Ok(client) => match &entry.tested {
+                Some((tested_at, verdict)) if *tested_at == at => verdict.clone(),
+                _ => {
+                    count(state, &self.name, |k| k.tests += 1);
+                    let verdict = primary.test(fd, client.fb, &at).map_err(|e| {
+                        let scaled = if at.scales() { ", scaled" } else { "" };
+                        format!("the primary plane refused it{scaled} ({e})")
+                    });
+                    entry.tested = Some((at, verdict.clone()));
+                    verdict
+                }
+            },
         };
-        // Remembered either way: a refusal is not tried again for this buffer.
-        let entry = match tested {
-            Ok(()) => entry,
-            Err(why) => (entry.0, Err(why)),
-        };
-        let outcome = entry.1.as_ref().map(|c| c.fb).map_err(Clone::clone);
+        let fb = entry.fb.as_ref().map(|c| c.fb).ok();
         self.client_fbs.push_back(entry);
         while self.client_fbs.len() > CLIENT_FBS {
             self.client_fbs.pop_front();
         }
-        let fb = outcome.map_err(refused)?;
+        verdict.map_err(refused)?;
+        let fb = fb.ok_or_else(|| refused("no framebuffer".into()))?;
         state.frame_with(index, now, false);
         // The buffer's acquire fence, where it still has one, as the plane's IN_FENCE_FD: KMS
         // latches it only once the producer is done (weft applied the commit after the fence
         // signalled, so this rarely waits).
         let fence = candidate.hold.take_acquire();
-        let mut plane = self.plane_state(fb);
-        if let Some(config) = plane.config.as_mut() {
-            config.fence = fence.as_ref().map(|f| f.as_fd());
-        }
-        self.surface
-            .page_flip([plane], true)
-            .map_err(|e| refused(format!("page flip: {e}")))?;
+        let out_fence = primary
+            .flip(fd, fb, &at, fence.as_ref().map(|f| f.as_fd()))
+            .map_err(refused)?;
+        count(state, &self.name, |k| k.scanout_flips += 1);
+        self.release_at(out_fence, handle);
         self.flipping = true;
         self.frames += 1;
         self.queued = Some(candidate.hold);
         self.queued_zero_copy = true;
+        let how = if at.scales() {
+            format!(
+                ", scaled by the plane from {}x{} to {}x{}",
+                at.src.size.w, at.src.size.h, at.dst.size.w, at.dst.size.h
+            )
+        } else if at.src.loc != (0.0, 0.0).into() || at.src.size.w as u32 != self.size.0 {
+            format!(
+                ", the plane's source rectangle {}x{}+{}+{}",
+                at.src.size.w, at.src.size.h, at.src.loc.x, at.src.loc.y
+            )
+        } else {
+            String::new()
+        };
         state.record_scanout(
             &surface,
             Ok(format!(
                 "Scanout: the client's dma-buf is a framebuffer of {} on the primary plane of \
-                 {}: no composition, no copy",
+                 {}{how}: no composition, no copy",
                 self.crtc_name(),
                 self.name
             )),
         );
         Ok(surface)
+    }
+
+    /// The flip just queued replaces what is on screen: the client buffer shown until now (if
+    /// any) is released when the flip's out-fence signals, the moment the display stops
+    /// reading it. Without an out-fence it is released at the flip's completion event.
+    fn release_at(&mut self, out_fence: Option<std::os::fd::OwnedFd>, handle: &Loop) {
+        let Some(fence) = out_fence else {
+            return;
+        };
+        let mut replaced = self.on_screen.take();
+        if replaced.is_none() {
+            return;
+        }
+        let source =
+            calloop::generic::Generic::new(fence, calloop::Interest::READ, calloop::Mode::OneShot);
+        let name = self.name.clone();
+        let inserted = handle.insert_source(source, move |_, _, state| {
+            // Dropped: the buffer's wl_buffer.release goes out (with its read fence).
+            if replaced.take().is_some() {
+                count(state, &name, |k| k.released_at_out_fence += 1);
+            }
+            Ok(calloop::PostAction::Remove)
+        });
+        if let Err(e) = inserted {
+            // The closure, and the buffer with it, is dropped: released now rather than never.
+            warn!(error = %e, "out-fence not watched: the replaced buffer is released at once");
+        }
     }
 
     fn crtc_name(&self) -> String {
@@ -622,6 +719,16 @@ impl KmsOutput {
         self.on_screen = self.queued.take();
         self.on_screen_zero_copy = self.queued_zero_copy;
         self.queued_zero_copy = false;
+    }
+}
+
+/// Counts what reached KMS for output `output` (`weft msg outputs`).
+fn count(state: &mut Weft, output: &str, f: impl FnOnce(&mut KmsStats)) {
+    let slot = state
+        .output_index(output)
+        .and_then(|i| state.outputs.get_mut(i));
+    if let Some(slot) = slot {
+        f(slot.kms.get_or_insert_with(KmsStats::default));
     }
 }
 

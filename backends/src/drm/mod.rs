@@ -15,8 +15,9 @@
 //!
 //! Not yet (see docs/ARCHITECTURE.md): udev hotplug, the scanout rung, KMS fences.
 
-pub mod input;
+pub mod atomic;
 pub mod devices;
+pub mod input;
 pub mod kms;
 
 use calloop::EventLoop;
@@ -66,8 +67,7 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
         .handle()
         .insert_source(gate::SleepGate, |_, _, _| {})
         .map_err(|e| ServerError::EventLoop(e.to_string()))?;
-    let (session, notifier) =
-        LibSeatSession::new().map_err(|e| DrmError::NoSeat(e.to_string()))?;
+    let (session, notifier) = LibSeatSession::new().map_err(|e| DrmError::NoSeat(e.to_string()))?;
     info!(seat = %session.seat(), "session opened");
 
     let display: Display<Weft> =
@@ -104,7 +104,11 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
             .collect(),
     };
     cards.sort_by_key(|(_, p)| kms::card_number(p));
-    let devices = Devices::new(session.clone(), options.outputs.clone(), event_loop.handle());
+    let devices = Devices::new(
+        session.clone(),
+        options.outputs.clone(),
+        event_loop.handle(),
+    );
     let mut why = Vec::new();
     let mut unlit = Vec::new();
     for (id, path) in &cards {
@@ -134,7 +138,9 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
         let hotplug = devices.clone();
         event_loop
             .handle()
-            .insert_source(udev, move |event, _, state| hotplug.udev_event(state, event))
+            .insert_source(udev, move |event, _, state| {
+                hotplug.udev_event(state, event)
+            })
             .map_err(|e| ServerError::EventLoop(e.to_string()))?;
     }
     let served = serve(&mut event_loop, display, &options.server)?;

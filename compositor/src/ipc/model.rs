@@ -105,6 +105,8 @@ pub struct OutputRecord {
     pub render_device: crate::devices::DeviceId,
     /// The KMS device that scans it out (an id from `devices`; none: headless or nested).
     pub display_device: Option<crate::devices::DeviceId>,
+    /// What reached the display device for this output (KMS backend only).
+    pub kms: Option<crate::output::KmsStats>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

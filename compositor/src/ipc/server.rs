@@ -320,6 +320,7 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 gpu_waits: state.renderer_of(i).blocked_waits(),
                 render_device: state.output_device(i),
                 display_device: o.display_device.clone(),
+                kms: o.kms,
             }
         })
         .collect()

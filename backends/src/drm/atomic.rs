@@ -1,0 +1,209 @@
+//! weft's own atomic commits on an output's primary plane: a framebuffer with its source and
+//! destination rectangles (a viewport's crop and scale, where the plane can do them), the
+//! producer's acquire fence as the plane's IN_FENCE_FD, and the CRTC's OUT_FENCE_PTR, whose fence
+//! signals once the flip has happened, i.e. once the buffer it replaces is no longer read.
+//!
+//! smithay's `DrmSurface` lights the output (the modeset with its mode blob and connectors) and
+//! takes it back after a VT switch; every frame after that is flipped here, because smithay's
+//! page flip has no out-fence and no way to give a plane a source rectangle other than its own.
+//! The flip's completion event still comes through smithay's `DrmDeviceNotifier` (same fd).
+
+use std::os::fd::{AsRawFd as _, BorrowedFd, FromRawFd as _, OwnedFd};
+
+use smithay::backend::drm::DrmDeviceFd;
+use smithay::reexports::drm::control::atomic::AtomicModeReq;
+use smithay::reexports::drm::control::{
+    crtc, framebuffer, plane, property, AtomicCommitFlags, Device as ControlDevice, ResourceHandle,
+};
+use smithay::utils::{Physical, Rectangle};
+
+/// Where a framebuffer goes on the plane: `src` in buffer pixels (fractions allowed, as KMS's
+/// 16.16 fixed point), `dst` in the CRTC's pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    pub src: Rectangle<f64, smithay::utils::Buffer>,
+    pub dst: Rectangle<i32, Physical>,
+}
+
+impl Placement {
+    /// The whole of a `w`×`h` buffer on a `w`×`h` CRTC.
+    pub fn full(w: u32, h: u32) -> Self {
+        Self {
+            src: Rectangle::from_size((f64::from(w), f64::from(h)).into()),
+            dst: Rectangle::from_size((w as i32, h as i32).into()),
+        }
+    }
+
+    /// Whether the plane has to scale (source and destination sizes differ).
+    pub fn scales(&self) -> bool {
+        (self.src.size.w, self.src.size.h)
+            != (f64::from(self.dst.size.w), f64::from(self.dst.size.h))
+    }
+}
+
+/// The properties one flip sets.
+#[derive(Debug, Clone)]
+struct PlaneProps {
+    fb_id: property::Handle,
+    crtc_id: property::Handle,
+    src: [property::Handle; 4],
+    dst: [property::Handle; 4],
+    in_fence_fd: Option<property::Handle>,
+}
+
+/// An output's primary plane on its CRTC, and how to flip it.
+#[derive(Debug, Clone)]
+pub struct PrimaryPlane {
+    crtc: crtc::Handle,
+    plane: plane::Handle,
+    props: PlaneProps,
+    out_fence_ptr: Option<property::Handle>,
+}
+
+fn prop(
+    fd: &DrmDeviceFd,
+    handle: impl ResourceHandle,
+    name: &str,
+) -> Result<Option<property::Handle>, String> {
+    let props = fd
+        .get_properties(handle)
+        .map_err(|e| format!("properties: {e}"))?;
+    let (ids, _) = props.as_props_and_values();
+    for id in ids {
+        let info = fd
+            .get_property(*id)
+            .map_err(|e| format!("property {id:?}: {e}"))?;
+        if info.name().to_bytes() == name.as_bytes() {
+            return Ok(Some(*id));
+        }
+    }
+    Ok(None)
+}
+
+fn need(
+    fd: &DrmDeviceFd,
+    handle: impl ResourceHandle,
+    name: &str,
+) -> Result<property::Handle, String> {
+    prop(fd, handle, name)?.ok_or_else(|| format!("the plane has no {name} property"))
+}
+
+/// 16.16 fixed point, as KMS takes source coordinates.
+fn fixed(v: f64) -> u64 {
+    (v.max(0.0) * 65536.0).round() as u64
+}
+
+impl PrimaryPlane {
+    pub fn new(fd: &DrmDeviceFd, crtc: crtc::Handle, plane: plane::Handle) -> Result<Self, String> {
+        let props = PlaneProps {
+            fb_id: need(fd, plane, "FB_ID")?,
+            crtc_id: need(fd, plane, "CRTC_ID")?,
+            src: [
+                need(fd, plane, "SRC_X")?,
+                need(fd, plane, "SRC_Y")?,
+                need(fd, plane, "SRC_W")?,
+                need(fd, plane, "SRC_H")?,
+            ],
+            dst: [
+                need(fd, plane, "CRTC_X")?,
+                need(fd, plane, "CRTC_Y")?,
+                need(fd, plane, "CRTC_W")?,
+                need(fd, plane, "CRTC_H")?,
+            ],
+            in_fence_fd: prop(fd, plane, "IN_FENCE_FD")?,
+        };
+        Ok(Self {
+            crtc,
+            plane,
+            props,
+            out_fence_ptr: prop(fd, crtc, "OUT_FENCE_PTR")?,
+        })
+    }
+
+    /// Whether flips hand back an out-fence (every atomic driver's CRTC has OUT_FENCE_PTR).
+    pub fn has_out_fence(&self) -> bool {
+        self.out_fence_ptr.is_some()
+    }
+
+    fn request(
+        &self,
+        fb: framebuffer::Handle,
+        at: &Placement,
+        in_fence: Option<BorrowedFd<'_>>,
+    ) -> AtomicModeReq {
+        let mut req = AtomicModeReq::new();
+        let p = &self.props;
+        let plane = self.plane;
+        req.add_property(plane, p.fb_id, property::Value::Framebuffer(Some(fb)));
+        req.add_property(plane, p.crtc_id, property::Value::CRTC(Some(self.crtc)));
+        let src = [
+            fixed(at.src.loc.x),
+            fixed(at.src.loc.y),
+            fixed(at.src.size.w),
+            fixed(at.src.size.h),
+        ];
+        for (handle, v) in p.src.iter().zip(src) {
+            req.add_property(plane, *handle, property::Value::UnsignedRange(v));
+        }
+        let dst = [
+            property::Value::SignedRange(i64::from(at.dst.loc.x)),
+            property::Value::SignedRange(i64::from(at.dst.loc.y)),
+            property::Value::UnsignedRange(at.dst.size.w.max(0) as u64),
+            property::Value::UnsignedRange(at.dst.size.h.max(0) as u64),
+        ];
+        for (handle, v) in p.dst.iter().zip(dst) {
+            req.add_property(plane, *handle, v);
+        }
+        if let (Some(prop), Some(fence)) = (p.in_fence_fd, in_fence) {
+            req.add_property(
+                plane,
+                prop,
+                property::Value::SignedRange(i64::from(fence.as_raw_fd())),
+            );
+        }
+        req
+    }
+
+    /// Asks the driver whether it would show `fb` so (atomic TEST_ONLY): nothing changes on
+    /// screen.
+    pub fn test(
+        &self,
+        fd: &DrmDeviceFd,
+        fb: framebuffer::Handle,
+        at: &Placement,
+    ) -> Result<(), String> {
+        fd.atomic_commit(AtomicCommitFlags::TEST_ONLY, self.request(fb, at, None))
+            .map_err(|e| format!("atomic TEST_ONLY: {e}"))
+    }
+
+    /// Queues a flip to `fb` at the next vblank, latched once `in_fence` (if any) signals; its
+    /// completion event comes through the device's notifier. Returns the flip's out-fence, where
+    /// the CRTC gives one: it signals when the flip has happened, so the buffer shown before is
+    /// no longer read.
+    pub fn flip(
+        &self,
+        fd: &DrmDeviceFd,
+        fb: framebuffer::Handle,
+        at: &Placement,
+        in_fence: Option<BorrowedFd<'_>>,
+    ) -> Result<Option<OwnedFd>, String> {
+        let mut req = self.request(fb, at, in_fence);
+        // The kernel writes the out-fence's fd here (an s32) during the ioctl.
+        let mut out: i32 = -1;
+        if let Some(prop) = self.out_fence_ptr {
+            let ptr = std::ptr::addr_of_mut!(out) as u64;
+            req.add_property(self.crtc, prop, property::Value::UnsignedRange(ptr));
+        }
+        fd.atomic_commit(
+            AtomicCommitFlags::PAGE_FLIP_EVENT | AtomicCommitFlags::NONBLOCK,
+            req,
+        )
+        .map_err(|e| format!("atomic page flip: {e}"))?;
+        if out < 0 {
+            return Ok(None);
+        }
+        // SAFETY: the kernel wrote a new sync_file fd into `out` for this commit (OUT_FENCE_PTR);
+        // nothing else owns it, and it is closed exactly once, by the OwnedFd.
+        Ok(Some(unsafe { OwnedFd::from_raw_fd(out) }))
+    }
+}
