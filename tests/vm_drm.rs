@@ -474,8 +474,7 @@ fn connectors_and_devices_come_and_go() {
     let last = DrmNode::cards()
         .expect("cards")
         .into_iter()
-        .filter(|n| n.driver == "bochs-drm")
-        .next_back()
+        .rfind(|n| n.driver == "bochs-drm")
         .expect("a bochs card");
     let card_name = last
         .path
