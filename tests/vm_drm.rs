@@ -731,3 +731,91 @@ fn fullscreen_toplevel(
     let size = c.ack_latest(&t).expect("fullscreen configure");
     (t, size)
 }
+
+/// The active VT, as the kernel says (`tty1`, `tty2`, …).
+fn active_vt() -> String {
+    std::fs::read_to_string("/sys/class/tty/tty0/active")
+        .expect("the active VT")
+        .trim()
+        .to_string()
+}
+
+/// Switches to VT `n` (busybox's chvt, which waits until the switch is done) and waits until the
+/// kernel says it is active.
+fn switch_vt(n: u32) {
+    let mut chvt = std::process::Command::new("busybox")
+        .args(["chvt", &n.to_string()])
+        .spawn()
+        .expect("busybox chvt");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while active_vt() != format!("tty{n}") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "VT {n} not active: {}",
+            active_vt()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = chvt.wait();
+}
+
+/// Frames presented on each output (`weft msg outputs`' `frames`).
+fn frames_presented(weft: &Session) -> Vec<u64> {
+    weft.msg(&["outputs"])
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|o| o["frames"].as_u64().expect("frames"))
+        .collect()
+}
+
+/// A VT switch under a real seat (libseat's embedded seatd owns the VT): switched away, weft's
+/// session pauses (no more flips: the display is not weft's) while its client stays connected;
+/// switched back, every output is lit again showing the client, which is served as before.
+#[test]
+fn a_vt_switch_pauses_and_resumes_without_losing_the_client() {
+    let _kms = kms_to_myself();
+    let home = active_vt();
+    let weft = Session::start_on_seat("builtin", &[]);
+    let names = wait_for_outputs(&weft, "three outputs", |n| n.len() == 3);
+    let mut c = weft.client();
+    let t = fullscreen_on(&mut c, &names[0], [230, 20, 40]);
+    wait_for_scanout("virtio_gpu", [230, 20, 40]);
+
+    let away = if home == "tty2" { 3 } else { 2 };
+    switch_vt(away);
+    // Paused: no output flips any more (whatever is still in flight lands first).
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let paused = frames_presented(&weft);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(frames_presented(&weft), paused, "flips while switched away");
+    // The client is still connected and answered.
+    c.roundtrip()
+        .expect("the client is served while the session is paused");
+
+    let home_n: u32 = home.trim_start_matches("tty").parse().expect("a VT number");
+    switch_vt(home_n);
+    // Back: flips resume, the CRTC shows the client again, and the client's next commit is
+    // answered with a frame callback.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let now = frames_presented(&weft);
+        if now.iter().zip(&paused).all(|(n, p)| n > p) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "outputs not flipping again: {paused:?} -> {now:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    wait_for_scanout("virtio_gpu", [230, 20, 40]);
+    c.frame(&t.surface, 77);
+    t.surface.commit();
+    c.wait_until("a frame callback after resume", 10_000, |s| {
+        s.frames_done.iter().any(|(x, _)| *x == 77)
+    })
+    .expect("frame callback after the VT switch");
+    assert!(c.protocol_error().is_none());
+    assert_eq!(output_names(&weft), names, "the same outputs after resume");
+}

@@ -1,5 +1,5 @@
-// `weft --backend drm` run as a child process in the tests/vm guest (libseat's noop backend, as
-// root), its IPC and a client on its socket: shared by tests/vm_drm.rs and benches/kms_scanout.rs
+// `weft --backend drm` run as a child process in the tests/vm guest (libseat's noop or builtin
+// backend, as root), its IPC and a client on its socket: shared by tests/vm_drm.rs and benches/kms_scanout.rs
 // (each includes this file).
 
 use std::path::PathBuf;
@@ -21,12 +21,18 @@ impl Session {
 
     /// With more arguments (`--output`, say).
     pub fn start_with(args: &[&str]) -> Self {
+        Self::start_on_seat("noop", args)
+    }
+
+    /// Under libseat's `backend` (`noop`: no VT, nothing pauses; `builtin`: libseat's embedded
+    /// seatd, which owns the VT and pauses the session when it is switched away).
+    pub fn start_on_seat(backend: &str, args: &[&str]) -> Self {
         let runtime = weft::private_runtime_dir("drm").expect("runtime dir");
         let child = Command::new(env!("CARGO_BIN_EXE_weft"))
             .args(["--backend", "drm", "--socket", "wayland-drm"])
             .args(args)
             .env("XDG_RUNTIME_DIR", &runtime)
-            .env("LIBSEAT_BACKEND", "noop")
+            .env("LIBSEAT_BACKEND", backend)
             .env("RUST_LOG", "info")
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("DISPLAY")

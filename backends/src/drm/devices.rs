@@ -203,9 +203,63 @@ impl Devices {
         if let Ok(index) = output.index(state) {
             state.presented(index, time, seq, flags | zero_copy);
         }
-        if let Err(e) = output.show(state, &fd, &handle, false) {
-            warn!(output = %output.name, error = %e, "frame not shown; retrying at the next event");
+        let shown = output.show(state, &fd, &handle, false);
+        let name = output.name.clone();
+        drop(inner);
+        self.shown(id, crtc, &name, shown);
+        let _ = state.display_handle.flush_clients();
+    }
+
+    /// What came of showing a frame on `crtc` of device `id`. A frame that could not be queued
+    /// leaves nothing to complete, so no flip event would ever come: it is tried again shortly
+    /// (a device that is no longer weft's, during a VT switch, is taken up at resume instead).
+    fn shown(&self, id: DevId, crtc: crtc::Handle, name: &str, shown: Result<(), String>) {
+        let Err(e) = shown else {
+            return;
+        };
+        let inner = self.0.borrow();
+        let active = inner
+            .devices
+            .iter()
+            .find(|d| d.id == id)
+            .is_some_and(|d| d.drm.is_active());
+        if !active || e.contains("Permission denied") {
+            debug!(output = %name, error = %e, "frame not shown: the device is not weft's now (VT switch)");
+            return;
         }
+        warn!(output = %name, error = %e, "frame not shown; trying again in 100 ms");
+        let devices = self.clone();
+        let timer = calloop::timer::Timer::from_duration(std::time::Duration::from_millis(100));
+        let inserted = inner.handle.insert_source(timer, move |_, _, state| {
+            devices.retry(state, id, crtc);
+            calloop::timer::TimeoutAction::Drop
+        });
+        if let Err(e) = inserted {
+            warn!(output = %name, error = %e, "no retry timer: the output waits for the next modeset");
+        }
+    }
+
+    /// Tries again to show a frame on `crtc` of device `id`, unless one is queued already.
+    fn retry(&self, state: &mut Weft, id: DevId, crtc: crtc::Handle) {
+        let mut inner = self.0.borrow_mut();
+        let handle = inner.handle.clone();
+        let Some(dev) = inner.devices.iter_mut().find(|d| d.id == id) else {
+            return;
+        };
+        if !dev.drm.is_active() {
+            return;
+        }
+        let fd = dev.drm.device_fd().clone();
+        let Some(output) = dev.outputs.iter_mut().find(|o| o.crtc == crtc) else {
+            return;
+        };
+        if output.flipping {
+            return;
+        }
+        let shown = output.show(state, &fd, &handle, false);
+        let name = output.name.clone();
+        drop(inner);
+        self.shown(id, crtc, &name, shown);
         let _ = state.display_handle.flush_clients();
     }
 
