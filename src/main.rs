@@ -207,6 +207,7 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
             render_device: args.render_device,
             simulate: args.simulate_devices,
             render_devices: args.render_devices,
+            display_device: None,
         },
     };
     match backend {

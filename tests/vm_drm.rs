@@ -60,6 +60,32 @@ fn every_kms_output_lights_up_and_shows_the_client() {
         outputs.iter().all(|o| o["render_device"].is_string()),
         "{outputs:?}"
     );
+    // `weft msg devices`: each KMS device is a display device scanning its output out, and the
+    // render device was chosen knowing the display device has no Vulkan device of its own.
+    let devices = weft.msg(&["devices"]);
+    let devices = devices.as_array().expect("devices");
+    for (card, output) in [
+        ("drm:card1", "Virtual-1"),
+        ("drm:card2", "Virtual-2"),
+        ("drm:card3", "Virtual-3"),
+    ] {
+        let d = devices
+            .iter()
+            .find(|d| d["id"] == card)
+            .unwrap_or_else(|| panic!("{card} in {devices:?}"));
+        assert_eq!(d["display"], true, "{d}");
+        assert_eq!(d["scans_out"], serde_json::json!([output]), "{d}");
+    }
+    let render = devices
+        .iter()
+        .find(|d| d["render"] == true)
+        .expect("a render device");
+    assert!(
+        render["render_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("the display device has no Vulkan device")),
+        "{render}"
+    );
 
     // A client's window, on the first output.
     let mut c = weft.client();

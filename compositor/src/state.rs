@@ -108,6 +108,9 @@ pub struct DeviceOptions {
     /// first, another physical device where one is usable, else another logical device on the
     /// same one (`--render-devices`).
     pub render_devices: u32,
+    /// The display device weft drives (the KMS backend's first card with connectors): the
+    /// render policy composes on its own GPU where that GPU renders.
+    pub display_device: Option<crate::devices::DevT>,
 }
 
 /// The xdg_wm_base version weft advertises (see `Weft::new`).
@@ -147,7 +150,8 @@ impl Weft {
         clock: Clock,
         options: &DeviceOptions,
     ) -> Result<Self, RenderError> {
-        let policy = RenderPolicy::with_override(options.render_device.as_deref());
+        let mut policy = RenderPolicy::with_override(options.render_device.as_deref());
+        policy.display = options.display_device;
         let renderer = policy.open_renderer(&[])?;
         let mut extra = Vec::new();
         for _ in 1..options.render_devices.max(1) {

@@ -86,6 +86,7 @@ impl Devices {
         }
         info!(device = %device.name(), outputs = device.outputs.len(), "KMS device added");
         inner.devices.push(device);
+        note_displays(state);
         Ok(Some(failed))
     }
 
@@ -153,6 +154,7 @@ impl Devices {
                 device.remove(state);
             }
         }
+        note_displays(state);
         let _ = state.display_handle.flush_clients();
     }
 
@@ -295,6 +297,19 @@ impl Devices {
                 warn!(error = %e, "connector not lit");
             }
         }
+        note_displays(state);
         state.damage();
     }
+}
+
+/// Tells the device registry which display devices drive outputs now, in output order: the
+/// import planner judges the scanout rung against them (`weft msg devices`: `display`).
+fn note_displays(state: &mut Weft) {
+    let mut driven: Vec<weft_compositor::devices::DeviceId> = Vec::new();
+    for id in state.outputs.iter().filter_map(|o| o.display_device.clone()) {
+        if !driven.contains(&id) {
+            driven.push(id);
+        }
+    }
+    state.devices.set_driven_displays(driven);
 }

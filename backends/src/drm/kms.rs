@@ -58,6 +58,19 @@ pub fn card_nodes() -> Vec<PathBuf> {
     nodes
 }
 
+/// Whether the card node `path` has connectors (sysfs lists them as `cardN-<connector>`): a
+/// display device, not a render-only one.
+pub fn has_connectors(path: &Path) -> bool {
+    let Some(card) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let prefix = format!("{card}-");
+    std::fs::read_dir("/sys/class/drm").is_ok_and(|dir| {
+        dir.filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+    })
+}
+
 /// N of `/dev/dri/cardN` (cards are used in that order), or `u32::MAX`.
 pub fn card_number(path: &Path) -> u32 {
     path.file_name()

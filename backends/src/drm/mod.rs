@@ -70,16 +70,6 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
     let (session, notifier) = LibSeatSession::new().map_err(|e| DrmError::NoSeat(e.to_string()))?;
     info!(seat = %session.seat(), "session opened");
 
-    let display: Display<Weft> =
-        Display::new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
-    let mut state = Weft::new(
-        display.handle(),
-        event_loop.handle(),
-        Clock::monotonic(),
-        &options.server.devices,
-    )
-    .map_err(ServerError::from)?;
-
     // udev names the seat's cards and tells of devices and connectors coming and going. Without
     // it (no /sys, say) the cards in /dev/dri are used as they are, with no hotplug.
     let seat = input::udev_seat(&session.seat());
@@ -104,6 +94,24 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
             .collect(),
     };
     cards.sort_by_key(|(_, p)| kms::card_number(p));
+
+    // The render device: the first display device's own GPU where it renders (the registry's
+    // policy), else the best other one, whose composed frames then cross to the display device.
+    let mut devices_options = options.server.devices.clone();
+    devices_options.display_device = cards
+        .iter()
+        .find(|(_, p)| kms::has_connectors(p))
+        .map(|(id, _)| weft_compositor::devices::DevT::from_raw(*id));
+    let display: Display<Weft> =
+        Display::new().map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    let mut state = Weft::new(
+        display.handle(),
+        event_loop.handle(),
+        Clock::monotonic(),
+        &devices_options,
+    )
+    .map_err(ServerError::from)?;
+
     let devices = Devices::new(
         session.clone(),
         options.outputs.clone(),

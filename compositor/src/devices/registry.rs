@@ -49,6 +49,8 @@ pub struct Registry {
     generation: u64,
     /// Further render devices of a simulated topology registered so far.
     further: usize,
+    /// The KMS devices a display backend drives outputs on, in output order.
+    driven_displays: Vec<DeviceId>,
 }
 
 impl Registry {
@@ -64,6 +66,7 @@ impl Registry {
             render: None,
             generation: 0,
             further: 0,
+            driven_displays: Vec::new(),
         };
         registry.devices = registry.probe();
         registry
@@ -79,6 +82,7 @@ impl Registry {
             source: Source::Simulated(Box::new(topology)),
             generation: 0,
             further: 0,
+            driven_displays: Vec::new(),
         }
     }
 
@@ -310,9 +314,27 @@ impl Registry {
     /// The simulated display device, or the first real display device with KMS whose planes weft
     /// would use (none until the KMS backend drives one).
     pub fn display_for_outputs(&self) -> Option<&DeviceRecord> {
+        self.display_for_outputs_inner()
+    }
+
+    /// The display devices driven now (the KMS backend says, as outputs come and go): buffers
+    /// are planned anew against them.
+    pub fn set_driven_displays(&mut self, ids: Vec<DeviceId>) {
+        if ids != self.driven_displays {
+            self.driven_displays = ids;
+            self.generation += 1;
+        }
+    }
+
+    /// Whether a display backend drives outputs on `id`.
+    pub fn drives(&self, id: &DeviceId) -> bool {
+        self.driven_displays.contains(id)
+    }
+
+    fn display_for_outputs_inner(&self) -> Option<&DeviceRecord> {
         match &self.source {
             Source::Simulated(t) => t.display.as_ref().and_then(|d| self.get(d)),
-            Source::Machine { .. } => None,
+            Source::Machine { .. } => self.driven_displays.iter().find_map(|d| self.get(d)),
         }
     }
 

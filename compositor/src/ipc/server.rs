@@ -488,6 +488,15 @@ fn devices(state: &Weft) -> serde_json::Value {
             let is_render = render.is_some_and(|r| r.id == d.id);
             if let Some(fields) = v.as_object_mut() {
                 fields.insert("render".into(), is_render.into());
+                // Outputs this device scans out (a display device the KMS backend drives).
+                let scans_out: Vec<String> = state
+                    .outputs
+                    .iter()
+                    .filter(|o| o.display_device.as_ref() == Some(&d.id))
+                    .map(|o| o.name())
+                    .collect();
+                fields.insert("display".into(), state.devices.drives(&d.id).into());
+                fields.insert("scans_out".into(), scans_out.into());
                 if is_render {
                     if let Some(r) = render {
                         fields.insert("render_reason".into(), r.reason.clone().into());
