@@ -306,7 +306,11 @@ impl Devices {
 /// import planner judges the scanout rung against them (`weft msg devices`: `display`).
 fn note_displays(state: &mut Weft) {
     let mut driven: Vec<weft_compositor::devices::DeviceId> = Vec::new();
-    for id in state.outputs.iter().filter_map(|o| o.display_device.clone()) {
+    for id in state
+        .outputs
+        .iter()
+        .filter_map(|o| o.display_device.clone())
+    {
         if !driven.contains(&id) {
             driven.push(id);
         }

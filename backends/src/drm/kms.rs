@@ -28,8 +28,8 @@ use super::atomic::{Placement, PrimaryPlane};
 /// The event loop's handle: out-fences are waited on there.
 pub type Loop = calloop::LoopHandle<'static, Weft>;
 use tracing::{info, warn};
-use weft_compositor::render::HeldBuffer;
 use weft_compositor::output::KmsStats;
+use weft_compositor::render::HeldBuffer;
 use weft_compositor::{OutputSpec, Weft};
 
 #[derive(Debug, thiserror::Error)]
