@@ -60,6 +60,16 @@ fn every_kms_output_lights_up_and_shows_the_client() {
         outputs.iter().all(|o| o["render_device"].is_string()),
         "{outputs:?}"
     );
+    // Composed frames cross to the display device without a CPU copy: the render device writes
+    // them into the display device's dumb buffers, which it imported.
+    for o in outputs {
+        assert!(
+            o["kms"]["composed_into"]
+                .as_str()
+                .is_some_and(|p| p.contains("written by the render device")),
+            "{o}"
+        );
+    }
     // `weft msg devices`: each KMS device is a display device scanning its output out, and the
     // render device was chosen knowing the display device has no Vulkan device of its own.
     let devices = weft.msg(&["devices"]);

@@ -90,6 +90,8 @@ pub struct KmsStats {
     pub composed_flips: u64,
     /// Client buffers released at the out-fence of the flip that replaced them.
     pub released_at_out_fence: u64,
+    /// Where composed frames go, and how they get there.
+    pub composed_into: &'static str,
 }
 
 /// More changed rectangles than this collapse into the whole target.

@@ -126,6 +126,46 @@ impl Weft {
         }
     }
 
+    /// Imports `fd` (a dma-buf of `size` bytes: a display device's scanout buffer) on the render
+    /// device composing output `index`, as the destination of [`Weft::copy_output_into`].
+    pub fn import_output_destination(
+        &self,
+        index: usize,
+        fd: std::os::fd::BorrowedFd<'_>,
+        size: u64,
+    ) -> Result<crate::render::external::ImportedBuffer, String> {
+        let slot = self.outputs.get(index).ok_or("no such output")?;
+        let device = match slot.device {
+            None => self.renderer.device(),
+            Some(i) => self
+                .secondaries
+                .get(i)
+                .map(|s| s.renderer.device())
+                .ok_or("no such render device")?,
+        };
+        crate::render::external::ImportedBuffer::import(
+            device,
+            fd,
+            size,
+            ash::vk::BufferUsageFlags::TRANSFER_DST,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// Output `index`'s last frame copied by its render device into `dst` (imported with
+    /// [`Weft::import_output_destination`]), rows of `pitch` bytes.
+    pub fn copy_output_into(
+        &mut self,
+        index: usize,
+        dst: &crate::render::external::ImportedBuffer,
+        pitch: u32,
+    ) -> Result<(), RenderError> {
+        let (renderer, slot) = self
+            .renderer_and_slot(index)
+            .ok_or(RenderError::NoOutput(index))?;
+        renderer.copy_target_into(&slot.target, dst, pitch)
+    }
+
     /// Gives output `index` a new size (its nested window was resized): a new render target, the new
     /// mode advertised (wl_output.mode and done, through smithay), outputs right of it moved, and
     /// maximized or fullscreen toplevels reconfigured to fill the first output, as

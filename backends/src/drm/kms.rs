@@ -84,6 +84,10 @@ pub fn card_number(path: &Path) -> u32 {
 struct Scanout {
     buffer: DumbBuffer,
     fb: framebuffer::Handle,
+    /// The dumb buffer's memory imported on the render device (PRIME export, dma-buf import):
+    /// the render device copies each composed frame straight into it. `None`: the render device
+    /// could not import it, and the frame is read back and copied by the CPU.
+    imported: Option<weft_compositor::render::external::ImportedBuffer>,
 }
 
 /// One lit connector.
@@ -392,7 +396,11 @@ impl KmsDevice {
             let fb = fd
                 .add_framebuffer(&buffer, 24, 32)
                 .map_err(|e| fail(format!("framebuffer: {e}")))?;
-            Ok(Scanout { buffer, fb })
+            Ok(Scanout {
+                buffer,
+                fb,
+                imported: None,
+            })
         };
         let buffers = [scanout()?, scanout()?];
         let primary = match PrimaryPlane::new(fd, crtc, surface.plane()) {
@@ -408,6 +416,7 @@ impl KmsDevice {
             height: size.1,
             refresh_mhz,
         };
+        let mut buffers = buffers;
         let index = match state.add_output_with_model(&name, "drm", spec) {
             Ok(index) => index,
             Err(e) => {
@@ -417,10 +426,35 @@ impl KmsDevice {
                 return Err(fail(e.to_string()));
             }
         };
+        // Composed frames cross from the render device to the display device: the render device
+        // writes into the dumb buffers themselves where it can import them.
+        let mut refused = None;
+        for b in &mut buffers {
+            match import_on_render_device(state, fd, index, &b.buffer) {
+                Ok(imported) => b.imported = Some(imported),
+                Err(e) => refused = Some(e),
+            }
+        }
+        let composed_into = match refused {
+            None => {
+                info!(output = %name, "composed frames: the render device writes them into the display device's buffers (dma-buf import), no CPU copy");
+                "the display device's buffer, written by the render device (dma-buf import)"
+            }
+            Some(why) => {
+                for b in &mut buffers {
+                    b.imported = None;
+                }
+                info!(output = %name, reason = %why, "composed frames: read back and copied into the display device's buffers by the CPU");
+                "the display device's buffer, copied by the CPU (the render device could not import it)"
+            }
+        };
         if let Some(slot) = state.outputs.get_mut(index) {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
-            slot.kms = Some(KmsStats::default());
+            slot.kms = Some(KmsStats {
+                composed_into,
+                ..KmsStats::default()
+            });
             // The registry's id of this device ([`weft_compositor::devices`]: drm:cardN).
             let card = Path::new(&self.name)
                 .file_name()
@@ -468,6 +502,8 @@ impl KmsDevice {
 
 impl Scanout {
     fn destroy(self, fd: &DrmDeviceFd) {
+        // The render device's import first (it references the dma-buf of the dumb buffer).
+        drop(self.imported);
         let _ = fd.destroy_framebuffer(self.fb);
         let _ = fd.destroy_dumb_buffer(self.buffer);
     }
@@ -541,7 +577,11 @@ impl KmsOutput {
         state.frame(index, now);
         let back = self.buffers.get_mut(self.back).ok_or("no back buffer")?;
         let pitch = back.buffer.pitch() as usize;
-        {
+        if let Some(imported) = &back.imported {
+            state
+                .copy_output_into(index, imported, back.buffer.pitch())
+                .map_err(|e| format!("copying the frame into the display buffer: {e}"))?;
+        } else {
             let mut map = fd
                 .map_dumb_buffer(&mut back.buffer)
                 .map_err(|e| format!("mapping the dumb buffer: {e}"))?;
@@ -733,6 +773,21 @@ impl KmsOutput {
         self.on_screen_zero_copy = self.queued_zero_copy;
         self.queued_zero_copy = false;
     }
+}
+
+/// A dumb buffer of the display device imported on the render device composing output `index`.
+fn import_on_render_device(
+    state: &Weft,
+    fd: &DrmDeviceFd,
+    index: usize,
+    buffer: &DumbBuffer,
+) -> Result<weft_compositor::render::external::ImportedBuffer, String> {
+    let prime = fd
+        .buffer_to_prime_fd(buffer.handle(), (OFlags::RDWR | OFlags::CLOEXEC).bits())
+        .map_err(|e| format!("PRIME export of the dumb buffer: {e}"))?;
+    let (_, h) = buffer.size();
+    let size = u64::from(buffer.pitch()) * u64::from(h);
+    state.import_output_destination(index, prime.as_fd(), size)
 }
 
 /// Counts what reached KMS for output `output` (`weft msg outputs`).

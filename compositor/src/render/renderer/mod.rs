@@ -96,6 +96,9 @@ pub struct Renderer {
     /// Uploads queued for the next submission (staged in `ring[current]`'s staging buffer).
     pending: Vec<PendingUpload>,
     readback: Option<HostBuffer>,
+    /// Set during [`Renderer::copy_target_into`]: the imported buffer the readback copy goes to
+    /// instead, and its row length in pixels.
+    copy_out: Option<(ash::vk::Buffer, u32)>,
     /// Bound for solid quads, whose pipeline still expects a descriptor set.
     white: Arc<Texture>,
     /// (producer, ours) queue families of client memory's ownership transfers (`render::foreign`):
@@ -168,6 +171,7 @@ impl Renderer {
             blocked_waits: 0,
             pending: Vec::new(),
             readback: None,
+            copy_out: None,
             white: white.clone(),
             foreign_families,
             stalls: Vec::new(),

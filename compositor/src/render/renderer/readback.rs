@@ -1,4 +1,5 @@
-//! Reading a rendered target back into host memory (screenshots, tests).
+//! Reading a rendered target back into host memory (screenshots, tests), or copying it into a
+//! buffer of another device's that the render device imported (a KMS backend's scanout buffer).
 
 use ash::vk;
 use gpu_allocator::MemoryLocation;
@@ -78,11 +79,42 @@ impl Renderer {
         Ok(())
     }
 
+    /// Copies `target` (after everything submitted before it) into `dst`, a dma-buf of another
+    /// device the render device imported (a display device's scanout buffer): rows of `pitch`
+    /// bytes, BGRA as the target holds them. The render device writes into that memory itself;
+    /// weft's CPU copies nothing. Returns once the copy is done.
+    pub fn copy_target_into(
+        &mut self,
+        target: &RenderTarget,
+        dst: &crate::render::external::ImportedBuffer,
+        pitch: u32,
+    ) -> Result<(), RenderError> {
+        let need = u64::from(pitch) * u64::from(target.height().saturating_sub(1))
+            + u64::from(target.width()) * 4;
+        if pitch % 4 != 0 || pitch < target.width() * 4 || dst.size < need {
+            return Err(RenderError::Allocation(format!(
+                "the imported buffer ({} bytes, pitch {pitch}) does not hold a {}x{} frame",
+                dst.size,
+                target.width(),
+                target.height()
+            )));
+        }
+        self.copy_out = Some((dst.raw(), pitch / 4));
+        let submitted = self.submit(None, Some(target));
+        self.copy_out = None;
+        self.wait_slot(submitted?)
+    }
+
     /// Records the copy of `target` into the readback buffer (after the frame), made visible to
-    /// host reads after the submission's fence.
+    /// host reads after the submission's fence; or into the imported buffer `copy_out` names.
     pub(super) fn record_readback(&self, cmd: vk::CommandBuffer, target: &RenderTarget) {
         let d = &self.device.raw;
-        if let Some(buf) = &self.readback {
+        let dst = match (self.copy_out, &self.readback) {
+            (Some((buffer, row_length)), _) => Some((buffer, row_length)),
+            (None, Some(buf)) => Some((buf.raw, 0)),
+            (None, None) => None,
+        };
+        if let Some((dst, row_length)) = dst {
             image_barrier(
                 d,
                 cmd,
@@ -100,7 +132,7 @@ impl Renderer {
             );
             let region = vk::BufferImageCopy {
                 buffer_offset: 0,
-                buffer_row_length: 0,
+                buffer_row_length: row_length,
                 buffer_image_height: 0,
                 image_subresource: crate::render::memory::color_layers(),
                 image_offset: vk::Offset3D::default(),
@@ -110,14 +142,15 @@ impl Renderer {
                     depth: 1,
                 },
             };
-            // SAFETY: the readback buffer was sized for the whole target above; the image is in
-            // TRANSFER_SRC_OPTIMAL after the barrier.
+            // SAFETY: the readback buffer was sized for the whole target above, an imported one
+            // checked in `copy_target_into`; the image is in TRANSFER_SRC_OPTIMAL after the
+            // barrier.
             unsafe {
                 d.cmd_copy_image_to_buffer(
                     cmd,
                     target.image.raw,
                     vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
-                    buf.raw,
+                    dst,
                     &[region],
                 )
             };
