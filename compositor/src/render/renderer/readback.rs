@@ -91,7 +91,7 @@ impl Renderer {
     ) -> Result<(), RenderError> {
         let need = u64::from(pitch) * u64::from(target.height().saturating_sub(1))
             + u64::from(target.width()) * 4;
-        if pitch % 4 != 0 || pitch < target.width() * 4 || dst.size < need {
+        if !pitch.is_multiple_of(4) || pitch < target.width() * 4 || dst.size < need {
             return Err(RenderError::Allocation(format!(
                 "the imported buffer ({} bytes, pitch {pitch}) does not hold a {}x{} frame",
                 dst.size,
