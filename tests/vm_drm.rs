@@ -855,3 +855,99 @@ fn a_vt_switch_pauses_and_resumes_without_losing_the_client() {
     assert!(c.protocol_error().is_none());
     assert_eq!(output_names(&weft), names, "the same outputs after resume");
 }
+
+/// A small dma-buf surface over a composed window goes on virtio-gpu's cursor plane: rung
+/// `Scanout` naming the plane, the composed frame drawn without it (the primary plane's pixels
+/// there are the window's), the cursor plane showing the client's pixels where the surface is.
+#[test]
+fn a_surface_over_the_rest_goes_on_the_cursor_plane() {
+    use std::os::fd::AsFd;
+    use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::Flags;
+    use weft_clients::dmabuf::{LinuxDmabuf, ARGB8888, MOD_LINEAR};
+
+    let _kms = kms_to_myself();
+    let weft = Session::start();
+    let names = wait_for_outputs(&weft, "three outputs", |n| n.len() == 3);
+    let mut c = weft.client();
+    let d = LinuxDmabuf::bind(&mut c, 5).expect("linux-dmabuf");
+    let t = fullscreen_on(&mut c, &names[0], [230, 20, 40]);
+    // A 64×64 subsurface of a virtio-gpu dumb buffer at (100, 120) over the fullscreen window.
+    let virtio = card("virtio_gpu");
+    let small = virtio.export_dumb(64, 64, "client").expect("dumb buffer");
+    {
+        let mut map = small.map().expect("mmap");
+        for px in map.as_mut_slice().chunks_exact_mut(4) {
+            px.copy_from_slice(&[30, 200, 40, 255]);
+        }
+    }
+    let (params, _) = d.params(&c);
+    params.add(
+        small.as_fd(),
+        0,
+        0,
+        64 * 4,
+        (MOD_LINEAR >> 32) as u32,
+        MOD_LINEAR as u32,
+    );
+    let wl = params.create_immed(64, 64, ARGB8888, Flags::empty(), &c.qh, ());
+    params.destroy();
+    let (sub, subsurface) = c.subsurface(&t.surface);
+    subsurface.set_position(100, 120);
+    sub.attach(Some(&wl), 0, 0);
+    sub.damage_buffer(0, 0, 64, 64);
+    sub.commit();
+    t.surface.commit();
+    c.roundtrip().expect("roundtrip");
+    for tag in 1..=4 {
+        c.frame(&t.surface, 500 + tag);
+        t.surface.commit();
+        c.wait_until("a frame callback", 5000, |s| {
+            s.frames_done.iter().any(|(x, _)| *x == 500 + tag)
+        })
+        .expect("frame callback");
+    }
+    let s = weft
+        .msg(&["surfaces"])
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["role"] == "subsurface").cloned())
+        .expect("the subsurface");
+    assert_eq!(s["rung"], "Scanout", "{s}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("cursor plane") && r.contains("64x64+100+120")),
+        "{s}"
+    );
+    assert_eq!(s["copied_bytes_per_frame"], 0, "{s}");
+    let k = kms_stats(&weft, &names[0]);
+    assert!(k["upper_plane_flips"].as_u64() >= Some(1), "{k}");
+    // The composed frame does not have it: the window's red is under it on the primary plane.
+    let primary = scanout_of("virtio_gpu");
+    assert_eq!(primary.rgb(100 + 32, 120 + 32), Some([230, 20, 40]));
+    // The cursor plane shows the client's buffer, at the surface's place.
+    let cursor = weft_guest::kms::planes_showing(&virtio, "cursor").expect("planes");
+    assert_eq!(cursor.len(), 1, "one cursor plane shows a framebuffer");
+    let (shown, at) = &cursor[0];
+    assert_eq!(*at, (100, 120));
+    assert_eq!((shown.width, shown.height), (64, 64));
+    assert_eq!(shown.rgb(32, 32), Some([40, 200, 30]));
+
+    // The subsurface goes away: the cursor plane is switched off, the window is whole again.
+    sub.attach(None, 0, 0);
+    sub.commit();
+    t.surface.commit();
+    for tag in 10..=12 {
+        c.frame(&t.surface, 500 + tag);
+        t.surface.commit();
+        c.wait_until("a frame callback", 5000, |s| {
+            s.frames_done.iter().any(|(x, _)| *x == 500 + tag)
+        })
+        .expect("frame callback");
+    }
+    let cursor = weft_guest::kms::planes_showing(&virtio, "cursor").expect("planes");
+    assert!(cursor.is_empty(), "the cursor plane still shows something");
+    assert_eq!(
+        scanout_of("virtio_gpu").rgb(100 + 32, 120 + 32),
+        Some([230, 20, 40])
+    );
+}

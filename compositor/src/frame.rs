@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_presentation_feedback;
+use smithay::reexports::wayland_server::Resource as _;
 use smithay::utils::Rectangle;
 use smithay::wayland::compositor::{with_states, SurfaceAttributes};
 use smithay::wayland::presentation::{PresentationFeedbackCachedState, Refresh};
@@ -12,6 +13,15 @@ use tracing::warn;
 
 use crate::render::{vk, FrameStats, RenderError};
 use crate::state::Weft;
+
+/// What a frame composes: the whole scene, all of it but a surface a display plane shows, or
+/// nothing (the display shows a client buffer on its own).
+#[derive(Debug, Clone)]
+pub enum Compose {
+    All,
+    Without(smithay::reexports::wayland_server::protocol::wl_surface::WlSurface),
+    Nothing,
+}
 
 /// What one frame did.
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,12 +95,12 @@ impl Weft {
     /// Runs the frame of output `index` at presentation time `now`: renders if the scene changed,
     /// then sends frame callbacks and presentation feedback for every surface shown.
     pub fn frame(&mut self, index: usize, now: Duration) -> FrameReport {
-        self.frame_with(index, now, true)
+        self.frame_with(index, now, Compose::All)
     }
 
     /// [`Weft::frame`], composing only with `compose` (a display scanning a client buffer out
     /// needs no composed frame; the next composed one redraws what changed meanwhile).
-    pub fn frame_with(&mut self, index: usize, now: Duration, compose: bool) -> FrameReport {
+    pub fn frame_with(&mut self, index: usize, now: Duration, compose: Compose) -> FrameReport {
         let mut report = FrameReport::default();
         let Some(name) = self.outputs.get(index).map(|o| o.name()) else {
             return report;
@@ -103,8 +113,26 @@ impl Weft {
         let rendered_generation = self.outputs.get(index).and_then(|o| o.rendered_generation);
         // One scene a tick: rendered when it changed, and its surfaces get their callbacks.
         let scene = self.scene(index);
-        if compose && rendered_generation != Some(generation) {
-            match self.render_scene(index, &scene, false) {
+        let lifted = match &compose {
+            Compose::Without(surface) => Some(surface.id()),
+            _ => None,
+        };
+        let rendered_lifted = self
+            .outputs
+            .get(index)
+            .and_then(|o| o.rendered_lifted.clone());
+        let stale = rendered_generation != Some(generation) || rendered_lifted != lifted;
+        let drawn = match &compose {
+            Compose::Nothing => None,
+            Compose::All => Some(None),
+            Compose::Without(surface) => Some(Some(surface)),
+        };
+        if let (Some(without), true) = (drawn, stale) {
+            // Every surface still gets its frame callbacks and feedback (`scene`, below); a
+            // surface a display plane shows is left out of what is drawn.
+            let lifted_scene = without.map(|surface| self.scene(index).without(surface));
+            let drawn_scene = lifted_scene.as_ref().unwrap_or(&scene);
+            match self.render_scene(index, drawn_scene, false) {
                 Ok((stats, _)) => {
                     report.rendered = stats.damaged_pixels > 0;
                     report.stats = stats;
@@ -114,6 +142,7 @@ impl Weft {
                             slot.damaged_pixels = stats.damaged_pixels;
                         }
                         slot.rendered_generation = Some(generation);
+                        slot.rendered_lifted = lifted.clone();
                     }
                 }
                 Err(e) if e.class() == crate::render::ErrorClass::DeviceLost => {

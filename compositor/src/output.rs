@@ -58,6 +58,9 @@ pub struct OutputSlot {
     pub last_present: Option<Duration>,
     /// The scene generation last rendered into `target`.
     pub rendered_generation: Option<u64>,
+    /// The surface a display plane showed instead when the target was last drawn (left out of
+    /// it): a change redraws.
+    pub rendered_lifted: Option<smithay::reexports::wayland_server::backend::ObjectId>,
     /// The render device that composes this output: `None` the first (`Weft::renderer`),
     /// `Some(i)` the secondary device `Weft::secondaries[i]`.
     pub device: Option<usize>,
@@ -88,6 +91,8 @@ pub struct KmsStats {
     /// Flips to a client's buffer (scanout) and to a composed frame.
     pub scanout_flips: u64,
     pub composed_flips: u64,
+    /// Composed flips that showed a client's buffer on the overlay or cursor plane over them.
+    pub upper_plane_flips: u64,
     /// Client buffers released at the out-fence of the flip that replaced them.
     pub released_at_out_fence: u64,
     /// Where composed frames go, and how they get there.

@@ -45,6 +45,7 @@ impl Weft {
             rendered: 0,
             last_present: None,
             rendered_generation: None,
+            rendered_lifted: None,
             device,
             damage: Default::default(),
             damaged_pixels: 0,

@@ -35,12 +35,14 @@ pub struct Candidate {
     /// The region of the buffer the output shows, in buffer pixels (x, y, w, h): the whole
     /// buffer, or a viewport's source rectangle.
     pub src: [f32; 4],
+    /// Where the output shows it, in output pixels (x, y, w, h).
+    pub dst: [i32; 4],
     /// Keeps the buffer unreleased (and its fences) while the display reads it.
     pub hold: Arc<dyn HeldBuffer>,
 }
 
 impl Weft {
-    /// Output `index`'s scanout candidate, or why it has none.
+    /// Output `index`'s scanout candidate for its primary plane, or why it has none.
     pub fn scanout_candidate(&self, index: usize) -> Result<Candidate, &'static str> {
         let slot = self.outputs.get(index).ok_or("no such output")?;
         let scene = self.scene(index);
@@ -52,38 +54,24 @@ impl Weft {
         if (d.x, d.y, d.w, d.h) != (0.0, 0.0, w, h) || item.alpha < 1.0 {
             return Err("the surface does not cover the output exactly");
         }
-        let src = match &item.fill {
-            Fill::Texture { src, .. } | Fill::Planar { src, .. } => *src,
-            Fill::Solid(_) => return Err("a solid colour, not a buffer"),
-        };
-        if src.w <= 0.0 || src.h <= 0.0 || src.x < 0.0 || src.y < 0.0 {
-            return Err("the buffer is flipped");
+        candidate_of(surface, item)
+    }
+
+    /// Output `index`'s candidate for an overlay or cursor plane: the topmost surface, when it
+    /// is a client dma-buf over something else. The plane shows it at its place (`dst`) over
+    /// the composed rest, which is drawn without it ([`crate::frame::Compose::Without`]).
+    pub fn overlay_candidate(&self, index: usize) -> Result<Candidate, &'static str> {
+        let scene = self.scene(index);
+        if scene.items.len() < 2 {
+            return Err("nothing is drawn under the topmost surface");
         }
-        with_states(surface, |states| {
-            let rs = states
-                .data_map
-                .get::<RendererSurfaceStateUserData>()
-                .ok_or("no buffer")?;
-            let rs = rs.lock().map_err(|_| "surface state poisoned")?;
-            let buffer = rs.buffer().ok_or("no buffer")?;
-            let dmabuf = get_dmabuf(buffer).map_err(|_| "not a dma-buf")?.clone();
-            let size = dmabuf.size();
-            if src.x + src.w > size.w as f32 + 0.01 || src.y + src.h > size.h as f32 + 0.01 {
-                return Err("the region shown is outside the buffer");
-            }
-            let sync = with_content(states, |c| c.sync.clone());
-            let hold: Arc<dyn HeldBuffer> = Arc::new(crate::sync::commit::Held {
-                buffer: buffer.clone(),
-                sync,
-            });
-            Ok(Candidate {
-                surface: surface.clone(),
-                buffer: buffer.id(),
-                dmabuf,
-                src: [src.x, src.y, src.w, src.h],
-                hold,
-            })
-        })
+        let (Some(item), Some(surface)) = (scene.items.last(), scene.item_surfaces.last()) else {
+            return Err("nothing drawn");
+        };
+        if item.alpha < 1.0 {
+            return Err("the surface is blended with an alpha");
+        }
+        candidate_of(surface, item)
     }
 
     /// Records what the display did with `surface`'s buffer: `Ok(why)` it is scanned out (no
@@ -109,4 +97,51 @@ impl Weft {
             })
         });
     }
+}
+
+/// The candidate `item` (drawing `surface`) makes: its dma-buf, the region of it shown and where.
+fn candidate_of(
+    surface: &WlSurface,
+    item: &crate::render::DrawItem,
+) -> Result<Candidate, &'static str> {
+    let src = match &item.fill {
+        Fill::Texture { src, .. } | Fill::Planar { src, .. } => *src,
+        Fill::Solid(_) => return Err("a solid colour, not a buffer"),
+    };
+    if src.w <= 0.0 || src.h <= 0.0 || src.x < 0.0 || src.y < 0.0 {
+        return Err("the buffer is flipped");
+    }
+    let d = item.dst;
+    let dst = [
+        d.x.round() as i32,
+        d.y.round() as i32,
+        d.w.round() as i32,
+        d.h.round() as i32,
+    ];
+    with_states(surface, |states| {
+        let rs = states
+            .data_map
+            .get::<RendererSurfaceStateUserData>()
+            .ok_or("no buffer")?;
+        let rs = rs.lock().map_err(|_| "surface state poisoned")?;
+        let buffer = rs.buffer().ok_or("no buffer")?;
+        let dmabuf = get_dmabuf(buffer).map_err(|_| "not a dma-buf")?.clone();
+        let size = dmabuf.size();
+        if src.x + src.w > size.w as f32 + 0.01 || src.y + src.h > size.h as f32 + 0.01 {
+            return Err("the region shown is outside the buffer");
+        }
+        let sync = with_content(states, |c| c.sync.clone());
+        let hold: Arc<dyn HeldBuffer> = Arc::new(crate::sync::commit::Held {
+            buffer: buffer.clone(),
+            sync,
+        });
+        Ok(Candidate {
+            surface: surface.clone(),
+            buffer: buffer.id(),
+            dmabuf,
+            src: [src.x, src.y, src.w, src.h],
+            dst,
+            hold,
+        })
+    })
 }

@@ -27,7 +27,21 @@ use crate::surface::{with_content, SurfaceContent};
 pub struct Scene {
     pub items: Vec<DrawItem>,
     pub elements: Vec<Element>,
+    /// The surface each item draws (parallel to `items`).
+    pub item_surfaces: Vec<WlSurface>,
     pub surfaces: Vec<WlSurface>,
+}
+
+impl Scene {
+    /// The scene without `surface`'s item (a display plane shows that surface instead).
+    pub fn without(mut self, surface: &WlSurface) -> Self {
+        if let Some(at) = self.item_surfaces.iter().position(|s| s == surface) {
+            self.items.remove(at);
+            self.elements.remove(at);
+            self.item_surfaces.remove(at);
+        }
+        self
+    }
 }
 
 impl Weft {
@@ -218,6 +232,7 @@ fn push_tree(
                 element.look = look(&item);
                 scene.items.push(item);
                 scene.elements.push(element);
+                scene.item_surfaces.push(surface.clone());
             }
             scene.surfaces.push(surface.clone());
         },

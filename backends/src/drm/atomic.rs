@@ -1,7 +1,8 @@
-//! weft's own atomic commits on an output's primary plane: a framebuffer with its source and
-//! destination rectangles (a viewport's crop and scale, where the plane can do them), the
-//! producer's acquire fence as the plane's IN_FENCE_FD, and the CRTC's OUT_FENCE_PTR, whose fence
-//! signals once the flip has happened, i.e. once the buffer it replaces is no longer read.
+//! weft's own atomic commits on an output's planes: the primary plane, and an overlay or cursor
+//! plane where the CRTC has one, each a framebuffer with its source and destination rectangles (a
+//! viewport's crop and scale, where the plane can do them) and the producer's acquire fence as
+//! its IN_FENCE_FD; and the CRTC's OUT_FENCE_PTR, whose fence signals once the flip has happened,
+//! i.e. once the buffers it replaces are no longer read.
 //!
 //! smithay's `DrmSurface` lights the output (the modeset with its mode blob and connectors) and
 //! takes it back after a VT switch; every frame after that is flipped here, because smithay's
@@ -41,7 +42,7 @@ impl Placement {
     }
 }
 
-/// The properties one flip sets.
+/// The properties one flip sets on a plane.
 #[derive(Debug, Clone)]
 struct PlaneProps {
     fb_id: property::Handle,
@@ -51,12 +52,21 @@ struct PlaneProps {
     in_fence_fd: Option<property::Handle>,
 }
 
-/// An output's primary plane on its CRTC, and how to flip it.
+/// What one plane shows in a commit.
+pub struct Layer<'a> {
+    pub fb: framebuffer::Handle,
+    pub at: Placement,
+    /// The producer's acquire fence, where one is left (the plane's IN_FENCE_FD).
+    pub in_fence: Option<BorrowedFd<'a>>,
+}
+
+/// The planes weft commits on one output's CRTC: its primary plane, and the overlay or cursor
+/// plane it claimed, if any.
 #[derive(Debug, Clone)]
-pub struct PrimaryPlane {
+pub struct Planes {
     crtc: crtc::Handle,
-    plane: plane::Handle,
-    props: PlaneProps,
+    primary: (plane::Handle, PlaneProps),
+    upper: Option<(plane::Handle, PlaneProps, &'static str)>,
     out_fence_ptr: Option<property::Handle>,
 }
 
@@ -93,9 +103,9 @@ fn fixed(v: f64) -> u64 {
     (v.max(0.0) * 65536.0).round() as u64
 }
 
-impl PrimaryPlane {
-    pub fn new(fd: &DrmDeviceFd, crtc: crtc::Handle, plane: plane::Handle) -> Result<Self, String> {
-        let props = PlaneProps {
+impl PlaneProps {
+    fn of(fd: &DrmDeviceFd, plane: plane::Handle) -> Result<Self, String> {
+        Ok(Self {
             fb_id: need(fd, plane, "FB_ID")?,
             crtc_id: need(fd, plane, "CRTC_ID")?,
             src: [
@@ -111,11 +121,74 @@ impl PrimaryPlane {
                 need(fd, plane, "CRTC_H")?,
             ],
             in_fence_fd: prop(fd, plane, "IN_FENCE_FD")?,
+        })
+    }
+
+    /// Sets `layer` on `plane` in `req` (on `crtc`), or switches the plane off (`None`).
+    fn set(
+        &self,
+        req: &mut AtomicModeReq,
+        plane: plane::Handle,
+        crtc: crtc::Handle,
+        layer: Option<&Layer<'_>>,
+    ) {
+        let Some(layer) = layer else {
+            req.add_property(plane, self.fb_id, property::Value::Framebuffer(None));
+            req.add_property(plane, self.crtc_id, property::Value::CRTC(None));
+            return;
+        };
+        let at = &layer.at;
+        req.add_property(
+            plane,
+            self.fb_id,
+            property::Value::Framebuffer(Some(layer.fb)),
+        );
+        req.add_property(plane, self.crtc_id, property::Value::CRTC(Some(crtc)));
+        let src = [
+            fixed(at.src.loc.x),
+            fixed(at.src.loc.y),
+            fixed(at.src.size.w),
+            fixed(at.src.size.h),
+        ];
+        for (handle, v) in self.src.iter().zip(src) {
+            req.add_property(plane, *handle, property::Value::UnsignedRange(v));
+        }
+        let dst = [
+            property::Value::SignedRange(i64::from(at.dst.loc.x)),
+            property::Value::SignedRange(i64::from(at.dst.loc.y)),
+            property::Value::UnsignedRange(at.dst.size.w.max(0) as u64),
+            property::Value::UnsignedRange(at.dst.size.h.max(0) as u64),
+        ];
+        for (handle, v) in self.dst.iter().zip(dst) {
+            req.add_property(plane, *handle, v);
+        }
+        if let (Some(prop), Some(fence)) = (self.in_fence_fd, layer.in_fence) {
+            req.add_property(
+                plane,
+                prop,
+                property::Value::SignedRange(i64::from(fence.as_raw_fd())),
+            );
+        }
+    }
+}
+
+impl Planes {
+    /// `primary` on `crtc`, and `upper` (an overlay or cursor plane this output claimed, with its
+    /// kind's name) where there is one.
+    pub fn new(
+        fd: &DrmDeviceFd,
+        crtc: crtc::Handle,
+        primary: plane::Handle,
+        upper: Option<(plane::Handle, &'static str)>,
+    ) -> Result<Self, String> {
+        let upper = match upper {
+            Some((plane, kind)) => Some((plane, PlaneProps::of(fd, plane)?, kind)),
+            None => None,
         };
         Ok(Self {
             crtc,
-            plane,
-            props,
+            primary: (primary, PlaneProps::of(fd, primary)?),
+            upper,
             out_fence_ptr: prop(fd, crtc, "OUT_FENCE_PTR")?,
         })
     }
@@ -125,69 +198,44 @@ impl PrimaryPlane {
         self.out_fence_ptr.is_some()
     }
 
-    fn request(
-        &self,
-        fb: framebuffer::Handle,
-        at: &Placement,
-        in_fence: Option<BorrowedFd<'_>>,
-    ) -> AtomicModeReq {
+    /// The kind of plane ("overlay", "cursor") that can show a surface over the composed frame.
+    pub fn upper_kind(&self) -> Option<&'static str> {
+        self.upper.as_ref().map(|u| u.2)
+    }
+
+    fn request(&self, primary: &Layer<'_>, upper: Option<&Layer<'_>>) -> AtomicModeReq {
         let mut req = AtomicModeReq::new();
-        let p = &self.props;
-        let plane = self.plane;
-        req.add_property(plane, p.fb_id, property::Value::Framebuffer(Some(fb)));
-        req.add_property(plane, p.crtc_id, property::Value::CRTC(Some(self.crtc)));
-        let src = [
-            fixed(at.src.loc.x),
-            fixed(at.src.loc.y),
-            fixed(at.src.size.w),
-            fixed(at.src.size.h),
-        ];
-        for (handle, v) in p.src.iter().zip(src) {
-            req.add_property(plane, *handle, property::Value::UnsignedRange(v));
-        }
-        let dst = [
-            property::Value::SignedRange(i64::from(at.dst.loc.x)),
-            property::Value::SignedRange(i64::from(at.dst.loc.y)),
-            property::Value::UnsignedRange(at.dst.size.w.max(0) as u64),
-            property::Value::UnsignedRange(at.dst.size.h.max(0) as u64),
-        ];
-        for (handle, v) in p.dst.iter().zip(dst) {
-            req.add_property(plane, *handle, v);
-        }
-        if let (Some(prop), Some(fence)) = (p.in_fence_fd, in_fence) {
-            req.add_property(
-                plane,
-                prop,
-                property::Value::SignedRange(i64::from(fence.as_raw_fd())),
-            );
+        let (plane, props) = &self.primary;
+        props.set(&mut req, *plane, self.crtc, Some(primary));
+        if let Some((plane, props, _)) = &self.upper {
+            props.set(&mut req, *plane, self.crtc, upper);
         }
         req
     }
 
-    /// Asks the driver whether it would show `fb` so (atomic TEST_ONLY): nothing changes on
-    /// screen.
+    /// Asks the driver whether it would show these layers (atomic TEST_ONLY): nothing changes
+    /// on screen.
     pub fn test(
         &self,
         fd: &DrmDeviceFd,
-        fb: framebuffer::Handle,
-        at: &Placement,
+        primary: &Layer<'_>,
+        upper: Option<&Layer<'_>>,
     ) -> Result<(), String> {
-        fd.atomic_commit(AtomicCommitFlags::TEST_ONLY, self.request(fb, at, None))
+        fd.atomic_commit(AtomicCommitFlags::TEST_ONLY, self.request(primary, upper))
             .map_err(|e| format!("atomic TEST_ONLY: {e}"))
     }
 
-    /// Queues a flip to `fb` at the next vblank, latched once `in_fence` (if any) signals; its
-    /// completion event comes through the device's notifier. Returns the flip's out-fence, where
-    /// the CRTC gives one: it signals when the flip has happened, so the buffer shown before is
-    /// no longer read.
+    /// Queues a flip to these layers at the next vblank (the upper plane switched off where
+    /// `upper` is `None`), latched once their in-fences signal; its completion event comes
+    /// through the device's notifier. Returns the flip's out-fence, where the CRTC gives one: it
+    /// signals when the flip has happened, so the buffers shown before are no longer read.
     pub fn flip(
         &self,
         fd: &DrmDeviceFd,
-        fb: framebuffer::Handle,
-        at: &Placement,
-        in_fence: Option<BorrowedFd<'_>>,
+        primary: &Layer<'_>,
+        upper: Option<&Layer<'_>>,
     ) -> Result<Option<OwnedFd>, String> {
-        let mut req = self.request(fb, at, in_fence);
+        let mut req = self.request(primary, upper);
         // The kernel writes the out-fence's fd here (an s32) during the ioctl.
         let mut out: i32 = -1;
         if let Some(prop) = self.out_fence_ptr {

@@ -18,16 +18,18 @@ use smithay::reexports::drm::control::dumbbuffer::DumbBuffer;
 use smithay::reexports::drm::control::{
     connector, crtc, framebuffer, Device as ControlDevice, FbCmd2Flags, Mode, ModeTypeFlags,
 };
+use smithay::reexports::drm::{ClientCapability, Device as _};
 use smithay::reexports::rustix::fs::OFlags;
 use smithay::reexports::wayland_server::backend::ObjectId;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{DeviceFd, Rectangle, Transform};
 
-use super::atomic::{Placement, PrimaryPlane};
+use super::atomic::{Layer, Placement, Planes};
 
 /// The event loop's handle: out-fences are waited on there.
 pub type Loop = calloop::LoopHandle<'static, Weft>;
 use tracing::{info, warn};
+use weft_compositor::frame::Compose;
 use weft_compositor::output::KmsStats;
 use weft_compositor::render::HeldBuffer;
 use weft_compositor::{OutputSpec, Weft};
@@ -109,15 +111,21 @@ pub(super) struct KmsOutput {
     /// Client buffers made framebuffers of this device, or why they could not be (the failure is
     /// remembered per buffer: not tried again), newest last.
     client_fbs: VecDeque<ClientEntry>,
-    /// The client buffer scanned out now, and the one queued to be: each held (unreleased) until
-    /// a flip replaces it.
-    on_screen: Option<Arc<dyn HeldBuffer>>,
-    queued: Option<Arc<dyn HeldBuffer>>,
+    /// The client buffers scanned out now (on the primary or the upper plane), and those queued
+    /// to be: each held (unreleased) until a flip replaces it.
+    on_screen: Vec<Arc<dyn HeldBuffer>>,
+    queued: Vec<Arc<dyn HeldBuffer>>,
     /// Whether the frame on screen and the one queued are a client's buffer (ZERO_COPY).
     pub(super) on_screen_zero_copy: bool,
     queued_zero_copy: bool,
-    /// weft's own flips of the primary plane (None: no atomic plane properties; smithay flips).
-    primary: Option<PrimaryPlane>,
+    /// weft's own flips of its planes (None: no atomic plane properties; smithay flips).
+    planes: Option<Planes>,
+    /// The overlay or cursor plane this output uses, and smithay's claim on it where smithay
+    /// knows the plane (no other CRTC uses it meanwhile).
+    upper_plane: Option<smithay::reexports::drm::control::plane::Handle>,
+    _upper_claim: Option<smithay::backend::drm::PlaneClaim>,
+    /// The surface shown on the upper plane in the last frame.
+    lifted_surface: Option<WlSurface>,
     /// The surface whose buffer was scanned out last.
     scanned_surface: Option<WlSurface>,
 }
@@ -130,7 +138,8 @@ const CLIENT_FBS: usize = 4;
 struct ClientEntry {
     buffer: ObjectId,
     fb: Result<ClientFb, String>,
-    tested: Option<(Placement, Result<(), String>)>,
+    /// The placement tested last, whether on the upper plane, and the answer.
+    tested: Option<(Placement, bool, Result<(), String>)>,
 }
 
 /// A client dma-buf as a framebuffer of the display device (PRIME import of each plane).
@@ -150,12 +159,12 @@ impl Drop for ClientFb {
 }
 
 /// A dma-buf's planes as `drm`'s `PlanarBuffer`, with the handles imported on the device.
-struct Planes<'a> {
+struct DmabufPlanes<'a> {
     dmabuf: &'a Dmabuf,
     handles: [Option<smithay::reexports::drm::buffer::Handle>; 4],
 }
 
-impl PlanarBuffer for Planes<'_> {
+impl PlanarBuffer for DmabufPlanes<'_> {
     fn size(&self) -> (u32, u32) {
         let s = self.dmabuf.size();
         (s.w as u32, s.h as u32)
@@ -206,7 +215,7 @@ fn import_client_fb(fd: &DrmDeviceFd, dmabuf: &Dmabuf) -> Result<ClientFb, Strin
         handles.push(handle);
         *slot = Some(handle);
     }
-    let buffer = Planes {
+    let buffer = DmabufPlanes {
         dmabuf,
         handles: planes,
     };
@@ -268,6 +277,18 @@ impl KmsDevice {
         if !has_kms {
             return Ok(None);
         }
+        // Virtual display devices (virtio-gpu, vmwgfx, qxl) show their cursor planes only to
+        // atomic clients that say they set a cursor's hotspot (weft leaves it at 0, 0: the plane
+        // shows a surface at its place). Asked before smithay reads the device's planes, so it
+        // knows every plane weft may use; elsewhere refused, and nothing changes.
+        if fd
+            .set_client_capability(ClientCapability::Atomic, true)
+            .is_ok()
+        {
+            if let Err(e) = fd.set_client_capability(ClientCapability::CursorPlaneHotspot, true) {
+                tracing::debug!(device = %name, error = %e, "no cursor-plane hotspot capability");
+            }
+        }
         let (drm, notifier) =
             DrmDevice::new(fd, true).map_err(|e| KmsError::Device(name.clone(), e.to_string()))?;
         if !drm.is_atomic() {
@@ -285,6 +306,11 @@ impl KmsDevice {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The overlay and cursor planes this device's outputs use.
+    fn claimed_upper(&self) -> Vec<smithay::reexports::drm::control::plane::Handle> {
+        self.outputs.iter().filter_map(|o| o.upper_plane).collect()
     }
 
     /// Brings the outputs in line with the connectors (at start, and at each hotplug event):
@@ -403,8 +429,15 @@ impl KmsDevice {
             })
         };
         let buffers = [scanout()?, scanout()?];
-        let primary = match PrimaryPlane::new(fd, crtc, surface.plane()) {
-            Ok(primary) => Some(primary),
+        // An overlay plane where the CRTC has one, else its cursor plane: a surface over the
+        // composed frame can be shown there. Claimed through smithay, so no other CRTC of the
+        // device takes it meanwhile.
+        let (upper, upper_claim) = match upper_plane(fd, crtc, &self.claimed_upper()) {
+            Some((plane, kind)) => (Some((plane, kind)), surface.claim_plane(plane)),
+            None => (None, None),
+        };
+        let planes = match Planes::new(fd, crtc, surface.plane(), upper) {
+            Ok(planes) => Some(planes),
             Err(e) => {
                 info!(output = %name, error = %e, "flips through smithay: no scanout, no out-fences");
                 None
@@ -469,6 +502,7 @@ impl KmsDevice {
             width = size.0,
             height = size.1,
             refresh_mhz,
+            upper_plane = planes.as_ref().and_then(Planes::upper_kind).unwrap_or("none"),
             "output lit"
         );
         let mut output = KmsOutput {
@@ -483,12 +517,15 @@ impl KmsDevice {
             frames: 0,
             last_seq: 0,
             client_fbs: VecDeque::new(),
-            on_screen: None,
-            queued: None,
+            on_screen: Vec::new(),
+            queued: Vec::new(),
             on_screen_zero_copy: false,
             queued_zero_copy: false,
             scanned_surface: None,
-            primary,
+            planes,
+            upper_plane: upper.map(|(plane, _)| plane),
+            _upper_claim: upper_claim,
+            lifted_surface: None,
         };
         // The modeset carries the first frame.
         if let Err(e) = output.show(state, fd, handle, true) {
@@ -521,7 +558,7 @@ impl KmsOutput {
     /// ours), its buffers freed, the client buffers it held released, and weft's output removed
     /// (feedback held for its frames is discarded).
     pub(super) fn unlight(self, state: &mut Weft, fd: &DrmDeviceFd) {
-        if let Some(surface) = &self.scanned_surface {
+        for surface in self.scanned_surface.iter().chain(&self.lifted_surface) {
             state.record_scanout(surface, Err("its output is gone".into()));
         }
         if let Ok(index) = self.index(state) {
@@ -574,7 +611,23 @@ impl KmsOutput {
                 state.record_scanout(&surface, Err(why));
             }
         }
-        state.frame(index, now);
+        // A surface over the rest on the upper plane, the rest composed without it.
+        let lifted = if modeset {
+            None
+        } else {
+            self.lift(state, fd, index)
+        };
+        let previous = self.lifted_surface.take();
+        if let Some(prev) = previous.filter(|p| lifted.as_ref().is_none_or(|l| &l.0.surface != p)) {
+            if self.scanned_surface.as_ref() != Some(&prev) {
+                state.record_scanout(&prev, Err("no longer on the upper plane".into()));
+            }
+        }
+        let compose = match &lifted {
+            Some((candidate, _, _)) => Compose::Without(candidate.surface.clone()),
+            None => Compose::All,
+        };
+        state.frame_with(index, now, compose);
         let back = self.buffers.get_mut(self.back).ok_or("no back buffer")?;
         let pitch = back.buffer.pitch() as usize;
         if let Some(imported) = &back.imported {
@@ -591,10 +644,42 @@ impl KmsOutput {
         }
         let fb = back.fb;
         let full = Placement::full(self.size.0, self.size.1);
-        match (&self.primary, modeset) {
-            (Some(primary), false) => {
-                let out_fence = primary.flip(fd, fb, &full, None)?;
+        let mut queued = Vec::new();
+        match (&self.planes, modeset) {
+            (Some(planes), false) => {
+                let primary = Layer {
+                    fb,
+                    at: full,
+                    in_fence: None,
+                };
+                let acquire = lifted.as_ref().and_then(|(c, _, _)| c.hold.take_acquire());
+                let upper = lifted.as_ref().map(|(_, ufb, at)| Layer {
+                    fb: *ufb,
+                    at: *at,
+                    in_fence: acquire.as_ref().map(|f| f.as_fd()),
+                });
+                let out_fence = planes.flip(fd, &primary, upper.as_ref())?;
                 count(state, &self.name, |k| k.composed_flips += 1);
+                if let Some((candidate, _, at)) = lifted {
+                    count(state, &self.name, |k| k.upper_plane_flips += 1);
+                    let kind = planes.upper_kind().unwrap_or("upper");
+                    state.record_scanout(
+                        &candidate.surface,
+                        Ok(format!(
+                            "Scanout: the client's dma-buf is a framebuffer of {} on the {kind} \
+                             plane of {} at {}x{}+{}+{}, over the composed rest: no composition \
+                             of it, no copy",
+                            self.crtc_name(),
+                            self.name,
+                            at.dst.size.w,
+                            at.dst.size.h,
+                            at.dst.loc.x,
+                            at.dst.loc.y
+                        )),
+                    );
+                    self.lifted_surface = Some(candidate.surface.clone());
+                    queued.push(candidate.hold);
+                }
                 self.release_at(out_fence, handle);
             }
             _ => {
@@ -610,9 +695,116 @@ impl KmsOutput {
         self.back = (self.back + 1) % self.buffers.len();
         self.flipping = true;
         self.frames += 1;
-        self.queued = None;
+        self.queued = queued;
         self.queued_zero_copy = false;
         Ok(())
+    }
+
+    /// The output's topmost surface on the upper (overlay or cursor) plane, when it is a client
+    /// dma-buf the display device takes there over the composed rest: its candidate, framebuffer
+    /// and placement. A refusal joins the surface's reason and is remembered for the buffer.
+    fn lift(
+        &mut self,
+        state: &mut Weft,
+        fd: &DrmDeviceFd,
+        index: usize,
+    ) -> Option<(
+        weft_compositor::scanout::Candidate,
+        framebuffer::Handle,
+        Placement,
+    )> {
+        let planes = self.planes.clone()?;
+        let kind = planes.upper_kind()?;
+        let candidate = match state.overlay_candidate(index) {
+            Ok(candidate) => candidate,
+            Err(why) => {
+                tracing::trace!(output = %self.name, why, "no surface for the upper plane");
+                return None;
+            }
+        };
+        let [x, y, w, h] = candidate.src.map(f64::from);
+        let [dx, dy, dw, dh] = candidate.dst;
+        let at = Placement {
+            src: Rectangle::new((x, y).into(), (w, h).into()),
+            dst: Rectangle::new((dx, dy).into(), (dw, dh).into()),
+        };
+        let primary_fb = self.buffers.get(self.back)?.fb;
+        let full = Placement::full(self.size.0, self.size.1);
+        let verdict = self.client_fb(state, fd, &candidate, &at, true, |ufb| {
+            let primary = Layer {
+                fb: primary_fb,
+                at: full,
+                in_fence: None,
+            };
+            let upper = Layer {
+                fb: ufb,
+                at,
+                in_fence: None,
+            };
+            planes.test(fd, &primary, Some(&upper)).map_err(|e| {
+                let scaled = if at.scales() { ", scaled" } else { "" };
+                format!("the {kind} plane refused it{scaled} ({e})")
+            })
+        });
+        match verdict {
+            Ok(fb) => Some((candidate, fb, at)),
+            Err(why) => {
+                state.record_scanout(&candidate.surface, Err(why));
+                None
+            }
+        }
+    }
+
+    /// `candidate`'s framebuffer on this device (imported and made once per buffer, a few kept),
+    /// once `test` accepts it at `at` (tested once per placement and plane; the answer is kept
+    /// for the buffer, either way).
+    fn client_fb(
+        &mut self,
+        state: &mut Weft,
+        fd: &DrmDeviceFd,
+        candidate: &weft_compositor::scanout::Candidate,
+        at: &Placement,
+        upper: bool,
+        test: impl FnOnce(framebuffer::Handle) -> Result<(), String>,
+    ) -> Result<framebuffer::Handle, String> {
+        let known = self
+            .client_fbs
+            .iter()
+            .position(|e| e.buffer == candidate.buffer);
+        let mut entry = match known.and_then(|i| self.client_fbs.remove(i)) {
+            Some(entry) => entry,
+            None => {
+                count(state, &self.name, |k| k.client_framebuffers += 1);
+                ClientEntry {
+                    buffer: candidate.buffer.clone(),
+                    fb: import_client_fb(fd, &candidate.dmabuf),
+                    tested: None,
+                }
+            }
+        };
+        let verdict = match &entry.fb {
+            Err(why) => Err(why.clone()),
+            Ok(client) => match &entry.tested {
+                Some((tested_at, tested_upper, verdict))
+                    if tested_at == at && *tested_upper == upper =>
+                {
+                    verdict.clone()
+                }
+                _ => {
+                    count(state, &self.name, |k| k.tests += 1);
+                    let verdict = test(client.fb);
+                    entry.tested = Some((*at, upper, verdict.clone()));
+                    verdict
+                }
+            },
+        };
+        let fb = entry.fb.as_ref().map(|c| c.fb).ok();
+        self.client_fbs.push_back(entry);
+        while self.client_fbs.len() > CLIENT_FBS {
+            self.client_fbs.pop_front();
+        }
+        verdict?;
+        fb.ok_or_else(|| "no framebuffer".into())
     }
 
     /// Shows the output's one client buffer directly, when the display device takes it:
@@ -631,7 +823,7 @@ impl KmsOutput {
         let candidate = state.scanout_candidate(index).map_err(|_| None)?;
         let surface = candidate.surface.clone();
         let refused = |why: String| Some((surface.clone(), why));
-        let Some(primary) = self.primary.clone() else {
+        let Some(planes) = self.planes.clone() else {
             return Err(refused(format!(
                 "{} has no atomic primary plane weft can flip",
                 self.name
@@ -642,57 +834,35 @@ impl KmsOutput {
             src: Rectangle::new((x, y).into(), (w, h).into()),
             dst: Rectangle::from_size((self.size.0 as i32, self.size.1 as i32).into()),
         };
-        let known = self
-            .client_fbs
-            .iter()
-            .position(|e| e.buffer == candidate.buffer);
-        let mut entry = match known.and_then(|i| self.client_fbs.remove(i)) {
-            Some(entry) => entry,
-            None => {
-                count(state, &self.name, |k| k.client_framebuffers += 1);
-                ClientEntry {
-                    buffer: candidate.buffer.clone(),
-                    fb: import_client_fb(fd, &candidate.dmabuf),
-                    tested: None,
-                }
-            }
-        };
-        // TEST_ONLY once per placement: its answer, either way, is kept for the buffer.
-        let verdict = match &entry.fb {
-            Err(why) => Err(why.clone()),
-            Ok(client) => match &entry.tested {
-                Some((tested_at, verdict)) if *tested_at == at => verdict.clone(),
-                _ => {
-                    count(state, &self.name, |k| k.tests += 1);
-                    let verdict = primary.test(fd, client.fb, &at).map_err(|e| {
-                        let scaled = if at.scales() { ", scaled" } else { "" };
-                        format!("the primary plane refused it{scaled} ({e})")
-                    });
-                    entry.tested = Some((at, verdict.clone()));
-                    verdict
-                }
-            },
-        };
-        let fb = entry.fb.as_ref().map(|c| c.fb).ok();
-        self.client_fbs.push_back(entry);
-        while self.client_fbs.len() > CLIENT_FBS {
-            self.client_fbs.pop_front();
-        }
-        verdict.map_err(refused)?;
-        let fb = fb.ok_or_else(|| refused("no framebuffer".into()))?;
-        state.frame_with(index, now, false);
+        let fb = self
+            .client_fb(state, fd, &candidate, &at, false, |fb| {
+                let layer = Layer {
+                    fb,
+                    at,
+                    in_fence: None,
+                };
+                planes.test(fd, &layer, None).map_err(|e| {
+                    let scaled = if at.scales() { ", scaled" } else { "" };
+                    format!("the primary plane refused it{scaled} ({e})")
+                })
+            })
+            .map_err(refused)?;
+        state.frame_with(index, now, Compose::Nothing);
         // The buffer's acquire fence, where it still has one, as the plane's IN_FENCE_FD: KMS
         // latches it only once the producer is done (weft applied the commit after the fence
         // signalled, so this rarely waits).
         let fence = candidate.hold.take_acquire();
-        let out_fence = primary
-            .flip(fd, fb, &at, fence.as_ref().map(|f| f.as_fd()))
-            .map_err(refused)?;
+        let layer = Layer {
+            fb,
+            at,
+            in_fence: fence.as_ref().map(|f| f.as_fd()),
+        };
+        let out_fence = planes.flip(fd, &layer, None).map_err(refused)?;
         count(state, &self.name, |k| k.scanout_flips += 1);
         self.release_at(out_fence, handle);
         self.flipping = true;
         self.frames += 1;
-        self.queued = Some(candidate.hold);
+        self.queued = vec![candidate.hold];
         self.queued_zero_copy = true;
         let how = if at.scales() {
             format!(
@@ -726,8 +896,8 @@ impl KmsOutput {
         let Some(fence) = out_fence else {
             return;
         };
-        let mut replaced = self.on_screen.take();
-        if replaced.is_none() {
+        let mut replaced = Some(std::mem::take(&mut self.on_screen));
+        if replaced.as_ref().is_some_and(Vec::is_empty) {
             return;
         }
         let source =
@@ -735,8 +905,10 @@ impl KmsOutput {
         let name = self.name.clone();
         let inserted = handle.insert_source(source, move |_, _, state| {
             // Dropped: the buffer's wl_buffer.release goes out (with its read fence).
-            if replaced.take().is_some() {
-                count(state, &name, |k| k.released_at_out_fence += 1);
+            if let Some(buffers) = replaced.take() {
+                count(state, &name, |k| {
+                    k.released_at_out_fence += buffers.len() as u64;
+                });
             }
             Ok(calloop::PostAction::Remove)
         });
@@ -769,10 +941,54 @@ impl KmsOutput {
 
     /// The queued frame is on screen now: what it shows is held, what it replaced is let go.
     pub(super) fn flip_done(&mut self) {
-        self.on_screen = self.queued.take();
+        self.on_screen = std::mem::take(&mut self.queued);
         self.on_screen_zero_copy = self.queued_zero_copy;
         self.queued_zero_copy = false;
     }
+}
+
+/// A plane of `crtc` above its primary, not in `taken`: an overlay plane where there is one, else
+/// a cursor plane, with its kind's name. Read from the planes' `type` properties.
+fn upper_plane(
+    fd: &DrmDeviceFd,
+    crtc: crtc::Handle,
+    taken: &[smithay::reexports::drm::control::plane::Handle],
+) -> Option<(
+    smithay::reexports::drm::control::plane::Handle,
+    &'static str,
+)> {
+    let res = fd.resource_handles().ok()?;
+    let mut found: Vec<(
+        u8,
+        smithay::reexports::drm::control::plane::Handle,
+        &'static str,
+    )> = Vec::new();
+    for plane in fd.plane_handles().ok()? {
+        if taken.contains(&plane) {
+            continue;
+        }
+        let Ok(info) = fd.get_plane(plane) else {
+            continue;
+        };
+        if !res.filter_crtcs(info.possible_crtcs()).contains(&crtc) {
+            continue;
+        }
+        let Ok(props) = fd.get_properties(plane) else {
+            continue;
+        };
+        let kind = props.iter().find_map(|(prop, value)| {
+            let info = fd.get_property(*prop).ok()?;
+            (info.name().to_bytes() == b"type").then_some(*value)
+        });
+        // DRM_PLANE_TYPE_OVERLAY = 0, PRIMARY = 1, CURSOR = 2.
+        match kind {
+            Some(0) => found.push((0, plane, "overlay")),
+            Some(2) => found.push((1, plane, "cursor")),
+            _ => {}
+        }
+    }
+    found.sort_by_key(|(rank, plane, _)| (*rank, u32::from(*plane)));
+    found.first().map(|(_, plane, kind)| (*plane, *kind))
 }
 
 /// A dumb buffer of the display device imported on the render device composing output `index`.

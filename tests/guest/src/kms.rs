@@ -84,6 +84,61 @@ impl Scanned {
     }
 }
 
+/// What framebuffer `fb` holds, read through a PRIME export of its buffer (`crtc`: whose).
+fn read_fb(node: &DrmNode, crtc: u32, fb: drm::control::framebuffer::Handle) -> Result<Scanned> {
+    let fb = node.get_framebuffer(fb).op("DRM_IOCTL_MODE_GETFB")?;
+    let handle = fb.buffer().ok_or_else(|| {
+        crate::Error::Unsupported("GETFB gave no buffer handle (not root?)".into())
+    })?;
+    let fd = node
+        .buffer_to_prime_fd(handle, libc::O_CLOEXEC as u32 | libc::O_RDWR as u32)
+        .op("DRM_IOCTL_PRIME_HANDLE_TO_FD")?;
+    let bytes = crate::dmabuf::DmaBuf::new(fd, "scanout")?.read_all();
+    let _ = node.close_gem(handle);
+    let (width, height) = fb.size();
+    Ok(Scanned {
+        crtc,
+        width,
+        height,
+        pitch: fb.pitch(),
+        bytes: bytes?,
+    })
+}
+
+/// Every plane of `node` of kind `kind` ("overlay", "cursor") that shows a framebuffer now, with
+/// what it shows and where on its CRTC (x, y).
+pub fn planes_showing(node: &DrmNode, kind: &str) -> Result<Vec<(Scanned, (i32, i32))>> {
+    // Plane positions (CRTC_X/Y) are atomic properties; virtual devices show their cursor
+    // planes to atomic clients only when they also take the hotspot capability.
+    use drm::{ClientCapability, Device as _};
+    node.set_client_capability(ClientCapability::Atomic, true)
+        .op("DRM_CLIENT_CAP_ATOMIC")?;
+    let _ = node.set_client_capability(ClientCapability::CursorPlaneHotspot, true);
+    let mut out = Vec::new();
+    for plane in planes(node)?.into_iter().filter(|p| p.kind == kind) {
+        let handle = drm::control::from_u32::<drm::control::plane::Handle>(plane.id)
+            .ok_or_else(|| crate::Error::Unsupported("plane id 0".into()))?;
+        let info = node.get_plane(handle).op("DRM_IOCTL_MODE_GETPLANE")?;
+        let (Some(fb), Some(crtc)) = (info.framebuffer(), info.crtc()) else {
+            continue;
+        };
+        let props = node
+            .get_properties(handle)
+            .op("DRM_IOCTL_MODE_OBJ_GETPROPERTIES")?;
+        let mut at = (0, 0);
+        for (&prop, &value) in props.iter() {
+            let pinfo = node.get_property(prop).op("DRM_IOCTL_MODE_GETPROPERTY")?;
+            match pinfo.name().to_bytes() {
+                b"CRTC_X" => at.0 = value as i64 as i32,
+                b"CRTC_Y" => at.1 = value as i64 as i32,
+                _ => {}
+            }
+        }
+        out.push((read_fb(node, u32::from(crtc), fb)?, at));
+    }
+    Ok(out)
+}
+
 /// Every CRTC of `node` that scans out a framebuffer, with what it shows.
 pub fn scanned_out(node: &DrmNode) -> Result<Vec<Scanned>> {
     let res = node.resource_handles().op("DRM_IOCTL_MODE_GETRESOURCES")?;
@@ -93,23 +148,7 @@ pub fn scanned_out(node: &DrmNode) -> Result<Vec<Scanned>> {
         let Some(fb) = info.framebuffer() else {
             continue;
         };
-        let fb = node.get_framebuffer(fb).op("DRM_IOCTL_MODE_GETFB")?;
-        let handle = fb.buffer().ok_or_else(|| {
-            crate::Error::Unsupported("GETFB gave no buffer handle (not root?)".into())
-        })?;
-        let fd = node
-            .buffer_to_prime_fd(handle, libc::O_CLOEXEC as u32 | libc::O_RDWR as u32)
-            .op("DRM_IOCTL_PRIME_HANDLE_TO_FD")?;
-        let bytes = crate::dmabuf::DmaBuf::new(fd, "scanout")?.read_all();
-        let _ = node.close_gem(handle);
-        let (width, height) = fb.size();
-        out.push(Scanned {
-            crtc: u32::from(crtc),
-            width,
-            height,
-            pitch: fb.pitch(),
-            bytes: bytes?,
-        });
+        out.push(read_fb(node, u32::from(crtc), fb)?);
     }
     Ok(out)
 }
