@@ -18,8 +18,15 @@ fn need(tool: &str, package: &str) -> PathBuf {
     path
 }
 
+/// One weft and its client at a time. weston-simple-shm has two buffers and gives up ("Both
+/// buffers busy") when a frame callback comes while the frame that read its other buffer in place
+/// is still running. weft does not hold frame callbacks back for the GPU, so on a machine busy with
+/// a concurrent GStreamer pipeline lavapipe can lag a frame behind and the client quits.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `script` as weft's client (sh -c) on a fresh headless weft; returns its output.
 fn weft_with_client(output: &str, script: &str) -> (Output, PathBuf) {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let runtime = weft::private_runtime_dir("ext").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args([
@@ -86,7 +93,7 @@ fn weston_simple_shm_pixels_reach_the_screen() {
     // The client runs in the background; after 2 s the script asks weft (over `weft msg`) for the
     // surfaces and a screenshot, then stops the client.
     let script = r#"
-        weston-simple-shm & pid=$!
+        weston-simple-shm 2> "$XDG_RUNTIME_DIR/simple-shm.err" & pid=$!
         # Until its window is up (at most 30 s: a loaded machine is slow), then a moment more.
         for i in $(seq 60); do
             "$WEFT" msg --json surfaces | grep -q '"simple-shm"' && break
@@ -110,7 +117,13 @@ fn weston_simple_shm_pixels_reach_the_screen() {
         .unwrap()
         .iter()
         .find(|s| s["title"] == "simple-shm")
-        .unwrap_or_else(|| panic!("no simple-shm surface: {surfaces}"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no simple-shm surface: {surfaces}\nweston-simple-shm said: {}\nweft said: {}",
+                std::fs::read_to_string(runtime.join("simple-shm.err")).unwrap_or_default(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
         .clone();
     assert_eq!(s["buffer"]["kind"], "shm");
     assert_eq!(

@@ -6,14 +6,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use common::Harness;
-use wayland_client::protocol::{wl_keyboard, wl_pointer, wl_seat, wl_shm, wl_touch};
-use wayland_client::{Connection, Dispatch, Proxy, QueueHandle, WEnum};
+use wayland_client::protocol::{wl_seat, wl_shm};
+use wayland_client::Proxy;
 use wayland_protocols::xdg::shell::client::xdg_toplevel;
 use weft::InjectedInput;
-use weft_clients::client::{State, Toplevel};
+use weft_clients::client::Toplevel;
+use weft_clients::seat_events::{Recorder, Seen};
 use weft_clients::{argb, Client, ShmBuffer};
 use weft_compositor::input::buttons;
 
@@ -21,124 +20,6 @@ const W: i32 = 200;
 const H: i32 = 150;
 /// KEY_A in linux/input-event-codes.h.
 const KEY_A: u32 = 30;
-
-/// What the client's seat objects received, in order.
-#[derive(Debug, Clone, PartialEq)]
-enum Seen {
-    PointerEnter { x: f64, y: f64 },
-    PointerLeave,
-    PointerMotion { x: f64, y: f64 },
-    Button { button: u32, pressed: bool },
-    KeyboardEnter,
-    KeyboardLeave,
-    Key { key: u32, pressed: bool },
-    TouchDown { id: i32, x: f64, y: f64 },
-    TouchMotion { id: i32, x: f64, y: f64 },
-    TouchUp { id: i32 },
-    TouchFrame,
-}
-
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Seen>>>);
-
-impl Recorder {
-    fn push(&self, seen: Seen) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(seen);
-    }
-
-    /// Everything seen so far, emptying the record.
-    fn take(&self) -> Vec<Seen> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
-
-impl Dispatch<wl_seat::WlSeat, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_seat::WlSeat,
-        _: wl_seat::Event,
-        _: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
-impl Dispatch<wl_pointer::WlPointer, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_pointer::WlPointer,
-        event: wl_pointer::Event,
-        rec: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        match event {
-            wl_pointer::Event::Enter {
-                surface_x,
-                surface_y,
-                ..
-            } => rec.push(Seen::PointerEnter {
-                x: surface_x,
-                y: surface_y,
-            }),
-            wl_pointer::Event::Leave { .. } => rec.push(Seen::PointerLeave),
-            wl_pointer::Event::Motion {
-                surface_x,
-                surface_y,
-                ..
-            } => rec.push(Seen::PointerMotion {
-                x: surface_x,
-                y: surface_y,
-            }),
-            wl_pointer::Event::Button { button, state, .. } => rec.push(Seen::Button {
-                button,
-                pressed: state == WEnum::Value(wl_pointer::ButtonState::Pressed),
-            }),
-            _ => {}
-        }
-    }
-}
-
-impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_keyboard::WlKeyboard,
-        event: wl_keyboard::Event,
-        rec: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        match event {
-            wl_keyboard::Event::Enter { .. } => rec.push(Seen::KeyboardEnter),
-            wl_keyboard::Event::Leave { .. } => rec.push(Seen::KeyboardLeave),
-            wl_keyboard::Event::Key { key, state, .. } => rec.push(Seen::Key {
-                key,
-                pressed: state == WEnum::Value(wl_keyboard::KeyState::Pressed),
-            }),
-            _ => {}
-        }
-    }
-}
-
-impl Dispatch<wl_touch::WlTouch, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_touch::WlTouch,
-        event: wl_touch::Event,
-        rec: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        match event {
-            wl_touch::Event::Down { id, x, y, .. } => rec.push(Seen::TouchDown { id, x, y }),
-            wl_touch::Event::Motion { id, x, y, .. } => rec.push(Seen::TouchMotion { id, x, y }),
-            wl_touch::Event::Up { id, .. } => rec.push(Seen::TouchUp { id }),
-            wl_touch::Event::Frame => rec.push(Seen::TouchFrame),
-            _ => {}
-        }
-    }
-}
 
 /// A client with a pointer, a keyboard and a touch device, and one mapped W×H toplevel titled
 /// `title`; returns where weft placed it.

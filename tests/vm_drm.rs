@@ -8,17 +8,10 @@ mod kms_session {
     include!("support/kms_session.rs");
 }
 
-use kms_session::Session;
+use kms_session::{kms_to_myself, Session};
 use weft_clients::Client;
 use weft_guest::drm_node::DrmNode;
 use weft_guest::kms::scanned_out;
-
-/// The KMS devices have one master at a time: the tests of this file run one after another.
-static KMS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn kms_to_myself() -> std::sync::MutexGuard<'static, ()> {
-    KMS.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn card(driver: &str) -> DrmNode {
     DrmNode::by_driver(driver).unwrap_or_else(|e| panic!("no {driver} card: {e}"))

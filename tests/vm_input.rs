@@ -10,151 +10,20 @@ mod kms_session {
 }
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kms_session::Session;
-use wayland_client::protocol::{wl_keyboard, wl_pointer, wl_seat, wl_shm, wl_touch};
-use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
-use weft_clients::client::State;
+use kms_session::{kms_to_myself, Session};
+use wayland_client::protocol::{wl_seat, wl_shm};
+use weft_clients::seat_events::{Recorder, Seen};
 use weft_clients::soak::dispatch_timeout;
 use weft_clients::{argb, Client, ShmBuffer};
 use weft_guest::uinput::{codes, VirtualDevice};
-
-/// The KMS devices have one master at a time: the tests of this file run one after another.
-static KMS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn kms_to_myself() -> std::sync::MutexGuard<'static, ()> {
-    KMS.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The window's size: small, so the pointer can leave it on the first output.
 const W: i32 = 200;
 const H: i32 = 150;
 /// How long an event may take to go from a device through weft to the client (TCG is slow).
 const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What the client's seat objects received, in order.
-#[derive(Debug, Clone, PartialEq)]
-enum Seen {
-    PointerEnter { x: f64, y: f64 },
-    PointerLeave,
-    PointerMotion { x: f64, y: f64 },
-    Button { button: u32, pressed: bool },
-    Axis { vertical: bool, value: f64 },
-    KeyboardEnter,
-    Key { key: u32, pressed: bool },
-    TouchDown { id: i32, x: f64, y: f64 },
-    TouchMotion { id: i32, x: f64, y: f64 },
-    TouchUp { id: i32 },
-}
-
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Seen>>>);
-
-impl Recorder {
-    fn push(&self, seen: Seen) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(seen);
-    }
-
-    fn snapshot(&self) -> Vec<Seen> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn take(&self) -> Vec<Seen> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
-
-impl Dispatch<wl_seat::WlSeat, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_seat::WlSeat,
-        _: wl_seat::Event,
-        _: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
-impl Dispatch<wl_pointer::WlPointer, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_pointer::WlPointer,
-        event: wl_pointer::Event,
-        rec: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        match event {
-            wl_pointer::Event::Enter {
-                surface_x,
-                surface_y,
-                ..
-            } => rec.push(Seen::PointerEnter {
-                x: surface_x,
-                y: surface_y,
-            }),
-            wl_pointer::Event::Leave { .. } => rec.push(Seen::PointerLeave),
-            wl_pointer::Event::Motion {
-                surface_x,
-                surface_y,
-                ..
-            } => rec.push(Seen::PointerMotion {
-                x: surface_x,
-                y: surface_y,
-            }),
-            wl_pointer::Event::Button { button, state, .. } => rec.push(Seen::Button {
-                button,
-                pressed: state == WEnum::Value(wl_pointer::ButtonState::Pressed),
-            }),
-            wl_pointer::Event::Axis { axis, value, .. } => rec.push(Seen::Axis {
-                vertical: axis == WEnum::Value(wl_pointer::Axis::VerticalScroll),
-                value,
-            }),
-            _ => {}
-        }
-    }
-}
-
-impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_keyboard::WlKeyboard,
-        event: wl_keyboard::Event,
-        rec: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        match event {
-            wl_keyboard::Event::Enter { .. } => rec.push(Seen::KeyboardEnter),
-            wl_keyboard::Event::Key { key, state, .. } => rec.push(Seen::Key {
-                key,
-                pressed: state == WEnum::Value(wl_keyboard::KeyState::Pressed),
-            }),
-            _ => {}
-        }
-    }
-}
-
-impl Dispatch<wl_touch::WlTouch, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_touch::WlTouch,
-        event: wl_touch::Event,
-        rec: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        match event {
-            wl_touch::Event::Down { id, x, y, .. } => rec.push(Seen::TouchDown { id, x, y }),
-            wl_touch::Event::Motion { id, x, y, .. } => rec.push(Seen::TouchMotion { id, x, y }),
-            wl_touch::Event::Up { id, .. } => rec.push(Seen::TouchUp { id }),
-            _ => {}
-        }
-    }
-}
 
 /// Dispatches until what the client recorded satisfies `done`; panics after [`EVENT_TIMEOUT`].
 fn wait_for(c: &mut Client, seen: &Recorder, what: &str, done: impl Fn(&[Seen]) -> bool) {

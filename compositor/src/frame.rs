@@ -152,6 +152,12 @@ impl Weft {
                 Err(e) => warn!(error = %e, output = %name, "frame failed"),
             }
         }
+        // Client buffers that frames completed meanwhile read in place are released before the
+        // callbacks below invite their clients to draw again (a double-buffered client then
+        // finds its other buffer free). Frames still running are not waited for.
+        if let Some((renderer, _)) = self.renderer_and_slot(index) {
+            renderer.retire();
+        }
         let Some(slot) = self.outputs.get_mut(index) else {
             return report;
         };

@@ -1,7 +1,10 @@
 //! Direct scanout: which client buffer an output could show with no composition at all, and the
 //! record of whether it does (rung `Scanout` in `weft msg surfaces`).
 //!
-//! A candidate is the one surface an output shows, whose dma-buf covers the output exactly:
+//! An overlay candidate ([`Weft::overlay_candidate`]) is the topmost surface over the rest, a
+//! client dma-buf: a plane above the primary may show it while the rest is composed without it.
+//!
+//! A primary candidate is the one surface an output shows, whose dma-buf covers the output exactly:
 //! nothing else drawn, opaque to the output's edges, not flipped. A viewport may crop and scale
 //! it: the candidate carries the buffer region shown ([`Candidate::src`]), which the display
 //! backend gives the plane as its source rectangle. The display backend decides whether its

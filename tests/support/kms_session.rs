@@ -8,6 +8,13 @@ use std::time::{Duration, Instant};
 
 use weft_clients::Client;
 
+/// The KMS devices have one master at a time: a test binary's tests hold this while weft runs.
+static KMS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn kms_to_myself() -> std::sync::MutexGuard<'static, ()> {
+    KMS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// weft as the session compositor, stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Session {
     pub child: Child,

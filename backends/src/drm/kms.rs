@@ -1,6 +1,7 @@
 //! One KMS device: its connectors lit at a mode each by atomic modesetting, and each output's frames
-//! shown through two dumb buffers, flipped on the CRTC's primary plane and paced by the flips'
-//! completion events.
+//! shown — a client's buffer on the primary plane (scanout), or a composed frame in one of two dumb
+//! buffers with perhaps a client's buffer on the overlay or cursor plane over it — flipped by
+//! weft's atomic commits and paced by the flips' completion events.
 
 use std::collections::VecDeque;
 use std::os::fd::AsFd as _;

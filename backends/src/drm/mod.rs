@@ -2,18 +2,19 @@
 //!
 //! - **Session**: libseat (seatd, logind, or its builtin/noop backend as root), which opens the
 //!   DRM devices for weft and pauses/resumes them on VT switches.
-//! - **Devices**: every KMS device of the seat (`/dev/dri/card*` with CRTCs and connectors); a
+//! - **Devices**: every KMS device of the seat (`/dev/dri/card*` with CRTCs and connectors), found
+//!   through udev, which also tells of devices and connectors coming and going ([`devices`]); a
 //!   render-only device (vgem) has none and is passed over.
 //! - **Outputs**: each connected connector at its preferred mode (or the `--output` size where a
 //!   mode of it exists), on a CRTC its encoders reach, by atomic modesetting ([`kms`]).
-//! - **Frames**: each output is composed by the render device into its target, copied into the
-//!   back one of two dumb buffers and page-flipped; the flip's completion event paces the next
-//!   frame (vblank), and the presentation feedback held for a frame is sent with the flip's
-//!   kernel timestamp (vsync, hw_clock, hw_completion; never zero_copy: the frame was composed).
+//! - **Frames**: a fullscreen client dma-buf the display device takes is flipped as it is
+//!   (scanout); otherwise the output is composed by the render device (without a topmost client
+//!   dma-buf the overlay or cursor plane shows), written by the render device into one of two
+//!   dumb buffers it imported, and flipped with weft's own atomic commits ([`atomic`]: in- and
+//!   out-fences, source rectangles). The flip's completion event paces the next frame, and the
+//!   feedback held for a frame is sent with the flip's kernel timestamp.
 //! - **Input**: the seat's keyboards, pointers and touchscreens through libinput ([`input`]),
 //!   hotplugged ones included; without libinput weft still runs, with no input.
-//!
-//! Not yet (see docs/ARCHITECTURE.md): udev hotplug, the scanout rung, KMS fences.
 
 pub mod atomic;
 pub mod devices;

@@ -9,6 +9,7 @@ pub mod client;
 pub mod color_representation;
 pub mod demo;
 pub mod dmabuf;
+pub mod seat_events;
 pub mod shm;
 pub mod soak;
 pub mod syncobj;
