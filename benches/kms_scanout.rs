@@ -196,7 +196,7 @@ fn main() {
     }
     println!(
         "\ncpu/frame: weft's process (its render threads too: lavapipe) per frame; composed frames \
-         also cost a readback into the dumb buffer. latency: commit (client clock) to the flip that \
+         also cost the render device's copy into the dumb buffer it imported (weft msg outputs: kms.composed_into). latency: commit (client clock) to the flip that \
          showed it (the kernel's timestamp in the feedback)."
     );
 }

@@ -206,16 +206,28 @@ impl Devices {
             state.presented(index, time, seq, flags | zero_copy);
         }
         let shown = output.show(state, &fd, &handle, false);
-        let name = output.name.clone();
+        output.failed_frames = if shown.is_ok() {
+            0
+        } else {
+            output.failed_frames + 1
+        };
+        let (name, failed) = (output.name.clone(), output.failed_frames);
         drop(inner);
-        self.shown(id, crtc, &name, shown);
+        self.shown(id, crtc, &name, shown, failed);
         let _ = state.display_handle.flush_clients();
     }
 
     /// What came of showing a frame on `crtc` of device `id`. A frame that could not be queued
     /// leaves nothing to complete, so no flip event would ever come: it is tried again shortly
     /// (a device that is no longer weft's, during a VT switch, is taken up at resume instead).
-    fn shown(&self, id: DevId, crtc: crtc::Handle, name: &str, shown: Result<(), String>) {
+    fn shown(
+        &self,
+        id: DevId,
+        crtc: crtc::Handle,
+        name: &str,
+        shown: Result<(), String>,
+        failed: u32,
+    ) {
         let Err(e) = shown else {
             return;
         };
@@ -229,9 +241,17 @@ impl Devices {
             debug!(output = %name, error = %e, "frame not shown: the device is not weft's now (VT switch)");
             return;
         }
-        warn!(output = %name, error = %e, "frame not shown; trying again in 100 ms");
+        // Backing off: 100 ms, doubling up to 3.2 s while the device keeps refusing (bochs with
+        // too little VRAM for two 1080p buffers refuses every flip with ENOMEM). Said once per
+        // streak.
+        let delay = std::time::Duration::from_millis(100 << failed.saturating_sub(1).min(5));
+        if failed <= 1 {
+            warn!(output = %name, error = %e, "frame not shown; trying again, less often while it fails");
+        } else {
+            debug!(output = %name, error = %e, failed, ?delay, "frame still not shown");
+        }
         let devices = self.clone();
-        let timer = calloop::timer::Timer::from_duration(std::time::Duration::from_millis(100));
+        let timer = calloop::timer::Timer::from_duration(delay);
         let inserted = inner.handle.insert_source(timer, move |_, _, state| {
             devices.retry(state, id, crtc);
             calloop::timer::TimeoutAction::Drop
@@ -259,9 +279,14 @@ impl Devices {
             return;
         }
         let shown = output.show(state, &fd, &handle, false);
-        let name = output.name.clone();
+        output.failed_frames = if shown.is_ok() {
+            0
+        } else {
+            output.failed_frames + 1
+        };
+        let (name, failed) = (output.name.clone(), output.failed_frames);
         drop(inner);
-        self.shown(id, crtc, &name, shown);
+        self.shown(id, crtc, &name, shown, failed);
         let _ = state.display_handle.flush_clients();
     }
 

@@ -106,6 +106,8 @@ pub(super) struct KmsOutput {
     size: (u32, u32),
     /// A flip is queued: its completion event starts the next frame.
     pub(super) flipping: bool,
+    /// Frames in a row the device refused to show (the retry backs off).
+    pub(super) failed_frames: u32,
     frames: u64,
     /// The vblank count last reported in presentation feedback.
     pub(super) last_seq: u64,
@@ -515,6 +517,7 @@ impl KmsDevice {
             back: 0,
             size,
             flipping: false,
+            failed_frames: 0,
             frames: 0,
             last_seq: 0,
             client_fbs: VecDeque::new(),
