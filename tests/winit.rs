@@ -11,14 +11,13 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wayland_client::protocol::{wl_keyboard, wl_pointer, wl_seat, wl_shm};
-use wayland_client::{Connection, Dispatch, Proxy, QueueHandle, WEnum};
+use wayland_client::protocol::{wl_seat, wl_shm};
+use wayland_client::Proxy;
 use wayland_protocols::xdg::shell::client::xdg_toplevel;
 use weft::{private_runtime_dir, Request};
-use weft_clients::client::State;
+use weft_clients::seat_events::{Recorder, Seen};
 use weft_clients::{argb, Client, ShmBuffer};
 use x11rb::connection::Connection as _;
 use x11rb::protocol::xproto::{
@@ -112,79 +111,31 @@ fn start_xvfb() -> (Reaped, u32) {
     panic!("no free X display number in 70..200");
 }
 
-/// What the test's client records from its seat.
-#[derive(Default)]
-struct Input {
-    keyboard_enters: u32,
-    /// (evdev code, pressed)
-    keys: Vec<(u32, bool)>,
-    pointer_enters: u32,
-    pointer_leaves: u32,
-    /// (button, pressed)
-    buttons: Vec<(u32, bool)>,
+/// How many of the recorded seat events `rec` holds satisfy `f`.
+fn count(rec: &Recorder, f: impl Fn(&Seen) -> bool) -> usize {
+    rec.snapshot().iter().filter(|e| f(e)).count()
 }
 
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Input>>);
-
-impl Recorder {
-    fn get<T>(&self, f: impl FnOnce(&Input) -> T) -> T {
-        f(&self.0.lock().unwrap_or_else(|p| p.into_inner()))
-    }
+/// The recorded buttons (code, pressed), in order.
+fn buttons(rec: &Recorder) -> Vec<(u32, bool)> {
+    rec.snapshot()
+        .into_iter()
+        .filter_map(|e| match e {
+            Seen::Button { button, pressed } => Some((button, pressed)),
+            _ => None,
+        })
+        .collect()
 }
 
-impl Dispatch<wl_seat::WlSeat, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_seat::WlSeat,
-        _: wl_seat::Event,
-        _: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
-impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_keyboard::WlKeyboard,
-        event: wl_keyboard::Event,
-        rec: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        let mut input = rec.0.lock().unwrap_or_else(|p| p.into_inner());
-        match event {
-            wl_keyboard::Event::Enter { .. } => input.keyboard_enters += 1,
-            wl_keyboard::Event::Key { key, state, .. } => input
-                .keys
-                .push((key, state == WEnum::Value(wl_keyboard::KeyState::Pressed))),
-            _ => {}
-        }
-    }
-}
-
-impl Dispatch<wl_pointer::WlPointer, Recorder> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_pointer::WlPointer,
-        event: wl_pointer::Event,
-        rec: &Recorder,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        let mut input = rec.0.lock().unwrap_or_else(|p| p.into_inner());
-        match event {
-            wl_pointer::Event::Enter { .. } => input.pointer_enters += 1,
-            wl_pointer::Event::Leave { .. } => input.pointer_leaves += 1,
-            wl_pointer::Event::Button { button, state, .. } => input.buttons.push((
-                button,
-                state == WEnum::Value(wl_pointer::ButtonState::Pressed),
-            )),
-            _ => {}
-        }
-    }
+/// The recorded keys (evdev code, pressed), in order.
+fn keys(rec: &Recorder) -> Vec<(u32, bool)> {
+    rec.snapshot()
+        .into_iter()
+        .filter_map(|e| match e {
+            Seen::Key { key, pressed } => Some((key, pressed)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The X side: a connection to Xvfb and weft's window.
@@ -519,14 +470,15 @@ seen {seen:?}
         &mut c,
         &log,
         "wl_keyboard.enter on the new toplevel",
-        |_| rec.get(|i| i.keyboard_enters >= 1),
+        |_| count(&rec, |e| *e == Seen::KeyboardEnter) >= 1,
     );
     let (cx, cy) = (wx + (sx + WIN_W / 2) as i16, wy + (sy + WIN_H / 2) as i16);
     x.fake(xproto::MOTION_NOTIFY_EVENT, 0, cx, cy);
     x.fake(xproto::BUTTON_PRESS_EVENT, 1, cx, cy);
     x.fake(xproto::BUTTON_RELEASE_EVENT, 1, cx, cy);
     wait_for(&mut c, &log, "wl_pointer.button press and release", |_| {
-        rec.get(|i| i.pointer_enters >= 1 && i.buttons == [(0x110, true), (0x110, false)])
+        count(&rec, |e| matches!(e, Seen::PointerEnter { .. })) >= 1
+            && buttons(&rec) == [(0x110, true), (0x110, false)]
     });
 
     // Leaving weft's window leaves the surface; coming back enters it again.
@@ -535,14 +487,14 @@ seen {seen:?}
         &mut c,
         &log,
         "wl_pointer.leave when the pointer leaves the window",
-        |_| rec.get(|i| i.pointer_leaves >= 1),
+        |_| count(&rec, |e| *e == Seen::PointerLeave) >= 1,
     );
     x.fake(xproto::MOTION_NOTIFY_EVENT, 0, cx, cy);
     wait_for(
         &mut c,
         &log,
         "wl_pointer.enter when the pointer comes back",
-        |_| rec.get(|i| i.pointer_enters >= 2),
+        |_| count(&rec, |e| matches!(e, Seen::PointerEnter { .. })) >= 2,
     );
 
     // A key typed into weft's window reaches the focused client as its evdev code.
@@ -553,7 +505,7 @@ seen {seen:?}
     x.fake(xproto::KEY_RELEASE_EVENT, X_KEYCODE, cx, cy);
     let code = u32::from(X_KEYCODE) - 8;
     wait_for(&mut c, &log, "wl_keyboard.key press and release", |_| {
-        rec.get(|i| i.keys == [(code, true), (code, false)])
+        keys(&rec) == [(code, true), (code, false)]
     });
 
     // A maximized toplevel fills the output, and follows the window when it is resized.

@@ -168,11 +168,9 @@ impl Devices {
         meta: Option<&DrmEventMetadata>,
     ) {
         let mut inner = self.0.borrow_mut();
-        let handle = inner.handle.clone();
         let Some(dev) = inner.devices.iter_mut().find(|d| d.id == id) else {
             return;
         };
-        let fd = dev.drm.device_fd().clone();
         if !dev.drm.is_active() {
             return;
         }
@@ -204,6 +202,28 @@ impl Devices {
         output.last_seq = seq;
         if let Ok(index) = output.index(state) {
             state.presented(index, time, seq, flags | zero_copy);
+        }
+        drop(inner);
+        self.show_next(state, id, crtc);
+    }
+
+    /// Renders and queues the next frame on `crtc` of device `id` (unless one is queued or the
+    /// device is not weft's now), and follows up on what came of it ([`Self::shown`]).
+    fn show_next(&self, state: &mut Weft, id: DevId, crtc: crtc::Handle) {
+        let mut inner = self.0.borrow_mut();
+        let handle = inner.handle.clone();
+        let Some(dev) = inner.devices.iter_mut().find(|d| d.id == id) else {
+            return;
+        };
+        if !dev.drm.is_active() {
+            return;
+        }
+        let fd = dev.drm.device_fd().clone();
+        let Some(output) = dev.outputs.iter_mut().find(|o| o.crtc == crtc) else {
+            return;
+        };
+        if output.flipping {
+            return;
         }
         let shown = output.show(state, &fd, &handle, false);
         output.failed_frames = if shown.is_ok() {
@@ -253,41 +273,12 @@ impl Devices {
         let devices = self.clone();
         let timer = calloop::timer::Timer::from_duration(delay);
         let inserted = inner.handle.insert_source(timer, move |_, _, state| {
-            devices.retry(state, id, crtc);
+            devices.show_next(state, id, crtc);
             calloop::timer::TimeoutAction::Drop
         });
         if let Err(e) = inserted {
             warn!(output = %name, error = %e, "no retry timer: the output waits for the next modeset");
         }
-    }
-
-    /// Tries again to show a frame on `crtc` of device `id`, unless one is queued already.
-    fn retry(&self, state: &mut Weft, id: DevId, crtc: crtc::Handle) {
-        let mut inner = self.0.borrow_mut();
-        let handle = inner.handle.clone();
-        let Some(dev) = inner.devices.iter_mut().find(|d| d.id == id) else {
-            return;
-        };
-        if !dev.drm.is_active() {
-            return;
-        }
-        let fd = dev.drm.device_fd().clone();
-        let Some(output) = dev.outputs.iter_mut().find(|o| o.crtc == crtc) else {
-            return;
-        };
-        if output.flipping {
-            return;
-        }
-        let shown = output.show(state, &fd, &handle, false);
-        output.failed_frames = if shown.is_ok() {
-            0
-        } else {
-            output.failed_frames + 1
-        };
-        let (name, failed) = (output.name.clone(), output.failed_frames);
-        drop(inner);
-        self.shown(id, crtc, &name, shown, failed);
-        let _ = state.display_handle.flush_clients();
     }
 
     /// The session went away (VT switch): the devices stop being ours.

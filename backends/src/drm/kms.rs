@@ -599,6 +599,10 @@ impl KmsOutput {
         if !modeset {
             let refused = match self.scanout(state, fd, handle, index, now) {
                 Ok(surface) => {
+                    // The flip switched the upper plane off.
+                    if let Some(prev) = self.lifted_surface.take().filter(|p| *p != surface) {
+                        state.record_scanout(&prev, Err("no longer on the upper plane".into()));
+                    }
                     self.scanned_surface = Some(surface);
                     return Ok(());
                 }
