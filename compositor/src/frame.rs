@@ -101,6 +101,19 @@ impl Weft {
     /// [`Weft::frame`], composing only with `compose` (a display scanning a client buffer out
     /// needs no composed frame; the next composed one redraws what changed meanwhile).
     pub fn frame_with(&mut self, index: usize, now: Duration, compose: Compose) -> FrameReport {
+        let scene = self.scene(index);
+        self.frame_with_scene(index, now, compose, scene)
+    }
+
+    /// As [`Weft::frame_with`], on `scene`, built for output `index` this turn of the event loop
+    /// (a display backend that looked at it to choose planes passes it on).
+    pub fn frame_with_scene(
+        &mut self,
+        index: usize,
+        now: Duration,
+        compose: Compose,
+        scene: crate::scene::Scene,
+    ) -> FrameReport {
         let mut report = FrameReport::default();
         let Some(name) = self.outputs.get(index).map(|o| o.name()) else {
             return report;
@@ -112,7 +125,6 @@ impl Weft {
         let generation = self.scene_generation;
         let rendered_generation = self.outputs.get(index).and_then(|o| o.rendered_generation);
         // One scene a tick: rendered when it changed, and its surfaces get their callbacks.
-        let scene = self.scene(index);
         let lifted = match &compose {
             Compose::Without(surface) => Some(surface.id()),
             _ => None,
@@ -130,7 +142,7 @@ impl Weft {
         if let (Some(without), true) = (drawn, stale) {
             // Every surface still gets its frame callbacks and feedback (`scene`, below); a
             // surface a display plane shows is left out of what is drawn.
-            let lifted_scene = without.map(|surface| self.scene(index).without(surface));
+            let lifted_scene = without.map(|surface| scene.drawn_without(surface));
             let drawn_scene = lifted_scene.as_ref().unwrap_or(&scene);
             match self.render_scene(index, drawn_scene, false) {
                 Ok((stats, _)) => {

@@ -23,6 +23,7 @@ use smithay::wayland::compositor::with_states;
 use smithay::wayland::dmabuf::get_dmabuf;
 
 use crate::render::{Fill, HeldBuffer};
+use crate::scene::Scene;
 use crate::state::Weft;
 use crate::surface::with_content;
 
@@ -45,10 +46,14 @@ pub struct Candidate {
 }
 
 impl Weft {
-    /// Output `index`'s scanout candidate for its primary plane, or why it has none.
-    pub fn scanout_candidate(&self, index: usize) -> Result<Candidate, &'static str> {
+    /// Output `index`'s scanout candidate for its primary plane in `scene` (the output's, built
+    /// this turn), or why it has none.
+    pub fn scanout_candidate(
+        &self,
+        index: usize,
+        scene: &Scene,
+    ) -> Result<Candidate, &'static str> {
         let slot = self.outputs.get(index).ok_or("no such output")?;
-        let scene = self.scene(index);
         let ([item], [surface]) = (scene.items.as_slice(), scene.surfaces.as_slice()) else {
             return Err("the output shows more (or less) than one surface");
         };
@@ -60,11 +65,10 @@ impl Weft {
         candidate_of(surface, item)
     }
 
-    /// Output `index`'s candidate for an overlay or cursor plane: the topmost surface, when it
+    /// The candidate of an output's `scene` for an overlay or cursor plane: the topmost surface, when it
     /// is a client dma-buf over something else. The plane shows it at its place (`dst`) over
     /// the composed rest, which is drawn without it ([`crate::frame::Compose::Without`]).
-    pub fn overlay_candidate(&self, index: usize) -> Result<Candidate, &'static str> {
-        let scene = self.scene(index);
+    pub fn overlay_candidate(scene: &Scene) -> Result<Candidate, &'static str> {
         if scene.items.len() < 2 {
             return Err("nothing is drawn under the topmost surface");
         }

@@ -33,14 +33,26 @@ pub struct Scene {
 }
 
 impl Scene {
-    /// The scene without `surface`'s item (a display plane shows that surface instead).
-    pub fn without(mut self, surface: &WlSurface) -> Self {
-        if let Some(at) = self.item_surfaces.iter().position(|s| s == surface) {
-            self.items.remove(at);
-            self.elements.remove(at);
-            self.item_surfaces.remove(at);
+    /// What is drawn of the scene without `surface`'s item (a display plane shows that surface
+    /// instead): its items and elements, the rest shared.
+    pub fn drawn_without(&self, surface: &WlSurface) -> Self {
+        let keep = |i: &usize| self.item_surfaces.get(*i) != Some(surface);
+        let indices: Vec<usize> = (0..self.items.len()).filter(keep).collect();
+        Self {
+            items: indices
+                .iter()
+                .filter_map(|i| self.items.get(*i).cloned())
+                .collect(),
+            elements: indices
+                .iter()
+                .filter_map(|i| self.elements.get(*i).cloned())
+                .collect(),
+            item_surfaces: indices
+                .iter()
+                .filter_map(|i| self.item_surfaces.get(*i).cloned())
+                .collect(),
+            surfaces: Vec::new(),
         }
-        self
     }
 }
 

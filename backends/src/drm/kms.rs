@@ -7,7 +7,6 @@ use std::collections::VecDeque;
 use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer as _, Fourcc, Modifier};
@@ -33,6 +32,7 @@ use tracing::{info, warn};
 use weft_compositor::frame::Compose;
 use weft_compositor::output::KmsStats;
 use weft_compositor::render::HeldBuffer;
+use weft_compositor::scene::Scene;
 use weft_compositor::{OutputSpec, Weft};
 
 #[derive(Debug, thiserror::Error)]
@@ -596,9 +596,13 @@ impl KmsOutput {
     ) -> Result<(), String> {
         let now = state.clock.now();
         let index = self.index(state)?;
+        // The output's scene, built once: the planes are chosen from it, then it is drawn.
+        let scene = state.scene(index);
         if !modeset {
-            let refused = match self.scanout(state, fd, handle, index, now) {
+            let refused = match self.scanout(state, fd, handle, index, &scene) {
                 Ok(surface) => {
+                    // Nothing composed; frame callbacks and feedback (held for the flip) go out.
+                    state.frame_with_scene(index, now, Compose::Nothing, scene);
                     // The flip switched the upper plane off.
                     if let Some(prev) = self.lifted_surface.take().filter(|p| *p != surface) {
                         state.record_scanout(&prev, Err("no longer on the upper plane".into()));
@@ -623,7 +627,7 @@ impl KmsOutput {
         let lifted = if modeset {
             None
         } else {
-            self.lift(state, fd, index)
+            self.lift(state, fd, &scene)
         };
         let previous = self.lifted_surface.take();
         if let Some(prev) = previous.filter(|p| lifted.as_ref().is_none_or(|l| &l.0.surface != p)) {
@@ -635,7 +639,7 @@ impl KmsOutput {
             Some((candidate, _, _)) => Compose::Without(candidate.surface.clone()),
             None => Compose::All,
         };
-        state.frame_with(index, now, compose);
+        state.frame_with_scene(index, now, compose, scene);
         let back = self.buffers.get_mut(self.back).ok_or("no back buffer")?;
         let pitch = back.buffer.pitch() as usize;
         if let Some(imported) = &back.imported {
@@ -715,7 +719,7 @@ impl KmsOutput {
         &mut self,
         state: &mut Weft,
         fd: &DrmDeviceFd,
-        index: usize,
+        scene: &Scene,
     ) -> Option<(
         weft_compositor::scanout::Candidate,
         framebuffer::Handle,
@@ -723,7 +727,7 @@ impl KmsOutput {
     )> {
         let planes = self.planes.clone()?;
         let kind = planes.upper_kind()?;
-        let candidate = match state.overlay_candidate(index) {
+        let candidate = match Weft::overlay_candidate(scene) {
             Ok(candidate) => candidate,
             Err(why) => {
                 tracing::trace!(output = %self.name, why, "no surface for the upper plane");
@@ -826,9 +830,9 @@ impl KmsOutput {
         fd: &DrmDeviceFd,
         handle: &Loop,
         index: usize,
-        now: Duration,
+        scene: &Scene,
     ) -> Result<WlSurface, Option<(WlSurface, String)>> {
-        let candidate = state.scanout_candidate(index).map_err(|_| None)?;
+        let candidate = state.scanout_candidate(index, scene).map_err(|_| None)?;
         let surface = candidate.surface.clone();
         let refused = |why: String| Some((surface.clone(), why));
         let Some(planes) = self.planes.clone() else {
@@ -855,7 +859,6 @@ impl KmsOutput {
                 })
             })
             .map_err(refused)?;
-        state.frame_with(index, now, Compose::Nothing);
         // The buffer's acquire fence, where it still has one, as the plane's IN_FENCE_FD: KMS
         // latches it only once the producer is done (weft applied the commit after the fence
         // signalled, so this rarely waits).
