@@ -177,6 +177,10 @@ impl Weft {
             },
         );
         pointer.frame(self);
+        if self.data_transfer.drag_icon().is_some() {
+            // The drag icon follows the pointer.
+            self.damage();
+        }
     }
 
     /// The scene changed under a resting pointer (a surface mapped, grew, shrank, moved or went

@@ -9,6 +9,7 @@ pub mod client;
 pub mod clock;
 pub mod color_representation;
 pub mod damage;
+pub mod data_transfer;
 pub mod devices;
 pub mod disconnect;
 pub mod feedback;

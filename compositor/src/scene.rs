@@ -1,5 +1,5 @@
 //! The scene of an output: every mapped window's surface tree (subsurfaces in stacking order) and
-//! its popups, back to front, as renderer draw items.
+//! its popups, back to front, then a drag's icon at the pointer, as renderer draw items.
 
 use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
 use smithay::desktop::{PopupManager, Window};
@@ -105,6 +105,13 @@ impl Weft {
                 (yuv, device, &slot.damage),
                 &mut scene,
             );
+        }
+        // A drag's icon, over everything, at the pointer.
+        if let (Some((icon, offset)), Some(pointer)) =
+            (self.data_transfer.drag_icon(), self.seat.get_pointer())
+        {
+            let at = pointer.current_location().to_i32_round() + offset - out_geo.loc;
+            push_tree(icon, at, (yuv, device, &slot.damage), &mut scene);
         }
         scene
     }

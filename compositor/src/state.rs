@@ -94,6 +94,8 @@ pub struct Weft {
     pub syncobj: Option<crate::sync::timeline::SyncobjState>,
     /// Commits held on a fence right now, over all surfaces ([`crate::sync`]).
     pub active_fence_waits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Clipboard, drag-and-drop, primary selection, data control ([`crate::data_transfer`]).
+    pub(crate) data_transfer: crate::data_transfer::DataTransfer,
 }
 
 /// How weft finds its devices (`--render-device`, `--simulate-devices`).
@@ -214,6 +216,7 @@ impl Weft {
         let _ = seat.add_keyboard(Default::default(), 200, 25);
         seat.add_pointer();
         seat.add_touch();
+        let data_transfer = crate::data_transfer::DataTransfer::new(dh);
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
@@ -280,6 +283,7 @@ impl Weft {
             secondaries: Vec::new(),
             syncobj,
             active_fence_waits: Default::default(),
+            data_transfer,
         };
         if !weft.devices.is_simulated() {
             weft.watch_devices();
@@ -301,6 +305,7 @@ impl Weft {
         self.pings.tick(std::time::Instant::now(), clients);
         // The seat: what this iteration's commits changed may put another surface under the pointer.
         self.refresh_pointer_focus();
+        self.refresh_selection();
         let backend = self.display_handle.backend_handle();
         self.xdg_guard
             .prune(|client| backend.get_client_data(client.clone()).is_ok());

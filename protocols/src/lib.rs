@@ -10,6 +10,7 @@
 pub mod dmabuf_guard;
 pub mod drm_format;
 pub mod in_formats;
+pub mod selection_guard;
 pub mod shm_guard;
 pub mod shm_layout;
 pub mod subsurface_guard;

@@ -96,6 +96,9 @@ impl CompositorHandler for Weft {
         for secondary in &mut self.secondaries {
             changed |= secondary.import_tree(&self.devices, &driven, &root);
         }
+        if self.data_transfer.icon_committed(&root) {
+            changed = true;
+        }
         if changed {
             self.damage();
         }

@@ -5,6 +5,7 @@ mod color_representation;
 mod compositor;
 mod dmabuf;
 mod fence_wait;
+mod selection;
 mod sync;
 mod syncobj;
 mod xdg;
@@ -83,6 +84,11 @@ impl SeatHandler for Weft {
 
     fn seat_state(&mut self) -> &mut SeatState<Self> {
         &mut self.seat_state
+    }
+
+    fn focus_changed(&mut self, _seat: &Seat<Self>, focused: Option<&WlSurface>) {
+        use smithay::reexports::wayland_server::Resource;
+        self.selection_focus(focused.and_then(Resource::client));
     }
 }
 

@@ -74,6 +74,8 @@ pub struct State {
     pub outputs: Vec<(ObjectId, i32, i32, i32)>,
     /// Each wl_output (v4) with the name it announced.
     pub output_names: Vec<(wl_output::WlOutput, String)>,
+    /// What the client's data-transfer objects received ([`crate::data_transfer`]).
+    pub transfer: crate::data_transfer::Log,
 }
 
 /// An xdg toplevel's objects.

@@ -1,0 +1,100 @@
+//! smithay's selection handlers for weft: clipboard, drag-and-drop, primary selection and data
+//! control (policy in [`crate::data_transfer`]).
+
+use smithay::input::Seat;
+use smithay::reexports::wayland_server::protocol::wl_data_source::WlDataSource;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::wayland::selection::data_device::{
+    ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, ServerDndGrabHandler,
+};
+use smithay::wayland::selection::ext_data_control::{
+    DataControlHandler as ExtDataControlHandler, DataControlState as ExtDataControlState,
+};
+use smithay::wayland::selection::primary_selection::{
+    PrimarySelectionHandler, PrimarySelectionState,
+};
+use smithay::wayland::selection::wlr_data_control::{DataControlHandler, DataControlState};
+use smithay::wayland::selection::{SelectionHandler, SelectionSource, SelectionTarget};
+use weft_protocols::selection_guard::{SelectionGuardData, SelectionGuardState, Target};
+
+use crate::state::Weft;
+
+impl SelectionHandler for Weft {
+    /// weft offers no selection of its own.
+    type SelectionUserData = ();
+
+    fn new_selection(
+        &mut self,
+        ty: SelectionTarget,
+        source: Option<SelectionSource>,
+        _seat: Seat<Self>,
+    ) {
+        let target = match ty {
+            SelectionTarget::Clipboard => Target::Clipboard,
+            SelectionTarget::Primary => Target::Primary,
+        };
+        tracing::debug!(
+            ?target,
+            mime_types = ?source.as_ref().map(SelectionSource::mime_types),
+            "selection set"
+        );
+        self.data_transfer
+            .guard
+            .selection_changed(target, source.is_some());
+    }
+}
+
+impl DataDeviceHandler for Weft {
+    fn data_device_state(&self) -> &DataDeviceState {
+        &self.data_transfer.data_device
+    }
+}
+
+impl ClientDndGrabHandler for Weft {
+    fn started(
+        &mut self,
+        _source: Option<WlDataSource>,
+        icon: Option<WlSurface>,
+        _seat: Seat<Self>,
+    ) {
+        tracing::debug!(icon = icon.is_some(), "drag started");
+        self.data_transfer.drag_started(icon);
+        self.damage();
+    }
+
+    fn dropped(&mut self, target: Option<WlSurface>, validated: bool, _seat: Seat<Self>) {
+        tracing::debug!(target = target.is_some(), validated, "drag ended");
+        if self.data_transfer.drag_ended() {
+            self.damage();
+        }
+    }
+}
+
+/// weft starts no drags of its own.
+impl ServerDndGrabHandler for Weft {}
+
+impl PrimarySelectionHandler for Weft {
+    fn primary_selection_state(&self) -> &PrimarySelectionState {
+        &self.data_transfer.primary
+    }
+}
+
+impl DataControlHandler for Weft {
+    fn data_control_state(&self) -> &DataControlState {
+        &self.data_transfer.wlr_control
+    }
+}
+
+impl ExtDataControlHandler for Weft {
+    fn data_control_state(&self) -> &ExtDataControlState {
+        &self.data_transfer.ext_control
+    }
+}
+
+impl SelectionGuardState for Weft {
+    fn selection_guard(&mut self) -> &mut SelectionGuardData {
+        &mut self.data_transfer.guard
+    }
+}
+
+weft_protocols::delegate_selection_guarded!(Weft);
