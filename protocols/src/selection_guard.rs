@@ -17,9 +17,12 @@
 //! - `zwlr_data_control_source_v1.offer`/`ext_data_control_source_v1.offer` after the source was
 //!   given to a device: `invalid_offer`.
 //!
-//! smithay raises the wl_data_offer errors of drag-and-drop offers itself (`invalid_finish`,
-//! `invalid_action_mask`, `invalid_action`, `invalid_offer`) and `wl_data_device.role` for an icon
-//! that has another role.
+//! smithay raises `wl_data_device.role` for a drag icon that has another role, and of
+//! wl_data_offer's errors `invalid_finish` and `invalid_action` on drag-and-drop offers. Not
+//! raised today: `wl_data_offer.invalid_action_mask` (smithay reads a bad mask as no action) and
+//! `wl_data_offer.invalid_offer` (a request on an offer no longer active is ignored); smithay also
+//! sends no `wl_data_source.target`. Its offers are objects with private data that no guard can
+//! stand in front of: closing that gap means weft's own drag-and-drop grab.
 //!
 //! The guard also follows which source is each selection and sees every source die. smithay clears
 //! a selection whose source is gone only when it next announces the selection (a focus change), so
