@@ -569,9 +569,26 @@ fn a_drag_and_drop_source_as_selection_is_invalid_source() {
 fn a_source_used_twice_is_used_source() {
     let h = Harness::new(640, 480, 60);
     h.with_bystander(|| {
-        let mut a = Peer::new(&h, "reuse", [200, 40, 40]);
+        // The current selection's source set again is allowed (GTK 3 does it at every copy):
+        // the focused client hears of the type offered in between.
+        let mut a = Peer::new(&h, "reset", [200, 40, 40]);
         let source = a.copy();
+        source.offer("SAVE_TARGETS".into());
         a.device.set_selection(Some(&source), 0);
+        a.roundtrip();
+        let offer = a
+            .log()
+            .selection(Which::Clipboard)
+            .flatten()
+            .expect("offered");
+        assert_eq!(a.log().mimes(&offer), [TEXT, "SAVE_TARGETS"]);
+        assert!(a.c.protocol_error().is_none());
+
+        // A source that was replaced may not come back.
+        let mut a = Peer::new(&h, "reuse", [200, 40, 40]);
+        let first = a.copy();
+        let _second = a.copy();
+        a.device.set_selection(Some(&first), 0);
         assert_ended_with(
             &mut a.c,
             "wl_data_device",
@@ -686,7 +703,7 @@ fn data_control_sources_used_twice_or_offered_late_are_errors() {
         let source = m.ext.create_data_source(&m.c.qh, Transfer);
         source.offer(TEXT.into());
         m.ext_device.set_selection(Some(&source));
-        m.ext_device.set_selection(Some(&source));
+        m.ext_device.set_primary_selection(Some(&source));
         assert_ended_with(
             &mut m.c,
             "ext_data_control_device_v1",

@@ -11,9 +11,11 @@
 //!   "attempting to use the source other than for drag-and-drop will raise a protocol error"):
 //!   `wl_data_source.invalid_source`.
 //! - `wl_data_device.set_selection`/`start_drag` with a source already used by either:
-//!   `wl_data_device.used_source`.
+//!   `wl_data_device.used_source` — except the current selection's source set again, which GTK 3
+//!   does at every copy (the spec says a compositor "may" raise it).
 //! - `zwlr_data_control_device_v1.set_selection`/`set_primary_selection` with a source already used
-//!   (v2, where the error exists), and the same on `ext_data_control_device_v1`: `used_source`.
+//!   (v2, where the error exists), and the same on `ext_data_control_device_v1`: `used_source`
+//!   (with the same exception).
 //! - `zwlr_data_control_source_v1.offer`/`ext_data_control_source_v1.offer` after the source was
 //!   given to a device: `invalid_offer`.
 //!
@@ -149,6 +151,9 @@ impl SelectionGuardData {
 
     /// A wl_data_device's `set_selection` or `start_drag` with `source`.
     pub fn data_device_use(&mut self, source: ObjectId, use_: Use) -> Result<(), DeviceRefusal> {
+        if use_ == Use::Selection && self.is_current(&source, Target::Clipboard) {
+            return Ok(());
+        }
         if let Some(before) = self.used.get(&source) {
             return Err(DeviceRefusal::UsedSource(format!(
                 "this wl_data_source was used before ({before:?}); each source serves one selection or drag"
@@ -163,10 +168,17 @@ impl SelectionGuardData {
         Ok(())
     }
 
-    /// A data-control device's `set_selection`/`set_primary_selection` with `source`: whether it is
-    /// the source's first use.
-    pub fn control_use(&mut self, source: ObjectId) -> bool {
-        self.used.insert(source, Use::Selection).is_none()
+    /// A data-control device's `set_selection`/`set_primary_selection` (`target`) with `source`:
+    /// whether it may be used (its first use, or `target`'s current source set again).
+    pub fn control_use(&mut self, source: ObjectId, target: Target) -> bool {
+        self.is_current(&source, target) || self.used.insert(source, Use::Selection).is_none()
+    }
+
+    /// Whether `source` is `target`'s current selection. Setting it again is no reuse: GTK 3 sets
+    /// its source, offers one more type (SAVE_TARGETS) and sets the same source again, and a
+    /// used_source error there would end every GTK 3 application at its first copy.
+    fn is_current(&self, source: &ObjectId, target: Target) -> bool {
+        self.current[target as usize].as_ref() == Some(source)
     }
 
     /// Whether `source` was given to a device (a data-control source's offers must come before).
@@ -342,7 +354,7 @@ where
             let guard = state.selection_guard();
             guard.selection_requested(source.as_ref().map(Resource::id));
             if let Some(source) = source {
-                guard.control_use(source.id());
+                guard.control_use(source.id(), Target::Primary);
             }
         }
         <PrimarySelectionState as Dispatch<ZwpPrimarySelectionDeviceV1, PrimaryDeviceUserData, D>>::request(
@@ -408,19 +420,21 @@ where
         dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
-        let source = match &request {
-            zwlr_data_control_device_v1::Request::SetSelection { source }
-            | zwlr_data_control_device_v1::Request::SetPrimarySelection { source } => {
-                source.as_ref()
+        let (source, target) = match &request {
+            zwlr_data_control_device_v1::Request::SetSelection { source } => {
+                (source.as_ref(), Target::Clipboard)
             }
-            _ => None,
+            zwlr_data_control_device_v1::Request::SetPrimarySelection { source } => {
+                (source.as_ref(), Target::Primary)
+            }
+            _ => (None, Target::Clipboard),
         };
         state
             .selection_guard()
             .selection_requested(source.map(Resource::id));
         if let Some(source) = source {
             // used_source exists from v2; a v1 client reusing a source just sets it again.
-            if !state.selection_guard().control_use(source.id()) && device.version() >= 2 {
+            if !state.selection_guard().control_use(source.id(), target) && device.version() >= 2 {
                 device.post_error(
                     zwlr_data_control_device_v1::Error::UsedSource,
                     "this source was given to a selection before",
@@ -500,18 +514,20 @@ where
         dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
-        let source = match &request {
-            ext_data_control_device_v1::Request::SetSelection { source }
-            | ext_data_control_device_v1::Request::SetPrimarySelection { source } => {
-                source.as_ref()
+        let (source, target) = match &request {
+            ext_data_control_device_v1::Request::SetSelection { source } => {
+                (source.as_ref(), Target::Clipboard)
             }
-            _ => None,
+            ext_data_control_device_v1::Request::SetPrimarySelection { source } => {
+                (source.as_ref(), Target::Primary)
+            }
+            _ => (None, Target::Clipboard),
         };
         state
             .selection_guard()
             .selection_requested(source.map(Resource::id));
         if let Some(source) = source {
-            if !state.selection_guard().control_use(source.id()) {
+            if !state.selection_guard().control_use(source.id(), target) {
                 device.post_error(
                     ext_data_control_device_v1::Error::UsedSource,
                     "this source was given to a selection before",
@@ -685,6 +701,18 @@ mod tests {
             Err(DeviceRefusal::DndSourceAsSelection(_))
         ));
         assert!(g.data_device_use(id(), Use::Drag).is_ok());
+    }
+
+    #[test]
+    fn the_current_selection_set_again_is_no_reuse() {
+        let mut g = SelectionGuardData::default();
+        g.selection_requested(Some(id()));
+        assert!(g.data_device_use(id(), Use::Selection).is_ok());
+        g.selection_changed(Target::Clipboard, true);
+        assert!(g.data_device_use(id(), Use::Selection).is_ok());
+        assert!(g.data_device_use(id(), Use::Drag).is_err());
+        assert!(g.control_use(id(), Target::Clipboard));
+        assert!(!g.control_use(id(), Target::Primary));
     }
 
     #[test]

@@ -1,0 +1,261 @@
+//! Everyday applications from Debian against a headless weft, the way a user meets them: a
+//! terminal (foot), a GTK3 application (zenity) and the clipboard tools (wl-clipboard). Each starts,
+//! maps its window, takes typed input injected into weft's seat, and the clipboard round-trips
+//! between them. A missing client fails the test with the package to install; it is never skipped.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Harness;
+use weft::InjectedInput;
+
+/// Linux input event codes (linux/input-event-codes.h).
+mod key {
+    pub const A: u32 = 30;
+    pub const C: u32 = 46;
+    pub const E: u32 = 18;
+    pub const F: u32 = 33;
+    pub const T: u32 = 20;
+    pub const V: u32 = 47;
+    pub const W: u32 = 17;
+    pub const ENTER: u32 = 28;
+    pub const LEFTCTRL: u32 = 29;
+}
+
+fn need(tool: &str, package: &str) {
+    assert!(
+        Path::new("/usr/bin").join(tool).exists(),
+        "{tool} is missing: install Debian's {package} (scripts/install-deps --test)"
+    );
+}
+
+/// `program args…` as a client of `h`, with nothing of the session it runs in.
+fn client(h: &Harness, program: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &h.runtime_dir)
+        .env("XDG_RUNTIME_DIR", &h.runtime_dir)
+        .env("WAYLAND_DISPLAY", h.weft.wayland_path())
+        .env("GDK_BACKEND", "wayland")
+        // No accessibility bus or dconf on a test machine.
+        .env("NO_AT_BRIDGE", "1")
+        .env("GSETTINGS_BACKEND", "memory")
+        .env("LANG", "C.UTF-8")
+        // CLIENT_DEBUG=1 cargo test … shows the clients' protocol traffic (libwayland's log).
+        .env(
+            "WAYLAND_DEBUG",
+            std::env::var("CLIENT_DEBUG").unwrap_or_default(),
+        );
+    cmd
+}
+
+/// Waits until weft shows a toplevel whose title contains `title` (at most 60 s: a loaded
+/// machine is slow to start GTK); returns its record.
+fn wait_for_window(h: &Harness, title: &str, child: &mut Child) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = h.surfaces().into_iter().find(|s| {
+            s["title"].as_str().is_some_and(|t| t.contains(title)) && s["buffer"].is_object()
+        }) {
+            // A moment for the first frames and the keyboard focus to settle.
+            std::thread::sleep(Duration::from_millis(500));
+            return s;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the client exited ({status}) before its window {title:?} mapped");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no window titled {title:?}: {:?}",
+            h.surfaces()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn press(h: &Harness, code: u32, pressed: bool) {
+    h.weft
+        .inject(InjectedInput::Key { code, pressed })
+        .expect("inject");
+    // Clients read keys through their own event loops: a little time between keys keeps
+    // autorepeat out of the way and the order obvious.
+    std::thread::sleep(Duration::from_millis(30));
+}
+
+fn tap(h: &Harness, code: u32) {
+    press(h, code, true);
+    press(h, code, false);
+}
+
+/// Ctrl + `code`.
+fn chord(h: &Harness, code: u32) {
+    press(h, key::LEFTCTRL, true);
+    tap(h, code);
+    press(h, key::LEFTCTRL, false);
+}
+
+fn type_weft(h: &Harness) {
+    for code in [key::W, key::E, key::F, key::T] {
+        tap(h, code);
+    }
+}
+
+/// Waits for `child` (at most 30 s, then it is killed and the test fails).
+fn finish(mut child: Child, what: &str) -> Output {
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{what} did not finish: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// wl-copy with `args`: it forks a process that serves the selection until another replaces it,
+/// which must not hold the test's pipes.
+fn wl_copy(h: &Harness, args: &[&str]) {
+    need("wl-copy", "wl-clipboard");
+    let status = client(h, "wl-copy", args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("wl-copy runs");
+    assert!(status.success(), "wl-copy {args:?} failed");
+}
+
+/// zenity's entry dialog: a GTK3 window with a text field; it prints what the field holds when
+/// Enter is pressed.
+fn zenity_entry(h: &Harness) -> Child {
+    need("zenity", "zenity");
+    client(
+        h,
+        "zenity",
+        &["--entry", "--title=weft-entry", "--text=type here"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("zenity starts")
+}
+
+#[test]
+fn a_gtk3_application_gets_a_seat_and_typed_text() {
+    let h = Harness::new(1024, 768, 60);
+    let mut zenity = zenity_entry(&h);
+    wait_for_window(&h, "weft-entry", &mut zenity);
+    type_weft(&h);
+    tap(&h, key::ENTER);
+    let out = finish(zenity, "zenity");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "zenity failed: {stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "weft",
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("GDK_IS_SEAT"),
+        "GTK found no seat: {stderr}"
+    );
+}
+
+#[test]
+fn foot_starts_and_its_shell_reads_what_is_typed() {
+    need("foot", "foot");
+    let h = Harness::new(1024, 768, 60);
+    let out_file = h.runtime_dir.join("typed");
+    let script = format!(
+        "read line && printf '%s' \"$line\" > '{}'",
+        out_file.display()
+    );
+    let mut foot = client(&h, "foot", &["--title=weft-foot", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("foot starts");
+    let window = wait_for_window(&h, "weft-foot", &mut foot);
+    assert_eq!(window["app_id"], "foot", "{window}");
+    type_weft(&h);
+    tap(&h, key::ENTER);
+    let out = finish(foot, "foot");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "foot failed: {stderr}");
+    assert!(!stderr.contains("no clipboard available"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap_or_default(),
+        "weft",
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_clipboard_tools_round_trip_both_selections() {
+    need("wl-copy", "wl-clipboard");
+    let h = Harness::new(640, 480, 60);
+    for (flag, text) in [("", "clipboard text"), ("--primary", "primary text")] {
+        let args: Vec<&str> = [flag, text].into_iter().filter(|a| !a.is_empty()).collect();
+        wl_copy(&h, &args);
+        let args: Vec<&str> = [flag, "--no-newline"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let pasted = client(&h, "wl-paste", &args)
+            .output()
+            .expect("wl-paste runs");
+        assert!(
+            pasted.status.success(),
+            "wl-paste {flag}: {}",
+            String::from_utf8_lossy(&pasted.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&pasted.stdout), text, "{flag}");
+    }
+    // `wl-copy --clear` empties the clipboard: wl-paste then says so and fails.
+    wl_copy(&h, &["--clear"]);
+    let pasted = client(&h, "wl-paste", &[]).output().expect("wl-paste runs");
+    assert!(!pasted.status.success(), "{:?}", pasted);
+}
+
+#[test]
+fn the_clipboard_round_trips_between_a_gtk3_application_and_the_command_line() {
+    need("wl-copy", "wl-clipboard");
+    let h = Harness::new(1024, 768, 60);
+    // Command line → GTK: wl-copy sets the clipboard (data control), zenity pastes it (Ctrl+V).
+    wl_copy(&h, &["from the command line"]);
+    let mut zenity = zenity_entry(&h);
+    wait_for_window(&h, "weft-entry", &mut zenity);
+    chord(&h, key::V);
+    // GTK → command line: select all that is in the field, copy it (Ctrl+A, Ctrl+C); wl-paste
+    // reads it from zenity while zenity runs.
+    chord(&h, key::A);
+    chord(&h, key::C);
+    std::thread::sleep(Duration::from_millis(300));
+    let pasted = client(&h, "wl-paste", &["--no-newline"])
+        .output()
+        .expect("wl-paste runs");
+    tap(&h, key::ENTER);
+    let out = finish(zenity, "zenity");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "from the command line",
+        "zenity did not paste: {stderr}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&pasted.stdout),
+        "from the command line",
+        "wl-paste did not read zenity's copy: {}",
+        String::from_utf8_lossy(&pasted.stderr)
+    );
+}
