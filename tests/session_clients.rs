@@ -1,5 +1,6 @@
 //! Everyday applications from Debian against a headless weft, the way a user meets them: a
-//! terminal (foot), a GTK3 application (zenity) and the clipboard tools (wl-clipboard). Each starts,
+//! terminal (foot), a GTK3 application (zenity), a browser (firefox-esr) and the clipboard tools
+//! (wl-clipboard). Each starts,
 //! maps its window, takes typed input injected into weft's seat, and the clipboard round-trips
 //! between them. A missing client fails the test with the package to install; it is never skipped.
 
@@ -257,5 +258,58 @@ fn the_clipboard_round_trips_between_a_gtk3_application_and_the_command_line() {
         "from the command line",
         "wl-paste did not read zenity's copy: {}",
         String::from_utf8_lossy(&pasted.stderr)
+    );
+}
+
+/// The GTK 3 browser that segfaulted 0.3 s after its first configure while weft had no data
+/// device: it maps its window and keeps running through input.
+#[test]
+fn firefox_maps_and_keeps_running() {
+    need("firefox-esr", "firefox-esr");
+    let h = Harness::new(1280, 720, 60);
+    let profile = h.runtime_dir.join("firefox-profile");
+    std::fs::create_dir_all(&profile).expect("profile directory");
+    let mut firefox = client(
+        &h,
+        "firefox-esr",
+        &[
+            "--no-remote",
+            "--profile",
+            &profile.to_string_lossy(),
+            "about:blank",
+        ],
+    )
+    .env("MOZ_ENABLE_WAYLAND", "1")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("firefox starts");
+    let window = wait_for_window(&h, "Mozilla Firefox", &mut firefox);
+    assert_eq!(window["app_id"], "firefox-esr", "{window}");
+    // A click into the page and a key: it must still be running afterwards.
+    let (x, y) = (
+        window["x"].as_f64().unwrap_or(0.0) + 200.0,
+        window["y"].as_f64().unwrap_or(0.0) + 300.0,
+    );
+    h.weft
+        .inject(InjectedInput::PointerMotion { x, y })
+        .expect("inject");
+    for pressed in [true, false] {
+        h.weft
+            .inject(InjectedInput::PointerButton {
+                button: weft_compositor::input::buttons::LEFT,
+                pressed,
+            })
+            .expect("inject");
+    }
+    tap(&h, key::W);
+    std::thread::sleep(Duration::from_secs(3));
+    let alive = firefox.try_wait().expect("wait").is_none();
+    let _ = firefox.kill();
+    let out = firefox.wait_with_output().expect("output");
+    assert!(
+        alive,
+        "firefox exited: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
