@@ -126,6 +126,7 @@ impl Weft {
             self.space.raise_element(w, true);
             self.damage();
         }
+        self.dismiss_popups_leaving(surface.as_ref());
         self.set_activated(surface.as_ref());
         if let Some(keyboard) = self.seat.get_keyboard() {
             keyboard.set_focus(self, surface, SERIAL_COUNTER.next_serial());

@@ -62,8 +62,22 @@ impl XdgShellHandler for Weft {
         }
     }
 
-    fn grab(&mut self, _surface: PopupSurface, _seat: wl_seat::WlSeat, _serial: Serial) {
-        // Popup grabs need pointer/keyboard input, which the headless backend has none of.
+    fn grab(&mut self, surface: PopupSurface, seat: wl_seat::WlSeat, serial: Serial) {
+        self.grab_popup(surface, &seat, serial);
+    }
+
+    fn move_request(&mut self, surface: ToplevelSurface, _seat: wl_seat::WlSeat, serial: Serial) {
+        self.start_window_drag(&surface.wl_surface().clone(), serial, None);
+    }
+
+    fn resize_request(
+        &mut self,
+        surface: ToplevelSurface,
+        _seat: wl_seat::WlSeat,
+        serial: Serial,
+        edges: xdg_toplevel::ResizeEdge,
+    ) {
+        self.start_window_drag(&surface.wl_surface().clone(), serial, Some(edges));
     }
 
     fn maximize_request(&mut self, surface: ToplevelSurface) {
@@ -203,6 +217,7 @@ impl Weft {
             self.pending_windows.push(window);
             self.damage();
         } else if mapped {
+            self.resize_commit(&window, root);
             // Keep filled windows at their output's origin when their state changes.
             let filled = toplevel.with_pending_state(|s| {
                 s.states.contains(xdg_toplevel::State::Maximized)

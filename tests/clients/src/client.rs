@@ -76,6 +76,13 @@ pub struct State {
     pub output_names: Vec<(wl_output::WlOutput, String)>,
     /// What the client's data-transfer objects received ([`crate::data_transfer`]).
     pub transfer: crate::data_transfer::Log,
+    /// The surface the keyboard is on (a wl_keyboard bound with a
+    /// [`crate::seat_events::Recorder`]).
+    pub keyboard_focus: Option<ObjectId>,
+    /// xdg_popups told `popup_done`, in order.
+    pub popups_done: Vec<ObjectId>,
+    /// The serial of the latest wl_touch.down (a touch bound with a Recorder).
+    pub last_touch_down_serial: Option<u32>,
 }
 
 /// An xdg toplevel's objects.
@@ -513,5 +520,19 @@ ignore_events!(
     wp_viewport::WpViewport,
     wp_single_pixel_buffer_manager_v1::WpSinglePixelBufferManagerV1,
     xdg_positioner::XdgPositioner,
-    xdg_popup::XdgPopup,
 );
+
+impl Dispatch<xdg_popup::XdgPopup, ()> for State {
+    fn event(
+        state: &mut Self,
+        popup: &xdg_popup::XdgPopup,
+        event: xdg_popup::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_popup::Event::PopupDone = event {
+            state.popups_done.push(popup.id());
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use wayland_client::protocol::{wl_keyboard, wl_pointer, wl_seat, wl_touch};
-use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
+use wayland_client::{Connection, Dispatch, Proxy, QueueHandle, WEnum};
 
 use crate::client::State;
 
@@ -99,7 +99,7 @@ impl Dispatch<wl_pointer::WlPointer, Recorder> for State {
 
 impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
     fn event(
-        _: &mut Self,
+        state: &mut Self,
         _: &wl_keyboard::WlKeyboard,
         event: wl_keyboard::Event,
         rec: &Recorder,
@@ -107,8 +107,14 @@ impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
         _: &QueueHandle<Self>,
     ) {
         match event {
-            wl_keyboard::Event::Enter { .. } => rec.push(Seen::KeyboardEnter),
-            wl_keyboard::Event::Leave { .. } => rec.push(Seen::KeyboardLeave),
+            wl_keyboard::Event::Enter { surface, .. } => {
+                state.keyboard_focus = Some(surface.id());
+                rec.push(Seen::KeyboardEnter)
+            }
+            wl_keyboard::Event::Leave { .. } => {
+                state.keyboard_focus = None;
+                rec.push(Seen::KeyboardLeave)
+            }
             wl_keyboard::Event::Key { key, state, .. } => rec.push(Seen::Key {
                 key,
                 pressed: state == WEnum::Value(wl_keyboard::KeyState::Pressed),
@@ -120,7 +126,7 @@ impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
 
 impl Dispatch<wl_touch::WlTouch, Recorder> for State {
     fn event(
-        _: &mut Self,
+        state: &mut Self,
         _: &wl_touch::WlTouch,
         event: wl_touch::Event,
         rec: &Recorder,
@@ -128,7 +134,12 @@ impl Dispatch<wl_touch::WlTouch, Recorder> for State {
         _: &QueueHandle<Self>,
     ) {
         match event {
-            wl_touch::Event::Down { id, x, y, .. } => rec.push(Seen::TouchDown { id, x, y }),
+            wl_touch::Event::Down {
+                id, x, y, serial, ..
+            } => {
+                state.last_touch_down_serial = Some(serial);
+                rec.push(Seen::TouchDown { id, x, y })
+            }
             wl_touch::Event::Motion { id, x, y, .. } => rec.push(Seen::TouchMotion { id, x, y }),
             wl_touch::Event::Up { id, .. } => rec.push(Seen::TouchUp { id }),
             wl_touch::Event::Frame => rec.push(Seen::TouchFrame),
