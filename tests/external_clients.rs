@@ -62,6 +62,7 @@ fn wayland_info_sees_every_global() {
         "wl_compositor",
         "wl_subcompositor",
         "xdg_wm_base",
+        "zxdg_decoration_manager_v1",
         "wl_shm",
         "wl_seat",
         "wl_data_device_manager",

@@ -96,6 +96,8 @@ pub struct Weft {
     pub active_fence_waits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Clipboard, drag-and-drop, primary selection, data control ([`crate::data_transfer`]).
     pub(crate) data_transfer: crate::data_transfer::DataTransfer,
+    /// Toplevel decoration objects (zxdg_decoration_manager_v1: clients draw their own).
+    pub(crate) decorations: weft_protocols::decoration::DecorationData,
 }
 
 /// How weft finds its devices (`--render-device`, `--simulate-devices`).
@@ -217,6 +219,7 @@ impl Weft {
         seat.add_pointer();
         seat.add_touch();
         let data_transfer = crate::data_transfer::DataTransfer::new(dh);
+        dh.create_global::<Self, smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_decoration_manager_v1::ZxdgDecorationManagerV1, _>(2, ());
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
@@ -284,6 +287,7 @@ impl Weft {
             syncobj,
             active_fence_waits: Default::default(),
             data_transfer,
+            decorations: Default::default(),
         };
         if !weft.devices.is_simulated() {
             weft.watch_devices();

@@ -7,6 +7,7 @@
 //! private for a guard (wp_viewporter), the protocol is implemented here on smithay's public
 //! double-buffered state.
 
+pub mod decoration;
 pub mod dmabuf_guard;
 pub mod drm_format;
 pub mod in_formats;

@@ -58,6 +58,7 @@ pub static SUPPORTED_EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("wl_output", 4),
     ("zxdg_output_manager_v1", 3),
     ("xdg_wm_base", 3),
+    ("zxdg_decoration_manager_v1", 2),
     ("wp_viewporter", 1),
     ("wp_presentation", 2),
     ("wp_single_pixel_buffer_manager_v1", 1),

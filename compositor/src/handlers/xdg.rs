@@ -105,6 +105,8 @@ impl XdgShellHandler for Weft {
 
     fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
         self.xdg_guard.role_object_destroyed(surface.wl_surface());
+        self.decorations
+            .toplevel_destroyed(&surface.xdg_toplevel().id());
         self.pending_windows
             .retain(|w| w.toplevel().is_some_and(|t| t != &surface));
         let gone: Vec<Window> = self
@@ -231,3 +233,36 @@ impl Weft {
         }
     }
 }
+
+impl weft_protocols::decoration::DecorationState for Weft {
+    fn decorations(&mut self) -> &mut weft_protocols::decoration::DecorationData {
+        &mut self.decorations
+    }
+
+    fn toplevel_has_buffer(&self, toplevel: &xdg_toplevel::XdgToplevel) -> bool {
+        let Some(toplevel) = self.xdg_shell_state.get_toplevel(toplevel) else {
+            return false;
+        };
+        let surface = toplevel.wl_surface();
+        let attached = smithay::wayland::compositor::with_states(surface, |states| {
+            states
+                .cached_state
+                .get::<smithay::wayland::compositor::SurfaceAttributes>()
+                .pending()
+                .buffer
+                .is_some()
+        });
+        attached || crate::surface::content_snapshot(surface, |c| c.has_content())
+    }
+
+    fn decoration_configured(&mut self, toplevel: &xdg_toplevel::XdgToplevel) {
+        if let Some(toplevel) = self.xdg_shell_state.get_toplevel(toplevel) {
+            if toplevel.is_initial_configure_sent() {
+                self.xdg_guard.send_configure(&toplevel);
+            }
+        }
+    }
+}
+
+// zxdg_decoration_manager_v1: weft-protocols implements it (fixed policy: clients draw their own).
+weft_protocols::delegate_decoration!(Weft);

@@ -83,6 +83,8 @@ pub struct State {
     pub popups_done: Vec<ObjectId>,
     /// The serial of the latest wl_touch.down (a touch bound with a Recorder).
     pub last_touch_down_serial: Option<u32>,
+    /// zxdg_toplevel_decoration_v1.configure modes, in order.
+    pub decoration_modes: Vec<u32>,
 }
 
 /// An xdg toplevel's objects.
@@ -521,6 +523,37 @@ ignore_events!(
     wp_single_pixel_buffer_manager_v1::WpSinglePixelBufferManagerV1,
     xdg_positioner::XdgPositioner,
 );
+
+impl Dispatch<wayland_protocols::xdg::decoration::zv1::client::zxdg_decoration_manager_v1::ZxdgDecorationManagerV1, ()> for State {
+    fn event(
+        _: &mut Self,
+        _: &wayland_protocols::xdg::decoration::zv1::client::zxdg_decoration_manager_v1::ZxdgDecorationManagerV1,
+        _: wayland_protocols::xdg::decoration::zv1::client::zxdg_decoration_manager_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
+}
+
+impl Dispatch<wayland_protocols::xdg::decoration::zv1::client::zxdg_toplevel_decoration_v1::ZxdgToplevelDecorationV1, ()> for State {
+    fn event(
+        state: &mut Self,
+        _: &wayland_protocols::xdg::decoration::zv1::client::zxdg_toplevel_decoration_v1::ZxdgToplevelDecorationV1,
+        event: wayland_protocols::xdg::decoration::zv1::client::zxdg_toplevel_decoration_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        use wayland_protocols::xdg::decoration::zv1::client::zxdg_toplevel_decoration_v1::Event;
+        if let Event::Configure { mode } = event {
+            state.decoration_modes.push(match mode {
+                WEnum::Value(m) => m as u32,
+                WEnum::Unknown(u) => u,
+            });
+        }
+    }
+}
 
 impl Dispatch<xdg_popup::XdgPopup, ()> for State {
     fn event(
