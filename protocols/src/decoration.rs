@@ -166,10 +166,10 @@ where
                 format!("decoration mode {mode} is not in the enum"),
             ),
             zxdg_toplevel_decoration_v1::Request::SetMode { .. }
-            | zxdg_toplevel_decoration_v1::Request::UnsetMode => {
-                if toplevel.is_alive() {
-                    configure(state, decoration, toplevel);
-                }
+            | zxdg_toplevel_decoration_v1::Request::UnsetMode
+                if toplevel.is_alive() =>
+            {
+                configure(state, decoration, toplevel);
             }
             _ => {}
         }

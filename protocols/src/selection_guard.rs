@@ -93,16 +93,39 @@ pub struct SelectionGuardData {
     /// ([`SelectionGuardData::selection_changed`]).
     pending: Option<ObjectId>,
     /// The client source of each selection ([`Target`]), as far as the guard saw it accepted.
-    current: [Option<ObjectId>; 2],
+    current: PerTarget<Option<ObjectId>>,
     /// Each selection's source was destroyed while it was the selection (since the last take).
-    gone: [bool; 2],
+    gone: PerTarget<bool>,
+}
+
+/// One value per selection.
+#[derive(Debug, Default)]
+struct PerTarget<T> {
+    clipboard: T,
+    primary: T,
+}
+
+impl<T> PerTarget<T> {
+    fn get(&self, target: Target) -> &T {
+        match target {
+            Target::Clipboard => &self.clipboard,
+            Target::Primary => &self.primary,
+        }
+    }
+
+    fn get_mut(&mut self, target: Target) -> &mut T {
+        match target {
+            Target::Clipboard => &mut self.clipboard,
+            Target::Primary => &mut self.primary,
+        }
+    }
 }
 
 /// Which selection: the clipboard or the primary selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    Clipboard = 0,
-    Primary = 1,
+    Clipboard,
+    Primary,
 }
 
 /// Why a wl_data_device request with a source is refused.
@@ -178,7 +201,7 @@ impl SelectionGuardData {
     /// its source, offers one more type (SAVE_TARGETS) and sets the same source again, and a
     /// used_source error there would end every GTK 3 application at its first copy.
     fn is_current(&self, source: &ObjectId, target: Target) -> bool {
-        self.current[target as usize].as_ref() == Some(source)
+        self.current.get(target).as_ref() == Some(source)
     }
 
     /// Whether `source` was given to a device (a data-control source's offers must come before).
@@ -195,8 +218,7 @@ impl SelectionGuardData {
     /// `SelectionHandler::new_selection`); `client_source` is whether it names a source.
     pub fn selection_changed(&mut self, target: Target, client_source: bool) {
         let pending = self.pending.take();
-        let slot = &mut self.current[target as usize];
-        *slot = if client_source { pending } else { None };
+        *self.current.get_mut(target) = if client_source { pending } else { None };
     }
 
     /// A source of any kind was destroyed (its client destroyed it or died).
@@ -204,17 +226,16 @@ impl SelectionGuardData {
         self.actions_set.remove(source);
         self.used.remove(source);
         for target in [Target::Clipboard, Target::Primary] {
-            let i = target as usize;
-            if self.current[i].as_ref() == Some(source) {
-                self.current[i] = None;
-                self.gone[i] = true;
+            if self.current.get(target).as_ref() == Some(source) {
+                *self.current.get_mut(target) = None;
+                *self.gone.get_mut(target) = true;
             }
         }
     }
 
     /// Whether the source of `target` died while it was the selection (since the last call).
     pub fn take_gone(&mut self, target: Target) -> bool {
-        std::mem::take(&mut self.gone[target as usize])
+        std::mem::take(self.gone.get_mut(target))
     }
 }
 
