@@ -110,10 +110,19 @@ impl Weft {
         // smithay returns the render location: where the toplevel's surface origin is, its window
         // geometry offset already taken off (subtracting it again put the pointer off by that
         // offset on every window with client-side shadows; found by WLCS).
-        let (window, origin) = self.space.element_under(pos)?;
-        let (surface, offset) =
-            window.surface_under(pos - origin.to_f64(), WindowSurfaceType::ALL)?;
-        Some((surface, (origin + offset).to_f64()))
+        // Front to back: the top and overlay layers, the windows, the bottom and background.
+        if let Some((surface, at, _)) = self.layer_surface_under(pos, &crate::layers::ABOVE) {
+            return Some((surface, at));
+        }
+        if let Some((window, origin)) = self.space.element_under(pos) {
+            if let Some((surface, offset)) =
+                window.surface_under(pos - origin.to_f64(), WindowSurfaceType::ALL)
+            {
+                return Some((surface, (origin + offset).to_f64()));
+            }
+        }
+        self.layer_surface_under(pos, &crate::layers::BELOW)
+            .map(|(surface, at, _)| (surface, at))
     }
 
     /// Gives the keyboard to `window`'s toplevel and raises it; `None` clears the focus.
@@ -126,6 +135,10 @@ impl Weft {
             self.space.raise_element(w, true);
             self.damage();
         }
+        if self.exclusive_layer().is_some() {
+            // A panel, launcher or lock with exclusive keyboard interactivity keeps it.
+            return;
+        }
         self.dismiss_popups_leaving(surface.as_ref());
         self.set_activated(surface.as_ref());
         if let Some(keyboard) = self.seat.get_keyboard() {
@@ -136,7 +149,7 @@ impl Weft {
     /// xdg_toplevel's `activated` state follows the keyboard focus: the focused toplevel has it,
     /// no other does. A toplevel whose state changes is reconfigured (once its initial configure
     /// went out; before that the state rides along with it).
-    fn set_activated(&mut self, focused: Option<&WlSurface>) {
+    pub(crate) fn set_activated(&mut self, focused: Option<&WlSurface>) {
         let toplevels = self.toplevels();
         for toplevel in toplevels {
             let want = Some(toplevel.wl_surface()) == focused;
@@ -259,8 +272,27 @@ impl Weft {
         };
         if pressed && !pointer.is_grabbed() {
             let pos = pointer.current_location();
-            let window = self.space.element_under(pos).map(|(w, _)| w.clone());
-            self.focus_window(window);
+            let above = self.layer_surface_under(pos, &crate::layers::ABOVE);
+            let below = || self.layer_surface_under(pos, &crate::layers::BELOW);
+            match above {
+                // A click on a layer that takes the keyboard on demand gives it the keyboard.
+                Some((_, _, layer)) => {
+                    if layer.can_receive_keyboard_focus() && self.exclusive_layer().is_none() {
+                        self.focus_surface(Some(layer.wl_surface().clone()));
+                    }
+                }
+                None => match self.space.element_under(pos).map(|(w, _)| w.clone()) {
+                    Some(window) => self.focus_window(Some(window)),
+                    None => match below() {
+                        Some((_, _, layer)) if layer.can_receive_keyboard_focus() => {
+                            if self.exclusive_layer().is_none() {
+                                self.focus_surface(Some(layer.wl_surface().clone()));
+                            }
+                        }
+                        _ => self.focus_window(None),
+                    },
+                },
+            }
         }
         pointer.button(
             self,

@@ -5,7 +5,7 @@
 use smithay::desktop::Window;
 use smithay::output::Output;
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
-use smithay::utils::{Logical, Point, Size};
+use smithay::utils::{Logical, Point, Rectangle, Size};
 use smithay::wayland::shell::xdg::ToplevelSurface;
 
 use crate::state::Weft;
@@ -45,14 +45,22 @@ impl Weft {
             .and_then(|wl| Output::from_resource(&wl))
             .and_then(|o| self.outputs.iter().find(|s| s.output == o))
             .or_else(|| self.outputs.first());
+        let fullscreen =
+            toplevel.with_pending_state(|s| s.states.contains(xdg_toplevel::State::Fullscreen));
         match slot {
-            Some(slot) => (
+            // Fullscreen covers the whole output; maximized, what the layers' exclusive zones
+            // leave (crate::layers).
+            Some(slot) if fullscreen => (
                 self.space
                     .output_geometry(&slot.output)
                     .map(|g| g.loc)
                     .unwrap_or_default(),
                 Some(slot.logical_size()),
             ),
+            Some(slot) => {
+                let area = self.usable_area(&slot.output);
+                (area.loc, Some(area.size))
+            }
             None => ((0, 0).into(), None),
         }
     }
@@ -69,13 +77,14 @@ impl Weft {
         if filled {
             return self.fill_area(toplevel).0;
         }
-        let output = self
+        // Within what the panels of the first output leave.
+        let area = self
             .outputs
             .first()
-            .map(|o| o.logical_size())
-            .unwrap_or((1280, 720).into());
+            .map(|o| self.usable_area(&o.output))
+            .unwrap_or_else(|| Rectangle::from_size((1280, 720).into()));
         let size = window.geometry().size;
-        let position = cascade_position(output, size, self.placed);
+        let position = area.loc + cascade_position(area.size, size, self.placed);
         self.placed += 1;
         position
     }

@@ -20,6 +20,7 @@ pub mod hotplug;
 pub mod import;
 pub mod input;
 pub mod ipc;
+pub mod layers;
 pub mod layout;
 pub mod output;
 pub mod outputs;

@@ -81,6 +81,7 @@ impl Weft {
             return;
         }
         let mut slot = self.outputs.remove(index);
+        self.close_layers(&slot.output);
         for feedback in slot.held_feedback.take().unwrap_or_default() {
             feedback.discarded();
         }

@@ -1,5 +1,6 @@
 //! The scene of an output: every mapped window's surface tree (subsurfaces in stacking order) and
-//! its popups, back to front, then a drag's icon at the pointer, as renderer draw items.
+//! its popups, back to front, between the layers below and above them (layer shell), then a
+//! drag's icon at the pointer, as renderer draw items.
 
 use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
 use smithay::desktop::{PopupManager, Window};
@@ -74,6 +75,11 @@ impl Weft {
             .device
             .and_then(|i| self.secondaries.get(i))
             .map(|s| &s.id);
+        let with = (yuv, device, &slot.damage);
+        // Background and bottom layers under the windows.
+        for (layer, at) in self.layers_on(&slot.output, &crate::layers::BELOW) {
+            push_layer(&layer, at, with, &mut scene);
+        }
         for window in self.space.elements() {
             let Some(loc) = self.space.element_location(window) else {
                 continue;
@@ -106,6 +112,10 @@ impl Weft {
                 &mut scene,
             );
         }
+        // Top and overlay layers over them (overlay over fullscreen windows too).
+        for (layer, at) in self.layers_on(&slot.output, &crate::layers::ABOVE) {
+            push_layer(&layer, at, with, &mut scene);
+        }
         // A drag's icon, over everything, at the pointer.
         if let (Some((icon, offset)), Some(pointer)) =
             (self.data_transfer.drag_icon(), self.seat.get_pointer())
@@ -131,6 +141,24 @@ fn push_popups(
     for (popup, offset) in PopupManager::popups_for_surface(root) {
         let at = origin + window.geometry().loc + offset - popup.geometry().loc;
         push_tree(popup.wl_surface(), at, with, scene);
+    }
+}
+
+/// A layer surface at `at` (output-local) and its popups.
+fn push_layer(
+    layer: &smithay::desktop::LayerSurface,
+    at: Point<i32, Logical>,
+    with: DrawWith<'_>,
+    scene: &mut Scene,
+) {
+    push_tree(layer.wl_surface(), at, with, scene);
+    for (popup, offset) in PopupManager::popups_for_surface(layer.wl_surface()) {
+        push_tree(
+            popup.wl_surface(),
+            at + offset - popup.geometry().loc,
+            with,
+            scene,
+        );
     }
 }
 

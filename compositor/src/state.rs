@@ -98,6 +98,8 @@ pub struct Weft {
     pub(crate) data_transfer: crate::data_transfer::DataTransfer,
     /// Toplevel decoration objects (zxdg_decoration_manager_v1: clients draw their own).
     pub(crate) decorations: weft_protocols::decoration::DecorationData,
+    /// zwlr_layer_shell_v1 ([`crate::layers`]; the layers themselves live in each output's map).
+    pub(crate) layer_shell: smithay::wayland::shell::wlr_layer::WlrLayerShellState,
 }
 
 /// How weft finds its devices (`--render-device`, `--simulate-devices`).
@@ -219,6 +221,7 @@ impl Weft {
         seat.add_pointer();
         seat.add_touch();
         let data_transfer = crate::data_transfer::DataTransfer::new(dh);
+        let layer_shell = smithay::wayland::shell::wlr_layer::WlrLayerShellState::new::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_decoration_manager_v1::ZxdgDecorationManagerV1, _>(2, ());
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
@@ -288,6 +291,7 @@ impl Weft {
             active_fence_waits: Default::default(),
             data_transfer,
             decorations: Default::default(),
+            layer_shell,
         };
         if !weft.devices.is_simulated() {
             weft.watch_devices();

@@ -5,6 +5,7 @@ mod color_representation;
 mod compositor;
 mod dmabuf;
 mod fence_wait;
+mod layer_shell;
 mod selection;
 mod sync;
 mod syncobj;

@@ -112,8 +112,12 @@ pub struct OutputRecord {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SurfaceRecord {
     pub id: u64,
-    /// "xdg_toplevel" or "subsurface".
+    /// "xdg_toplevel", "layer_surface" or "subsurface".
     pub role: &'static str,
+    /// A layer surface's layer: "background", "bottom", "top" or "overlay" (its namespace is
+    /// `app_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<&'static str>,
     /// A subsurface's parent surface id.
     pub parent: Option<u64>,
     /// False for a toplevel that shows nothing yet (no buffer, a refused buffer, or its first

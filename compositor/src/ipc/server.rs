@@ -327,6 +327,7 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
 }
 
 pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
+    use smithay::wayland::shell::wlr_layer::Layer;
     let mut out = Vec::new();
     let mapped = state.space.elements().map(|w| (w, true));
     let waiting = state.pending_windows.iter().map(|w| (w, false));
@@ -380,6 +381,48 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             surface,
             base,
         );
+    }
+    for slot in &state.outputs {
+        let origin = state
+            .space
+            .output_geometry(&slot.output)
+            .map(|g| g.loc)
+            .unwrap_or_default();
+        let layers = crate::layers::BELOW
+            .iter()
+            .chain(crate::layers::ABOVE.iter())
+            .copied()
+            .collect::<Vec<_>>();
+        for (layer, at) in state.layers_on(&slot.output, &layers) {
+            let surface = layer.wl_surface();
+            let size = layer.bbox().size;
+            let base = SurfaceRecord {
+                id: crate::surface::surface_id(surface),
+                role: "layer_surface",
+                layer: Some(match layer.layer() {
+                    Layer::Background => "background",
+                    Layer::Bottom => "bottom",
+                    Layer::Top => "top",
+                    Layer::Overlay => "overlay",
+                }),
+                mapped: true,
+                app_id: Some(layer.namespace().to_owned()),
+                output: Some(slot.output.name()),
+                x: origin.x + at.x,
+                y: origin.y + at.y,
+                width: size.w,
+                height: size.h,
+                subsurfaces: get_children(surface).len(),
+                popups: PopupManager::popups_for_surface(surface).count(),
+                ..SurfaceRecord::default()
+            };
+            push_tree(
+                &mut out,
+                (&state.devices, state.importer.policy.yuv),
+                surface,
+                base,
+            );
+        }
     }
     out
 }

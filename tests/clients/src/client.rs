@@ -85,6 +85,10 @@ pub struct State {
     pub last_touch_down_serial: Option<u32>,
     /// zxdg_toplevel_decoration_v1.configure modes, in order.
     pub decoration_modes: Vec<u32>,
+    /// The latest configure (serial, width, height) of each zwlr_layer_surface_v1.
+    pub layer_configures: HashMap<ObjectId, (u32, u32, u32)>,
+    /// Layer surfaces told `closed`.
+    pub layers_closed: Vec<ObjectId>,
 }
 
 /// An xdg toplevel's objects.

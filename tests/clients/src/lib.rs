@@ -10,6 +10,7 @@ pub mod color_representation;
 pub mod data_transfer;
 pub mod demo;
 pub mod dmabuf;
+pub mod layer;
 pub mod seat_events;
 pub mod shm;
 pub mod soak;
