@@ -1,6 +1,6 @@
 //! Everyday applications from Debian against a headless weft, the way a user meets them: a
-//! terminal (foot), a GTK3 application (zenity), a browser (firefox-esr) and the clipboard tools
-//! (wl-clipboard). Each starts,
+//! terminal (foot), a GTK3 application (zenity), a browser (firefox-esr), the clipboard tools
+//! (wl-clipboard) and a wallpaper (swaybg, layer shell). Each starts,
 //! maps its window, takes typed input injected into weft's seat, and the clipboard round-trips
 //! between them. A missing client fails the test with the package to install; it is never skipped.
 
@@ -312,4 +312,49 @@ fn firefox_maps_and_keeps_running() {
         "firefox exited: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// swaybg, the wallpaper of wlroots sessions: a background layer surface across the output,
+/// drawn under everything.
+#[test]
+fn swaybg_paints_the_background_layer() {
+    need("swaybg", "swaybg");
+    let h = Harness::new(640, 480, 60);
+    let mut swaybg = client(&h, "swaybg", &["-c", "#cc3311"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("swaybg starts");
+    let start = Instant::now();
+    let record = loop {
+        if let Some(s) = h
+            .surfaces()
+            .into_iter()
+            .find(|s| s["role"] == "layer_surface" && s["buffer"].is_object())
+        {
+            break s;
+        }
+        if let Ok(Some(status)) = swaybg.try_wait() {
+            panic!("swaybg exited ({status}) before its surface mapped");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no wallpaper: {:?}",
+            h.surfaces()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(record["layer"], "background", "{record}");
+    assert_eq!(record["app_id"], "wallpaper", "{record}");
+    assert_eq!(
+        (record["width"].as_i64(), record["height"].as_i64()),
+        (Some(640), Some(480))
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let shot = h.screenshot("HEADLESS-1");
+    for (x, y) in [(0, 0), (320, 240), (639, 479)] {
+        shot.assert_pixel(x, y, [0xcc, 0x33, 0x11, 255], 2);
+    }
+    let _ = swaybg.kill();
+    let _ = swaybg.wait();
 }

@@ -48,6 +48,24 @@ impl Weft {
         let Some((output, layer)) = self.layer_of(surface) else {
             return false;
         };
+        // A buffer committed before the first ack_configure: the surface state is invalid
+        // (zwlr_layer_surface_v1.invalid_surface_state; smithay's `ensure_configured` would post
+        // the shell's already_constructed code on the layer surface object).
+        let configured = smithay::wayland::compositor::with_states(surface, |states| {
+            states
+                .data_map
+                .get::<smithay::wayland::shell::wlr_layer::LayerSurfaceData>()
+                .and_then(|d| d.lock().ok().map(|d| d.configured))
+                .unwrap_or(false)
+        });
+        if !configured && crate::surface::content_snapshot(surface, |c| c.has_content()) {
+            use smithay::reexports::wayland_server::Resource;
+            layer.layer_surface().shell_surface().post_error(
+                smithay::reexports::wayland_protocols_wlr::layer_shell::v1::server::zwlr_layer_surface_v1::Error::InvalidSurfaceState,
+                "a buffer was committed before the first ack_configure",
+            );
+            return true;
+        }
         layer_map_for_output(&output).arrange();
         self.refit_maximized(&output);
         let initial_sent = smithay::wayland::compositor::with_states(surface, |states| {

@@ -11,6 +11,7 @@ pub mod decoration;
 pub mod dmabuf_guard;
 pub mod drm_format;
 pub mod in_formats;
+pub mod layer_shell_guard;
 pub mod selection_guard;
 pub mod shm_guard;
 pub mod shm_layout;
