@@ -58,7 +58,12 @@ impl Weft {
                 .and_then(|d| d.lock().ok().map(|d| d.configured))
                 .unwrap_or(false)
         });
-        if !configured && crate::surface::content_snapshot(surface, |c| c.has_content()) {
+        // WLCS 1.5.0's layer-surface helper breaks the rule as its toplevel helper does
+        // (`Weft::accept_unconfigured_buffers`, set by the WLCS shim only).
+        if !configured
+            && !self.accept_unconfigured_buffers
+            && crate::surface::content_snapshot(surface, |c| c.has_content())
+        {
             use smithay::reexports::wayland_server::Resource;
             layer.layer_surface().shell_surface().post_error(
                 smithay::reexports::wayland_protocols_wlr::layer_shell::v1::server::zwlr_layer_surface_v1::Error::InvalidSurfaceState,

@@ -70,7 +70,8 @@ pub struct Weft {
     /// Off everywhere but under WLCS 1.5.0 (Debian bookworm's conformance suite), whose helper that
     /// makes a toplevel commits its buffer without ever acknowledging a configure (fixed upstream in
     /// wlcs 2a5bfbc): when set, such a commit is applied instead of raising
-    /// xdg_surface.unconfigured_buffer, so the suite's other tests can run. Set through the headless
+    /// xdg_surface.unconfigured_buffer (and its layer-surface helper's likewise is not
+    /// zwlr_layer_surface_v1.invalid_surface_state), so the suite's other tests can run. Set through the headless
     /// backend's `Controller::accept_unconfigured_buffers`.
     pub accept_unconfigured_buffers: bool,
     /// The event loop, for sources the compositor adds itself (the implicit-sync bridge's fence
