@@ -64,6 +64,7 @@ fn wayland_info_sees_every_global() {
         "xdg_wm_base",
         "zxdg_decoration_manager_v1",
         "zwlr_layer_shell_v1",
+        "ext_session_lock_manager_v1",
         "wl_shm",
         "wl_seat",
         "wl_data_device_manager",

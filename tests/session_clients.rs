@@ -1,6 +1,6 @@
 //! Everyday applications from Debian against a headless weft, the way a user meets them: a
 //! terminal (foot), a GTK3 application (zenity), a browser (firefox-esr), the clipboard tools
-//! (wl-clipboard) and a wallpaper (swaybg, layer shell). Each starts,
+//! (wl-clipboard), a wallpaper (swaybg, layer shell) and a screen locker (swaylock). Each starts,
 //! maps its window, takes typed input injected into weft's seat, and the clipboard round-trips
 //! between them. A missing client fails the test with the package to install; it is never skipped.
 
@@ -357,4 +357,65 @@ fn swaybg_paints_the_background_layer() {
     }
     let _ = swaybg.kill();
     let _ = swaybg.wait();
+}
+
+/// swaylock, the screen locker of wlroots sessions: the session locks (only its colour on the
+/// screen, the window under it hidden), and killing it leaves the session locked.
+#[test]
+fn swaylock_locks_and_its_death_leaves_the_session_locked() {
+    need("swaylock", "swaylock");
+    let h = Harness::new(640, 480, 60);
+    let mut app = h.client();
+    let t = app.toplevel("private", "weft.session").expect("toplevel");
+    let px = common::solid_shm(&app, 200, 150, [0, 220, 0]);
+    app.show(&t.surface, &px.buffer);
+    h.settle(&mut app);
+    let s = h.surface("private");
+    let (x, y) = (
+        s["x"].as_u64().unwrap() as u32 + 10,
+        s["y"].as_u64().unwrap() as u32 + 10,
+    );
+
+    let mut swaylock = client(
+        &h,
+        "swaylock",
+        &["--color", "3355aa", "--no-unlock-indicator"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("swaylock starts");
+    let start = Instant::now();
+    loop {
+        let shot = h.screenshot("HEADLESS-1");
+        if shot.pixel(x, y) == [0x33, 0x55, 0xaa, 255] {
+            break;
+        }
+        if let Ok(Some(status)) = swaylock.try_wait() {
+            let out = swaylock.wait_with_output().expect("output");
+            panic!(
+                "swaylock exited ({status}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the screen never showed swaylock"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shot = h.screenshot("HEADLESS-1");
+    shot.assert_pixel(0, 0, [0x33, 0x55, 0xaa, 255], 2);
+
+    // SIGKILL: the session stays locked; the window stays hidden.
+    let _ = swaylock.kill();
+    let _ = swaylock.wait();
+    std::thread::sleep(Duration::from_millis(200));
+    let shot = h.screenshot("HEADLESS-1");
+    assert_ne!(
+        shot.pixel(x, y),
+        [0, 220, 0, 255],
+        "the window showed after the locker died"
+    );
+    shot.assert_pixel(x, y, common::BACKGROUND, 2);
 }

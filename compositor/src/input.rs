@@ -110,6 +110,9 @@ impl Weft {
         // smithay returns the render location: where the toplevel's surface origin is, its window
         // geometry offset already taken off (subtracting it again put the pointer off by that
         // offset on every window with client-side shadows; found by WLCS).
+        if self.lock.is_locked() {
+            return self.lock_surface_under(pos);
+        }
         // Front to back: the top and overlay layers, the windows, the bottom and background.
         if let Some((surface, at, _)) = self.layer_surface_under(pos, &crate::layers::ABOVE) {
             return Some((surface, at));
@@ -135,7 +138,7 @@ impl Weft {
             self.space.raise_element(w, true);
             self.damage();
         }
-        if self.exclusive_layer().is_some() {
+        if self.lock.is_locked() || self.exclusive_layer().is_some() {
             // A panel, launcher or lock with exclusive keyboard interactivity keeps it.
             return;
         }
@@ -270,7 +273,15 @@ impl Weft {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
-        if pressed && !pointer.is_grabbed() {
+        if pressed && !pointer.is_grabbed() && self.lock.is_locked() {
+            // Locked: a click gives the keyboard to the lock surface under it.
+            let pos = pointer.current_location();
+            if let Some((surface, _)) = self.lock_surface_under(pos) {
+                if let Some(keyboard) = self.seat.get_keyboard() {
+                    keyboard.set_focus(self, Some(surface), SERIAL_COUNTER.next_serial());
+                }
+            }
+        } else if pressed && !pointer.is_grabbed() {
             let pos = pointer.current_location();
             let above = self.layer_surface_under(pos, &crate::layers::ABOVE);
             let below = || self.layer_surface_under(pos, &crate::layers::BELOW);

@@ -96,7 +96,7 @@ impl Weft {
         let on_demand_first = first_map
             && state.keyboard_interactivity == KeyboardInteractivity::OnDemand
             && self.exclusive_layer().is_none();
-        if mapped && (grabs_keyboard || on_demand_first) {
+        if mapped && (grabs_keyboard || on_demand_first) && !self.lock.is_locked() {
             self.focus_surface(Some(surface.clone()));
         } else if !layer.can_receive_keyboard_focus() {
             // Its interactivity went to none: the keyboard goes back to the topmost window.

@@ -32,6 +32,7 @@ pub mod scanout;
 pub mod scene;
 pub mod screenshot;
 pub mod secondary;
+pub mod session_lock;
 pub mod shm_in_place;
 pub mod shm_pixels;
 pub mod state;

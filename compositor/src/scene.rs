@@ -76,6 +76,13 @@ impl Weft {
             .and_then(|i| self.secondaries.get(i))
             .map(|s| &s.id);
         let with = (yuv, device, &slot.damage);
+        // Locked: the locker's surface for this output and nothing else (crate::session_lock).
+        if self.lock.is_locked() {
+            if let Some(lock) = self.lock.surface_on(&slot.output) {
+                push_tree(lock.wl_surface(), Point::default(), with, &mut scene);
+            }
+            return scene;
+        }
         // Background and bottom layers under the windows.
         for (layer, at) in self.layers_on(&slot.output, &crate::layers::BELOW) {
             push_layer(&layer, at, with, &mut scene);

@@ -101,6 +101,8 @@ pub struct Weft {
     pub(crate) decorations: weft_protocols::decoration::DecorationData,
     /// zwlr_layer_shell_v1 ([`crate::layers`]; the layers themselves live in each output's map).
     pub(crate) layer_shell: smithay::wayland::shell::wlr_layer::WlrLayerShellState,
+    /// ext_session_lock_v1: the lock and its surfaces ([`crate::session_lock`]).
+    pub(crate) lock: crate::session_lock::SessionLock,
 }
 
 /// How weft finds its devices (`--render-device`, `--simulate-devices`).
@@ -223,6 +225,7 @@ impl Weft {
         seat.add_touch();
         let data_transfer = crate::data_transfer::DataTransfer::new(dh);
         let layer_shell = smithay::wayland::shell::wlr_layer::WlrLayerShellState::new::<Self>(dh);
+        let lock = crate::session_lock::SessionLock::new(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_decoration_manager_v1::ZxdgDecorationManagerV1, _>(2, ());
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
@@ -293,6 +296,7 @@ impl Weft {
             data_transfer,
             decorations: Default::default(),
             layer_shell,
+            lock,
         };
         if !weft.devices.is_simulated() {
             weft.watch_devices();
@@ -315,6 +319,7 @@ impl Weft {
         // The seat: what this iteration's commits changed may put another surface under the pointer.
         self.refresh_pointer_focus();
         self.refresh_selection();
+        self.refresh_lock();
         let backend = self.display_handle.backend_handle();
         self.xdg_guard
             .prune(|client| backend.get_client_data(client.clone()).is_ok());

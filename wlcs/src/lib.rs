@@ -60,6 +60,7 @@ pub static SUPPORTED_EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("xdg_wm_base", 3),
     ("zxdg_decoration_manager_v1", 2),
     ("zwlr_layer_shell_v1", 4),
+    ("ext_session_lock_manager_v1", 1),
     ("wp_viewporter", 1),
     ("wp_presentation", 2),
     ("wp_single_pixel_buffer_manager_v1", 1),

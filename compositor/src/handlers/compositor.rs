@@ -96,7 +96,10 @@ impl CompositorHandler for Weft {
         for secondary in &mut self.secondaries {
             changed |= secondary.import_tree(&self.devices, &driven, &root);
         }
-        if self.data_transfer.icon_committed(&root) || self.layer_commit(&root) {
+        if self.data_transfer.icon_committed(&root)
+            || self.layer_commit(&root)
+            || self.lock_surface_commit(&root)
+        {
             changed = true;
         }
         if changed {

@@ -7,6 +7,7 @@ mod dmabuf;
 mod fence_wait;
 mod layer_shell;
 mod selection;
+mod session_lock;
 mod sync;
 mod syncobj;
 mod xdg;

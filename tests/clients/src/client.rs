@@ -89,6 +89,10 @@ pub struct State {
     pub layer_configures: HashMap<ObjectId, (u32, u32, u32)>,
     /// Layer surfaces told `closed`.
     pub layers_closed: Vec<ObjectId>,
+    /// ext_session_lock_v1 events: "locked" or "finished", in order.
+    pub lock_events: Vec<&'static str>,
+    /// The latest configure (serial, width, height) of each ext_session_lock_surface_v1.
+    pub lock_surface_configures: HashMap<ObjectId, (u32, u32, u32)>,
 }
 
 /// An xdg toplevel's objects.
