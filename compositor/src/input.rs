@@ -23,7 +23,7 @@ use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
 use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, UpEvent};
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::utils::{Logical, Point, SERIAL_COUNTER};
+use smithay::utils::{IsAlive, Logical, Point, SERIAL_COUNTER};
 
 use crate::state::Weft;
 
@@ -87,6 +87,9 @@ pub enum InjectedInput {
 /// Seat user data: the pointer is outside weft's area (see `Weft::pointer_outside`).
 struct PointerOutside(AtomicBool);
 
+/// Seat user data: the toplevel surface the last `focus_window` gave the keyboard to.
+struct FocusedWindow(Mutex<Option<WlSurface>>);
+
 /// Seat user data: where the last pointer event went (surface, its origin in global coordinates),
 /// so that a scene change that moves the surface under a resting pointer is noticed.
 struct PointerTarget(Mutex<Option<(WlSurface, Point<f64, Logical>)>>);
@@ -144,9 +147,64 @@ impl Weft {
         }
         self.dismiss_popups_leaving(surface.as_ref());
         self.set_activated(surface.as_ref());
+        *self
+            .seat
+            .user_data()
+            .get_or_insert_threadsafe(|| FocusedWindow(Mutex::new(None)))
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = surface.clone();
         if let Some(keyboard) = self.seat.get_keyboard() {
             keyboard.set_focus(self, surface, SERIAL_COUNTER.next_serial());
         }
+    }
+
+    /// Per iteration: when the window that was given the keyboard is gone (its surface destroyed,
+    /// whatever became of its role object), the topmost window left takes the keyboard.
+    pub(crate) fn refresh_keyboard_focus(&mut self) {
+        let gone = self
+            .seat
+            .user_data()
+            .get::<FocusedWindow>()
+            .and_then(|f| {
+                f.0.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map(|s| !s.alive())
+            })
+            .unwrap_or(false);
+        if gone {
+            self.focus_topmost_except(None);
+        }
+    }
+
+    /// `surface` is being destroyed: if it is the window with the keyboard, the topmost other
+    /// window takes it now (not at the end of the loop iteration: the client that destroyed it may
+    /// be waiting on a roundtrip to see the focus move).
+    pub(crate) fn keyboard_surface_destroyed(&mut self, surface: &WlSurface) {
+        let was_focused = self
+            .seat
+            .user_data()
+            .get::<FocusedWindow>()
+            .is_some_and(|f| f.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() == Some(surface));
+        if was_focused {
+            self.focus_topmost_except(Some(surface));
+        }
+    }
+
+    /// Gives the keyboard to the topmost live window other than `except`.
+    fn focus_topmost_except(&mut self, except: Option<&WlSurface>) {
+        let top = self
+            .space
+            .elements()
+            .rev()
+            .find(|w| {
+                w.toplevel().is_some_and(|t| {
+                    t.alive() && t.wl_surface().alive() && Some(t.wl_surface()) != except
+                })
+            })
+            .cloned();
+        self.focus_window(top);
     }
 
     /// xdg_toplevel's `activated` state follows the keyboard focus: the focused toplevel has it,
@@ -171,13 +229,38 @@ impl Weft {
         }
     }
 
-    /// The pointer moved to `pos` (global logical coordinates): enter/leave/motion to the surface under
-    /// it, then a frame.
+    /// The pointer moved to `pos` (global logical coordinates) by an absolute device (a nested
+    /// window's pointer, a tablet, a touchscreen-like pointer): enter/leave/motion to the surface
+    /// under it, then a frame.
     pub fn pointer_motion(&mut self, pos: Point<f64, Logical>, time_ms: u32) {
+        self.pointer_moved(pos, None, time_ms);
+    }
+
+    /// A relative pointer device moved by `delta` (`unaccel` before the device's acceleration) to
+    /// `pos`: the motion, and the relative motion clients of zwp_relative_pointer_v1 are told of.
+    pub fn pointer_motion_relative(
+        &mut self,
+        pos: Point<f64, Logical>,
+        delta: Point<f64, Logical>,
+        unaccel: Point<f64, Logical>,
+        time_ms: u32,
+    ) {
+        self.pointer_moved(pos, Some((delta, unaccel)), time_ms);
+    }
+
+    fn pointer_moved(
+        &mut self,
+        pos: Point<f64, Logical>,
+        relative: Option<(Point<f64, Logical>, Point<f64, Logical>)>,
+        time_ms: u32,
+    ) {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
         self.pointer_outside().store(false, Ordering::Relaxed);
+        // Where the pointer goes depends on an active lock or confinement
+        // (crate::pointer_constraints); the relative motion is the device's, whatever it is.
+        let pos = self.constrained(&pointer, self.pointer_focus().as_ref(), pos);
         let under = self.surface_under(pos);
         *self
             .pointer_target()
@@ -186,13 +269,14 @@ impl Weft {
             .unwrap_or_else(|p| p.into_inner()) = under.clone();
         pointer.motion(
             self,
-            under,
+            under.clone(),
             &MotionEvent {
                 location: pos,
                 serial: SERIAL_COUNTER.next_serial(),
                 time: time_ms,
             },
         );
+        self.after_motion(&pointer, under, relative, time_ms);
         pointer.frame(self);
         if self.data_transfer.drag_icon().is_some() {
             // The drag icon follows the pointer.
@@ -223,6 +307,15 @@ impl Weft {
         }
         let time = self.input_time_ms();
         self.pointer_motion(pos, time);
+    }
+
+    /// The surface that has the pointer and its origin (global), as the last pointer event left it.
+    pub(crate) fn pointer_focus(&self) -> Option<(WlSurface, Point<f64, Logical>)> {
+        self.pointer_target()
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The surface and its origin that the last pointer event went to. Kept in the seat's user
@@ -385,8 +478,9 @@ impl Weft {
                 let Some(pointer) = self.seat.get_pointer() else {
                     return;
                 };
-                let to = pointer.current_location() + Point::from((dx, dy));
-                self.pointer_motion(to, time);
+                let delta = Point::from((dx, dy));
+                let to = pointer.current_location() + delta;
+                self.pointer_motion_relative(to, delta, delta, time);
             }
             InjectedInput::PointerButton { button, pressed } => {
                 self.pointer_button(button, pressed, time)

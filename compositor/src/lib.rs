@@ -25,6 +25,7 @@ pub mod layout;
 pub mod output;
 pub mod outputs;
 pub mod ping;
+pub mod pointer_constraints;
 pub mod popup_grab;
 pub mod recovery;
 pub mod render;

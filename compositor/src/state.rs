@@ -226,6 +226,8 @@ impl Weft {
         let data_transfer = crate::data_transfer::DataTransfer::new(dh);
         let layer_shell = smithay::wayland::shell::wlr_layer::WlrLayerShellState::new::<Self>(dh);
         let lock = crate::session_lock::SessionLock::new(dh);
+        smithay::wayland::pointer_constraints::PointerConstraintsState::new::<Self>(dh);
+        smithay::wayland::relative_pointer::RelativePointerManagerState::new::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_decoration_manager_v1::ZxdgDecorationManagerV1, _>(2, ());
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
@@ -318,6 +320,7 @@ impl Weft {
         self.pings.tick(std::time::Instant::now(), clients);
         // The seat: what this iteration's commits changed may put another surface under the pointer.
         self.refresh_pointer_focus();
+        self.refresh_keyboard_focus();
         self.refresh_selection();
         self.refresh_lock();
         let backend = self.display_handle.backend_handle();

@@ -61,6 +61,8 @@ pub static SUPPORTED_EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("zxdg_decoration_manager_v1", 2),
     ("zwlr_layer_shell_v1", 4),
     ("ext_session_lock_manager_v1", 1),
+    ("zwp_pointer_constraints_v1", 1),
+    ("zwp_relative_pointer_manager_v1", 1),
     ("wp_viewporter", 1),
     ("wp_presentation", 2),
     ("wp_single_pixel_buffer_manager_v1", 1),

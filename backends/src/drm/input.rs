@@ -162,7 +162,12 @@ fn handle_event(state: &mut Weft, event: InputEvent<LibinputInputBackend>) {
                 return;
             };
             let to = clamp_to_outputs(state, pointer.current_location() + event.delta());
-            state.pointer_motion(to, event.time_msec());
+            state.pointer_motion_relative(
+                to,
+                event.delta(),
+                event.delta_unaccel(),
+                event.time_msec(),
+            );
         }
         InputEvent::PointerMotionAbsolute { event } => {
             let Some(area) = first_output(state) else {

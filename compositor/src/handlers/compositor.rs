@@ -65,6 +65,7 @@ impl CompositorHandler for Weft {
         // A handle kept elsewhere (a seat's last focus, say) keeps the surface's data alive: what
         // it shows — client memory read in place above all — goes now, with the surface.
         crate::surface::forget_content(surface);
+        self.keyboard_surface_destroyed(surface);
     }
 
     fn commit(&mut self, surface: &WlSurface) {

@@ -91,6 +91,7 @@ impl SeatHandler for Weft {
     fn focus_changed(&mut self, _seat: &Seat<Self>, focused: Option<&WlSurface>) {
         use smithay::reexports::wayland_server::Resource;
         self.selection_focus(focused.and_then(Resource::client));
+        self.constraints_follow_focus(focused);
     }
 }
 

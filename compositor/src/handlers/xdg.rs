@@ -4,7 +4,7 @@ use smithay::desktop::{PopupKind, Window};
 use smithay::reexports::wayland_protocols::xdg::shell::server::{xdg_toplevel, xdg_wm_base};
 use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat, wl_surface::WlSurface};
 use smithay::reexports::wayland_server::Resource;
-use smithay::utils::Serial;
+use smithay::utils::{IsAlive, Serial};
 use smithay::wayland::shell::xdg::{
     PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
 };
@@ -117,6 +117,16 @@ impl XdgShellHandler for Weft {
             .collect();
         for w in gone {
             self.space.unmap_elem(&w);
+        }
+        // The window that had the keyboard went: the topmost one left takes it.
+        let focus_gone = self
+            .seat
+            .get_keyboard()
+            .and_then(|k| k.current_focus())
+            .is_some_and(|f| &f == surface.wl_surface() || !f.alive());
+        if focus_gone {
+            let top = self.space.elements().last().cloned();
+            self.focus_window(top);
         }
         self.damage();
         // As for popups: leave its wl_surface while it still exists.
