@@ -186,7 +186,9 @@ impl Weft {
             .seat
             .user_data()
             .get::<FocusedWindow>()
-            .is_some_and(|f| f.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() == Some(surface));
+            .is_some_and(|f| {
+                f.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() == Some(surface)
+            });
         if was_focused {
             self.focus_topmost_except(Some(surface));
         }
@@ -260,22 +262,28 @@ impl Weft {
         self.pointer_outside().store(false, Ordering::Relaxed);
         // Where the pointer goes depends on an active lock or confinement
         // (crate::pointer_constraints); the relative motion is the device's, whatever it is.
-        let pos = self.constrained(&pointer, self.pointer_focus().as_ref(), pos);
+        let focus = self.pointer_focus();
+        let pos = self.constrained(&pointer, focus.as_ref(), pos);
         let under = self.surface_under(pos);
-        *self
-            .pointer_target()
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = under.clone();
-        pointer.motion(
-            self,
-            under.clone(),
-            &MotionEvent {
-                location: pos,
-                serial: SERIAL_COUNTER.next_serial(),
-                time: time_ms,
-            },
-        );
+        // A relative device held by a lock (or at a confinement's edge) moves nothing: only the
+        // relative motion is told.
+        let held = relative.is_some() && pos == pointer.current_location() && under == focus;
+        if !held {
+            *self
+                .pointer_target()
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = under.clone();
+            pointer.motion(
+                self,
+                under.clone(),
+                &MotionEvent {
+                    location: pos,
+                    serial: SERIAL_COUNTER.next_serial(),
+                    time: time_ms,
+                },
+            );
+        }
         self.after_motion(&pointer, under, relative, time_ms);
         pointer.frame(self);
         if self.data_transfer.drag_icon().is_some() {

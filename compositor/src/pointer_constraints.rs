@@ -90,8 +90,6 @@ fn surface_size(surface: &WlSurface) -> Option<smithay::utils::Size<i32, Logical
     })
 }
 
-
-
 impl Weft {
     /// Where a pointer motion to `to` really goes, given the active constraint of the surface
     /// that has the pointer (`focus`, with its origin): `to`, or the current position when a lock
@@ -143,12 +141,14 @@ impl Weft {
                         .or_else(|| size.map(smithay::utils::Rectangle::from_size));
                     match area {
                         Some(area) if area.size.w > 0 && area.size.h > 0 => {
-                            let x = local
-                                .x
-                                .clamp(f64::from(area.loc.x), f64::from(area.loc.x + area.size.w - 1));
-                            let y = local
-                                .y
-                                .clamp(f64::from(area.loc.y), f64::from(area.loc.y + area.size.h - 1));
+                            let x = local.x.clamp(
+                                f64::from(area.loc.x),
+                                f64::from(area.loc.x + area.size.w - 1),
+                            );
+                            let y = local.y.clamp(
+                                f64::from(area.loc.y),
+                                f64::from(area.loc.y + area.size.h - 1),
+                            );
                             *origin + Point::from((x, y))
                         }
                         _ => current,

@@ -93,6 +93,10 @@ pub struct State {
     pub lock_events: Vec<&'static str>,
     /// The latest configure (serial, width, height) of each ext_session_lock_surface_v1.
     pub lock_surface_configures: HashMap<ObjectId, (u32, u32, u32)>,
+    /// zwp_relative_pointer_v1.relative_motion (dx, dy), in order.
+    pub relative_motions: Vec<(f64, f64)>,
+    /// Lock and confinement events ("locked", "unlocked", "confined", "unconfined"), in order.
+    pub constraint_events: Vec<&'static str>,
 }
 
 /// An xdg toplevel's objects.

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod client;
 pub mod color_representation;
+pub mod constraints;
 pub mod data_transfer;
 pub mod demo;
 pub mod dmabuf;
