@@ -153,7 +153,12 @@ impl Weft {
             .output_geometry(output)
             .map(|g| g.loc)
             .unwrap_or_default();
-        let mut zone = layer_map_for_output(output).non_exclusive_zone();
+        // Arranged first: the zone is computed from the output's size at the last arrange, and
+        // the output may have changed mode since (a resized nested window).
+        let mut map = layer_map_for_output(output);
+        map.arrange();
+        let mut zone = map.non_exclusive_zone();
+        drop(map);
         zone.loc += origin;
         zone
     }
