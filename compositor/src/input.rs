@@ -263,11 +263,16 @@ impl Weft {
         // Where the pointer goes depends on an active lock or confinement
         // (crate::pointer_constraints); the relative motion is the device's, whatever it is.
         let focus = self.pointer_focus();
+        let wanted = pos;
         let pos = self.constrained(&pointer, focus.as_ref(), pos);
         let under = self.surface_under(pos);
         // A relative device held by a lock (or at a confinement's edge) moves nothing: only the
-        // relative motion is told.
-        let held = relative.is_some() && pos == pointer.current_location() && under == focus;
+        // relative motion is told. (A motion that stays put for another reason — clamped to the
+        // outputs' edge — is still a motion event, as it always was.)
+        let held = relative.is_some()
+            && pos != wanted
+            && pos == pointer.current_location()
+            && under == focus;
         if !held {
             *self
                 .pointer_target()

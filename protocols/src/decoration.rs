@@ -62,8 +62,11 @@ impl DecorationData {
 /// What the compositor provides.
 pub trait DecorationState {
     fn decorations(&mut self) -> &mut DecorationData;
-    /// Whether `toplevel`'s surface has a buffer attached or committed.
-    fn toplevel_has_buffer(&self, toplevel: &XdgToplevel) -> bool;
+    /// The wl_surface of `toplevel`.
+    fn toplevel_surface(
+        &self,
+        toplevel: &XdgToplevel,
+    ) -> Option<smithay::reexports::wayland_server::protocol::wl_surface::WlSurface>;
     /// A decoration configure went to `toplevel`'s client: send the xdg_surface.configure that
     /// completes it (unless the initial configure, which will carry it, is still to come).
     fn decoration_configured(&mut self, toplevel: &XdgToplevel);
@@ -121,7 +124,10 @@ where
             );
             return;
         }
-        if manager.version() < 2 && state.toplevel_has_buffer(&toplevel) {
+        let has_buffer = state
+            .toplevel_surface(&toplevel)
+            .is_some_and(|s| crate::xdg_guard::buffer_attached_or_committed(&s));
+        if manager.version() < 2 && has_buffer {
             decoration.post_error(
                 zxdg_toplevel_decoration_v1::Error::UnconfiguredBuffer,
                 "a version-1 decoration for an xdg_toplevel that has a buffer attached or committed",

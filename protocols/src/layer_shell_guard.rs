@@ -12,17 +12,10 @@ use smithay::reexports::wayland_protocols_wlr::layer_shell::v1::server::{
     zwlr_layer_shell_v1::{self, ZwlrLayerShellV1},
     zwlr_layer_surface_v1::ZwlrLayerSurfaceV1,
 };
-use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
 use smithay::wayland::shell::wlr_layer::{
     WlrLayerShellHandler, WlrLayerShellState, WlrLayerSurfaceUserData,
 };
-
-/// What the compositor tells the guard.
-pub trait LayerShellGuardState {
-    /// Whether `surface` has a buffer attached (pending) or committed.
-    fn surface_has_buffer(&self, surface: &WlSurface) -> bool;
-}
 
 /// Dispatches zwlr_layer_shell_v1: validates, then delegates to smithay.
 pub struct LayerShellGuard;
@@ -32,7 +25,6 @@ where
     D: Dispatch<ZwlrLayerShellV1, ()>
         + Dispatch<ZwlrLayerSurfaceV1, WlrLayerSurfaceUserData>
         + WlrLayerShellHandler
-        + LayerShellGuardState
         + 'static,
 {
     fn request(
@@ -45,7 +37,7 @@ where
         data_init: &mut DataInit<'_, D>,
     ) {
         if let zwlr_layer_shell_v1::Request::GetLayerSurface { surface, .. } = &request {
-            if state.surface_has_buffer(surface) {
+            if crate::xdg_guard::buffer_attached_or_committed(surface) {
                 shell.post_error(
                     zwlr_layer_shell_v1::Error::AlreadyConstructed,
                     "get_layer_surface on a wl_surface that has a buffer attached or committed",

@@ -427,192 +427,113 @@ where
     }
 }
 
-impl<D> Dispatch<ZwlrDataControlDeviceV1, DataControlDeviceUserData, D> for SelectionGuard
-where
-    D: Dispatch<ZwlrDataControlDeviceV1, DataControlDeviceUserData> + DataControlHandler,
-    D: SelectionGuardState + 'static,
-{
-    fn request(
-        state: &mut D,
-        client: &Client,
-        device: &ZwlrDataControlDeviceV1,
-        request: zwlr_data_control_device_v1::Request,
-        data: &DataControlDeviceUserData,
-        dh: &DisplayHandle,
-        data_init: &mut DataInit<'_, D>,
-    ) {
-        let (source, target) = match &request {
-            zwlr_data_control_device_v1::Request::SetSelection { source } => {
-                (source.as_ref(), Target::Clipboard)
-            }
-            zwlr_data_control_device_v1::Request::SetPrimarySelection { source } => {
-                (source.as_ref(), Target::Primary)
-            }
-            _ => (None, Target::Clipboard),
-        };
-        state
-            .selection_guard()
-            .selection_requested(source.map(Resource::id));
-        if let Some(source) = source {
-            // used_source exists from v2; a v1 client reusing a source just sets it again.
-            if !state.selection_guard().control_use(source.id(), target) && device.version() >= 2 {
-                device.post_error(
-                    zwlr_data_control_device_v1::Error::UsedSource,
-                    "this source was given to a selection before",
-                );
-                return;
-            }
-        }
-        <DataControlState as Dispatch<ZwlrDataControlDeviceV1, DataControlDeviceUserData, D>>::request(
-            state, client, device, request, data, dh, data_init,
-        )
-    }
-
-    fn destroyed(
-        state: &mut D,
-        client: ClientId,
-        device: &ZwlrDataControlDeviceV1,
-        data: &DataControlDeviceUserData,
-    ) {
-        <DataControlState as Dispatch<ZwlrDataControlDeviceV1, DataControlDeviceUserData, D>>::destroyed(
-            state, client, device, data,
-        )
-    }
-}
-
-impl<D> Dispatch<ZwlrDataControlSourceV1, DataControlSourceUserData, D> for SelectionGuard
-where
-    D: Dispatch<ZwlrDataControlSourceV1, DataControlSourceUserData> + DataControlHandler,
-    D: SelectionGuardState + 'static,
-{
-    fn request(
-        state: &mut D,
-        client: &Client,
-        source: &ZwlrDataControlSourceV1,
-        request: zwlr_data_control_source_v1::Request,
-        data: &DataControlSourceUserData,
-        dh: &DisplayHandle,
-        data_init: &mut DataInit<'_, D>,
-    ) {
-        if matches!(request, zwlr_data_control_source_v1::Request::Offer { .. })
-            && state.selection_guard().is_used(&source.id())
+/// The guards of the two data-control protocols, which have the same shape: a device whose
+/// set_selection/set_primary_selection may not reuse a source (`used_source`, where the device's
+/// version has it), a source that may not offer after it was given to a device (`invalid_offer`).
+macro_rules! data_control_guard {
+    (
+        $device:ident, $device_data:ident, $device_mod:ident,
+        $source:ident, $source_data:ident, $source_mod:ident,
+        $state:ident, $handler:ident, used_source_since: $since:expr
+    ) => {
+        impl<D> Dispatch<$device, $device_data, D> for SelectionGuard
+        where
+            D: Dispatch<$device, $device_data> + $handler,
+            D: SelectionGuardState + 'static,
         {
-            source.post_error(
-                zwlr_data_control_source_v1::Error::InvalidOffer,
-                "offer after the source was given to set_selection",
-            );
-            return;
-        }
-        <DataControlState as Dispatch<ZwlrDataControlSourceV1, DataControlSourceUserData, D>>::request(
-            state, client, source, request, data, dh, data_init,
-        )
-    }
-
-    fn destroyed(
-        state: &mut D,
-        client: ClientId,
-        source: &ZwlrDataControlSourceV1,
-        data: &DataControlSourceUserData,
-    ) {
-        state.selection_guard().source_destroyed(&source.id());
-        <DataControlState as Dispatch<ZwlrDataControlSourceV1, DataControlSourceUserData, D>>::destroyed(
-            state, client, source, data,
-        )
-    }
-}
-
-impl<D> Dispatch<ExtDataControlDeviceV1, ExtDataControlDeviceUserData, D> for SelectionGuard
-where
-    D: Dispatch<ExtDataControlDeviceV1, ExtDataControlDeviceUserData> + ExtDataControlHandler,
-    D: SelectionGuardState + 'static,
-{
-    fn request(
-        state: &mut D,
-        client: &Client,
-        device: &ExtDataControlDeviceV1,
-        request: ext_data_control_device_v1::Request,
-        data: &ExtDataControlDeviceUserData,
-        dh: &DisplayHandle,
-        data_init: &mut DataInit<'_, D>,
-    ) {
-        let (source, target) = match &request {
-            ext_data_control_device_v1::Request::SetSelection { source } => {
-                (source.as_ref(), Target::Clipboard)
+            fn request(
+                state: &mut D,
+                client: &Client,
+                device: &$device,
+                request: $device_mod::Request,
+                data: &$device_data,
+                dh: &DisplayHandle,
+                data_init: &mut DataInit<'_, D>,
+            ) {
+                let (source, target) = match &request {
+                    $device_mod::Request::SetSelection { source } => {
+                        (source.as_ref(), Target::Clipboard)
+                    }
+                    $device_mod::Request::SetPrimarySelection { source } => {
+                        (source.as_ref(), Target::Primary)
+                    }
+                    _ => (None, Target::Clipboard),
+                };
+                state
+                    .selection_guard()
+                    .selection_requested(source.map(Resource::id));
+                if let Some(source) = source {
+                    // Before the version with used_source, reusing a source just sets it again.
+                    if !state.selection_guard().control_use(source.id(), target)
+                        && device.version() >= $since
+                    {
+                        device.post_error(
+                            $device_mod::Error::UsedSource,
+                            "this source was given to a selection before",
+                        );
+                        return;
+                    }
+                }
+                <$state as Dispatch<$device, $device_data, D>>::request(
+                    state, client, device, request, data, dh, data_init,
+                )
             }
-            ext_data_control_device_v1::Request::SetPrimarySelection { source } => {
-                (source.as_ref(), Target::Primary)
-            }
-            _ => (None, Target::Clipboard),
-        };
-        state
-            .selection_guard()
-            .selection_requested(source.map(Resource::id));
-        if let Some(source) = source {
-            if !state.selection_guard().control_use(source.id(), target) {
-                device.post_error(
-                    ext_data_control_device_v1::Error::UsedSource,
-                    "this source was given to a selection before",
-                );
-                return;
+
+            fn destroyed(state: &mut D, client: ClientId, device: &$device, data: &$device_data) {
+                <$state as Dispatch<$device, $device_data, D>>::destroyed(
+                    state, client, device, data,
+                )
             }
         }
-        <ExtDataControlState as Dispatch<ExtDataControlDeviceV1, ExtDataControlDeviceUserData, D>>::request(
-            state, client, device, request, data, dh, data_init,
-        )
-    }
 
-    fn destroyed(
-        state: &mut D,
-        client: ClientId,
-        device: &ExtDataControlDeviceV1,
-        data: &ExtDataControlDeviceUserData,
-    ) {
-        <ExtDataControlState as Dispatch<ExtDataControlDeviceV1, ExtDataControlDeviceUserData, D>>::destroyed(
-            state, client, device, data,
-        )
-    }
-}
-
-impl<D> Dispatch<ExtDataControlSourceV1, ExtDataControlSourceUserData, D> for SelectionGuard
-where
-    D: Dispatch<ExtDataControlSourceV1, ExtDataControlSourceUserData> + ExtDataControlHandler,
-    D: SelectionGuardState + 'static,
-{
-    fn request(
-        state: &mut D,
-        client: &Client,
-        source: &ExtDataControlSourceV1,
-        request: ext_data_control_source_v1::Request,
-        data: &ExtDataControlSourceUserData,
-        dh: &DisplayHandle,
-        data_init: &mut DataInit<'_, D>,
-    ) {
-        if matches!(request, ext_data_control_source_v1::Request::Offer { .. })
-            && state.selection_guard().is_used(&source.id())
+        impl<D> Dispatch<$source, $source_data, D> for SelectionGuard
+        where
+            D: Dispatch<$source, $source_data> + $handler,
+            D: SelectionGuardState + 'static,
         {
-            source.post_error(
-                ext_data_control_source_v1::Error::InvalidOffer,
-                "offer after the source was given to set_selection",
-            );
-            return;
-        }
-        <ExtDataControlState as Dispatch<ExtDataControlSourceV1, ExtDataControlSourceUserData, D>>::request(
-            state, client, source, request, data, dh, data_init,
-        )
-    }
+            fn request(
+                state: &mut D,
+                client: &Client,
+                source: &$source,
+                request: $source_mod::Request,
+                data: &$source_data,
+                dh: &DisplayHandle,
+                data_init: &mut DataInit<'_, D>,
+            ) {
+                if matches!(request, $source_mod::Request::Offer { .. })
+                    && state.selection_guard().is_used(&source.id())
+                {
+                    source.post_error(
+                        $source_mod::Error::InvalidOffer,
+                        "offer after the source was given to set_selection",
+                    );
+                    return;
+                }
+                <$state as Dispatch<$source, $source_data, D>>::request(
+                    state, client, source, request, data, dh, data_init,
+                )
+            }
 
-    fn destroyed(
-        state: &mut D,
-        client: ClientId,
-        source: &ExtDataControlSourceV1,
-        data: &ExtDataControlSourceUserData,
-    ) {
-        state.selection_guard().source_destroyed(&source.id());
-        <ExtDataControlState as Dispatch<ExtDataControlSourceV1, ExtDataControlSourceUserData, D>>::destroyed(
-            state, client, source, data,
-        )
-    }
+            fn destroyed(state: &mut D, client: ClientId, source: &$source, data: &$source_data) {
+                state.selection_guard().source_destroyed(&source.id());
+                <$state as Dispatch<$source, $source_data, D>>::destroyed(
+                    state, client, source, data,
+                )
+            }
+        }
+    };
 }
+
+data_control_guard!(
+    ZwlrDataControlDeviceV1, DataControlDeviceUserData, zwlr_data_control_device_v1,
+    ZwlrDataControlSourceV1, DataControlSourceUserData, zwlr_data_control_source_v1,
+    DataControlState, DataControlHandler, used_source_since: 2
+);
+data_control_guard!(
+    ExtDataControlDeviceV1, ExtDataControlDeviceUserData, ext_data_control_device_v1,
+    ExtDataControlSourceV1, ExtDataControlSourceUserData, ext_data_control_source_v1,
+    ExtDataControlState, ExtDataControlHandler, used_source_since: 1
+);
 
 /// Like smithay's `delegate_data_device!`, `delegate_primary_selection!`,
 /// `delegate_data_control!` and `delegate_ext_data_control!` together, with every source and

@@ -487,6 +487,13 @@ pub fn check_new_xdg_surface(
     Ok(())
 }
 
+/// Whether `surface` has a buffer attached (pending) or committed: what makes it too late to give
+/// it a role that must be configured first (xdg_surface, layer surface, xdg-decoration v1).
+pub fn buffer_attached_or_committed(surface: &WlSurface) -> bool {
+    let facts = surface_facts(surface);
+    facts.buffer_attached || facts.buffer_committed
+}
+
 /// The facts [`check_new_xdg_surface`] decides on, read from smithay's surface state.
 fn surface_facts(surface: &WlSurface) -> NewXdgSurfaceFacts {
     use smithay::backend::renderer::utils::RendererSurfaceStateUserData;

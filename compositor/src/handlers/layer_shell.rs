@@ -50,22 +50,5 @@ impl WlrLayerShellHandler for Weft {
     }
 }
 
-impl weft_protocols::layer_shell_guard::LayerShellGuardState for Weft {
-    fn surface_has_buffer(
-        &self,
-        surface: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
-    ) -> bool {
-        let attached = smithay::wayland::compositor::with_states(surface, |states| {
-            states
-                .cached_state
-                .get::<smithay::wayland::compositor::SurfaceAttributes>()
-                .pending()
-                .buffer
-                .is_some()
-        });
-        attached || crate::surface::content_snapshot(surface, |c| c.has_content())
-    }
-}
-
 // zwlr_layer_shell_v1 goes through weft-protocols' guard (already_constructed), then smithay.
 weft_protocols::delegate_layer_shell_guarded!(Weft);

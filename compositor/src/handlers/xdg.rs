@@ -249,20 +249,10 @@ impl weft_protocols::decoration::DecorationState for Weft {
         &mut self.decorations
     }
 
-    fn toplevel_has_buffer(&self, toplevel: &xdg_toplevel::XdgToplevel) -> bool {
-        let Some(toplevel) = self.xdg_shell_state.get_toplevel(toplevel) else {
-            return false;
-        };
-        let surface = toplevel.wl_surface();
-        let attached = smithay::wayland::compositor::with_states(surface, |states| {
-            states
-                .cached_state
-                .get::<smithay::wayland::compositor::SurfaceAttributes>()
-                .pending()
-                .buffer
-                .is_some()
-        });
-        attached || crate::surface::content_snapshot(surface, |c| c.has_content())
+    fn toplevel_surface(&self, toplevel: &xdg_toplevel::XdgToplevel) -> Option<WlSurface> {
+        self.xdg_shell_state
+            .get_toplevel(toplevel)
+            .map(|t| t.wl_surface().clone())
     }
 
     fn decoration_configured(&mut self, toplevel: &xdg_toplevel::XdgToplevel) {
