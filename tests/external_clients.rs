@@ -67,6 +67,8 @@ fn wayland_info_sees_every_global() {
         "ext_session_lock_manager_v1",
         "zwp_pointer_constraints_v1",
         "zwp_relative_pointer_manager_v1",
+        "ext_idle_notifier_v1",
+        "zwp_idle_inhibit_manager_v1",
         "wl_shm",
         "wl_seat",
         "wl_data_device_manager",

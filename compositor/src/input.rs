@@ -256,6 +256,7 @@ impl Weft {
         relative: Option<(Point<f64, Logical>, Point<f64, Logical>)>,
         time_ms: u32,
     ) {
+        self.idle_activity();
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
@@ -376,6 +377,7 @@ impl Weft {
     /// A pointer button (a Linux event code, see [`buttons`]). A press focuses the window under the
     /// pointer, or clears the focus over the background.
     pub fn pointer_button(&mut self, button: u32, pressed: bool, time_ms: u32) {
+        self.idle_activity();
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
@@ -429,6 +431,7 @@ impl Weft {
 
     /// A scroll, as one axis frame.
     pub fn pointer_axis(&mut self, scroll: Scroll, time_ms: u32) {
+        self.idle_activity();
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
@@ -464,6 +467,7 @@ impl Weft {
     /// A key, by its XKB keycode (evdev code + 8), to the focused surface. Modifiers are tracked by
     /// smithay's keymap state and sent as wl_keyboard.modifiers.
     pub fn keyboard_key(&mut self, keycode: u32, pressed: bool, time_ms: u32) {
+        self.idle_activity();
         let Some(keyboard) = self.seat.get_keyboard() else {
             return;
         };
@@ -514,6 +518,7 @@ impl Weft {
     /// A touch point goes down at `pos`: it belongs to the surface under it until it goes up. Like a
     /// click, it focuses and raises the window under it (or clears the focus over the background).
     pub fn touch_down(&mut self, slot: u32, pos: Point<f64, Logical>, time_ms: u32) {
+        self.idle_activity();
         let Some(touch) = self.seat.get_touch() else {
             return;
         };
@@ -543,6 +548,7 @@ impl Weft {
 
     /// A touch point moves to `pos`; the surface it went down on receives the motion.
     pub fn touch_motion(&mut self, slot: u32, pos: Point<f64, Logical>, time_ms: u32) {
+        self.idle_activity();
         let Some(touch) = self.seat.get_touch() else {
             return;
         };
@@ -561,6 +567,7 @@ impl Weft {
 
     /// A touch point lifts.
     pub fn touch_up(&mut self, slot: u32, time_ms: u32) {
+        self.idle_activity();
         let Some(touch) = self.seat.get_touch() else {
             return;
         };

@@ -17,6 +17,7 @@ pub mod frame;
 pub mod grabs;
 pub mod handlers;
 pub mod hotplug;
+pub mod idle;
 pub mod import;
 pub mod input;
 pub mod ipc;

@@ -103,6 +103,8 @@ pub struct Weft {
     pub(crate) layer_shell: smithay::wayland::shell::wlr_layer::WlrLayerShellState,
     /// ext_session_lock_v1: the lock and its surfaces ([`crate::session_lock`]).
     pub(crate) lock: crate::session_lock::SessionLock,
+    /// ext_idle_notifier_v1 and idle inhibitors ([`crate::idle`]).
+    pub(crate) idle: crate::idle::Idle,
 }
 
 /// How weft finds its devices (`--render-device`, `--simulate-devices`).
@@ -226,6 +228,7 @@ impl Weft {
         let data_transfer = crate::data_transfer::DataTransfer::new(dh);
         let layer_shell = smithay::wayland::shell::wlr_layer::WlrLayerShellState::new::<Self>(dh);
         let lock = crate::session_lock::SessionLock::new(dh);
+        let idle = crate::idle::Idle::new(dh, loop_handle.clone());
         smithay::wayland::pointer_constraints::PointerConstraintsState::new::<Self>(dh);
         smithay::wayland::relative_pointer::RelativePointerManagerState::new::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_decoration_manager_v1::ZxdgDecorationManagerV1, _>(2, ());
@@ -299,6 +302,7 @@ impl Weft {
             decorations: Default::default(),
             layer_shell,
             lock,
+            idle,
         };
         if !weft.devices.is_simulated() {
             weft.watch_devices();
@@ -323,6 +327,7 @@ impl Weft {
         self.refresh_keyboard_focus();
         self.refresh_selection();
         self.refresh_lock();
+        self.refresh_idle();
         let backend = self.display_handle.backend_handle();
         self.xdg_guard
             .prune(|client| backend.get_client_data(client.clone()).is_ok());

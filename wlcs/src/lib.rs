@@ -63,6 +63,8 @@ pub static SUPPORTED_EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("ext_session_lock_manager_v1", 1),
     ("zwp_pointer_constraints_v1", 1),
     ("zwp_relative_pointer_manager_v1", 1),
+    ("ext_idle_notifier_v1", 2),
+    ("zwp_idle_inhibit_manager_v1", 1),
     ("wp_viewporter", 1),
     ("wp_presentation", 2),
     ("wp_single_pixel_buffer_manager_v1", 1),

@@ -97,6 +97,8 @@ pub struct State {
     pub relative_motions: Vec<(f64, f64)>,
     /// Lock and confinement events ("locked", "unlocked", "confined", "unconfined"), in order.
     pub constraint_events: Vec<&'static str>,
+    /// ext_idle_notification_v1 events ("idled", "resumed"), in order.
+    pub idle_events: Vec<&'static str>,
 }
 
 /// An xdg toplevel's objects.
