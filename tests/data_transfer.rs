@@ -25,7 +25,7 @@ use weft::InjectedInput;
 use weft_clients::client::Toplevel;
 use weft_clients::data_transfer::{read_all, Ev, Log, Offer, Transfer, Which};
 use weft_clients::{Client, ShmBuffer};
-use weft_compositor::input::buttons;
+use weft_compositor::seat::input::buttons;
 
 const TEXT: &str = "text/plain;charset=utf-8";
 const W: i32 = 160;

@@ -1,7 +1,7 @@
 //! Injected input (headless weft has no devices): pointer motion and clicks, keys and touch points
 //! injected through `Running::inject` must reach a real Wayland client over the socket as the
 //! wl_pointer, wl_keyboard and wl_touch events a device would produce, at surface-local
-//! coordinates, with the focus rules of `weft_compositor::input`; a toplevel placed through the
+//! coordinates, with the focus rules of `weft_compositor::seat::input`; a toplevel placed through the
 //! controller moves there and the pointer resting on it enters it.
 
 mod common;
@@ -14,7 +14,7 @@ use weft::InjectedInput;
 use weft_clients::client::Toplevel;
 use weft_clients::seat_events::{Recorder, Seen};
 use weft_clients::{argb, Client, ShmBuffer};
-use weft_compositor::input::buttons;
+use weft_compositor::seat::input::buttons;
 
 const W: i32 = 200;
 const H: i32 = 150;

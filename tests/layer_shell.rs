@@ -19,7 +19,7 @@ use weft::InjectedInput;
 use weft_clients::seat_events::{Recorder, Seen};
 use weft_clients::wire::{Arg, ReadEnd, WireConn};
 use weft_clients::{Client, ShmBuffer};
-use weft_compositor::input::buttons;
+use weft_compositor::seat::input::buttons;
 
 const W: u32 = 640;
 const H: u32 = 480;

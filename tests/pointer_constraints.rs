@@ -15,7 +15,7 @@ use weft::InjectedInput;
 use weft_clients::client::Toplevel;
 use weft_clients::seat_events::{Recorder, Seen};
 use weft_clients::{Client, ShmBuffer};
-use weft_compositor::input::buttons;
+use weft_compositor::seat::input::buttons;
 
 const W: i32 = 200;
 const H: i32 = 150;

@@ -297,7 +297,7 @@ fn firefox_maps_and_keeps_running() {
     for pressed in [true, false] {
         h.weft
             .inject(InjectedInput::PointerButton {
-                button: weft_compositor::input::buttons::LEFT,
+                button: weft_compositor::seat::input::buttons::LEFT,
                 pressed,
             })
             .expect("inject");

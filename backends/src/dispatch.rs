@@ -18,7 +18,7 @@ use std::sync::Once;
 
 use smithay::reexports::wayland_server::Display;
 use tracing::{error, warn};
-use weft_compositor::disconnect::{display_error, DisplayError};
+use weft_compositor::runtime::disconnect::{display_error, DisplayError};
 use weft_compositor::Weft;
 
 thread_local! {
@@ -56,7 +56,7 @@ fn is_parser_panic(file: &str) -> bool {
 /// Dispatches the requests of every client.
 pub fn dispatch(display: &mut Display<Weft>, state: &mut Weft) {
     record_panic_locations();
-    for client in state.clients.clone() {
+    for client in state.clients().to_vec() {
         let id = client.id();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             display.backend().dispatch_single_client(state, id.clone())
@@ -79,7 +79,7 @@ pub fn dispatch(display: &mut Display<Weft>, state: &mut Weft) {
                 "panic while handling a client's requests (a bug): client ended, everyone else served");
         }
         display_error(
-            &state.display_handle,
+            state.display_handle(),
             &client,
             DisplayError::InvalidMethod,
             "weft: malformed request",

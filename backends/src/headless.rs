@@ -6,14 +6,14 @@
 //! presentation feedback with the tick's timestamp.
 //!
 //! Headless has no input devices. A [`Controller`] (handed out with [`Ready`]) injects input
-//! ([`InjectedInput`], delivered by `weft_compositor::input` exactly as a device backend's), hands
+//! ([`InjectedInput`], delivered by `weft_compositor::seat::input` exactly as a device backend's), hands
 //! weft a client on an already-connected socket and places a toplevel at a given position: what
 //! weft's tests and the WLCS conformance shim (`wlcs/`) drive it with. Every call waits until the
 //! loop has handled it and flushed the resulting events to the clients, so a client that round-trips
 //! afterwards is guaranteed to see them.
 
 use std::os::unix::net::UnixStream;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use calloop::channel::{self, Channel};
@@ -21,13 +21,12 @@ use calloop::ping::Ping;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::EventLoop;
 use smithay::reexports::wayland_server::backend::ClientId;
-use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::{Display, Resource};
+use smithay::reexports::wayland_server::Display;
 use smithay::utils::{Logical, Point};
-use tracing::{debug, info};
-pub use weft_compositor::input::InjectedInput;
+use tracing::info;
 use weft_compositor::render::gate;
-use weft_compositor::{ClientState, Clock, OutputSpec, Weft};
+pub use weft_compositor::seat::input::InjectedInput;
+use weft_compositor::{Clock, OutputSpec, Weft};
 
 use crate::server::{serve, Endpoints, ServerError, ServerOptions};
 
@@ -152,7 +151,7 @@ impl Controller {
 fn handle_control(control: Control, state: &mut Weft) {
     match control {
         Control::AcceptUnconfiguredBuffers(reply) => {
-            state.accept_unconfigured_buffers = true;
+            state.accept_unconfigured_buffers();
             let _ = reply.send(());
         }
         Control::Input(input, reply) => {
@@ -161,16 +160,7 @@ fn handle_control(control: Control, state: &mut Weft) {
             let _ = reply.send(());
         }
         Control::InsertClient(stream, reply) => {
-            let result = state
-                .display_handle
-                .insert_client(stream, Arc::new(ClientState::default()))
-                .map(|client| {
-                    let id = client.id();
-                    // Dispatched behind the per-client panic boundary like every client.
-                    state.clients.push(client);
-                    id
-                });
-            let _ = reply.send(result);
+            let _ = reply.send(state.insert_client(stream));
         }
         Control::PlaceToplevel {
             client,
@@ -178,7 +168,7 @@ fn handle_control(control: Control, state: &mut Weft) {
             at,
             reply,
         } => {
-            let placed = place_toplevel(state, client, surface, at);
+            let placed = state.place_toplevel(client, surface, at);
             flush(state);
             let _ = reply.send(placed);
         }
@@ -186,43 +176,7 @@ fn handle_control(control: Control, state: &mut Weft) {
 }
 
 fn flush(state: &mut Weft) {
-    if let Err(e) = state.display_handle.flush_clients() {
-        debug!(error = %e, "flushing clients failed");
-    }
-}
-
-fn place_toplevel(
-    state: &mut Weft,
-    client: ClientId,
-    surface: u32,
-    at: Point<i32, Logical>,
-) -> bool {
-    let dh = state.display_handle.clone();
-    let Ok(object) =
-        dh.backend_handle()
-            .object_for_protocol_id(client, WlSurface::interface(), surface)
-    else {
-        return false;
-    };
-    let Ok(surface) = WlSurface::from_id(&dh, object) else {
-        return false;
-    };
-    let Some(window) = state
-        .space
-        .elements()
-        .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == &surface))
-        .cloned()
-    else {
-        return false;
-    };
-    state.space.map_element(window, at, false);
-    // The pointer may now be over another surface: re-deliver its position (enter/leave).
-    if let Some(pointer) = state.seat.get_pointer() {
-        let time = state.input_time_ms();
-        state.pointer_motion(pointer.current_location(), time);
-    }
-    state.damage();
-    true
+    state.flush_clients();
 }
 
 /// Builds the loop and state; `ready` receives the endpoints, a [`Ping`] that stops the loop and a
@@ -255,17 +209,16 @@ pub fn run(
         &options.server.devices,
     )?;
     if let Some(timeout) = options.ping_timeout {
-        state.pings.timeout = timeout;
-        state.pings.interval = state.pings.interval.min(timeout);
+        state.set_ping_timeout(timeout);
     }
     for (i, spec) in options.outputs.iter().enumerate() {
         let name = format!("HEADLESS-{}", i + 1);
         state.add_output(&name, *spec)?;
         info!(output = %name, width = spec.width, height = spec.height, refresh_mhz = spec.refresh_mhz, "output added");
     }
-    state.fault_injection = options.server.fault_injection;
+    state.set_fault_injection(options.server.fault_injection);
     let served = serve(&mut event_loop, display, &options.server)?;
-    for index in 0..state.outputs.len() {
+    for index in 0..state.outputs().len() {
         insert_frame_clock(&event_loop, &state, index)?;
     }
     if let Some(tx) = ready {
@@ -273,7 +226,7 @@ pub fn run(
             calloop::ping::make_ping().map_err(|e| ServerError::EventLoop(e.to_string()))?;
         event_loop
             .handle()
-            .insert_source(source, |_, _, state| state.running = false)
+            .insert_source(source, |_, _, state| state.stop())
             .map_err(|e| ServerError::EventLoop(e.to_string()))?;
         let (control_tx, control_rx): (_, Channel<Control>) = channel::channel();
         event_loop
@@ -298,7 +251,7 @@ fn insert_frame_clock(
     state: &Weft,
     index: usize,
 ) -> Result<(), ServerError> {
-    let Some(period) = state.outputs.get(index).map(|o| o.refresh_period()) else {
+    let Some(period) = state.outputs().get(index).map(|o| o.refresh_period()) else {
         return Ok(());
     };
     let mut deadline = Instant::now() + period;
@@ -306,11 +259,11 @@ fn insert_frame_clock(
         .handle()
         .insert_source(Timer::from_deadline(deadline), move |_, _, state| {
             if index == 0 {
-                state.clock.advance(period);
+                state.clock().advance(period);
             }
-            let now = state.clock.now();
+            let now = state.clock().now();
             state.frame(index, now);
-            state.display_handle.flush_clients().ok();
+            state.flush_clients();
             // Absolute deadlines keep the average rate exact; after a stall (a slow frame on lavapipe),
             // skip the missed ticks rather than firing a burst.
             deadline += period;

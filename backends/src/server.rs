@@ -4,7 +4,6 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::sync::Arc;
 use std::time::Duration;
 
 use calloop::generic::Generic;
@@ -14,7 +13,7 @@ use smithay::reexports::wayland_server::Display;
 use smithay::reexports::wayland_server::ListeningSocket;
 use tracing::{info, warn};
 use weft_compositor::ipc::server::IpcSocket;
-use weft_compositor::{ClientState, Weft};
+use weft_compositor::Weft;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -91,15 +90,10 @@ pub fn serve(
             |_, socket, state| {
                 loop {
                     match socket.accept() {
-                        Ok(Some(stream)) => {
-                            match state
-                                .display_handle
-                                .insert_client(stream, Arc::new(ClientState::default()))
-                            {
-                                Ok(client) => state.clients.push(client),
-                                Err(e) => warn!(error = %e, "could not add a client"),
-                            }
-                        }
+                        Ok(Some(stream)) => match state.insert_client(stream) {
+                            Ok(_) => {}
+                            Err(e) => warn!(error = %e, "could not add a client"),
+                        },
                         Ok(None) => break,
                         Err(e) => {
                             warn!(error = %e, "accepting a client failed");
@@ -197,7 +191,7 @@ fn watch_child(
                     info!(code, "client exited");
                     if exit_with_client {
                         status.set(Some(code));
-                        state.running = false;
+                        state.stop();
                         signal.stop();
                     }
                     TimeoutAction::Drop
@@ -227,7 +221,7 @@ impl Served {
         state: &mut weft_compositor::Weft,
         backend: &str,
     ) -> i32 {
-        while state.running {
+        while state.is_running() {
             if let Err(e) = event_loop.dispatch(Some(std::time::Duration::from_millis(100)), state)
             {
                 tracing::warn!(error = %e, "event loop dispatch failed");

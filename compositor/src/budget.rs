@@ -17,7 +17,7 @@ use serde::Serialize;
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use tracing::warn;
 
-use crate::disconnect::DisplayError;
+use crate::runtime::disconnect::DisplayError;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -244,7 +244,12 @@ impl Drop for Charge {
 /// cannot hold any more for. Used for object counts, where nothing softer exists in the protocol.
 pub fn end_client(dh: &DisplayHandle, client: &Client, over: &OverBudget) {
     warn!(client = ?client.id(), %over, "client ended: per-client budget exceeded");
-    crate::disconnect::display_error(dh, client, DisplayError::NoMemory, &format!("weft: {over}"));
+    crate::runtime::disconnect::display_error(
+        dh,
+        client,
+        DisplayError::NoMemory,
+        &format!("weft: {over}"),
+    );
 }
 
 /// What `weft msg clients` shows of one budget.

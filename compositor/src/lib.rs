@@ -3,50 +3,61 @@
 //! Dependencies point one way: `weft-protocols` ← this crate ← `weft-backends` ← the `weft` binary.
 //! Backends drive frames through [`state::Weft::frame`]; nothing here knows which backend runs.
 
+pub mod backend;
 pub mod budget;
 pub mod buffer;
-pub mod client;
-pub mod clock;
+pub mod buffers;
 pub mod color_representation;
 pub mod damage;
-pub mod data_transfer;
 pub mod devices;
-pub mod disconnect;
-pub mod feedback;
-pub mod frame;
-pub mod grabs;
 pub mod handlers;
-pub mod hotplug;
-pub mod idle;
 pub mod import;
-pub mod input;
 pub mod ipc;
-pub mod layers;
-pub mod layout;
-pub mod output;
 pub mod outputs;
-pub mod ping;
-pub mod pointer_constraints;
-pub mod popup_grab;
-pub mod recovery;
 pub mod render;
-pub mod scanout;
-pub mod scene;
-pub mod screenshot;
-pub mod secondary;
-pub mod session_lock;
-pub mod shm_in_place;
-pub mod shm_pixels;
+pub mod render_devices;
+pub mod runtime;
+pub mod seat;
+pub mod shell;
 pub mod state;
 pub mod surface;
 pub mod sync;
-pub mod upload_slices;
-pub mod uploads;
 
-pub use client::ClientState;
-pub use clock::Clock;
-pub use output::OutputSpec;
-pub use state::{DeviceOptions, Weft};
+pub use outputs::clock::Clock;
+pub use outputs::output::OutputSpec;
+pub use runtime::client::ClientState;
+pub use state::DeviceOptions;
+
+/// The compositor: a handful of owners, each with one concern. Its fields are private to this
+/// crate (declared here, at the crate root, so every module of the core reaches them and nothing
+/// outside does); backends and the binary use `Weft`'s methods ([`state`], [`backend`]).
+///
+/// Invariants:
+/// - every mapped toplevel is a `Window` in the shell's space; popups are tracked by its popup
+///   manager;
+/// - every surface that ever had a buffer has a [`surface::SurfaceView`] in its data map, holding
+///   what the renderer needs and what introspection shows;
+/// - outputs are owned by [`outputs::Outputs`], each with its own render target ([`output`]).
+pub struct Weft {
+    /// The display, the event loop, the clients, whether weft runs.
+    runtime: runtime::Runtime,
+    /// Surfaces with roles and where they are placed.
+    shell: shell::Shell,
+    /// seat0: keyboard, pointer, touch, selections, idle.
+    input: seat::Input,
+    /// ext_session_lock_v1: the lock and its surfaces ([`shell::session_lock`]).
+    lock: shell::session_lock::SessionLock,
+    /// Outputs, presentation and the scene generation.
+    outputs: outputs::Outputs,
+    /// Buffer globals: wl_shm, single-pixel, linux-dmabuf and its feedback.
+    buffers: buffers::Buffers,
+    /// The render devices and their imports.
+    gpu: render_devices::RenderDevices,
+    /// Every device weft knows of, and which one renders ([`devices`]).
+    devices: devices::Registry,
+    /// Explicit sync and fence waits ([`sync`]).
+    sync: sync::Fences,
+}
 
 /// Crates backends and the binary need at smithay's exact versions.
 pub mod reexports {

@@ -26,13 +26,13 @@ use tracing::{debug, info, warn};
 
 use crate::budget::{Charge, ClientBudget, Resource};
 pub use crate::buffer::BufferInfo;
+use crate::buffers::shm_pixels::ShmLayout;
+use crate::buffers::uploads::{StagedUpload, UploadQueue};
 use crate::damage::log::DamageLog;
 use crate::import::cache::{Imported, Stage};
 use crate::import::shm_rows::ShmRows;
 use crate::import::Importer;
 use crate::render::{Renderer, Texture, UploadRect};
-use crate::shm_pixels::ShmLayout;
-use crate::uploads::{StagedUpload, UploadQueue};
 
 /// Per-surface content and introspection state (in the surface's data map). Geometry (viewport
 /// source and destination, scale, subsurface offset) comes from smithay's `RendererSurfaceState`,
@@ -47,7 +47,7 @@ pub struct SurfaceContent {
     pub buffer: Option<BufferInfo>,
     /// The dma-buf import shown (shared with the import cache; outlives its entry).
     pub import: Option<Arc<Imported>>,
-    /// The wl_shm buffer read in place ([`crate::shm_in_place`]); only ever the surface's current
+    /// The wl_shm buffer read in place ([`crate::buffers::shm_in_place`]); only ever the surface's current
     /// buffer (cleared by every commit of another).
     pub shm_source: Option<Arc<crate::render::PlanarSource>>,
     /// weft's id of the surface ([`SurfaceId`], for log lines).
@@ -73,7 +73,7 @@ pub struct SurfaceContent {
     /// Time commits spent held until their dma-buf's writers were done.
     pub fence_wait_ns: u64,
     /// The steering last sent to the surface's feedback objects (`None`: only the default).
-    steering: Option<crate::feedback::Steering>,
+    steering: Option<crate::buffers::feedback::Steering>,
     /// Feedback sent to the surface beyond the default, and how often it was sent again because
     /// the plan changed; after a resend, whether a new buffer then took a zero-copy rung.
     pub feedback_sent: u64,
@@ -84,11 +84,11 @@ pub struct SurfaceContent {
     pub commit_cpu_ns: u64,
     /// Wall time of the same work, including waits for a GPU copy (`StageOnSink`).
     pub commit_wall_ns: u64,
-    /// What the surface shows on each secondary render device ([`crate::secondary`]).
+    /// What the surface shows on each secondary render device ([`crate::render_devices::secondary`]).
     pub others: Vec<(crate::devices::DeviceId, DeviceView)>,
     /// The shown wl_shm texture's share of its client's budget.
     texture_charge: Option<Charge>,
-    /// A wl_shm upload too large for one event-loop turn, in progress ([`crate::uploads`]).
+    /// A wl_shm upload too large for one event-loop turn, in progress ([`crate::buffers::uploads`]).
     pub staged: Option<StagedUpload>,
     /// Every change of what the surface shows, with its damage (read by each output's
     /// [`crate::damage::tracker`]).
@@ -103,13 +103,13 @@ pub struct SurfaceContent {
     /// Frames: commits with a buffer (a new one, or the same one redrawn), those an output
     /// presented, and those replaced before any output presented them (video pacing).
     pub frames: FrameCounts,
-    /// The current wl_shm buffer's format and planes ([`crate::shm_pixels`]), for the copies
+    /// The current wl_shm buffer's format and planes ([`crate::buffers::shm_pixels`]), for the copies
     /// made after its commit (slices, further render devices).
     pub shm_layout: Option<ShmLayout>,
     /// The Y′CbCr conversion the shown wl_shm texture was converted with (a change converts the
     /// whole buffer again).
     shm_yuv: Option<crate::render::YuvParams>,
-    /// A display scans the surface's buffer out ([`crate::scanout`]): its path says `Scanout`
+    /// A display scans the surface's buffer out ([`crate::outputs::scanout`]): its path says `Scanout`
     /// until the display says otherwise (commits do not flip it back and forth).
     pub(crate) scanned_out: bool,
     /// Why the display last refused to scan the surface's buffer out (joins the reason).
@@ -189,7 +189,7 @@ impl SurfaceContent {
         self.id
     }
 
-    /// Shows a staged upload's texture, now complete ([`crate::uploads`]).
+    /// Shows a staged upload's texture, now complete ([`crate::buffers::uploads`]).
     pub fn finish_staged(&mut self, job: StagedUpload) {
         self.damage.changed(None);
         self.shm_yuv = self
@@ -207,7 +207,7 @@ impl SurfaceContent {
             Some("Shm"),
             Some(format!(
                 "wl_shm: larger than {} MiB, copied into a sampled texture in slices across event-loop turns",
-                crate::uploads::SLICE_BYTES >> 20
+                crate::buffers::uploads::SLICE_BYTES >> 20
             )),
         );
     }
@@ -267,7 +267,7 @@ impl SurfaceContent {
     }
 }
 
-/// What one surface shows on one secondary device ([`crate::secondary`] keeps it up to date).
+/// What one surface shows on one secondary device ([`crate::render_devices::secondary`] keeps it up to date).
 #[derive(Default)]
 pub struct DeviceView {
     pub texture: Option<Arc<Texture>>,
@@ -296,7 +296,7 @@ pub struct ImportCtx<'a> {
     /// Where wl_shm uploads too large for this turn go.
     pub uploads: &'a mut UploadQueue,
     /// Feedback variants for steering ([`steer`]).
-    pub feedback: &'a mut crate::feedback::FeedbackBook,
+    pub feedback: &'a mut crate::buffers::feedback::FeedbackBook,
     /// Which device each dma-buf came from, and how the render device reaches it.
     pub devices: &'a crate::devices::Registry,
     /// The Vulkan devices weft drives (a source among them can stage its buffers).
@@ -428,12 +428,12 @@ struct ShmCommit<'a> {
 }
 
 /// The steering a surface's buffer calls for: a tranche for its source device while the render
-/// device reads that device's memory in place (see [`crate::feedback::Steering`]).
+/// device reads that device's memory in place (see [`crate::buffers::feedback::Steering`]).
 fn steering_for(
     devices: &crate::devices::Registry,
     imported: &Imported,
-) -> crate::feedback::Steering {
-    let none = crate::feedback::Steering::default();
+) -> crate::buffers::feedback::Steering {
+    let none = crate::buffers::feedback::Steering::default();
     let Some(src) = &imported.source.device else {
         return none;
     };
@@ -461,7 +461,7 @@ fn steering_for(
             .filter_map(|f| weft_protocols::drm_format::parse_fourcc(f))
             .collect()
     };
-    crate::feedback::Steering {
+    crate::buffers::feedback::Steering {
         source: Some((dev.raw(), fourccs)),
     }
 }
@@ -541,7 +541,9 @@ fn attach_buffer(
         );
         return;
     }
-    let budget = buffer.client().and_then(|c| crate::client::budget_of(&c));
+    let budget = buffer
+        .client()
+        .and_then(|c| crate::runtime::client::budget_of(&c));
     let id = buffer.id();
     let ycbcr = ctx.importer.shm_ycbcr(&id).cloned();
     let result = with_buffer_contents(buffer, |ptr, len, data| {
@@ -718,7 +720,7 @@ fn show_in_place(
     view.buffer = Some(shm_info(layout));
     view.shm_yuv = None;
     view.set_path(
-        Some(crate::shm_in_place::RUNG),
+        Some(crate::buffers::shm_in_place::RUNG),
         Some(
             "wl_shm: the pool's pages imported as host memory (VK_EXT_external_memory_host) \
              and read in place, held until the buffer is replaced and the GPU is done: no copy"
@@ -776,8 +778,8 @@ fn upload_shm(
         .iter()
         .map(|r| u64::from(r.w) * u64::from(r.h) * 4)
         .sum();
-    if upload_bytes > crate::uploads::SLICE_BYTES {
-        // Too large for this turn: a fresh texture, filled in slices ([`crate::uploads`]); the
+    if upload_bytes > crate::buffers::uploads::SLICE_BYTES {
+        // Too large for this turn: a fresh texture, filled in slices ([`crate::buffers::uploads`]); the
         // surface keeps showing what it shows until the last slice is in.
         let Some(charge) = charge_texture(view, budget, w, h, true) else {
             return Ok(());

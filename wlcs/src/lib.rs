@@ -10,7 +10,7 @@
 //! - `create_client_socket`: a socket pair; weft serves one end (`insert_client`), WLCS connects
 //!   its `wl_display` to the other;
 //! - `position_window_absolute`: the toplevel of that client's `wl_surface` is placed at (x, y);
-//! - the fake pointer and touch devices: [`InjectedInput`], delivered by `weft_compositor::input`
+//! - the fake pointer and touch devices: [`InjectedInput`], delivered by `weft_compositor::seat::input`
 //!   as a device backend's events are.
 //!
 //! The extensions WLCS is told about ([`SUPPORTED_EXTENSIONS`]) are exactly the globals weft

@@ -86,7 +86,7 @@ impl Devices {
         }
         info!(device = %device.name(), outputs = device.outputs.len(), "KMS device added");
         inner.devices.push(device);
-        note_displays(state);
+        state.note_display_devices();
         Ok(Some(failed))
     }
 
@@ -154,8 +154,8 @@ impl Devices {
                 device.remove(state);
             }
         }
-        note_displays(state);
-        let _ = state.display_handle.flush_clients();
+        state.note_display_devices();
+        state.flush_clients();
     }
 
     /// The flip on `crtc` of device `id` completed: its frame is on screen now. Its feedback goes
@@ -194,7 +194,7 @@ impl Devices {
                 Kind::Vsync | Kind::HwClock | Kind::HwCompletion,
             ),
             // No kernel timestamp: ours, taken now.
-            _ => (state.clock.now(), 0, Kind::Vsync | Kind::HwCompletion),
+            _ => (state.clock().now(), 0, Kind::Vsync | Kind::HwCompletion),
         };
         // The kernel's vblank count where the driver keeps one (virtio-gpu's is always 0);
         // otherwise one more per flip, so it never goes back.
@@ -234,7 +234,7 @@ impl Devices {
         let (name, failed) = (output.name.clone(), output.failed_frames);
         drop(inner);
         self.shown(id, crtc, &name, shown, failed);
-        let _ = state.display_handle.flush_clients();
+        state.flush_clients();
     }
 
     /// What came of showing a frame on `crtc` of device `id`. A frame that could not be queued
@@ -313,23 +313,7 @@ impl Devices {
                 warn!(error = %e, "connector not lit");
             }
         }
-        note_displays(state);
+        state.note_display_devices();
         state.damage();
     }
-}
-
-/// Tells the device registry which display devices drive outputs now, in output order: the
-/// import planner judges the scanout rung against them (`weft msg devices`: `display`).
-fn note_displays(state: &mut Weft) {
-    let mut driven: Vec<weft_compositor::devices::DeviceId> = Vec::new();
-    for id in state
-        .outputs
-        .iter()
-        .filter_map(|o| o.display_device.clone())
-    {
-        if !driven.contains(&id) {
-            driven.push(id);
-        }
-    }
-    state.devices.set_driven_displays(driven);
 }

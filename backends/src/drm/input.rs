@@ -1,6 +1,6 @@
 //! The seat's input devices, through libinput: keyboards, pointers and touchscreens that udev
 //! assigns to the session's seat, present at start or plugged in later, opened through the
-//! session (libseat) and translated into weft's seat calls ([`weft_compositor::input`]).
+//! session (libseat) and translated into weft's seat calls ([`weft_compositor::seat::input`]).
 //!
 //! - **Keys**: evdev codes + 8 (XKB keycodes), as the winit backend passes them. A key held on two
 //!   keyboards at once is pressed once and released when the last one lets go (libinput's seat
@@ -32,7 +32,7 @@ use smithay::reexports::input::event::touch::TouchEventSlot;
 use smithay::reexports::input::{Libinput, LibinputInterface};
 use smithay::utils::{Logical, Point, Rectangle};
 use tracing::{debug, info, warn};
-use weft_compositor::input::Scroll;
+use weft_compositor::seat::input::Scroll;
 use weft_compositor::Weft;
 
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +158,7 @@ fn handle_event(state: &mut Weft, event: InputEvent<LibinputInputBackend>) {
             state.keyboard_key(event.key_code().raw(), pressed, event.time_msec());
         }
         InputEvent::PointerMotion { event } => {
-            let Some(pointer) = state.seat.get_pointer() else {
+            let Some(pointer) = state.pointer() else {
                 return;
             };
             let to = clamp_to_outputs(state, pointer.current_location() + event.delta());
@@ -228,26 +228,18 @@ fn handle_event(state: &mut Weft, event: InputEvent<LibinputInputBackend>) {
     }
 }
 
-/// Each output's rectangle in weft's global logical space.
-fn output_areas(state: &Weft) -> impl Iterator<Item = Rectangle<i32, Logical>> + '_ {
-    state.outputs.iter().map(|slot| {
-        state
-            .space
-            .output_geometry(&slot.output)
-            .unwrap_or_else(|| Rectangle::from_size(slot.logical_size()))
-    })
-}
-
 /// The first output's rectangle: where absolute pointers and touchscreens map to.
 fn first_output(state: &Weft) -> Option<Rectangle<i32, Logical>> {
-    output_areas(state).next()
+    state.output_areas().into_iter().next()
 }
 
 /// `pos` if it is on an output, else the nearest point of the nearest output (so the pointer never
 /// rests where nothing is shown, even where outputs of different sizes leave gaps in their
 /// bounding box). Without outputs, `pos` as it is.
 fn clamp_to_outputs(state: &Weft, pos: Point<f64, Logical>) -> Point<f64, Logical> {
-    output_areas(state)
+    state
+        .output_areas()
+        .into_iter()
         .map(|area| clamp_into(area, pos))
         .min_by(|a, b| distance2(*a, pos).total_cmp(&distance2(*b, pos)))
         .unwrap_or(pos)

@@ -29,10 +29,10 @@ use super::atomic::{Layer, Placement, Planes};
 /// The event loop's handle: out-fences are waited on there.
 pub type Loop = calloop::LoopHandle<'static, Weft>;
 use tracing::{info, warn};
-use weft_compositor::frame::Compose;
-use weft_compositor::output::KmsStats;
+use weft_compositor::outputs::frame::Compose;
+use weft_compositor::outputs::output::KmsStats;
+use weft_compositor::outputs::scene::Scene;
 use weft_compositor::render::HeldBuffer;
-use weft_compositor::scene::Scene;
 use weft_compositor::{OutputSpec, Weft};
 
 #[derive(Debug, thiserror::Error)]
@@ -484,7 +484,7 @@ impl KmsDevice {
                 "the display device's buffer, copied by the CPU (the render device could not import it)"
             }
         };
-        if let Some(slot) = state.outputs.get_mut(index) {
+        if let Some(slot) = state.output_mut(index) {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
             slot.kms = Some(KmsStats {
@@ -594,7 +594,7 @@ impl KmsOutput {
         handle: &Loop,
         modeset: bool,
     ) -> Result<(), String> {
-        let now = state.clock.now();
+        let now = state.clock().now();
         let index = self.index(state)?;
         // The output's scene, built once: the planes are chosen from it, then it is drawn.
         let scene = state.scene(index);
@@ -721,7 +721,7 @@ impl KmsOutput {
         fd: &DrmDeviceFd,
         scene: &Scene,
     ) -> Option<(
-        weft_compositor::scanout::Candidate,
+        weft_compositor::outputs::scanout::Candidate,
         framebuffer::Handle,
         Placement,
     )> {
@@ -774,7 +774,7 @@ impl KmsOutput {
         &mut self,
         state: &mut Weft,
         fd: &DrmDeviceFd,
-        candidate: &weft_compositor::scanout::Candidate,
+        candidate: &weft_compositor::outputs::scanout::Candidate,
         at: &Placement,
         upper: bool,
         test: impl FnOnce(framebuffer::Handle) -> Result<(), String>,
@@ -1019,9 +1019,7 @@ fn import_on_render_device(
 
 /// Counts what reached KMS for output `output` (`weft msg outputs`).
 fn count(state: &mut Weft, output: &str, f: impl FnOnce(&mut KmsStats)) {
-    let slot = state
-        .output_index(output)
-        .and_then(|i| state.outputs.get_mut(i));
+    let slot = state.output_index(output).and_then(|i| state.output_mut(i));
     if let Some(slot) = slot {
         f(slot.kms.get_or_insert_with(KmsStats::default));
     }

@@ -24,7 +24,7 @@
 //! later. A device with present_wait could stamp the completion instead.
 //!
 //! Input: pointer motion, buttons and scrolling go to the surface under the pointer, keys to the
-//! focused toplevel (`weft_compositor::input`); the window's pixels are the output's logical pixels
+//! focused toplevel (`weft_compositor::seat::input`); the window's pixels are the output's logical pixels
 //! (scale 1: HiDPI windows show weft at one output pixel per window pixel).
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -44,7 +44,7 @@ use raw_window_handle::HasDisplayHandle;
 use smithay::reexports::wayland_server::Display;
 use tracing::{debug, info, warn};
 use weft_compositor::devices::policy::RenderPolicy;
-use weft_compositor::input::{buttons, Scroll};
+use weft_compositor::seat::input::{buttons, Scroll};
 mod swapchain;
 
 use self::swapchain::{surface_extensions, PresentError, Swapchain};
@@ -210,7 +210,7 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         output = OUTPUT_NAME,
         width, height, refresh_mhz, "window output added"
     );
-    state.fault_injection = options.server.fault_injection;
+    state.set_fault_injection(options.server.fault_injection);
     let served = serve(&mut event_loop, display, &options.server)?;
 
     event_loop
@@ -237,11 +237,11 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
     };
     // The window's output, made above.
     let period = state
-        .outputs
+        .outputs()
         .first()
         .map_or(Duration::from_millis(16), |o| o.refresh_period());
     let mut deadline = Instant::now();
-    while state.running {
+    while state.is_running() {
         let timeout = deadline.saturating_duration_since(Instant::now());
         if let Err(e) = event_loop.dispatch(Some(timeout), &mut state) {
             warn!(error = %e, "event loop dispatch failed");
@@ -254,7 +254,7 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         for event in app.events.drain(..) {
             nested.handle(&mut state, event);
         }
-        if !state.running {
+        if !state.is_running() {
             break;
         }
         if Instant::now() >= deadline {
@@ -300,7 +300,7 @@ impl Nested {
         match event {
             WindowEvent::CloseRequested | WindowEvent::Destroyed => {
                 info!("window closed");
-                state.running = false;
+                state.stop();
             }
             WindowEvent::Resized(size) => self.resize = Some(size),
             WindowEvent::RedrawRequested => self.redraw = true,
@@ -367,8 +367,8 @@ impl Nested {
                 return Ok(());
             }
         }
-        let generation = state.scene_generation;
-        let rendered = state.outputs.first().and_then(|o| o.rendered_generation);
+        let generation = state.scene_generation();
+        let rendered = state.outputs().first().and_then(|o| o.rendered_generation);
         let changed = self.redraw || rendered != Some(generation);
         if changed {
             if !self.render_and_present(state)? {
@@ -377,19 +377,19 @@ impl Nested {
                 return Ok(());
             }
             self.redraw = false;
-            if let Some(output) = state.outputs.first_mut() {
+            if let Some(output) = state.output_mut(0) {
                 output.rendered += 1;
                 output.rendered_generation = Some(generation);
             }
         }
         // The output is up to date, so `frame` only sends callbacks and feedback.
-        let now = state.clock.now();
+        let now = state.clock().now();
         state.frame(0, now);
         Ok(())
     }
 
     /// The render device was lost: the swapchain (made on it) goes first, then weft rebuilds its
-    /// renderer ([`weft_compositor::recovery`]) and the window gets a swapchain on the new device.
+    /// renderer ([`weft_compositor::render_devices::recovery`]) and the window gets a swapchain on the new device.
     /// A rebuild that cannot happen yet is tried again at the next frame.
     fn rebuild_after_loss(
         &mut self,
@@ -402,7 +402,7 @@ impl Nested {
         }
         let size = self.window.inner_size();
         let swapchain = Swapchain::new(
-            &state.renderer,
+            state.renderer(),
             self.window.clone(),
             size.width,
             size.height,
@@ -436,8 +436,7 @@ impl Nested {
                 return Ok(false);
             }
             let started = Instant::now();
-            let (Some(output), Some(swapchain)) =
-                (state.outputs.first_mut(), self.swapchain.as_mut())
+            let (Some(output), Some(swapchain)) = (state.output_mut(0), self.swapchain.as_mut())
             else {
                 return Ok(false);
             };

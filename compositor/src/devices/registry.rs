@@ -339,7 +339,7 @@ impl Registry {
     }
 
     /// The device `main_device` of linux-dmabuf feedback names: a real device clients can allocate
-    /// on whose buffers the render device imports. See [`crate::feedback`].
+    /// on whose buffers the render device imports. See [`crate::buffers::feedback`].
     pub fn main_device(&self) -> Option<(&DeviceRecord, super::DevT)> {
         let render = self.render.as_ref().and_then(|r| self.get(&r.id));
         if let Some(r) = render {

@@ -11,13 +11,13 @@ use smithay::wayland::compositor::{
 };
 use smithay::wayland::shell::xdg::{XdgPopupSurfaceData, XdgToplevelSurfaceData};
 
-use crate::client::ClientState;
+use crate::runtime::client::ClientState;
 use crate::state::Weft;
 use crate::surface::{import_tree, ImportCtx};
 
 impl CompositorHandler for Weft {
     fn compositor_state(&mut self) -> &mut CompositorState {
-        &mut self.compositor_state
+        &mut self.shell.compositor_state
     }
 
     #[allow(
@@ -33,7 +33,7 @@ impl CompositorHandler for Weft {
 
     fn new_surface(&mut self, surface: &WlSurface) {
         if let Some(client) = surface.client() {
-            if let Some(budget) = crate::client::budget_of(&client) {
+            if let Some(budget) = crate::runtime::client::budget_of(&client) {
                 match budget.charge(crate::budget::Resource::Surfaces, 1) {
                     // Given back when the surface's data is dropped with it.
                     Ok(charge) => with_states(surface, |states| {
@@ -42,20 +42,20 @@ impl CompositorHandler for Weft {
                             .insert_if_missing_threadsafe(|| SurfaceCharge { _charge: charge });
                     }),
                     Err(over) => {
-                        crate::budget::end_client(&self.display_handle, &client, &over);
+                        crate::budget::end_client(&self.runtime.display_handle, &client, &over);
                         return;
                     }
                 }
             }
         }
-        self.next_surface_id += 1;
-        let id = crate::surface::SurfaceId(self.next_surface_id);
+        self.shell.next_surface_id += 1;
+        let id = crate::surface::SurfaceId(self.shell.next_surface_id);
         with_states(surface, |states| {
             states.data_map.insert_if_missing(|| id);
         });
         super::sync::install(surface);
         smithay::wayland::compositor::add_destruction_hook(surface, |state: &mut Weft, surface| {
-            state.xdg_guard.surface_destroyed(surface);
+            state.shell.xdg_guard.surface_destroyed(surface);
             state.touch_surface_destroyed(surface);
             state.damage();
         });
@@ -85,19 +85,19 @@ impl CompositorHandler for Weft {
         }
         let driven = self.driven();
         let mut ctx = ImportCtx {
-            renderer: &mut self.renderer,
-            importer: &mut self.importer,
-            uploads: &mut self.uploads,
-            feedback: &mut self.feedback,
+            renderer: &mut self.gpu.renderer,
+            importer: &mut self.gpu.importer,
+            uploads: &mut self.buffers.uploads,
+            feedback: &mut self.buffers.feedback,
             devices: &self.devices,
             driven: &driven,
         };
         let mut changed = import_tree(&mut ctx, &root);
         // Each further render device gets the commit once, whatever number of outputs it drives.
-        for secondary in &mut self.secondaries {
+        for secondary in &mut self.gpu.secondaries {
             changed |= secondary.import_tree(&self.devices, &driven, &root);
         }
-        if self.data_transfer.icon_committed(&root)
+        if self.input.data_transfer.icon_committed(&root)
             || self.layer_commit(&root)
             || self.lock_surface_commit(&root)
         {
@@ -106,7 +106,7 @@ impl CompositorHandler for Weft {
         if changed {
             self.damage();
         }
-        if self.importer.take_device_lost() {
+        if self.gpu.importer.take_device_lost() {
             // An import found the device gone: rebuild now (it re-imports this tree too).
             let lost = crate::render::RenderError::Vk(
                 "dma-buf import",
@@ -122,8 +122,8 @@ impl CompositorHandler for Weft {
         if self.reject_parentless_popup(surface) {
             return;
         }
-        self.popups.commit(surface);
-        if let Some(popup) = self.popups.find_popup(surface) {
+        self.shell.popups.commit(surface);
+        if let Some(popup) = self.shell.popups.find_popup(surface) {
             self.popup_commit(&popup);
         }
     }
@@ -138,7 +138,7 @@ impl Weft {
     /// xdg_surface.unconfigured_buffer: a buffer attached to an xdg surface before its first
     /// configure was acknowledged. Returns whether the error was raised.
     fn reject_unconfigured_buffer(&mut self, surface: &WlSurface) -> bool {
-        let Some(xdg) = self.xdg_guard.xdg_surface_of(surface).cloned() else {
+        let Some(xdg) = self.shell.xdg_guard.xdg_surface_of(surface).cloned() else {
             return false;
         };
         let (has_new_buffer, configured) = with_states(surface, |states| {
@@ -160,7 +160,7 @@ impl Weft {
             (has_new_buffer, configured)
         });
         if has_new_buffer && !configured {
-            if self.accept_unconfigured_buffers {
+            if self.shell.accept_unconfigured_buffers {
                 tracing::debug!("a buffer before the first ack_configure, accepted (WLCS 1.5.0)");
                 return false;
             }
@@ -192,7 +192,7 @@ impl Weft {
         }
         if let Some(wm_base) = surface
             .client()
-            .and_then(|c| self.xdg_guard.wm_base_of(&c).cloned())
+            .and_then(|c| self.shell.xdg_guard.wm_base_of(&c).cloned())
         {
             wm_base.post_error(
                 xdg_wm_base::Error::InvalidPopupParent,
@@ -207,6 +207,7 @@ impl Weft {
             if !xdg.is_initial_configure_sent() {
                 match xdg.send_configure() {
                     Ok(serial) => self
+                        .shell
                         .xdg_guard
                         .configure_sent(xdg.wl_surface(), serial.into()),
                     Err(e) => tracing::debug!(error = ?e, "initial popup configure failed"),

@@ -27,13 +27,13 @@ fn import_bytes(dmabuf: &Dmabuf) -> u64 {
 
 impl DmabufGuardState for Weft {
     fn dmabuf_guard(&mut self) -> &mut DmabufGuardData {
-        &mut self.dmabuf_guard
+        &mut self.buffers.dmabuf_guard
     }
 }
 
 impl DmabufHandler for Weft {
     fn dmabuf_state(&mut self) -> &mut DmabufState {
-        &mut self.dmabuf_state
+        &mut self.buffers.dmabuf_state
     }
 
     fn dmabuf_imported(
@@ -45,7 +45,7 @@ impl DmabufHandler for Weft {
         // The client's budget first: an import over it is refused before weft maps anything.
         let charge = match notifier
             .client()
-            .and_then(|c| crate::client::budget_of(&c))
+            .and_then(|c| crate::runtime::client::budget_of(&c))
             .map(|b| b.charge(Resource::ImportBytes, import_bytes(&dmabuf)))
             .transpose()
         {
@@ -57,8 +57,8 @@ impl DmabufHandler for Weft {
             }
         };
         let driven = self.driven();
-        match self.importer.import(
-            &mut self.renderer,
+        match self.gpu.importer.import(
+            &mut self.gpu.renderer,
             &self.devices,
             &self.devices.render_id(),
             &driven,
@@ -66,7 +66,7 @@ impl DmabufHandler for Weft {
         ) {
             Ok(imported) => match notifier.successful::<Weft>() {
                 Ok(buffer) => {
-                    let cache = &mut self.importer.cache;
+                    let cache = &mut self.gpu.importer.cache;
                     cache.insert(
                         buffer.id(),
                         self.devices.render_id(),
@@ -83,7 +83,7 @@ impl DmabufHandler for Weft {
                 // create_immed smithay's `invalid_wl_buffer`, as the spec allows.
                 debug!(%why, class = ?why.class, "dma-buf import failed");
                 notifier.failed();
-                if self.importer.take_device_lost() {
+                if self.gpu.importer.take_device_lost() {
                     let lost = crate::render::RenderError::Vk(
                         "dma-buf import",
                         crate::render::vk::Result::ERROR_DEVICE_LOST,
@@ -100,7 +100,7 @@ impl DmabufHandler for Weft {
         _global: &DmabufGlobal,
     ) -> Option<DmabufFeedback> {
         // Every surface starts with the default tranches; once its buffers are imported, feedback
-        // steering ([`crate::feedback::Steering`], `surface::steer`) may send it its own.
-        Some(self.feedback.default_feedback().clone())
+        // steering ([`crate::buffers::feedback::Steering`], `surface::steer`) may send it its own.
+        Some(self.buffers.feedback.default_feedback().clone())
     }
 }

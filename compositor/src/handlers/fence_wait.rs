@@ -45,10 +45,11 @@ pub(super) fn forget(state: &mut Weft, surface: &WlSurface) {
             .unwrap_or_default()
     });
     state
+        .sync
         .active_fence_waits
         .fetch_sub(tokens.len(), Ordering::SeqCst);
     for token in tokens {
-        state.loop_handle.remove(token);
+        state.runtime.loop_handle.remove(token);
     }
 }
 
@@ -66,13 +67,13 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
     let Some(client) = surface.client() else {
         return;
     };
-    let charge = match crate::client::budget_of(&client)
+    let charge = match crate::runtime::client::budget_of(&client)
         .map(|b| b.charge(Resource::PendingCommits, 1))
         .transpose()
     {
         Ok(charge) => charge,
         Err(over) => {
-            crate::budget::end_client(&state.display_handle, &client, &over);
+            crate::budget::end_client(&state.runtime.display_handle, &client, &over);
             return;
         }
     };
@@ -90,7 +91,7 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
     let done = move |state: &mut Weft| {
         let _held = &charge;
         flag.store(true, Ordering::SeqCst);
-        state.active_fence_waits.fetch_sub(1, Ordering::SeqCst);
+        state.sync.active_fence_waits.fetch_sub(1, Ordering::SeqCst);
         let waited = held_at.elapsed();
         debug!(
             surface = id,
@@ -108,7 +109,7 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
                 });
             });
         }
-        let dh = state.display_handle.clone();
+        let dh = state.runtime.display_handle.clone();
         state
             .client_compositor_state(&client)
             .blocker_cleared(state, &dh);
@@ -117,6 +118,7 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
         WaitOn::Fd(fd) => {
             let mut done = Some(done);
             state
+                .runtime
                 .loop_handle
                 .insert_source(
                     Generic::new(fd, Interest::READ, Mode::Level),
@@ -135,6 +137,7 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
             Ok((_, source)) => {
                 let mut done = Some(done);
                 state
+                    .runtime
                     .loop_handle
                     .insert_source(source, move |_, _, state: &mut Weft| {
                         if let Some(done) = done.take() {
@@ -148,7 +151,7 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
     };
     match inserted {
         Ok(token) => {
-            state.active_fence_waits.fetch_add(1, Ordering::SeqCst);
+            state.sync.active_fence_waits.fetch_add(1, Ordering::SeqCst);
             add_blocker(surface, FenceBlocker(signal));
             with_states(surface, |states| {
                 if let Some(w) = states.data_map.get::<FenceWaits>() {

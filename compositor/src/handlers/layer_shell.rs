@@ -1,4 +1,4 @@
-//! smithay's zwlr_layer_shell_v1 handler for weft (policy in [`crate::layers`]).
+//! smithay's zwlr_layer_shell_v1 handler for weft (policy in [`crate::shell::layers`]).
 
 use smithay::desktop::{layer_map_for_output, LayerSurface, PopupKind};
 use smithay::output::Output;
@@ -12,7 +12,7 @@ use crate::state::Weft;
 
 impl WlrLayerShellHandler for Weft {
     fn shell_state(&mut self) -> &mut WlrLayerShellState {
-        &mut self.layer_shell
+        &mut self.shell.layer_shell
     }
 
     fn new_layer_surface(
@@ -26,8 +26,8 @@ impl WlrLayerShellHandler for Weft {
         let output = output
             .as_ref()
             .and_then(Output::from_resource)
-            .filter(|o| self.outputs.iter().any(|s| &s.output == o))
-            .or_else(|| self.outputs.first().map(|s| s.output.clone()));
+            .filter(|o| self.outputs.slots.iter().any(|s| &s.output == o))
+            .or_else(|| self.outputs.slots.first().map(|s| s.output.clone()));
         let Some(output) = output else {
             tracing::debug!(%namespace, "a layer surface with no output to go on: closed");
             surface.send_close();
@@ -40,7 +40,7 @@ impl WlrLayerShellHandler for Weft {
     }
 
     fn new_popup(&mut self, _parent: WlrLayerSurface, popup: PopupSurface) {
-        if let Err(e) = self.popups.track_popup(PopupKind::Xdg(popup)) {
+        if let Err(e) = self.shell.popups.track_popup(PopupKind::Xdg(popup)) {
             tracing::debug!(error = ?e, "a layer surface's popup died before it was tracked");
         }
     }

@@ -27,8 +27,8 @@ use crate::state::Weft;
 impl BufferHandler for Weft {
     fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
         use smithay::reexports::wayland_server::Resource;
-        self.importer.buffer_destroyed(&buffer.id());
-        for secondary in &mut self.secondaries {
+        self.gpu.importer.buffer_destroyed(&buffer.id());
+        for secondary in &mut self.gpu.secondaries {
             secondary.importer.buffer_destroyed(&buffer.id());
         }
     }
@@ -36,13 +36,13 @@ impl BufferHandler for Weft {
 
 impl ShmHandler for Weft {
     fn shm_state(&self) -> &ShmState {
-        &self.shm_state
+        &self.buffers.shm_state
     }
 }
 
 impl weft_protocols::shm_guard::ShmFormats for Weft {
     fn shm_formats(&self) -> &[smithay::reexports::wayland_server::protocol::wl_shm::Format] {
-        &self.shm_formats
+        &self.buffers.shm_formats
     }
 }
 
@@ -53,27 +53,30 @@ impl weft_protocols::shm_guard::ShmYcbcr for Weft {
         format: smithay::reexports::wayland_server::protocol::wl_shm::Format,
         planes: Vec<weft_protocols::shm_layout::ShmPlane>,
     ) {
-        self.importer
-            .shm_note_ycbcr(buffer, crate::shm_pixels::Ycbcr { format, planes });
+        self.gpu
+            .importer
+            .shm_note_ycbcr(buffer, crate::buffers::shm_pixels::Ycbcr { format, planes });
     }
 }
 
 impl weft_protocols::shm_guard::ShmPoolBudget for Weft {
     fn shm_pool_wanted(&mut self, client: &smithay::reexports::wayland_server::Client) -> bool {
-        let Some(budget) = crate::client::budget_of(client) else {
+        let Some(budget) = crate::runtime::client::budget_of(client) else {
             return true;
         };
         match budget.take(crate::budget::Resource::ShmPools, 1) {
             Ok(()) => true,
             Err(over) => {
-                crate::budget::end_client(&self.display_handle, client, &over);
+                crate::budget::end_client(&self.runtime.display_handle, client, &over);
                 false
             }
         }
     }
 
     fn shm_pool_gone(&mut self, client: smithay::reexports::wayland_server::backend::ClientId) {
-        if let Some(budget) = crate::client::budget_of_id(&self.display_handle, client) {
+        if let Some(budget) =
+            crate::runtime::client::budget_of_id(&self.runtime.display_handle, client)
+        {
             budget.give_back(crate::budget::Resource::ShmPools, 1);
         }
     }
@@ -85,7 +88,7 @@ impl SeatHandler for Weft {
     type TouchFocus = WlSurface;
 
     fn seat_state(&mut self) -> &mut SeatState<Self> {
-        &mut self.seat_state
+        &mut self.input.seat_state
     }
 
     fn focus_changed(&mut self, _seat: &Seat<Self>, focused: Option<&WlSurface>) {

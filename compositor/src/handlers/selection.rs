@@ -1,5 +1,5 @@
 //! smithay's selection handlers for weft: clipboard, drag-and-drop, primary selection and data
-//! control (policy in [`crate::data_transfer`]).
+//! control (policy in [`crate::seat::data_transfer`]).
 
 use smithay::input::Seat;
 use smithay::reexports::wayland_server::protocol::wl_data_source::WlDataSource;
@@ -38,7 +38,8 @@ impl SelectionHandler for Weft {
             mime_types = ?source.as_ref().map(SelectionSource::mime_types),
             "selection set"
         );
-        self.data_transfer
+        self.input
+            .data_transfer
             .guard
             .selection_changed(target, source.is_some());
     }
@@ -46,7 +47,7 @@ impl SelectionHandler for Weft {
 
 impl DataDeviceHandler for Weft {
     fn data_device_state(&self) -> &DataDeviceState {
-        &self.data_transfer.data_device
+        &self.input.data_transfer.data_device
     }
 }
 
@@ -58,13 +59,13 @@ impl ClientDndGrabHandler for Weft {
         _seat: Seat<Self>,
     ) {
         tracing::debug!(icon = icon.is_some(), "drag started");
-        self.data_transfer.drag_started(icon);
+        self.input.data_transfer.drag_started(icon);
         self.damage();
     }
 
     fn dropped(&mut self, target: Option<WlSurface>, validated: bool, _seat: Seat<Self>) {
         tracing::debug!(target = target.is_some(), validated, "drag ended");
-        if self.data_transfer.drag_ended() {
+        if self.input.data_transfer.drag_ended() {
             self.damage();
         }
     }
@@ -75,25 +76,25 @@ impl ServerDndGrabHandler for Weft {}
 
 impl PrimarySelectionHandler for Weft {
     fn primary_selection_state(&self) -> &PrimarySelectionState {
-        &self.data_transfer.primary
+        &self.input.data_transfer.primary
     }
 }
 
 impl DataControlHandler for Weft {
     fn data_control_state(&self) -> &DataControlState {
-        &self.data_transfer.wlr_control
+        &self.input.data_transfer.wlr_control
     }
 }
 
 impl ExtDataControlHandler for Weft {
     fn data_control_state(&self) -> &ExtDataControlState {
-        &self.data_transfer.ext_control
+        &self.input.data_transfer.ext_control
     }
 }
 
 impl SelectionGuardState for Weft {
     fn selection_guard(&mut self) -> &mut SelectionGuardData {
-        &mut self.data_transfer.guard
+        &mut self.input.data_transfer.guard
     }
 }
 

@@ -1,4 +1,4 @@
-//! smithay's ext_session_lock_v1 handler for weft (policy in [`crate::session_lock`]).
+//! smithay's ext_session_lock_v1 handler for weft (policy in [`crate::shell::session_lock`]).
 
 use smithay::output::Output;
 use smithay::reexports::wayland_server::protocol::wl_output::WlOutput;

@@ -132,7 +132,7 @@ impl Dispatch<WpLinuxDrmSyncobjManagerV1, ()> for Weft {
                 });
             }
             Request::ImportTimeline { id, fd } => {
-                let Some(sync) = &state.syncobj else {
+                let Some(sync) = &state.sync.syncobj else {
                     manager.post_error(Error::InvalidTimeline, "explicit sync is gone");
                     return;
                 };

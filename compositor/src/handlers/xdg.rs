@@ -15,32 +15,37 @@ use crate::state::Weft;
 
 impl XdgGuardState for Weft {
     fn xdg_guard(&mut self) -> &mut XdgGuardData {
-        &mut self.xdg_guard
+        &mut self.shell.xdg_guard
     }
 }
 
 impl XdgShellHandler for Weft {
     fn xdg_shell_state(&mut self) -> &mut XdgShellState {
-        &mut self.xdg_shell_state
+        &mut self.shell.xdg_shell_state
     }
 
     fn client_pong(&mut self, client: smithay::wayland::shell::xdg::ShellClient) {
-        self.pings.pong(&client);
+        self.shell.pings.pong(&client);
     }
 
     fn new_toplevel(&mut self, surface: ToplevelSurface) {
-        self.xdg_guard.role_object_created(surface.wl_surface());
-        self.pending_windows
+        self.shell
+            .xdg_guard
+            .role_object_created(surface.wl_surface());
+        self.shell
+            .pending_windows
             .push(Window::new_wayland_window(surface));
     }
 
     fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
-        self.xdg_guard.role_object_created(surface.wl_surface());
+        self.shell
+            .xdg_guard
+            .role_object_created(surface.wl_surface());
         surface.with_pending_state(|state| {
             state.geometry = positioner.get_geometry();
             state.positioner = positioner;
         });
-        if let Err(e) = self.popups.track_popup(PopupKind::Xdg(surface)) {
+        if let Err(e) = self.shell.popups.track_popup(PopupKind::Xdg(surface)) {
             debug!(error = ?e, "popup died before it was tracked");
         }
     }
@@ -57,7 +62,8 @@ impl XdgShellHandler for Weft {
         });
         surface.send_repositioned(token);
         if let Ok(serial) = surface.send_configure() {
-            self.xdg_guard
+            self.shell
+                .xdg_guard
                 .configure_sent(surface.wl_surface(), serial.into());
         }
     }
@@ -104,28 +110,34 @@ impl XdgShellHandler for Weft {
     }
 
     fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
-        self.xdg_guard.role_object_destroyed(surface.wl_surface());
-        self.decorations
+        self.shell
+            .xdg_guard
+            .role_object_destroyed(surface.wl_surface());
+        self.shell
+            .decorations
             .toplevel_destroyed(&surface.xdg_toplevel().id());
-        self.pending_windows
+        self.shell
+            .pending_windows
             .retain(|w| w.toplevel().is_some_and(|t| t != &surface));
         let gone: Vec<Window> = self
+            .shell
             .space
             .elements()
             .filter(|w| w.toplevel().is_some_and(|t| t == &surface))
             .cloned()
             .collect();
         for w in gone {
-            self.space.unmap_elem(&w);
+            self.shell.space.unmap_elem(&w);
         }
         // The window that had the keyboard went: the topmost one left takes it.
         let focus_gone = self
+            .input
             .seat
             .get_keyboard()
             .and_then(|k| k.current_focus())
             .is_some_and(|f| &f == surface.wl_surface() || !f.alive());
         if focus_gone {
-            let top = self.space.elements().last().cloned();
+            let top = self.shell.space.elements().last().cloned();
             self.focus_window(top);
         }
         self.damage();
@@ -134,15 +146,17 @@ impl XdgShellHandler for Weft {
     }
 
     fn popup_destroyed(&mut self, surface: PopupSurface) {
-        self.xdg_guard.role_object_destroyed(surface.wl_surface());
+        self.shell
+            .xdg_guard
+            .role_object_destroyed(surface.wl_surface());
         // xdg_popup.destroy: only the topmost popup of a chain may go; its children must go first.
         let has_live_child =
-            self.xdg_shell_state.popup_surfaces().iter().any(|p| {
+            self.shell.xdg_shell_state.popup_surfaces().iter().any(|p| {
                 p.alive() && p.get_parent_surface().as_ref() == Some(surface.wl_surface())
             });
         if has_live_child {
             if let Some(client) = surface.wl_surface().client() {
-                if let Some(wm_base) = self.xdg_guard.wm_base_of(&client) {
+                if let Some(wm_base) = self.shell.xdg_guard.wm_base_of(&client) {
                     wm_base.post_error(
                         xdg_wm_base::Error::NotTheTopmostPopup,
                         "xdg_popup destroyed while a child popup is still mapped",
@@ -164,9 +178,10 @@ impl XdgShellHandler for Weft {
 impl Weft {
     /// The window (mapped or waiting for its first buffer) whose toplevel is `surface`.
     pub fn window_for_surface(&self, surface: &WlSurface) -> Option<Window> {
-        self.space
+        self.shell
+            .space
             .elements()
-            .chain(self.pending_windows.iter())
+            .chain(self.shell.pending_windows.iter())
             .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
             .cloned()
     }
@@ -193,7 +208,7 @@ impl Weft {
         // Before the initial configure the state rides along with it (xdg-shell: a configure is
         // only sent in reply to the initial commit).
         if surface.is_initial_configure_sent() {
-            self.xdg_guard.send_configure(surface);
+            self.shell.xdg_guard.send_configure(surface);
         }
     }
 
@@ -207,26 +222,26 @@ impl Weft {
             return;
         };
         if !toplevel.is_initial_configure_sent() {
-            self.xdg_guard.send_configure(&toplevel);
+            self.shell.xdg_guard.send_configure(&toplevel);
             // Under WLCS 1.5.0 only (see `Weft::accept_unconfigured_buffers`) the initial commit
             // may carry the first buffer, which then maps the window as a later commit would.
-            if !self.accept_unconfigured_buffers {
+            if !self.shell.accept_unconfigured_buffers {
                 return;
             }
         }
         let has_content = crate::surface::content_snapshot(root, |c| c.has_content());
-        let mapped = self.space.elements().any(|w| w == &window);
+        let mapped = self.shell.space.elements().any(|w| w == &window);
         if has_content && !mapped {
-            self.pending_windows.retain(|w| w != &window);
+            self.shell.pending_windows.retain(|w| w != &window);
             let location = self.place_new_window(&window, &toplevel);
-            self.space.map_element(window.clone(), location, true);
-            // A new toplevel takes the keyboard focus (crate::input's focus policy).
+            self.shell.space.map_element(window.clone(), location, true);
+            // A new toplevel takes the keyboard focus (crate::seat::input's focus policy).
             self.focus_window(Some(window));
             self.damage();
         } else if !has_content && mapped {
             // A null buffer unmaps; the next buffer maps it again, placed anew.
-            self.space.unmap_elem(&window);
-            self.pending_windows.push(window);
+            self.shell.space.unmap_elem(&window);
+            self.shell.pending_windows.push(window);
             self.damage();
         } else if mapped {
             self.resize_commit(&window, root);
@@ -236,8 +251,8 @@ impl Weft {
                     || s.states.contains(xdg_toplevel::State::Fullscreen)
             });
             let origin = self.fill_area(&toplevel).0;
-            if filled && self.space.element_location(&window) != Some(origin) {
-                self.space.map_element(window, origin, false);
+            if filled && self.shell.space.element_location(&window) != Some(origin) {
+                self.shell.space.map_element(window, origin, false);
                 self.damage();
             }
         }
@@ -246,19 +261,20 @@ impl Weft {
 
 impl weft_protocols::decoration::DecorationState for Weft {
     fn decorations(&mut self) -> &mut weft_protocols::decoration::DecorationData {
-        &mut self.decorations
+        &mut self.shell.decorations
     }
 
     fn toplevel_surface(&self, toplevel: &xdg_toplevel::XdgToplevel) -> Option<WlSurface> {
-        self.xdg_shell_state
+        self.shell
+            .xdg_shell_state
             .get_toplevel(toplevel)
             .map(|t| t.wl_surface().clone())
     }
 
     fn decoration_configured(&mut self, toplevel: &xdg_toplevel::XdgToplevel) {
-        if let Some(toplevel) = self.xdg_shell_state.get_toplevel(toplevel) {
+        if let Some(toplevel) = self.shell.xdg_shell_state.get_toplevel(toplevel) {
             if toplevel.is_initial_configure_sent() {
-                self.xdg_guard.send_configure(&toplevel);
+                self.shell.xdg_guard.send_configure(&toplevel);
             }
         }
     }

@@ -59,7 +59,7 @@ pub struct ImportPolicy {
     pub disabled: Vec<Rung>,
     /// Y′CbCr conversion for buffers nothing else describes.
     pub yuv: YuvParams,
-    /// Whether wl_shm buffers may be read in place ([`crate::shm_in_place`]); off, they are
+    /// Whether wl_shm buffers may be read in place ([`crate::buffers::shm_in_place`]); off, they are
     /// copied at commit (`import-policy --disable ShmInPlace`).
     pub shm_in_place: bool,
     /// On a render device that is the CPU, whether `StageOnCpu` converts Y′CbCr to XRGB8888 once
@@ -85,7 +85,7 @@ pub struct Importer {
     pub policy: ImportPolicy,
     pub cache: ImportCache,
     /// wl_shm buffers read in place, by wl_buffer.
-    pub shm: crate::shm_in_place::ShmCache,
+    pub shm: crate::buffers::shm_in_place::ShmCache,
     /// An import found the render device lost; weft rebuilds it ([`Importer::take_device_lost`]).
     device_lost: bool,
 }
@@ -659,17 +659,17 @@ impl Importer {
     }
 
     /// What the wl_shm guard noted of the Y′CbCr buffer `buffer` (kept until it is destroyed).
-    pub fn shm_note_ycbcr(&mut self, buffer: ObjectId, ycbcr: crate::shm_pixels::Ycbcr) {
+    pub fn shm_note_ycbcr(&mut self, buffer: ObjectId, ycbcr: crate::buffers::shm_pixels::Ycbcr) {
         self.shm.note_ycbcr(buffer, ycbcr);
     }
 
     /// The note of `buffer` if it is a Y′CbCr wl_shm buffer.
-    pub fn shm_ycbcr(&self, buffer: &ObjectId) -> Option<&crate::shm_pixels::Ycbcr> {
+    pub fn shm_ycbcr(&self, buffer: &ObjectId) -> Option<&crate::buffers::shm_pixels::Ycbcr> {
         self.shm.ycbcr(buffer)
     }
 
     /// The in-place source of a wl_shm buffer, or why it is copied instead
-    /// ([`crate::shm_in_place`]).
+    /// ([`crate::buffers::shm_in_place`]).
     ///
     /// # Safety
     /// `pool` is the buffer's live pool mapping (inside smithay's `with_buffer_contents`).
@@ -678,13 +678,13 @@ impl Importer {
         renderer: &Renderer,
         buffer: &ObjectId,
         pool: (*const u8, usize),
-        data: &crate::shm_pixels::ShmLayout,
+        data: &crate::buffers::shm_pixels::ShmLayout,
         budget: Option<&Arc<crate::budget::ClientBudget>>,
     ) -> Result<Arc<crate::render::PlanarSource>, String> {
         if !self.policy.shm_in_place {
             return Err("in-place reads are disabled by the import policy".into());
         }
-        let limits = crate::shm_in_place::Limits {
+        let limits = crate::buffers::shm_in_place::Limits {
             alignment: self.caps.host_import_alignment,
             max_range: self.caps.max_storage_buffer_range,
         };

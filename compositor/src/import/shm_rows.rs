@@ -4,8 +4,8 @@
 use weft_protocols::drm_format;
 
 use super::convert::{convert_row, Chroma, Coefficients, Row};
+use crate::buffers::shm_pixels::ShmLayout;
 use crate::render::{RenderError, UploadRect, YuvParams};
-use crate::shm_pixels::ShmLayout;
 
 /// The rows of a buffer in its pool mapping, as texels of its [`ShmLayout::texture_format`].
 pub struct ShmRows<'a> {

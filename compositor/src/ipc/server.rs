@@ -98,7 +98,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
         Request::Devices => Ok(devices(state)),
         Request::Redraw { output } => {
             let mut redrawn = Vec::new();
-            for slot in &mut state.outputs {
+            for slot in &mut state.outputs.slots {
                 if output.as_ref().is_none_or(|o| *o == slot.name()) {
                     slot.damage_all();
                     redrawn.push(slot.name());
@@ -127,9 +127,10 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
             let pixels = pixels.ok_or("renderer returned no pixels")?;
             let slot = state
                 .outputs
+                .slots
                 .get(index)
                 .ok_or_else(|| format!("output {output} is gone"))?;
-            crate::screenshot::write_png(
+            crate::outputs::screenshot::write_png(
                 Path::new(&path),
                 slot.spec.width,
                 slot.spec.height,
@@ -146,23 +147,25 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
             yuv,
             cpu_convert,
         } => {
-            if let Some(convert) = cpu_convert.filter(|c| *c != state.importer.policy.cpu_convert) {
+            if let Some(convert) =
+                cpu_convert.filter(|c| *c != state.gpu.importer.policy.cpu_convert)
+            {
                 // Staged imports were made the other way: every buffer re-imports at its next
                 // commit.
-                state.importer.policy.cpu_convert = convert;
-                state.importer.cache.invalidate();
-                for secondary in &mut state.secondaries {
+                state.gpu.importer.policy.cpu_convert = convert;
+                state.gpu.importer.cache.invalidate();
+                for secondary in &mut state.gpu.secondaries {
                     secondary.importer.cache.invalidate();
                 }
             }
             if let Some(names) = disabled {
-                let in_place = crate::shm_in_place::RUNG;
+                let in_place = crate::buffers::shm_in_place::RUNG;
                 let shm_in_place = !names.iter().any(|n| n == in_place);
-                if shm_in_place != state.importer.policy.shm_in_place {
+                if shm_in_place != state.gpu.importer.policy.shm_in_place {
                     // Buffers re-import (or copy) on their next commit.
-                    state.importer.shm.clear();
+                    state.gpu.importer.shm.clear();
                 }
-                state.importer.policy.shm_in_place = shm_in_place;
+                state.gpu.importer.policy.shm_in_place = shm_in_place;
                 let rungs = names
                     .iter()
                     .filter(|n| *n != in_place)
@@ -171,33 +174,33 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
                             .ok_or_else(|| format!("no rung named {n}"))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                state.importer.policy.disabled = rungs;
+                state.gpu.importer.policy.disabled = rungs;
             }
             if let Some(yuv) = yuv {
-                state.importer.set_yuv(&mut state.renderer, yuv);
+                state.gpu.importer.set_yuv(&mut state.gpu.renderer, yuv);
                 // The conversion is applied when drawing: re-render what is shown.
                 state.damage();
             }
             // One policy for every render device. Per-class decisions were made under the old
             // policy: forgotten (each buffer's import stays until it is re-imported).
-            let policy = state.importer.policy.clone();
-            state.importer.cache.forget_class_failures();
-            for secondary in &mut state.secondaries {
+            let policy = state.gpu.importer.policy.clone();
+            state.gpu.importer.cache.forget_class_failures();
+            for secondary in &mut state.gpu.secondaries {
                 secondary.importer.policy = policy.clone();
                 secondary.importer.cache.forget_class_failures();
             }
-            to_json(serde_json::to_value(&state.importer.policy))
+            to_json(serde_json::to_value(&state.gpu.importer.policy))
         }
         Request::InvalidateImports => {
-            let dropped = state.importer.cache.invalidate() + state.importer.shm.clear();
-            for secondary in &mut state.secondaries {
+            let dropped = state.gpu.importer.cache.invalidate() + state.gpu.importer.shm.clear();
+            for secondary in &mut state.gpu.secondaries {
                 secondary.importer.cache.invalidate();
             }
             Ok(serde_json::json!({ "dropped": dropped }))
         }
         Request::Clients => to_json(serde_json::to_value(clients(state))),
         Request::SimulateRemoval { device } => {
-            if !state.fault_injection {
+            if !state.runtime.fault_injection {
                 return Err("test hooks are off (start weft with --fault-injection)".into());
             }
             let id = crate::devices::DeviceId::new(device.clone());
@@ -218,16 +221,16 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
             Ok(serde_json::json!({ "removed": device }))
         }
         Request::InjectFault { fault, count } => {
-            if !state.fault_injection {
+            if !state.runtime.fault_injection {
                 return Err("fault injection is off (start weft with --fault-injection)".into());
             }
-            let faults = state.renderer.device().faults();
+            let faults = state.gpu.renderer.device().faults();
             match fault {
                 Fault::DeviceLost => faults.lose_device(),
                 Fault::ImportAllocation => faults.fail_import_allocations(count.unwrap_or(1)),
                 Fault::GpuStall => faults.stall_next_submission(),
                 Fault::GpuResume => {
-                    state.renderer.resume_stalled();
+                    state.gpu.renderer.resume_stalled();
                 }
             }
             warn!(?fault, count, "fault injected (test hook)");
@@ -238,12 +241,13 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
 
 /// The `clients` reply.
 pub fn clients(state: &Weft) -> Vec<ClientRecord> {
-    let dh = &state.display_handle;
+    let dh = &state.runtime.display_handle;
     state
+        .runtime
         .clients
         .iter()
         .filter_map(|client| {
-            let budget = crate::client::budget_of(client)?;
+            let budget = crate::runtime::client::budget_of(client)?;
             let creds = client.get_credentials(dh).ok();
             Some(ClientRecord {
                 id: format!("{:?}", client.id()),
@@ -258,7 +262,7 @@ pub fn clients(state: &Weft) -> Vec<ClientRecord> {
 /// The `imports` reply.
 pub fn imports(state: &Weft) -> serde_json::Value {
     use weft_protocols::drm_format::{fourcc_str, modifier_str};
-    let imp = &state.importer;
+    let imp = &state.gpu.importer;
     let classes: Vec<_> = imp
         .cache
         .class_failures()
@@ -274,26 +278,26 @@ pub fn imports(state: &Weft) -> serde_json::Value {
         "main_device": state
             .devices
             .main_device()
-            .map_or(crate::feedback::NO_DRM_NODE, |(_, node)| node.raw()),
+            .map_or(crate::buffers::feedback::NO_DRM_NODE, |(_, node)| node.raw()),
         "main_device_id": state.devices.main_device().map(|(d, _)| d.id.clone()),
         "caps": imp.caps,
         "policy": imp.policy,
         "cache": imp.cache.stats(),
         "failed_classes": classes,
         "sync": {
-            "sync_fd": state.renderer.sync_fd_support(),
+            "sync_fd": state.gpu.renderer.sync_fd_support(),
             // Where weft's read fence comes from: the device's own export, vgem fences weft
             // signals, or only the frame's VkFence (release waits for the loop to see it).
-            "read_fence": if state.renderer.sync_fd_support().export {
+            "read_fence": if state.gpu.renderer.sync_fd_support().export {
                 "sync_fd_export"
-            } else if state.renderer.has_read_fences() {
+            } else if state.gpu.renderer.has_read_fences() {
                 "vgem"
             } else {
                 "vk_fence_polled"
             },
-            "explicit_device": state.syncobj.as_ref().map(|s| s.device.id.clone()),
+            "explicit_device": state.sync.syncobj.as_ref().map(|s| s.device.id.clone()),
             "fence_waits_active": state
-                .active_fence_waits
+                .sync.active_fence_waits
                 .load(std::sync::atomic::Ordering::SeqCst),
         },
     })
@@ -302,6 +306,7 @@ pub fn imports(state: &Weft) -> serde_json::Value {
 pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
     state
         .outputs
+        .slots
         .iter()
         .enumerate()
         .map(|(i, o)| {
@@ -329,15 +334,20 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
 pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
     use smithay::wayland::shell::wlr_layer::Layer;
     let mut out = Vec::new();
-    let mapped = state.space.elements().map(|w| (w, true));
-    let waiting = state.pending_windows.iter().map(|w| (w, false));
+    let mapped = state.shell.space.elements().map(|w| (w, true));
+    let waiting = state.shell.pending_windows.iter().map(|w| (w, false));
     for (window, is_mapped) in mapped.chain(waiting) {
         let Some(toplevel) = window.toplevel() else {
             continue;
         };
         let surface = toplevel.wl_surface();
-        let geo = state.space.element_geometry(window).unwrap_or_default();
+        let geo = state
+            .shell
+            .space
+            .element_geometry(window)
+            .unwrap_or_default();
         let output = state
+            .shell
             .space
             .outputs_for_element(window)
             .first()
@@ -377,20 +387,21 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
         };
         push_tree(
             &mut out,
-            (&state.devices, state.importer.policy.yuv),
+            (&state.devices, state.gpu.importer.policy.yuv),
             surface,
             base,
         );
     }
-    for slot in &state.outputs {
+    for slot in &state.outputs.slots {
         let origin = state
+            .shell
             .space
             .output_geometry(&slot.output)
             .map(|g| g.loc)
             .unwrap_or_default();
-        let layers = crate::layers::BELOW
+        let layers = crate::shell::layers::BELOW
             .iter()
-            .chain(crate::layers::ABOVE.iter())
+            .chain(crate::shell::layers::ABOVE.iter())
             .copied()
             .collect::<Vec<_>>();
         for (layer, at) in state.layers_on(&slot.output, &layers) {
@@ -418,7 +429,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             };
             push_tree(
                 &mut out,
-                (&state.devices, state.importer.policy.yuv),
+                (&state.devices, state.gpu.importer.policy.yuv),
                 surface,
                 base,
             );
@@ -519,7 +530,7 @@ fn push_tree(
 }
 
 /// Every registered device; the render device also carries why it was chosen, its Vulkan facts and
-/// how often it was rebuilt after a loss (`generation`, [`crate::recovery`]).
+/// how often it was rebuilt after a loss (`generation`, [`crate::render_devices::recovery`]).
 fn devices(state: &Weft) -> serde_json::Value {
     let render = state.devices.render();
     let list: Vec<serde_json::Value> = state
@@ -534,6 +545,7 @@ fn devices(state: &Weft) -> serde_json::Value {
                 // Outputs this device scans out (a display device the KMS backend drives).
                 let scans_out: Vec<String> = state
                     .outputs
+                    .slots
                     .iter()
                     .filter(|o| o.display_device.as_ref() == Some(&d.id))
                     .map(|o| o.name())
@@ -544,10 +556,11 @@ fn devices(state: &Weft) -> serde_json::Value {
                     if let Some(r) = render {
                         fields.insert("render_reason".into(), r.reason.clone().into());
                     }
-                    fields.insert("generation".into(), state.render_generation.into());
+                    fields.insert("generation".into(), state.gpu.render_generation.into());
                     fields.insert(
                         "vulkan_device".into(),
-                        serde_json::to_value(state.renderer.device().info()).unwrap_or_default(),
+                        serde_json::to_value(state.gpu.renderer.device().info())
+                            .unwrap_or_default(),
                     );
                 }
             }

@@ -60,7 +60,7 @@ pub struct DmabufCaps {
     /// The device is a CPU implementation (lavapipe): its implicit dma-buf layout is linear.
     pub cpu_device: bool,
     /// `minImportedHostPointerAlignment` when the device imports host memory (wl_shm read in
-    /// place, [`crate::shm_in_place`]).
+    /// place, [`crate::buffers::shm_in_place`]).
     pub host_import_alignment: Option<u64>,
 }
 

@@ -55,3 +55,11 @@ pub fn waiting_for(states: &SurfaceData) -> Option<std::time::Duration> {
         .get::<FenceWaits>()
         .and_then(FenceWaits::waiting_for)
 }
+
+/// Weft's side of synchronisation: the syncobj global and how many commits wait right now.
+pub struct Fences {
+    /// wp_linux_drm_syncobj_v1, where a device has timeline syncobjs ([`explicit`]).
+    pub(crate) syncobj: Option<timeline::SyncobjState>,
+    /// Commits held on a fence right now, over all surfaces.
+    pub(crate) active_fence_waits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}

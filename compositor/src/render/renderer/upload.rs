@@ -131,7 +131,7 @@ impl Renderer {
     /// Reserves `bytes` (16-byte aligned) in the current slot's staging buffer. When it is full,
     /// the uploads queued so far are submitted (they point into it) and the next slot's is used,
     /// replaced by a larger one only when `bytes` alone does not fit: each stays as large as the
-    /// largest single upload (at most [`crate::uploads::SLICE_BYTES`] for wl_shm), not the sum of a
+    /// largest single upload (at most [`crate::buffers::uploads::SLICE_BYTES`] for wl_shm), not the sum of a
     /// frame's.
     fn reserve_staging(&mut self, bytes: u64) -> Result<u64, RenderError> {
         let slot = self.slot();

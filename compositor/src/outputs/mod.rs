@@ -1,14 +1,35 @@
 //! Weft's outputs: adding them (each a smithay [`Output`] with its render target), mode changes,
-//! rendering one now. The types are [`crate::output`]'s.
+//! rendering one now. The types are [`crate::outputs::output`]'s.
+
+pub mod clock;
+pub mod frame;
+pub mod output;
+pub mod scanout;
+pub mod scene;
+pub mod screenshot;
 
 use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::DisplayHandle;
 use smithay::utils::Transform;
 
-use crate::output::{OutputSlot, OutputSpec};
+use crate::outputs::output::{OutputSlot, OutputSpec};
 use crate::render::{RenderError, Renderer};
 use crate::state::Weft;
+
+/// The outputs, what they present with, and the scene generation that says when to re-render.
+pub struct Outputs {
+    pub(crate) slots: Vec<OutputSlot>,
+    /// Kept: the global lives as long as this.
+    pub(crate) _output_manager_state: smithay::wayland::output::OutputManagerState,
+    /// Kept: the global lives as long as this.
+    pub(crate) _presentation_state: smithay::wayland::presentation::PresentationState,
+    pub(crate) clock: crate::outputs::clock::Clock,
+    /// Background colour of every output (premultiplied RGBA).
+    pub(crate) background: [f32; 4],
+    /// Bumped whenever anything visible changes; outputs re-render when theirs differs.
+    pub(crate) scene_generation: u64,
+}
 
 impl Weft {
     /// Adds an output named `name`, advertises it and places it right of the existing ones.
@@ -24,19 +45,19 @@ impl Weft {
         spec: OutputSpec,
     ) -> Result<usize, RenderError> {
         // Round-robin over the render devices: the first, then each secondary.
-        let device = match self.outputs.len() % (1 + self.secondaries.len()) {
+        let device = match self.outputs.slots.len() % (1 + self.gpu.secondaries.len()) {
             0 => None,
             n => Some(n - 1),
         };
         let target = self
             .renderer_for(device)
             .create_target(spec.width, spec.height)?;
-        let output = new_output(&self.display_handle, name, model, spec);
-        let global = output.create_global::<Self>(&self.display_handle);
-        let x: i32 = self.outputs.iter().map(|o| o.spec.width as i32).sum();
+        let output = new_output(&self.runtime.display_handle, name, model, spec);
+        let global = output.create_global::<Self>(&self.runtime.display_handle);
+        let x: i32 = self.outputs.slots.iter().map(|o| o.spec.width as i32).sum();
         output.change_current_state(None, None, None, Some((x, 0).into()));
-        self.space.map_output(&output, (x, 0));
-        self.outputs.push(OutputSlot {
+        self.shell.space.map_output(&output, (x, 0));
+        self.outputs.slots.push(OutputSlot {
             output,
             global,
             spec,
@@ -55,7 +76,7 @@ impl Weft {
             kms: None,
         });
         self.damage();
-        Ok(self.outputs.len() - 1)
+        Ok(self.outputs.slots.len() - 1)
     }
 
     /// Output `index`'s last frame copied into `dst` (BGRA rows of `pitch` bytes: a scanout
@@ -77,41 +98,47 @@ impl Weft {
     /// outputs right of it move left, and windows that were only on it are moved onto the first
     /// output left so they stay visible.
     pub fn remove_output(&mut self, index: usize) {
-        if index >= self.outputs.len() {
+        if index >= self.outputs.slots.len() {
             return;
         }
-        let mut slot = self.outputs.remove(index);
+        let mut slot = self.outputs.slots.remove(index);
         self.close_layers(&slot.output);
         for feedback in slot.held_feedback.take().unwrap_or_default() {
             feedback.discarded();
         }
-        self.space.unmap_output(&slot.output);
-        self.display_handle.remove_global::<Self>(slot.global);
+        self.shell.space.unmap_output(&slot.output);
+        self.runtime
+            .display_handle
+            .remove_global::<Self>(slot.global);
         self.relayout_outputs();
         self.refill_toplevels();
         let shown: Vec<_> = self
             .outputs
+            .slots
             .iter()
-            .filter_map(|o| self.space.output_geometry(&o.output))
+            .filter_map(|o| self.shell.space.output_geometry(&o.output))
             .collect();
         let stranded: Vec<_> = self
+            .shell
             .space
             .elements()
             .filter(|w| {
-                self.space
+                self.shell
+                    .space
                     .element_geometry(w)
                     .is_some_and(|g| !shown.iter().any(|o| o.overlaps(g)))
             })
             .cloned()
             .collect();
-        if let Some(first) = self.outputs.first().map(|o| o.output.clone()) {
+        if let Some(first) = self.outputs.slots.first().map(|o| o.output.clone()) {
             let origin = self
+                .shell
                 .space
                 .output_geometry(&first)
                 .map(|g| g.loc)
                 .unwrap_or_default();
             for window in stranded {
-                self.space.map_element(window, origin, false);
+                self.shell.space.map_element(window, origin, false);
             }
         }
         self.damage();
@@ -120,10 +147,10 @@ impl Weft {
     /// Places the outputs left to right in their order, from x = 0.
     fn relayout_outputs(&mut self) {
         let mut x = 0;
-        for slot in &self.outputs {
+        for slot in &self.outputs.slots {
             slot.output
                 .change_current_state(None, None, None, Some((x, 0).into()));
-            self.space.map_output(&slot.output, (x, 0));
+            self.shell.space.map_output(&slot.output, (x, 0));
             x += slot.spec.width as i32;
         }
     }
@@ -136,10 +163,11 @@ impl Weft {
         fd: std::os::fd::BorrowedFd<'_>,
         size: u64,
     ) -> Result<crate::render::external::ImportedBuffer, String> {
-        let slot = self.outputs.get(index).ok_or("no such output")?;
+        let slot = self.outputs.slots.get(index).ok_or("no such output")?;
         let device = match slot.device {
-            None => self.renderer.device(),
+            None => self.gpu.renderer.device(),
             Some(i) => self
+                .gpu
                 .secondaries
                 .get(i)
                 .map(|s| s.renderer.device())
@@ -178,7 +206,7 @@ impl Weft {
         width: u32,
         height: u32,
     ) -> Result<(), RenderError> {
-        let Some(slot) = self.outputs.get(index) else {
+        let Some(slot) = self.outputs.slots.get(index) else {
             return Ok(());
         };
         if (slot.spec.width, slot.spec.height) == (width, height) {
@@ -187,7 +215,7 @@ impl Weft {
         let target = self
             .renderer_for(slot.device)
             .create_target(width, height)?;
-        let Some(slot) = self.outputs.get_mut(index) else {
+        let Some(slot) = self.outputs.slots.get_mut(index) else {
             return Ok(());
         };
         let old_mode = slot.output.current_mode();
@@ -226,37 +254,37 @@ impl Weft {
                 filled
             });
             if filled && toplevel.is_initial_configure_sent() {
-                self.xdg_guard.send_configure(&toplevel);
+                self.shell.xdg_guard.send_configure(&toplevel);
             }
         }
     }
 
     pub fn output_index(&self, name: &str) -> Option<usize> {
-        self.outputs.iter().position(|o| o.name() == name)
+        self.outputs.slots.iter().position(|o| o.name() == name)
     }
 
     pub(crate) fn renderer_and_slot(
         &mut self,
         index: usize,
     ) -> Option<(&mut Renderer, &OutputSlot)> {
-        let slot = self.outputs.get(index)?;
+        let slot = self.outputs.slots.get(index)?;
         let renderer = match slot.device {
-            Some(i) => &mut self.secondaries.get_mut(i)?.renderer,
-            None => &mut self.renderer,
+            Some(i) => &mut self.gpu.secondaries.get_mut(i)?.renderer,
+            None => &mut self.gpu.renderer,
         };
         Some((renderer, slot))
     }
 
     /// The renderer that composes output `index` (the first device's when there is no such output).
     pub fn renderer_of(&self, index: usize) -> &Renderer {
-        self.renderer_for(self.outputs.get(index).and_then(|o| o.device))
+        self.renderer_for(self.outputs.slots.get(index).and_then(|o| o.device))
     }
 
     /// The renderer of render device `device` (see [`OutputSlot::device`]).
     fn renderer_for(&self, device: Option<usize>) -> &Renderer {
         device
-            .and_then(|i| self.secondaries.get(i))
-            .map_or(&self.renderer, |s| &s.renderer)
+            .and_then(|i| self.gpu.secondaries.get(i))
+            .map_or(&self.gpu.renderer, |s| &s.renderer)
     }
 }
 

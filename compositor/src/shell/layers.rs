@@ -34,7 +34,7 @@ pub const ABOVE: [Layer; 2] = [Layer::Top, Layer::Overlay];
 impl Weft {
     /// The output showing the layer surface whose root is `surface`, with its layer.
     pub(crate) fn layer_of(&self, surface: &WlSurface) -> Option<(Output, LayerSurface)> {
-        self.outputs.iter().find_map(|slot| {
+        self.outputs.slots.iter().find_map(|slot| {
             let map = layer_map_for_output(&slot.output);
             map.layer_for_surface(surface, WindowSurfaceType::TOPLEVEL)
                 .cloned()
@@ -61,7 +61,7 @@ impl Weft {
         // WLCS 1.5.0's layer-surface helper breaks the rule as its toplevel helper does
         // (`Weft::accept_unconfigured_buffers`, set by the WLCS shim only).
         if !configured
-            && !self.accept_unconfigured_buffers
+            && !self.shell.accept_unconfigured_buffers
             && crate::surface::content_snapshot(surface, |c| c.has_content())
         {
             use smithay::reexports::wayland_server::Resource;
@@ -101,12 +101,13 @@ impl Weft {
         } else if !layer.can_receive_keyboard_focus() {
             // Its interactivity went to none: the keyboard goes back to the topmost window.
             let has_keyboard = self
+                .input
                 .seat
                 .get_keyboard()
                 .and_then(|k| k.current_focus())
                 .is_some_and(|f| &f == surface);
             if has_keyboard {
-                let top = self.space.elements().last().cloned();
+                let top = self.shell.space.elements().last().cloned();
                 self.focus_window(top);
             }
         }
@@ -117,7 +118,7 @@ impl Weft {
     /// A layer surface went: its output is arranged again, and the keyboard it had goes back to
     /// the topmost window.
     pub(crate) fn layer_gone(&mut self, surface: &WlSurface) {
-        for slot in &self.outputs {
+        for slot in &self.outputs.slots {
             let mut map = layer_map_for_output(&slot.output);
             let gone: Vec<LayerSurface> = map
                 .layers()
@@ -129,17 +130,23 @@ impl Weft {
             }
             map.arrange();
         }
-        let outputs: Vec<Output> = self.outputs.iter().map(|s| s.output.clone()).collect();
+        let outputs: Vec<Output> = self
+            .outputs
+            .slots
+            .iter()
+            .map(|s| s.output.clone())
+            .collect();
         for output in &outputs {
             self.refit_maximized(output);
         }
         let had_keyboard = self
+            .input
             .seat
             .get_keyboard()
             .and_then(|k| k.current_focus())
             .is_some_and(|f| &f == surface);
         if had_keyboard {
-            let top = self.space.elements().last().cloned();
+            let top = self.shell.space.elements().last().cloned();
             self.focus_window(top);
         }
         self.damage();
@@ -149,6 +156,7 @@ impl Weft {
     /// zones leave.
     pub(crate) fn usable_area(&self, output: &Output) -> Rectangle<i32, Logical> {
         let origin = self
+            .shell
             .space
             .output_geometry(output)
             .map(|g| g.loc)
@@ -170,8 +178,8 @@ impl Weft {
         pos: Point<f64, Logical>,
         layers: &[Layer],
     ) -> Option<(WlSurface, Point<f64, Logical>, LayerSurface)> {
-        let output = self.space.output_under(pos).next()?;
-        let origin = self.space.output_geometry(output)?.loc;
+        let output = self.shell.space.output_under(pos).next()?;
+        let origin = self.shell.space.output_geometry(output)?.loc;
         let map = layer_map_for_output(output);
         let local = pos - origin.to_f64();
         layers.iter().rev().find_map(|&which| {
@@ -214,7 +222,7 @@ impl Weft {
     /// The top or overlay layer surface with `exclusive` keyboard interactivity that holds the
     /// keyboard, if any: no window may take it meanwhile.
     pub(crate) fn exclusive_layer(&self) -> Option<WlSurface> {
-        self.outputs.iter().find_map(|slot| {
+        self.outputs.slots.iter().find_map(|slot| {
             let map = layer_map_for_output(&slot.output);
             let found = map
                 .layers()
@@ -232,7 +240,7 @@ impl Weft {
     pub(crate) fn focus_surface(&mut self, surface: Option<WlSurface>) {
         self.dismiss_popups_leaving(surface.as_ref());
         self.set_activated(None);
-        if let Some(keyboard) = self.seat.get_keyboard() {
+        if let Some(keyboard) = self.input.seat.get_keyboard() {
             keyboard.set_focus(self, surface, smithay::utils::SERIAL_COUNTER.next_serial());
         }
     }
@@ -242,10 +250,12 @@ impl Weft {
     fn refit_maximized(&mut self, output: &Output) {
         let area = self.usable_area(output);
         let windows: Vec<_> = self
+            .shell
             .space
             .elements()
             .filter(|w| {
-                self.space
+                self.shell
+                    .space
                     .outputs_for_element(w)
                     .first()
                     .is_some_and(|o| o == output)
@@ -272,10 +282,10 @@ impl Weft {
                 changed
             });
             if changed && toplevel.is_initial_configure_sent() {
-                self.xdg_guard.send_configure(&toplevel);
+                self.shell.xdg_guard.send_configure(&toplevel);
             }
-            if self.space.element_location(&window) != Some(area.loc) {
-                self.space.map_element(window, area.loc, false);
+            if self.shell.space.element_location(&window) != Some(area.loc) {
+                self.shell.space.map_element(window, area.loc, false);
                 self.damage();
             }
         }

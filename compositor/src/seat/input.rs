@@ -117,17 +117,18 @@ impl Weft {
             return self.lock_surface_under(pos);
         }
         // Front to back: the top and overlay layers, the windows, the bottom and background.
-        if let Some((surface, at, _)) = self.layer_surface_under(pos, &crate::layers::ABOVE) {
+        if let Some((surface, at, _)) = self.layer_surface_under(pos, &crate::shell::layers::ABOVE)
+        {
             return Some((surface, at));
         }
-        if let Some((window, origin)) = self.space.element_under(pos) {
+        if let Some((window, origin)) = self.shell.space.element_under(pos) {
             if let Some((surface, offset)) =
                 window.surface_under(pos - origin.to_f64(), WindowSurfaceType::ALL)
             {
                 return Some((surface, (origin + offset).to_f64()));
             }
         }
-        self.layer_surface_under(pos, &crate::layers::BELOW)
+        self.layer_surface_under(pos, &crate::shell::layers::BELOW)
             .map(|(surface, at, _)| (surface, at))
     }
 
@@ -138,7 +139,7 @@ impl Weft {
             .and_then(|w| w.toplevel())
             .map(|t| t.wl_surface().clone());
         if let Some(w) = &window {
-            self.space.raise_element(w, true);
+            self.shell.space.raise_element(w, true);
             self.damage();
         }
         if self.lock.is_locked() || self.exclusive_layer().is_some() {
@@ -148,13 +149,14 @@ impl Weft {
         self.dismiss_popups_leaving(surface.as_ref());
         self.set_activated(surface.as_ref());
         *self
+            .input
             .seat
             .user_data()
             .get_or_insert_threadsafe(|| FocusedWindow(Mutex::new(None)))
             .0
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = surface.clone();
-        if let Some(keyboard) = self.seat.get_keyboard() {
+        if let Some(keyboard) = self.input.seat.get_keyboard() {
             keyboard.set_focus(self, surface, SERIAL_COUNTER.next_serial());
         }
     }
@@ -163,6 +165,7 @@ impl Weft {
     /// whatever became of its role object), the topmost window left takes the keyboard.
     pub(crate) fn refresh_keyboard_focus(&mut self) {
         let gone = self
+            .input
             .seat
             .user_data()
             .get::<FocusedWindow>()
@@ -183,6 +186,7 @@ impl Weft {
     /// be waiting on a roundtrip to see the focus move).
     pub(crate) fn keyboard_surface_destroyed(&mut self, surface: &WlSurface) {
         let was_focused = self
+            .input
             .seat
             .user_data()
             .get::<FocusedWindow>()
@@ -197,6 +201,7 @@ impl Weft {
     /// Gives the keyboard to the topmost live window other than `except`.
     fn focus_topmost_except(&mut self, except: Option<&WlSurface>) {
         let top = self
+            .shell
             .space
             .elements()
             .rev()
@@ -226,7 +231,7 @@ impl Weft {
             // Compared with the last configure sent, not the pending state: smithay's
             // `Space::raise_element(_, true)` already changes the pending state, sending nothing.
             if toplevel.is_initial_configure_sent() && toplevel.has_pending_changes() {
-                self.xdg_guard.send_configure(&toplevel);
+                self.shell.xdg_guard.send_configure(&toplevel);
             }
         }
     }
@@ -257,12 +262,12 @@ impl Weft {
         time_ms: u32,
     ) {
         self.idle_activity();
-        let Some(pointer) = self.seat.get_pointer() else {
+        let Some(pointer) = self.input.seat.get_pointer() else {
             return;
         };
         self.pointer_outside().store(false, Ordering::Relaxed);
         // Where the pointer goes depends on an active lock or confinement
-        // (crate::pointer_constraints); the relative motion is the device's, whatever it is.
+        // (crate::seat::pointer_constraints); the relative motion is the device's, whatever it is.
         let focus = self.pointer_focus();
         let wanted = pos;
         let pos = self.constrained(&pointer, focus.as_ref(), pos);
@@ -292,7 +297,7 @@ impl Weft {
         }
         self.after_motion(&pointer, under, relative, time_ms);
         pointer.frame(self);
-        if self.data_transfer.drag_icon().is_some() {
+        if self.input.data_transfer.drag_icon().is_some() {
             // The drag icon follows the pointer.
             self.damage();
         }
@@ -302,7 +307,7 @@ impl Weft {
     /// away): if another surface is under it now, or the same one moved, enter/leave/motion as if
     /// the pointer had moved there. A held button keeps its surface (the implicit grab).
     pub fn refresh_pointer_focus(&mut self) {
-        let Some(pointer) = self.seat.get_pointer() else {
+        let Some(pointer) = self.input.seat.get_pointer() else {
             return;
         };
         if pointer.is_grabbed() || self.pointer_outside().load(Ordering::Relaxed) {
@@ -335,7 +340,8 @@ impl Weft {
     /// The surface and its origin that the last pointer event went to. Kept in the seat's user
     /// data.
     fn pointer_target(&self) -> &PointerTarget {
-        self.seat
+        self.input
+            .seat
             .user_data()
             .get_or_insert_threadsafe(|| PointerTarget(Mutex::new(None)))
     }
@@ -344,6 +350,7 @@ impl Weft {
     /// then nothing is under it, whatever the scene does. Kept in the seat's user data.
     fn pointer_outside(&self) -> &AtomicBool {
         &self
+            .input
             .seat
             .user_data()
             .get_or_insert_threadsafe(|| PointerOutside(AtomicBool::new(false)))
@@ -352,7 +359,7 @@ impl Weft {
 
     /// The pointer left weft's area (a nested window's pointer went elsewhere): wl_pointer.leave.
     pub fn pointer_leave(&mut self, time_ms: u32) {
-        let Some(pointer) = self.seat.get_pointer() else {
+        let Some(pointer) = self.input.seat.get_pointer() else {
             return;
         };
         self.pointer_outside().store(true, Ordering::Relaxed);
@@ -378,21 +385,21 @@ impl Weft {
     /// pointer, or clears the focus over the background.
     pub fn pointer_button(&mut self, button: u32, pressed: bool, time_ms: u32) {
         self.idle_activity();
-        let Some(pointer) = self.seat.get_pointer() else {
+        let Some(pointer) = self.input.seat.get_pointer() else {
             return;
         };
         if pressed && !pointer.is_grabbed() && self.lock.is_locked() {
             // Locked: a click gives the keyboard to the lock surface under it.
             let pos = pointer.current_location();
             if let Some((surface, _)) = self.lock_surface_under(pos) {
-                if let Some(keyboard) = self.seat.get_keyboard() {
+                if let Some(keyboard) = self.input.seat.get_keyboard() {
                     keyboard.set_focus(self, Some(surface), SERIAL_COUNTER.next_serial());
                 }
             }
         } else if pressed && !pointer.is_grabbed() {
             let pos = pointer.current_location();
-            let above = self.layer_surface_under(pos, &crate::layers::ABOVE);
-            let below = || self.layer_surface_under(pos, &crate::layers::BELOW);
+            let above = self.layer_surface_under(pos, &crate::shell::layers::ABOVE);
+            let below = || self.layer_surface_under(pos, &crate::shell::layers::BELOW);
             match above {
                 // A click on a layer that takes the keyboard on demand gives it the keyboard.
                 Some((_, _, layer)) => {
@@ -400,7 +407,7 @@ impl Weft {
                         self.focus_surface(Some(layer.wl_surface().clone()));
                     }
                 }
-                None => match self.space.element_under(pos).map(|(w, _)| w.clone()) {
+                None => match self.shell.space.element_under(pos).map(|(w, _)| w.clone()) {
                     Some(window) => self.focus_window(Some(window)),
                     None => match below() {
                         Some((_, _, layer)) if layer.can_receive_keyboard_focus() => {
@@ -432,7 +439,7 @@ impl Weft {
     /// A scroll, as one axis frame.
     pub fn pointer_axis(&mut self, scroll: Scroll, time_ms: u32) {
         self.idle_activity();
-        let Some(pointer) = self.seat.get_pointer() else {
+        let Some(pointer) = self.input.seat.get_pointer() else {
             return;
         };
         let mut frame = AxisFrame::new(time_ms);
@@ -468,7 +475,7 @@ impl Weft {
     /// smithay's keymap state and sent as wl_keyboard.modifiers.
     pub fn keyboard_key(&mut self, keycode: u32, pressed: bool, time_ms: u32) {
         self.idle_activity();
-        let Some(keyboard) = self.seat.get_keyboard() else {
+        let Some(keyboard) = self.input.seat.get_keyboard() else {
             return;
         };
         let state = if pressed {
@@ -492,7 +499,7 @@ impl Weft {
         match input {
             InjectedInput::PointerMotion { x, y } => self.pointer_motion((x, y).into(), time),
             InjectedInput::PointerMotionRelative { dx, dy } => {
-                let Some(pointer) = self.seat.get_pointer() else {
+                let Some(pointer) = self.input.seat.get_pointer() else {
                     return;
                 };
                 let delta = Point::from((dx, dy));
@@ -519,11 +526,11 @@ impl Weft {
     /// click, it focuses and raises the window under it (or clears the focus over the background).
     pub fn touch_down(&mut self, slot: u32, pos: Point<f64, Logical>, time_ms: u32) {
         self.idle_activity();
-        let Some(touch) = self.seat.get_touch() else {
+        let Some(touch) = self.input.seat.get_touch() else {
             return;
         };
         if !touch.is_grabbed() {
-            let window = self.space.element_under(pos).map(|(w, _)| w.clone());
+            let window = self.shell.space.element_under(pos).map(|(w, _)| w.clone());
             self.focus_window(window);
         }
         let under = self.surface_under(pos);
@@ -549,7 +556,7 @@ impl Weft {
     /// A touch point moves to `pos`; the surface it went down on receives the motion.
     pub fn touch_motion(&mut self, slot: u32, pos: Point<f64, Logical>, time_ms: u32) {
         self.idle_activity();
-        let Some(touch) = self.seat.get_touch() else {
+        let Some(touch) = self.input.seat.get_touch() else {
             return;
         };
         let under = self.surface_under(pos);
@@ -568,7 +575,7 @@ impl Weft {
     /// A touch point lifts.
     pub fn touch_up(&mut self, slot: u32, time_ms: u32) {
         self.idle_activity();
-        let Some(touch) = self.seat.get_touch() else {
+        let Some(touch) = self.input.seat.get_touch() else {
             return;
         };
         self.touch_points()
@@ -592,7 +599,7 @@ impl Weft {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
-        if let Some(touch) = self.seat.get_touch() {
+        if let Some(touch) = self.input.seat.get_touch() {
             touch.cancel(self);
         }
     }
@@ -616,6 +623,7 @@ impl Weft {
 
     fn touch_points(&self) -> &Mutex<std::collections::HashMap<u32, WlSurface>> {
         &self
+            .input
             .seat
             .user_data()
             .get_or_insert_threadsafe(|| TouchPoints(Mutex::new(Default::default())))
@@ -625,6 +633,6 @@ impl Weft {
     /// Milliseconds for input event timestamps (the presentation clock, truncated as wl_pointer and
     /// wl_keyboard want).
     pub fn input_time_ms(&self) -> u32 {
-        self.clock.now().as_millis() as u32
+        self.outputs.clock.now().as_millis() as u32
     }
 }

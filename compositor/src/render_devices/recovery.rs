@@ -25,7 +25,7 @@ impl Weft {
     /// Replaces the lost render device and shows every surface again. Returns whether it worked.
     pub fn rebuild_renderer(&mut self, why: &RenderError) -> bool {
         warn!(error = %why, "render device lost: rebuilding the renderer");
-        let (renderer, reason) = match (self.make_renderer)() {
+        let (renderer, reason) = match (self.gpu.make_renderer)() {
             Ok(r) => r,
             Err(e) => {
                 warn!(error = %e, "no render device to rebuild on yet; retrying at the next frame");
@@ -33,8 +33,8 @@ impl Weft {
             }
         };
         // Only the outputs the first device composes (secondary devices keep theirs).
-        let mut targets = Vec::with_capacity(self.outputs.len());
-        for slot in self.outputs.iter().filter(|s| s.device.is_none()) {
+        let mut targets = Vec::with_capacity(self.outputs.slots.len());
+        for slot in self.outputs.slots.iter().filter(|s| s.device.is_none()) {
             match renderer.create_target(slot.spec.width, slot.spec.height) {
                 Ok(t) => targets.push(t),
                 Err(e) => {
@@ -43,20 +43,20 @@ impl Weft {
                 }
             }
         }
-        self.importer.caps = DmabufCaps::query(renderer.device());
+        self.gpu.importer.caps = DmabufCaps::query(renderer.device());
         self.devices
             .set_render(renderer.device().physical_info(), reason);
-        self.renderer = renderer;
-        crate::sync::soft_fence::provide_read_fences(&mut self.renderer, &self.devices);
-        let primary_outputs = self.outputs.iter_mut().filter(|s| s.device.is_none());
+        self.gpu.renderer = renderer;
+        crate::sync::soft_fence::provide_read_fences(&mut self.gpu.renderer, &self.devices);
+        let primary_outputs = self.outputs.slots.iter_mut().filter(|s| s.device.is_none());
         for (slot, target) in primary_outputs.zip(targets) {
             slot.set_target(target);
         }
         let surfaces = self.replan_all();
-        self.render_generation += 1;
+        self.gpu.render_generation += 1;
         info!(
-            device = %self.renderer.device().info().name,
-            generation = self.render_generation,
+            device = %self.gpu.renderer.device().info().name,
+            generation = self.gpu.render_generation,
             surfaces,
             "renderer rebuilt; every surface imported again"
         );
@@ -65,28 +65,28 @@ impl Weft {
 
     /// Plans every surface's buffer again: drops every import and remembered failure (they were
     /// about devices that changed) and imports each surface tree's current buffers anew. Returns how
-    /// many trees. Called after a device loss and on hotplug ([`crate::hotplug`]).
+    /// many trees. Called after a device loss and on hotplug ([`crate::render_devices::hotplug`]).
     pub fn replan_all(&mut self) -> usize {
         let roots = self.surface_roots();
         for root in &roots {
             crate::surface::forget_tree_content(root);
         }
-        self.importer.cache.invalidate();
-        self.importer.shm.clear();
-        self.uploads = Default::default();
+        self.gpu.importer.cache.invalidate();
+        self.gpu.importer.shm.clear();
+        self.buffers.uploads = Default::default();
         let driven = self.driven();
         let mut ctx = ImportCtx {
-            renderer: &mut self.renderer,
-            importer: &mut self.importer,
-            uploads: &mut self.uploads,
-            feedback: &mut self.feedback,
+            renderer: &mut self.gpu.renderer,
+            importer: &mut self.gpu.importer,
+            uploads: &mut self.buffers.uploads,
+            feedback: &mut self.buffers.feedback,
             devices: &self.devices,
             driven: &driven,
         };
         for root in &roots {
             import_tree(&mut ctx, root);
         }
-        for secondary in &mut self.secondaries {
+        for secondary in &mut self.gpu.secondaries {
             secondary.importer.cache.invalidate();
             for root in &roots {
                 secondary.import_tree(&self.devices, &driven, root);

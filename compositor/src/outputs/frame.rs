@@ -48,12 +48,13 @@ impl Weft {
     fn render_scene(
         &mut self,
         index: usize,
-        scene: &crate::scene::Scene,
+        scene: &crate::outputs::scene::Scene,
         readback: bool,
     ) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
-        let clear = self.background;
+        let clear = self.outputs.background;
         let slot = self
             .outputs
+            .slots
             .get_mut(index)
             .ok_or(RenderError::NoOutput(index))?;
         let size = Rectangle::from_size((slot.spec.width as i32, slot.spec.height as i32).into());
@@ -77,7 +78,7 @@ impl Weft {
             .ok_or(RenderError::NoOutput(index))?;
         let whole = !slot.target.is_drawn();
         let result = renderer.render(&slot.target, clear, &scene.items, &damage, readback);
-        if let Some(slot) = self.outputs.get_mut(index) {
+        if let Some(slot) = self.outputs.slots.get_mut(index) {
             match &result {
                 // A target never drawn was drawn whole.
                 Ok(_) if whole => slot.record_changed(&[slot.target.area()]),
@@ -112,18 +113,22 @@ impl Weft {
         index: usize,
         now: Duration,
         compose: Compose,
-        scene: crate::scene::Scene,
+        scene: crate::outputs::scene::Scene,
     ) -> FrameReport {
         let mut report = FrameReport::default();
-        let Some(name) = self.outputs.get(index).map(|o| o.name()) else {
+        let Some(name) = self.outputs.slots.get(index).map(|o| o.name()) else {
             return report;
         };
         // What completed frames kept goes (client buffers they read are released now).
         if let Some((renderer, _)) = self.renderer_and_slot(index) {
             renderer.retire();
         }
-        let generation = self.scene_generation;
-        let rendered_generation = self.outputs.get(index).and_then(|o| o.rendered_generation);
+        let generation = self.outputs.scene_generation;
+        let rendered_generation = self
+            .outputs
+            .slots
+            .get(index)
+            .and_then(|o| o.rendered_generation);
         // One scene a tick: rendered when it changed, and its surfaces get their callbacks.
         let lifted = match &compose {
             Compose::Without(surface) => Some(surface.id()),
@@ -131,6 +136,7 @@ impl Weft {
         };
         let rendered_lifted = self
             .outputs
+            .slots
             .get(index)
             .and_then(|o| o.rendered_lifted.clone());
         let stale = rendered_generation != Some(generation) || rendered_lifted != lifted;
@@ -148,7 +154,7 @@ impl Weft {
                 Ok((stats, _)) => {
                     report.rendered = stats.damaged_pixels > 0;
                     report.stats = stats;
-                    if let Some(slot) = self.outputs.get_mut(index) {
+                    if let Some(slot) = self.outputs.slots.get_mut(index) {
                         if report.rendered {
                             slot.rendered += 1;
                             slot.damaged_pixels = stats.damaged_pixels;
@@ -170,7 +176,7 @@ impl Weft {
         if let Some((renderer, _)) = self.renderer_and_slot(index) {
             renderer.retire();
         }
-        let Some(slot) = self.outputs.get_mut(index) else {
+        let Some(slot) = self.outputs.slots.get_mut(index) else {
             return report;
         };
         let hold = slot.held_feedback.is_some();
@@ -225,6 +231,7 @@ impl Weft {
         }
         if let Some(list) = self
             .outputs
+            .slots
             .get_mut(index)
             .and_then(|s| s.held_feedback.as_mut())
         {
@@ -234,7 +241,7 @@ impl Weft {
     }
 
     /// The display showed output `index`'s last frame at `time` (its `seq`-th vblank): the
-    /// feedback held for it ([`crate::output::OutputSlot::held_feedback`]) is sent with `flags`.
+    /// feedback held for it ([`crate::outputs::output::OutputSlot::held_feedback`]) is sent with `flags`.
     pub fn presented(
         &mut self,
         index: usize,
@@ -242,7 +249,7 @@ impl Weft {
         seq: u64,
         flags: wp_presentation_feedback::Kind,
     ) -> usize {
-        let Some(slot) = self.outputs.get_mut(index) else {
+        let Some(slot) = self.outputs.slots.get_mut(index) else {
             return 0;
         };
         let Some(held) = slot.held_feedback.as_mut().map(std::mem::take) else {

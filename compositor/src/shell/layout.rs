@@ -43,15 +43,16 @@ impl Weft {
         });
         let slot = wanted
             .and_then(|wl| Output::from_resource(&wl))
-            .and_then(|o| self.outputs.iter().find(|s| s.output == o))
-            .or_else(|| self.outputs.first());
+            .and_then(|o| self.outputs.slots.iter().find(|s| s.output == o))
+            .or_else(|| self.outputs.slots.first());
         let fullscreen =
             toplevel.with_pending_state(|s| s.states.contains(xdg_toplevel::State::Fullscreen));
         match slot {
             // Fullscreen covers the whole output; maximized, what the layers' exclusive zones
-            // leave (crate::layers).
+            // leave (crate::shell::layers).
             Some(slot) if fullscreen => (
-                self.space
+                self.shell
+                    .space
                     .output_geometry(&slot.output)
                     .map(|g| g.loc)
                     .unwrap_or_default(),
@@ -80,12 +81,13 @@ impl Weft {
         // Within what the panels of the first output leave.
         let area = self
             .outputs
+            .slots
             .first()
             .map(|o| self.usable_area(&o.output))
             .unwrap_or_else(|| Rectangle::from_size((1280, 720).into()));
         let size = window.geometry().size;
-        let position = area.loc + cascade_position(area.size, size, self.placed);
-        self.placed += 1;
+        let position = area.loc + cascade_position(area.size, size, self.shell.placed);
+        self.shell.placed += 1;
         position
     }
 }

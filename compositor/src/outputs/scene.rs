@@ -61,22 +61,23 @@ impl Weft {
     /// The scene of the output at `index`; elements carry their content damage since that output's
     /// last frame.
     pub fn scene(&self, index: usize) -> Scene {
-        let Some(slot) = self.outputs.get(index) else {
+        let Some(slot) = self.outputs.slots.get(index) else {
             return Scene::default();
         };
         let out_geo = self
+            .shell
             .space
             .output_geometry(&slot.output)
             .unwrap_or_else(|| Rectangle::from_size(slot.logical_size()));
         let mut scene = Scene::default();
-        let yuv = self.importer.policy.yuv;
+        let yuv = self.gpu.importer.policy.yuv;
         // The first render device's content is the surface's own; a secondary device's is its view.
         let device = slot
             .device
-            .and_then(|i| self.secondaries.get(i))
+            .and_then(|i| self.gpu.secondaries.get(i))
             .map(|s| &s.id);
         let with = (yuv, device, &slot.damage);
-        // Locked: the locker's surface for this output and nothing else (crate::session_lock).
+        // Locked: the locker's surface for this output and nothing else (crate::shell::session_lock).
         if self.lock.is_locked() {
             if let Some(lock) = self.lock.surface_on(&slot.output) {
                 push_tree(lock.wl_surface(), Point::default(), with, &mut scene);
@@ -84,16 +85,17 @@ impl Weft {
             return scene;
         }
         // Background and bottom layers under the windows.
-        for (layer, at) in self.layers_on(&slot.output, &crate::layers::BELOW) {
+        for (layer, at) in self.layers_on(&slot.output, &crate::shell::layers::BELOW) {
             push_layer(&layer, at, with, &mut scene);
         }
-        for window in self.space.elements() {
-            let Some(loc) = self.space.element_location(window) else {
+        for window in self.shell.space.elements() {
+            let Some(loc) = self.shell.space.element_location(window) else {
                 continue;
             };
             // Only what this output shows: a window elsewhere gets its frame callbacks and
             // presentation feedback from the outputs it is on (with their clocks and flags).
             if self
+                .shell
                 .space
                 .element_bbox(window)
                 .is_some_and(|bbox| !bbox.overlaps(out_geo))
@@ -120,13 +122,14 @@ impl Weft {
             );
         }
         // Top and overlay layers over them (overlay over fullscreen windows too).
-        for (layer, at) in self.layers_on(&slot.output, &crate::layers::ABOVE) {
+        for (layer, at) in self.layers_on(&slot.output, &crate::shell::layers::ABOVE) {
             push_layer(&layer, at, with, &mut scene);
         }
         // A drag's icon, over everything, at the pointer.
-        if let (Some((icon, offset)), Some(pointer)) =
-            (self.data_transfer.drag_icon(), self.seat.get_pointer())
-        {
+        if let (Some((icon, offset)), Some(pointer)) = (
+            self.input.data_transfer.drag_icon(),
+            self.input.seat.get_pointer(),
+        ) {
             let at = pointer.current_location().to_i32_round() + offset - out_geo.loc;
             push_tree(icon, at, (yuv, device, &slot.damage), &mut scene);
         }

@@ -3,7 +3,7 @@
 //! The kernel's uevents ([`crate::devices::uevent`]) wake the registry, which probes again and says
 //! what changed. Then:
 //! - the render device is gone: the renderer is rebuilt on whatever the policy chooses now
-//!   ([`crate::recovery`]; a rebuild that finds nothing retries at the next frame);
+//!   ([`crate::render_devices::recovery`]; a rebuild that finds nothing retries at the next frame);
 //! - any other device came or went: every surface is planned again (a removed source's buffers take
 //!   the next rung that works; a new device may open a cheaper one), and the imports that were
 //!   about the old set are dropped.
@@ -24,14 +24,15 @@ impl Weft {
     /// (a new target there), and what they drew is dropped.
     fn drop_removed_secondaries(&mut self, removed: &[crate::devices::DeviceId]) {
         while let Some(gone) = self
+            .gpu
             .secondaries
             .iter()
             .position(|s| removed.contains(&s.id))
         {
-            let secondary = self.secondaries.remove(gone);
+            let secondary = self.gpu.secondaries.remove(gone);
             info!(device = %secondary.id, "a further render device was removed; its outputs move to the first");
-            for index in 0..self.outputs.len() {
-                let Some(slot) = self.outputs.get(index) else {
+            for index in 0..self.outputs.slots.len() {
+                let Some(slot) = self.outputs.slots.get(index) else {
                     continue;
                 };
                 let (w, h) = (slot.spec.width, slot.spec.height);
@@ -42,7 +43,7 @@ impl Weft {
                     other => other,
                 };
                 let target = match device {
-                    None if slot.device.is_some() => match self.renderer.create_target(w, h) {
+                    None if slot.device.is_some() => match self.gpu.renderer.create_target(w, h) {
                         Ok(t) => Some(t),
                         Err(e) => {
                             tracing::warn!(error = %e, "no target for a moved output; it stays dark");
@@ -51,7 +52,7 @@ impl Weft {
                     },
                     _ => None,
                 };
-                if let Some(slot) = self.outputs.get_mut(index) {
+                if let Some(slot) = self.outputs.slots.get_mut(index) {
                     slot.device = device;
                     if let Some(t) = target {
                         slot.set_target(t);
@@ -70,17 +71,18 @@ impl Weft {
                 return;
             }
         };
-        let inserted =
-            self.loop_handle
-                .insert_source(uevent::source(fd), |_, fd, state: &mut Weft| {
-                    let events = uevent::drain(fd);
-                    if !events.is_empty() {
-                        debug!(?events, "device events");
-                        let change = state.devices.rescan();
-                        state.devices_changed(&change);
-                    }
-                    Ok(PostAction::Continue)
-                });
+        let inserted = self.runtime.loop_handle.insert_source(
+            uevent::source(fd),
+            |_, fd, state: &mut Weft| {
+                let events = uevent::drain(fd);
+                if !events.is_empty() {
+                    debug!(?events, "device events");
+                    let change = state.devices.rescan();
+                    state.devices_changed(&change);
+                }
+                Ok(PostAction::Continue)
+            },
+        );
         if let Err(e) = inserted {
             info!(error = %e, "cannot watch uevents: devices are not followed while weft runs");
         }

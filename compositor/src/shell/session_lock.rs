@@ -106,12 +106,12 @@ impl Weft {
         self.damage();
         self.lock.stage = Stage::Locking {
             locker,
-            from: self.scene_generation,
+            from: self.outputs.scene_generation,
         };
         // Nothing under the locker keeps the keyboard or the pointer.
         self.dismiss_popups_leaving(None);
         self.set_activated(None);
-        if let Some(keyboard) = self.seat.get_keyboard() {
+        if let Some(keyboard) = self.input.seat.get_keyboard() {
             keyboard.set_focus(self, None, smithay::utils::SERIAL_COUNTER.next_serial());
         }
         self.refresh_pointer_focus();
@@ -124,7 +124,7 @@ impl Weft {
         self.lock.holder = None;
         self.lock.surfaces.clear();
         self.damage();
-        let top = self.space.elements().last().cloned();
+        let top = self.shell.space.elements().last().cloned();
         self.focus_window(top);
         self.refresh_pointer_focus();
     }
@@ -133,6 +133,7 @@ impl Weft {
     pub(crate) fn lock_surface_created(&mut self, surface: LockSurface, output: Output) {
         let size = self
             .outputs
+            .slots
             .iter()
             .find(|s| s.output == output)
             .map(|s| s.logical_size());
@@ -158,11 +159,15 @@ impl Weft {
         {
             return false;
         }
-        let focused = self.seat.get_keyboard().and_then(|k| k.current_focus());
+        let focused = self
+            .input
+            .seat
+            .get_keyboard()
+            .and_then(|k| k.current_focus());
         let focus_is_lock =
             focused.is_some_and(|f| self.lock.surfaces.iter().any(|(_, s)| s.wl_surface() == &f));
         if !focus_is_lock && crate::surface::content_snapshot(surface, |c| c.has_content()) {
-            if let Some(keyboard) = self.seat.get_keyboard() {
+            if let Some(keyboard) = self.input.seat.get_keyboard() {
                 keyboard.set_focus(
                     self,
                     Some(surface.clone()),
@@ -181,6 +186,7 @@ impl Weft {
         };
         let blanked = self
             .outputs
+            .slots
             .iter()
             .all(|o| o.rendered_generation.is_some_and(|g| g >= from));
         if !blanked {
@@ -199,8 +205,8 @@ impl Weft {
         &self,
         pos: Point<f64, Logical>,
     ) -> Option<(WlSurface, Point<f64, Logical>)> {
-        let output = self.space.output_under(pos).next()?;
-        let origin = self.space.output_geometry(output)?.loc;
+        let output = self.shell.space.output_under(pos).next()?;
+        let origin = self.shell.space.output_geometry(output)?.loc;
         let lock = self.lock.surface_on(output)?;
         Some((lock.wl_surface().clone(), origin.to_f64()))
     }

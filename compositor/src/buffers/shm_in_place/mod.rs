@@ -25,10 +25,10 @@ use smithay::reexports::wayland_server::backend::ObjectId;
 
 use self::mapping::PoolView;
 use crate::budget::{Charge, ClientBudget, Resource};
+use crate::buffers::shm_pixels::{ShmLayout, Ycbcr};
 use crate::render::host_memory::HostImport;
 use crate::render::planar::PlanarMemory;
 use crate::render::{PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, Renderer};
-use crate::shm_pixels::{ShmLayout, Ycbcr};
 
 /// The rung name of a wl_shm buffer read in place (`weft msg surfaces`, `import-policy`).
 pub const RUNG: &str = "ShmInPlace";
@@ -112,7 +112,7 @@ impl ShmCache {
         self.entries.remove(buffer).is_some()
     }
 
-    /// Notes that `buffer` is Y′CbCr ([`crate::shm_pixels`]).
+    /// Notes that `buffer` is Y′CbCr ([`crate::buffers::shm_pixels`]).
     pub fn note_ycbcr(&mut self, buffer: ObjectId, ycbcr: Ycbcr) {
         self.ycbcr.insert(buffer, ycbcr);
     }

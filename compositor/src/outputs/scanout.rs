@@ -22,8 +22,8 @@ use smithay::reexports::wayland_server::Resource as _;
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::dmabuf::get_dmabuf;
 
+use crate::outputs::scene::Scene;
 use crate::render::{Fill, HeldBuffer};
-use crate::scene::Scene;
 use crate::state::Weft;
 use crate::surface::with_content;
 
@@ -53,7 +53,7 @@ impl Weft {
         index: usize,
         scene: &Scene,
     ) -> Result<Candidate, &'static str> {
-        let slot = self.outputs.get(index).ok_or("no such output")?;
+        let slot = self.outputs.slots.get(index).ok_or("no such output")?;
         let ([item], [surface]) = (scene.items.as_slice(), scene.surfaces.as_slice()) else {
             return Err("the output shows more (or less) than one surface");
         };
@@ -67,7 +67,7 @@ impl Weft {
 
     /// The candidate of an output's `scene` for an overlay or cursor plane: the topmost surface, when it
     /// is a client dma-buf over something else. The plane shows it at its place (`dst`) over
-    /// the composed rest, which is drawn without it ([`crate::frame::Compose::Without`]).
+    /// the composed rest, which is drawn without it ([`crate::outputs::frame::Compose::Without`]).
     pub fn overlay_candidate(scene: &Scene) -> Result<Candidate, &'static str> {
         if scene.items.len() < 2 {
             return Err("nothing is drawn under the topmost surface");

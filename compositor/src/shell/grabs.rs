@@ -127,7 +127,8 @@ impl WindowDrag {
         let delta = (location - self.start).to_i32_round();
         match self.drag {
             Drag::Move => {
-                weft.space
+                weft.shell
+                    .space
                     .map_element(self.window.clone(), self.origin + delta, true);
                 weft.damage();
             }
@@ -145,7 +146,7 @@ impl WindowDrag {
                     state.states.set(xdg_toplevel::State::Resizing);
                     state.size = Some(new);
                 });
-                weft.xdg_guard.send_configure(toplevel);
+                weft.shell.xdg_guard.send_configure(toplevel);
             }
         }
     }
@@ -165,7 +166,7 @@ impl WindowDrag {
             set_anchor(toplevel.wl_surface(), Some(a));
         }
         toplevel.with_pending_state(|state| state.states.unset(xdg_toplevel::State::Resizing));
-        weft.xdg_guard.send_configure(toplevel);
+        weft.shell.xdg_guard.send_configure(toplevel);
     }
 }
 
@@ -180,6 +181,7 @@ impl Weft {
         edges: Option<ResizeEdge>,
     ) {
         let Some(window) = self
+            .shell
             .space
             .elements()
             .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
@@ -187,7 +189,7 @@ impl Weft {
         else {
             return;
         };
-        let Some(origin) = self.space.element_location(&window) else {
+        let Some(origin) = self.shell.space.element_location(&window) else {
             return;
         };
         let filled = window.toplevel().is_some_and(|t| {
@@ -216,7 +218,7 @@ impl Weft {
                 Drag::Resize { edges, size }
             }
         };
-        let seat = self.seat.clone();
+        let seat = self.input.seat.clone();
         if let Some(pointer) = seat.get_pointer().filter(|p| p.has_grab(serial)) {
             let Some(start) = pointer.grab_start_data() else {
                 return;
@@ -257,15 +259,21 @@ impl Weft {
             return;
         };
         let size = window.geometry().size;
-        let mut location = self.space.element_location(window).unwrap_or(a.origin);
+        let mut location = self
+            .shell
+            .space
+            .element_location(window)
+            .unwrap_or(a.origin);
         if has(a.edges, ResizeEdge::Left) {
             location.x = a.origin.x + a.size.w - size.w;
         }
         if has(a.edges, ResizeEdge::Top) {
             location.y = a.origin.y + a.size.h - size.h;
         }
-        if self.space.element_location(window) != Some(location) {
-            self.space.map_element(window.clone(), location, false);
+        if self.shell.space.element_location(window) != Some(location) {
+            self.shell
+                .space
+                .map_element(window.clone(), location, false);
             self.damage();
         }
         if a.ended {

@@ -189,7 +189,11 @@ impl Weft {
 impl Weft {
     /// Whether `surface` belongs to the surface tree that has the keyboard focus.
     fn has_keyboard_focus(&self, surface: &WlSurface) -> bool {
-        let focus = self.seat.get_keyboard().and_then(|k| k.current_focus());
+        let focus = self
+            .input
+            .seat
+            .get_keyboard()
+            .and_then(|k| k.current_focus());
         in_tree_of(surface, focus.as_ref())
     }
 
@@ -197,7 +201,7 @@ impl Weft {
     /// keyboard must not be asked: its state is locked): the constraint of the surface with the
     /// pointer is deactivated if its window lost the focus, activated if it gained it.
     pub(crate) fn constraints_follow_focus(&mut self, focused: Option<&WlSurface>) {
-        let Some(pointer) = self.seat.get_pointer() else {
+        let Some(pointer) = self.input.seat.get_pointer() else {
             return;
         };
         let Some((surface, origin)) = self.pointer_focus() else {

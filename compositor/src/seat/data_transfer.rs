@@ -118,22 +118,26 @@ impl Weft {
     /// The keyboard focus moved to `client`'s surface (or to none): the clipboard and the primary
     /// selection follow it.
     pub(crate) fn selection_focus(&mut self, client: Option<Client>) {
-        set_data_device_focus(&self.display_handle, &self.seat, client.clone());
-        set_primary_focus(&self.display_handle, &self.seat, client);
+        set_data_device_focus(
+            &self.runtime.display_handle,
+            &self.input.seat,
+            client.clone(),
+        );
+        set_primary_focus(&self.runtime.display_handle, &self.input.seat, client);
     }
 
     /// Per-iteration: a selection whose source died is cleared now, and the focused client and
     /// every data-control client are told it is empty (smithay would drop a dead source only when
     /// it next announces the selection, at a focus change).
     pub(crate) fn refresh_selection(&mut self) {
-        let guard = &mut self.data_transfer.guard;
+        let guard = &mut self.input.data_transfer.guard;
         if guard.take_gone(Target::Clipboard) {
             tracing::debug!("the clipboard's source died: the clipboard is now empty");
-            clear_data_device_selection(&self.display_handle, &self.seat);
+            clear_data_device_selection(&self.runtime.display_handle, &self.input.seat);
         }
-        if self.data_transfer.guard.take_gone(Target::Primary) {
+        if self.input.data_transfer.guard.take_gone(Target::Primary) {
             tracing::debug!("the primary selection's source died: it is now empty");
-            clear_primary_selection(&self.display_handle, &self.seat);
+            clear_primary_selection(&self.runtime.display_handle, &self.input.seat);
         }
     }
 }

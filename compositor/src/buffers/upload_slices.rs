@@ -1,4 +1,4 @@
-//! The slices of large wl_shm uploads ([`crate::uploads`]), one per event-loop turn.
+//! The slices of large wl_shm uploads ([`crate::buffers::uploads`]), one per event-loop turn.
 
 use std::sync::Arc;
 
@@ -8,11 +8,11 @@ use smithay::wayland::compositor::{get_parent, with_states};
 use smithay::wayland::shm::with_buffer_contents;
 use tracing::debug;
 
+use crate::buffers::uploads::SLICE_BYTES;
 use crate::import::shm_rows::ShmRows;
 use crate::render::{RenderError, Renderer, Texture, UploadRect};
 use crate::state::Weft;
 use crate::surface::with_content;
-use crate::uploads::SLICE_BYTES;
 
 /// What one slice came to.
 enum Progress {
@@ -26,12 +26,12 @@ enum Progress {
 impl Weft {
     /// Makes sure one slice is copied on the next event-loop turn while uploads wait.
     pub fn schedule_uploads(&mut self) {
-        if self.uploads.is_empty() || self.uploads.scheduled {
+        if self.buffers.uploads.is_empty() || self.buffers.uploads.scheduled {
             return;
         }
-        self.uploads.scheduled = true;
-        self.loop_handle.insert_idle(|state| {
-            state.uploads.scheduled = false;
+        self.buffers.uploads.scheduled = true;
+        self.runtime.loop_handle.insert_idle(|state| {
+            state.buffers.uploads.scheduled = false;
             state.upload_slice();
             state.schedule_uploads();
         });
@@ -39,20 +39,20 @@ impl Weft {
 
     /// Copies one slice of the first waiting surface's upload.
     fn upload_slice(&mut self) {
-        while let Some(weak) = self.uploads.surfaces.pop_front() {
+        while let Some(weak) = self.buffers.uploads.surfaces.pop_front() {
             let Ok(surface) = weak.upgrade() else {
                 continue;
             };
-            match continue_staged(&mut self.renderer, &surface) {
+            match continue_staged(&mut self.gpu.renderer, &surface) {
                 Progress::Idle => continue,
                 Progress::More => {
-                    self.uploads.surfaces.push_back(weak);
+                    self.buffers.uploads.surfaces.push_back(weak);
                     return;
                 }
                 Progress::Done => {
                     // Further render devices copy it now that the first device shows it.
                     let driven = self.driven();
-                    for secondary in &mut self.secondaries {
+                    for secondary in &mut self.gpu.secondaries {
                         secondary.import_tree(&self.devices, &driven, &surface);
                     }
                     // A toplevel whose first buffer this was maps now.

@@ -15,7 +15,7 @@
 //! - each slice is flushed to the device before the next, so the staging buffer stays one slice
 //!   large.
 //!
-//! This module holds the queue; [`crate::upload_slices`] copies the slices.
+//! This module holds the queue; [`crate::buffers::upload_slices`] copies the slices.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

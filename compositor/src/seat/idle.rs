@@ -42,42 +42,43 @@ impl Idle {
 impl Weft {
     /// Input happened on the seat: idle timers start again.
     pub(crate) fn idle_activity(&mut self) {
-        let seat = self.seat.clone();
-        self.idle.notifier.notify_activity(&seat);
+        let seat = self.input.seat.clone();
+        self.input.idle.notifier.notify_activity(&seat);
     }
 
     /// Per iteration: whether any inhibitor counts, told to the notifier when it changes.
     pub(crate) fn refresh_idle(&mut self) {
-        self.idle.inhibitors.retain(IsAlive::alive);
+        self.input.idle.inhibitors.retain(IsAlive::alive);
         let locked = self.lock.is_locked();
         let inhibited = !locked
             && self
+                .input
                 .idle
                 .inhibitors
                 .iter()
                 .any(|s| crate::surface::content_snapshot(s, |c| c.has_content()));
-        if inhibited != self.idle.inhibited {
+        if inhibited != self.input.idle.inhibited {
             tracing::debug!(inhibited, "idle inhibition");
-            self.idle.inhibited = inhibited;
-            self.idle.notifier.set_is_inhibited(inhibited);
+            self.input.idle.inhibited = inhibited;
+            self.input.idle.notifier.set_is_inhibited(inhibited);
         }
     }
 }
 
 impl IdleNotifierHandler for Weft {
     fn idle_notifier_state(&mut self) -> &mut IdleNotifierState<Self> {
-        &mut self.idle.notifier
+        &mut self.input.idle.notifier
     }
 }
 
 impl IdleInhibitHandler for Weft {
     fn inhibit(&mut self, surface: WlSurface) {
-        self.idle.inhibitors.push(surface);
+        self.input.idle.inhibitors.push(surface);
         self.refresh_idle();
     }
 
     fn uninhibit(&mut self, surface: WlSurface) {
-        self.idle.inhibitors.retain(|s| s != &surface);
+        self.input.idle.inhibitors.retain(|s| s != &surface);
         self.refresh_idle();
     }
 }

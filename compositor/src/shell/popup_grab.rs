@@ -52,7 +52,11 @@ impl Weft {
             tracing::debug!("popup grab on a popup with no toplevel: ignored");
             return;
         };
-        let mut grab = match self.popups.grab_popup::<Weft>(root, kind, &seat, serial) {
+        let mut grab = match self
+            .shell
+            .popups
+            .grab_popup::<Weft>(root, kind, &seat, serial)
+        {
             Ok(grab) => grab,
             Err(e) => {
                 // smithay raised xdg_popup.invalid_grab where the spec says so; otherwise the
@@ -86,10 +90,15 @@ impl Weft {
     /// toplevel that has it now are dismissed (menus close when another window takes the focus),
     /// which also ends their grab.
     pub(crate) fn dismiss_popups_leaving(&mut self, next: Option<&WlSurface>) {
-        let Some(current) = self.seat.get_keyboard().and_then(|k| k.current_focus()) else {
+        let Some(current) = self
+            .input
+            .seat
+            .get_keyboard()
+            .and_then(|k| k.current_focus())
+        else {
             return;
         };
-        let root = match self.popups.find_popup(&current) {
+        let root = match self.shell.popups.find_popup(&current) {
             Some(popup) => match find_popup_root_surface(&popup) {
                 Ok(root) => root,
                 Err(_) => return,
@@ -108,7 +117,7 @@ impl Weft {
         }
         // smithay's popup grabs notice a dismissed chain only at their next event; the focus
         // change that follows must not be swallowed by them.
-        if let Some(keyboard) = self.seat.get_keyboard() {
+        if let Some(keyboard) = self.input.seat.get_keyboard() {
             let popup_grab = keyboard
                 .with_grab(|_, grab| grab.is::<PopupKeyboardGrab<Weft>>())
                 .unwrap_or(false);
@@ -116,7 +125,7 @@ impl Weft {
                 keyboard.unset_grab(self);
             }
         }
-        if let Some(pointer) = self.seat.get_pointer() {
+        if let Some(pointer) = self.input.seat.get_pointer() {
             let popup_grab = pointer
                 .with_grab(|_, grab| grab.is::<PopupPointerGrab<Weft>>())
                 .unwrap_or(false);

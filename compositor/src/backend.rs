@@ -1,0 +1,181 @@
+//! What a backend (headless, winit, DRM/KMS) may ask of the core: the display handle to serve
+//! clients on, whether to keep running, the clock, the outputs it drives and their render targets,
+//! and a few test hooks. Backends reach `Weft` only through these methods.
+
+use smithay::input::pointer::PointerHandle;
+use smithay::reexports::wayland_server::backend::ClientId;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
+use smithay::utils::{Logical, Point, Rectangle};
+
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use crate::devices::DeviceId;
+use crate::outputs::clock::Clock;
+use crate::outputs::output::OutputSlot;
+use crate::render::Renderer;
+use crate::runtime::client::ClientState;
+use crate::Weft;
+
+impl Weft {
+    /// The Wayland display weft serves clients on.
+    pub fn display_handle(&self) -> &DisplayHandle {
+        &self.runtime.display_handle
+    }
+
+    /// Sends what is queued for every client; a failure is logged, not fatal.
+    pub fn flush_clients(&mut self) {
+        if let Err(e) = self.runtime.display_handle.flush_clients() {
+            tracing::debug!(error = %e, "flushing clients failed");
+        }
+    }
+
+    /// Serves a client on `stream` (accepted by the backend), recorded for `weft msg clients`;
+    /// dispatched behind the per-client panic boundary like every client.
+    pub fn insert_client(&mut self, stream: UnixStream) -> std::io::Result<ClientId> {
+        let client = self
+            .runtime
+            .display_handle
+            .insert_client(stream, Arc::new(ClientState::default()))?;
+        let id = client.id();
+        self.runtime.clients.push(client);
+        Ok(id)
+    }
+
+    /// The clients connected now.
+    pub fn clients(&self) -> &[Client] {
+        &self.runtime.clients
+    }
+
+    /// Whether the event loop should go on (false after `weft msg quit` or a backend's stop).
+    pub fn is_running(&self) -> bool {
+        self.runtime.running
+    }
+
+    /// Ends the event loop at its next turn.
+    pub fn stop(&mut self) {
+        self.runtime.running = false;
+    }
+
+    /// Accepts `weft msg inject-fault` (`--fault-injection`; tests only).
+    pub fn set_fault_injection(&mut self, on: bool) {
+        self.runtime.fault_injection = on;
+    }
+
+    /// Whether `weft msg inject-fault` is accepted.
+    pub fn fault_injection(&self) -> bool {
+        self.runtime.fault_injection
+    }
+
+    /// The WLCS 1.5.0 relaxation ([`crate::shell::Shell`]'s `accept_unconfigured_buffers`).
+    pub fn accept_unconfigured_buffers(&mut self) {
+        self.shell.accept_unconfigured_buffers = true;
+    }
+
+    /// How long a client may leave an xdg_wm_base ping unanswered before it is reported
+    /// unresponsive; pings go out at least that often.
+    pub fn set_ping_timeout(&mut self, timeout: std::time::Duration) {
+        self.shell.pings.timeout = timeout;
+        self.shell.pings.interval = self.shell.pings.interval.min(timeout);
+    }
+
+    /// The presentation clock.
+    pub fn clock(&self) -> &Clock {
+        &self.outputs.clock
+    }
+
+    /// seat0's pointer.
+    pub fn pointer(&self) -> Option<PointerHandle<Weft>> {
+        self.input.seat.get_pointer()
+    }
+
+    /// The outputs in the order they were added.
+    pub fn outputs(&self) -> &[OutputSlot] {
+        &self.outputs.slots
+    }
+
+    /// Output `index`, to update what the backend tracks of it.
+    pub fn output_mut(&mut self, index: usize) -> Option<&mut OutputSlot> {
+        self.outputs.slots.get_mut(index)
+    }
+
+    /// Bumped whenever anything visible changes; an output whose `rendered_generation` differs
+    /// needs a frame.
+    pub fn scene_generation(&self) -> u64 {
+        self.outputs.scene_generation
+    }
+
+    /// The first render device's renderer (a window backend presents with it).
+    pub fn renderer(&self) -> &Renderer {
+        &self.gpu.renderer
+    }
+
+    /// Each output's rectangle in weft's global logical space, in output order.
+    pub fn output_areas(&self) -> Vec<Rectangle<i32, Logical>> {
+        self.outputs
+            .slots
+            .iter()
+            .map(|slot| {
+                self.shell
+                    .space
+                    .output_geometry(&slot.output)
+                    .unwrap_or_else(|| Rectangle::from_size(slot.logical_size()))
+            })
+            .collect()
+    }
+
+    /// Tells the device registry which display devices drive outputs now, in output order: the
+    /// import planner judges the scanout rung against them (`weft msg devices`: `display`).
+    pub fn note_display_devices(&mut self) {
+        let mut driven: Vec<DeviceId> = Vec::new();
+        for id in self
+            .outputs
+            .slots
+            .iter()
+            .filter_map(|o| o.display_device.clone())
+        {
+            if !driven.contains(&id) {
+                driven.push(id);
+            }
+        }
+        self.devices.set_driven_displays(driven);
+    }
+
+    /// Moves the mapped toplevel of `client`'s wl_surface `surface` (a protocol id) to `at`
+    /// (tests and the WLCS shim place windows). Returns whether there was such a toplevel.
+    pub fn place_toplevel(
+        &mut self,
+        client: ClientId,
+        surface: u32,
+        at: Point<i32, Logical>,
+    ) -> bool {
+        let dh = self.runtime.display_handle.clone();
+        let Ok(object) =
+            dh.backend_handle()
+                .object_for_protocol_id(client, WlSurface::interface(), surface)
+        else {
+            return false;
+        };
+        let Ok(surface) = WlSurface::from_id(&dh, object) else {
+            return false;
+        };
+        let Some(window) = self
+            .shell
+            .space
+            .elements()
+            .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == &surface))
+            .cloned()
+        else {
+            return false;
+        };
+        self.shell.space.map_element(window, at, false);
+        // The pointer may now be over another surface: re-deliver its position (enter/leave).
+        if let Some(pointer) = self.input.seat.get_pointer() {
+            let time = self.input_time_ms();
+            self.pointer_motion(pointer.current_location(), time);
+        }
+        self.damage();
+        true
+    }
+}
