@@ -80,8 +80,42 @@ pub struct ClientRecord {
 /// Parses one request line as a client sent it (JSON, trailing newline and whitespace allowed).
 /// The error is the reply's `error` text. Pure: the server calls it on every line, and
 /// `fuzz/fuzz_targets/ipc_request.rs` feeds it arbitrary bytes.
-pub fn parse_request(line: &[u8]) -> Result<Request, String> {
-    serde_json::from_slice::<Request>(line).map_err(|e| format!("bad request: {e}"))
+pub fn parse_request(line: &[u8]) -> Result<Request, IpcError> {
+    serde_json::from_slice::<Request>(line).map_err(IpcError::BadRequest)
+}
+
+/// Why a request was refused; its text is the reply's `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum IpcError {
+    #[error("bad request: {0}")]
+    BadRequest(serde_json::Error),
+    #[error("no output named {0}")]
+    NoOutput(String),
+    #[error("output {0} is gone")]
+    OutputGone(String),
+    #[error("render device lost and not rebuilt yet: {0}")]
+    DeviceLost(crate::render::RenderError),
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    #[error("renderer returned no pixels")]
+    NoPixels,
+    #[error("writing {path}: {source}")]
+    WritePng {
+        path: String,
+        source: png::EncodingError,
+    },
+    #[error("no rung named {0}")]
+    NoRung(String),
+    #[error("test hooks are off (start weft with --fault-injection)")]
+    TestHooksOff,
+    #[error("only devices of a simulated topology (--simulate-devices) can be removed")]
+    NotSimulated,
+    #[error("no device {0}")]
+    NoDevice(String),
+    #[error("fault injection is off (start weft with --fault-injection)")]
+    FaultInjectionOff,
+    #[error("the reply does not serialise: {0}")]
+    Reply(serde_json::Error),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -246,6 +280,7 @@ mod tests {
             b"{\"command\":\"outputs\"} trailing",
         ] {
             let err = parse_request(bad).expect_err("must not parse");
+            let err = err.to_string();
             assert!(err.starts_with("bad request: "), "{err}");
         }
     }

@@ -15,8 +15,8 @@ use tracing::warn;
 
 use super::conn::{Connections, Limits};
 use super::model::{
-    CacheCounts, ClientRecord, DeviceRecordOfSurface, Fault, OutputRecord, Request, SteeringCounts,
-    SurfaceRecord,
+    CacheCounts, ClientRecord, DeviceRecordOfSurface, Fault, IpcError, OutputRecord, Request,
+    SteeringCounts, SurfaceRecord,
 };
 use crate::state::Weft;
 use crate::surface::content_snapshot;
@@ -82,16 +82,16 @@ pub fn reply(state: &mut Weft, line: &[u8]) -> String {
     let reply = match super::model::parse_request(line) {
         Ok(req) => match handle(state, req) {
             Ok(data) => serde_json::json!({ "ok": true, "data": data }),
-            Err(e) => serde_json::json!({ "ok": false, "error": e }),
+            Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
         },
-        Err(e) => serde_json::json!({ "ok": false, "error": e }),
+        Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
     };
     reply.to_string()
 }
 
 /// Answers one request.
-pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, String> {
-    let to_json = |v: Result<serde_json::Value, serde_json::Error>| v.map_err(|e| e.to_string());
+pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcError> {
+    let to_json = |v: Result<serde_json::Value, serde_json::Error>| v.map_err(IpcError::Reply);
     match req {
         Request::Outputs => to_json(serde_json::to_value(outputs(state))),
         Request::Surfaces => to_json(serde_json::to_value(surfaces(state))),
@@ -105,38 +105,41 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
                 }
             }
             if redrawn.is_empty() {
-                return Err(format!("no output named {}", output.unwrap_or_default()));
+                return Err(IpcError::NoOutput(output.unwrap_or_default()));
             }
             Ok(serde_json::json!({ "redraw": redrawn }))
         }
         Request::Screenshot { output, path } => {
             let index = state
                 .output_index(&output)
-                .ok_or_else(|| format!("no output named {output}"))?;
+                .ok_or_else(|| IpcError::NoOutput(output.clone()))?;
             let rendered = match state.render_output(index, true) {
                 // The device was lost since the last frame: rebuilt, then rendered on the new one.
                 Err(e) if e.class() == crate::render::ErrorClass::DeviceLost => {
                     if !state.rebuild_renderer(&e) {
-                        return Err(format!("render device lost and not rebuilt yet: {e}"));
+                        return Err(IpcError::DeviceLost(e));
                     }
                     state.render_output(index, true)
                 }
                 other => other,
             };
-            let (_, pixels) = rendered.map_err(|e| e.to_string())?;
-            let pixels = pixels.ok_or("renderer returned no pixels")?;
+            let (_, pixels) = rendered?;
+            let pixels = pixels.ok_or(IpcError::NoPixels)?;
             let slot = state
                 .outputs
                 .slots
                 .get(index)
-                .ok_or_else(|| format!("output {output} is gone"))?;
+                .ok_or_else(|| IpcError::OutputGone(output.clone()))?;
             crate::outputs::screenshot::write_png(
                 Path::new(&path),
                 slot.spec.width,
                 slot.spec.height,
                 &pixels,
             )
-            .map_err(|e| format!("writing {path}: {e}"))?;
+            .map_err(|source| IpcError::WritePng {
+                path: path.clone(),
+                source,
+            })?;
             Ok(
                 serde_json::json!({ "path": path, "width": slot.spec.width, "height": slot.spec.height }),
             )
@@ -171,7 +174,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
                     .filter(|n| *n != in_place)
                     .map(|n| {
                         crate::import::planner::Rung::parse(n)
-                            .ok_or_else(|| format!("no rung named {n}"))
+                            .ok_or_else(|| IpcError::NoRung(n.clone()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 state.gpu.importer.policy.disabled = rungs;
@@ -201,17 +204,14 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
         Request::Clients => to_json(serde_json::to_value(clients(state))),
         Request::SimulateRemoval { device } => {
             if !state.runtime.fault_injection {
-                return Err("test hooks are off (start weft with --fault-injection)".into());
+                return Err(IpcError::TestHooksOff);
             }
             let id = crate::devices::DeviceId::new(device.clone());
             if !state.devices.is_simulated() {
-                return Err(
-                    "only devices of a simulated topology (--simulate-devices) can be removed"
-                        .into(),
-                );
+                return Err(IpcError::NotSimulated);
             }
             if !state.devices.simulate_removal(&id) {
-                return Err(format!("no device {device}"));
+                return Err(IpcError::NoDevice(device));
             }
             let change = crate::devices::registry::Change {
                 added: Vec::new(),
@@ -222,7 +222,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, Strin
         }
         Request::InjectFault { fault, count } => {
             if !state.runtime.fault_injection {
-                return Err("fault injection is off (start weft with --fault-injection)".into());
+                return Err(IpcError::FaultInjectionOff);
             }
             let faults = state.gpu.renderer.device().faults();
             match fault {

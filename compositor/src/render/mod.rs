@@ -11,12 +11,14 @@
 //! - [`planar`]: the pipeline that reads linear planes in place (RGB and Y′CbCr)
 //! - [`draw`]: what a frame draws (quads and their fills)
 //! - [`renderer`]: uploads (damaged regions only), frames, readback
+//! - [`error`]: [`RenderError`] and what the caller should do about it ([`ErrorClass`])
 //!
 //! Errors are classed by what the caller should do (see [`RenderError::class`]).
 
 pub(crate) mod descriptor;
 pub mod device;
 pub mod draw;
+pub mod error;
 pub mod external;
 pub mod faults;
 pub(crate) mod foreign;
@@ -35,6 +37,7 @@ pub mod transfer;
 pub use ash::vk;
 pub use device::{DeviceInfo, DeviceKind};
 pub use draw::{HeldBuffer, ReadFenceSource};
+pub use error::{ErrorClass, RenderError};
 pub use external::{DmabufCaps, ImportError};
 pub use physical::PhysicalInfo;
 pub use planar::{
@@ -44,58 +47,3 @@ pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, Upl
 pub use sync_fd::SyncFdSupport;
 pub use texture::Texture;
 pub use transfer::{Copier, RowCopy};
-
-/// What the caller should do about an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// This path cannot work here: take the next rung, or give up cleanly.
-    Unsupported,
-    /// May work next frame (out of memory, timeouts).
-    Temporary,
-    /// The device is gone: rebuild the renderer.
-    DeviceLost,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error("no Vulkan loader: {0}")]
-    NoVulkan(String),
-    #[error("no Vulkan 1.3 device with a graphics queue")]
-    NoDevice,
-    #[error("{0} failed: {1}")]
-    Vk(&'static str, ash::vk::Result),
-    #[error("memory allocation failed: {0}")]
-    Allocation(String),
-    #[error("invalid image size {0}x{1}")]
-    InvalidSize(u32, u32),
-    #[error("shader: {0}")]
-    Shader(String),
-    #[error("upload source is smaller than its stride and size say")]
-    SourceTooSmall,
-    #[error("Vulkan extension {0} is not available")]
-    MissingExtension(String),
-    #[error("no output {0}")]
-    NoOutput(usize),
-    /// A setting weft was started with cannot be honoured (no such render device, a topology file
-    /// that does not parse).
-    #[error("{0}")]
-    Setup(String),
-}
-
-impl RenderError {
-    /// Maps a failing `VkResult` to an error naming the call, for `map_err`.
-    pub(crate) fn vk(call: &'static str) -> impl Fn(ash::vk::Result) -> Self {
-        move |e| Self::Vk(call, e)
-    }
-
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            Self::Vk(_, ash::vk::Result::ERROR_DEVICE_LOST) => ErrorClass::DeviceLost,
-            Self::Vk(_, ash::vk::Result::ERROR_OUT_OF_DEVICE_MEMORY)
-            | Self::Vk(_, ash::vk::Result::ERROR_OUT_OF_HOST_MEMORY)
-            | Self::Vk(_, ash::vk::Result::TIMEOUT)
-            | Self::Allocation(_) => ErrorClass::Temporary,
-            _ => ErrorClass::Unsupported,
-        }
-    }
-}
