@@ -112,7 +112,9 @@ impl Weft {
         options: &DeviceOptions,
     ) -> Result<Self, RenderError> {
         let mut devices = match &options.simulate {
-            Some(path) => Registry::simulated(Topology::load(path).map_err(RenderError::Setup)?),
+            Some(path) => Registry::simulated(
+                Topology::load(path).map_err(|e| RenderError::Setup(e.to_string()))?,
+            ),
             None => Registry::discover(
                 std::path::Path::new("/sys"),
                 std::path::Path::new("/dev"),

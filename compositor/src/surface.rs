@@ -562,7 +562,7 @@ fn attach_buffer(
                 show_in_place(view, source, &layout);
                 return Ok(());
             }
-            Err(why) => why,
+            Err(why) => why.to_string(),
         };
         // SAFETY: as above; the client may write the pool concurrently (wl_shm has no sync),
         // which can only garble pixels, and smithay guards against SIGBUS from a truncated file.

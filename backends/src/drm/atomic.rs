@@ -18,6 +18,8 @@ use smithay::reexports::drm::control::{
 };
 use smithay::utils::{Physical, Rectangle};
 
+use super::error::DrmError;
+
 /// Where a framebuffer goes on the plane: `src` in buffer pixels (fractions allowed, as KMS's
 /// 16.16 fixed point), `dst` in the CRTC's pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,15 +76,14 @@ fn prop(
     fd: &DrmDeviceFd,
     handle: impl ResourceHandle,
     name: &str,
-) -> Result<Option<property::Handle>, String> {
-    let props = fd
-        .get_properties(handle)
-        .map_err(|e| format!("properties: {e}"))?;
+) -> Result<Option<property::Handle>, DrmError> {
+    let props = fd.get_properties(handle).map_err(DrmError::Properties)?;
     let (ids, _) = props.as_props_and_values();
     for id in ids {
-        let info = fd
-            .get_property(*id)
-            .map_err(|e| format!("property {id:?}: {e}"))?;
+        let info = fd.get_property(*id).map_err(|source| DrmError::Property {
+            id: u32::from(*id),
+            source,
+        })?;
         if info.name().to_bytes() == name.as_bytes() {
             return Ok(Some(*id));
         }
@@ -93,9 +94,9 @@ fn prop(
 fn need(
     fd: &DrmDeviceFd,
     handle: impl ResourceHandle,
-    name: &str,
-) -> Result<property::Handle, String> {
-    prop(fd, handle, name)?.ok_or_else(|| format!("the plane has no {name} property"))
+    name: &'static str,
+) -> Result<property::Handle, DrmError> {
+    prop(fd, handle, name)?.ok_or(DrmError::MissingProperty(name))
 }
 
 /// 16.16 fixed point, as KMS takes source coordinates.
@@ -104,7 +105,7 @@ fn fixed(v: f64) -> u64 {
 }
 
 impl PlaneProps {
-    fn of(fd: &DrmDeviceFd, plane: plane::Handle) -> Result<Self, String> {
+    fn of(fd: &DrmDeviceFd, plane: plane::Handle) -> Result<Self, DrmError> {
         Ok(Self {
             fb_id: need(fd, plane, "FB_ID")?,
             crtc_id: need(fd, plane, "CRTC_ID")?,
@@ -180,7 +181,7 @@ impl Planes {
         crtc: crtc::Handle,
         primary: plane::Handle,
         upper: Option<(plane::Handle, &'static str)>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DrmError> {
         let upper = match upper {
             Some((plane, kind)) => Some((plane, PlaneProps::of(fd, plane)?, kind)),
             None => None,
@@ -220,9 +221,9 @@ impl Planes {
         fd: &DrmDeviceFd,
         primary: &Layer<'_>,
         upper: Option<&Layer<'_>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DrmError> {
         fd.atomic_commit(AtomicCommitFlags::TEST_ONLY, self.request(primary, upper))
-            .map_err(|e| format!("atomic TEST_ONLY: {e}"))
+            .map_err(DrmError::TestOnly)
     }
 
     /// Queues a flip to these layers at the next vblank (the upper plane switched off where
@@ -234,7 +235,7 @@ impl Planes {
         fd: &DrmDeviceFd,
         primary: &Layer<'_>,
         upper: Option<&Layer<'_>>,
-    ) -> Result<Option<OwnedFd>, String> {
+    ) -> Result<Option<OwnedFd>, DrmError> {
         let mut req = self.request(primary, upper);
         // The kernel writes the out-fence's fd here (an s32) during the ioctl.
         let mut out: i32 = -1;
@@ -246,7 +247,7 @@ impl Planes {
             AtomicCommitFlags::PAGE_FLIP_EVENT | AtomicCommitFlags::NONBLOCK,
             req,
         )
-        .map_err(|e| format!("atomic page flip: {e}"))?;
+        .map_err(DrmError::Flip)?;
         if out < 0 {
             return Ok(None);
         }

@@ -31,6 +31,9 @@ pub type Loop = calloop::LoopHandle<'static, Weft>;
 use tracing::{info, warn};
 use weft_compositor::outputs::frame::Compose;
 use weft_compositor::outputs::output::KmsStats;
+use weft_compositor::outputs::scanout::ScanoutOutcome;
+
+use super::error::DrmError;
 use weft_compositor::outputs::scene::Scene;
 use weft_compositor::render::HeldBuffer;
 use weft_compositor::{OutputSpec, Weft};
@@ -563,7 +566,10 @@ impl KmsOutput {
     /// (feedback held for its frames is discarded).
     pub(super) fn unlight(self, state: &mut Weft, fd: &DrmDeviceFd) {
         for surface in self.scanned_surface.iter().chain(&self.lifted_surface) {
-            state.record_scanout(surface, Err("its output is gone".into()));
+            state.record_scanout(
+                surface,
+                ScanoutOutcome::Composed("its output is gone".into()),
+            );
         }
         if let Ok(index) = self.index(state) {
             state.remove_output(index);
@@ -605,7 +611,10 @@ impl KmsOutput {
                     state.frame_with_scene(index, now, Compose::Nothing, scene);
                     // The flip switched the upper plane off.
                     if let Some(prev) = self.lifted_surface.take().filter(|p| *p != surface) {
-                        state.record_scanout(&prev, Err("no longer on the upper plane".into()));
+                        state.record_scanout(
+                            &prev,
+                            ScanoutOutcome::Composed("no longer on the upper plane".into()),
+                        );
                     }
                     self.scanned_surface = Some(surface);
                     return Ok(());
@@ -616,11 +625,11 @@ impl KmsOutput {
             if let Some(prev) = previous.filter(|p| refused.as_ref().is_none_or(|(s, _)| s != p)) {
                 state.record_scanout(
                     &prev,
-                    Err("no longer the output's one client buffer".into()),
+                    ScanoutOutcome::Composed("no longer the output's one client buffer".into()),
                 );
             }
             if let Some((surface, why)) = refused {
-                state.record_scanout(&surface, Err(why));
+                state.record_scanout(&surface, ScanoutOutcome::Composed(why));
             }
         }
         // A surface over the rest on the upper plane, the rest composed without it.
@@ -632,7 +641,10 @@ impl KmsOutput {
         let previous = self.lifted_surface.take();
         if let Some(prev) = previous.filter(|p| lifted.as_ref().is_none_or(|l| &l.0.surface != p)) {
             if self.scanned_surface.as_ref() != Some(&prev) {
-                state.record_scanout(&prev, Err("no longer on the upper plane".into()));
+                state.record_scanout(
+                    &prev,
+                    ScanoutOutcome::Composed("no longer on the upper plane".into()),
+                );
             }
         }
         let compose = match &lifted {
@@ -670,14 +682,16 @@ impl KmsOutput {
                     at: *at,
                     in_fence: acquire.as_ref().map(|f| f.as_fd()),
                 });
-                let out_fence = planes.flip(fd, &primary, upper.as_ref())?;
+                let out_fence = planes
+                    .flip(fd, &primary, upper.as_ref())
+                    .map_err(|e| e.to_string())?;
                 count(state, &self.name, |k| k.composed_flips += 1);
                 if let Some((candidate, _, at)) = lifted {
                     count(state, &self.name, |k| k.upper_plane_flips += 1);
                     let kind = planes.upper_kind().unwrap_or("upper");
                     state.record_scanout(
                         &candidate.surface,
-                        Ok(format!(
+                        ScanoutOutcome::ScannedOut(format!(
                             "Scanout: the client's dma-buf is a framebuffer of {} on the {kind} \
                              plane of {} at {}x{}+{}+{}, over the composed rest: no composition \
                              of it, no copy",
@@ -761,7 +775,7 @@ impl KmsOutput {
         match verdict {
             Ok(fb) => Some((candidate, fb, at)),
             Err(why) => {
-                state.record_scanout(&candidate.surface, Err(why));
+                state.record_scanout(&candidate.surface, ScanoutOutcome::Composed(why));
                 None
             }
         }
@@ -868,7 +882,9 @@ impl KmsOutput {
             at,
             in_fence: fence.as_ref().map(|f| f.as_fd()),
         };
-        let out_fence = planes.flip(fd, &layer, None).map_err(refused)?;
+        let out_fence = planes
+            .flip(fd, &layer, None)
+            .map_err(|e| refused(e.to_string()))?;
         count(state, &self.name, |k| k.scanout_flips += 1);
         self.release_at(out_fence, handle);
         self.flipping = true;
@@ -890,7 +906,7 @@ impl KmsOutput {
         };
         state.record_scanout(
             &surface,
-            Ok(format!(
+            ScanoutOutcome::ScannedOut(format!(
                 "Scanout: the client's dma-buf is a framebuffer of {} on the primary plane of \
                  {}{how}: no composition, no copy",
                 self.crtc_name(),
@@ -1008,13 +1024,13 @@ fn import_on_render_device(
     fd: &DrmDeviceFd,
     index: usize,
     buffer: &DumbBuffer,
-) -> Result<weft_compositor::render::external::ImportedBuffer, String> {
+) -> Result<weft_compositor::render::external::ImportedBuffer, DrmError> {
     let prime = fd
         .buffer_to_prime_fd(buffer.handle(), (OFlags::RDWR | OFlags::CLOEXEC).bits())
-        .map_err(|e| format!("PRIME export of the dumb buffer: {e}"))?;
+        .map_err(DrmError::PrimeExport)?;
     let (_, h) = buffer.size();
     let size = u64::from(buffer.pitch()) * u64::from(h);
-    state.import_output_destination(index, prime.as_fd(), size)
+    Ok(state.import_output_destination(index, prime.as_fd(), size)?)
 }
 
 /// Counts what reached KMS for output `output` (`weft msg outputs`).

@@ -18,6 +18,7 @@
 
 pub mod atomic;
 pub mod devices;
+pub mod error;
 pub mod input;
 pub mod kms;
 

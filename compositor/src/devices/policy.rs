@@ -77,6 +77,15 @@ impl std::fmt::Display for Wanted {
     }
 }
 
+/// Why no render device was chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum NoRenderDevice {
+    #[error("no usable render device is {wanted}; there are: {available}")]
+    NotFound { wanted: String, available: String },
+    #[error("no Vulkan device weft can render on (Vulkan 1.3 with a graphics queue)")]
+    NoneUsable,
+}
+
 impl RenderPolicy {
     /// The policy with the override from `flag` (the command line) or else the environment.
     pub fn with_override(flag: Option<&str>) -> Self {
@@ -91,22 +100,22 @@ impl RenderPolicy {
     }
 
     /// The index of the physical device to render on, and why.
-    pub fn choose(&self, physicals: &[PhysicalInfo]) -> Result<(usize, String), String> {
+    pub fn choose(&self, physicals: &[PhysicalInfo]) -> Result<(usize, String), NoRenderDevice> {
         let usable = || physicals.iter().filter(|p| p.unusable.is_none());
         if let Some(wanted) = &self.wanted {
             return match usable().find(|p| wanted.matches(p)) {
                 Some(p) => Ok((p.index, format!("chosen by the override: {wanted}"))),
-                None => Err(format!(
-                    "no usable render device is {wanted}; there are: {}",
-                    physicals
+                None => Err(NoRenderDevice::NotFound {
+                    wanted: wanted.to_string(),
+                    available: physicals
                         .iter()
                         .map(|p| match &p.unusable {
                             None => format!("{} ({})", p.name, p.driver),
                             Some(why) => format!("{} (unusable: {why})", p.name),
                         })
                         .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                        .join(", "),
+                }),
             };
         }
         if let Some(display) = self.display {
@@ -136,9 +145,7 @@ impl RenderPolicy {
                     None => format!("no display device: the best render device ({:?})", p.kind),
                 },
             )),
-            None => {
-                Err("no Vulkan device weft can render on (Vulkan 1.3 with a graphics queue)".into())
-            }
+            None => Err(NoRenderDevice::NoneUsable),
         }
     }
 
@@ -149,7 +156,9 @@ impl RenderPolicy {
     ) -> Result<(Renderer, String), RenderError> {
         let reason = std::cell::RefCell::new(String::new());
         let renderer = Renderer::open(required, &|physicals| {
-            let (index, why) = self.choose(physicals).map_err(RenderError::Setup)?;
+            let (index, why) = self
+                .choose(physicals)
+                .map_err(|e| RenderError::Setup(e.to_string()))?;
             *reason.borrow_mut() = why;
             Ok(index)
         })?;
@@ -241,9 +250,13 @@ mod tests {
         assert_eq!(
             RenderPolicy::default()
                 .choose(&[old.clone(), soft])
-                .map(|g| g.0),
-            Ok(1)
+                .map(|g| g.0)
+                .ok(),
+            Some(1)
         );
-        assert!(RenderPolicy::default().choose(&[old]).is_err());
+        assert!(matches!(
+            RenderPolicy::default().choose(&[old]),
+            Err(NoRenderDevice::NoneUsable)
+        ));
     }
 }

@@ -75,11 +75,31 @@ pub struct Topology {
     pub display: Option<DeviceId>,
 }
 
+/// Why a `--simulate-devices` file was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        source: serde_json::Error,
+    },
+}
+
 impl Topology {
-    pub fn load(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &std::path::Path) -> Result<Self, TopologyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| TopologyError::Parse {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     pub fn rule(&self, source: &DeviceId, sink: &DeviceId) -> Option<Access> {

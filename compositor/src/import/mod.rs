@@ -680,9 +680,9 @@ impl Importer {
         pool: (*const u8, usize),
         data: &crate::buffers::shm_pixels::ShmLayout,
         budget: Option<&Arc<crate::budget::ClientBudget>>,
-    ) -> Result<Arc<crate::render::PlanarSource>, String> {
+    ) -> Result<Arc<crate::render::PlanarSource>, crate::buffers::shm_in_place::NotInPlace> {
         if !self.policy.shm_in_place {
-            return Err("in-place reads are disabled by the import policy".into());
+            return Err(crate::buffers::shm_in_place::NotInPlace::Disabled);
         }
         let limits = crate::buffers::shm_in_place::Limits {
             alignment: self.caps.host_import_alignment,

@@ -80,7 +80,7 @@ impl Connections {
     }
 
     /// Closes, once a second, every connection past its lifetime.
-    pub fn start_sweeping(&self) -> Result<RegistrationToken, String> {
+    pub fn start_sweeping(&self) -> Result<RegistrationToken, calloop::Error> {
         let this = self.clone();
         self.handle
             .insert_source(
@@ -90,7 +90,7 @@ impl Connections {
                     TimeoutAction::ToDuration(Duration::from_secs(1))
                 },
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.error)
     }
 
     /// Closes the connection opened first, to make room for a new one.

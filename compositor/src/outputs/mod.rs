@@ -31,6 +31,17 @@ pub struct Outputs {
     pub(crate) scene_generation: u64,
 }
 
+/// Why a display device's buffer cannot be an output's copy destination.
+#[derive(Debug, thiserror::Error)]
+pub enum DestinationError {
+    #[error("no output {0}")]
+    NoOutput(usize),
+    #[error("output {0}'s render device is gone")]
+    NoRenderDevice(usize),
+    #[error(transparent)]
+    Import(#[from] crate::render::ImportError),
+}
+
 impl Weft {
     /// Adds an output named `name`, advertises it and places it right of the existing ones.
     pub fn add_output(&mut self, name: &str, spec: OutputSpec) -> Result<usize, RenderError> {
@@ -162,8 +173,12 @@ impl Weft {
         index: usize,
         fd: std::os::fd::BorrowedFd<'_>,
         size: u64,
-    ) -> Result<crate::render::external::ImportedBuffer, String> {
-        let slot = self.outputs.slots.get(index).ok_or("no such output")?;
+    ) -> Result<crate::render::external::ImportedBuffer, DestinationError> {
+        let slot = self
+            .outputs
+            .slots
+            .get(index)
+            .ok_or(DestinationError::NoOutput(index))?;
         let device = match slot.device {
             None => self.gpu.renderer.device(),
             Some(i) => self
@@ -171,15 +186,14 @@ impl Weft {
                 .secondaries
                 .get(i)
                 .map(|s| s.renderer.device())
-                .ok_or("no such render device")?,
+                .ok_or(DestinationError::NoRenderDevice(index))?,
         };
-        crate::render::external::ImportedBuffer::import(
+        Ok(crate::render::external::ImportedBuffer::import(
             device,
             fd,
             size,
             ash::vk::BufferUsageFlags::TRANSFER_DST,
-        )
-        .map_err(|e| e.to_string())
+        )?)
     }
 
     /// Output `index`'s last frame copied by its render device into `dst` (imported with

@@ -45,6 +45,15 @@ pub struct Candidate {
     pub hold: Arc<dyn HeldBuffer>,
 }
 
+/// What the display did with a surface's buffer at one flip.
+#[derive(Debug, Clone)]
+pub enum ScanoutOutcome {
+    /// Scanned out, no copy; the text says how (which plane).
+    ScannedOut(String),
+    /// Composed: its import's rung stands, and the text joins its reason.
+    Composed(String),
+}
+
 impl Weft {
     /// Output `index`'s scanout candidate for its primary plane in `scene` (the output's, built
     /// this turn), or why it has none.
@@ -81,17 +90,16 @@ impl Weft {
         candidate_of(surface, item)
     }
 
-    /// Records what the display did with `surface`'s buffer: `Ok(why)` it is scanned out (no
-    /// copy), `Err(why)` it is composed (its import's rung stands, `why` joins its reason).
-    pub fn record_scanout(&mut self, surface: &WlSurface, outcome: Result<String, String>) {
+    /// Records what the display did with `surface`'s buffer.
+    pub fn record_scanout(&mut self, surface: &WlSurface, outcome: ScanoutOutcome) {
         with_states(surface, |states| {
             with_content(states, |c| match outcome {
-                Ok(why) => {
+                ScanoutOutcome::ScannedOut(why) => {
                     c.scanned_out = true;
                     c.scanout_refused = None;
                     c.set_path(Some(RUNG), Some(why));
                 }
-                Err(why) => {
+                ScanoutOutcome::Composed(why) => {
                     c.scanned_out = false;
                     // The import's rung stands; the display's refusal joins its reason (the
                     // planner's own scanout note does not know the display backend decides).

@@ -7,6 +7,8 @@
 
 use std::os::fd::OwnedFd;
 
+use super::NotInPlace;
+
 /// A read-only view of a buffer's pages, aligned as the device asks.
 pub struct PoolView {
     ptr: *mut std::ffi::c_void,
@@ -26,19 +28,17 @@ impl PoolView {
         offset: usize,
         bytes: usize,
         align: usize,
-    ) -> Result<(Self, usize), String> {
+    ) -> Result<(Self, usize), NotInPlace> {
         let align = align.max(rustix::param::page_size());
         let first = offset / align * align;
         let last = offset
             .checked_add(bytes)
-            .ok_or("the buffer lies outside its pool")?
+            .ok_or(NotInPlace::OutsidePool)?
             .div_ceil(align)
             * align;
-        let size = rustix::fs::fstat(file)
-            .map_err(|e| format!("fstat: {e}"))?
-            .st_size;
+        let size = rustix::fs::fstat(file).map_err(NotInPlace::Fstat)?.st_size;
         if bytes == 0 || (offset + bytes) as u64 > size as u64 {
-            return Err("the buffer lies outside its pool's file".into());
+            return Err(NotInPlace::OutsidePoolFile);
         }
         let len = last - first;
         // SAFETY: a fresh read-only shared mapping of the pool's file, not aliased by any Rust
@@ -54,11 +54,11 @@ impl PoolView {
                 first as u64,
             )
         }
-        .map_err(|e| format!("mmap of the pool's pages: {e}"))?;
+        .map_err(NotInPlace::Mmap)?;
         if !(ptr as usize).is_multiple_of(align) {
             // SAFETY: the mapping just made, unmapped once.
             let _ = unsafe { rustix::mm::munmap(ptr, len) };
-            return Err(format!("the mapping is not aligned to {align} bytes"));
+            return Err(NotInPlace::Unaligned(align));
         }
         Ok((Self { ptr, len }, offset - first))
     }

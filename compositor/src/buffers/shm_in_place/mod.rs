@@ -49,7 +49,7 @@ enum Entry {
         source: Arc<PlanarSource>,
         _charge: Option<Charge>,
     },
-    Refused(String),
+    Refused(NotInPlace),
 }
 
 /// In-place imports by wl_buffer, and the notes of Y′CbCr buffers (their real format and planes:
@@ -59,6 +59,57 @@ pub struct ShmCache {
     entries: HashMap<ObjectId, Entry>,
     ycbcr: HashMap<ObjectId, Ycbcr>,
     hints: pool_file::FdHints,
+}
+
+/// Why a wl_shm buffer is copied instead of read in place; its text is the surface's reason.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NotInPlace {
+    #[error("in-place reads are disabled by the import policy")]
+    Disabled,
+    #[error("{0}")]
+    OverBudget(crate::budget::OverBudget),
+    #[error("the render device cannot import host memory (no VK_EXT_external_memory_host)")]
+    NoHostImport,
+    #[error("format {0} is not read in place")]
+    Format(String),
+    #[error("{bytes} bytes are more than one storage descriptor covers (maxStorageBufferRange {max_range})")]
+    TooLarge { bytes: usize, max_range: u64 },
+    #[error("import alignment out of range")]
+    AlignmentRange,
+    #[error("the buffer lies outside its pool")]
+    OutsidePool,
+    #[error("the buffer lies outside its pool's file")]
+    OutsidePoolFile,
+    #[error("fstat: {0}")]
+    Fstat(rustix::io::Errno),
+    #[error("mmap of the pool's pages: {0}")]
+    Mmap(rustix::io::Errno),
+    #[error("the mapping is not aligned to {0} bytes")]
+    Unaligned(usize),
+    #[error("plane {plane}'s stride {stride} is not a whole number of 32-bit words")]
+    StrideNotWords { plane: usize, stride: u64 },
+    #[error("plane {plane} at pool offset {offset} is not on a 32-bit word")]
+    OffsetNotWord { plane: usize, offset: u64 },
+    #[error("plane offset out of range")]
+    OffsetRange,
+    #[error("stride out of range")]
+    StrideRange,
+    #[error("/proc/self/maps: {0}")]
+    Maps(std::io::ErrorKind),
+    #[error("/proc/self/maps has a line weft cannot read")]
+    MapsLine,
+    #[error("the pool is not a file mapping")]
+    NotAFile,
+    #[error("the pool's mapping is not in /proc/self/maps")]
+    NotMapped,
+    #[error("the pool's file is not among weft's fds")]
+    NoFd,
+    #[error("the pool's file is not sealed with F_SEAL_SHRINK: a truncation would fault the device's reads")]
+    NotSealed,
+    #[error("{0}")]
+    HostImport(Arc<crate::render::ImportError>),
+    #[error("{0}")]
+    Planar(Arc<crate::render::RenderError>),
 }
 
 impl ShmCache {
@@ -76,7 +127,7 @@ impl ShmCache {
         (pool, pool_len): (*const u8, usize),
         data: &ShmLayout,
         budget: Option<&Arc<ClientBudget>>,
-    ) -> Result<Arc<PlanarSource>, String> {
+    ) -> Result<Arc<PlanarSource>, NotInPlace> {
         match self.entries.get(buffer) {
             Some(Entry::Imported { source, .. }) => return Ok(source.clone()),
             Some(Entry::Refused(why)) => return Err(why.clone()),
@@ -87,7 +138,7 @@ impl ShmCache {
         let charge = budget
             .map(|b| b.charge(Resource::ShmInPlace, 1))
             .transpose()
-            .map_err(|over| over.to_string())?;
+            .map_err(NotInPlace::OverBudget)?;
         // SAFETY: the caller's promise.
         let imported = unsafe { import(renderer, limits, (pool, pool_len), data, &mut self.hints) };
         let entry = match imported {
@@ -147,25 +198,23 @@ unsafe fn import(
     (pool, pool_len): (*const u8, usize),
     data: &ShmLayout,
     hints: &mut pool_file::FdHints,
-) -> Result<Arc<PlanarSource>, String> {
+) -> Result<Arc<PlanarSource>, NotInPlace> {
     let Some(align) = limits.alignment else {
-        return Err(
-            "the render device cannot import host memory (no VK_EXT_external_memory_host)".into(),
-        );
+        return Err(NotInPlace::NoHostImport);
     };
     let (format, opaque) = PlanarFormat::from_fourcc(data.fourcc())
-        .ok_or_else(|| format!("format {} is not read in place", data.fourcc_str()))?;
+        .ok_or_else(|| NotInPlace::Format(data.fourcc_str()))?;
     let (offset, end) = (data.start() as usize, data.end() as usize);
     let bytes = end.saturating_sub(offset);
     if bytes as u64 > limits.max_range {
-        return Err(format!(
-            "{bytes} bytes are more than one storage descriptor covers (maxStorageBufferRange {})",
-            limits.max_range
-        ));
+        return Err(NotInPlace::TooLarge {
+            bytes,
+            max_range: limits.max_range,
+        });
     }
-    let align = usize::try_from(align).map_err(|_| "import alignment out of range".to_string())?;
+    let align = usize::try_from(align).map_err(|_| NotInPlace::AlignmentRange)?;
     if end > pool_len {
-        return Err("the buffer lies outside its pool".into());
+        return Err(NotInPlace::OutsidePool);
     }
     let file = pool_file::sealed_file(pool, hints)?;
     let (view, start) = PoolView::new(&file, offset, bytes, align)?;
@@ -174,21 +223,21 @@ unsafe fn import(
     for (i, p) in data.planes.iter().enumerate() {
         let at = start as u64 + (p.offset - data.start());
         if !p.stride.is_multiple_of(4) {
-            return Err(format!(
-                "plane {i}'s stride {} is not a whole number of 32-bit words",
-                p.stride
-            ));
+            return Err(NotInPlace::StrideNotWords {
+                plane: i,
+                stride: p.stride,
+            });
         }
         if !at.is_multiple_of(4) {
-            return Err(format!(
-                "plane {i} at pool offset {} is not on a 32-bit word",
-                p.offset
-            ));
+            return Err(NotInPlace::OffsetNotWord {
+                plane: i,
+                offset: p.offset,
+            });
         }
         planes.push(PlanarPlane {
             buffer: 0,
-            offset: u32::try_from(at).map_err(|_| "plane offset out of range".to_string())?,
-            stride: u32::try_from(p.stride).map_err(|_| "stride out of range".to_string())?,
+            offset: u32::try_from(at).map_err(|_| NotInPlace::OffsetRange)?,
+            stride: u32::try_from(p.stride).map_err(|_| NotInPlace::StrideRange)?,
         });
     }
     let view = Arc::new(view);
@@ -197,7 +246,7 @@ unsafe fn import(
     // long as `keep` (held by the import).
     let memory =
         unsafe { HostImport::import(renderer.device(), view.ptr(), view.len() as u64, keep) }
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| NotInPlace::HostImport(Arc::new(e)))?;
     let layout = PlanarLayout {
         format,
         opaque,
@@ -208,6 +257,6 @@ unsafe fn import(
     let memory: Vec<Arc<dyn PlanarMemory>> = vec![Arc::new(memory)];
     let source = renderer
         .create_planar(layout, memory)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| NotInPlace::Planar(Arc::new(e)))?;
     Ok(source)
 }

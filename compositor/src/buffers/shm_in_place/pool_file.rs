@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::io::BufRead as _;
 use std::os::fd::{FromRawFd as _, OwnedFd};
 
+use super::NotInPlace;
+
 /// Which fd number held a file last time: a pool's next buffers find it without a scan of every
 /// fd weft has.
 #[derive(Default)]
@@ -24,7 +26,7 @@ pub struct FdHints(HashMap<(u64, u64), i32>);
 const MAX_HINTS: usize = 256;
 
 /// A dup of the sealed file that holds the mapping at `addr`, or why there is none.
-pub fn sealed_file(addr: *const u8, hints: &mut FdHints) -> Result<OwnedFd, String> {
+pub fn sealed_file(addr: *const u8, hints: &mut FdHints) -> Result<OwnedFd, NotInPlace> {
     let (dev, ino) = mapping_identity(addr as usize)?;
     let hinted = hints
         .0
@@ -32,7 +34,7 @@ pub fn sealed_file(addr: *const u8, hints: &mut FdHints) -> Result<OwnedFd, Stri
         .and_then(|&n| dup_if(n, dev, ino).map(|fd| (n, fd)));
     let (number, fd) = match hinted {
         Some(found) => found,
-        None => find_fd(dev, ino).ok_or("the pool's file is not among weft's fds")?,
+        None => find_fd(dev, ino).ok_or(NotInPlace::NoFd)?,
     };
     if hints.0.len() >= MAX_HINTS {
         hints.0.clear();
@@ -40,21 +42,16 @@ pub fn sealed_file(addr: *const u8, hints: &mut FdHints) -> Result<OwnedFd, Stri
     hints.0.insert((dev, ino), number);
     let seals = rustix::fs::fcntl_get_seals(&fd).unwrap_or(rustix::fs::SealFlags::empty());
     if !seals.contains(rustix::fs::SealFlags::SHRINK) {
-        return Err(
-            "the pool's file is not sealed with F_SEAL_SHRINK: a truncation would fault the \
-             device's reads"
-                .into(),
-        );
+        return Err(NotInPlace::NotSealed);
     }
     Ok(fd)
 }
 
 /// (st_dev, st_ino) of the file mapped at `addr`, from /proc/self/maps.
-fn mapping_identity(addr: usize) -> Result<(u64, u64), String> {
-    let maps =
-        std::fs::File::open("/proc/self/maps").map_err(|e| format!("/proc/self/maps: {e}"))?;
+fn mapping_identity(addr: usize) -> Result<(u64, u64), NotInPlace> {
+    let maps = std::fs::File::open("/proc/self/maps").map_err(|e| NotInPlace::Maps(e.kind()))?;
     for line in std::io::BufReader::new(maps).lines() {
-        let line = line.map_err(|e| format!("/proc/self/maps: {e}"))?;
+        let line = line.map_err(|e| NotInPlace::Maps(e.kind()))?;
         // start-end perms offset major:minor inode [path]
         let mut fields = line.split_whitespace();
         let (Some(range), _, _, Some(dev), Some(ino)) = (
@@ -76,15 +73,15 @@ fn mapping_identity(addr: usize) -> Result<(u64, u64), String> {
         if addr < start || addr >= end {
             continue;
         }
-        let (major, minor) = dev.split_once(':').ok_or("a maps line without a device")?;
-        let num = |s: &str| u32::from_str_radix(s, 16).map_err(|e| format!("device {dev}: {e}"));
-        let ino: u64 = ino.parse().map_err(|e| format!("inode {ino}: {e}"))?;
+        let (major, minor) = dev.split_once(':').ok_or(NotInPlace::MapsLine)?;
+        let num = |s: &str| u32::from_str_radix(s, 16).map_err(|_| NotInPlace::MapsLine);
+        let ino: u64 = ino.parse().map_err(|_| NotInPlace::MapsLine)?;
         if ino == 0 {
-            return Err("the pool is not a file mapping".into());
+            return Err(NotInPlace::NotAFile);
         }
         return Ok((rustix::fs::makedev(num(major)?, num(minor)?), ino));
     }
-    Err("the pool's mapping is not in /proc/self/maps".into())
+    Err(NotInPlace::NotMapped)
 }
 
 /// This process's fd number for file (`dev`, `ino`) and a dup of it.
