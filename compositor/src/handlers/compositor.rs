@@ -106,13 +106,9 @@ impl CompositorHandler for Weft {
         if changed {
             self.damage();
         }
-        if self.gpu.importer.take_device_lost() {
+        if let Some(lost) = self.gpu.importer.take_device_lost() {
             // An import found the device gone: rebuild now (it re-imports this tree too).
-            let lost = crate::render::RenderError::Vk(
-                "dma-buf import",
-                crate::render::vk::Result::ERROR_DEVICE_LOST,
-            );
-            self.rebuild_renderer(&lost);
+            self.rebuild_renderer(&format!("dma-buf import: {lost}"));
         }
         self.schedule_uploads();
         if let Some(window) = self.window_for_surface(&root) {

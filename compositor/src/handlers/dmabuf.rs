@@ -83,12 +83,8 @@ impl DmabufHandler for Weft {
                 // create_immed smithay's `invalid_wl_buffer`, as the spec allows.
                 debug!(%why, class = ?why.class, "dma-buf import failed");
                 notifier.failed();
-                if self.gpu.importer.take_device_lost() {
-                    let lost = crate::render::RenderError::Vk(
-                        "dma-buf import",
-                        crate::render::vk::Result::ERROR_DEVICE_LOST,
-                    );
-                    self.rebuild_renderer(&lost);
+                if let Some(lost) = self.gpu.importer.take_device_lost() {
+                    self.rebuild_renderer(&format!("dma-buf import: {lost}"));
                 }
             }
         }

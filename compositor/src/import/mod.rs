@@ -86,8 +86,9 @@ pub struct Importer {
     pub cache: ImportCache,
     /// wl_shm buffers read in place, by wl_buffer.
     pub shm: crate::buffers::shm_in_place::ShmCache,
-    /// An import found the render device lost; weft rebuilds it ([`Importer::take_device_lost`]).
-    device_lost: bool,
+    /// Why an import found the render device lost (its failure's reason); weft rebuilds it
+    /// ([`Importer::take_device_lost`]).
+    device_lost: Option<String>,
 }
 
 /// One distinct file behind one or more planes.
@@ -194,13 +195,13 @@ impl Importer {
             policy: ImportPolicy::default(),
             cache: ImportCache::default(),
             shm: Default::default(),
-            device_lost: false,
+            device_lost: None,
         }
     }
 
-    /// Whether an import since the last call found the render device lost.
-    pub fn take_device_lost(&mut self) -> bool {
-        std::mem::take(&mut self.device_lost)
+    /// How an import since the last call found the render device lost, if one did.
+    pub fn take_device_lost(&mut self) -> Option<String> {
+        self.device_lost.take()
     }
 
     /// Every (fourcc, modifier, plane count) weft advertises, best tranche first: image-importable
@@ -238,7 +239,9 @@ impl Importer {
         let result = self.import_uncounted(renderer, devices, sink, driven, dmabuf);
         if let Err(f) = &result {
             self.cache.count_failure();
-            self.device_lost |= f.class == FailureClass::DeviceLost;
+            if f.class == FailureClass::DeviceLost {
+                self.device_lost = Some(f.reason.clone());
+            }
         }
         result
     }

@@ -16,7 +16,6 @@ use tracing::{debug, info};
 
 use crate::devices::registry::Change;
 use crate::devices::uevent;
-use crate::render::RenderError;
 use crate::state::Weft;
 
 impl Weft {
@@ -96,8 +95,7 @@ impl Weft {
         let render = self.devices.render_id();
         if change.removed.contains(&render) {
             info!(device = %render, "the render device was removed");
-            let why = RenderError::Setup(format!("render device {render} removed"));
-            if self.rebuild_renderer(&why) {
+            if self.rebuild_renderer(&format!("render device {render} removed")) {
                 return;
             }
         }

@@ -17,13 +17,14 @@ use smithay::desktop::PopupManager;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use tracing::{info, warn};
 
-use crate::render::{DmabufCaps, RenderError};
+use crate::render::DmabufCaps;
 use crate::state::Weft;
 use crate::surface::{import_tree, ImportCtx};
 
 impl Weft {
-    /// Replaces the lost render device and shows every surface again. Returns whether it worked.
-    pub fn rebuild_renderer(&mut self, why: &RenderError) -> bool {
+    /// Replaces the lost render device and shows every surface again; `why` is how it was found
+    /// lost (the failing call's error). Returns whether it worked.
+    pub fn rebuild_renderer(&mut self, why: &dyn std::fmt::Display) -> bool {
         warn!(error = %why, "render device lost: rebuilding the renderer");
         let (renderer, reason) = match (self.gpu.make_renderer)() {
             Ok(r) => r,
