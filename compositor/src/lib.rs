@@ -37,7 +37,7 @@ pub use state::DeviceOptions;
 ///   manager;
 /// - every surface that ever had a buffer has a [`surface::SurfaceView`] in its data map, holding
 ///   what the renderer needs and what introspection shows;
-/// - outputs are owned by [`outputs::Outputs`], each with its own render target ([`output`]).
+/// - outputs are owned by [`outputs::output::Outputs`], each with its own render target ([`output`]).
 pub struct Weft {
     /// The display, the event loop, the clients, whether weft runs.
     runtime: runtime::Runtime,
@@ -48,7 +48,7 @@ pub struct Weft {
     /// ext_session_lock_v1: the lock and its surfaces ([`shell::session_lock`]).
     lock: shell::session_lock::SessionLock,
     /// Outputs, presentation and the scene generation.
-    outputs: outputs::Outputs,
+    outputs: outputs::output::Outputs,
     /// Buffer globals: wl_shm, single-pixel, linux-dmabuf and its feedback.
     buffers: buffers::Buffers,
     /// The render devices and their imports.

@@ -159,7 +159,7 @@ impl Weft {
             shell,
             input,
             lock,
-            outputs: crate::outputs::Outputs {
+            outputs: crate::outputs::output::Outputs {
                 slots: Vec::new(),
                 _output_manager_state: output_manager_state,
                 _presentation_state: presentation_state,

@@ -17,20 +17,6 @@ use crate::outputs::output::{OutputSlot, OutputSpec};
 use crate::render::{RenderError, Renderer};
 use crate::state::Weft;
 
-/// The outputs, what they present with, and the scene generation that says when to re-render.
-pub struct Outputs {
-    pub(crate) slots: Vec<OutputSlot>,
-    /// Kept: the global lives as long as this.
-    pub(crate) _output_manager_state: smithay::wayland::output::OutputManagerState,
-    /// Kept: the global lives as long as this.
-    pub(crate) _presentation_state: smithay::wayland::presentation::PresentationState,
-    pub(crate) clock: crate::outputs::clock::Clock,
-    /// Background colour of every output (premultiplied RGBA).
-    pub(crate) background: [f32; 4],
-    /// Bumped whenever anything visible changes; outputs re-render when theirs differs.
-    pub(crate) scene_generation: u64,
-}
-
 /// Why a display device's buffer cannot be an output's copy destination.
 #[derive(Debug, thiserror::Error)]
 pub enum DestinationError {
