@@ -580,10 +580,9 @@ fn two_render_devices_compose_an_output_each() {
     assert!(c.protocol_error().is_none());
 }
 
-#[test]
-fn a_buffer_made_on_one_gpu_is_staged_there_for_the_other() {
-    // A hybrid machine: the video is made on the discrete GPU (card1), which cannot lend its memory
-    // to the integrated one (card0); weft drives both (two render devices, an output each).
+/// A hybrid machine: video is made on the discrete GPU (card1), which cannot lend its memory to
+/// the integrated one (card0); weft drives both (two render devices, an output each).
+fn hybrid_topology(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("weft-topology-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let node = |minor: u32| serde_json::json!({"path": format!("/dev/dri/renderD{minor}"), "dev": {"major": 226, "minor": minor}});
@@ -599,9 +598,71 @@ fn a_buffer_made_on_one_gpu_is_staged_there_for_the_other() {
         "further_render_as": ["drm:card1"],
         "memfd_source": "drm:card1",
     });
-    let path = dir.join("hybrid.json");
+    let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, t.to_string()).expect("write topology");
-    let h = two_outputs_on_two_devices(Some(path)).expect("weft starts");
+    path
+}
+
+#[test]
+fn a_removed_render_device_hands_its_outputs_to_the_first() {
+    let h =
+        two_outputs_on_two_devices(Some(hybrid_topology("hybrid-removal"))).expect("weft starts");
+    let mut c = h.client();
+    let t = c.toplevel("wide", "weft.test").expect("toplevel");
+    let shm = ShmBuffer::new(&c.shm, &c.qh, 300, 100, Format::Xrgb8888, |x, _| {
+        if x < 150 {
+            argb(255, 0, 0, 255)
+        } else {
+            argb(0, 255, 0, 255)
+        }
+    })
+    .expect("shm");
+    c.show(&t.surface, &shm.buffer);
+    h.settle(&mut c);
+    let row = (h.surface("wide")["y"].as_i64().unwrap_or(0) + 50) as u32;
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        [0, 255, 0],
+        "second output, composed by card1",
+    );
+    let req: Request = serde_json::from_value(
+        serde_json::json!({"command": "simulate_removal", "device": "drm:card1"}),
+    )
+    .expect("request");
+    h.msg(req);
+    // Its output is composed by the first device now, by id, and shows the same pixels.
+    let outputs = h.msg(Request::Outputs);
+    assert_eq!(outputs[1]["render_device"], "drm:card0", "{outputs}");
+    assert_eq!(outputs[0]["render_device"], "drm:card0", "{outputs}");
+    let s = h.surface("wide");
+    assert!(
+        s["on_devices"].as_array().is_none_or(|a| a.is_empty()),
+        "nothing is kept for a removed device: {s}"
+    );
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        [0, 255, 0],
+        "second output, composed by card0 after the removal",
+    );
+    assert_close(
+        h.screenshot("HEADLESS-1").pixel(40, row),
+        [255, 0, 0],
+        "first output",
+    );
+    // The client goes on committing and is shown on both outputs.
+    c.show(&t.surface, &shm.buffer);
+    h.settle(&mut c);
+    assert_close(
+        h.screenshot("HEADLESS-2").pixel(100, row),
+        [0, 255, 0],
+        "second output after a new commit",
+    );
+    assert!(c.protocol_error().is_none());
+}
+
+#[test]
+fn a_buffer_made_on_one_gpu_is_staged_there_for_the_other() {
+    let h = two_outputs_on_two_devices(Some(hybrid_topology("hybrid"))).expect("weft starts");
     let outputs = h.msg(Request::Outputs);
     assert_eq!(outputs[0]["render_device"], "drm:card0", "{outputs}");
     assert_eq!(outputs[1]["render_device"], "drm:card1", "{outputs}");

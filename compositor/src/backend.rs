@@ -108,7 +108,7 @@ impl Weft {
 
     /// The first render device's renderer (a window backend presents with it).
     pub fn renderer(&self) -> &Renderer {
-        &self.gpu.renderer
+        &self.gpu.first().renderer
     }
 
     /// Each output's rectangle in weft's global logical space, in output order.

@@ -154,6 +154,7 @@ impl Weft {
         let mut renderer = renderer;
         crate::sync::soft_fence::provide_read_fences(&mut renderer, &devices);
         info!(device = %renderer.device().info().name, "weft state ready");
+        let render_id = devices.render_id();
         let mut weft = Self {
             runtime: crate::runtime::Runtime::new(display_handle, loop_handle),
             shell,
@@ -177,13 +178,14 @@ impl Weft {
                 dmabuf_guard,
                 uploads: Default::default(),
             },
-            gpu: crate::render_devices::RenderDevices {
-                renderer,
-                importer,
+            gpu: crate::render_devices::RenderDevices::new(
+                crate::render_devices::RenderDevice {
+                    id: render_id,
+                    renderer,
+                    importer,
+                },
                 make_renderer,
-                render_generation: 0,
-                secondaries: Vec::new(),
-            },
+            ),
             devices,
             sync: crate::sync::Fences {
                 syncobj,
@@ -247,13 +249,11 @@ impl Weft {
             .devices
             .add_render(renderer.device().physical_info(), &reason);
         let importer = Importer::new(DmabufCaps::query(renderer.device()));
-        self.gpu
-            .secondaries
-            .push(crate::render_devices::secondary::SecondaryDevice {
-                id: id.clone(),
-                renderer,
-                importer,
-            });
+        self.gpu.insert(crate::render_devices::RenderDevice {
+            id: id.clone(),
+            renderer,
+            importer,
+        });
         id
     }
 
@@ -264,26 +264,18 @@ impl Weft {
         crate::devices::DeviceId,
         std::sync::Arc<crate::render::device::Device>,
     )> {
-        std::iter::once((self.devices.render_id(), self.gpu.renderer.device().clone()))
-            .chain(
-                self.gpu
-                    .secondaries
-                    .iter()
-                    .map(|s| (s.id.clone(), s.renderer.device().clone())),
-            )
+        self.gpu
+            .iter()
+            .map(|d| (d.id.clone(), d.renderer.device().clone()))
             .collect()
     }
 
     /// The id of the device that composes output `index`.
     pub fn output_device(&self, index: usize) -> crate::devices::DeviceId {
-        match self.outputs.slots.get(index).and_then(|o| o.device) {
-            Some(i) => self
-                .gpu
-                .secondaries
-                .get(i)
-                .map_or_else(|| self.devices.render_id(), |s| s.id.clone()),
-            None => self.devices.render_id(),
-        }
+        self.outputs
+            .slots
+            .get(index)
+            .map_or_else(|| self.gpu.first().id.clone(), |o| o.device.clone())
     }
 
     /// Marks every output for re-rendering.

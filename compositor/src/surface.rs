@@ -84,7 +84,7 @@ pub struct SurfaceContent {
     pub commit_cpu_ns: u64,
     /// Wall time of the same work, including waits for a GPU copy (`StageOnSink`).
     pub commit_wall_ns: u64,
-    /// What the surface shows on each secondary render device ([`crate::render_devices::secondary`]).
+    /// What the surface shows on each render device after the first ([`crate::render_devices::others`]).
     pub others: Vec<(crate::devices::DeviceId, DeviceView)>,
     /// The shown wl_shm texture's share of its client's budget.
     texture_charge: Option<Charge>,
@@ -267,7 +267,8 @@ impl SurfaceContent {
     }
 }
 
-/// What one surface shows on one secondary device ([`crate::render_devices::secondary`] keeps it up to date).
+/// What one surface shows on one render device after the first ([`crate::render_devices::others`]
+/// keeps it up to date).
 #[derive(Default)]
 pub struct DeviceView {
     pub texture: Option<Arc<Texture>>,

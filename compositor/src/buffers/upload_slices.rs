@@ -43,7 +43,7 @@ impl Weft {
             let Ok(surface) = weak.upgrade() else {
                 continue;
             };
-            match continue_staged(&mut self.gpu.renderer, &surface) {
+            match continue_staged(&mut self.gpu.first_mut().renderer, &surface) {
                 Progress::Idle => continue,
                 Progress::More => {
                     self.buffers.uploads.surfaces.push_back(weak);
@@ -52,8 +52,8 @@ impl Weft {
                 Progress::Done => {
                     // Further render devices copy it now that the first device shows it.
                     let driven = self.driven();
-                    for secondary in &mut self.gpu.secondaries {
-                        secondary.import_tree(&self.devices, &driven, &surface);
+                    for other in self.gpu.others_mut() {
+                        other.import_tree(&self.devices, &driven, &surface);
                     }
                     // A toplevel whose first buffer this was maps now.
                     let mut root = surface;

@@ -84,9 +84,10 @@ impl CompositorHandler for Weft {
             root = parent;
         }
         let driven = self.driven();
+        let first = self.gpu.first_mut();
         let mut ctx = ImportCtx {
-            renderer: &mut self.gpu.renderer,
-            importer: &mut self.gpu.importer,
+            renderer: &mut first.renderer,
+            importer: &mut first.importer,
             uploads: &mut self.buffers.uploads,
             feedback: &mut self.buffers.feedback,
             devices: &self.devices,
@@ -94,8 +95,8 @@ impl CompositorHandler for Weft {
         };
         let mut changed = import_tree(&mut ctx, &root);
         // Each further render device gets the commit once, whatever number of outputs it drives.
-        for secondary in &mut self.gpu.secondaries {
-            changed |= secondary.import_tree(&self.devices, &driven, &root);
+        for other in self.gpu.others_mut() {
+            changed |= other.import_tree(&self.devices, &driven, &root);
         }
         if self.input.data_transfer.icon_committed(&root)
             || self.layer_commit(&root)
@@ -106,7 +107,7 @@ impl CompositorHandler for Weft {
         if changed {
             self.damage();
         }
-        if let Some(lost) = self.gpu.importer.take_device_lost() {
+        if let Some(lost) = self.gpu.first_mut().importer.take_device_lost() {
             // An import found the device gone: rebuild now (it re-imports this tree too).
             self.rebuild_renderer(&format!("dma-buf import: {lost}"));
         }

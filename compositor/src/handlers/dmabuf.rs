@@ -57,21 +57,16 @@ impl DmabufHandler for Weft {
             }
         };
         let driven = self.driven();
-        match self.gpu.importer.import(
-            &mut self.gpu.renderer,
-            &self.devices,
-            &self.devices.render_id(),
-            &driven,
-            &dmabuf,
-        ) {
+        let first = self.gpu.first_mut();
+        let sink = first.id.clone();
+        match first
+            .importer
+            .import(&mut first.renderer, &self.devices, &sink, &driven, &dmabuf)
+        {
             Ok(imported) => match notifier.successful::<Weft>() {
                 Ok(buffer) => {
-                    let cache = &mut self.gpu.importer.cache;
-                    cache.insert(
-                        buffer.id(),
-                        self.devices.render_id(),
-                        Entry::Ready(imported),
-                    );
+                    let cache = &mut first.importer.cache;
+                    cache.insert(buffer.id(), sink, Entry::Ready(imported));
                     if let Some(charge) = charge {
                         cache.hold_charge(buffer.id(), charge);
                     }
@@ -83,7 +78,7 @@ impl DmabufHandler for Weft {
                 // create_immed smithay's `invalid_wl_buffer`, as the spec allows.
                 debug!(%why, class = ?why.class, "dma-buf import failed");
                 notifier.failed();
-                if let Some(lost) = self.gpu.importer.take_device_lost() {
+                if let Some(lost) = self.gpu.first_mut().importer.take_device_lost() {
                     self.rebuild_renderer(&format!("dma-buf import: {lost}"));
                 }
             }

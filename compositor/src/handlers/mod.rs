@@ -27,9 +27,9 @@ use crate::state::Weft;
 impl BufferHandler for Weft {
     fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
         use smithay::reexports::wayland_server::Resource;
-        self.gpu.importer.buffer_destroyed(&buffer.id());
-        for secondary in &mut self.gpu.secondaries {
-            secondary.importer.buffer_destroyed(&buffer.id());
+        self.gpu.first_mut().importer.buffer_destroyed(&buffer.id());
+        for other in self.gpu.others_mut() {
+            other.importer.buffer_destroyed(&buffer.id());
         }
     }
 }
@@ -54,6 +54,7 @@ impl weft_protocols::shm_guard::ShmYcbcr for Weft {
         planes: Vec<weft_protocols::shm_layout::ShmPlane>,
     ) {
         self.gpu
+            .first_mut()
             .importer
             .shm_note_ycbcr(buffer, crate::buffers::shm_pixels::Ycbcr { format, planes });
     }

@@ -151,24 +151,24 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
             cpu_convert,
         } => {
             if let Some(convert) =
-                cpu_convert.filter(|c| *c != state.gpu.importer.policy.cpu_convert)
+                cpu_convert.filter(|c| *c != state.gpu.first().importer.policy.cpu_convert)
             {
                 // Staged imports were made the other way: every buffer re-imports at its next
                 // commit.
-                state.gpu.importer.policy.cpu_convert = convert;
-                state.gpu.importer.cache.invalidate();
-                for secondary in &mut state.gpu.secondaries {
-                    secondary.importer.cache.invalidate();
+                state.gpu.first_mut().importer.policy.cpu_convert = convert;
+                state.gpu.first_mut().importer.cache.invalidate();
+                for other in state.gpu.others_mut() {
+                    other.importer.cache.invalidate();
                 }
             }
             if let Some(names) = disabled {
                 let in_place = crate::buffers::shm_in_place::RUNG;
                 let shm_in_place = !names.iter().any(|n| n == in_place);
-                if shm_in_place != state.gpu.importer.policy.shm_in_place {
+                if shm_in_place != state.gpu.first().importer.policy.shm_in_place {
                     // Buffers re-import (or copy) on their next commit.
-                    state.gpu.importer.shm.clear();
+                    state.gpu.first_mut().importer.shm.clear();
                 }
-                state.gpu.importer.policy.shm_in_place = shm_in_place;
+                state.gpu.first_mut().importer.policy.shm_in_place = shm_in_place;
                 let rungs = names
                     .iter()
                     .filter(|n| *n != in_place)
@@ -177,27 +177,29 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
                             .ok_or_else(|| IpcError::NoRung(n.clone()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                state.gpu.importer.policy.disabled = rungs;
+                state.gpu.first_mut().importer.policy.disabled = rungs;
             }
             if let Some(yuv) = yuv {
-                state.gpu.importer.set_yuv(&mut state.gpu.renderer, yuv);
+                let first = state.gpu.first_mut();
+                first.importer.set_yuv(&mut first.renderer, yuv);
                 // The conversion is applied when drawing: re-render what is shown.
                 state.damage();
             }
             // One policy for every render device. Per-class decisions were made under the old
             // policy: forgotten (each buffer's import stays until it is re-imported).
-            let policy = state.gpu.importer.policy.clone();
-            state.gpu.importer.cache.forget_class_failures();
-            for secondary in &mut state.gpu.secondaries {
-                secondary.importer.policy = policy.clone();
-                secondary.importer.cache.forget_class_failures();
+            let policy = state.gpu.first().importer.policy.clone();
+            state.gpu.first_mut().importer.cache.forget_class_failures();
+            for other in state.gpu.others_mut() {
+                other.importer.policy = policy.clone();
+                other.importer.cache.forget_class_failures();
             }
-            to_json(serde_json::to_value(&state.gpu.importer.policy))
+            to_json(serde_json::to_value(&state.gpu.first().importer.policy))
         }
         Request::InvalidateImports => {
-            let dropped = state.gpu.importer.cache.invalidate() + state.gpu.importer.shm.clear();
-            for secondary in &mut state.gpu.secondaries {
-                secondary.importer.cache.invalidate();
+            let dropped = state.gpu.first_mut().importer.cache.invalidate()
+                + state.gpu.first_mut().importer.shm.clear();
+            for other in state.gpu.others_mut() {
+                other.importer.cache.invalidate();
             }
             Ok(serde_json::json!({ "dropped": dropped }))
         }
@@ -224,13 +226,13 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
             if !state.runtime.fault_injection {
                 return Err(IpcError::FaultInjectionOff);
             }
-            let faults = state.gpu.renderer.device().faults();
+            let faults = state.gpu.first().renderer.device().faults();
             match fault {
                 Fault::DeviceLost => faults.lose_device(),
                 Fault::ImportAllocation => faults.fail_import_allocations(count.unwrap_or(1)),
                 Fault::GpuStall => faults.stall_next_submission(),
                 Fault::GpuResume => {
-                    state.gpu.renderer.resume_stalled();
+                    state.gpu.first_mut().renderer.resume_stalled();
                 }
             }
             warn!(?fault, count, "fault injected (test hook)");
@@ -262,7 +264,7 @@ pub fn clients(state: &Weft) -> Vec<ClientRecord> {
 /// The `imports` reply.
 pub fn imports(state: &Weft) -> serde_json::Value {
     use weft_protocols::drm_format::{fourcc_str, modifier_str};
-    let imp = &state.gpu.importer;
+    let imp = &state.gpu.first().importer;
     let classes: Vec<_> = imp
         .cache
         .class_failures()
@@ -285,12 +287,12 @@ pub fn imports(state: &Weft) -> serde_json::Value {
         "cache": imp.cache.stats(),
         "failed_classes": classes,
         "sync": {
-            "sync_fd": state.gpu.renderer.sync_fd_support(),
+            "sync_fd": state.gpu.first().renderer.sync_fd_support(),
             // Where weft's read fence comes from: the device's own export, vgem fences weft
             // signals, or only the frame's VkFence (release waits for the loop to see it).
-            "read_fence": if state.gpu.renderer.sync_fd_support().export {
+            "read_fence": if state.gpu.first().renderer.sync_fd_support().export {
                 "sync_fd_export"
-            } else if state.gpu.renderer.has_read_fences() {
+            } else if state.gpu.first().renderer.has_read_fences() {
                 "vgem"
             } else {
                 "vk_fence_polled"
@@ -387,7 +389,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
         };
         push_tree(
             &mut out,
-            (&state.devices, state.gpu.importer.policy.yuv),
+            (&state.devices, state.gpu.first().importer.policy.yuv),
             surface,
             base,
         );
@@ -429,7 +431,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             };
             push_tree(
                 &mut out,
-                (&state.devices, state.gpu.importer.policy.yuv),
+                (&state.devices, state.gpu.first().importer.policy.yuv),
                 surface,
                 base,
             );
@@ -559,7 +561,7 @@ fn devices(state: &Weft) -> serde_json::Value {
                     fields.insert("generation".into(), state.gpu.render_generation.into());
                     fields.insert(
                         "vulkan_device".into(),
-                        serde_json::to_value(state.gpu.renderer.device().info())
+                        serde_json::to_value(state.gpu.first().renderer.device().info())
                             .unwrap_or_default(),
                     );
                 }

@@ -13,6 +13,7 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::DisplayHandle;
 use smithay::utils::Transform;
 
+use crate::devices::DeviceId;
 use crate::outputs::output::{OutputSlot, OutputSpec};
 use crate::render::{RenderError, Renderer};
 use crate::state::Weft;
@@ -41,13 +42,14 @@ impl Weft {
         model: &str,
         spec: OutputSpec,
     ) -> Result<usize, RenderError> {
-        // Round-robin over the render devices: the first, then each secondary.
-        let device = match self.outputs.slots.len() % (1 + self.gpu.secondaries.len()) {
-            0 => None,
-            n => Some(n - 1),
-        };
+        // Round-robin over the render devices, first first.
+        let device = self
+            .gpu
+            .nth_round_robin(self.outputs.slots.len())
+            .id
+            .clone();
         let target = self
-            .renderer_for(device)
+            .renderer_for(&device)
             .create_target(spec.width, spec.height)?;
         let output = new_output(&self.runtime.display_handle, name, model, spec);
         let global = output.create_global::<Self>(&self.runtime.display_handle);
@@ -165,15 +167,11 @@ impl Weft {
             .slots
             .get(index)
             .ok_or(DestinationError::NoOutput(index))?;
-        let device = match slot.device {
-            None => self.gpu.renderer.device(),
-            Some(i) => self
-                .gpu
-                .secondaries
-                .get(i)
-                .map(|s| s.renderer.device())
-                .ok_or(DestinationError::NoRenderDevice(index))?,
-        };
+        let device = self
+            .gpu
+            .get(&slot.device)
+            .map(|d| d.renderer.device())
+            .ok_or(DestinationError::NoRenderDevice(index))?;
         Ok(crate::render::external::ImportedBuffer::import(
             device,
             fd,
@@ -213,7 +211,7 @@ impl Weft {
             return Ok(());
         }
         let target = self
-            .renderer_for(slot.device)
+            .renderer_for(&slot.device)
             .create_target(width, height)?;
         let Some(slot) = self.outputs.slots.get_mut(index) else {
             return Ok(());
@@ -268,23 +266,21 @@ impl Weft {
         index: usize,
     ) -> Option<(&mut Renderer, &OutputSlot)> {
         let slot = self.outputs.slots.get(index)?;
-        let renderer = match slot.device {
-            Some(i) => &mut self.gpu.secondaries.get_mut(i)?.renderer,
-            None => &mut self.gpu.renderer,
-        };
+        let renderer = &mut self.gpu.get_mut(&slot.device)?.renderer;
         Some((renderer, slot))
     }
 
     /// The renderer that composes output `index` (the first device's when there is no such output).
     pub fn renderer_of(&self, index: usize) -> &Renderer {
-        self.renderer_for(self.outputs.slots.get(index).and_then(|o| o.device))
+        match self.outputs.slots.get(index) {
+            Some(slot) => self.renderer_for(&slot.device),
+            None => &self.gpu.first().renderer,
+        }
     }
 
     /// The renderer of render device `device` (see [`OutputSlot::device`]).
-    fn renderer_for(&self, device: Option<usize>) -> &Renderer {
-        device
-            .and_then(|i| self.gpu.secondaries.get(i))
-            .map_or(&self.gpu.renderer, |s| &s.renderer)
+    fn renderer_for(&self, device: &DeviceId) -> &Renderer {
+        &self.gpu.or_first(device).renderer
     }
 }
 

@@ -61,9 +61,9 @@ pub struct OutputSlot {
     /// The surface a display plane showed instead when the target was last drawn (left out of
     /// it): a change redraws.
     pub rendered_lifted: Option<smithay::reexports::wayland_server::backend::ObjectId>,
-    /// The render device that composes this output: `None` the first (`Weft::renderer`),
-    /// `Some(i)` the secondary device `Weft::secondaries[i]`.
-    pub device: Option<usize>,
+    /// The render device that composes this output (its registry id, a key of
+    /// [`crate::render_devices::RenderDevices`]).
+    pub device: crate::devices::DeviceId,
     /// What `target` shows, for the next frame's damage.
     pub damage: OutputDamage,
     /// Pixels the last rendered frame redrew.

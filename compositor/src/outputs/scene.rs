@@ -70,12 +70,9 @@ impl Weft {
             .output_geometry(&slot.output)
             .unwrap_or_else(|| Rectangle::from_size(slot.logical_size()));
         let mut scene = Scene::default();
-        let yuv = self.gpu.importer.policy.yuv;
-        // The first render device's content is the surface's own; a secondary device's is its view.
-        let device = slot
-            .device
-            .and_then(|i| self.gpu.secondaries.get(i))
-            .map(|s| &s.id);
+        let yuv = self.gpu.first().importer.policy.yuv;
+        // The first render device's content is the surface's own; another device's is its view.
+        let device = (slot.device != self.gpu.first().id).then_some(&slot.device);
         let with = (yuv, device, &slot.damage);
         // Locked: the locker's surface for this output and nothing else (crate::shell::session_lock).
         if self.lock.is_locked() {

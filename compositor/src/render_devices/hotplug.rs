@@ -19,43 +19,25 @@ use crate::devices::uevent;
 use crate::state::Weft;
 
 impl Weft {
-    /// Further render devices that were removed: their outputs move to the first render device
+    /// Render devices after the first that were removed: their outputs move to the first device
     /// (a new target there), and what they drew is dropped.
-    fn drop_removed_secondaries(&mut self, removed: &[crate::devices::DeviceId]) {
-        while let Some(gone) = self
-            .gpu
-            .secondaries
-            .iter()
-            .position(|s| removed.contains(&s.id))
-        {
-            let secondary = self.gpu.secondaries.remove(gone);
-            info!(device = %secondary.id, "a further render device was removed; its outputs move to the first");
-            for index in 0..self.outputs.slots.len() {
-                let Some(slot) = self.outputs.slots.get(index) else {
-                    continue;
-                };
-                let (w, h) = (slot.spec.width, slot.spec.height);
-                let device = match slot.device {
-                    Some(i) if i == gone => None,
-                    // Later secondaries moved down one place.
-                    Some(i) if i > gone => Some(i - 1),
-                    other => other,
-                };
-                let target = match device {
-                    None if slot.device.is_some() => match self.gpu.renderer.create_target(w, h) {
-                        Ok(t) => Some(t),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "no target for a moved output; it stays dark");
-                            None
-                        }
-                    },
-                    _ => None,
-                };
-                if let Some(slot) = self.outputs.slots.get_mut(index) {
-                    slot.device = device;
-                    if let Some(t) = target {
-                        slot.set_target(t);
-                    }
+    fn drop_removed_render_devices(&mut self, removed: &[crate::devices::DeviceId]) {
+        for gone in self.gpu.remove_others(removed) {
+            info!(device = %gone.id, "a further render device was removed; its outputs move to the first");
+        }
+        let first = self.gpu.first();
+        for slot in &mut self.outputs.slots {
+            if self.gpu.get(&slot.device).is_some() {
+                continue;
+            }
+            slot.device = first.id.clone();
+            match first
+                .renderer
+                .create_target(slot.spec.width, slot.spec.height)
+            {
+                Ok(t) => slot.set_target(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no target for a moved output; it stays dark");
                 }
             }
         }
@@ -99,7 +81,7 @@ impl Weft {
                 return;
             }
         }
-        self.drop_removed_secondaries(&change.removed);
+        self.drop_removed_render_devices(&change.removed);
         let surfaces = self.replan_all();
         info!(
             added = ?change.added,

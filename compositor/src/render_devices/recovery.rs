@@ -33,9 +33,10 @@ impl Weft {
                 return false;
             }
         };
-        // Only the outputs the first device composes (secondary devices keep theirs).
+        // Only the outputs the first device composes (the other devices keep theirs).
+        let lost = self.gpu.first().id.clone();
         let mut targets = Vec::with_capacity(self.outputs.slots.len());
-        for slot in self.outputs.slots.iter().filter(|s| s.device.is_none()) {
+        for slot in self.outputs.slots.iter().filter(|s| s.device == lost) {
             match renderer.create_target(slot.spec.width, slot.spec.height) {
                 Ok(t) => targets.push(t),
                 Err(e) => {
@@ -44,19 +45,23 @@ impl Weft {
                 }
             }
         }
-        self.gpu.importer.caps = DmabufCaps::query(renderer.device());
         self.devices
             .set_render(renderer.device().physical_info(), reason);
-        self.gpu.renderer = renderer;
-        crate::sync::soft_fence::provide_read_fences(&mut self.gpu.renderer, &self.devices);
-        let primary_outputs = self.outputs.slots.iter_mut().filter(|s| s.device.is_none());
-        for (slot, target) in primary_outputs.zip(targets) {
+        let first = self.gpu.first_mut();
+        first.importer.caps = DmabufCaps::query(renderer.device());
+        first.renderer = renderer;
+        first.id = self.devices.render_id();
+        crate::sync::soft_fence::provide_read_fences(&mut first.renderer, &self.devices);
+        let id = first.id.clone();
+        let composed_by_lost = self.outputs.slots.iter_mut().filter(|s| s.device == lost);
+        for (slot, target) in composed_by_lost.zip(targets) {
+            slot.device = id.clone();
             slot.set_target(target);
         }
         let surfaces = self.replan_all();
         self.gpu.render_generation += 1;
         info!(
-            device = %self.gpu.renderer.device().info().name,
+            device = %self.gpu.first().renderer.device().info().name,
             generation = self.gpu.render_generation,
             surfaces,
             "renderer rebuilt; every surface imported again"
@@ -72,13 +77,14 @@ impl Weft {
         for root in &roots {
             crate::surface::forget_tree_content(root);
         }
-        self.gpu.importer.cache.invalidate();
-        self.gpu.importer.shm.clear();
+        self.gpu.first_mut().importer.cache.invalidate();
+        self.gpu.first_mut().importer.shm.clear();
         self.buffers.uploads = Default::default();
         let driven = self.driven();
+        let first = self.gpu.first_mut();
         let mut ctx = ImportCtx {
-            renderer: &mut self.gpu.renderer,
-            importer: &mut self.gpu.importer,
+            renderer: &mut first.renderer,
+            importer: &mut first.importer,
             uploads: &mut self.buffers.uploads,
             feedback: &mut self.buffers.feedback,
             devices: &self.devices,
@@ -87,10 +93,10 @@ impl Weft {
         for root in &roots {
             import_tree(&mut ctx, root);
         }
-        for secondary in &mut self.gpu.secondaries {
-            secondary.importer.cache.invalidate();
+        for other in self.gpu.others_mut() {
+            other.importer.cache.invalidate();
             for root in &roots {
-                secondary.import_tree(&self.devices, &driven, root);
+                other.import_tree(&self.devices, &driven, root);
             }
         }
         self.schedule_uploads();

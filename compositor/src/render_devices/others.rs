@@ -1,8 +1,8 @@
-//! Render devices beyond the first: each composes the outputs assigned to it, with its own
-//! renderer, its own imports and its own copies of what surfaces show.
+//! Render devices after the first in [`super::RenderDevices`]: each composes the outputs assigned
+//! to it, with its own renderer, its own imports and its own copies of what surfaces show.
 //!
-//! The first render device (`Weft::renderer`) keeps the full surface records (rung, reason, costs,
-//! budgets, sliced uploads); a secondary device keeps per surface only what it draws
+//! The first render device keeps the full surface records (rung, reason, costs, budgets, sliced
+//! uploads); each other device keeps per surface only what it draws
 //! ([`DeviceView`]): the dma-buf import planned for *its* device (the same ladder, keyed by its id:
 //! the cheapest rung that works there, which may differ from the first device's), or its own
 //! texture of a wl_shm buffer. At most one copy per commit per device, however many of its outputs
@@ -19,18 +19,11 @@ use tracing::debug;
 
 use crate::devices::{DeviceId, Registry};
 use crate::import::shm_rows::ShmRows;
-use crate::import::{Driven, Importer};
-use crate::render::{Renderer, UploadRect};
+use crate::import::Driven;
+use crate::render::UploadRect;
 use crate::surface::{stage_commit, with_content, DeviceView};
 
-/// A secondary render device.
-pub struct SecondaryDevice {
-    pub id: DeviceId,
-    pub renderer: Renderer,
-    pub importer: Importer,
-}
-
-impl SecondaryDevice {
+impl super::RenderDevice {
     /// Brings every surface of the tree at `root` up to date on this device. Returns whether
     /// anything changed.
     pub fn import_tree(&mut self, devices: &Registry, driven: &Driven, root: &WlSurface) -> bool {
