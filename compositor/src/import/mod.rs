@@ -347,12 +347,7 @@ impl Importer {
                         (_, FailureClass::DeviceLost) | (ImportError::DeviceLost(_), _) => {
                             FailureClass::DeviceLost
                         }
-                        (ImportError::Temporary(why), _)
-                            if why.contains("OUT_OF_DEVICE_MEMORY")
-                                || why.contains("OUT_OF_HOST_MEMORY") =>
-                        {
-                            FailureClass::OutOfMemory
-                        }
+                        (ImportError::OutOfMemory { .. }, _) => FailureClass::OutOfMemory,
                         (ImportError::Temporary(_), c) if c != FailureClass::OutOfMemory => {
                             FailureClass::Temporary
                         }

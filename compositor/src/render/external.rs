@@ -240,6 +240,12 @@ pub enum ImportError {
     /// Resources ran out: may work on a later commit.
     #[error("{0}")]
     Temporary(String),
+    /// The device (or host) memory ran out in a Vulkan call: may work once memory is freed.
+    #[error("{call}: {result}")]
+    OutOfMemory {
+        call: &'static str,
+        result: vk::Result,
+    },
     /// The device is gone.
     #[error("device lost: {0}")]
     DeviceLost(String),
@@ -247,6 +253,13 @@ pub enum ImportError {
 
 impl From<RenderError> for ImportError {
     fn from(e: RenderError) -> Self {
+        if let RenderError::Vk(
+            call,
+            result @ (vk::Result::ERROR_OUT_OF_DEVICE_MEMORY | vk::Result::ERROR_OUT_OF_HOST_MEMORY),
+        ) = e
+        {
+            return Self::OutOfMemory { call, result };
+        }
         match e.class() {
             super::ErrorClass::Unsupported => Self::Unsupported(e.to_string()),
             super::ErrorClass::Temporary => Self::Temporary(e.to_string()),
@@ -340,7 +353,10 @@ fn import_memory(
             }
             Err(match e {
                 vk::Result::ERROR_OUT_OF_HOST_MEMORY | vk::Result::ERROR_OUT_OF_DEVICE_MEMORY => {
-                    ImportError::Temporary(format!("vkAllocateMemory (import): {e}"))
+                    ImportError::OutOfMemory {
+                        call: "vkAllocateMemory (import)",
+                        result: e,
+                    }
                 }
                 vk::Result::ERROR_DEVICE_LOST => {
                     ImportError::DeviceLost(format!("vkAllocateMemory (import): {e}"))
