@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::devices::DeviceId;
 use crate::outputs::clock::Clock;
 use crate::outputs::output::OutputSlot;
+pub use crate::outputs::output::OutputStats;
 use crate::render::Renderer;
 use crate::runtime::client::ClientState;
 use crate::Weft;

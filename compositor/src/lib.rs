@@ -1,7 +1,7 @@
 //! weft's core: Wayland state on smithay, the Vulkan renderer, outputs, frames and introspection.
 //!
 //! Dependencies point one way: `weft-protocols` ← this crate ← `weft-backends` ← the `weft` binary.
-//! Backends drive frames through [`state::Weft::frame`]; nothing here knows which backend runs.
+//! Backends drive frames through [`Weft::frame`]; nothing here knows which backend runs.
 
 pub mod backend;
 pub mod budget;

@@ -30,10 +30,10 @@ use super::atomic::{Layer, Placement, Planes};
 pub type Loop = calloop::LoopHandle<'static, Weft>;
 use tracing::{info, warn};
 use weft_compositor::outputs::frame::Compose;
-use weft_compositor::outputs::output::KmsStats;
 use weft_compositor::outputs::scanout::ScanoutOutcome;
 
 use super::error::DrmError;
+use super::stats::{KmsStats, SharedStats};
 use weft_compositor::outputs::scene::Scene;
 use weft_compositor::render::HeldBuffer;
 use weft_compositor::{OutputSpec, Weft};
@@ -100,6 +100,8 @@ struct Scanout {
 pub(super) struct KmsOutput {
     /// Weft's output of this name (its index changes as outputs come and go).
     pub(super) name: String,
+    /// What reached KMS for it (`weft msg outputs`: `kms`).
+    stats: SharedStats,
     pub(super) surface: DrmSurface,
     pub(super) crtc: crtc::Handle,
     conn: connector::Handle,
@@ -487,13 +489,14 @@ impl KmsDevice {
                 "the display device's buffer, copied by the CPU (the render device could not import it)"
             }
         };
+        let stats = SharedStats::new(KmsStats {
+            composed_into,
+            ..KmsStats::default()
+        });
         if let Some(slot) = state.output_mut(index) {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
-            slot.kms = Some(KmsStats {
-                composed_into,
-                ..KmsStats::default()
-            });
+            slot.display_stats = Some(Box::new(stats.clone()));
             // The registry's id of this device ([`weft_compositor::devices`]: drm:cardN).
             let card = Path::new(&self.name)
                 .file_name()
@@ -513,6 +516,7 @@ impl KmsDevice {
         );
         let mut output = KmsOutput {
             name,
+            stats,
             surface,
             crtc,
             conn,
@@ -685,9 +689,9 @@ impl KmsOutput {
                 let out_fence = planes
                     .flip(fd, &primary, upper.as_ref())
                     .map_err(|e| e.to_string())?;
-                count(state, &self.name, |k| k.composed_flips += 1);
+                self.stats.count(|k| k.composed_flips += 1);
                 if let Some((candidate, _, at)) = lifted {
-                    count(state, &self.name, |k| k.upper_plane_flips += 1);
+                    self.stats.count(|k| k.upper_plane_flips += 1);
                     let kind = planes.upper_kind().unwrap_or("upper");
                     state.record_scanout(
                         &candidate.surface,
@@ -756,7 +760,7 @@ impl KmsOutput {
         };
         let primary_fb = self.buffers.get(self.back)?.fb;
         let full = Placement::full(self.size.0, self.size.1);
-        let verdict = self.client_fb(state, fd, &candidate, &at, true, |ufb| {
+        let verdict = self.client_fb(fd, &candidate, &at, true, |ufb| {
             let primary = Layer {
                 fb: primary_fb,
                 at: full,
@@ -786,7 +790,6 @@ impl KmsOutput {
     /// for the buffer, either way).
     fn client_fb(
         &mut self,
-        state: &mut Weft,
         fd: &DrmDeviceFd,
         candidate: &weft_compositor::outputs::scanout::Candidate,
         at: &Placement,
@@ -800,7 +803,7 @@ impl KmsOutput {
         let mut entry = match known.and_then(|i| self.client_fbs.remove(i)) {
             Some(entry) => entry,
             None => {
-                count(state, &self.name, |k| k.client_framebuffers += 1);
+                self.stats.count(|k| k.client_framebuffers += 1);
                 ClientEntry {
                     buffer: candidate.buffer.clone(),
                     fb: import_client_fb(fd, &candidate.dmabuf),
@@ -817,7 +820,7 @@ impl KmsOutput {
                     verdict.clone()
                 }
                 _ => {
-                    count(state, &self.name, |k| k.tests += 1);
+                    self.stats.count(|k| k.tests += 1);
                     let verdict = test(client.fb);
                     entry.tested = Some((*at, upper, verdict.clone()));
                     verdict
@@ -861,7 +864,7 @@ impl KmsOutput {
             dst: Rectangle::from_size((self.size.0 as i32, self.size.1 as i32).into()),
         };
         let fb = self
-            .client_fb(state, fd, &candidate, &at, false, |fb| {
+            .client_fb(fd, &candidate, &at, false, |fb| {
                 let layer = Layer {
                     fb,
                     at,
@@ -885,7 +888,7 @@ impl KmsOutput {
         let out_fence = planes
             .flip(fd, &layer, None)
             .map_err(|e| refused(e.to_string()))?;
-        count(state, &self.name, |k| k.scanout_flips += 1);
+        self.stats.count(|k| k.scanout_flips += 1);
         self.release_at(out_fence, handle);
         self.flipping = true;
         self.frames += 1;
@@ -929,11 +932,11 @@ impl KmsOutput {
         }
         let source =
             calloop::generic::Generic::new(fence, calloop::Interest::READ, calloop::Mode::OneShot);
-        let name = self.name.clone();
-        let inserted = handle.insert_source(source, move |_, _, state| {
+        let stats = self.stats.clone();
+        let inserted = handle.insert_source(source, move |_, _, _| {
             // Dropped: the buffer's wl_buffer.release goes out (with its read fence).
             if let Some(buffers) = replaced.take() {
-                count(state, &name, |k| {
+                stats.count(|k| {
                     k.released_at_out_fence += buffers.len() as u64;
                 });
             }
@@ -1031,14 +1034,6 @@ fn import_on_render_device(
     let (_, h) = buffer.size();
     let size = u64::from(buffer.pitch()) * u64::from(h);
     Ok(state.import_output_destination(index, prime.as_fd(), size)?)
-}
-
-/// Counts what reached KMS for output `output` (`weft msg outputs`).
-fn count(state: &mut Weft, output: &str, f: impl FnOnce(&mut KmsStats)) {
-    let slot = state.output_index(output).and_then(|i| state.output_mut(i));
-    if let Some(slot) = slot {
-        f(slot.kms.get_or_insert_with(KmsStats::default));
-    }
 }
 
 /// The mode to use: one of a size `wanted` asks for, else the preferred one, else the first.

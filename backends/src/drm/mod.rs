@@ -21,6 +21,7 @@ pub mod devices;
 pub mod error;
 pub mod input;
 pub mod kms;
+pub mod stats;
 
 use calloop::EventLoop;
 use smithay::backend::session::libseat::LibSeatSession;

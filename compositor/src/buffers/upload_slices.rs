@@ -11,8 +11,8 @@ use tracing::debug;
 use crate::buffers::uploads::SLICE_BYTES;
 use crate::import::shm_rows::ShmRows;
 use crate::render::{RenderError, Renderer, Texture, UploadRect};
-use crate::state::Weft;
 use crate::surface::with_content;
+use crate::Weft;
 
 /// What one slice came to.
 enum Progress {

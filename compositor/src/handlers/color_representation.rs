@@ -22,7 +22,7 @@ use crate::color_representation::{
     check_alpha_mode, check_chroma_location, check_coefficients, check_commit, Contents,
     Representation, ALPHA_MODES, SUPPORTED,
 };
-use crate::state::Weft;
+use crate::Weft;
 
 /// The surface's color representation object, in its data map (`None` once destroyed).
 struct Slot(RefCell<Option<WpColorRepresentationSurfaceV1>>);

@@ -12,8 +12,8 @@ use smithay::wayland::compositor::{
 use smithay::wayland::shell::xdg::{XdgPopupSurfaceData, XdgToplevelSurfaceData};
 
 use crate::runtime::client::ClientState;
-use crate::state::Weft;
 use crate::surface::{import_tree, ImportCtx};
+use crate::Weft;
 
 impl CompositorHandler for Weft {
     fn compositor_state(&mut self) -> &mut CompositorState {

@@ -13,7 +13,7 @@ use weft_protocols::dmabuf_guard::{DmabufGuardData, DmabufGuardState};
 
 use crate::budget::Resource;
 use crate::import::cache::Entry;
-use crate::state::Weft;
+use crate::Weft;
 
 /// What a dma-buf counts against its client's import budget: every plane's stride × height (an
 /// upper bound for subsampled chroma planes), the memory weft maps or stages for it.

@@ -19,9 +19,9 @@ use smithay::wayland::compositor::{
 use tracing::{debug, info};
 
 use crate::budget::Resource;
-use crate::state::Weft;
 use crate::sync::commit::Fence;
 use crate::sync::FenceWaits;
+use crate::Weft;
 
 struct FenceBlocker(Arc<AtomicBool>);
 

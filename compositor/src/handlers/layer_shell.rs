@@ -8,7 +8,7 @@ use smithay::wayland::shell::wlr_layer::{
 };
 use smithay::wayland::shell::xdg::PopupSurface;
 
-use crate::state::Weft;
+use crate::Weft;
 
 impl WlrLayerShellHandler for Weft {
     fn shell_state(&mut self) -> &mut WlrLayerShellState {

@@ -22,7 +22,7 @@ use smithay::{
     delegate_output, delegate_presentation, delegate_seat, delegate_single_pixel_buffer,
 };
 
-use crate::state::Weft;
+use crate::Weft;
 
 impl BufferHandler for Weft {
     fn buffer_destroyed(&mut self, buffer: &WlBuffer) {

@@ -17,7 +17,7 @@ use smithay::wayland::selection::wlr_data_control::{DataControlHandler, DataCont
 use smithay::wayland::selection::{SelectionHandler, SelectionSource, SelectionTarget};
 use weft_protocols::selection_guard::{SelectionGuardData, SelectionGuardState, Target};
 
-use crate::state::Weft;
+use crate::Weft;
 
 impl SelectionHandler for Weft {
     /// weft offers no selection of its own.

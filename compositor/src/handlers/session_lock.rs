@@ -6,7 +6,7 @@ use smithay::wayland::session_lock::{
     LockSurface, SessionLockHandler, SessionLockManagerState, SessionLocker,
 };
 
-use crate::state::Weft;
+use crate::Weft;
 
 impl SessionLockHandler for Weft {
     fn lock_state(&mut self) -> &mut SessionLockManagerState {

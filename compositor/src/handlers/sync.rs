@@ -17,9 +17,9 @@ use smithay::wayland::dmabuf::get_dmabuf;
 use tracing::info;
 
 use super::fence_wait::{hold, WaitOn};
-use crate::state::Weft;
 use crate::sync::commit::{CommitSync, Fence, PendingSync, SyncMode};
 use crate::sync::sync_file;
+use crate::Weft;
 
 /// Installs the sync hook on a new surface (from `CompositorHandler::new_surface`), and the
 /// destruction hook that drops its fence waits.

@@ -20,10 +20,10 @@ use smithay::wayland::dmabuf::get_dmabuf;
 use tracing::{debug, info};
 
 use super::fence_wait::WaitOn;
-use crate::state::Weft;
 use crate::sync::commit::{PendingSync, SyncMode};
 use crate::sync::explicit::{check_commit, has_syncobj_surface, Attached, PointKey, SyncobjSlot};
 use crate::sync::timeline::{Point, ReleasePoint, Timeline};
+use crate::Weft;
 
 fn key(p: &Point) -> PointKey {
     (Arc::as_ptr(&p.timeline) as usize, p.value)

@@ -11,7 +11,7 @@ use smithay::wayland::shell::xdg::{
 use tracing::debug;
 use weft_protocols::xdg_guard::{XdgGuardData, XdgGuardState};
 
-use crate::state::Weft;
+use crate::Weft;
 
 impl XdgGuardState for Weft {
     fn xdg_guard(&mut self) -> &mut XdgGuardData {

@@ -26,7 +26,7 @@ use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, LoopHandle, Mode, PostAction, RegistrationToken};
 use tracing::debug;
 
-use crate::state::Weft;
+use crate::Weft;
 
 /// Bounds on what the IPC socket accepts.
 #[derive(Debug, Clone, Copy)]

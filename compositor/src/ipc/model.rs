@@ -140,7 +140,7 @@ pub struct OutputRecord {
     /// The KMS device that scans it out (an id from `devices`; none: headless or nested).
     pub display_device: Option<crate::devices::DeviceId>,
     /// What reached the display device for this output (KMS backend only).
-    pub kms: Option<crate::outputs::output::KmsStats>,
+    pub kms: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

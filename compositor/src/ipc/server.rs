@@ -18,8 +18,8 @@ use super::model::{
     CacheCounts, ClientRecord, DeviceRecordOfSurface, Fault, IpcError, OutputRecord, Request,
     SteeringCounts, SurfaceRecord,
 };
-use crate::state::Weft;
 use crate::surface::content_snapshot;
+use crate::Weft;
 use smithay::backend::renderer::utils::RendererSurfaceStateUserData;
 use smithay::wayland::compositor::SubsurfaceCachedState;
 
@@ -327,7 +327,7 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 gpu_waits: state.renderer_of(i).blocked_waits(),
                 render_device: state.output_device(i),
                 display_device: o.display_device.clone(),
-                kms: o.kms,
+                kms: o.display_stats.as_ref().map(|s| s.to_json()),
             }
         })
         .collect()

@@ -12,7 +12,7 @@ use smithay::wayland::presentation::{PresentationFeedbackCachedState, Refresh};
 use tracing::warn;
 
 use crate::render::{vk, FrameStats, RenderError};
-use crate::state::Weft;
+use crate::Weft;
 
 /// What a frame composes: the whole scene, all of it but a surface a display plane shows, or
 /// nothing (the display shows a client buffer on its own).

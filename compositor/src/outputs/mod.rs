@@ -16,7 +16,7 @@ use smithay::utils::Transform;
 use crate::devices::DeviceId;
 use crate::outputs::output::{OutputSlot, OutputSpec};
 use crate::render::{RenderError, Renderer};
-use crate::state::Weft;
+use crate::Weft;
 
 /// Why a display device's buffer cannot be an output's copy destination.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +72,7 @@ impl Weft {
             changed: Vec::new(),
             held_feedback: None,
             display_device: None,
-            kms: None,
+            display_stats: None,
         });
         self.damage();
         Ok(self.outputs.slots.len() - 1)

@@ -72,31 +72,21 @@ pub struct OutputSlot {
     /// backend copies only that into a swapchain image that showed the frame before (buffer age).
     pub changed: Vec<ash::vk::Rect2D>,
     /// Presentation feedback held until the display says when the frame was shown
-    /// ([`crate::state::Weft::presented`]; a KMS page flip). `None`: sent with the frame, stamped
+    /// ([`crate::Weft::presented`]; a KMS page flip). `None`: sent with the frame, stamped
     /// with the backend's frame clock (headless, winit).
     pub held_feedback: Option<Vec<smithay::wayland::presentation::PresentationFeedbackCallback>>,
     /// The KMS device that scans this output out (`None`: headless or nested).
     pub display_device: Option<crate::devices::DeviceId>,
-    /// What the display backend asked of that device for this output (`weft msg outputs`).
-    pub kms: Option<KmsStats>,
+    /// The display backend's own bookkeeping of this output, shown by `weft msg outputs` (the
+    /// KMS backend's counts of what reached the device).
+    pub display_stats: Option<Box<dyn OutputStats>>,
 }
 
-/// Counts of what a KMS display backend asked its device for one output: what reached KMS.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct KmsStats {
-    /// Client dma-bufs imported (PRIME) and made framebuffers (ADDFB2), or tried.
-    pub client_framebuffers: u64,
-    /// Atomic TEST_ONLY commits of a client framebuffer.
-    pub tests: u64,
-    /// Flips to a client's buffer (scanout) and to a composed frame.
-    pub scanout_flips: u64,
-    pub composed_flips: u64,
-    /// Composed flips that showed a client's buffer on the overlay or cursor plane over them.
-    pub upper_plane_flips: u64,
-    /// Client buffers released at the out-fence of the flip that replaced them.
-    pub released_at_out_fence: u64,
-    /// Where composed frames go, and how they get there.
-    pub composed_into: &'static str,
+/// Bookkeeping a backend keeps of an output for itself and lets introspection show
+/// ([`OutputSlot::display_stats`]; `weft msg outputs`, under `kms`). Backends implement it
+/// ([`crate::backend`]).
+pub trait OutputStats {
+    fn to_json(&self) -> serde_json::Value;
 }
 
 /// More changed rectangles than this collapse into the whole target.

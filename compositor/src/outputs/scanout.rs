@@ -24,8 +24,8 @@ use smithay::wayland::dmabuf::get_dmabuf;
 
 use crate::outputs::scene::Scene;
 use crate::render::{Fill, HeldBuffer};
-use crate::state::Weft;
 use crate::surface::with_content;
+use crate::Weft;
 
 /// The rung name of a client buffer on a display plane.
 pub const RUNG: &str = "Scanout";

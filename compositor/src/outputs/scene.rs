@@ -19,8 +19,8 @@ use crate::damage::OutputRect;
 use crate::devices::DeviceId;
 use crate::import::cache::Drawable;
 use crate::render::{DrawItem, Fill, Rect, YuvParams};
-use crate::state::Weft;
 use crate::surface::{with_content, SurfaceContent};
+use crate::Weft;
 
 /// What an output shows: draw items back to front, each with its damage-tracking element, and
 /// every surface of every window on it (for frame callbacks and presentation feedback).

@@ -255,7 +255,8 @@ impl From<RenderError> for ImportError {
     fn from(e: RenderError) -> Self {
         if let RenderError::Vk(
             call,
-            result @ (vk::Result::ERROR_OUT_OF_DEVICE_MEMORY | vk::Result::ERROR_OUT_OF_HOST_MEMORY),
+            result
+            @ (vk::Result::ERROR_OUT_OF_DEVICE_MEMORY | vk::Result::ERROR_OUT_OF_HOST_MEMORY),
         ) = e
         {
             return Self::OutOfMemory { call, result };

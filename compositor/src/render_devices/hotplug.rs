@@ -16,7 +16,7 @@ use tracing::{debug, info};
 
 use crate::devices::registry::Change;
 use crate::devices::uevent;
-use crate::state::Weft;
+use crate::Weft;
 
 impl Weft {
     /// Render devices after the first that were removed: their outputs move to the first device

@@ -18,8 +18,8 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use tracing::{info, warn};
 
 use crate::render::DmabufCaps;
-use crate::state::Weft;
 use crate::surface::{import_tree, ImportCtx};
+use crate::Weft;
 
 impl Weft {
     /// Replaces the lost render device and shows every surface again; `why` is how it was found

@@ -28,7 +28,7 @@ use smithay::wayland::selection::primary_selection::{
 use smithay::wayland::selection::wlr_data_control::DataControlState;
 use weft_protocols::selection_guard::{SelectionGuardData, Target};
 
-use crate::state::Weft;
+use crate::Weft;
 
 /// The data-transfer globals and what weft tracks of them.
 pub struct DataTransfer {

@@ -13,7 +13,7 @@ use smithay::utils::IsAlive;
 use smithay::wayland::idle_inhibit::{IdleInhibitHandler, IdleInhibitManagerState};
 use smithay::wayland::idle_notify::{IdleNotifierHandler, IdleNotifierState};
 
-use crate::state::Weft;
+use crate::Weft;
 
 /// The idle notifier and the surfaces that inhibit idling.
 pub struct Idle {

@@ -25,7 +25,7 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{IsAlive, Logical, Point, SERIAL_COUNTER};
 
-use crate::state::Weft;
+use crate::Weft;
 
 /// Linux input event codes of the pointer buttons (linux/input-event-codes.h), as wl_pointer sends.
 pub mod buttons {

@@ -17,7 +17,7 @@ use smithay::wayland::pointer_constraints::{
     with_pointer_constraint, PointerConstraint, PointerConstraintsHandler,
 };
 
-use crate::state::Weft;
+use crate::Weft;
 
 impl PointerConstraintsHandler for Weft {
     fn new_constraint(&mut self, surface: &WlSurface, pointer: &PointerHandle<Self>) {

@@ -30,7 +30,7 @@ use smithay::utils::{IsAlive, Logical, Point, Serial, Size};
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::xdg::SurfaceCachedState;
 
-use crate::state::Weft;
+use crate::Weft;
 
 /// What a grab does to its window.
 #[derive(Debug, Clone, Copy)]

@@ -21,7 +21,7 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, Rectangle};
 use smithay::wayland::shell::wlr_layer::{KeyboardInteractivity, Layer};
 
-use crate::state::Weft;
+use crate::Weft;
 
 /// Marks a layer surface that has shown a buffer once (kept in its user data).
 struct MappedOnce;

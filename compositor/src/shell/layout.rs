@@ -8,7 +8,7 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::utils::{Logical, Point, Rectangle, Size};
 use smithay::wayland::shell::xdg::ToplevelSurface;
 
-use crate::state::Weft;
+use crate::Weft;
 
 /// Offset between cascaded windows, in logical pixels.
 pub const CASCADE_STEP: i32 = 32;

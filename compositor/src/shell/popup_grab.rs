@@ -22,7 +22,7 @@ use smithay::utils::{Serial, SERIAL_COUNTER};
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::xdg::{PopupSurface, XdgPopupSurfaceData};
 
-use crate::state::Weft;
+use crate::Weft;
 
 impl Weft {
     /// `xdg_popup.grab` on `seat` with `serial`.

@@ -20,7 +20,7 @@ use smithay::reexports::wayland_server::{DisplayHandle, Resource};
 use smithay::utils::{Logical, Point};
 use smithay::wayland::session_lock::{LockSurface, SessionLockManagerState, SessionLocker};
 
-use crate::state::Weft;
+use crate::Weft;
 
 /// Where the lock stands.
 #[derive(Default)]
