@@ -458,6 +458,10 @@ fn two_render_devices_compose_an_output_each() {
         outputs[1]["render_device"].clone(),
     );
     assert_ne!(first, second, "{outputs}");
+    // Headless outputs are their render targets: no copy after drawing, on either device.
+    for o in outputs.as_array().into_iter().flatten() {
+        assert_eq!(o["composed_copies_per_frame"], 0, "{o}");
+    }
     let devices = h.msg(Request::Devices);
     let extra = devices
         .as_array()

@@ -62,6 +62,14 @@ fn every_kms_output_lights_up_and_shows_the_client() {
                 .is_some_and(|p| p.contains("written by the render device")),
             "{o}"
         );
+        // One copy per composed frame remains: weft's target into the dumb buffer, on the GPU.
+        assert_eq!(o["composed_copies_per_frame"], 1, "{o}");
+        assert!(
+            o["composed_copies_why"]
+                .as_str()
+                .is_some_and(|w| w.contains("copied by the render device")),
+            "{o}"
+        );
     }
     // `weft msg devices`: each KMS device is a display device scanning its output out, and the
     // render device was chosen knowing the display device has no Vulkan device of its own.

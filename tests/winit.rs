@@ -310,6 +310,14 @@ fn winit_backend_shows_clients_and_forwards_input() {
     let outputs =
         weft_compositor::ipc::client::request(&ipc, &Request::Outputs).expect("IPC outputs");
     assert_eq!(outputs[0]["name"], "WINIT-1");
+    // Today every composed frame is copied once into the swapchain image, and says so.
+    assert_eq!(outputs[0]["composed_copies_per_frame"], 1, "{outputs}");
+    assert!(
+        outputs[0]["composed_copies_why"]
+            .as_str()
+            .is_some_and(|w| w.contains("swapchain image")),
+        "{outputs}"
+    );
     assert_eq!(
         (outputs[0]["width"].as_u64(), outputs[0]["height"].as_u64()),
         (Some(OUT_W.into()), Some(OUT_H.into()))

@@ -34,6 +34,7 @@ use weft_compositor::outputs::scanout::ScanoutOutcome;
 
 use super::error::DrmError;
 use super::stats::{KmsStats, SharedStats};
+use weft_compositor::outputs::output::FramePath;
 use weft_compositor::outputs::scene::Scene;
 use weft_compositor::render::HeldBuffer;
 use weft_compositor::{OutputSpec, Weft};
@@ -476,17 +477,25 @@ impl KmsDevice {
                 Err(e) => refused = Some(e),
             }
         }
-        let composed_into = match refused {
+        let (composed_into, copy) = match refused {
             None => {
                 info!(output = %name, "composed frames: the render device writes them into the display device's buffers (dma-buf import), no CPU copy");
-                "the display device's buffer, written by the render device (dma-buf import)"
+                (
+                    "the display device's buffer, written by the render device (dma-buf import)",
+                    "drawn into weft's render target, then copied by the render device into the \
+                     display device's dumb buffer (imported as a dma-buf)",
+                )
             }
             Some(why) => {
                 for b in &mut buffers {
                     b.imported = None;
                 }
                 info!(output = %name, reason = %why, "composed frames: read back and copied into the display device's buffers by the CPU");
-                "the display device's buffer, copied by the CPU (the render device could not import it)"
+                (
+                    "the display device's buffer, copied by the CPU (the render device could not import it)",
+                    "drawn into weft's render target, read back and copied by the CPU into the \
+                     display device's dumb buffer (the render device cannot import it)",
+                )
             }
         };
         let stats = SharedStats::new(KmsStats {
@@ -497,6 +506,10 @@ impl KmsDevice {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
             slot.display_stats = Some(Box::new(stats.clone()));
+            slot.frame_path = FramePath {
+                copies_per_frame: 1,
+                why: copy,
+            };
             // The registry's id of this device ([`weft_compositor::devices`]: drm:cardN).
             let card = Path::new(&self.name)
                 .file_name()

@@ -206,6 +206,13 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
             refresh_mhz,
         },
     )?;
+    if let Some(slot) = state.output_mut(0) {
+        slot.frame_path = weft_compositor::outputs::output::FramePath {
+            copies_per_frame: 1,
+            why: "drawn into weft's render target, then its changed regions copied into the \
+                  acquired swapchain image",
+        };
+    }
     info!(
         output = OUTPUT_NAME,
         width, height, refresh_mhz, "window output added"

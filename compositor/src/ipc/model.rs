@@ -141,6 +141,10 @@ pub struct OutputRecord {
     pub display_device: Option<crate::devices::DeviceId>,
     /// What reached the display device for this output (KMS backend only).
     pub kms: Option<serde_json::Value>,
+    /// Full-frame copies a composed frame costs after it is drawn (0: drawn straight into what
+    /// the output shows), and why.
+    pub composed_copies_per_frame: u32,
+    pub composed_copies_why: &'static str,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

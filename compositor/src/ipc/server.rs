@@ -328,6 +328,8 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 render_device: state.output_device(i),
                 display_device: o.display_device.clone(),
                 kms: o.display_stats.as_ref().map(|s| s.to_json()),
+                composed_copies_per_frame: o.frame_path.copies_per_frame,
+                composed_copies_why: o.frame_path.why,
             }
         })
         .collect()

@@ -73,6 +73,7 @@ impl Weft {
             held_feedback: None,
             display_device: None,
             display_stats: None,
+            frame_path: Default::default(),
         });
         self.damage();
         Ok(self.outputs.slots.len() - 1)

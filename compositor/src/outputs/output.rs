@@ -80,6 +80,26 @@ pub struct OutputSlot {
     /// The display backend's own bookkeeping of this output, shown by `weft msg outputs` (the
     /// KMS backend's counts of what reached the device).
     pub display_stats: Option<Box<dyn OutputStats>>,
+    /// How a composed frame reaches what the output shows (set by the backend).
+    pub frame_path: FramePath,
+}
+
+/// How many full-frame copies a composed frame costs between the render target and what the
+/// output shows, and why (`weft msg outputs`: `composed_copies_per_frame`, `composed_copies_why`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FramePath {
+    pub copies_per_frame: u32,
+    pub why: &'static str,
+}
+
+impl Default for FramePath {
+    /// Headless: the render target is what the output shows; a screenshot reads it back.
+    fn default() -> Self {
+        Self {
+            copies_per_frame: 0,
+            why: "headless: the render target is the output's image",
+        }
+    }
 }
 
 /// Bookkeeping a backend keeps of an output for itself and lets introspection show
