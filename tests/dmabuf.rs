@@ -1056,3 +1056,56 @@ fn viewport_crop_and_scale_do_not_bleed() {
         );
     }
 }
+
+/// Every surface's reason comes with a stable code naming the nearest better rung and why it was
+/// not taken (or what happened): tools read the code, people read the text.
+#[test]
+fn reason_codes_name_the_rung_above_and_why() {
+    let f = Fixture::start("reason-codes");
+    let (mut c, d) = f.client();
+    let t = c.toplevel("coded", "weft.test").expect("toplevel");
+    let b = pattern(XRGB8888, Layout::default());
+    let wl = b.create_immed(&c, &d);
+    show(&mut c, &t, &wl);
+    f.h.settle(&mut c);
+    let s = f.surface("coded");
+    let (rung, code) = (
+        s["rung"].as_str().unwrap_or(""),
+        s["reason_code"].as_str().unwrap_or(""),
+    );
+    // Headless there is no display device, so Scanout is always above and never the way.
+    assert_ne!(code, "scanout.no_display_device", "{s}");
+    let taken = match rung {
+        "Sample" => "sample",
+        "SampleLinear" => "sample_linear",
+        "StageOnSink" => "stage_on_sink",
+        "StageOnCpu" => "stage_on_cpu",
+        other => panic!("unexpected rung {other}: {s}"),
+    };
+    assert!(
+        !code.starts_with(taken),
+        "the code names a rung above {rung}: {s}"
+    );
+    assert!(
+        code.contains('.')
+            && code
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch == '_' || ch == '.'),
+        "{s}"
+    );
+    // Only the CPU is left: the code says which rung above was switched off.
+    f.policy(&["Sample", "SampleLinear", "StageOnSink"], None);
+    let b2 = pattern(XRGB8888, Layout::default());
+    let wl2 = b2.create_immed(&c, &d);
+    show(&mut c, &t, &wl2);
+    f.h.settle(&mut c);
+    let s = f.surface("coded");
+    assert_eq!(s["rung"], "StageOnCpu", "{s}");
+    assert_eq!(s["reason_code"], "stage_on_sink.disabled_by_policy", "{s}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("StageOnSink skipped: disabled by the import policy")),
+        "{s}"
+    );
+}

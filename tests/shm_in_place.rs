@@ -32,6 +32,7 @@ fn shm_is_read_in_place_and_released_only_when_replaced() {
     assert_eq!(s["rung"], "ShmInPlace", "{s}");
     assert_eq!(s["copied_bytes_per_frame"], 0, "{s}");
     assert_eq!(s["uploaded_bytes"], 0, "nothing was ever copied: {s}");
+    assert_eq!(s["reason_code"], "shm_in_place.best", "{s}");
     assert!(
         s["reason"].as_str().is_some_and(|r| r.contains("in place")),
         "{s}"
@@ -135,6 +136,7 @@ fn refused_in_place_reads_copy_the_damage_and_say_why() {
     let s = h.surface("copied");
     assert_eq!(s["rung"], "Shm", "{s}");
     assert_eq!(s["copied_bytes_per_frame"], 100 * 80 * 4, "{s}");
+    assert_eq!(s["reason_code"], "shm_in_place.disabled_by_policy", "{s}");
     assert!(
         s["reason"]
             .as_str()

@@ -53,7 +53,8 @@ pub struct SurfaceContent {
     /// weft's id of the surface ([`SurfaceId`], for log lines).
     id: u64,
     pub rung: Option<&'static str>,
-    pub reason: Option<String>,
+    /// Why this rung (text and a stable code), or why nothing is shown.
+    pub reason: Option<Reason>,
     /// The last commit of smithay's surface state that was imported.
     last_commit: Option<CommitCounter>,
     /// The wl_buffer that commit had: smithay's commit counter counts damage, so a new buffer
@@ -157,18 +158,24 @@ impl SurfaceContent {
 
     /// Records the path the surface's buffer takes. Logged once per change (not per commit): a
     /// decision is data, and a change of rung or reason is the event worth a line.
-    pub(crate) fn set_path(&mut self, rung: Option<&'static str>, reason: Option<String>) {
+    pub(crate) fn set_path(&mut self, rung: Option<&'static str>, reason: Option<Reason>) {
         if self.rung != rung || self.reason != reason {
             self.path_changes += 1;
             match (rung, &reason) {
                 (Some(r), Some(why)) => info!(
                     surface = self.id,
                     rung = r,
-                    reason = %why,
+                    reason = %why.text,
+                    code = %why.code,
                     was = self.rung.unwrap_or("none"),
                     "buffer path changed"
                 ),
-                (None, Some(why)) => info!(surface = self.id, reason = %why, "buffer path changed"),
+                (None, Some(why)) => info!(
+                    surface = self.id,
+                    reason = %why.text,
+                    code = %why.code,
+                    "buffer path changed"
+                ),
                 (_, None) if self.rung.is_some() => {
                     debug!(surface = self.id, "surface has no buffer any more")
                 }
@@ -180,7 +187,7 @@ impl SurfaceContent {
     }
 
     /// Keeps the rung and changes the reason (a failure that leaves the last good frame shown).
-    fn set_reason(&mut self, reason: String) {
+    fn set_reason(&mut self, reason: Reason) {
         self.set_path(self.rung, Some(reason));
     }
 
@@ -205,15 +212,18 @@ impl SurfaceContent {
         self.buffer = Some(job.info);
         self.set_path(
             Some("Shm"),
-            Some(format!(
-                "wl_shm: larger than {} MiB, copied into a sampled texture in slices across event-loop turns",
-                crate::buffers::uploads::SLICE_BYTES >> 20
+            Some(Reason::new(
+                "shm.sliced_upload",
+                format!(
+                    "wl_shm: larger than {} MiB, copied into a sampled texture in slices across event-loop turns",
+                    crate::buffers::uploads::SLICE_BYTES >> 20
+                ),
             )),
         );
     }
 
     /// Shows nothing: the client's buffer was refused (over its budget).
-    fn refuse(&mut self, why: String) {
+    fn refuse(&mut self, why: Reason) {
         self.damage.changed(None);
         self.texture = None;
         self.texture_charge = None;
@@ -264,6 +274,23 @@ impl SurfaceContent {
                 || self.solid.is_some()
                 || self.import.is_some()
                 || self.shm_source.is_some())
+    }
+}
+
+/// Why a surface's buffer takes its path: the text people read and a stable code for tools
+/// (`weft msg surfaces`: `reason`, `reason_code`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub code: String,
+    pub text: String,
+}
+
+impl Reason {
+    pub fn new(code: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            text: text.into(),
+        }
     }
 }
 
@@ -538,7 +565,10 @@ fn attach_buffer(
         });
         view.set_path(
             Some("Shm"),
-            Some("single-pixel buffer: drawn as a solid colour, no memory to import".into()),
+            Some(Reason::new(
+                "single_pixel.solid",
+                "single-pixel buffer: drawn as a solid colour, no memory to import",
+            )),
         );
         return;
     }
@@ -563,7 +593,7 @@ fn attach_buffer(
                 show_in_place(view, source, &layout);
                 return Ok(());
             }
-            Err(why) => why.to_string(),
+            Err(why) => why,
         };
         // SAFETY: as above; the client may write the pool concurrently (wl_shm has no sync),
         // which can only garble pixels, and smithay guards against SIGBUS from a truncated file.
@@ -575,7 +605,13 @@ fn attach_buffer(
         Ok(Err(e)) => warn!(error = %e, "shm upload failed; surface keeps its last frame"),
         Err(e) => {
             // Not shm and not single-pixel: no import path yet for this buffer type.
-            view.set_path(None, Some(format!("unsupported buffer type ({e:?})")));
+            view.set_path(
+                None,
+                Some(Reason::new(
+                    "unsupported_buffer_type",
+                    format!("unsupported buffer type ({e:?})"),
+                )),
+            );
             debug!(buffer = ?buffer.id(), "unsupported buffer type");
         }
     }
@@ -608,7 +644,10 @@ fn attach_dmabuf(
         Ok(i) => i,
         Err(why) => {
             debug!(buffer = ?buffer.id(), %why, "dma-buf cannot be shown; the surface keeps its last frame");
-            view.set_reason(format!("import failed, showing the last good frame: {why}"));
+            view.set_reason(Reason::new(
+                format!("import_failed.{}", why.class.code()),
+                format!("import failed, showing the last good frame: {why}"),
+            ));
             return;
         }
     };
@@ -616,9 +655,12 @@ fn attach_dmabuf(
         Ok(bytes) => view.uploaded_bytes += bytes,
         Err(e) => {
             debug!(buffer = ?buffer.id(), error = %e, rung = imported.rung.name(), "staging copy failed");
-            view.set_reason(format!(
-                "{} copy failed, showing the last good frame: {e}",
-                imported.rung.name()
+            view.set_reason(Reason::new(
+                format!("{}.copy_failed", imported.rung.code()),
+                format!(
+                    "{} copy failed, showing the last good frame: {e}",
+                    imported.rung.name()
+                ),
             ));
             return;
         }
@@ -633,7 +675,10 @@ fn attach_dmabuf(
     view.buffer = Some(imported.info.clone());
     if !view.scanned_out {
         let reason = view.import_reason(&imported);
-        view.set_path(Some(imported.rung.name()), Some(reason));
+        view.set_path(
+            Some(imported.rung.name()),
+            Some(Reason::new(imported.reason_code.clone(), reason)),
+        );
     }
     view.import = Some(imported);
 }
@@ -722,11 +767,11 @@ fn show_in_place(
     view.shm_yuv = None;
     view.set_path(
         Some(crate::buffers::shm_in_place::RUNG),
-        Some(
+        Some(Reason::new(
+            "shm_in_place.best",
             "wl_shm: the pool's pages imported as host memory (VK_EXT_external_memory_host) \
-             and read in place, held until the buffer is replaced and the GPU is done: no copy"
-                .into(),
-        ),
+             and read in place, held until the buffer is replaced and the GPU is done: no copy",
+        )),
     );
 }
 
@@ -749,12 +794,12 @@ fn upload_shm(
     layout: ShmLayout,
     at: &ShmCommit<'_>,
     budget: Option<&Arc<ClientBudget>>,
-    refused: &str,
+    refused: &crate::buffers::shm_in_place::NotInPlace,
 ) -> Result<(), crate::render::RenderError> {
     let Some((vk_format, opaque)) = layout.texture_format() else {
-        view.set_reason(format!(
-            "wl_shm format {:?} is not sampled by weft",
-            layout.format
+        view.set_reason(Reason::new(
+            "shm.format_not_sampled",
+            format!("wl_shm format {:?} is not sampled by weft", layout.format),
         ));
         return Ok(());
     };
@@ -820,16 +865,19 @@ fn upload_shm(
     view.buffer = Some(info);
     view.set_path(
         Some("Shm"),
-        Some(match layout.is_ycbcr() {
-            false => format!(
-                "wl_shm: damaged region copied into a sampled texture at commit (not read in \
-                 place: {refused})"
-            ),
-            true => format!(
-                "wl_shm: damaged rows converted from Y′CbCr into a sampled texture at commit (not \
-                 read in place: {refused})"
-            ),
-        }),
+        Some(Reason::new(
+            format!("shm_in_place.{}", refused.code()),
+            match layout.is_ycbcr() {
+                false => format!(
+                    "wl_shm: damaged region copied into a sampled texture at commit (not read in \
+                     place: {refused})"
+                ),
+                true => format!(
+                    "wl_shm: damaged rows converted from Y′CbCr into a sampled texture at commit \
+                     (not read in place: {refused})"
+                ),
+            },
+        )),
     );
     Ok(())
 }
@@ -863,7 +911,10 @@ fn charge_texture(
     match charged {
         Ok(charge) => Some(Some(charge)),
         Err(over) => {
-            view.refuse(format!("wl_shm buffer {w}x{h} not shown: {over}"));
+            view.refuse(Reason::new(
+                "shm.over_budget",
+                format!("wl_shm buffer {w}x{h} not shown: {over}"),
+            ));
             None
         }
     }

@@ -35,6 +35,8 @@ pub enum Drawable {
 pub struct Imported {
     pub rung: Rung,
     pub reason: String,
+    /// Why it is not on a better rung, as a stable code (`weft msg surfaces`: `reason_code`).
+    pub reason_code: String,
     pub info: BufferInfo,
     pub draw: Drawable,
     pub y_invert: bool,
@@ -77,6 +79,18 @@ pub enum FailureClass {
     OutOfMemory,
     /// The render device is gone: weft rebuilds its renderer and imports everything again.
     DeviceLost,
+}
+
+impl FailureClass {
+    /// A stable identifier (snake_case).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unsupported => "unsupported",
+            Self::Temporary => "temporary",
+            Self::OutOfMemory => "out_of_memory",
+            Self::DeviceLost => "device_lost",
+        }
+    }
 }
 
 /// A failed import: its class and the reasons of every rung.

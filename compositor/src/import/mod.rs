@@ -320,13 +320,14 @@ impl Importer {
                         why.push(skipped);
                     }
                     why.extend(
-                        failures
-                            .iter()
-                            .map(|(r, e): &(Rung, String)| format!("{} failed: {e}", r.name())),
+                        failures.iter().map(|(r, e, _): &(Rung, String, _)| {
+                            format!("{} failed: {e}", r.name())
+                        }),
                     );
                     let imported = Imported {
                         rung,
                         reason: why.join("; "),
+                        reason_code: reason_code(&plan, &failures, rung),
                         info: buffer_info(dmabuf),
                         draw,
                         y_invert: dmabuf.y_inverted(),
@@ -339,7 +340,7 @@ impl Importer {
                 Err(ImportError::Unsupported(e)) => {
                     debug!(rung = rung.name(), error = %e, "rung unsupported for this class");
                     self.cache.remember_class_failure(class(rung), e.clone());
-                    failures.push((rung, e));
+                    failures.push((rung, e, "failed_unsupported"));
                 }
                 Err(e) => {
                     debug!(rung = rung.name(), error = %e, "rung failed for this buffer");
@@ -353,7 +354,14 @@ impl Importer {
                         }
                         (_, c) => c,
                     };
-                    failures.push((rung, e.to_string()));
+                    let code = match &e {
+                        ImportError::Unsupported(_) => "failed_unsupported",
+                        ImportError::Rejected(_) => "failed_rejected",
+                        ImportError::Temporary(_) => "failed_temporary",
+                        ImportError::OutOfMemory { .. } => "failed_out_of_memory",
+                        ImportError::DeviceLost(_) => "failed_device_lost",
+                    };
+                    failures.push((rung, e.to_string(), code));
                 }
             }
         }
@@ -365,7 +373,7 @@ impl Importer {
         why.extend(
             failures
                 .iter()
-                .map(|(r, e)| format!("{} failed: {e}", r.name())),
+                .map(|(r, e, _)| format!("{} failed: {e}", r.name())),
         );
         Err(Failure {
             class: outcome,
@@ -784,5 +792,34 @@ pub fn buffer_info(dmabuf: &Dmabuf) -> BufferInfo {
         format: drm_format::fourcc_str(format.code as u32),
         modifier: Some(drm_format::modifier_str(u64::from(format.modifier))),
         planes: dmabuf.num_planes() as u32,
+    }
+}
+
+/// Why a buffer that took `rung` is not on a better one, as a stable code: the nearest rung above
+/// it in the ladder that was skipped or failed (`sample.multi_planar_yuv`,
+/// `sample_linear.failed_rejected`), `<rung>.preferred_on_cpu_device` where the plan tried it ahead
+/// of better rungs on a CPU render device, and `<rung>.best` where nothing above was in the way.
+fn reason_code(
+    plan: &planner::Plan,
+    failures: &[(Rung, String, &'static str)],
+    rung: Rung,
+) -> String {
+    let untried_above = plan
+        .attempts
+        .iter()
+        .any(|r| *r < rung && !failures.iter().any(|f| f.0 == *r));
+    if untried_above {
+        return format!("{}.preferred_on_cpu_device", rung.code());
+    }
+    let above = plan
+        .skipped
+        .iter()
+        .map(|(r, skip)| (*r, skip.code()))
+        .chain(failures.iter().map(|(r, _, code)| (*r, *code)))
+        .filter(|(r, _)| *r < rung)
+        .max_by_key(|(r, _)| *r);
+    match above {
+        Some((r, code)) => format!("{}.{code}", r.code()),
+        None => format!("{}.best", rung.code()),
     }
 }

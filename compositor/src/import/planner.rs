@@ -44,6 +44,18 @@ impl Rung {
         Rung::StageOnCpu,
     ];
 
+    /// A stable identifier (snake_case) for reason codes.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Scanout => "scanout",
+            Self::Sample => "sample",
+            Self::SampleLinear => "sample_linear",
+            Self::StageOnSource => "stage_on_source",
+            Self::StageOnSink => "stage_on_sink",
+            Self::StageOnCpu => "stage_on_cpu",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Scanout => "Scanout",
@@ -100,7 +112,7 @@ pub struct BufferDesc {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     pub attempts: Vec<Rung>,
-    pub skipped: Vec<(Rung, String)>,
+    pub skipped: Vec<(Rung, Skip)>,
     /// Why the attempts are not in ladder order, when they are not.
     pub note: Option<String>,
 }
@@ -114,6 +126,122 @@ impl Plan {
             .map(|(r, why)| format!("{} skipped: {why}", r.name()))
             .collect::<Vec<_>>()
             .join("; ")
+    }
+}
+
+/// Why the planner did not try a rung: data, turned into text only where it is shown
+/// ([`Skip::code`] is the stable part `weft msg surfaces` carries as `reason_code`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skip {
+    UnknownFormat(u32),
+    Disabled,
+    /// This buffer's class (source, sink, format, modifier) failed on the rung before.
+    FailedBefore(String),
+    NoDisplayDevice,
+    DisplayCannotImport,
+    NoPlaneFormat,
+    NotPlaneCandidate,
+    NoScanoutBackend,
+    /// How the render device reaches the source's memory rules the rung out.
+    Access(Access),
+    NoModifierExtension,
+    MultiPlanarYuv,
+    ImplicitModifier,
+    NoImageModifier,
+    SourceNotVulkanGpu,
+    CpuCannotDetile,
+    NoExternalMemory,
+    NoBufferImport,
+    NotLinear,
+}
+
+impl Skip {
+    /// A stable identifier (snake_case) of this reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownFormat(_) => "unknown_format",
+            Self::Disabled => "disabled_by_policy",
+            Self::FailedBefore(_) => "failed_before_for_class",
+            Self::NoDisplayDevice => "no_display_device",
+            Self::DisplayCannotImport => "display_cannot_import",
+            Self::NoPlaneFormat => "no_plane_format",
+            Self::NotPlaneCandidate => "not_plane_candidate",
+            Self::NoScanoutBackend => "no_scanout_backend",
+            Self::Access(Access::None) => "cannot_import_source_memory",
+            Self::Access(Access::CopyOnly) => "source_memory_copy_only",
+            Self::Access(_) => "access",
+            Self::NoModifierExtension => "no_modifier_extension",
+            Self::MultiPlanarYuv => "multi_planar_yuv",
+            Self::ImplicitModifier => "implicit_modifier",
+            Self::NoImageModifier => "no_image_modifier",
+            Self::SourceNotVulkanGpu => "source_not_vulkan_gpu",
+            Self::CpuCannotDetile => "cpu_cannot_detile",
+            Self::NoExternalMemory => "no_external_memory",
+            Self::NoBufferImport => "no_buffer_import",
+            Self::NotLinear => "not_linear",
+        }
+    }
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownFormat(fourcc) => write!(
+                f,
+                "format {} is not one weft decodes",
+                drm_format::fourcc_str(*fourcc)
+            ),
+            Self::Disabled => f.write_str("disabled by the import policy"),
+            Self::FailedBefore(why) => write!(
+                f,
+                "failed before for this source, device, format and modifier: {why}"
+            ),
+            Self::NoDisplayDevice => {
+                f.write_str("no display device drives this output (headless or nested)")
+            }
+            Self::DisplayCannotImport => {
+                f.write_str("the display device cannot import the source device's memory")
+            }
+            Self::NoPlaneFormat => {
+                f.write_str("no plane of the display device scans out this format+modifier")
+            }
+            Self::NotPlaneCandidate => {
+                f.write_str("the surface is not a plane candidate (covered, scaled or blended)")
+            }
+            Self::NoScanoutBackend => {
+                f.write_str("a plane would take it; only the KMS backend executes scanout")
+            }
+            Self::Access(Access::None) => {
+                f.write_str("the render device cannot import the source device's memory")
+            }
+            Self::Access(Access::CopyOnly) => f.write_str(
+                "the render device reaches the source's memory only for copies (sampling it per \
+                 frame would cross a slow bus)",
+            ),
+            Self::Access(other) => write!(f, "access {other:?}"),
+            Self::NoModifierExtension => f.write_str(
+                "VK_EXT_image_drm_format_modifier is not available on the render device",
+            ),
+            Self::MultiPlanarYuv => f.write_str(
+                "multi-planar Y′CbCr would need a sampler Y′CbCr conversion, which this rung does \
+                 not build",
+            ),
+            Self::ImplicitModifier => f.write_str(
+                "an implicit modifier gives no explicit layout to create the image with",
+            ),
+            Self::NoImageModifier => {
+                f.write_str("the device cannot import this format+modifier as a sampled image")
+            }
+            Self::SourceNotVulkanGpu => {
+                f.write_str("the source is not a GPU weft drives with Vulkan")
+            }
+            Self::CpuCannotDetile => f.write_str("the CPU cannot detile this modifier"),
+            Self::NoExternalMemory => {
+                f.write_str("VK_EXT_external_memory_dma_buf is not available on the render device")
+            }
+            Self::NoBufferImport => f.write_str("the device cannot import dma-bufs as buffers"),
+            Self::NotLinear => f.write_str("only a linear layout can be read as a buffer"),
+        }
     }
 }
 
@@ -160,18 +288,12 @@ pub fn plan(input: &PlanInput<'_>, failed_class: impl Fn(Rung) -> Option<String>
     for rung in Rung::ALL {
         // (Interlaced buffers never get here: the linux-dmabuf guard answers them with `failed`.)
         let skip = if format.is_none() {
-            Some(format!(
-                "format {} is not one weft decodes",
-                drm_format::fourcc_str(input.desc.fourcc)
-            ))
+            Some(Skip::UnknownFormat(input.desc.fourcc))
         } else if input.disabled.contains(&rung) {
-            Some("disabled by the import policy".to_string())
+            Some(Skip::Disabled)
         } else {
-            precondition(input, rung, format.map(|f| f.kind)).or_else(|| {
-                failed_class(rung).map(|why| {
-                    format!("failed before for this source, device, format and modifier: {why}")
-                })
-            })
+            precondition(input, rung, format.map(|f| f.kind))
+                .or_else(|| failed_class(rung).map(Skip::FailedBefore))
         };
         match skip {
             Some(why) => out.skipped.push((rung, why)),
@@ -200,23 +322,12 @@ pub fn plan(input: &PlanInput<'_>, failed_class: impl Fn(Rung) -> Option<String>
     out
 }
 
-fn access_reason(access: Access) -> String {
-    match access {
-        Access::None => "the render device cannot import the source device's memory".into(),
-        Access::CopyOnly => {
-            "the render device reaches the source's memory only for copies (sampling it per frame would cross a slow bus)"
-                .into()
-        }
-        other => format!("access {other:?}"),
-    }
-}
-
-fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> Option<String> {
+fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> Option<Skip> {
     let (caps, desc) = (input.caps, &input.desc);
     match rung {
         Rung::Scanout => {
             let Some(s) = &input.scanout else {
-                return Some("no display device drives this output (headless or nested)".into());
+                return Some(Skip::NoDisplayDevice);
             };
             let fits = s.planes.iter().any(|(f, mods)| {
                 *f == desc.fourcc
@@ -227,64 +338,60 @@ fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> 
                     }
             });
             if !s.access.imports() || s.access == Access::CopyOnly {
-                Some("the display device cannot import the source device's memory".into())
+                Some(Skip::DisplayCannotImport)
             } else if !fits {
-                Some("no plane of the display device scans out this format+modifier".into())
+                Some(Skip::NoPlaneFormat)
             } else if !s.candidate {
-                Some("the surface is not a plane candidate (covered, scaled or blended)".into())
+                Some(Skip::NotPlaneCandidate)
             } else if !s.executor {
-                Some("a plane would take it; only the KMS backend executes scanout".into())
+                Some(Skip::NoScanoutBackend)
             } else {
                 None
             }
         }
         Rung::Sample => {
             if !input.access.samples() {
-                Some(access_reason(input.access))
+                Some(Skip::Access(input.access))
             } else if !caps.modifiers {
-                Some(
-                    "VK_EXT_image_drm_format_modifier is not available on the render device".into(),
-                )
+                Some(Skip::NoModifierExtension)
             } else if !matches!(kind, Some(FormatKind::Rgb { .. })) || desc.planes != 1 {
-                Some("multi-planar Y′CbCr would need a sampler Y′CbCr conversion, which this rung does not build".into())
+                Some(Skip::MultiPlanarYuv)
             } else if desc.modifier == MOD_INVALID {
-                Some(
-                    "an implicit modifier gives no explicit layout to create the image with".into(),
-                )
+                Some(Skip::ImplicitModifier)
             } else if !caps
                 .image_modifiers
                 .iter()
                 .any(|(f, m, _)| *f == desc.fourcc && *m == desc.modifier)
             {
-                Some("the device cannot import this format+modifier as a sampled image".into())
+                Some(Skip::NoImageModifier)
             } else {
                 None
             }
         }
         Rung::SampleLinear => {
             if !input.access.samples() {
-                Some(access_reason(input.access))
+                Some(Skip::Access(input.access))
             } else {
                 buffer_import(caps, desc)
             }
         }
         Rung::StageOnSource => {
             if !input.source_stage {
-                Some("the source is not a GPU weft drives with Vulkan".into())
+                Some(Skip::SourceNotVulkanGpu)
             } else {
                 None
             }
         }
         Rung::StageOnSink => {
             if !input.access.imports() {
-                Some(access_reason(input.access))
+                Some(Skip::Access(input.access))
             } else {
                 buffer_import(caps, desc)
             }
         }
         Rung::StageOnCpu => {
             if !is_linear(caps, desc.modifier) {
-                Some("the CPU cannot detile this modifier".into())
+                Some(Skip::CpuCannotDetile)
             } else {
                 None
             }
@@ -305,13 +412,13 @@ fn decoded_by_cpu(caps: &DmabufCaps, kind: Option<FormatKind>) -> Option<String>
 }
 
 /// Whether the render device can import the buffer's memory as a VkBuffer (linear layouts).
-fn buffer_import(caps: &DmabufCaps, desc: &BufferDesc) -> Option<String> {
+fn buffer_import(caps: &DmabufCaps, desc: &BufferDesc) -> Option<Skip> {
     if !caps.external_memory {
-        Some("VK_EXT_external_memory_dma_buf is not available on the render device".into())
+        Some(Skip::NoExternalMemory)
     } else if !caps.buffer_import {
-        Some("the device cannot import dma-bufs as buffers".into())
+        Some(Skip::NoBufferImport)
     } else if !is_linear(caps, desc.modifier) {
-        Some("only a linear layout can be read as a buffer".into())
+        Some(Skip::NotLinear)
     } else {
         None
     }
@@ -636,7 +743,7 @@ mod tests {
             });
             assert_eq!(p.attempts, t.want, "{}: {p:?}", t.name);
             if let Some((_, why)) = p.skipped.iter().find(|(r, _)| *r == Scanout) {
-                assert!(why.contains(t.why_scanout), "{}: {why}", t.name);
+                assert!(why.to_string().contains(t.why_scanout), "{}: {why}", t.name);
             }
             if let Some(failed) = t.failed {
                 let why = p.skipped_above(Rung::StageOnCpu);
@@ -672,7 +779,7 @@ mod tests {
                 .skipped
                 .iter()
                 .find(|(r, _)| *r == Rung::Scanout)
-                .map(|(_, w)| w.as_str());
+                .map(|(_, w)| w.to_string());
             match want {
                 None => assert_eq!(p.attempts.first(), Some(&Rung::Scanout), "{p:?}"),
                 Some(w) => assert!(why.is_some_and(|why| why.contains(w)), "{p:?}"),

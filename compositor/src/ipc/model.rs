@@ -171,6 +171,10 @@ pub struct SurfaceRecord {
     pub buffer: Option<BufferInfo>,
     pub rung: Option<&'static str>,
     pub reason: Option<String>,
+    /// The reason as a stable code: `<rung>.<why>` for the nearest better rung that was skipped
+    /// or failed (`sample.multi_planar_yuv`), `<rung>.best` where none was in the way, or what
+    /// happened (`import_failed.temporary`, `shm.over_budget`).
+    pub reason_code: Option<String>,
     /// Where a dma-buf came from: a device id from `devices`, or "unknown" (null for wl_shm and
     /// single-pixel buffers).
     pub source_device: Option<String>,

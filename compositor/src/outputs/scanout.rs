@@ -25,6 +25,7 @@ use smithay::wayland::dmabuf::get_dmabuf;
 use crate::outputs::scene::Scene;
 use crate::render::{Fill, HeldBuffer};
 use crate::surface::with_content;
+use crate::surface::Reason;
 use crate::Weft;
 
 /// The rung name of a client buffer on a display plane.
@@ -97,7 +98,7 @@ impl Weft {
                 ScanoutOutcome::ScannedOut(why) => {
                     c.scanned_out = true;
                     c.scanout_refused = None;
-                    c.set_path(Some(RUNG), Some(why));
+                    c.set_path(Some(RUNG), Some(Reason::new("scanout.best", why)));
                 }
                 ScanoutOutcome::Composed(why) => {
                     c.scanned_out = false;
@@ -106,7 +107,10 @@ impl Weft {
                     c.scanout_refused = Some(why);
                     if let Some(import) = c.import.clone() {
                         let reason = c.import_reason(&import);
-                        c.set_path(Some(import.rung.name()), Some(reason));
+                        c.set_path(
+                            Some(import.rung.name()),
+                            Some(Reason::new("scanout.display_refused", reason)),
+                        );
                     }
                 }
             })

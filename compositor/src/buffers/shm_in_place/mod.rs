@@ -112,6 +112,35 @@ pub enum NotInPlace {
     Planar(Arc<crate::render::RenderError>),
 }
 
+impl NotInPlace {
+    /// A stable identifier (snake_case) of this reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled_by_policy",
+            Self::OverBudget(_) => "over_budget",
+            Self::NoHostImport => "no_host_import",
+            Self::Format(_) => "format",
+            Self::TooLarge { .. } => "too_large",
+            Self::AlignmentRange => "alignment_range",
+            Self::OutsidePool => "outside_pool",
+            Self::OutsidePoolFile => "outside_pool_file",
+            Self::Fstat(_) => "fstat",
+            Self::Mmap(_) => "mmap",
+            Self::Unaligned(_) => "unaligned_mapping",
+            Self::StrideNotWords { .. } => "stride_not_words",
+            Self::OffsetNotWord { .. } => "offset_not_word",
+            Self::OffsetRange => "offset_range",
+            Self::StrideRange => "stride_range",
+            Self::Maps(_) | Self::MapsLine | Self::NotMapped => "maps",
+            Self::NotAFile => "not_a_file",
+            Self::NoFd => "no_fd",
+            Self::NotSealed => "not_sealed",
+            Self::HostImport(_) => "host_import_failed",
+            Self::Planar(_) => "planar_failed",
+        }
+    }
+}
+
 impl ShmCache {
     /// The in-place source of `buffer` (pool mapping `pool..pool+pool_len`, `data` its place in
     /// it): the cached one, or a fresh import. `Err` says why it is copied instead.
