@@ -81,6 +81,13 @@ impl Weft {
         self.shell.pings.interval = self.shell.pings.interval.min(timeout);
     }
 
+    /// Calls `listener` with each device event weft's hotplug listener takes in, after the device
+    /// registry has (the DRM backend follows its cards and connectors so). Nothing is called
+    /// under `--simulate-devices`, whose devices do not come and go by themselves.
+    pub fn subscribe_device_events(&mut self, listener: crate::runtime::DeviceListener) {
+        self.runtime.device_listeners.push(listener);
+    }
+
     /// The presentation clock.
     pub fn clock(&self) -> &Clock {
         &self.outputs.clock

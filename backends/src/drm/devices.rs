@@ -20,6 +20,7 @@ use calloop::LoopHandle;
 use smithay::backend::drm::{DrmEvent, DrmEventMetadata, DrmEventTime};
 use smithay::backend::session::libseat::LibSeatSession;
 use smithay::backend::udev::UdevEvent;
+use weft_compositor::devices::uevent::UEvent;
 use smithay::reexports::drm::control::crtc;
 use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_presentation_feedback::Kind;
 use tracing::{debug, info, warn};
@@ -105,8 +106,8 @@ impl Devices {
         inner.devices.iter().map(|d| d.name().to_string()).collect()
     }
 
-    /// A udev event about a DRM device.
-    pub fn udev_event(&self, state: &mut Weft, event: UdevEvent) {
+    /// A card of this seat came, changed (a connector plugged or unplugged) or went.
+    pub fn card_event(&self, state: &mut Weft, event: UdevEvent) {
         match event {
             UdevEvent::Added { device_id, path } => {
                 let is_card = path
@@ -245,7 +246,7 @@ impl Devices {
         id: DevId,
         crtc: crtc::Handle,
         name: &str,
-        shown: Result<(), String>,
+        shown: Result<(), super::error::ShowError>,
         failed: u32,
     ) {
         let Err(e) = shown else {
@@ -257,7 +258,7 @@ impl Devices {
             .iter()
             .find(|d| d.id == id)
             .is_some_and(|d| d.drm.is_active());
-        if !active || e.contains("Permission denied") {
+        if !active || e.permission_denied() {
             debug!(output = %name, error = %e, "frame not shown: the device is not weft's now (VT switch)");
             return;
         }
@@ -316,4 +317,34 @@ impl Devices {
         state.note_display_devices();
         state.damage();
     }
+}
+
+/// The card event in a device event of weft's hotplug listener, for a card node of `seat` (udev's
+/// ID_SEAT, seat0 where udev says none), in the shape smithay's udev backend gives.
+pub fn card_event(event: &UEvent, seat: &str) -> Option<UdevEvent> {
+    let name = event.devname.as_deref()?.strip_prefix("dri/")?;
+    if event.subsystem != "drm" || !name.starts_with("card") || name.contains('-') {
+        return None;
+    }
+    let device_id = event.devnum?;
+    if event.action != "remove" && seat_of(&event.devpath).as_deref().unwrap_or("seat0") != seat {
+        return None;
+    }
+    match event.action.as_str() {
+        "add" => Some(UdevEvent::Added {
+            device_id,
+            path: Path::new("/dev").join(event.devname.as_deref()?),
+        }),
+        "change" => Some(UdevEvent::Changed { device_id }),
+        "remove" => Some(UdevEvent::Removed { device_id }),
+        _ => None,
+    }
+}
+
+/// The seat udev assigned the device at `devpath` (below /sys), where udev knows it.
+fn seat_of(devpath: &str) -> Option<String> {
+    let syspath = Path::new("/sys").join(devpath.trim_start_matches('/'));
+    let device = smithay::reexports::udev::Device::from_syspath(&syspath).ok()?;
+    let seat = device.property_value("ID_SEAT")?;
+    Some(seat.to_string_lossy().into_owned())
 }

@@ -32,7 +32,7 @@ use tracing::{info, warn};
 use weft_compositor::outputs::frame::Compose;
 use weft_compositor::outputs::scanout::ScanoutOutcome;
 
-use super::error::DrmError;
+use super::error::{DrmError, Refusal, ShowError};
 use super::stats::{KmsStats, SharedStats};
 use weft_compositor::outputs::output::FramePath;
 use weft_compositor::outputs::scene::Scene;
@@ -146,9 +146,9 @@ const CLIENT_FBS: usize = 4;
 /// driver's answer to the placement last tested.
 struct ClientEntry {
     buffer: ObjectId,
-    fb: Result<ClientFb, String>,
+    fb: Result<ClientFb, Refusal>,
     /// The placement tested last, whether on the upper plane, and the answer.
-    tested: Option<(Placement, bool, Result<(), String>)>,
+    tested: Option<(Placement, bool, Result<(), Refusal>)>,
 }
 
 /// A client dma-buf as a framebuffer of the display device (PRIME import of each plane).
@@ -207,20 +207,17 @@ impl PlanarBuffer for DmabufPlanes<'_> {
 }
 
 /// Makes `dmabuf` a framebuffer of `fd`'s device, or says why it cannot be.
-fn import_client_fb(fd: &DrmDeviceFd, dmabuf: &Dmabuf) -> Result<ClientFb, String> {
+fn import_client_fb(fd: &DrmDeviceFd, dmabuf: &Dmabuf) -> Result<ClientFb, Refusal> {
     let format = dmabuf.format();
     if !matches!(format.code, Fourcc::Xrgb8888 | Fourcc::Argb8888) {
-        return Err(format!(
-            "the primary plane scans out XRGB8888, not {:?}",
-            format.code
-        ));
+        return Err(Refusal::Format(format.code));
     }
     let mut handles = Vec::new();
     let mut planes = [None; 4];
     for (slot, plane) in planes.iter_mut().zip(dmabuf.handles()) {
         let handle = fd
             .prime_fd_to_buffer(plane)
-            .map_err(|e| format!("the display device does not import the buffer (PRIME: {e})"))?;
+            .map_err(|e| Refusal::Prime(Arc::new(e)))?;
         handles.push(handle);
         *slot = Some(handle);
     }
@@ -240,7 +237,7 @@ fn import_client_fb(fd: &DrmDeviceFd, dmabuf: &Dmabuf) -> Result<ClientFb, Strin
             for h in handles {
                 let _ = fd.close_buffer(h);
             }
-            return Err(format!("no framebuffer of the buffer (ADDFB2: {e})"));
+            return Err(Refusal::AddFb(Arc::new(e)));
         }
     };
     Ok(ClientFb {
@@ -553,7 +550,7 @@ impl KmsDevice {
         };
         // The modeset carries the first frame.
         if let Err(e) = output.show(state, fd, handle, true) {
-            let err = KmsError::Output(output.name.clone(), e);
+            let err = KmsError::Output(output.name.clone(), e.to_string());
             output.unlight(state, fd);
             return Err(err);
         }
@@ -572,10 +569,10 @@ impl Scanout {
 
 impl KmsOutput {
     /// Weft's index of this output now.
-    pub(super) fn index(&self, state: &Weft) -> Result<usize, String> {
+    pub(super) fn index(&self, state: &Weft) -> Result<usize, ShowError> {
         state
             .output_index(&self.name)
-            .ok_or_else(|| format!("output {} is not weft's", self.name))
+            .ok_or_else(|| ShowError::OutputGone(self.name.clone()))
     }
 
     /// The output goes dark and leaves weft: its CRTC is switched off (when the device is still
@@ -616,7 +613,7 @@ impl KmsOutput {
         fd: &DrmDeviceFd,
         handle: &Loop,
         modeset: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), ShowError> {
         let now = state.clock().now();
         let index = self.index(state)?;
         // The output's scene, built once: the planes are chosen from it, then it is drawn.
@@ -646,7 +643,7 @@ impl KmsOutput {
                 );
             }
             if let Some((surface, why)) = refused {
-                state.record_scanout(&surface, ScanoutOutcome::Composed(why));
+                state.record_scanout(&surface, ScanoutOutcome::Composed(why.to_string()));
             }
         }
         // A surface over the rest on the upper plane, the rest composed without it.
@@ -669,19 +666,22 @@ impl KmsOutput {
             None => Compose::All,
         };
         state.frame_with_scene(index, now, compose, scene);
-        let back = self.buffers.get_mut(self.back).ok_or("no back buffer")?;
+        let back = self
+            .buffers
+            .get_mut(self.back)
+            .ok_or(ShowError::NoBackBuffer)?;
         let pitch = back.buffer.pitch() as usize;
         if let Some(imported) = &back.imported {
             state
                 .copy_output_into(index, imported, back.buffer.pitch())
-                .map_err(|e| format!("copying the frame into the display buffer: {e}"))?;
+                .map_err(ShowError::CopyIntoDisplayBuffer)?;
         } else {
             let mut map = fd
                 .map_dumb_buffer(&mut back.buffer)
-                .map_err(|e| format!("mapping the dumb buffer: {e}"))?;
+                .map_err(ShowError::MapDumb)?;
             state
                 .read_output_into(index, &mut map, pitch)
-                .map_err(|e| format!("reading the frame back: {e}"))?;
+                .map_err(ShowError::ReadBack)?;
         }
         let fb = back.fb;
         let full = Placement::full(self.size.0, self.size.1);
@@ -699,9 +699,7 @@ impl KmsOutput {
                     at: *at,
                     in_fence: acquire.as_ref().map(|f| f.as_fd()),
                 });
-                let out_fence = planes
-                    .flip(fd, &primary, upper.as_ref())
-                    .map_err(|e| e.to_string())?;
+                let out_fence = planes.flip(fd, &primary, upper.as_ref())?;
                 self.stats.count(|k| k.composed_flips += 1);
                 if let Some((candidate, _, at)) = lifted {
                     self.stats.count(|k| k.upper_plane_flips += 1);
@@ -732,7 +730,7 @@ impl KmsOutput {
                 } else {
                     self.surface.page_flip([plane], true)
                 };
-                queued.map_err(|e| format!("queueing the frame: {e}"))?;
+                queued.map_err(ShowError::Queue)?;
             }
         }
         self.back = (self.back + 1) % self.buffers.len();
@@ -784,15 +782,21 @@ impl KmsOutput {
                 at,
                 in_fence: None,
             };
-            planes.test(fd, &primary, Some(&upper)).map_err(|e| {
-                let scaled = if at.scales() { ", scaled" } else { "" };
-                format!("the {kind} plane refused it{scaled} ({e})")
-            })
+            planes
+                .test(fd, &primary, Some(&upper))
+                .map_err(|e| Refusal::Plane {
+                    plane: kind,
+                    scaled: at.scales(),
+                    source: Arc::new(e),
+                })
         });
         match verdict {
             Ok(fb) => Some((candidate, fb, at)),
             Err(why) => {
-                state.record_scanout(&candidate.surface, ScanoutOutcome::Composed(why));
+                state.record_scanout(
+                    &candidate.surface,
+                    ScanoutOutcome::Composed(why.to_string()),
+                );
                 None
             }
         }
@@ -807,8 +811,8 @@ impl KmsOutput {
         candidate: &weft_compositor::outputs::scanout::Candidate,
         at: &Placement,
         upper: bool,
-        test: impl FnOnce(framebuffer::Handle) -> Result<(), String>,
-    ) -> Result<framebuffer::Handle, String> {
+        test: impl FnOnce(framebuffer::Handle) -> Result<(), Refusal>,
+    ) -> Result<framebuffer::Handle, Refusal> {
         let known = self
             .client_fbs
             .iter()
@@ -824,29 +828,28 @@ impl KmsOutput {
                 }
             }
         };
+        // The framebuffer, once the driver accepts it at this placement (answers are kept).
         let verdict = match &entry.fb {
             Err(why) => Err(why.clone()),
             Ok(client) => match &entry.tested {
                 Some((tested_at, tested_upper, verdict))
                     if tested_at == at && *tested_upper == upper =>
                 {
-                    verdict.clone()
+                    verdict.clone().map(|()| client.fb)
                 }
                 _ => {
                     self.stats.count(|k| k.tests += 1);
                     let verdict = test(client.fb);
                     entry.tested = Some((*at, upper, verdict.clone()));
-                    verdict
+                    verdict.map(|()| client.fb)
                 }
             },
         };
-        let fb = entry.fb.as_ref().map(|c| c.fb).ok();
         self.client_fbs.push_back(entry);
         while self.client_fbs.len() > CLIENT_FBS {
             self.client_fbs.pop_front();
         }
-        verdict?;
-        fb.ok_or_else(|| "no framebuffer".into())
+        verdict
     }
 
     /// Shows the output's one client buffer directly, when the display device takes it:
@@ -861,15 +864,12 @@ impl KmsOutput {
         handle: &Loop,
         index: usize,
         scene: &Scene,
-    ) -> Result<WlSurface, Option<(WlSurface, String)>> {
+    ) -> Result<WlSurface, Option<(WlSurface, Refusal)>> {
         let candidate = state.scanout_candidate(index, scene).map_err(|_| None)?;
         let surface = candidate.surface.clone();
-        let refused = |why: String| Some((surface.clone(), why));
+        let refused = |why: Refusal| Some((surface.clone(), why));
         let Some(planes) = self.planes.clone() else {
-            return Err(refused(format!(
-                "{} has no atomic primary plane weft can flip",
-                self.name
-            )));
+            return Err(refused(Refusal::NoAtomicPlane(self.name.clone())));
         };
         let [x, y, w, h] = candidate.src.map(f64::from);
         let at = Placement {
@@ -883,9 +883,10 @@ impl KmsOutput {
                     at,
                     in_fence: None,
                 };
-                planes.test(fd, &layer, None).map_err(|e| {
-                    let scaled = if at.scales() { ", scaled" } else { "" };
-                    format!("the primary plane refused it{scaled} ({e})")
+                planes.test(fd, &layer, None).map_err(|e| Refusal::Plane {
+                    plane: "primary",
+                    scaled: at.scales(),
+                    source: Arc::new(e),
                 })
             })
             .map_err(refused)?;
@@ -900,7 +901,7 @@ impl KmsOutput {
         };
         let out_fence = planes
             .flip(fd, &layer, None)
-            .map_err(|e| refused(e.to_string()))?;
+            .map_err(|e| refused(Refusal::Flip(Arc::new(e))))?;
         self.stats.count(|k| k.scanout_flips += 1);
         self.release_at(out_fence, handle);
         self.flipping = true;

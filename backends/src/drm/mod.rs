@@ -26,7 +26,6 @@ pub mod stats;
 use calloop::EventLoop;
 use smithay::backend::session::libseat::LibSeatSession;
 use smithay::backend::session::{Event as SessionEvent, Session};
-use smithay::backend::udev::UdevBackend;
 use smithay::reexports::wayland_server::Display;
 use tracing::info;
 use weft_compositor::render::gate;
@@ -73,29 +72,20 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
     let (session, notifier) = LibSeatSession::new().map_err(|e| DrmError::NoSeat(e.to_string()))?;
     info!(seat = %session.seat(), "session opened");
 
-    // udev names the seat's cards and tells of devices and connectors coming and going. Without
-    // it (no /sys, say) the cards in /dev/dri are used as they are, with no hotplug.
+    // udev names the seat's cards (without it, no /sys say, the cards in /dev/dri are used as
+    // they are); weft's hotplug listener then tells of cards and connectors coming and going.
     let seat = input::udev_seat(&session.seat());
-    let udev = match UdevBackend::new(&seat) {
-        Ok(udev) => Some(udev),
-        Err(e) => {
-            tracing::warn!(error = %e, "udev unavailable: /dev/dri scanned once, no hotplug");
-            None
-        }
-    };
-    let mut cards: Vec<(DevId, std::path::PathBuf)> = match &udev {
-        Some(udev) => udev
-            .device_list()
-            .map(|(id, path)| (id, path.to_path_buf()))
-            .collect(),
-        None => kms::card_nodes()
-            .into_iter()
-            .filter_map(|p| {
-                let id = rustix::fs::stat(&p).ok()?.st_rdev;
-                Some((id, p))
-            })
-            .collect(),
-    };
+    let nodes = smithay::backend::udev::all_gpus(&seat).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "udev unavailable: the cards in /dev/dri are used as they are");
+        kms::card_nodes()
+    });
+    let mut cards: Vec<(DevId, std::path::PathBuf)> = nodes
+        .into_iter()
+        .filter_map(|p| {
+            let id = rustix::fs::stat(&p).ok()?.st_rdev;
+            Some((id, p))
+        })
+        .collect();
     cards.sort_by_key(|(_, p)| kms::card_number(p));
 
     // The render device: the first display device's own GPU where it renders (the registry's
@@ -145,15 +135,14 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
     for e in unlit {
         tracing::warn!(error = %e, "connector not lit");
     }
-    if let Some(udev) = udev {
-        let hotplug = devices.clone();
-        event_loop
-            .handle()
-            .insert_source(udev, move |event, _, state| {
-                hotplug.udev_event(state, event)
-            })
-            .map_err(|e| ServerError::EventLoop(e.to_string()))?;
-    }
+    // Cards and connectors that come and go: from weft's one hotplug listener, after the device
+    // registry has taken the event in.
+    let hotplug = devices.clone();
+    state.subscribe_device_events(Box::new(move |state, event| {
+        if let Some(event) = devices::card_event(event, &seat) {
+            hotplug.card_event(state, event);
+        }
+    }));
     let served = serve(&mut event_loop, display, &options.server)?;
     // A seat without input devices is legal: weft serves without input when libinput fails.
     let mut input = input::Input::insert(&session, &event_loop.handle())

@@ -1,6 +1,10 @@
 //! Hotplug: the kernel's uevents (netlink `NETLINK_KOBJECT_UEVENT`, the kernel's own multicast
-//! group, so no udev daemon is needed — the tests/vm guest has none) as a calloop source. Only
-//! subsystems the registry cares about wake it: drm, video4linux, dma_heap, misc (udmabuf).
+//! group, so no udev daemon is needed: containers and CI have none) as a calloop source — weft's
+//! one hotplug listener. Only subsystems the registry cares about wake it: drm, video4linux,
+//! dma_heap, misc (udmabuf). The registry rescans on them, then hands each event to the
+//! backends that subscribed (the DRM backend follows its cards and connectors this way). Device
+//! nodes are made by devtmpfs before the kernel sends the event, so an `add` can be opened at
+//! once.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -14,7 +18,12 @@ use rustix::net::{bind, recv, socket_with, AddressFamily, RecvFlags, SocketFlags
 pub struct UEvent {
     pub action: String,
     pub subsystem: String,
+    /// The device node below /dev (`dri/card1`, `video0`).
     pub devname: Option<String>,
+    /// The sysfs path below /sys (`/devices/pci0000:00/…/drm/card1`).
+    pub devpath: String,
+    /// The device number (from MAJOR and MINOR), for device nodes.
+    pub devnum: Option<u64>,
 }
 
 /// Subsystems whose events change the registry.
@@ -30,7 +39,10 @@ pub fn parse(datagram: &[u8]) -> Option<UEvent> {
         action: String::new(),
         subsystem: String::new(),
         devname: None,
+        devpath: String::new(),
+        devnum: None,
     };
+    let (mut major, mut minor) = (None, None);
     for p in parts {
         let Ok(kv) = std::str::from_utf8(p) else {
             continue;
@@ -39,8 +51,14 @@ pub fn parse(datagram: &[u8]) -> Option<UEvent> {
             Some(("ACTION", v)) => event.action = v.to_string(),
             Some(("SUBSYSTEM", v)) => event.subsystem = v.to_string(),
             Some(("DEVNAME", v)) => event.devname = Some(v.to_string()),
+            Some(("DEVPATH", v)) => event.devpath = v.to_string(),
+            Some(("MAJOR", v)) => major = v.parse::<u32>().ok(),
+            Some(("MINOR", v)) => minor = v.parse::<u32>().ok(),
             _ => {}
         }
+    }
+    if let (Some(major), Some(minor)) = (major, minor) {
+        event.devnum = Some(rustix::fs::makedev(major, minor));
     }
     (!event.action.is_empty()).then_some(event)
 }
@@ -100,6 +118,8 @@ mod tests {
         assert_eq!(e.action, "remove");
         assert_eq!(e.subsystem, "video4linux");
         assert_eq!(e.devname.as_deref(), Some("video0"));
+        assert_eq!(e.devpath, "/devices/platform/vivid.0/video4linux/video0");
+        assert_eq!(e.devnum, Some(rustix::fs::makedev(81, 0)));
         assert!(relevant(&e));
         let tty =
             parse(b"add@/devices/virtual/tty/tty9\0ACTION=add\0SUBSYSTEM=tty\0DEVNAME=tty9\0")

@@ -43,7 +43,7 @@ impl Weft {
         }
     }
 
-    /// Listens for hotplug events on the kernel's uevent socket.
+    /// Listens for hotplug events on the kernel's uevent socket: weft's one hotplug listener.
     pub fn watch_devices(&mut self) {
         let fd = match uevent::socket() {
             Ok(fd) => fd,
@@ -60,6 +60,15 @@ impl Weft {
                     debug!(?events, "device events");
                     let change = state.devices.rescan();
                     state.devices_changed(&change);
+                    // Then the backends that follow devices (the registry is current now).
+                    let mut listeners = std::mem::take(&mut state.runtime.device_listeners);
+                    for event in &events {
+                        for listener in &mut listeners {
+                            listener(state, event);
+                        }
+                    }
+                    listeners.append(&mut state.runtime.device_listeners);
+                    state.runtime.device_listeners = listeners;
                 }
                 Ok(PostAction::Continue)
             },

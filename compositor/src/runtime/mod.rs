@@ -20,7 +20,13 @@ pub struct Runtime {
     pub(crate) running: bool,
     /// Whether `weft msg inject-fault` is accepted (`--fault-injection`; tests only).
     pub(crate) fault_injection: bool,
+    /// Backends following device events from weft's one hotplug listener
+    /// ([`crate::render_devices::hotplug`]).
+    pub(crate) device_listeners: Vec<DeviceListener>,
 }
+
+/// A backend's handler of device events (after the registry has taken them in).
+pub type DeviceListener = Box<dyn FnMut(&mut Weft, &crate::devices::uevent::UEvent)>;
 
 impl Runtime {
     pub(crate) fn new(
@@ -33,6 +39,7 @@ impl Runtime {
             clients: Vec::new(),
             running: true,
             fault_injection: false,
+            device_listeners: Vec::new(),
         }
     }
 }
