@@ -137,6 +137,19 @@ fn refused_in_place_reads_copy_the_damage_and_say_why() {
     assert_eq!(s["rung"], "Shm", "{s}");
     assert_eq!(s["copied_bytes_per_frame"], 100 * 80 * 4, "{s}");
     assert_eq!(s["reason_code"], "shm_in_place.disabled_by_policy", "{s}");
+    // The copy itself is the last resort of every wl_shm buffer: it cannot be switched off.
+    let refused = h
+        .weft
+        .msg(&Request::ImportPolicy {
+            disabled: Some(vec!["Shm".into()]),
+            yuv: None,
+            cpu_convert: None,
+        })
+        .expect_err("Shm cannot be disabled");
+    assert!(
+        refused.to_string().contains("cannot be disabled"),
+        "{refused}"
+    );
     assert!(
         s["reason"]
             .as_str()

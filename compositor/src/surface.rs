@@ -30,6 +30,7 @@ use crate::buffers::shm_pixels::ShmLayout;
 use crate::buffers::uploads::{StagedUpload, UploadQueue};
 use crate::damage::log::DamageLog;
 use crate::import::cache::{Imported, Stage};
+use crate::import::planner::Rung;
 use crate::import::shm_rows::ShmRows;
 use crate::import::Importer;
 use crate::render::{Renderer, Texture, UploadRect};
@@ -52,7 +53,7 @@ pub struct SurfaceContent {
     pub shm_source: Option<Arc<crate::render::PlanarSource>>,
     /// weft's id of the surface ([`SurfaceId`], for log lines).
     id: u64,
-    pub rung: Option<&'static str>,
+    pub rung: Option<crate::import::planner::Rung>,
     /// Why this rung (text and a stable code), or why nothing is shown.
     pub reason: Option<Reason>,
     /// The last commit of smithay's surface state that was imported.
@@ -158,16 +159,16 @@ impl SurfaceContent {
 
     /// Records the path the surface's buffer takes. Logged once per change (not per commit): a
     /// decision is data, and a change of rung or reason is the event worth a line.
-    pub(crate) fn set_path(&mut self, rung: Option<&'static str>, reason: Option<Reason>) {
+    pub(crate) fn set_path(&mut self, rung: Option<Rung>, reason: Option<Reason>) {
         if self.rung != rung || self.reason != reason {
             self.path_changes += 1;
             match (rung, &reason) {
                 (Some(r), Some(why)) => info!(
                     surface = self.id,
-                    rung = r,
+                    rung = r.name(),
                     reason = %why.text,
                     code = %why.code,
-                    was = self.rung.unwrap_or("none"),
+                    was = self.rung.map_or("none", Rung::name),
                     "buffer path changed"
                 ),
                 (None, Some(why)) => info!(
@@ -211,7 +212,7 @@ impl SurfaceContent {
         self.opaque = job.opaque;
         self.buffer = Some(job.info);
         self.set_path(
-            Some("Shm"),
+            Some(Rung::Shm),
             Some(Reason::new(
                 "shm.sliced_upload",
                 format!(
@@ -301,7 +302,7 @@ pub struct DeviceView {
     pub texture: Option<Arc<Texture>>,
     pub import: Option<Arc<Imported>>,
     /// The rung its buffer took there ("Shm" for wl_shm), and the bytes its last commit copied.
-    pub rung: Option<&'static str>,
+    pub rung: Option<crate::import::planner::Rung>,
     pub copied_bytes_per_frame: u64,
     /// The (commit, wl_buffer) brought to this device last.
     pub(crate) last: Option<(CommitCounter, Option<ObjectId>)>,
@@ -564,7 +565,7 @@ fn attach_buffer(
             planes: 1,
         });
         view.set_path(
-            Some("Shm"),
+            Some(Rung::Shm),
             Some(Reason::new(
                 "single_pixel.solid",
                 "single-pixel buffer: drawn as a solid colour, no memory to import",
@@ -676,7 +677,7 @@ fn attach_dmabuf(
     if !view.scanned_out {
         let reason = view.import_reason(&imported);
         view.set_path(
-            Some(imported.rung.name()),
+            Some(imported.rung),
             Some(Reason::new(imported.reason_code.clone(), reason)),
         );
     }
@@ -766,7 +767,7 @@ fn show_in_place(
     view.buffer = Some(shm_info(layout));
     view.shm_yuv = None;
     view.set_path(
-        Some(crate::buffers::shm_in_place::RUNG),
+        Some(Rung::ShmInPlace),
         Some(Reason::new(
             "shm_in_place.best",
             "wl_shm: the pool's pages imported as host memory (VK_EXT_external_memory_host) \
@@ -864,7 +865,7 @@ fn upload_shm(
     view.opaque = opaque;
     view.buffer = Some(info);
     view.set_path(
-        Some("Shm"),
+        Some(Rung::Shm),
         Some(Reason::new(
             format!("shm_in_place.{}", refused.code()),
             match layout.is_ycbcr() {

@@ -409,6 +409,9 @@ impl Importer {
             Rung::Scanout => Err(ImportError::Unsupported(
                 "scanout is not executed on the render device".into(),
             )),
+            Rung::ShmInPlace | Rung::Shm => Err(ImportError::Unsupported(
+                "a wl_shm rung, not a dma-buf one".into(),
+            )),
             Rung::StageOnSource => {
                 let source = stager.ok_or_else(|| {
                     ImportError::Unsupported("no Vulkan device of the source".into())

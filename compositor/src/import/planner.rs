@@ -23,7 +23,8 @@ use weft_protocols::drm_format::{self, FormatKind, MOD_INVALID, MOD_LINEAR};
 use crate::devices::topology::Access;
 use crate::render::DmabufCaps;
 
-/// One rung of the import ladder.
+/// One rung of the ladder a surface's buffer takes: the dma-buf ladder, best first, then wl_shm's
+/// two (read in place, copied). `weft msg surfaces` shows [`Rung::name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Rung {
     Scanout,
@@ -32,10 +33,28 @@ pub enum Rung {
     StageOnSource,
     StageOnSink,
     StageOnCpu,
+    /// wl_shm: the pool's pages imported as host memory and read in place
+    /// ([`crate::buffers::shm_in_place`]).
+    ShmInPlace,
+    /// wl_shm (and single-pixel buffers): copied into a texture at commit, or drawn as a colour.
+    Shm,
 }
 
 impl Rung {
-    pub const ALL: [Rung; 6] = [
+    /// Every rung, dma-buf's then wl_shm's.
+    pub const ALL: [Rung; 8] = [
+        Rung::Scanout,
+        Rung::Sample,
+        Rung::SampleLinear,
+        Rung::StageOnSource,
+        Rung::StageOnSink,
+        Rung::StageOnCpu,
+        Rung::ShmInPlace,
+        Rung::Shm,
+    ];
+
+    /// The dma-buf ladder the planner walks, best first.
+    pub const DMABUF: [Rung; 6] = [
         Rung::Scanout,
         Rung::Sample,
         Rung::SampleLinear,
@@ -53,6 +72,8 @@ impl Rung {
             Self::StageOnSource => "stage_on_source",
             Self::StageOnSink => "stage_on_sink",
             Self::StageOnCpu => "stage_on_cpu",
+            Self::ShmInPlace => "shm_in_place",
+            Self::Shm => "shm",
         }
     }
 
@@ -64,14 +85,16 @@ impl Rung {
             Self::StageOnSource => "StageOnSource",
             Self::StageOnSink => "StageOnSink",
             Self::StageOnCpu => "StageOnCpu",
+            Self::ShmInPlace => "ShmInPlace",
+            Self::Shm => "Shm",
         }
     }
 
     /// Copies a commit costs on this rung.
     pub fn copies(self) -> u32 {
         match self {
-            Self::Scanout | Self::Sample | Self::SampleLinear => 0,
-            Self::StageOnSource | Self::StageOnSink | Self::StageOnCpu => 1,
+            Self::Scanout | Self::Sample | Self::SampleLinear | Self::ShmInPlace => 0,
+            Self::StageOnSource | Self::StageOnSink | Self::StageOnCpu | Self::Shm => 1,
         }
     }
 
@@ -96,6 +119,8 @@ impl Rung {
                 "dma-buf imported for transfer and copied on the render device's queue into its own buffer (1 GPU copy)"
             }
             Self::StageOnCpu => "dma-buf mmapped and copied into weft's buffer at each commit (1 CPU copy)",
+            Self::ShmInPlace => "wl_shm pool pages imported as host memory and read in place (0 copies)",
+            Self::Shm => "wl_shm copied into a sampled texture at commit (1 copy)",
         }
     }
 }
@@ -153,6 +178,8 @@ pub enum Skip {
     NoExternalMemory,
     NoBufferImport,
     NotLinear,
+    /// A wl_shm rung: the dma-buf ladder never takes it.
+    NotDmabuf,
 }
 
 impl Skip {
@@ -179,6 +206,7 @@ impl Skip {
             Self::NoExternalMemory => "no_external_memory",
             Self::NoBufferImport => "no_buffer_import",
             Self::NotLinear => "not_linear",
+            Self::NotDmabuf => "not_dmabuf",
         }
     }
 }
@@ -241,6 +269,7 @@ impl std::fmt::Display for Skip {
             }
             Self::NoBufferImport => f.write_str("the device cannot import dma-bufs as buffers"),
             Self::NotLinear => f.write_str("only a linear layout can be read as a buffer"),
+            Self::NotDmabuf => f.write_str("a wl_shm rung"),
         }
     }
 }
@@ -285,7 +314,7 @@ pub struct PlanInput<'a> {
 pub fn plan(input: &PlanInput<'_>, failed_class: impl Fn(Rung) -> Option<String>) -> Plan {
     let mut out = Plan::default();
     let format = drm_format::info(input.desc.fourcc);
-    for rung in Rung::ALL {
+    for rung in Rung::DMABUF {
         // (Interlaced buffers never get here: the linux-dmabuf guard answers them with `failed`.)
         let skip = if format.is_none() {
             Some(Skip::UnknownFormat(input.desc.fourcc))
@@ -396,6 +425,7 @@ fn precondition(input: &PlanInput<'_>, rung: Rung, kind: Option<FormatKind>) -> 
                 None
             }
         }
+        Rung::ShmInPlace | Rung::Shm => Some(Skip::NotDmabuf),
     }
 }
 
@@ -584,7 +614,7 @@ mod tests {
             assert_eq!(p.attempts, want, "{name}: {p:?}");
             assert_eq!(
                 p.attempts.len() + p.skipped.len(),
-                Rung::ALL.len(),
+                Rung::DMABUF.len(),
                 "{name}: every rung is tried or has a reason"
             );
         }

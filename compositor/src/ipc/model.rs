@@ -106,6 +106,8 @@ pub enum IpcError {
     },
     #[error("no rung named {0}")]
     NoRung(String),
+    #[error("{0} cannot be disabled: it is what every wl_shm buffer falls back to")]
+    NotDisableable(&'static str),
     #[error("test hooks are off (start weft with --fault-injection)")]
     TestHooksOff,
     #[error("only devices of a simulated topology (--simulate-devices) can be removed")]

@@ -162,22 +162,26 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
                 }
             }
             if let Some(names) = disabled {
-                let in_place = crate::buffers::shm_in_place::RUNG;
-                let shm_in_place = !names.iter().any(|n| n == in_place);
+                use crate::import::planner::Rung;
+                let rungs = names
+                    .iter()
+                    .map(|n| match Rung::parse(n) {
+                        // The copy is what every wl_shm buffer falls back to: never switched off.
+                        Some(Rung::Shm) => Err(IpcError::NotDisableable(Rung::Shm.name())),
+                        None => Err(IpcError::NoRung(n.clone())),
+                        Some(rung) => Ok(rung),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let shm_in_place = !rungs.contains(&Rung::ShmInPlace);
                 if shm_in_place != state.gpu.first().importer.policy.shm_in_place {
                     // Buffers re-import (or copy) on their next commit.
                     state.gpu.first_mut().importer.shm.clear();
                 }
                 state.gpu.first_mut().importer.policy.shm_in_place = shm_in_place;
-                let rungs = names
-                    .iter()
-                    .filter(|n| *n != in_place)
-                    .map(|n| {
-                        crate::import::planner::Rung::parse(n)
-                            .ok_or_else(|| IpcError::NoRung(n.clone()))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                state.gpu.first_mut().importer.policy.disabled = rungs;
+                state.gpu.first_mut().importer.policy.disabled = rungs
+                    .into_iter()
+                    .filter(|r| *r != Rung::ShmInPlace)
+                    .collect();
             }
             if let Some(yuv) = yuv {
                 let first = state.gpu.first_mut();
@@ -470,7 +474,7 @@ fn push_tree(
             s.read_fences.load(std::sync::atomic::Ordering::Relaxed)
         }),
         buffer: c.buffer.clone(),
-        rung: c.rung,
+        rung: c.rung.map(crate::import::planner::Rung::name),
         reason: c.reason.as_ref().map(|r| r.text.clone()),
         reason_code: c.reason.as_ref().map(|r| r.code.clone()),
         source_device: c.source(devices).map(|(d, _)| d),
@@ -486,7 +490,7 @@ fn push_tree(
             .iter()
             .map(|(id, v)| DeviceRecordOfSurface {
                 device: id.clone(),
-                rung: v.rung,
+                rung: v.rung.map(crate::import::planner::Rung::name),
                 copied_bytes_per_frame: v.copied_bytes_per_frame,
             })
             .collect(),

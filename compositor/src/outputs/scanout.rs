@@ -22,14 +22,12 @@ use smithay::reexports::wayland_server::Resource as _;
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::dmabuf::get_dmabuf;
 
+use crate::import::planner::Rung;
 use crate::outputs::scene::Scene;
 use crate::render::{Fill, HeldBuffer};
 use crate::surface::with_content;
 use crate::surface::Reason;
 use crate::Weft;
-
-/// The rung name of a client buffer on a display plane.
-pub const RUNG: &str = "Scanout";
 
 /// A client buffer an output could scan out.
 pub struct Candidate {
@@ -98,7 +96,7 @@ impl Weft {
                 ScanoutOutcome::ScannedOut(why) => {
                     c.scanned_out = true;
                     c.scanout_refused = None;
-                    c.set_path(Some(RUNG), Some(Reason::new("scanout.best", why)));
+                    c.set_path(Some(Rung::Scanout), Some(Reason::new("scanout.best", why)));
                 }
                 ScanoutOutcome::Composed(why) => {
                     c.scanned_out = false;
@@ -108,7 +106,7 @@ impl Weft {
                     if let Some(import) = c.import.clone() {
                         let reason = c.import_reason(&import);
                         c.set_path(
-                            Some(import.rung.name()),
+                            Some(import.rung),
                             Some(Reason::new("scanout.display_refused", reason)),
                         );
                     }

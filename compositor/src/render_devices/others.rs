@@ -18,6 +18,7 @@ use smithay::wayland::shm::with_buffer_contents;
 use tracing::debug;
 
 use crate::devices::{DeviceId, Registry};
+use crate::import::planner::Rung;
 use crate::import::shm_rows::ShmRows;
 use crate::import::Driven;
 use crate::render::UploadRect;
@@ -85,7 +86,7 @@ impl super::RenderDevice {
                 match result.map(|i| (stage_commit(&mut self.renderer, &i, &damage, yuv), i)) {
                     Ok((Ok(bytes), imported)) => {
                         view.copied_bytes_per_frame = bytes;
-                        view.rung = Some(imported.rung.name());
+                        view.rung = Some(imported.rung);
                         view.texture = None;
                         view.import = Some(imported);
                     }
@@ -145,7 +146,7 @@ impl super::RenderDevice {
             if let Ok(Some((texture, copied))) = uploaded {
                 view.texture = Some(texture);
                 view.import = None;
-                view.rung = Some("Shm");
+                view.rung = Some(Rung::Shm);
                 view.copied_bytes_per_frame = copied;
             }
             true

@@ -30,9 +30,6 @@ use crate::render::host_memory::HostImport;
 use crate::render::planar::PlanarMemory;
 use crate::render::{PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, Renderer};
 
-/// The rung name of a wl_shm buffer read in place (`weft msg surfaces`, `import-policy`).
-pub const RUNG: &str = "ShmInPlace";
-
 /// What the device allows.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
