@@ -11,6 +11,7 @@ use weft::Request;
 use weft_backends::server::ServerOptions;
 use weft_clients::dmabuf::{is_yuv, Layout, LinuxDmabuf, MemBuffer, ALL_FORMATS, NV12};
 use weft_clients::shm::{argb, ShmBuffer};
+use weft_clients::{Client, Toplevel};
 use weft_compositor::{DeviceOptions, OutputSpec};
 
 const W: u32 = 64;
@@ -446,6 +447,24 @@ fn two_outputs_on_two_devices(simulate: Option<std::path::PathBuf>) -> anyhow::R
     .inspect(keep_video_in_place)
 }
 
+/// A 300×100 window titled "wide", red in its left half and green in its right, shown: wider
+/// than one 160-pixel output, so it spans both.
+fn wide_window(h: &Harness) -> (Client, Toplevel, ShmBuffer) {
+    let mut c = h.client();
+    let t = c.toplevel("wide", "weft.test").expect("toplevel");
+    let shm = ShmBuffer::new(&c.shm, &c.qh, 300, 100, Format::Xrgb8888, |x, _| {
+        if x < 150 {
+            argb(255, 0, 0, 255)
+        } else {
+            argb(0, 255, 0, 255)
+        }
+    })
+    .expect("shm");
+    c.show(&t.surface, &shm.buffer);
+    h.settle(&mut c);
+    (c, t, shm)
+}
+
 /// BT.601 limited Y′CbCr of pure blue.
 const BLUE_YUV: (u8, u8, u8) = (41, 240, 110);
 
@@ -471,18 +490,7 @@ fn two_render_devices_compose_an_output_each() {
 
     // A window wider than the first output spans both (new windows start at its left edge): its
     // left half on the first device's output, its right half on the second's.
-    let mut c = h.client();
-    let t = c.toplevel("wide", "weft.test").expect("toplevel");
-    let shm = ShmBuffer::new(&c.shm, &c.qh, 300, 100, Format::Xrgb8888, |x, _| {
-        if x < 150 {
-            argb(255, 0, 0, 255)
-        } else {
-            argb(0, 255, 0, 255)
-        }
-    })
-    .expect("shm");
-    c.show(&t.surface, &shm.buffer);
-    h.settle(&mut c);
+    let (mut c, t, _shm) = wide_window(&h);
     let s = h.surface("wide");
     let (x, y) = (s["x"].as_i64().unwrap_or(0), s["y"].as_i64().unwrap_or(0));
     assert_eq!(x, 0, "{s}");
@@ -611,18 +619,7 @@ fn hybrid_topology(name: &str) -> std::path::PathBuf {
 fn a_removed_render_device_hands_its_outputs_to_the_first() {
     let h =
         two_outputs_on_two_devices(Some(hybrid_topology("hybrid-removal"))).expect("weft starts");
-    let mut c = h.client();
-    let t = c.toplevel("wide", "weft.test").expect("toplevel");
-    let shm = ShmBuffer::new(&c.shm, &c.qh, 300, 100, Format::Xrgb8888, |x, _| {
-        if x < 150 {
-            argb(255, 0, 0, 255)
-        } else {
-            argb(0, 255, 0, 255)
-        }
-    })
-    .expect("shm");
-    c.show(&t.surface, &shm.buffer);
-    h.settle(&mut c);
+    let (mut c, t, shm) = wide_window(&h);
     let row = (h.surface("wide")["y"].as_i64().unwrap_or(0) + 50) as u32;
     assert_close(
         h.screenshot("HEADLESS-2").pixel(100, row),

@@ -51,10 +51,7 @@ impl Weft {
                 }
                 Progress::Done => {
                     // Further render devices copy it now that the first device shows it.
-                    let driven = self.driven();
-                    for other in self.gpu.others_mut() {
-                        other.import_tree(&self.devices, &driven, &surface);
-                    }
+                    self.import_on_other_devices(&surface);
                     // A toplevel whose first buffer this was maps now.
                     let mut root = surface;
                     while let Some(parent) = get_parent(&root) {

@@ -12,7 +12,6 @@ use smithay::wayland::compositor::{
 use smithay::wayland::shell::xdg::{XdgPopupSurfaceData, XdgToplevelSurfaceData};
 
 use crate::runtime::client::ClientState;
-use crate::surface::{import_tree, ImportCtx};
 use crate::Weft;
 
 impl CompositorHandler for Weft {
@@ -83,21 +82,7 @@ impl CompositorHandler for Weft {
         while let Some(parent) = get_parent(&root) {
             root = parent;
         }
-        let driven = self.driven();
-        let first = self.gpu.first_mut();
-        let mut ctx = ImportCtx {
-            renderer: &mut first.renderer,
-            importer: &mut first.importer,
-            uploads: &mut self.buffers.uploads,
-            feedback: &mut self.buffers.feedback,
-            devices: &self.devices,
-            driven: &driven,
-        };
-        let mut changed = import_tree(&mut ctx, &root);
-        // Each further render device gets the commit once, whatever number of outputs it drives.
-        for other in self.gpu.others_mut() {
-            changed |= other.import_tree(&self.devices, &driven, &root);
-        }
+        let mut changed = self.import_on_every_device(&root);
         if self.input.data_transfer.icon_committed(&root)
             || self.layer_commit(&root)
             || self.lock_surface_commit(&root)

@@ -7,6 +7,7 @@
 //! sliced uploads); the others keep per surface only what they draw ([`others`]).
 
 pub mod hotplug;
+pub mod import;
 pub mod others;
 pub mod recovery;
 

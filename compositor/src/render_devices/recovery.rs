@@ -18,7 +18,6 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use tracing::{info, warn};
 
 use crate::render::DmabufCaps;
-use crate::surface::{import_tree, ImportCtx};
 use crate::Weft;
 
 impl Weft {
@@ -80,24 +79,11 @@ impl Weft {
         self.gpu.first_mut().importer.cache.invalidate();
         self.gpu.first_mut().importer.shm.clear();
         self.buffers.uploads = Default::default();
-        let driven = self.driven();
-        let first = self.gpu.first_mut();
-        let mut ctx = ImportCtx {
-            renderer: &mut first.renderer,
-            importer: &mut first.importer,
-            uploads: &mut self.buffers.uploads,
-            feedback: &mut self.buffers.feedback,
-            devices: &self.devices,
-            driven: &driven,
-        };
-        for root in &roots {
-            import_tree(&mut ctx, root);
-        }
         for other in self.gpu.others_mut() {
             other.importer.cache.invalidate();
-            for root in &roots {
-                other.import_tree(&self.devices, &driven, root);
-            }
+        }
+        for root in &roots {
+            self.import_on_every_device(root);
         }
         self.schedule_uploads();
         self.damage();
