@@ -51,7 +51,8 @@ impl Weft {
                 }
                 Progress::Done => {
                     // Further render devices copy it now that the first device shows it.
-                    self.import_on_other_devices(&surface);
+                    let driven = self.driven();
+                    self.import_on_other_devices(&surface, &driven);
                     // A toplevel whose first buffer this was maps now.
                     let mut root = surface;
                     while let Some(parent) = get_parent(&root) {

@@ -82,7 +82,8 @@ impl CompositorHandler for Weft {
         while let Some(parent) = get_parent(&root) {
             root = parent;
         }
-        let mut changed = self.import_on_every_device(&root);
+        let driven = self.driven();
+        let mut changed = self.import_on_every_device(&root, &driven);
         if self.input.data_transfer.icon_committed(&root)
             || self.layer_commit(&root)
             || self.lock_surface_commit(&root)

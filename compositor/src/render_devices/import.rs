@@ -5,13 +5,14 @@
 
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 
+use crate::import::Driven;
 use crate::surface::{import_tree, ImportCtx};
 use crate::Weft;
 
 impl Weft {
-    /// Imports the tree at `root` on every render device. Returns whether what it shows changed.
-    pub(crate) fn import_on_every_device(&mut self, root: &WlSurface) -> bool {
-        let driven = self.driven();
+    /// Imports the tree at `root` on every render device (`driven`: [`Weft::driven`], taken once
+    /// by the caller). Returns whether what it shows changed.
+    pub(crate) fn import_on_every_device(&mut self, root: &WlSurface, driven: &Driven) -> bool {
         let first = self.gpu.first_mut();
         let mut ctx = ImportCtx {
             renderer: &mut first.renderer,
@@ -19,20 +20,19 @@ impl Weft {
             uploads: &mut self.buffers.uploads,
             feedback: &mut self.buffers.feedback,
             devices: &self.devices,
-            driven: &driven,
+            driven,
         };
         let mut changed = import_tree(&mut ctx, root);
-        changed |= self.import_on_other_devices(root);
+        changed |= self.import_on_other_devices(root, driven);
         changed
     }
 
     /// Imports the tree at `root` on the devices after the first (the first already shows it:
     /// a sliced upload just finished there).
-    pub(crate) fn import_on_other_devices(&mut self, root: &WlSurface) -> bool {
-        let driven = self.driven();
+    pub(crate) fn import_on_other_devices(&mut self, root: &WlSurface, driven: &Driven) -> bool {
         let mut changed = false;
         for other in self.gpu.others_mut() {
-            changed |= other.import_tree(&self.devices, &driven, root);
+            changed |= other.import_tree(&self.devices, driven, root);
         }
         changed
     }

@@ -82,8 +82,9 @@ impl Weft {
         for other in self.gpu.others_mut() {
             other.importer.cache.invalidate();
         }
+        let driven = self.driven();
         for root in &roots {
-            self.import_on_every_device(root);
+            self.import_on_every_device(root, &driven);
         }
         self.schedule_uploads();
         self.damage();
