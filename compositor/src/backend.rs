@@ -9,64 +9,54 @@ use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
 use smithay::utils::{Logical, Point, Rectangle};
 
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 
 use crate::devices::DeviceId;
 use crate::outputs::clock::Clock;
 use crate::outputs::output::OutputSlot;
 pub use crate::outputs::output::OutputStats;
 use crate::render::Renderer;
-use crate::runtime::client::ClientState;
 use crate::Weft;
 
 impl Weft {
     /// The Wayland display weft serves clients on.
     pub fn display_handle(&self) -> &DisplayHandle {
-        &self.runtime.display_handle
+        self.runtime.display_handle()
     }
 
     /// Sends what is queued for every client; a failure is logged, not fatal.
     pub fn flush_clients(&mut self) {
-        if let Err(e) = self.runtime.display_handle.flush_clients() {
-            tracing::debug!(error = %e, "flushing clients failed");
-        }
+        self.runtime.flush_clients();
     }
 
     /// Serves a client on `stream` (accepted by the backend), recorded for `weft msg clients`;
     /// dispatched behind the per-client panic boundary like every client.
     pub fn insert_client(&mut self, stream: UnixStream) -> std::io::Result<ClientId> {
-        let client = self
-            .runtime
-            .display_handle
-            .insert_client(stream, Arc::new(ClientState::default()))?;
-        let id = client.id();
-        self.runtime.clients.push(client);
-        Ok(id)
+        Ok(self.runtime.insert_client(stream)?.id())
     }
 
     /// The clients connected now.
     pub fn clients(&self) -> &[Client] {
-        &self.runtime.clients
+        self.runtime.clients()
     }
 
     /// Whether the event loop should go on (false after `weft msg quit` or a backend's stop).
     pub fn is_running(&self) -> bool {
-        self.runtime.running
+        self.runtime.is_running()
     }
 
     /// Ends the event loop at its next turn.
     pub fn stop(&mut self) {
-        self.runtime.running = false;
+        self.runtime.stop();
     }
 
     /// Accepts `weft msg inject-fault` (`--fault-injection`; tests only).
     pub fn set_fault_injection(&mut self, on: bool) {
-        self.runtime.fault_injection = on;
+        self.runtime.set_fault_injection(on);
     }
 
     /// Whether `weft msg inject-fault` is accepted.
     pub fn fault_injection(&self) -> bool {
-        self.runtime.fault_injection
+        self.runtime.fault_injection()
     }
 
     /// The WLCS 1.5.0 relaxation ([`crate::shell::Shell`]'s `accept_unconfigured_buffers`).
@@ -85,7 +75,7 @@ impl Weft {
     /// registry has (the DRM backend follows its cards and connectors so). Nothing is called
     /// under `--simulate-devices`, whose devices do not come and go by themselves.
     pub fn subscribe_device_events(&mut self, listener: crate::runtime::DeviceListener) {
-        self.runtime.device_listeners.push(listener);
+        self.runtime.subscribe(listener);
     }
 
     /// The presentation clock.
@@ -158,7 +148,7 @@ impl Weft {
         surface: u32,
         at: Point<i32, Logical>,
     ) -> bool {
-        let dh = self.runtime.display_handle.clone();
+        let dh = self.runtime.display_handle().clone();
         let Ok(object) =
             dh.backend_handle()
                 .object_for_protocol_id(client, WlSurface::interface(), surface)

@@ -217,16 +217,12 @@ impl Weft {
         self.refresh_selection();
         self.refresh_lock();
         self.refresh_idle();
-        let backend = self.runtime.display_handle.backend_handle();
+        let backend = self.runtime.display_handle().backend_handle();
         self.shell
             .xdg_guard
             .prune(|client| backend.get_client_data(client.clone()).is_ok());
-        self.runtime
-            .clients
-            .retain(|client| backend.get_client_data(client.id()).is_ok());
-        if let Err(e) = self.runtime.display_handle.flush_clients() {
-            tracing::debug!(error = %e, "flushing clients failed");
-        }
+        self.runtime.prune_clients();
+        self.runtime.flush_clients();
     }
 
     /// Every toplevel, mapped or still waiting for its first buffer.

@@ -30,7 +30,7 @@ impl Weft {
             return;
         }
         self.buffers.uploads.scheduled = true;
-        self.runtime.loop_handle.insert_idle(|state| {
+        self.runtime.loop_handle().insert_idle(|state| {
             state.buffers.uploads.scheduled = false;
             state.upload_slice();
             state.schedule_uploads();

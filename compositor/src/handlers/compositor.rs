@@ -41,7 +41,7 @@ impl CompositorHandler for Weft {
                             .insert_if_missing_threadsafe(|| SurfaceCharge { _charge: charge });
                     }),
                     Err(over) => {
-                        crate::budget::end_client(&self.runtime.display_handle, &client, &over);
+                        crate::budget::end_client(self.runtime.display_handle(), &client, &over);
                         return;
                     }
                 }

@@ -49,7 +49,7 @@ pub(super) fn forget(state: &mut Weft, surface: &WlSurface) {
         .active_fence_waits
         .fetch_sub(tokens.len(), Ordering::SeqCst);
     for token in tokens {
-        state.runtime.loop_handle.remove(token);
+        state.runtime.loop_handle().remove(token);
     }
 }
 
@@ -73,7 +73,7 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
     {
         Ok(charge) => charge,
         Err(over) => {
-            crate::budget::end_client(&state.runtime.display_handle, &client, &over);
+            crate::budget::end_client(state.runtime.display_handle(), &client, &over);
             return;
         }
     };
@@ -109,7 +109,7 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
                 });
             });
         }
-        let dh = state.runtime.display_handle.clone();
+        let dh = state.runtime.display_handle().clone();
         state
             .client_compositor_state(&client)
             .blocker_cleared(state, &dh);
@@ -119,7 +119,7 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
             let mut done = Some(done);
             state
                 .runtime
-                .loop_handle
+                .loop_handle()
                 .insert_source(
                     Generic::new(fd, Interest::READ, Mode::Level),
                     move |_, _, state: &mut Weft| {
@@ -138,7 +138,7 @@ pub(super) fn hold(state: &mut Weft, surface: &WlSurface, on: WaitOn, what: &'st
                 let mut done = Some(done);
                 state
                     .runtime
-                    .loop_handle
+                    .loop_handle()
                     .insert_source(source, move |_, _, state: &mut Weft| {
                         if let Some(done) = done.take() {
                             done(state);

@@ -68,7 +68,7 @@ impl weft_protocols::shm_guard::ShmPoolBudget for Weft {
         match budget.take(crate::budget::Resource::ShmPools, 1) {
             Ok(()) => true,
             Err(over) => {
-                crate::budget::end_client(&self.runtime.display_handle, client, &over);
+                crate::budget::end_client(self.runtime.display_handle(), client, &over);
                 false
             }
         }
@@ -76,7 +76,7 @@ impl weft_protocols::shm_guard::ShmPoolBudget for Weft {
 
     fn shm_pool_gone(&mut self, client: smithay::reexports::wayland_server::backend::ClientId) {
         if let Some(budget) =
-            crate::runtime::client::budget_of_id(&self.runtime.display_handle, client)
+            crate::runtime::client::budget_of_id(self.runtime.display_handle(), client)
         {
             budget.give_back(crate::budget::Resource::ShmPools, 1);
         }

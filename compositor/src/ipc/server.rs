@@ -209,7 +209,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
         }
         Request::Clients => to_json(serde_json::to_value(clients(state))),
         Request::SimulateRemoval { device } => {
-            if !state.runtime.fault_injection {
+            if !state.runtime.fault_injection() {
                 return Err(IpcError::TestHooksOff);
             }
             let id = crate::devices::DeviceId::new(device.clone());
@@ -227,7 +227,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
             Ok(serde_json::json!({ "removed": device }))
         }
         Request::InjectFault { fault, count } => {
-            if !state.runtime.fault_injection {
+            if !state.runtime.fault_injection() {
                 return Err(IpcError::FaultInjectionOff);
             }
             let faults = state.gpu.first().renderer.device().faults();
@@ -247,10 +247,10 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
 
 /// The `clients` reply.
 pub fn clients(state: &Weft) -> Vec<ClientRecord> {
-    let dh = &state.runtime.display_handle;
+    let dh = state.runtime.display_handle();
     state
         .runtime
-        .clients
+        .clients()
         .iter()
         .filter_map(|client| {
             let budget = crate::runtime::client::budget_of(client)?;

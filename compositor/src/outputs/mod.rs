@@ -51,8 +51,8 @@ impl Weft {
         let target = self
             .renderer_for(&device)
             .create_target(spec.width, spec.height)?;
-        let output = new_output(&self.runtime.display_handle, name, model, spec);
-        let global = output.create_global::<Self>(&self.runtime.display_handle);
+        let output = new_output(self.runtime.display_handle(), name, model, spec);
+        let global = output.create_global::<Self>(self.runtime.display_handle());
         let x: i32 = self.outputs.slots.iter().map(|o| o.spec.width as i32).sum();
         output.change_current_state(None, None, None, Some((x, 0).into()));
         self.shell.space.map_output(&output, (x, 0));
@@ -108,7 +108,7 @@ impl Weft {
         }
         self.shell.space.unmap_output(&slot.output);
         self.runtime
-            .display_handle
+            .display_handle()
             .remove_global::<Self>(slot.global);
         self.relayout_outputs();
         self.refill_toplevels();

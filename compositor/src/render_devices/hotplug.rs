@@ -52,7 +52,7 @@ impl Weft {
                 return;
             }
         };
-        let inserted = self.runtime.loop_handle.insert_source(
+        let inserted = self.runtime.loop_handle().insert_source(
             uevent::source(fd),
             |_, fd, state: &mut Weft| {
                 let events = uevent::drain(fd);
@@ -61,14 +61,13 @@ impl Weft {
                     let change = state.devices.rescan();
                     state.devices_changed(&change);
                     // Then the backends that follow devices (the registry is current now).
-                    let mut listeners = std::mem::take(&mut state.runtime.device_listeners);
+                    let mut listeners = state.runtime.take_listeners();
                     for event in &events {
                         for listener in &mut listeners {
                             listener(state, event);
                         }
                     }
-                    listeners.append(&mut state.runtime.device_listeners);
-                    state.runtime.device_listeners = listeners;
+                    state.runtime.restore_listeners(listeners);
                 }
                 Ok(PostAction::Continue)
             },

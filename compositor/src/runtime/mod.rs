@@ -11,18 +11,18 @@ use crate::Weft;
 
 /// Handles every other owner borrows to create globals and event sources.
 pub struct Runtime {
-    pub(crate) display_handle: DisplayHandle,
+    display_handle: DisplayHandle,
     /// The event loop, for sources the compositor adds itself (the implicit-sync bridge's fence
     /// waits, the upload queue's slices); given by the backend that runs the loop.
-    pub(crate) loop_handle: LoopHandle<'static, Weft>,
+    loop_handle: LoopHandle<'static, Weft>,
     /// Connected clients (pruned in [`Weft::refresh`]), for `weft msg clients`.
-    pub(crate) clients: Vec<Client>,
-    pub(crate) running: bool,
+    clients: Vec<Client>,
+    running: bool,
     /// Whether `weft msg inject-fault` is accepted (`--fault-injection`; tests only).
-    pub(crate) fault_injection: bool,
+    fault_injection: bool,
     /// Backends following device events from weft's one hotplug listener
     /// ([`crate::render_devices::hotplug`]).
-    pub(crate) device_listeners: Vec<DeviceListener>,
+    device_listeners: Vec<DeviceListener>,
 }
 
 /// A backend's handler of device events (after the registry has taken them in).
@@ -41,5 +41,75 @@ impl Runtime {
             fault_injection: false,
             device_listeners: Vec::new(),
         }
+    }
+
+    pub(crate) fn display_handle(&self) -> &DisplayHandle {
+        &self.display_handle
+    }
+
+    pub(crate) fn loop_handle(&self) -> &LoopHandle<'static, Weft> {
+        &self.loop_handle
+    }
+
+    /// Serves a client on `stream` (accepted by a backend) and records it.
+    pub(crate) fn insert_client(
+        &mut self,
+        stream: std::os::unix::net::UnixStream,
+    ) -> std::io::Result<Client> {
+        let client = self
+            .display_handle
+            .insert_client(stream, std::sync::Arc::new(client::ClientState::default()))?;
+        self.clients.push(client.clone());
+        Ok(client)
+    }
+
+    /// Sends what is queued for every client; a failure is logged, not fatal.
+    pub(crate) fn flush_clients(&mut self) {
+        if let Err(e) = self.display_handle.flush_clients() {
+            tracing::debug!(error = %e, "flushing clients failed");
+        }
+    }
+
+    pub(crate) fn clients(&self) -> &[Client] {
+        &self.clients
+    }
+
+    /// Forgets the clients that have disconnected.
+    pub(crate) fn prune_clients(&mut self) {
+        let backend = self.display_handle.backend_handle();
+        self.clients
+            .retain(|client| backend.get_client_data(client.id()).is_ok());
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running
+    }
+
+    pub(crate) fn stop(&mut self) {
+        self.running = false;
+    }
+
+    pub(crate) fn fault_injection(&self) -> bool {
+        self.fault_injection
+    }
+
+    pub(crate) fn set_fault_injection(&mut self, on: bool) {
+        self.fault_injection = on;
+    }
+
+    pub(crate) fn subscribe(&mut self, listener: DeviceListener) {
+        self.device_listeners.push(listener);
+    }
+
+    /// The device listeners, taken out while they run (they are given the whole `Weft`); put
+    /// back with [`Runtime::restore_listeners`].
+    pub(crate) fn take_listeners(&mut self) -> Vec<DeviceListener> {
+        std::mem::take(&mut self.device_listeners)
+    }
+
+    /// Puts back what [`Runtime::take_listeners`] took, with any subscribed meanwhile after them.
+    pub(crate) fn restore_listeners(&mut self, mut listeners: Vec<DeviceListener>) {
+        listeners.append(&mut self.device_listeners);
+        self.device_listeners = listeners;
     }
 }

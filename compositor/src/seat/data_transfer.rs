@@ -119,11 +119,11 @@ impl Weft {
     /// selection follow it.
     pub(crate) fn selection_focus(&mut self, client: Option<Client>) {
         set_data_device_focus(
-            &self.runtime.display_handle,
+            self.runtime.display_handle(),
             &self.input.seat,
             client.clone(),
         );
-        set_primary_focus(&self.runtime.display_handle, &self.input.seat, client);
+        set_primary_focus(self.runtime.display_handle(), &self.input.seat, client);
     }
 
     /// Per-iteration: a selection whose source died is cleared now, and the focused client and
@@ -133,11 +133,11 @@ impl Weft {
         let guard = &mut self.input.data_transfer.guard;
         if guard.take_gone(Target::Clipboard) {
             tracing::debug!("the clipboard's source died: the clipboard is now empty");
-            clear_data_device_selection(&self.runtime.display_handle, &self.input.seat);
+            clear_data_device_selection(self.runtime.display_handle(), &self.input.seat);
         }
         if self.input.data_transfer.guard.take_gone(Target::Primary) {
             tracing::debug!("the primary selection's source died: it is now empty");
-            clear_primary_selection(&self.runtime.display_handle, &self.input.seat);
+            clear_primary_selection(self.runtime.display_handle(), &self.input.seat);
         }
     }
 }
