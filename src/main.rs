@@ -136,6 +136,8 @@ enum MsgWhat {
     InvalidateImports,
     /// Connected clients, their pids and what they use of their budgets.
     Clients,
+    /// seat0: keyboard focus, pointer position and image, shortcut and idle inhibition.
+    Seat,
     /// Test hook (weft started with --fault-injection): break the render device on purpose.
     InjectFault {
         /// device-lost (the renderer is rebuilt), import-allocation (dma-buf imports fail),
@@ -294,6 +296,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         }
         MsgWhat::InvalidateImports => Request::InvalidateImports,
         MsgWhat::Clients => Request::Clients,
+        MsgWhat::Seat => Request::Seat,
         MsgWhat::InjectFault { fault, count } => Request::InjectFault {
             fault: serde_json::from_value(serde_json::json!(fault))
                 .context("faults: device-lost, import-allocation, gpu-stall, gpu-resume")?,
@@ -333,6 +336,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::Imports
         | MsgWhat::ImportPolicy { .. }
         | MsgWhat::InvalidateImports
+        | MsgWhat::Seat
         | MsgWhat::Redraw { .. }
         | MsgWhat::InjectFault { .. } => {
             println!("{}", serde_json::to_string_pretty(&data)?)

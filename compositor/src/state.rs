@@ -131,6 +131,7 @@ impl Weft {
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
+        let fractional_scale = crate::outputs::fractional_scale::create_global(dh);
         let single_pixel_state = SinglePixelBufferState::new::<Self>(dh);
         let caps = DmabufCaps::query(renderer.device());
         let importer = Importer::new(caps);
@@ -164,6 +165,7 @@ impl Weft {
                 slots: Vec::new(),
                 _output_manager_state: output_manager_state,
                 _presentation_state: presentation_state,
+                _fractional_scale: fractional_scale,
                 clock,
                 background: [0.08, 0.09, 0.11, 1.0],
                 scene_generation: 0,
@@ -217,6 +219,7 @@ impl Weft {
         self.refresh_selection();
         self.refresh_lock();
         self.refresh_idle();
+        self.refresh_foreign_toplevels();
         let backend = self.runtime.display_handle().backend_handle();
         self.shell
             .xdg_guard

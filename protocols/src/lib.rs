@@ -7,11 +7,14 @@
 //! private for a guard (wp_viewporter), the protocol is implemented here on smithay's public
 //! double-buffered state.
 
+pub mod cursor_shape_guard;
 pub mod decoration;
 pub mod dmabuf_guard;
 pub mod drm_format;
+pub mod fractional_scale_guard;
 pub mod in_formats;
 pub mod layer_shell_guard;
+pub mod security_context_guard;
 pub mod selection_guard;
 pub mod shm_guard;
 pub mod shm_layout;
@@ -19,6 +22,7 @@ pub mod subsurface_guard;
 pub mod surface_guard;
 pub mod v4l2_abi;
 pub mod viewporter;
+pub mod virtual_keyboard_guard;
 pub mod xdg_guard;
 
 /// A spec error a guard raises: the error code (the interface's `Error` enum) and its message.

@@ -96,6 +96,16 @@ impl SeatHandler for Weft {
         use smithay::reexports::wayland_server::Resource;
         self.selection_focus(focused.and_then(Resource::client));
         self.constraints_follow_focus(focused);
+        self.shortcuts_follow_focus(focused);
+    }
+
+    fn cursor_image(
+        &mut self,
+        _seat: &Seat<Self>,
+        image: smithay::input::pointer::CursorImageStatus,
+    ) {
+        self.input.cursor.set(image);
+        self.damage();
     }
 }
 

@@ -40,6 +40,8 @@ pub enum Request {
     InvalidateImports,
     /// Every connected client with its pid and what it uses of its budget.
     Clients,
+    /// seat0: who has the keyboard, where the pointer is and its image, inhibitors.
+    Seat,
     /// A test hook (accepted only with `--fault-injection` and a simulated topology): removes a
     /// device as a hot-unplug would.
     SimulateRemoval {
@@ -75,6 +77,30 @@ pub struct ClientRecord {
     pub pid: Option<i32>,
     pub uid: Option<u32>,
     pub budget: Vec<crate::budget::Usage>,
+    /// The sandbox engine it connected through (wp_security_context_v1), if any: such a client
+    /// is not offered the globals that read or drive other clients.
+    pub sandbox: Option<SandboxRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxRecord {
+    pub engine: Option<String>,
+    pub app_id: Option<String>,
+    pub instance_id: Option<String>,
+}
+
+/// The `seat` reply.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeatRecord {
+    /// The `weft msg surfaces` id of the surface with the keyboard.
+    pub keyboard_focus: Option<u64>,
+    pub pointer: (f64, f64),
+    /// `hidden`, `surface` (a client's cursor surface) or a cursor-theme shape (`default`, `text`, …).
+    pub cursor: String,
+    /// Whether the window with the keyboard inhibits weft's shortcuts.
+    pub shortcuts_inhibited: bool,
+    /// Whether a shown surface keeps the session from idling.
+    pub idle_inhibited: bool,
 }
 
 /// Parses one request line as a client sent it (JSON, trailing newline and whitespace allowed).

@@ -208,6 +208,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
             Ok(serde_json::json!({ "dropped": dropped }))
         }
         Request::Clients => to_json(serde_json::to_value(clients(state))),
+        Request::Seat => to_json(serde_json::to_value(seat(state))),
         Request::SimulateRemoval { device } => {
             if !state.runtime.fault_injection() {
                 return Err(IpcError::TestHooksOff);
@@ -260,9 +261,39 @@ pub fn clients(state: &Weft) -> Vec<ClientRecord> {
                 pid: creds.map(|c| c.pid),
                 uid: creds.map(|c| c.uid),
                 budget: budget.usage(),
+                sandbox: crate::runtime::security::security_context(client).map(|c| {
+                    super::model::SandboxRecord {
+                        engine: c.sandbox_engine.clone(),
+                        app_id: c.app_id.clone(),
+                        instance_id: c.instance_id.clone(),
+                    }
+                }),
             })
         })
         .collect()
+}
+
+/// The `seat` reply.
+pub fn seat(state: &Weft) -> super::model::SeatRecord {
+    let keyboard_focus = state
+        .input
+        .seat
+        .get_keyboard()
+        .and_then(|k| k.current_focus())
+        .and_then(|s| crate::surface::content_snapshot(&s, |c| Some(c.id())));
+    let pointer = state
+        .input
+        .seat
+        .get_pointer()
+        .map(|p| p.current_location())
+        .unwrap_or_default();
+    super::model::SeatRecord {
+        keyboard_focus,
+        pointer: (pointer.x, pointer.y),
+        cursor: state.cursor_image().describe(),
+        shortcuts_inhibited: state.shortcuts_inhibited(),
+        idle_inhibited: state.input.idle.inhibited(),
+    }
 }
 
 /// The `imports` reply.

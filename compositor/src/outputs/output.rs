@@ -160,6 +160,7 @@ pub struct Outputs {
     pub(crate) _output_manager_state: smithay::wayland::output::OutputManagerState,
     /// Kept: the global lives as long as this.
     pub(crate) _presentation_state: smithay::wayland::presentation::PresentationState,
+    pub(crate) _fractional_scale: smithay::wayland::fractional_scale::FractionalScaleManagerState,
     pub(crate) clock: crate::outputs::clock::Clock,
     /// Background colour of every output (premultiplied RGBA).
     pub(crate) background: [f32; 4],

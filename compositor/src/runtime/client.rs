@@ -14,6 +14,8 @@ use crate::budget::ClientBudget;
 pub struct ClientState {
     pub compositor_state: CompositorClientState,
     pub budget: Arc<ClientBudget>,
+    /// Set for a client that connected through a sandbox's socket ([`crate::runtime::security`]).
+    pub security_context: Option<smithay::wayland::security_context::SecurityContext>,
 }
 
 impl ClientData for ClientState {

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod disconnect;
+pub mod security;
 
 use smithay::reexports::calloop::LoopHandle;
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
@@ -23,6 +24,8 @@ pub struct Runtime {
     /// Backends following device events from weft's one hotplug listener
     /// ([`crate::render_devices::hotplug`]).
     device_listeners: Vec<DeviceListener>,
+    /// wp_security_context_manager_v1 ([`security`]).
+    _security: smithay::wayland::security_context::SecurityContextState,
 }
 
 /// A backend's handler of device events (after the registry has taken them in).
@@ -34,6 +37,7 @@ impl Runtime {
         loop_handle: LoopHandle<'static, Weft>,
     ) -> Self {
         Self {
+            _security: security::create_global(&display_handle),
             display_handle,
             loop_handle,
             clients: Vec::new(),
@@ -56,9 +60,17 @@ impl Runtime {
         &mut self,
         stream: std::os::unix::net::UnixStream,
     ) -> std::io::Result<Client> {
-        let client = self
-            .display_handle
-            .insert_client(stream, std::sync::Arc::new(client::ClientState::default()))?;
+        self.insert_client_with(stream, std::sync::Arc::new(client::ClientState::default()))
+    }
+
+    /// As [`Self::insert_client`], with the client's state made by the caller (a sandboxed
+    /// client's carries its security context).
+    pub(crate) fn insert_client_with(
+        &mut self,
+        stream: std::os::unix::net::UnixStream,
+        state: std::sync::Arc<client::ClientState>,
+    ) -> std::io::Result<Client> {
+        let client = self.display_handle.insert_client(stream, state)?;
         self.clients.push(client.clone());
         Ok(client)
     }

@@ -48,19 +48,21 @@ struct DragIcon {
     offset: Point<i32, Logical>,
 }
 
-/// Whether `client` may use the globals that read or set other clients' data (data control).
-/// Every client may today; the hook is where a sandbox (wp_security_context_v1) will say no.
-fn may_control_data(_client: &Client) -> bool {
-    true
-}
-
 impl DataTransfer {
     /// Creates the four globals on `dh`.
     pub fn new(dh: &DisplayHandle) -> Self {
         let data_device = DataDeviceState::new::<Weft>(dh);
         let primary = PrimarySelectionState::new::<Weft>(dh);
-        let wlr_control = DataControlState::new::<Weft, _>(dh, Some(&primary), may_control_data);
-        let ext_control = ExtDataControlState::new::<Weft, _>(dh, Some(&primary), may_control_data);
+        let wlr_control = DataControlState::new::<Weft, _>(
+            dh,
+            Some(&primary),
+            crate::runtime::security::may_see_others,
+        );
+        let ext_control = ExtDataControlState::new::<Weft, _>(
+            dh,
+            Some(&primary),
+            crate::runtime::security::may_see_others,
+        );
         Self {
             data_device,
             primary,

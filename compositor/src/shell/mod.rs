@@ -1,6 +1,8 @@
 //! The shell: surfaces with roles (xdg toplevels and popups, layer surfaces, decorations), the
 //! space windows are placed in, and the guards that raise what smithay does not.
 
+pub mod activation;
+pub mod foreign_toplevels;
 pub mod grabs;
 pub mod layers;
 pub mod layout;
@@ -30,6 +32,10 @@ pub struct Shell {
     pub(crate) decorations: DecorationData,
     /// zwlr_layer_shell_v1 ([`crate::shell::layers`]; the layers themselves live in each output's map).
     pub(crate) layer_shell: WlrLayerShellState,
+    /// xdg_activation_v1 tokens ([`crate::shell::activation`]).
+    pub(crate) activation: smithay::wayland::xdg_activation::XdgActivationState,
+    /// ext_foreign_toplevel_list_v1: task bars' list of windows ([`crate::shell::foreign_toplevels`]).
+    pub(crate) foreign_toplevels: crate::shell::foreign_toplevels::ForeignToplevels,
     pub(crate) space: Space<Window>,
     pub(crate) popups: PopupManager,
     /// Toplevels that exist but have not committed a buffer yet (not in `space`).
@@ -69,6 +75,8 @@ impl Shell {
             xdg_guard: XdgGuardData::default(),
             decorations: Default::default(),
             layer_shell: WlrLayerShellState::new::<Weft>(dh),
+            activation: smithay::wayland::xdg_activation::XdgActivationState::new::<Weft>(dh),
+            foreign_toplevels: crate::shell::foreign_toplevels::ForeignToplevels::new(dh),
             space: Space::default(),
             popups: PopupManager::default(),
             pending_windows: Vec::new(),

@@ -49,7 +49,10 @@ impl SessionLock {
     /// Creates the `ext_session_lock_manager_v1` global.
     pub fn new(dh: &DisplayHandle) -> Self {
         Self {
-            manager: SessionLockManagerState::new::<Weft, _>(dh, |_| true),
+            manager: SessionLockManagerState::new::<Weft, _>(
+                dh,
+                crate::runtime::security::may_see_others,
+            ),
             stage: Stage::Unlocked,
             holder: None,
             surfaces: Vec::new(),

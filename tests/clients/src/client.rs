@@ -79,6 +79,10 @@ pub struct State {
     /// The surface the keyboard is on (a wl_keyboard bound with a
     /// [`crate::seat_events::Recorder`]).
     pub keyboard_focus: Option<ObjectId>,
+    /// The serials of the latest wl_keyboard.enter and wl_pointer.enter (seat objects bound with a
+    /// Recorder): what activation tokens and cursor requests name.
+    pub keyboard_enter_serial: Option<u32>,
+    pub pointer_enter_serial: Option<u32>,
     /// xdg_popups told `popup_done`, in order.
     pub popups_done: Vec<ObjectId>,
     /// The serial of the latest wl_touch.down (a touch bound with a Recorder).

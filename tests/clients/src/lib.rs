@@ -13,6 +13,7 @@ pub mod demo;
 pub mod dmabuf;
 pub mod layer;
 pub mod seat_events;
+pub mod session;
 pub mod shm;
 pub mod soak;
 pub mod syncobj;

@@ -59,7 +59,7 @@ impl Dispatch<wl_seat::WlSeat, Recorder> for State {
 
 impl Dispatch<wl_pointer::WlPointer, Recorder> for State {
     fn event(
-        _: &mut Self,
+        state: &mut Self,
         _: &wl_pointer::WlPointer,
         event: wl_pointer::Event,
         rec: &Recorder,
@@ -68,13 +68,17 @@ impl Dispatch<wl_pointer::WlPointer, Recorder> for State {
     ) {
         match event {
             wl_pointer::Event::Enter {
+                serial,
                 surface_x,
                 surface_y,
                 ..
-            } => rec.push(Seen::PointerEnter {
-                x: surface_x,
-                y: surface_y,
-            }),
+            } => {
+                state.pointer_enter_serial = Some(serial);
+                rec.push(Seen::PointerEnter {
+                    x: surface_x,
+                    y: surface_y,
+                })
+            }
             wl_pointer::Event::Leave { .. } => rec.push(Seen::PointerLeave),
             wl_pointer::Event::Motion {
                 surface_x,
@@ -107,8 +111,11 @@ impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
         _: &QueueHandle<Self>,
     ) {
         match event {
-            wl_keyboard::Event::Enter { surface, .. } => {
+            wl_keyboard::Event::Enter {
+                surface, serial, ..
+            } => {
                 state.keyboard_focus = Some(surface.id());
+                state.keyboard_enter_serial = Some(serial);
                 rec.push(Seen::KeyboardEnter)
             }
             wl_keyboard::Event::Leave { .. } => {
