@@ -33,7 +33,8 @@ use weft_clients::session::Log;
 use weft_clients::{Client, Toplevel};
 
 /// The globals that read or drive other clients: not for sandboxed clients.
-const PRIVILEGED: [&str; 7] = [
+const PRIVILEGED: [&str; 8] = [
+    "zwlr_screencopy_manager_v1",
     "zwlr_data_control_manager_v1",
     "ext_data_control_manager_v1",
     "ext_session_lock_manager_v1",

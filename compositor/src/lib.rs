@@ -7,6 +7,7 @@ pub mod backend;
 pub mod budget;
 pub mod buffer;
 pub mod buffers;
+pub mod capture;
 pub mod color_representation;
 pub mod damage;
 pub mod devices;
@@ -57,6 +58,8 @@ pub struct Weft {
     devices: devices::Registry,
     /// Explicit sync and fence waits ([`sync`]).
     sync: sync::Fences,
+    /// Screen capture: copies waiting for their output's frame ([`capture`]).
+    capture: capture::Capture,
 }
 
 /// Crates backends and the binary need at smithay's exact versions.

@@ -132,6 +132,7 @@ impl Weft {
         dh.create_global::<Self, smithay::reexports::wayland_protocols::wp::viewporter::server::wp_viewporter::WpViewporter, _>(1, ());
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
         let fractional_scale = crate::outputs::fractional_scale::create_global(dh);
+        let capture = crate::capture::Capture::new(dh);
         let single_pixel_state = SinglePixelBufferState::new::<Self>(dh);
         let caps = DmabufCaps::query(renderer.device());
         let importer = Importer::new(caps);
@@ -189,6 +190,7 @@ impl Weft {
                 make_renderer,
             ),
             devices,
+            capture,
             sync: crate::sync::Fences {
                 syncobj,
                 active_fence_waits: Default::default(),

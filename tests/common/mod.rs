@@ -290,18 +290,21 @@ impl Image {
         let mut buf = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut buf).expect("PNG data");
         assert_eq!(
-            info.color_type,
-            png::ColorType::Rgba,
-            "{}: not RGBA",
-            path.display()
-        );
-        assert_eq!(
             info.bit_depth,
             png::BitDepth::Eight,
             "{}: not 8-bit",
             path.display()
         );
         buf.truncate(info.buffer_size());
+        // RGB (a screenshot tool's PNG) is read as opaque RGBA.
+        let buf = match info.color_type {
+            png::ColorType::Rgba => buf,
+            png::ColorType::Rgb => buf
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
+            other => panic!("{}: {other:?}, not RGB or RGBA", path.display()),
+        };
         Self {
             width: info.width,
             height: info.height,

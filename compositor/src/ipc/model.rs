@@ -173,6 +173,8 @@ pub struct OutputRecord {
     /// the output shows), and why.
     pub composed_copies_per_frame: u32,
     pub composed_copies_why: &'static str,
+    /// Screen captures of this output done so far (dma-buf: a GPU copy; wl_shm: a readback).
+    pub captures: crate::capture::CaptureCounts,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -365,6 +365,7 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 kms: o.display_stats.as_ref().map(|s| s.to_json()),
                 composed_copies_per_frame: o.frame_path.copies_per_frame,
                 composed_copies_why: o.frame_path.why,
+                captures: state.capture.counts(&o.name()),
             }
         })
         .collect()

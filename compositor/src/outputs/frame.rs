@@ -81,8 +81,23 @@ impl Weft {
         if let Some(slot) = self.outputs.slots.get_mut(index) {
             match &result {
                 // A target never drawn was drawn whole.
-                Ok(_) if whole => slot.record_changed(&[slot.target.area()]),
-                Ok(_) => slot.record_changed(&damage),
+                Ok(_) if whole => {
+                    slot.record_changed(&[slot.target.area()]);
+                    self.capture.note_damage(&slot.name(), None);
+                }
+                Ok(_) => {
+                    slot.record_changed(&damage);
+                    let rects: Vec<_> = damage
+                        .iter()
+                        .map(|r| {
+                            smithay::utils::Rectangle::new(
+                                (r.offset.x, r.offset.y).into(),
+                                (r.extent.width as i32, r.extent.height as i32).into(),
+                            )
+                        })
+                        .collect();
+                    self.capture.note_damage(&slot.name(), Some(&rects));
+                }
                 Err(_) => {
                     // What the target shows is unknown now: the next frame redraws it whole.
                     slot.damage_all();
@@ -123,6 +138,12 @@ impl Weft {
         if let Some((renderer, _)) = self.renderer_and_slot(index) {
             renderer.retire();
         }
+        // A capture waiting on this output takes every surface: composed whole this tick.
+        let compose = if self.capture.waiting_on(&name) {
+            Compose::All
+        } else {
+            compose
+        };
         let generation = self.outputs.scene_generation;
         let rendered_generation = self
             .outputs
@@ -170,6 +191,7 @@ impl Weft {
                 Err(e) => warn!(error = %e, output = %name, "frame failed"),
             }
         }
+        self.capture_tick(index, now);
         // Client buffers that frames completed meanwhile read in place are released before the
         // callbacks below invite their clients to draw again (a double-buffered client then
         // finds its other buffer free). Frames still running are not waited for.

@@ -5,6 +5,7 @@
 //! Nothing here knows weft's internals: it talks to a Wayland socket like any client.
 
 pub mod bench;
+pub mod capture;
 pub mod client;
 pub mod color_representation;
 pub mod constraints;

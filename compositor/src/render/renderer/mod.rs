@@ -98,7 +98,9 @@ pub struct Renderer {
     readback: Option<HostBuffer>,
     /// Set during [`Renderer::copy_target_into`]: the imported buffer the readback copy goes to
     /// instead, and its row length in pixels.
-    copy_out: Option<(ash::vk::Buffer, u32)>,
+    copy_out: Option<readback::CopyOut>,
+    /// The part of the target the next readback or copy-out takes (`None`: all of it).
+    copy_region: Option<ash::vk::Rect2D>,
     /// Bound for solid quads, whose pipeline still expects a descriptor set.
     white: Arc<Texture>,
     /// (producer, ours) queue families of client memory's ownership transfers (`render::foreign`):
@@ -172,6 +174,7 @@ impl Renderer {
             pending: Vec::new(),
             readback: None,
             copy_out: None,
+            copy_region: None,
             white: white.clone(),
             foreign_families,
             stalls: Vec::new(),

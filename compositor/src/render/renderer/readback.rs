@@ -9,6 +9,42 @@ use super::{RenderTarget, Renderer};
 use crate::render::memory::HostBuffer;
 use crate::render::RenderError;
 
+/// Where a copy-out goes: an imported buffer, its row length in pixels, the byte offset of the
+/// first row.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CopyOut {
+    pub(super) buffer: vk::Buffer,
+    pub(super) row_length: u32,
+    pub(super) offset: u64,
+}
+
+/// `region` within `target`, or an error when nothing of it is.
+fn clamp_region(target: &RenderTarget, region: vk::Rect2D) -> Result<vk::Rect2D, RenderError> {
+    let x0 = region.offset.x.clamp(0, target.width() as i32) as u32;
+    let y0 = region.offset.y.clamp(0, target.height() as i32) as u32;
+    let x1 = (region.offset.x as i64 + i64::from(region.extent.width))
+        .clamp(0, i64::from(target.width())) as u32;
+    let y1 = (region.offset.y as i64 + i64::from(region.extent.height))
+        .clamp(0, i64::from(target.height())) as u32;
+    if x1 <= x0 || y1 <= y0 {
+        return Err(RenderError::Allocation(format!(
+            "region {region:?} is outside the {}x{} target",
+            target.width(),
+            target.height()
+        )));
+    }
+    Ok(vk::Rect2D {
+        offset: vk::Offset2D {
+            x: x0 as i32,
+            y: y0 as i32,
+        },
+        extent: vk::Extent2D {
+            width: x1 - x0,
+            height: y1 - y0,
+        },
+    })
+}
+
 impl Renderer {
     /// Makes the readback buffer large enough for `target`.
     pub(super) fn ensure_readback(&mut self, target: &RenderTarget) -> Result<(), RenderError> {
@@ -48,18 +84,34 @@ impl Renderer {
     }
 
     /// Reads `target` back (after everything submitted before it) into `dst`: BGRA rows of
-    /// `pitch` bytes, as the target holds them (a KMS dumb buffer's XRGB8888 layout).
+    /// `pitch` bytes.
     pub fn read_target_into(
         &mut self,
         target: &RenderTarget,
         dst: &mut [u8],
         pitch: usize,
     ) -> Result<(), RenderError> {
+        self.read_region_into(target, target.area(), dst, pitch)
+    }
+
+    /// Reads `region` of `target` back (after everything submitted before it) into `dst`: BGRA
+    /// rows of `pitch` bytes, the region's top-left at `dst[0]` (a screen capture of part of an
+    /// output).
+    pub fn read_region_into(
+        &mut self,
+        target: &RenderTarget,
+        region: vk::Rect2D,
+        dst: &mut [u8],
+        pitch: usize,
+    ) -> Result<(), RenderError> {
+        let region = clamp_region(target, region)?;
         self.ensure_readback(target)?;
-        let submitted = self.submit(None, Some(target))?;
-        self.wait_slot(submitted)?;
-        let row = target.width() as usize * 4;
-        let rows = target.height() as usize;
+        self.copy_region = Some(region);
+        let submitted = self.submit(None, Some(target));
+        self.copy_region = None;
+        self.wait_slot(submitted?)?;
+        let row = region.extent.width as usize * 4;
+        let rows = region.extent.height as usize;
         let buf = self
             .readback
             .as_mut()
@@ -89,19 +141,37 @@ impl Renderer {
         dst: &crate::render::external::ImportedBuffer,
         pitch: u32,
     ) -> Result<(), RenderError> {
-        let need = u64::from(pitch) * u64::from(target.height().saturating_sub(1))
-            + u64::from(target.width()) * 4;
-        if !pitch.is_multiple_of(4) || pitch < target.width() * 4 || dst.size < need {
+        self.copy_region_into(target, target.area(), dst, 0, pitch)
+    }
+
+    /// As [`Self::copy_target_into`], for `region` of `target`, written from byte `offset` of
+    /// `dst` on (a screen capture into a client's dma-buf).
+    pub fn copy_region_into(
+        &mut self,
+        target: &RenderTarget,
+        region: vk::Rect2D,
+        dst: &crate::render::external::ImportedBuffer,
+        offset: u64,
+        pitch: u32,
+    ) -> Result<(), RenderError> {
+        let region = clamp_region(target, region)?;
+        let (w, h) = (region.extent.width, region.extent.height);
+        let need = offset + u64::from(pitch) * u64::from(h.saturating_sub(1)) + u64::from(w) * 4;
+        if !pitch.is_multiple_of(4) || pitch < w * 4 || dst.size < need || !offset.is_multiple_of(4) {
             return Err(RenderError::Allocation(format!(
-                "the imported buffer ({} bytes, pitch {pitch}) does not hold a {}x{} frame",
+                "the imported buffer ({} bytes, offset {offset}, pitch {pitch}) does not hold a {w}x{h} frame",
                 dst.size,
-                target.width(),
-                target.height()
             )));
         }
-        self.copy_out = Some((dst.raw(), pitch / 4));
+        self.copy_out = Some(CopyOut {
+            buffer: dst.raw(),
+            row_length: pitch / 4,
+            offset,
+        });
+        self.copy_region = Some(region);
         let submitted = self.submit(None, Some(target));
         self.copy_out = None;
+        self.copy_region = None;
         self.wait_slot(submitted?)
     }
 
@@ -110,11 +180,12 @@ impl Renderer {
     pub(super) fn record_readback(&self, cmd: vk::CommandBuffer, target: &RenderTarget) {
         let d = &self.device.raw;
         let dst = match (self.copy_out, &self.readback) {
-            (Some((buffer, row_length)), _) => Some((buffer, row_length)),
-            (None, Some(buf)) => Some((buf.raw, 0)),
+            (Some(out), _) => Some((out.buffer, out.row_length, out.offset)),
+            (None, Some(buf)) => Some((buf.raw, 0, 0)),
             (None, None) => None,
         };
-        if let Some((dst, row_length)) = dst {
+        let region = self.copy_region.unwrap_or_else(|| target.area());
+        if let Some((dst, row_length, buffer_offset)) = dst {
             image_barrier(
                 d,
                 cmd,
@@ -131,14 +202,18 @@ impl Renderer {
                 ),
             );
             let region = vk::BufferImageCopy {
-                buffer_offset: 0,
+                buffer_offset,
                 buffer_row_length: row_length,
                 buffer_image_height: 0,
                 image_subresource: crate::render::memory::color_layers(),
-                image_offset: vk::Offset3D::default(),
+                image_offset: vk::Offset3D {
+                    x: region.offset.x,
+                    y: region.offset.y,
+                    z: 0,
+                },
                 image_extent: vk::Extent3D {
-                    width: target.width(),
-                    height: target.height(),
+                    width: region.extent.width,
+                    height: region.extent.height,
                     depth: 1,
                 },
             };
