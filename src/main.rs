@@ -69,6 +69,10 @@ struct RunArgs {
     /// Presentation timestamps advance exactly one refresh period per frame (for tests).
     #[arg(long)]
     deterministic_clock: bool,
+    /// Draw the cursor into headless outputs (screen captures and screenshots then show it;
+    /// winit and drm outputs always draw it).
+    #[arg(long)]
+    draw_cursor: bool,
     /// Accept `weft msg inject-fault` (test hooks that break the render device on purpose).
     #[arg(long)]
     fault_injection: bool,
@@ -219,6 +223,7 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
                 server,
                 deterministic_clock: args.deterministic_clock,
                 ping_timeout: None,
+                draw_cursor: args.draw_cursor,
             };
             Ok(weft_backends::headless::run(options, None)?)
         }
@@ -601,6 +606,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         },
         deterministic_clock: false,
         ping_timeout: None,
+        draw_cursor: false,
     })?;
     println!(
         "weft demo: headless output {}x{}@{:.2}Hz on {}",

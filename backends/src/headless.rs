@@ -38,6 +38,9 @@ pub struct HeadlessOptions {
     pub deterministic_clock: bool,
     /// How long a client may leave a ping unanswered (default: weft's, 30 s).
     pub ping_timeout: Option<Duration>,
+    /// Draw the cursor into the outputs (`--draw-cursor`; a headless output has no one looking at
+    /// it, so by default it shows none).
+    pub draw_cursor: bool,
 }
 
 impl Default for HeadlessOptions {
@@ -51,6 +54,7 @@ impl Default for HeadlessOptions {
             server: ServerOptions::default(),
             deterministic_clock: false,
             ping_timeout: None,
+            draw_cursor: false,
         }
     }
 }
@@ -213,7 +217,10 @@ pub fn run(
     }
     for (i, spec) in options.outputs.iter().enumerate() {
         let name = format!("HEADLESS-{}", i + 1);
-        state.add_output(&name, *spec)?;
+        let index = state.add_output(&name, *spec)?;
+        if let Some(slot) = state.output_mut(index) {
+            slot.draws_cursor = options.draw_cursor;
+        }
         info!(output = %name, width = spec.width, height = spec.height, refresh_mhz = spec.refresh_mhz, "output added");
     }
     state.set_fault_injection(options.server.fault_injection);

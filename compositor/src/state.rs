@@ -222,6 +222,7 @@ impl Weft {
         self.refresh_lock();
         self.refresh_idle();
         self.refresh_foreign_toplevels();
+        self.refresh_cursor_textures();
         let backend = self.runtime.display_handle().backend_handle();
         self.shell
             .xdg_guard

@@ -120,16 +120,25 @@ impl Harness {
         ping_timeout: Option<std::time::Duration>,
         server: ServerOptions,
     ) -> anyhow::Result<Self> {
+        Self::with_headless(HeadlessOptions {
+            outputs,
+            server,
+            deterministic_clock,
+            ping_timeout,
+            draw_cursor: false,
+        })
+    }
+
+    /// A headless weft with `options`, its runtime directory private to the test.
+    pub fn with_headless(options: HeadlessOptions) -> anyhow::Result<Self> {
         install_log();
         let runtime_dir = private_runtime_dir("test")?;
         let weft = Running::start(HeadlessOptions {
-            outputs,
             server: ServerOptions {
                 runtime_dir: Some(runtime_dir.clone()),
-                ..server
+                ..options.server
             },
-            deterministic_clock,
-            ping_timeout,
+            ..options
         })?;
         Ok(Self { weft, runtime_dir })
     }

@@ -502,6 +502,8 @@ impl KmsDevice {
         if let Some(slot) = state.output_mut(index) {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
+            // Composed into the frame (no cursor plane yet).
+            slot.draws_cursor = true;
             slot.display_stats = Some(Box::new(stats.clone()));
             slot.frame_path = FramePath {
                 copies_per_frame: 1,

@@ -108,7 +108,11 @@ impl ApplicationHandler for App {
             return;
         }
         match event_loop.create_window(self.attributes.clone()) {
-            Ok(window) => self.window = Some(Arc::new(window)),
+            Ok(window) => {
+                // weft draws the cursor its clients ask for (`crate`'s output draws_cursor).
+                window.set_cursor_visible(false);
+                self.window = Some(Arc::new(window));
+            }
             Err(e) => self.window_error = Some(e.to_string()),
         }
     }
@@ -207,6 +211,8 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         },
     )?;
     if let Some(slot) = state.output_mut(0) {
+        // weft draws the cursor (the window hides the host's over it).
+        slot.draws_cursor = true;
         slot.frame_path = weft_compositor::outputs::output::FramePath {
             copies_per_frame: 1,
             why: "drawn into weft's render target, then its changed regions copied into the \

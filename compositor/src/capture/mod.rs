@@ -45,6 +45,8 @@ pub struct Job {
     pub buffer: WlBuffer,
     /// Wait for damage and report it.
     pub with_damage: bool,
+    /// Compose the cursor into it (`overlay_cursor`, `paint_cursors`).
+    pub with_cursor: bool,
 }
 
 /// What changed on an output since a client last captured it.
@@ -83,6 +85,17 @@ impl Capture {
     /// Whether a copy waits on output `name` (its next frame then composes every surface).
     pub fn waiting_on(&self, name: &str) -> bool {
         self.jobs.iter().any(|j| j.output == name)
+    }
+
+    /// The captures of output `name` so far.
+    /// Whether a capture waiting on output `name` asks for the cursor in it.
+    pub fn cursor_wanted(&self, name: &str) -> bool {
+        self.jobs.iter().any(|j| j.output == name && j.with_cursor)
+    }
+
+    /// Whether any waiting capture asks for the cursor.
+    pub fn cursor_wanted_anywhere(&self) -> bool {
+        self.jobs.iter().any(|j| j.with_cursor)
     }
 
     /// The captures of output `name` so far.

@@ -35,6 +35,7 @@ pub struct FrameData {
     /// `None`: the output is gone (the frame was told `failed`).
     target: Option<(String, Rectangle<i32, Physical>)>,
     used: Mutex<bool>,
+    overlay_cursor: bool,
 }
 
 pub(crate) fn create_global(dh: &DisplayHandle) {
@@ -98,10 +99,12 @@ impl Dispatch<ZwlrScreencopyManagerV1, ()> for Weft {
         _: &DisplayHandle,
         data_init: &mut DataInit<'_, Self>,
     ) {
-        let (frame, output, region) = match request {
-            zwlr_screencopy_manager_v1::Request::CaptureOutput { frame, output, .. } => {
-                (frame, output, None)
-            }
+        let (frame, output, region, overlay_cursor) = match request {
+            zwlr_screencopy_manager_v1::Request::CaptureOutput {
+                frame,
+                output,
+                overlay_cursor,
+            } => (frame, output, None, overlay_cursor != 0),
             zwlr_screencopy_manager_v1::Request::CaptureOutputRegion {
                 frame,
                 output,
@@ -109,19 +112,23 @@ impl Dispatch<ZwlrScreencopyManagerV1, ()> for Weft {
                 y,
                 width,
                 height,
-                ..
-            } => (frame, output, Some((x, y, width, height))),
+                overlay_cursor,
+            } => (
+                frame,
+                output,
+                Some((x, y, width, height)),
+                overlay_cursor != 0,
+            ),
             zwlr_screencopy_manager_v1::Request::Destroy => return,
             _ => return,
         };
-        // overlay_cursor: weft composes no cursor into outputs yet, so there is none to leave out
-        // or put in.
         let target = state.capture_target(&output, region);
         let frame = data_init.init(
             frame,
             FrameData {
                 target: target.clone(),
                 used: Mutex::new(false),
+                overlay_cursor,
             },
         );
         let Some((_, region)) = target else {
@@ -178,6 +185,7 @@ impl Dispatch<ZwlrScreencopyFrameV1, FrameData> for Weft {
             region,
             buffer,
             with_damage,
+            with_cursor: data.overlay_cursor,
         });
         // A frame tick comes when the scene changes: one without damage is taken at the next.
         if !with_damage {

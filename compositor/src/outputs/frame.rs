@@ -52,6 +52,7 @@ impl Weft {
         readback: bool,
     ) -> Result<(FrameStats, Option<Vec<u8>>), RenderError> {
         let clear = self.outputs.background;
+        let (items, elements) = scene.drawn();
         let slot = self
             .outputs
             .slots
@@ -60,7 +61,7 @@ impl Weft {
         let size = Rectangle::from_size((slot.spec.width as i32, slot.spec.height as i32).into());
         let damage: Vec<vk::Rect2D> = slot
             .damage
-            .frame(&scene.elements, size)
+            .frame(&elements, size)
             .iter()
             .map(|r| vk::Rect2D {
                 offset: vk::Offset2D {
@@ -77,7 +78,7 @@ impl Weft {
             .renderer_and_slot(index)
             .ok_or(RenderError::NoOutput(index))?;
         let whole = !slot.target.is_drawn();
-        let result = renderer.render(&slot.target, clear, &scene.items, &damage, readback);
+        let result = renderer.render(&slot.target, clear, &items, &damage, readback);
         if let Some(slot) = self.outputs.slots.get_mut(index) {
             match &result {
                 // A target never drawn was drawn whole.

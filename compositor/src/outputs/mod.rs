@@ -75,6 +75,7 @@ impl Weft {
             display_device: None,
             display_stats: None,
             frame_path: Default::default(),
+            draws_cursor: false,
         });
         self.damage();
         Ok(self.outputs.slots.len() - 1)

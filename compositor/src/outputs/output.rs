@@ -82,6 +82,9 @@ pub struct OutputSlot {
     pub display_stats: Option<Box<dyn OutputStats>>,
     /// How a composed frame reaches what the output shows (set by the backend).
     pub frame_path: FramePath,
+    /// Whether the cursor is drawn on this output ([`crate::seat::cursor`]): set by backends
+    /// whose output someone looks at (KMS, nested); a headless output only with `--draw-cursor`.
+    pub draws_cursor: bool,
 }
 
 /// How many full-frame copies a composed frame costs between the render target and what the

@@ -62,6 +62,9 @@ impl Weft {
         scene: &Scene,
     ) -> Result<Candidate, &'static str> {
         let slot = self.outputs.slots.get(index).ok_or("no such output")?;
+        if !scene.cursor.is_empty() {
+            return Err("the cursor is drawn over it (no cursor plane yet)");
+        }
         let ([item], [surface]) = (scene.items.as_slice(), scene.surfaces.as_slice()) else {
             return Err("the output shows more (or less) than one surface");
         };
@@ -79,6 +82,9 @@ impl Weft {
     pub fn overlay_candidate(scene: &Scene) -> Result<Candidate, &'static str> {
         if scene.items.len() < 2 {
             return Err("nothing is drawn under the topmost surface");
+        }
+        if !scene.cursor.is_empty() {
+            return Err("the cursor is drawn over it (no cursor plane yet)");
         }
         let (Some(item), Some(surface)) = (scene.items.last(), scene.item_surfaces.last()) else {
             return Err("nothing drawn");

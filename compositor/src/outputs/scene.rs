@@ -19,6 +19,7 @@ use crate::damage::OutputRect;
 use crate::devices::DeviceId;
 use crate::import::cache::Drawable;
 use crate::render::{DrawItem, Fill, Rect, YuvParams};
+use crate::seat::cursor::CursorDraw;
 use crate::surface::{with_content, SurfaceContent};
 use crate::Weft;
 
@@ -31,6 +32,10 @@ pub struct Scene {
     /// The surface each item draws (parallel to `items`).
     pub item_surfaces: Vec<WlSurface>,
     pub surfaces: Vec<WlSurface>,
+    /// The cursor, drawn over the rest (its items and their damage elements), kept apart so a
+    /// display plane's candidate is what lies under it.
+    pub cursor: Vec<DrawItem>,
+    pub cursor_elements: Vec<Element>,
 }
 
 impl Scene {
@@ -53,9 +58,29 @@ impl Scene {
                 .filter_map(|i| self.item_surfaces.get(*i).cloned())
                 .collect(),
             surfaces: Vec::new(),
+            cursor: self.cursor.clone(),
+            cursor_elements: self.cursor_elements.clone(),
         }
     }
+
+    /// Every item to draw, back to front, the cursor last; and their damage elements.
+    pub fn drawn(&self) -> (Vec<DrawItem>, Vec<Element>) {
+        if self.cursor.is_empty() {
+            return (self.items.clone(), self.elements.clone());
+        }
+        let items = self.items.iter().chain(&self.cursor).cloned().collect();
+        let elements = self
+            .elements
+            .iter()
+            .chain(&self.cursor_elements)
+            .cloned()
+            .collect();
+        (items, elements)
+    }
 }
+
+/// The damage key of a themed cursor image (surface ids count up from 0 and never reach it).
+const CURSOR_KEY: u64 = u64::MAX;
 
 impl Weft {
     /// The scene of the output at `index`; elements carry their content damage since that output's
@@ -130,7 +155,67 @@ impl Weft {
             let at = pointer.current_location().to_i32_round() + offset - out_geo.loc;
             push_tree(icon, at, (yuv, device, &slot.damage), &mut scene);
         }
+        // The cursor, over everything, where this output shows one.
+        if self.cursor_shown_on(index) {
+            let address =
+                std::sync::Arc::as_ptr(self.gpu.or_first(&slot.device).renderer.device()) as usize;
+            if let Some((draw, at)) = self.cursor_drawable(address) {
+                push_cursor(draw, at - out_geo.loc, with, &mut scene);
+            }
+        }
         scene
+    }
+}
+
+/// The cursor at `at` (output-local top-left) into `scene`'s cursor items: a client's surface
+/// tree (which gets its frame callbacks like any shown surface), or a theme image.
+fn push_cursor(draw: CursorDraw, at: Point<i32, Logical>, with: DrawWith<'_>, scene: &mut Scene) {
+    match draw {
+        CursorDraw::Surface(surface) => {
+            let mut own = Scene::default();
+            push_tree(&surface, at, with, &mut own);
+            scene.cursor.extend(own.items);
+            scene.cursor_elements.extend(own.elements);
+            scene.surfaces.extend(own.surfaces);
+        }
+        CursorDraw::Texture {
+            texture,
+            image,
+            icon,
+        } => {
+            let (w, h) = (image.width as i32, image.height as i32);
+            let item = DrawItem {
+                dst: Rect {
+                    x: at.x as f32,
+                    y: at.y as f32,
+                    w: w as f32,
+                    h: h as f32,
+                },
+                fill: Fill::Texture {
+                    texture,
+                    src: Rect {
+                        x: 0.0,
+                        y: 0.0,
+                        w: w as f32,
+                        h: h as f32,
+                    },
+                    opaque: false,
+                },
+                alpha: 1.0,
+                hold: None,
+            };
+            let mut shape = std::hash::DefaultHasher::new();
+            icon.name().hash(&mut shape);
+            let element = Element {
+                key: CURSOR_KEY,
+                dst: Rectangle::new((at.x, at.y).into(), (w, h).into()),
+                look: look(&item) ^ shape.finish(),
+                serial: 0,
+                content: None,
+            };
+            scene.cursor.push(item);
+            scene.cursor_elements.push(element);
+        }
     }
 }
 

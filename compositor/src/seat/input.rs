@@ -301,6 +301,7 @@ impl Weft {
             // The drag icon follows the pointer.
             self.damage();
         }
+        self.cursor_moved();
     }
 
     /// The scene changed under a resting pointer (a surface mapped, grew, shrank, moved or went

@@ -157,7 +157,8 @@ impl Renderer {
         let region = clamp_region(target, region)?;
         let (w, h) = (region.extent.width, region.extent.height);
         let need = offset + u64::from(pitch) * u64::from(h.saturating_sub(1)) + u64::from(w) * 4;
-        if !pitch.is_multiple_of(4) || pitch < w * 4 || dst.size < need || !offset.is_multiple_of(4) {
+        if !pitch.is_multiple_of(4) || pitch < w * 4 || dst.size < need || !offset.is_multiple_of(4)
+        {
             return Err(RenderError::Allocation(format!(
                 "the imported buffer ({} bytes, offset {offset}, pitch {pitch}) does not hold a {w}x{h} frame",
                 dst.size,
