@@ -223,6 +223,7 @@ impl Weft {
         self.refresh_idle();
         self.refresh_foreign_toplevels();
         self.refresh_cursor_textures();
+        self.refresh_capture();
         let backend = self.runtime.display_handle().backend_handle();
         self.shell
             .xdg_guard

@@ -70,6 +70,19 @@ pub static SUPPORTED_EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("wp_single_pixel_buffer_manager_v1", 1),
     ("zwp_linux_dmabuf_v1", 5),
     ("wp_color_representation_manager_v1", 1),
+    ("wp_security_context_manager_v1", 1),
+    ("xdg_activation_v1", 1),
+    ("ext_foreign_toplevel_list_v1", 1),
+    ("zwp_keyboard_shortcuts_inhibit_manager_v1", 1),
+    ("zwp_text_input_manager_v3", 1),
+    ("zwp_input_method_manager_v2", 1),
+    ("zwp_virtual_keyboard_manager_v1", 1),
+    ("wp_fractional_scale_manager_v1", 1),
+    ("wp_cursor_shape_manager_v1", 2),
+    ("zwlr_screencopy_manager_v1", 3),
+    ("ext_image_copy_capture_manager_v1", 1),
+    ("ext_output_image_capture_source_manager_v1", 1),
+    ("ext_foreign_toplevel_image_capture_source_manager_v1", 1),
 );
 
 static DESCRIPTOR: WlcsIntegrationDescriptor = WlcsIntegrationDescriptor {

@@ -32,8 +32,10 @@ pub struct Invalid(pub String);
 /// Why a valid-looking capture could not be done (the client is told `failed`).
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
-    #[error("the output is gone")]
+    #[error("the source is gone")]
     NoOutput,
+    #[error("the buffer does not fit the session's constraints: {0}")]
+    Constraints(String),
     #[error("the buffer is no longer usable: {0}")]
     Buffer(String),
     #[error("dma-buf modifier {0:#x}: only LINEAR dma-bufs are written")]
@@ -123,49 +125,52 @@ impl Weft {
         region: Rectangle<i32, Physical>,
         buffer: &WlBuffer,
     ) -> Result<Kind, CopyError> {
-        let rect = vk_region(region);
-        if let Ok(dmabuf) = get_dmabuf(buffer) {
-            let modifier = dmabuf.format().modifier;
-            if modifier != Modifier::Linear {
-                return Err(CopyError::Modifier(u64::from(modifier)));
-            }
-            let fd = dmabuf
-                .handles()
-                .next()
-                .ok_or_else(|| CopyError::Buffer("no plane".into()))?;
-            let offset = u64::from(dmabuf.offsets().next().unwrap_or(0));
-            let stride = dmabuf.strides().next().unwrap_or(0);
-            let len = rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0))
-                .map_err(|e| CopyError::Buffer(format!("its size: {e}")))?;
-            let device = self
-                .outputs
-                .slots
-                .get(index)
-                .and_then(|s| self.gpu.get(&s.device))
-                .map(|d| d.renderer.device().clone())
-                .ok_or(CopyError::NoOutput)?;
-            let imported = crate::render::external::ImportedBuffer::import(
-                &device,
-                fd.as_fd(),
-                len,
-                ash::vk::BufferUsageFlags::TRANSFER_DST,
-            )?;
-            let (renderer, slot) = self.renderer_and_slot(index).ok_or(CopyError::NoOutput)?;
-            renderer.copy_region_into(&slot.target, rect, &imported, offset, stride)?;
-            return Ok(Kind::Dmabuf);
-        }
         let (renderer, slot) = self.renderer_and_slot(index).ok_or(CopyError::NoOutput)?;
-        with_buffer_contents_mut(buffer, |ptr, len, data| {
-            // SAFETY: smithay maps the client's pool for `len` bytes and keeps it mapped for the
-            // closure; the pool may be shared with the client, which writes it at its own risk
-            // (a capture buffer is the compositor's until `ready`).
-            let pool = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
-            let dst = pool
-                .get_mut(data.offset.max(0) as usize..)
-                .ok_or_else(|| CopyError::Buffer("offset past the pool".into()))?;
-            renderer.read_region_into(&slot.target, rect, dst, data.stride.max(0) as usize)?;
-            Ok(Kind::Shm)
-        })
-        .map_err(|e| CopyError::Buffer(format!("{e:?}")))?
+        copy_from_target(renderer, &slot.target, region, buffer)
     }
+}
+
+/// Copies `region` of `target` (rendered by `renderer`) into `buffer`: a dma-buf by the render
+/// device itself, a wl_shm buffer by a readback into the client's pool.
+pub(crate) fn copy_from_target(
+    renderer: &mut crate::render::Renderer,
+    target: &crate::render::RenderTarget,
+    region: Rectangle<i32, Physical>,
+    buffer: &WlBuffer,
+) -> Result<Kind, CopyError> {
+    let rect = vk_region(region);
+    if let Ok(dmabuf) = get_dmabuf(buffer) {
+        let modifier = dmabuf.format().modifier;
+        if modifier != Modifier::Linear {
+            return Err(CopyError::Modifier(u64::from(modifier)));
+        }
+        let fd = dmabuf
+            .handles()
+            .next()
+            .ok_or_else(|| CopyError::Buffer("no plane".into()))?;
+        let offset = u64::from(dmabuf.offsets().next().unwrap_or(0));
+        let stride = dmabuf.strides().next().unwrap_or(0);
+        let len = rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0))
+            .map_err(|e| CopyError::Buffer(format!("its size: {e}")))?;
+        let imported = crate::render::external::ImportedBuffer::import(
+            renderer.device(),
+            fd.as_fd(),
+            len,
+            ash::vk::BufferUsageFlags::TRANSFER_DST,
+        )?;
+        renderer.copy_region_into(target, rect, &imported, offset, stride)?;
+        return Ok(Kind::Dmabuf);
+    }
+    with_buffer_contents_mut(buffer, |ptr, len, data| {
+        // SAFETY: smithay maps the client's pool for `len` bytes and keeps it mapped for the
+        // closure; the pool may be shared with the client, which writes it at its own risk
+        // (a capture buffer is the compositor's until `ready`).
+        let pool = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
+        let dst = pool
+            .get_mut(data.offset.max(0) as usize..)
+            .ok_or_else(|| CopyError::Buffer("offset past the pool".into()))?;
+        renderer.read_region_into(target, rect, dst, data.stride.max(0) as usize)?;
+        Ok(Kind::Shm)
+    })
+    .map_err(|e| CopyError::Buffer(format!("{e:?}")))?
 }

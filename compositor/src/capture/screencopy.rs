@@ -21,7 +21,7 @@ use smithay::reexports::wayland_server::{
 use smithay::utils::{Physical, Rectangle};
 
 use super::copy::{check_buffer, DMABUF_FORMAT, SHM_FORMAT};
-use super::{Job, Reply};
+use super::{Job, Reply, Target, Watch};
 use crate::Weft;
 
 const VERSION: u32 = 3;
@@ -180,9 +180,11 @@ impl Dispatch<ZwlrScreencopyFrameV1, FrameData> for Weft {
         }
         state.capture.push(Job {
             reply: Reply::Screencopy(frame.clone()),
-            client: client.id(),
-            output,
-            region,
+            watch: Watch::Client(client.id()),
+            target: Target::Output {
+                name: output,
+                region,
+            },
             buffer,
             with_damage,
             with_cursor: data.overlay_cursor,
@@ -197,7 +199,9 @@ impl Dispatch<ZwlrScreencopyFrameV1, FrameData> for Weft {
 /// Tells the job's frame it is done: flags, its damage (output pixels, relative to the captured
 /// region) for a copy with damage, and the frame's time.
 pub(super) fn ready(job: &Job, damage: &[Rectangle<i32, Physical>], now: Duration) {
-    let Reply::Screencopy(frame) = &job.reply;
+    let Reply::Screencopy(frame) = &job.reply else {
+        return;
+    };
     frame.flags(zwlr_screencopy_frame_v1::Flags::empty());
     if job.with_damage && frame.version() >= 2 {
         for r in damage {
@@ -215,6 +219,7 @@ pub(super) fn ready(job: &Job, damage: &[Rectangle<i32, Physical>], now: Duratio
 
 /// Tells the job's frame the copy could not be done.
 pub(super) fn failed(job: &Job) {
-    let Reply::Screencopy(frame) = &job.reply;
-    frame.failed();
+    if let Reply::Screencopy(frame) = &job.reply {
+        frame.failed();
+    }
 }

@@ -92,6 +92,7 @@ impl CompositorHandler for Weft {
         }
         if changed {
             self.damage();
+            self.capture_surface_damaged(&root);
         }
         if let Some(lost) = self.gpu.first_mut().importer.take_device_lost() {
             // An import found the device gone: rebuild now (it re-imports this tree too).

@@ -105,6 +105,7 @@ impl SeatHandler for Weft {
         image: smithay::input::pointer::CursorImageStatus,
     ) {
         self.input.cursor.set(image);
+        self.capture.note_damage("cursor", None);
         self.damage();
     }
 }

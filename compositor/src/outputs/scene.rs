@@ -167,6 +167,33 @@ impl Weft {
     }
 }
 
+impl Weft {
+    /// `window` alone, its geometry's top-left at (0, 0), drawn by the first render device (a
+    /// window capture, [`crate::capture::window`]).
+    pub(crate) fn window_scene(&self, window: &Window) -> Scene {
+        let mut scene = Scene::default();
+        let Some(toplevel) = window.toplevel() else {
+            return scene;
+        };
+        let tracker = OutputDamage::default();
+        let with = (self.gpu.first().importer.policy.yuv, None, &tracker);
+        let origin = Point::default() - window.geometry().loc;
+        push_tree(toplevel.wl_surface(), origin, with, &mut scene);
+        push_popups(window, toplevel.wl_surface(), origin, with, &mut scene);
+        scene
+    }
+
+    /// The cursor image alone, its top-left at (0, 0), for the device at `device` (its address).
+    pub(crate) fn cursor_scene(&self, device: usize) -> Option<Scene> {
+        let (draw, _) = self.cursor_drawable(device)?;
+        let tracker = OutputDamage::default();
+        let with = (self.gpu.first().importer.policy.yuv, None, &tracker);
+        let mut scene = Scene::default();
+        push_cursor(draw, Point::default(), with, &mut scene);
+        Some(scene)
+    }
+}
+
 /// The cursor at `at` (output-local top-left) into `scene`'s cursor items: a client's surface
 /// tree (which gets its frame callbacks like any shown surface), or a theme image.
 fn push_cursor(draw: CursorDraw, at: Point<i32, Logical>, with: DrawWith<'_>, scene: &mut Scene) {

@@ -91,6 +91,41 @@ impl Weft {
     }
 }
 
+impl Weft {
+    /// The mapped window whose foreign-toplevel identifier is `id`.
+    pub(crate) fn window_by_identifier(&self, id: &str) -> Option<smithay::desktop::Window> {
+        let (toplevel, _) = self
+            .shell
+            .foreign_toplevels
+            .handles
+            .iter()
+            .find(|(_, h)| h.identifier() == id)?;
+        self.shell
+            .space
+            .elements()
+            .find(|w| {
+                w.toplevel()
+                    .is_some_and(|t| &t.xdg_toplevel().id() == toplevel)
+            })
+            .cloned()
+    }
+
+    /// The foreign-toplevel identifier of the window whose root surface is `root`, if it is
+    /// listed.
+    pub(crate) fn foreign_toplevel_identifier(
+        &self,
+        root: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
+    ) -> Option<String> {
+        let window = self.window_for_surface(root)?;
+        let id = window.toplevel()?.xdg_toplevel().id();
+        self.shell
+            .foreign_toplevels
+            .handles
+            .get(&id)
+            .map(|h| h.identifier())
+    }
+}
+
 impl ForeignToplevelListHandler for Weft {
     fn foreign_toplevel_list_state(&mut self) -> &mut ForeignToplevelListState {
         &mut self.shell.foreign_toplevels.state

@@ -1,6 +1,6 @@
 //! The session protocols' client side, recorded as text: security contexts, activation, the
 //! foreign-toplevel list, shortcut inhibitors, text input and input methods, virtual keyboards,
-//! fractional scale and cursor shapes. Each object is made with a [`Log`] as its user data and
+//! fractional scale, cursor shapes and ext image-copy capture. Each object is made with a [`Log`] as its user data and
 //! every event it receives is appended as `"<interface> <event as Debug>"`, so tests assert on
 //! what a real client of these protocols would see.
 
@@ -9,6 +9,14 @@ use std::sync::{Arc, Mutex};
 use wayland_client::{Connection, Dispatch, Proxy, QueueHandle};
 use wayland_protocols::ext::foreign_toplevel_list::v1::client::{
     ext_foreign_toplevel_handle_v1, ext_foreign_toplevel_list_v1,
+};
+use wayland_protocols::ext::image_capture_source::v1::client::{
+    ext_foreign_toplevel_image_capture_source_manager_v1, ext_image_capture_source_v1,
+    ext_output_image_capture_source_manager_v1,
+};
+use wayland_protocols::ext::image_copy_capture::v1::client::{
+    ext_image_copy_capture_cursor_session_v1, ext_image_copy_capture_frame_v1,
+    ext_image_copy_capture_manager_v1, ext_image_copy_capture_session_v1,
 };
 use wayland_protocols::wp::cursor_shape::v1::client::{
     wp_cursor_shape_device_v1, wp_cursor_shape_manager_v1,
@@ -41,6 +49,8 @@ use crate::client::State;
 pub struct Log {
     lines: Arc<Mutex<Vec<String>>>,
     children: Arc<Mutex<Vec<Log>>>,
+    /// The foreign-toplevel handles a list announced, in order (parallel to `children`).
+    toplevels: Arc<Mutex<Vec<ext_foreign_toplevel_handle_v1::ExtForeignToplevelHandleV1>>>,
 }
 
 impl Log {
@@ -63,6 +73,15 @@ impl Log {
             all.extend(child.lines());
         }
         all
+    }
+
+    /// The foreign-toplevel handles a list announced, in order (each with its log among
+    /// [`Self::children`], at the same index).
+    pub fn toplevels(&self) -> Vec<ext_foreign_toplevel_handle_v1::ExtForeignToplevelHandleV1> {
+        self.toplevels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The logs of the objects the compositor made (one per foreign toplevel), in order.
@@ -123,6 +142,13 @@ record!(
     wp_fractional_scale_v1::WpFractionalScaleV1,
     wp_cursor_shape_manager_v1::WpCursorShapeManagerV1,
     wp_cursor_shape_device_v1::WpCursorShapeDeviceV1,
+    ext_image_copy_capture_manager_v1::ExtImageCopyCaptureManagerV1,
+    ext_image_copy_capture_session_v1::ExtImageCopyCaptureSessionV1,
+    ext_image_copy_capture_frame_v1::ExtImageCopyCaptureFrameV1,
+    ext_image_copy_capture_cursor_session_v1::ExtImageCopyCaptureCursorSessionV1,
+    ext_output_image_capture_source_manager_v1::ExtOutputImageCaptureSourceManagerV1,
+    ext_foreign_toplevel_image_capture_source_manager_v1::ExtForeignToplevelImageCaptureSourceManagerV1,
+    ext_image_capture_source_v1::ExtImageCaptureSourceV1,
 );
 
 impl Dispatch<ext_foreign_toplevel_list_v1::ExtForeignToplevelListV1, Log> for State {
@@ -140,6 +166,10 @@ impl Dispatch<ext_foreign_toplevel_list_v1::ExtForeignToplevelListV1, Log> for S
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(child.clone());
+                log.toplevels
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(toplevel.clone());
             }
         }
         log.push(format!("{} {:?}", proxy.id().interface().name, event));
