@@ -68,6 +68,15 @@ fn install_hooks() {
     }));
 }
 
+/// Whether a recorded panic happened in wayland-rs's generated request parsers (its location is
+/// in wayland-server's or wayland-protocols' sources; the same rule as weft's dispatch).
+fn is_parser_panic(panic: &str) -> bool {
+    panic
+        .split("panicked at ")
+        .nth(1)
+        .is_some_and(|at| at.contains("/wayland-server-") || at.contains("/wayland-protocols"))
+}
+
 /// A client showing a window that must keep getting frame callbacks.
 struct Bystander {
     client: Client,
@@ -190,7 +199,15 @@ fn weft_survives_random_wire_traffic() {
                  WEFT_WIRE_FUZZ_SEED={seed:#x} WEFT_WIRE_FUZZ_SEQUENCES=1 cargo test --test wire_fuzz"
             )
         };
-        let panics = PANICS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // A panic in wayland-rs's generated request parser (a null string where the protocol
+        // requires one, which wayland-backend 0.3 passes through) is contained by weft's per-client
+        // boundary and logged at WARN (backends/src/dispatch.rs): the client is ended, which the
+        // outcome checks below see. Any other panic is a bug.
+        let panics: Vec<String> =
+            std::mem::take(&mut *PANICS.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .filter(|p| !is_parser_panic(p))
+                .collect();
         if !panics.is_empty() {
             fail(format!("weft panicked: {}", panics.join("\n")));
         }

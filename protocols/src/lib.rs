@@ -20,6 +20,7 @@ pub mod shm_guard;
 pub mod shm_layout;
 pub mod subsurface_guard;
 pub mod surface_guard;
+pub mod text_input_guard;
 pub mod v4l2_abi;
 pub mod viewporter;
 pub mod virtual_keyboard_guard;

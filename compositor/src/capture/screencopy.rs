@@ -76,6 +76,7 @@ impl Weft {
         let scale = output.current_scale().fractional_scale();
         let region = match region {
             None => whole,
+            Some((_, _, w, h)) if w <= 0 || h <= 0 => return None,
             Some((x, y, w, h)) => {
                 let r = Rectangle::<f64, Physical>::new(
                     (f64::from(x) * scale, f64::from(y) * scale).into(),

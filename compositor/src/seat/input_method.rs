@@ -55,7 +55,7 @@ impl InputMethodHandler for Weft {
     }
 }
 
-smithay::delegate_text_input_manager!(Weft);
+weft_protocols::delegate_text_input_guarded!(Weft);
 smithay::delegate_input_method_manager!(Weft);
 impl weft_protocols::virtual_keyboard_guard::VirtualKeymaps for Weft {
     fn virtual_keymaps(

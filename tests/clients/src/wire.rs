@@ -334,6 +334,10 @@ impl WireConn {
                 // An object this connection already forgot (destroyed, delete_id pending).
                 continue;
             };
+            if interface.name == wayland_backend::protocol::ANONYMOUS_INTERFACE.name {
+                // A global bound without knowing its interface: its events cannot be decoded.
+                continue;
+            }
             let Some(desc) = interface.events.get(opcode) else {
                 return Err(std::io::Error::other(format!(
                     "event opcode {opcode} does not exist on {}",

@@ -306,7 +306,40 @@ pub fn global_interfaces() -> Vec<&'static Interface> {
         // explicit sync, when weft advertises it
         wp_linux_drm_syncobj_manager_v1::WpLinuxDrmSyncobjManagerV1::interface(),
         wp_color_representation_manager_v1::WpColorRepresentationManagerV1::interface(),
+        // The session protocols.
+        session::wp_security_context_manager_v1::WpSecurityContextManagerV1::interface(),
+        session::xdg_activation_v1::XdgActivationV1::interface(),
+        session::ext_foreign_toplevel_list_v1::ExtForeignToplevelListV1::interface(),
+        session::zwp_keyboard_shortcuts_inhibit_manager_v1::ZwpKeyboardShortcutsInhibitManagerV1::interface(),
+        session::zwp_text_input_manager_v3::ZwpTextInputManagerV3::interface(),
+        session::zwp_input_method_manager_v2::ZwpInputMethodManagerV2::interface(),
+        session::zwp_virtual_keyboard_manager_v1::ZwpVirtualKeyboardManagerV1::interface(),
+        session::wp_fractional_scale_manager_v1::WpFractionalScaleManagerV1::interface(),
+        session::wp_cursor_shape_manager_v1::WpCursorShapeManagerV1::interface(),
+        session::zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1::interface(),
+        session::ext_image_copy_capture_manager_v1::ExtImageCopyCaptureManagerV1::interface(),
+        session::ext_output_image_capture_source_manager_v1::ExtOutputImageCaptureSourceManagerV1::interface(),
+        session::ext_foreign_toplevel_image_capture_source_manager_v1::ExtForeignToplevelImageCaptureSourceManagerV1::interface(),
     ]
+}
+
+/// The session protocols' client modules, for [`global_interfaces`].
+mod session {
+    pub use wayland_protocols::ext::foreign_toplevel_list::v1::client::ext_foreign_toplevel_list_v1;
+    pub use wayland_protocols::ext::image_capture_source::v1::client::{
+        ext_foreign_toplevel_image_capture_source_manager_v1,
+        ext_output_image_capture_source_manager_v1,
+    };
+    pub use wayland_protocols::ext::image_copy_capture::v1::client::ext_image_copy_capture_manager_v1;
+    pub use wayland_protocols::wp::cursor_shape::v1::client::wp_cursor_shape_manager_v1;
+    pub use wayland_protocols::wp::fractional_scale::v1::client::wp_fractional_scale_manager_v1;
+    pub use wayland_protocols::wp::keyboard_shortcuts_inhibit::zv1::client::zwp_keyboard_shortcuts_inhibit_manager_v1;
+    pub use wayland_protocols::wp::security_context::v1::client::wp_security_context_manager_v1;
+    pub use wayland_protocols::wp::text_input::zv3::client::zwp_text_input_manager_v3;
+    pub use wayland_protocols::xdg::activation::v1::client::xdg_activation_v1;
+    pub use wayland_protocols_misc::zwp_input_method_v2::client::zwp_input_method_manager_v2;
+    pub use wayland_protocols_misc::zwp_virtual_keyboard_v1::client::zwp_virtual_keyboard_manager_v1;
+    pub use wayland_protocols_wlr::screencopy::v1::client::zwlr_screencopy_manager_v1;
 }
 
 /// How a sequence ended.
