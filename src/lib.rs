@@ -67,6 +67,11 @@ impl Running {
         )?)
     }
 
+    /// Whether the compositor's loop has ended (a `quit` binding, a fatal error).
+    pub fn has_stopped(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
     /// Stops the compositor and returns its result.
     pub fn stop(mut self) -> anyhow::Result<i32> {
         self.stop_inner()

@@ -69,6 +69,9 @@ struct RunArgs {
     /// Presentation timestamps advance exactly one refresh period per frame (for tests).
     #[arg(long)]
     deterministic_clock: bool,
+    /// The configuration file (default: $XDG_CONFIG_HOME/weft/config.toml, used when it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Draw the cursor into headless outputs (screen captures and screenshots then show it;
     /// winit and drm outputs always draw it).
     #[arg(long)]
@@ -142,6 +145,8 @@ enum MsgWhat {
     Clients,
     /// seat0: keyboard focus, pointer position and image, shortcut and idle inhibition.
     Seat,
+    /// Read the configuration file again.
+    Reload,
     /// Test hook (weft started with --fault-injection): break the render device on purpose.
     InjectFault {
         /// device-lost (the renderer is rebuilt), import-allocation (dma-buf imports fail),
@@ -209,6 +214,9 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
         exit_with_client: args.exit_with_client,
         runtime_dir: None,
         fault_injection: args.fault_injection,
+        config: args
+            .config
+            .or_else(|| weft_compositor::config::default_path().filter(|p| p.exists())),
         devices: weft_compositor::DeviceOptions {
             render_device: args.render_device,
             simulate: args.simulate_devices,
@@ -302,6 +310,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::InvalidateImports => Request::InvalidateImports,
         MsgWhat::Clients => Request::Clients,
         MsgWhat::Seat => Request::Seat,
+        MsgWhat::Reload => Request::Reload,
         MsgWhat::InjectFault { fault, count } => Request::InjectFault {
             fault: serde_json::from_value(serde_json::json!(fault))
                 .context("faults: device-lost, import-allocation, gpu-stall, gpu-resume")?,
@@ -342,6 +351,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         | MsgWhat::ImportPolicy { .. }
         | MsgWhat::InvalidateImports
         | MsgWhat::Seat
+        | MsgWhat::Reload
         | MsgWhat::Redraw { .. }
         | MsgWhat::InjectFault { .. } => {
             println!("{}", serde_json::to_string_pretty(&data)?)

@@ -225,6 +225,7 @@ pub fn run(
     }
     state.set_fault_injection(options.server.fault_injection);
     let served = serve(&mut event_loop, display, &options.server)?;
+    state.load_config(options.server.config.clone(), served.endpoints.env());
     for index in 0..state.outputs().len() {
         insert_frame_clock(&event_loop, &state, index)?;
     }
@@ -236,7 +237,7 @@ pub fn run(
             .insert_source(source, |_, _, state| state.stop())
             .map_err(|e| ServerError::EventLoop(e.to_string()))?;
         let (control_tx, control_rx): (_, Channel<Control>) = channel::channel();
-        event_loop
+        let control = event_loop
             .handle()
             .insert_source(control_rx, |event, _, state| {
                 if let channel::Event::Msg(control) = event {
@@ -249,6 +250,12 @@ pub fn run(
             stop: ping,
             controller: Controller { tx: control_tx },
         });
+        let result = served.run(&mut event_loop, &mut state, "headless");
+        // The loop's sources outlive it (the state holds a handle to the loop): the control
+        // channel is removed now, so a request sent after the stop (its reply sender with it) is
+        // dropped and its caller told `Stopped` instead of waiting for ever.
+        event_loop.handle().remove(control);
+        return Ok(result);
     }
     Ok(served.run(&mut event_loop, &mut state, "headless"))
 }

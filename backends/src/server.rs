@@ -46,6 +46,9 @@ pub struct ServerOptions {
     pub fault_injection: bool,
     /// The render-device override and the simulated topology, if any.
     pub devices: weft_compositor::DeviceOptions,
+    /// The configuration file (`None`: weft's defaults; the binary passes
+    /// `weft_compositor::config::default_path()` unless `--config` names another).
+    pub config: Option<PathBuf>,
 }
 
 /// Names of the sockets a running server listens on.
@@ -57,6 +60,19 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
+    /// What commands weft starts find in their environment: the Wayland display, weft's IPC
+    /// socket, the runtime directory.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("WAYLAND_DISPLAY".into(), self.socket_name.clone()),
+            ("WEFT_SOCKET".into(), self.ipc_path.display().to_string()),
+            (
+                "XDG_RUNTIME_DIR".into(),
+                self.runtime_dir.display().to_string(),
+            ),
+        ]
+    }
+
     pub fn wayland_path(&self) -> PathBuf {
         self.runtime_dir.join(&self.socket_name)
     }

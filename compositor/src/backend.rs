@@ -49,6 +49,11 @@ impl Weft {
         self.runtime.stop();
     }
 
+    /// What switches virtual terminals (`vt N` bindings): the session backend's seat session.
+    pub fn set_vt_switch(&mut self, switch: Box<dyn FnMut(i32)>) {
+        self.runtime.set_vt_switch(switch);
+    }
+
     /// Accepts `weft msg inject-fault` (`--fault-injection`; tests only).
     pub fn set_fault_injection(&mut self, on: bool) {
         self.runtime.set_fault_injection(on);

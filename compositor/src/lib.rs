@@ -9,6 +9,7 @@ pub mod buffer;
 pub mod buffers;
 pub mod capture;
 pub mod color_representation;
+pub mod config;
 pub mod damage;
 pub mod devices;
 pub mod handlers;
@@ -60,6 +61,8 @@ pub struct Weft {
     sync: sync::Fences,
     /// Screen capture: copies waiting for their output's frame ([`capture`]).
     capture: capture::Capture,
+    /// The configuration file in force ([`config`]).
+    config: config::apply::ConfigState,
 }
 
 /// Crates backends and the binary need at smithay's exact versions.

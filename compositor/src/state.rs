@@ -191,6 +191,7 @@ impl Weft {
             ),
             devices,
             capture,
+            config: Default::default(),
             sync: crate::sync::Fences {
                 syncobj,
                 active_fence_waits: Default::default(),

@@ -143,7 +143,14 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
             hotplug.card_event(state, event);
         }
     }));
+    let mut vt_session = session.clone();
+    state.set_vt_switch(Box::new(move |vt| {
+        if let Err(e) = vt_session.change_vt(vt) {
+            tracing::warn!(vt, error = %e, "switching VT failed");
+        }
+    }));
     let served = serve(&mut event_loop, display, &options.server)?;
+    state.load_config(options.server.config.clone(), served.endpoints.env());
     // A seat without input devices is legal: weft serves without input when libinput fails.
     let mut input = input::Input::insert(&session, &event_loop.handle())
         .inspect_err(|e| tracing::warn!("no input: {e}"))

@@ -225,6 +225,7 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
     );
     state.set_fault_injection(options.server.fault_injection);
     let served = serve(&mut event_loop, display, &options.server)?;
+    state.load_config(options.server.config.clone(), served.endpoints.env());
 
     event_loop
         .handle()

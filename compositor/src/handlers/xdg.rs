@@ -188,7 +188,12 @@ impl Weft {
 
     /// Maximized and fullscreen toplevels fill the output; leaving the state restores the size the
     /// client chooses (an unset size in the configure).
-    fn set_fill_state(&mut self, surface: &ToplevelSurface, which: xdg_toplevel::State, on: bool) {
+    pub(crate) fn set_fill_state(
+        &mut self,
+        surface: &ToplevelSurface,
+        which: xdg_toplevel::State,
+        on: bool,
+    ) {
         if on {
             surface.with_pending_state(|state| state.states.set(which));
         }

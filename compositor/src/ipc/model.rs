@@ -42,6 +42,8 @@ pub enum Request {
     Clients,
     /// seat0: who has the keyboard, where the pointer is and its image, inhibitors.
     Seat,
+    /// Reads the configuration file again (a refused file leaves the one in force).
+    Reload,
     /// A test hook (accepted only with `--fault-injection` and a simulated topology): removes a
     /// device as a hot-unplug would.
     SimulateRemoval {
@@ -130,6 +132,8 @@ pub enum IpcError {
         path: String,
         source: png::EncodingError,
     },
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error("no rung named {0}")]
     NoRung(String),
     #[error("{0} cannot be disabled: it is what every wl_shm buffer falls back to")]

@@ -209,6 +209,13 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
         }
         Request::Clients => to_json(serde_json::to_value(clients(state))),
         Request::Seat => to_json(serde_json::to_value(seat(state))),
+        Request::Reload => {
+            let path = state.reload_config()?;
+            Ok(serde_json::json!({
+                "path": path.map(|p| p.display().to_string()),
+                "bindings": state.config.current().bindings.len(),
+            }))
+        }
         Request::SimulateRemoval { device } => {
             if !state.runtime.fault_injection() {
                 return Err(IpcError::TestHooksOff);

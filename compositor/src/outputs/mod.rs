@@ -76,6 +76,7 @@ impl Weft {
             display_stats: None,
             frame_path: Default::default(),
             draws_cursor: false,
+            position: None,
         });
         self.damage();
         Ok(self.outputs.slots.len() - 1)
@@ -146,14 +147,16 @@ impl Weft {
         self.damage();
     }
 
-    /// Places the outputs left to right in their order, from x = 0.
-    fn relayout_outputs(&mut self) {
+    /// Places the outputs where the configuration puts them, the others left to right in their
+    /// order after the rightmost edge so far (from x = 0).
+    pub(crate) fn relayout_outputs(&mut self) {
         let mut x = 0;
         for slot in &self.outputs.slots {
+            let (ox, oy) = slot.position.unwrap_or((x, 0));
             slot.output
-                .change_current_state(None, None, None, Some((x, 0).into()));
-            self.shell.space.map_output(&slot.output, (x, 0));
-            x += slot.spec.width as i32;
+                .change_current_state(None, None, None, Some((ox, oy).into()));
+            self.shell.space.map_output(&slot.output, (ox, oy));
+            x = x.max(ox + slot.spec.width as i32);
         }
     }
 

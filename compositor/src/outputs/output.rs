@@ -85,6 +85,9 @@ pub struct OutputSlot {
     /// Whether the cursor is drawn on this output ([`crate::seat::cursor`]): set by backends
     /// whose output someone looks at (KMS, nested); a headless output only with `--draw-cursor`.
     pub draws_cursor: bool,
+    /// Where the configuration puts it (global logical coordinates); `None`: right of the output
+    /// before it.
+    pub position: Option<(i32, i32)>,
 }
 
 /// How many full-frame copies a composed frame costs between the render target and what the

@@ -24,6 +24,8 @@ pub struct Runtime {
     /// Backends following device events from weft's one hotplug listener
     /// ([`crate::render_devices::hotplug`]).
     device_listeners: Vec<DeviceListener>,
+    /// Switches virtual terminals (set by the session backend; `vt N` bindings).
+    vt_switch: Option<Box<dyn FnMut(i32)>>,
     /// wp_security_context_manager_v1 ([`security`]).
     _security: smithay::wayland::security_context::SecurityContextState,
 }
@@ -37,6 +39,7 @@ impl Runtime {
         loop_handle: LoopHandle<'static, Weft>,
     ) -> Self {
         Self {
+            vt_switch: None,
             _security: security::create_global(&display_handle),
             display_handle,
             loop_handle,
@@ -44,6 +47,19 @@ impl Runtime {
             running: true,
             fault_injection: false,
             device_listeners: Vec::new(),
+        }
+    }
+
+    /// Sets what switches VTs (the session backend's seat session).
+    pub(crate) fn set_vt_switch(&mut self, switch: Box<dyn FnMut(i32)>) {
+        self.vt_switch = Some(switch);
+    }
+
+    /// Switches to virtual terminal `vt`, where a session backend can.
+    pub(crate) fn switch_vt(&mut self, vt: i32) {
+        match &mut self.vt_switch {
+            Some(switch) => switch(vt),
+            None => tracing::info!(vt, "no VTs to switch to (not a session backend)"),
         }
     }
 

@@ -18,7 +18,6 @@ use std::sync::Mutex;
 
 use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode, TouchSlot};
 use smithay::desktop::{Window, WindowSurfaceType};
-use smithay::input::keyboard::FilterResult;
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
 use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, UpEvent};
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
@@ -484,14 +483,18 @@ impl Weft {
         } else {
             KeyState::Released
         };
-        keyboard.input::<(), _>(
+        // Key bindings see the key first ([`crate::config::apply`]).
+        let action = keyboard.input::<Option<crate::config::bindings::Action>, _>(
             self,
             Keycode::new(keycode),
             state,
             SERIAL_COUNTER.next_serial(),
             time_ms,
-            |_, _, _| FilterResult::Forward,
+            |weft, mods, handle| weft.binding_filter(keycode, pressed, mods, &handle),
         );
+        if let Some(Some(action)) = action {
+            self.run_action(action);
+        }
     }
 
     /// Delivers one injected event as a device backend would, timestamped now.

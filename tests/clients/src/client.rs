@@ -82,6 +82,10 @@ pub struct State {
     /// The serials of the latest wl_keyboard.enter and wl_pointer.enter (seat objects bound with a
     /// Recorder): what activation tokens and cursor requests name.
     pub keyboard_enter_serial: Option<u32>,
+    /// The latest wl_keyboard.keymap's text and wl_keyboard.repeat_info (rate, delay), from a
+    /// keyboard bound with a Recorder.
+    pub keymap: Option<String>,
+    pub repeat_info: Option<(i32, i32)>,
     pub pointer_enter_serial: Option<u32>,
     /// xdg_popups told `popup_done`, in order.
     pub popups_done: Vec<ObjectId>,

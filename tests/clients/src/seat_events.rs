@@ -122,6 +122,21 @@ impl Dispatch<wl_keyboard::WlKeyboard, Recorder> for State {
                 state.keyboard_focus = None;
                 rec.push(Seen::KeyboardLeave)
             }
+            wl_keyboard::Event::Keymap { fd, size, .. } => {
+                use std::io::Read;
+                let mut text = Vec::new();
+                let _ = std::fs::File::from(fd)
+                    .take(u64::from(size))
+                    .read_to_end(&mut text);
+                state.keymap = Some(
+                    String::from_utf8_lossy(&text)
+                        .trim_end_matches('\0')
+                        .to_string(),
+                );
+            }
+            wl_keyboard::Event::RepeatInfo { rate, delay } => {
+                state.repeat_info = Some((rate, delay))
+            }
             wl_keyboard::Event::Key { key, state, .. } => rec.push(Seen::Key {
                 key,
                 pressed: state == WEnum::Value(wl_keyboard::KeyState::Pressed),
