@@ -59,7 +59,7 @@ pub struct OutputRule {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportDefaults {
     pub disabled: Option<Vec<String>>,
-    /// The default Y′CbCr conversion (`{ matrix = "Bt709", range = "Limited" }`, as
+    /// The default Y′CbCr conversion (`{ matrix = "bt709", range = "limited" }`, as
     /// `weft msg import-policy` takes it).
     pub yuv: Option<crate::render::YuvParams>,
 }
@@ -288,6 +288,18 @@ disabled = ["StageOnCpu"]
         assert_eq!(c.outputs[0].mode, Some((800, 600, 59_940)));
         assert_eq!(c.bindings.len(), 2);
         assert_eq!(c.start.len(), 1);
+    }
+
+    #[test]
+    fn the_readme_example_is_valid() {
+        let readme = include_str!("../../../README.md");
+        let (_, example) = readme
+            .split_once("```toml\n")
+            .expect("README has a TOML example");
+        let (example, _) = example.split_once("```").expect("closed");
+        let c = parse(example).expect("the README's example parses");
+        assert_eq!(c.bindings.len(), 8);
+        assert!(c.import.yuv.is_some());
     }
 
     #[test]
