@@ -166,15 +166,10 @@ fn a_headless_output_draws_no_cursor_unless_asked_and_a_capture_can_ask() {
             c.roundtrip().expect("roundtrip");
             std::thread::sleep(Duration::from_millis(10));
         }
-        let mut bytes = vec![0u8; (W * H * 4) as usize];
-        rustix::io::pread(&fd, &mut bytes, 0).expect("read");
         Image {
             width: W,
             height: H,
-            rgba: bytes
-                .chunks_exact(4)
-                .flat_map(|p| [p[2], p[1], p[0], 255])
-                .collect(),
+            rgba: common::read_xrgb(&fd, (W, H), W * 4, 0),
         }
     };
     let plain = capture(&mut c, 0);

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_ended_with, memfd_pool, solid_shm, Harness};
+use common::{
+    assert_ended_with, assert_same_pixels, memfd_pool, read_xrgb, solid_shm, Harness,
+};
 use wayland_client::protocol::{wl_buffer, wl_output, wl_pointer, wl_seat, wl_shm};
 use wayland_protocols::ext::foreign_toplevel_list::v1::client::ext_foreign_toplevel_handle_v1::ExtForeignToplevelHandleV1;
 use wayland_protocols::ext::foreign_toplevel_list::v1::client::ext_foreign_toplevel_list_v1::ExtForeignToplevelListV1;
@@ -149,28 +151,6 @@ fn lines(log: &Log, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-fn read_xrgb(fd: &std::os::fd::OwnedFd, w: u32, h: u32, stride: u32, offset: usize) -> Vec<u8> {
-    let mut bytes = vec![0u8; offset + (stride * h) as usize];
-    rustix::io::pread(fd, &mut bytes, 0).expect("read");
-    let mut out = Vec::new();
-    for y in 0..h {
-        for x in 0..w {
-            let i = offset + (y * stride + x * 4) as usize;
-            out.extend_from_slice(&[bytes[i + 2], bytes[i + 1], bytes[i], 255]);
-        }
-    }
-    out
-}
-
-fn assert_same(what: &str, got: &[u8], want: &[u8]) {
-    assert_eq!(got.len(), want.len(), "{what}: sizes differ");
-    let bad = got
-        .chunks_exact(4)
-        .zip(want.chunks_exact(4))
-        .position(|(a, b)| a != b);
-    assert!(bad.is_none(), "{what}: first differing pixel #{bad:?}");
-}
-
 /// A window with a gradient (something exact to compare), and its client.
 fn gradient_window(
     h: &Harness,
@@ -224,9 +204,9 @@ fn an_output_session_captures_what_weft_shows_then_waits_for_damage() {
         "the first frame is all damage"
     );
     let shot = h.screenshot("HEADLESS-1");
-    assert_same(
+    assert_same_pixels(
         "ext capture vs screenshot",
-        &read_xrgb(&fd, W, H, W * 4, 0),
+        &read_xrgb(&fd, (W, H), W * 4, 0),
         &shot.rgba,
     );
     frame.destroy();
@@ -273,9 +253,9 @@ fn an_output_session_captures_what_weft_shows_then_waits_for_damage() {
     );
     let shot = h.screenshot("HEADLESS-1");
     let p = mem.planes[0];
-    assert_same(
+    assert_same_pixels(
         "ext dma-buf capture vs screenshot",
-        &read_xrgb(&mem.files[0].fd, W, H, p.stride, p.offset as usize),
+        &read_xrgb(&mem.files[0].fd, (W, H), p.stride, p.offset as usize),
         &shot.rgba,
     );
 }
@@ -333,7 +313,11 @@ fn a_window_is_captured_alone_and_its_session_stops_when_it_closes() {
     let want: Vec<u8> = (0..90u32)
         .flat_map(|y| (0..120u32).flat_map(move |x| [(x * 2) as u8, (y * 2) as u8, 77, 255]))
         .collect();
-    assert_same("the window alone", &read_xrgb(&fd, 120, 90, 480, 0), &want);
+    assert_same_pixels(
+        "the window alone",
+        &read_xrgb(&fd, (120, 90), 480, 0),
+        &want,
+    );
     frame.destroy();
 
     // A buffer of another size than the constraints: failed (buffer_constraints).
@@ -431,7 +415,7 @@ fn a_cursor_session_follows_the_pointer_and_captures_the_cursor_image() {
         .chunks_exact(4)
         .flat_map(|p| [p[2], p[1], p[0], 255])
         .collect();
-    let got = read_xrgb(&fd, w, hgt, w * 4, 0);
+    let got = read_xrgb(&fd, (w, hgt), w * 4, 0);
     let bad = got
         .chunks_exact(4)
         .zip(want.chunks_exact(4))

@@ -8,7 +8,9 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{assert_ended_with, memfd_pool, solid_shm, Harness, Image};
+use common::{
+    assert_ended_with, assert_same_pixels, memfd_pool, read_xrgb, solid_shm, Harness, Image,
+};
 use wayland_client::protocol::{wl_buffer, wl_output, wl_shm};
 use wayland_protocols_wlr::screencopy::v1::client::zwlr_screencopy_frame_v1::ZwlrScreencopyFrameV1;
 use wayland_protocols_wlr::screencopy::v1::client::zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1;
@@ -122,24 +124,6 @@ impl Capturer {
     }
 }
 
-/// XRGB8888 rows (`stride` bytes) as opaque RGBA.
-fn to_rgba(bytes: &[u8], (w, h, stride): (u32, u32, u32)) -> Vec<u8> {
-    let mut out = Vec::with_capacity((w * h * 4) as usize);
-    for y in 0..h {
-        for x in 0..w {
-            let i = (y * stride + x * 4) as usize;
-            out.extend_from_slice(&[bytes[i + 2], bytes[i + 1], bytes[i], 255]);
-        }
-    }
-    out
-}
-
-fn read_memfd(fd: &std::os::fd::OwnedFd, len: usize) -> Vec<u8> {
-    let mut bytes = vec![0u8; len];
-    rustix::io::pread(fd, &mut bytes, 0).expect("read the capture");
-    bytes
-}
-
 /// `shot` cropped to (x, y, w, h), RGBA.
 fn crop(shot: &Image, (x0, y0, w, h): (u32, u32, u32, u32)) -> Vec<u8> {
     let mut out = Vec::new();
@@ -151,13 +135,21 @@ fn crop(shot: &Image, (x0, y0, w, h): (u32, u32, u32, u32)) -> Vec<u8> {
     out
 }
 
-fn assert_same(what: &str, got: &[u8], want: &[u8]) {
-    assert_eq!(got.len(), want.len(), "{what}: sizes differ");
-    let bad = got
-        .chunks_exact(4)
-        .zip(want.chunks_exact(4))
-        .position(|(a, b)| a != b);
-    assert!(bad.is_none(), "{what}: first differing pixel #{bad:?}");
+/// Runs Debian's grim with `args` against `h`, writing `out`.
+fn grim(h: &Harness, args: &[&str], out: &std::path::Path) {
+    let run = Command::new("/usr/bin/grim")
+        .args(args)
+        .arg(out)
+        .env_clear()
+        .env("XDG_RUNTIME_DIR", &h.runtime_dir)
+        .env("WAYLAND_DISPLAY", h.weft.wayland_path())
+        .output()
+        .expect("grim runs");
+    assert!(
+        run.status.success(),
+        "grim {args:?} failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }
 
 #[test]
@@ -169,41 +161,18 @@ fn grim_takes_the_screenshot_weft_shows() {
         "grim is missing: install Debian's grim (scripts/install-deps --test)"
     );
     let out = h.runtime_dir.join("grim.png");
-    let run = Command::new("/usr/bin/grim")
-        .arg(&out)
-        .env_clear()
-        .env("XDG_RUNTIME_DIR", &h.runtime_dir)
-        .env("WAYLAND_DISPLAY", h.weft.wayland_path())
-        .output()
-        .expect("grim runs");
-    assert!(
-        run.status.success(),
-        "grim failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let grim = Image::load(&out);
+    grim(&h, &[], &out);
+    let grim_shot = Image::load(&out);
     let shot = h.screenshot("HEADLESS-1");
-    assert_eq!((grim.width, grim.height), (W, H));
-    assert_same("grim vs weft msg screenshot", &grim.rgba, &shot.rgba);
+    assert_eq!((grim_shot.width, grim_shot.height), (W, H));
+    assert_same_pixels("grim vs weft msg screenshot", &grim_shot.rgba, &shot.rgba);
 
     // A region (-g "x,y wxh").
     let region = h.runtime_dir.join("grim-region.png");
-    let run = Command::new("/usr/bin/grim")
-        .args(["-g", "50,40 100x70"])
-        .arg(&region)
-        .env_clear()
-        .env("XDG_RUNTIME_DIR", &h.runtime_dir)
-        .env("WAYLAND_DISPLAY", h.weft.wayland_path())
-        .output()
-        .expect("grim runs");
-    assert!(
-        run.status.success(),
-        "grim -g failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    grim(&h, &["-g", "50,40 100x70"], &region);
     let part = Image::load(&region);
     assert_eq!((part.width, part.height), (100, 70));
-    assert_same(
+    assert_same_pixels(
         "grim -g vs the screenshot's region",
         &part.rgba,
         &crop(&shot, (50, 40, 100, 70)),
@@ -229,9 +198,9 @@ fn a_capture_into_wl_shm_equals_the_screenshot_whole_and_in_part() {
     assert!(!done.failed, "the capture failed");
     assert_eq!(done.flags, Some(0), "not y-inverted");
     let shot = h.screenshot("HEADLESS-1");
-    assert_same(
+    assert_same_pixels(
         "capture vs screenshot",
-        &to_rgba(&read_memfd(&fd, (W * H * 4) as usize), dims),
+        &read_xrgb(&fd, (dims.0, dims.1), dims.2, 0),
         &shot.rgba,
     );
 
@@ -244,9 +213,9 @@ fn a_capture_into_wl_shm_equals_the_screenshot_whole_and_in_part() {
     frame.copy(&buffer);
     cap.wait(&log, "ready", |e| e.ready.is_some() || e.failed);
     assert!(!snapshot(&log).failed);
-    assert_same(
+    assert_same_pixels(
         "region capture",
-        &to_rgba(&read_memfd(&fd, (600 * 100) as usize), dims),
+        &read_xrgb(&fd, (dims.0, dims.1), dims.2, 0),
         &crop(&shot, (30, 20, 150, 100)),
     );
 
@@ -281,12 +250,10 @@ fn a_capture_into_a_dmabuf_is_written_by_the_render_device() {
     let stride = mem.planes[0].stride;
     // The plane starts past an offset and its rows are padded (Layout::default): both honoured.
     let offset = mem.planes[0].offset as usize;
-    let bytes = read_memfd(&mem.files[0].fd, offset + (stride * hgt) as usize);
-    let bytes = &bytes[offset..];
     let shot = h.screenshot("HEADLESS-1");
-    assert_same(
+    assert_same_pixels(
         "dma-buf capture vs screenshot",
-        &to_rgba(bytes, (w, hgt, stride)),
+        &read_xrgb(&mem.files[0].fd, (w, hgt), stride, offset),
         &shot.rgba,
     );
     let counts = &h.msg(Request::Outputs)[0]["captures"];

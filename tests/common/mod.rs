@@ -249,6 +249,36 @@ pub fn assert_ended_with(c: &mut Client, interface: &str, code: u32) {
     assert_eq!((iface.as_str(), got), (interface, code), "{message}");
 }
 
+/// XRGB8888 pixels (a capture) read from `fd`: `h` rows of `stride` bytes from byte `offset`, as
+/// opaque RGBA.
+pub fn read_xrgb(
+    fd: &std::os::fd::OwnedFd,
+    (w, h): (u32, u32),
+    stride: u32,
+    offset: usize,
+) -> Vec<u8> {
+    let mut bytes = vec![0u8; offset + (stride * h) as usize];
+    rustix::io::pread(fd, &mut bytes, 0).expect("read the capture");
+    let mut out = Vec::with_capacity((w * h * 4) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let i = offset + (y * stride + x * 4) as usize;
+            out.extend_from_slice(&[bytes[i + 2], bytes[i + 1], bytes[i], 255]);
+        }
+    }
+    out
+}
+
+/// Checks two RGBA images are the same pixel for pixel, naming the first that differs.
+pub fn assert_same_pixels(what: &str, got: &[u8], want: &[u8]) {
+    assert_eq!(got.len(), want.len(), "{what}: sizes differ");
+    let bad = got
+        .chunks_exact(4)
+        .zip(want.chunks_exact(4))
+        .position(|(a, b)| a != b);
+    assert!(bad.is_none(), "{what}: first differing pixel #{bad:?}");
+}
+
 /// A wl_shm pool of `size` bytes in an unsealed memfd.
 pub fn memfd_pool(
     c: &Client,

@@ -502,8 +502,10 @@ impl KmsDevice {
         if let Some(slot) = state.output_mut(index) {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
-            // Composed into the frame (no cursor plane yet).
-            slot.draws_cursor = true;
+            // Not drawn yet: without a cursor plane a composed cursor would keep every surface
+            // under it off the display's planes (scanout), and weft does not drive the cursor
+            // plane yet (docs/ARCHITECTURE.md, "Not yet").
+            slot.draws_cursor = false;
             slot.display_stats = Some(Box::new(stats.clone()));
             slot.frame_path = FramePath {
                 copies_per_frame: 1,

@@ -14,7 +14,6 @@ use smithay::reexports::wayland_server::{Client, DataInit, Dispatch, DisplayHand
 use smithay::utils::{Logical, Point, Rectangle};
 
 use super::sources::Source;
-use crate::seat::cursor::CursorImage;
 use crate::Weft;
 
 /// A cursor session: its source and what its client was told last.
@@ -100,14 +99,7 @@ impl Weft {
             .get_pointer()?
             .current_location()
             .to_i32_round();
-        let hotspot = match self.cursor_image() {
-            CursorImage::Hidden => return None,
-            CursorImage::Surface { hotspot, .. } => hotspot,
-            CursorImage::Named(icon) => {
-                let image = self.input.cursor.theme.cached(icon)?;
-                Point::from(image.hotspot)
-            }
-        };
+        let hotspot = self.cursor_hotspot()?;
         let size = self.cursor_size()?;
         Some((
             Rectangle::new(pointer - hotspot, (size.w, size.h).into()),

@@ -82,8 +82,9 @@ pub struct OutputSlot {
     pub display_stats: Option<Box<dyn OutputStats>>,
     /// How a composed frame reaches what the output shows (set by the backend).
     pub frame_path: FramePath,
-    /// Whether the cursor is drawn on this output ([`crate::seat::cursor`]): set by backends
-    /// whose output someone looks at (KMS, nested); a headless output only with `--draw-cursor`.
+    /// Whether the cursor is drawn on this output ([`crate::seat::cursor`]): set by the nested
+    /// backend; a headless output only with `--draw-cursor`; not yet on KMS outputs (that wants
+    /// the cursor plane).
     pub draws_cursor: bool,
     /// Where the configuration puts it (global logical coordinates); `None`: right of the output
     /// before it.

@@ -4,8 +4,9 @@
 //! the background, a client that left) it is the theme's default arrow. `weft msg seat` shows it.
 //!
 //! Drawn over everything at the pointer on the outputs whose backend shows a cursor
-//! ([`crate::outputs::output::OutputSlot::draws_cursor`]: KMS and nested outputs; a headless
-//! output only when asked, `--draw-cursor`), and into screen captures that ask for it.
+//! ([`crate::outputs::output::OutputSlot::draws_cursor`]: nested outputs; a headless output only
+//! when asked, `--draw-cursor`; KMS outputs once weft drives the cursor plane), and into screen
+//! captures that ask for it.
 
 use smithay::input::pointer::{CursorIcon, CursorImageStatus, CursorImageSurfaceData};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
@@ -143,6 +144,21 @@ impl Weft {
             if let Err(e) = theme.texture(&mut device.renderer, icon) {
                 tracing::warn!(error = %e, "cursor texture");
             }
+        }
+    }
+
+    /// Where the cursor image's hotspot is in it, while one is shown (a named shape's once its
+    /// image is loaded).
+    pub(crate) fn cursor_hotspot(&self) -> Option<Point<i32, Logical>> {
+        match self.input.cursor.image() {
+            CursorImage::Hidden => None,
+            CursorImage::Surface { hotspot, .. } => Some(hotspot),
+            CursorImage::Named(icon) => self
+                .input
+                .cursor
+                .theme
+                .cached(icon)
+                .map(|image| Point::from(image.hotspot)),
         }
     }
 
