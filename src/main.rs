@@ -79,6 +79,10 @@ struct RunArgs {
     /// Accept `weft msg inject-fault` (test hooks that break the render device on purpose).
     #[arg(long)]
     fault_injection: bool,
+    /// Run no X11 applications: reserve no X11 display and never start Xwayland (by default weft
+    /// reserves one, exports DISPLAY, and starts Xwayland when the first X11 client connects).
+    #[arg(long)]
+    no_xwayland: bool,
     /// Render on this device: a DRM node (/dev/dri/renderD128) or part of the Vulkan device's
     /// name (default: the registry's policy; also WEFT_RENDER_DEVICE).
     #[arg(long)]
@@ -147,6 +151,8 @@ enum MsgWhat {
     Seat,
     /// Read the configuration file again.
     Reload,
+    /// XWayland: whether it runs, DISPLAY, how often it started.
+    Xwayland,
     /// Test hook (weft started with --fault-injection): break the render device on purpose.
     InjectFault {
         /// device-lost (the renderer is rebuilt), import-allocation (dma-buf imports fail),
@@ -214,6 +220,7 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
         exit_with_client: args.exit_with_client,
         runtime_dir: None,
         fault_injection: args.fault_injection,
+        xwayland: !args.no_xwayland,
         config: args
             .config
             .or_else(|| weft_compositor::config::default_path().filter(|p| p.exists())),
@@ -311,6 +318,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::Clients => Request::Clients,
         MsgWhat::Seat => Request::Seat,
         MsgWhat::Reload => Request::Reload,
+        MsgWhat::Xwayland => Request::Xwayland,
         MsgWhat::InjectFault { fault, count } => Request::InjectFault {
             fault: serde_json::from_value(serde_json::json!(fault))
                 .context("faults: device-lost, import-allocation, gpu-stall, gpu-resume")?,
@@ -342,6 +350,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
                 "frames",
                 "rendered",
                 "damaged_pixels",
+                "x11_display",
             ],
         ),
         MsgWhat::Surfaces => print_surfaces(&data),
@@ -352,6 +361,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         | MsgWhat::InvalidateImports
         | MsgWhat::Seat
         | MsgWhat::Reload
+        | MsgWhat::Xwayland
         | MsgWhat::Redraw { .. }
         | MsgWhat::InjectFault { .. } => {
             println!("{}", serde_json::to_string_pretty(&data)?)

@@ -224,7 +224,7 @@ pub fn run(
         info!(output = %name, width = spec.width, height = spec.height, refresh_mhz = spec.refresh_mhz, "output added");
     }
     state.set_fault_injection(options.server.fault_injection);
-    let served = serve(&mut event_loop, display, &options.server)?;
+    let served = serve(&mut event_loop, &mut state, display, &options.server)?;
     state.load_config(options.server.config.clone(), served.endpoints.env());
     for index in 0..state.outputs().len() {
         insert_frame_clock(&event_loop, &state, index)?;

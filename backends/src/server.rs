@@ -44,6 +44,9 @@ pub struct ServerOptions {
     pub runtime_dir: Option<PathBuf>,
     /// Accept `weft msg inject-fault` (test hooks that break the render device on purpose).
     pub fault_injection: bool,
+    /// Reserve an X11 display and start Xwayland at its first client (`--no-xwayland` clears it;
+    /// off by default here so that tests reserve no display unless they test XWayland).
+    pub xwayland: bool,
     /// The render-device override and the simulated topology, if any.
     pub devices: weft_compositor::DeviceOptions,
     /// The configuration file (`None`: weft's defaults; the binary passes
@@ -57,20 +60,27 @@ pub struct Endpoints {
     pub runtime_dir: PathBuf,
     pub socket_name: String,
     pub ipc_path: PathBuf,
+    /// The X11 display number XWayland serves (`DISPLAY=:<n>`), when one is reserved.
+    pub x11_display: Option<u32>,
 }
 
 impl Endpoints {
     /// What commands weft starts find in their environment: the Wayland display, weft's IPC
-    /// socket, the runtime directory.
+    /// socket, the runtime directory, and `DISPLAY` when X11 applications can run.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
+        let display = self
+            .x11_display
+            .map(|n| ("DISPLAY".to_string(), format!(":{n}")));
+        let mut env = vec![
             ("WAYLAND_DISPLAY".into(), self.socket_name.clone()),
             ("WEFT_SOCKET".into(), self.ipc_path.display().to_string()),
             (
                 "XDG_RUNTIME_DIR".into(),
                 self.runtime_dir.display().to_string(),
             ),
-        ]
+        ];
+        env.extend(display);
+        env
     }
 
     pub fn wayland_path(&self) -> PathBuf {
@@ -86,12 +96,19 @@ pub struct Served {
     pub client_status: std::rc::Rc<std::cell::Cell<Option<i32>>>,
 }
 
-/// Inserts the display, the listening socket, the IPC socket and the child client into the loop.
+/// Inserts the display, the listening socket, the IPC socket and the child client into the loop;
+/// with `options.xwayland`, reserves the X11 display X11 clients start Xwayland through.
 pub fn serve(
     event_loop: &mut EventLoop<'static, Weft>,
+    state: &mut Weft,
     display: Display<Weft>,
     options: &ServerOptions,
 ) -> Result<Served, ServerError> {
+    let x11_display = if options.xwayland {
+        state.listen_xwayland()
+    } else {
+        None
+    };
     let runtime_dir = match &options.runtime_dir {
         Some(dir) => dir.clone(),
         None => std::env::var_os("XDG_RUNTIME_DIR")
@@ -141,6 +158,7 @@ pub fn serve(
         runtime_dir,
         socket_name,
         ipc_path,
+        x11_display,
     };
     info!(socket = %endpoints.socket_name, ipc = %endpoints.ipc_path.display(), "listening");
 
@@ -148,8 +166,7 @@ pub fn serve(
     if let Some((program, args)) = options.command.split_first() {
         let child = Command::new(program)
             .args(args)
-            .env("WAYLAND_DISPLAY", &endpoints.socket_name)
-            .env("WEFT_SOCKET", &endpoints.ipc_path)
+            .envs(endpoints.env())
             .spawn()
             .map_err(|e| ServerError::Spawn(program.clone(), e))?;
         info!(pid = child.id(), command = ?options.command, "client spawned");

@@ -24,6 +24,7 @@ pub mod shell;
 pub mod state;
 pub mod surface;
 pub mod sync;
+pub mod xwayland;
 
 pub use outputs::clock::Clock;
 pub use outputs::output::OutputSpec;
@@ -63,6 +64,8 @@ pub struct Weft {
     capture: capture::Capture,
     /// The configuration file in force ([`config`]).
     config: config::apply::ConfigState,
+    /// X11 applications: the reserved display, Xwayland, its window manager ([`xwayland`]).
+    xwayland: xwayland::Xwayland,
 }
 
 /// Crates backends and the binary need at smithay's exact versions.

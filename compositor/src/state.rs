@@ -157,6 +157,7 @@ impl Weft {
         crate::sync::soft_fence::provide_read_fences(&mut renderer, &devices);
         info!(device = %renderer.device().info().name, "weft state ready");
         let render_id = devices.render_id();
+        let xwayland = crate::xwayland::Xwayland::new(dh);
         let mut weft = Self {
             runtime: crate::runtime::Runtime::new(display_handle, loop_handle),
             shell,
@@ -192,6 +193,7 @@ impl Weft {
             devices,
             capture,
             config: Default::default(),
+            xwayland,
             sync: crate::sync::Fences {
                 syncobj,
                 active_fence_waits: Default::default(),
@@ -222,6 +224,7 @@ impl Weft {
         self.refresh_selection();
         self.refresh_lock();
         self.refresh_idle();
+        self.refresh_x11();
         self.refresh_foreign_toplevels();
         self.refresh_cursor_textures();
         self.refresh_capture();

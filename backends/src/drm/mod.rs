@@ -149,7 +149,7 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
             tracing::warn!(vt, error = %e, "switching VT failed");
         }
     }));
-    let served = serve(&mut event_loop, display, &options.server)?;
+    let served = serve(&mut event_loop, &mut state, display, &options.server)?;
     state.load_config(options.server.config.clone(), served.endpoints.env());
     // A seat without input devices is legal: weft serves without input when libinput fails.
     let mut input = input::Input::insert(&session, &event_loop.handle())

@@ -224,7 +224,7 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
         width, height, refresh_mhz, "window output added"
     );
     state.set_fault_injection(options.server.fault_injection);
-    let served = serve(&mut event_loop, display, &options.server)?;
+    let served = serve(&mut event_loop, &mut state, display, &options.server)?;
     state.load_config(options.server.config.clone(), served.endpoints.env());
 
     event_loop

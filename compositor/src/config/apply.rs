@@ -254,6 +254,7 @@ impl Weft {
             .seat
             .get_keyboard()
             .and_then(|k| k.current_focus())
+            .map(crate::seat::focus::KeyboardFocus::into_surface)
             .and_then(|s| self.window_for_surface(&s));
         match action {
             Action::Spawn(command) => self.spawn(&command),

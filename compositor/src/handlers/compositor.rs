@@ -21,12 +21,17 @@ impl CompositorHandler for Weft {
 
     #[allow(
         clippy::expect_used,
-        reason = "weft inserts every client with ClientState (backends' accept, the WLCS shim)"
+        reason = "weft inserts every client with ClientState (backends' accept, the WLCS shim); smithay inserts Xwayland with XWaylandClientData"
     )]
     fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        if let Some(xwayland) = client.get_data::<smithay::xwayland::XWaylandClientData>() {
+            return &xwayland.compositor_state;
+        }
         &client
             .get_data::<ClientState>()
-            .expect("every client is inserted with ClientState")
+            .expect(
+                "every client is inserted with ClientState (Xwayland, by smithay, with its own)",
+            )
             .compositor_state
     }
 

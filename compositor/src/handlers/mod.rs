@@ -84,7 +84,7 @@ impl weft_protocols::shm_guard::ShmPoolBudget for Weft {
 }
 
 impl SeatHandler for Weft {
-    type KeyboardFocus = WlSurface;
+    type KeyboardFocus = crate::seat::focus::KeyboardFocus;
     type PointerFocus = WlSurface;
     type TouchFocus = WlSurface;
 
@@ -92,8 +92,13 @@ impl SeatHandler for Weft {
         &mut self.input.seat_state
     }
 
-    fn focus_changed(&mut self, _seat: &Seat<Self>, focused: Option<&WlSurface>) {
+    fn focus_changed(
+        &mut self,
+        _seat: &Seat<Self>,
+        focused: Option<&crate::seat::focus::KeyboardFocus>,
+    ) {
         use smithay::reexports::wayland_server::Resource;
+        let focused = focused.map(crate::seat::focus::KeyboardFocus::surface);
         self.selection_focus(focused.and_then(Resource::client));
         self.constraints_follow_focus(focused);
         self.shortcuts_follow_focus(focused);

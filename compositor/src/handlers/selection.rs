@@ -20,7 +20,7 @@ use weft_protocols::selection_guard::{SelectionGuardData, SelectionGuardState, T
 use crate::Weft;
 
 impl SelectionHandler for Weft {
-    /// weft offers no selection of its own.
+    /// Set only for the selections of X11 clients, which weft holds for them.
     type SelectionUserData = ();
 
     fn new_selection(
@@ -42,6 +42,32 @@ impl SelectionHandler for Weft {
             .data_transfer
             .guard
             .selection_changed(target, source.is_some());
+        // X11 clients see the Wayland selection through the X11 window manager.
+        if let Some(wm) = self.xwayland.wm() {
+            if let Err(e) = wm.new_selection(ty, source.map(|s| s.mime_types())) {
+                tracing::warn!(error = %e, "the X11 clients could not be told of a new selection");
+            }
+        }
+    }
+
+    /// A Wayland client reads a selection weft set for an X11 client ([`crate::xwayland`]).
+    fn send_selection(
+        &mut self,
+        ty: SelectionTarget,
+        mime_type: String,
+        fd: std::os::fd::OwnedFd,
+        _seat: Seat<Self>,
+        _user_data: &(),
+    ) {
+        let handle = self.runtime.loop_handle().clone();
+        match self.xwayland.wm() {
+            Some(wm) => {
+                if let Err(e) = wm.send_selection(ty, mime_type, fd, handle) {
+                    tracing::warn!(error = %e, "an X11 selection could not be read");
+                }
+            }
+            None => tracing::debug!("an X11 selection was asked for after Xwayland went"),
+        }
     }
 }
 

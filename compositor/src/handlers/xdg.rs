@@ -135,6 +135,7 @@ impl XdgShellHandler for Weft {
             .seat
             .get_keyboard()
             .and_then(|k| k.current_focus())
+            .map(crate::seat::focus::KeyboardFocus::into_surface)
             .is_some_and(|f| &f == surface.wl_surface() || !f.alive());
         if focus_gone {
             let top = self.shell.space.elements().last().cloned();

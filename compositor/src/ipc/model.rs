@@ -44,6 +44,8 @@ pub enum Request {
     Seat,
     /// Reads the configuration file again (a refused file leaves the one in force).
     Reload,
+    /// XWayland: off, listening, starting or running; `DISPLAY`; how often it was started.
+    Xwayland,
     /// A test hook (accepted only with `--fault-injection` and a simulated topology): removes a
     /// device as a hot-unplug would.
     SimulateRemoval {
@@ -89,6 +91,20 @@ pub struct SandboxRecord {
     pub engine: Option<String>,
     pub app_id: Option<String>,
     pub instance_id: Option<String>,
+}
+
+/// The `xwayland` reply.
+#[derive(Debug, Clone, Serialize)]
+pub struct XwaylandRecord {
+    /// "off" (--no-xwayland, or no display free), "listening" (no X server runs yet), "starting"
+    /// or "running".
+    pub state: &'static str,
+    /// `DISPLAY` for X11 applications, e.g. ":1".
+    pub display: Option<String>,
+    /// How many times Xwayland was started (again after it exited).
+    pub starts: u32,
+    /// Why the last Xwayland went, if one did.
+    pub last_exit: Option<String>,
 }
 
 /// The `seat` reply.
@@ -179,12 +195,15 @@ pub struct OutputRecord {
     pub composed_copies_why: &'static str,
     /// Screen captures of this output done so far (dma-buf: a GPU copy; wl_shm: a readback).
     pub captures: crate::capture::CaptureCounts,
+    /// The X11 display X11 applications reach weft's outputs through (`DISPLAY`; none without
+    /// XWayland).
+    pub x11_display: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SurfaceRecord {
     pub id: u64,
-    /// "xdg_toplevel", "layer_surface" or "subsurface".
+    /// "xdg_toplevel", "x11" (a window of an X11 application), "layer_surface" or "subsurface".
     pub role: &'static str,
     /// A layer surface's layer: "background", "bottom", "top" or "overlay" (its namespace is
     /// `app_id`).

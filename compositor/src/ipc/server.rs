@@ -209,6 +209,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
         }
         Request::Clients => to_json(serde_json::to_value(clients(state))),
         Request::Seat => to_json(serde_json::to_value(seat(state))),
+        Request::Xwayland => to_json(serde_json::to_value(state.xwayland.status())),
         Request::Reload => {
             let path = state.reload_config()?;
             Ok(serde_json::json!({
@@ -287,6 +288,7 @@ pub fn seat(state: &Weft) -> super::model::SeatRecord {
         .seat
         .get_keyboard()
         .and_then(|k| k.current_focus())
+        .map(crate::seat::focus::KeyboardFocus::into_surface)
         .and_then(|s| crate::surface::content_snapshot(&s, |c| Some(c.id())));
     let pointer = state
         .input
@@ -373,9 +375,58 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 composed_copies_per_frame: o.frame_path.copies_per_frame,
                 composed_copies_why: o.frame_path.why,
                 captures: state.capture.counts(&o.name()),
+                x11_display: state.xwayland.display().map(|n| format!(":{n}")),
             }
         })
         .collect()
+}
+
+/// An X11 window's record (role `x11`: title and class from its X properties, the geometry X
+/// knows) and its surface tree, once Xwayland has associated its surface.
+fn push_x11(
+    state: &Weft,
+    out: &mut Vec<SurfaceRecord>,
+    window: &smithay::desktop::Window,
+    x11: &smithay::xwayland::X11Surface,
+    is_mapped: bool,
+) {
+    let geo = x11.geometry();
+    let output = state
+        .shell
+        .space
+        .outputs_for_element(window)
+        .first()
+        .map(|o| o.name());
+    let base = SurfaceRecord {
+        role: "x11",
+        mapped: is_mapped,
+        app_id: Some(x11.class()),
+        title: Some(x11.title()),
+        output,
+        x: geo.loc.x,
+        y: geo.loc.y,
+        width: geo.size.w,
+        height: geo.size.h,
+        maximized: x11.is_maximized(),
+        fullscreen: x11.is_fullscreen(),
+        ..SurfaceRecord::default()
+    };
+    match state.x11_surface_of(x11) {
+        Some(surface) => {
+            let base = SurfaceRecord {
+                id: crate::surface::surface_id(&surface),
+                subsurfaces: get_children(&surface).len(),
+                ..base
+            };
+            push_tree(
+                out,
+                (&state.devices, state.gpu.first().importer.policy.yuv),
+                &surface,
+                base,
+            );
+        }
+        None => out.push(base),
+    }
 }
 
 pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
@@ -384,6 +435,10 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
     let mapped = state.shell.space.elements().map(|w| (w, true));
     let waiting = state.shell.pending_windows.iter().map(|w| (w, false));
     for (window, is_mapped) in mapped.chain(waiting) {
+        if let Some(x11) = window.x11_surface() {
+            push_x11(state, &mut out, window, x11, true);
+            continue;
+        }
         let Some(toplevel) = window.toplevel() else {
             continue;
         };
@@ -438,6 +493,11 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             surface,
             base,
         );
+    }
+    // X11 windows Xwayland has not shown yet.
+    for x11 in &state.xwayland.pending {
+        let window = smithay::desktop::Window::new_x11_window(x11.clone());
+        push_x11(state, &mut out, &window, x11, false);
     }
     for slot in &state.outputs.slots {
         let origin = state

@@ -124,20 +124,16 @@ impl Weft {
             {
                 continue;
             }
-            let Some(toplevel) = window.toplevel() else {
+            // An xdg toplevel's surface, or the one Xwayland shows an X11 window with.
+            let Some(surface) = self.window_surface(window) else {
                 continue;
             };
             // The surface tree's origin: the element location is that of the window geometry.
             let origin = loc - window.geometry().loc - out_geo.loc;
-            push_tree(
-                toplevel.wl_surface(),
-                origin,
-                (yuv, device, &slot.damage),
-                &mut scene,
-            );
+            push_tree(&surface, origin, (yuv, device, &slot.damage), &mut scene);
             push_popups(
                 window,
-                toplevel.wl_surface(),
+                &surface,
                 origin,
                 (yuv, device, &slot.damage),
                 &mut scene,
@@ -172,14 +168,14 @@ impl Weft {
     /// window capture, [`crate::capture::window`]).
     pub(crate) fn window_scene(&self, window: &Window) -> Scene {
         let mut scene = Scene::default();
-        let Some(toplevel) = window.toplevel() else {
+        let Some(surface) = self.window_surface(window) else {
             return scene;
         };
         let tracker = OutputDamage::default();
         let with = (self.gpu.first().importer.policy.yuv, None, &tracker);
         let origin = Point::default() - window.geometry().loc;
-        push_tree(toplevel.wl_surface(), origin, with, &mut scene);
-        push_popups(window, toplevel.wl_surface(), origin, with, &mut scene);
+        push_tree(&surface, origin, with, &mut scene);
+        push_popups(window, &surface, origin, with, &mut scene);
         scene
     }
 

@@ -120,7 +120,12 @@ impl Weft {
         {
             return Some((surface, at));
         }
-        if let Some((window, origin)) = self.shell.space.element_under(pos) {
+        if let Some((window, origin)) = self.window_under(pos) {
+            if window.is_x11() {
+                return self
+                    .window_surface(&window)
+                    .map(|surface| (surface, origin.to_f64()));
+            }
             if let Some((surface, offset)) =
                 window.surface_under(pos - origin.to_f64(), WindowSurfaceType::ALL)
             {
@@ -133,10 +138,25 @@ impl Weft {
 
     /// Gives the keyboard to `window`'s toplevel and raises it; `None` clears the focus.
     pub fn focus_window(&mut self, window: Option<Window>) {
-        let surface = window
+        if window
             .as_ref()
-            .and_then(|w| w.toplevel())
-            .map(|t| t.wl_surface().clone());
+            .and_then(Window::x11_surface)
+            .is_some_and(smithay::xwayland::X11Surface::is_override_redirect)
+        {
+            // X11 menus and tooltips never take the keyboard from their window.
+            return;
+        }
+        let focus = window.as_ref().and_then(|w| {
+            let surface = self.window_surface(w)?;
+            Some(match w.x11_surface() {
+                Some(x11) => crate::seat::focus::KeyboardFocus::X11 {
+                    window: x11.clone(),
+                    surface,
+                },
+                None => surface.into(),
+            })
+        });
+        let surface = focus.as_ref().map(|f| f.surface().clone());
         if let Some(w) = &window {
             self.shell.space.raise_element(w, true);
             self.damage();
@@ -156,7 +176,7 @@ impl Weft {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = surface.clone();
         if let Some(keyboard) = self.input.seat.get_keyboard() {
-            keyboard.set_focus(self, surface, SERIAL_COUNTER.next_serial());
+            keyboard.set_focus(self, focus, SERIAL_COUNTER.next_serial());
         }
     }
 
@@ -233,6 +253,7 @@ impl Weft {
                 self.shell.xdg_guard.send_configure(&toplevel);
             }
         }
+        self.activate_x11(focused);
     }
 
     /// The pointer moved to `pos` (global logical coordinates) by an absolute device (a nested
@@ -393,7 +414,7 @@ impl Weft {
             let pos = pointer.current_location();
             if let Some((surface, _)) = self.lock_surface_under(pos) {
                 if let Some(keyboard) = self.input.seat.get_keyboard() {
-                    keyboard.set_focus(self, Some(surface), SERIAL_COUNTER.next_serial());
+                    keyboard.set_focus(self, Some(surface.into()), SERIAL_COUNTER.next_serial());
                 }
             }
         } else if pressed && !pointer.is_grabbed() {
@@ -407,7 +428,7 @@ impl Weft {
                         self.focus_surface(Some(layer.wl_surface().clone()));
                     }
                 }
-                None => match self.shell.space.element_under(pos).map(|(w, _)| w.clone()) {
+                None => match self.window_under(pos).map(|(w, _)| w) {
                     Some(window) => self.focus_window(Some(window)),
                     None => match below() {
                         Some((_, _, layer)) if layer.can_receive_keyboard_focus() => {
@@ -534,7 +555,7 @@ impl Weft {
             return;
         };
         if !touch.is_grabbed() {
-            let window = self.shell.space.element_under(pos).map(|(w, _)| w.clone());
+            let window = self.window_under(pos).map(|(w, _)| w);
             self.focus_window(window);
         }
         let under = self.surface_under(pos);

@@ -4,6 +4,7 @@
 pub mod cursor;
 pub mod cursor_theme;
 pub mod data_transfer;
+pub mod focus;
 pub mod idle;
 pub mod input;
 pub mod input_method;

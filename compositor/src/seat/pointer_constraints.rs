@@ -193,7 +193,8 @@ impl Weft {
             .input
             .seat
             .get_keyboard()
-            .and_then(|k| k.current_focus());
+            .and_then(|k| k.current_focus())
+            .map(crate::seat::focus::KeyboardFocus::into_surface);
         in_tree_of(surface, focus.as_ref())
     }
 

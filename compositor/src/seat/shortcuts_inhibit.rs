@@ -67,7 +67,8 @@ impl KeyboardShortcutsInhibitHandler for Weft {
             .input
             .seat
             .get_keyboard()
-            .and_then(|k| k.current_focus());
+            .and_then(|k| k.current_focus())
+            .map(crate::seat::focus::KeyboardFocus::into_surface);
         self.shortcuts_follow_focus(focused.as_ref());
     }
 

@@ -29,6 +29,7 @@ impl Weft {
             .seat
             .get_keyboard()
             .and_then(|k| k.current_focus())
+            .map(crate::seat::focus::KeyboardFocus::into_surface)
             .and_then(|s| s.client())
             .is_some_and(|c| &c.id() == client)
     }

@@ -26,7 +26,7 @@ use smithay::input::touch::{
 use smithay::input::SeatHandler;
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{self, ResizeEdge};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::utils::{IsAlive, Logical, Point, Serial, Size};
+use smithay::utils::{IsAlive, Logical, Point, Rectangle, Serial, Size};
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::xdg::SurfaceCachedState;
 
@@ -127,9 +127,31 @@ impl WindowDrag {
         let delta = (location - self.start).to_i32_round();
         match self.drag {
             Drag::Move => {
-                weft.shell
-                    .space
-                    .map_element(self.window.clone(), self.origin + delta, true);
+                let at = self.origin + delta;
+                weft.shell.space.map_element(self.window.clone(), at, true);
+                if let Some(x11) = self.window.x11_surface() {
+                    // X11 windows are told where they are (their menus open relative to it).
+                    let _ = x11.configure(Rectangle::new(at, x11.geometry().size));
+                }
+                weft.damage();
+            }
+            Drag::Resize { edges, size } if self.window.is_x11() => {
+                let Some(x11) = self.window.x11_surface() else {
+                    return;
+                };
+                let min = x11.min_size().unwrap_or_default();
+                let max = x11.max_size().unwrap_or_default();
+                let new = resized(size, edges, delta, min, max);
+                // The edge opposite the dragged one stays put.
+                let mut at = self.origin;
+                if has(edges, ResizeEdge::Left) {
+                    at.x += size.w - new.w;
+                }
+                if has(edges, ResizeEdge::Top) {
+                    at.y += size.h - new.h;
+                }
+                let _ = x11.configure(Rectangle::new(at, new));
+                weft.shell.space.map_element(self.window.clone(), at, true);
                 weft.damage();
             }
             Drag::Resize { edges, size } => {
@@ -189,6 +211,18 @@ impl Weft {
         else {
             return;
         };
+        self.start_drag(window, Some(serial), edges);
+    }
+
+    /// Starts moving (`edges` none) or resizing `window` with the pointer or touch point whose
+    /// press has `serial` (`None`: the pointer, while a button is held — X11 windows name no
+    /// serial).
+    pub(crate) fn start_drag(
+        &mut self,
+        window: Window,
+        press: Option<Serial>,
+        edges: Option<ResizeEdge>,
+    ) {
         let Some(origin) = self.shell.space.element_location(&window) else {
             return;
         };
@@ -206,20 +240,27 @@ impl Weft {
             None | Some(ResizeEdge::None) => Drag::Move,
             Some(edges) => {
                 let size = window.geometry().size;
-                set_anchor(
-                    surface,
-                    Some(ResizeAnchor {
-                        edges,
-                        origin,
-                        size,
-                        ended: false,
-                    }),
-                );
+                if let Some(toplevel) = window.toplevel() {
+                    set_anchor(
+                        toplevel.wl_surface(),
+                        Some(ResizeAnchor {
+                            edges,
+                            origin,
+                            size,
+                            ended: false,
+                        }),
+                    );
+                }
                 Drag::Resize { edges, size }
             }
         };
         let seat = self.input.seat.clone();
-        if let Some(pointer) = seat.get_pointer().filter(|p| p.has_grab(serial)) {
+        let serial = press.unwrap_or_else(|| smithay::utils::SERIAL_COUNTER.next_serial());
+        let pressed = |p: &smithay::input::pointer::PointerHandle<Weft>| match press {
+            Some(serial) => p.has_grab(serial),
+            None => p.is_grabbed(),
+        };
+        if let Some(pointer) = seat.get_pointer().filter(pressed) {
             let Some(start) = pointer.grab_start_data() else {
                 return;
             };
@@ -233,7 +274,10 @@ impl Weft {
                 start,
             };
             pointer.set_grab(self, grab, serial, smithay::input::pointer::Focus::Clear);
-        } else if let Some(touch) = seat.get_touch().filter(|t| t.has_grab(serial)) {
+        } else if let Some(touch) = seat
+            .get_touch()
+            .filter(|t| press.is_some_and(|s| t.has_grab(s)))
+        {
             let Some(start) = touch.grab_start_data() else {
                 return;
             };

@@ -105,6 +105,7 @@ impl Weft {
                 .seat
                 .get_keyboard()
                 .and_then(|k| k.current_focus())
+                .map(crate::seat::focus::KeyboardFocus::into_surface)
                 .is_some_and(|f| &f == surface);
             if has_keyboard {
                 let top = self.shell.space.elements().last().cloned();
@@ -144,6 +145,7 @@ impl Weft {
             .seat
             .get_keyboard()
             .and_then(|k| k.current_focus())
+            .map(crate::seat::focus::KeyboardFocus::into_surface)
             .is_some_and(|f| &f == surface);
         if had_keyboard {
             let top = self.shell.space.elements().last().cloned();
@@ -241,7 +243,11 @@ impl Weft {
         self.dismiss_popups_leaving(surface.as_ref());
         self.set_activated(None);
         if let Some(keyboard) = self.input.seat.get_keyboard() {
-            keyboard.set_focus(self, surface, smithay::utils::SERIAL_COUNTER.next_serial());
+            keyboard.set_focus(
+                self,
+                surface.map(Into::into),
+                smithay::utils::SERIAL_COUNTER.next_serial(),
+            );
         }
     }
 

@@ -55,7 +55,7 @@ impl Weft {
         let mut grab = match self
             .shell
             .popups
-            .grab_popup::<Weft>(root, kind, &seat, serial)
+            .grab_popup::<Weft>(root.into(), kind, &seat, serial)
         {
             Ok(grab) => grab,
             Err(e) => {
@@ -95,6 +95,7 @@ impl Weft {
             .seat
             .get_keyboard()
             .and_then(|k| k.current_focus())
+            .map(crate::seat::focus::KeyboardFocus::into_surface)
         else {
             return;
         };

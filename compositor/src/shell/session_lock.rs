@@ -166,14 +166,15 @@ impl Weft {
             .input
             .seat
             .get_keyboard()
-            .and_then(|k| k.current_focus());
+            .and_then(|k| k.current_focus())
+            .map(crate::seat::focus::KeyboardFocus::into_surface);
         let focus_is_lock =
             focused.is_some_and(|f| self.lock.surfaces.iter().any(|(_, s)| s.wl_surface() == &f));
         if !focus_is_lock && crate::surface::content_snapshot(surface, |c| c.has_content()) {
             if let Some(keyboard) = self.input.seat.get_keyboard() {
                 keyboard.set_focus(
                     self,
-                    Some(surface.clone()),
+                    Some(surface.clone().into()),
                     smithay::utils::SERIAL_COUNTER.next_serial(),
                 );
             }

@@ -1,0 +1,159 @@
+//! The X11 display weft holds while no Xwayland runs: the lock file `/tmp/.X<n>-lock` (with weft's
+//! pid, as X servers write it) and the two sockets X11 clients connect to, `/tmp/.X11-unix/X<n>`
+//! and its abstract twin. A client connecting is what starts Xwayland ([`super`]); until then no
+//! X server runs.
+
+use std::io::{Read, Write};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::path::PathBuf;
+
+/// How many display numbers are tried (`:0` … `:32`, as X servers and smithay do).
+const DISPLAYS: u32 = 33;
+
+/// A reserved X11 display and its listening sockets.
+#[derive(Debug)]
+pub struct Reservation {
+    number: u32,
+    lock: PathBuf,
+    socket: PathBuf,
+    listeners: Vec<UnixListener>,
+}
+
+impl Reservation {
+    /// Reserves `preferred` if it is free, else the first free display number. `preferred` is
+    /// the display this weft held before (its lock may still name weft's own pid).
+    pub fn reserve(preferred: Option<u32>) -> std::io::Result<Self> {
+        let mut last = None;
+        let tries = preferred
+            .map(|n| (n, true))
+            .into_iter()
+            .chain((0..DISPLAYS).map(|n| (n, false)));
+        for (number, ours) in tries {
+            match Self::reserve_number(number, ours) {
+                Ok(r) => return Ok(r),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no display number to try")))
+    }
+
+    fn reserve_number(number: u32, ours: bool) -> std::io::Result<Self> {
+        let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
+        take_lock(&lock, ours)?;
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+        let listen = || -> std::io::Result<Vec<UnixListener>> {
+            ensure_socket_dir()?;
+            // The lock is ours, so a socket left at the path is a dead server's.
+            let _ = std::fs::remove_file(&socket);
+            let file = UnixListener::bind(&socket)?;
+            let name = socket.as_os_str().as_encoded_bytes();
+            let abstract_ = UnixListener::bind_addr(&SocketAddr::from_abstract_name(name)?)?;
+            for l in [&file, &abstract_] {
+                l.set_nonblocking(true)?;
+            }
+            Ok(vec![file, abstract_])
+        };
+        match listen() {
+            Ok(listeners) => Ok(Self {
+                number,
+                lock,
+                socket,
+                listeners,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&lock);
+                Err(e)
+            }
+        }
+    }
+
+    /// The display number (`DISPLAY=:<number>`).
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// The listening sockets, to be watched for a client.
+    pub fn listeners(&self) -> &[UnixListener] {
+        &self.listeners
+    }
+
+    /// Accepts every connection waiting on the sockets (they are handed to Xwayland once it runs).
+    pub fn accept_waiting(&self) -> Vec<UnixStream> {
+        let mut out = Vec::new();
+        for l in &self.listeners {
+            while let Ok((stream, _)) = l.accept() {
+                out.push(stream);
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.listeners.clear();
+        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(&self.lock);
+    }
+}
+
+/// Creates `lock` with weft's pid; a lock whose process is gone is taken over, and with `ours`
+/// one naming weft itself (left by the Xwayland this weft ran on that display).
+fn take_lock(lock: &PathBuf, ours: bool) -> std::io::Result<()> {
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(lock)
+    };
+    let mut file = match create() {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if holder_alive(lock, ours) {
+                return Err(e);
+            }
+            std::fs::remove_file(lock)?;
+            create()?
+        }
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = write!(file, "{:>10}\n", std::process::id()) {
+        let _ = std::fs::remove_file(lock);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Whether the process named in `lock` still runs (an unreadable lock counts as held; with
+/// `ours`, weft's own pid counts as gone).
+fn holder_alive(lock: &PathBuf, ours: bool) -> bool {
+    let mut text = String::new();
+    if std::fs::File::open(lock)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .is_err()
+    {
+        return true;
+    }
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        return true;
+    };
+    if ours && u32::try_from(pid).ok() == Some(std::process::id()) {
+        return false;
+    }
+    match rustix::process::Pid::from_raw(pid) {
+        Some(pid) => rustix::process::test_kill_process(pid) != Err(rustix::io::Errno::SRCH),
+        None => true,
+    }
+}
+
+/// `/tmp/.X11-unix`, world-writable and sticky as X expects, when no X server made it yet.
+fn ensure_socket_dir() -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::path::Path::new("/tmp/.X11-unix");
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
