@@ -26,6 +26,10 @@ use crate::Weft;
 
 /// The keyboard focus of weft's seat.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one focus per seat, cloned per key event: boxing would allocate for every X11 key"
+)]
 pub enum KeyboardFocus {
     /// A Wayland surface: a toplevel, popup, layer or lock surface.
     Surface(WlSurface),

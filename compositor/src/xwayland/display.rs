@@ -118,7 +118,7 @@ fn take_lock(lock: &PathBuf, ours: bool) -> std::io::Result<()> {
         }
         Err(e) => return Err(e),
     };
-    if let Err(e) = write!(file, "{:>10}\n", std::process::id()) {
+    if let Err(e) = writeln!(file, "{:>10}", std::process::id()) {
         let _ = std::fs::remove_file(lock);
         return Err(e);
     }

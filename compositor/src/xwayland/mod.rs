@@ -30,6 +30,10 @@ use crate::Weft;
 
 /// Where Xwayland stands.
 #[derive(Default)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per weft; the window manager is its whole point"
+)]
 enum Phase {
     #[default]
     Off,

@@ -172,11 +172,10 @@ impl Weft {
                 .shell
                 .space
                 .elements()
-                .filter(|w| {
+                .rfind(|w| {
                     !w.x11_surface()
                         .is_some_and(X11Surface::is_override_redirect)
                 })
-                .last()
                 .cloned();
             self.focus_window(top);
         }
