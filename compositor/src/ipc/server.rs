@@ -381,6 +381,16 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
         .collect()
 }
 
+/// The name of the first output `window` is on.
+fn window_output(state: &Weft, window: &smithay::desktop::Window) -> Option<String> {
+    state
+        .shell
+        .space
+        .outputs_for_element(window)
+        .first()
+        .map(|o| o.name())
+}
+
 /// An X11 window's record (role `x11`: title and class from its X properties, the geometry X
 /// knows) and its surface tree, once Xwayland has associated its surface.
 fn push_x11(
@@ -391,12 +401,7 @@ fn push_x11(
     is_mapped: bool,
 ) {
     let geo = x11.geometry();
-    let output = state
-        .shell
-        .space
-        .outputs_for_element(window)
-        .first()
-        .map(|o| o.name());
+    let output = window_output(state, window);
     let base = SurfaceRecord {
         role: "x11",
         mapped: is_mapped,
@@ -448,12 +453,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             .space
             .element_geometry(window)
             .unwrap_or_default();
-        let output = state
-            .shell
-            .space
-            .outputs_for_element(window)
-            .first()
-            .map(|o| o.name());
+        let output = window_output(state, window);
         let (app_id, title) = with_states(surface, |states| {
             states
                 .data_map

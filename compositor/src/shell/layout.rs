@@ -78,14 +78,21 @@ impl Weft {
         if filled {
             return self.fill_area(toplevel).0;
         }
-        // Within what the panels of the first output leave.
+        self.next_cascade_position(window.geometry().size)
+    }
+
+    /// Where the next new window of `size` goes in the cascade, within what the panels of the
+    /// first output leave (xdg toplevels and X11 windows alike).
+    pub(crate) fn next_cascade_position(
+        &mut self,
+        size: Size<i32, Logical>,
+    ) -> Point<i32, Logical> {
         let area = self
             .outputs
             .slots
             .first()
             .map(|o| self.usable_area(&o.output))
             .unwrap_or_else(|| Rectangle::from_size((1280, 720).into()));
-        let size = window.geometry().size;
         let position = area.loc + cascade_position(area.size, size, self.shell.placed);
         self.shell.placed += 1;
         position

@@ -182,20 +182,6 @@ impl Weft {
         self.damage();
     }
 
-    /// Where a new managed X11 window of `size` goes: the cascade xdg toplevels use.
-    fn place_x11(&mut self, size: smithay::utils::Size<i32, Logical>) -> Rectangle<i32, Logical> {
-        let area = self
-            .outputs
-            .slots
-            .first()
-            .map(|o| self.usable_area(&o.output))
-            .unwrap_or_else(|| Rectangle::from_size((1280, 720).into()));
-        let at =
-            area.loc + crate::shell::layout::cascade_position(area.size, size, self.shell.placed);
-        self.shell.placed += 1;
-        Rectangle::new(at, size)
-    }
-
     /// The first output's area, for fullscreen (whole) and maximized (what panels leave).
     fn x11_fill(&self, fullscreen: bool) -> Option<Rectangle<i32, Logical>> {
         let slot = self.outputs.slots.first()?;
@@ -272,8 +258,8 @@ impl XwmHandler for Weft {
             return;
         }
         let size = window.geometry().size;
-        let place = self.place_x11(size);
-        let _ = window.configure(place);
+        let at = self.next_cascade_position(size);
+        let _ = window.configure(Rectangle::new(at, size));
         // Shown once its surface has a buffer (x11_committed).
         if !self.xwayland.pending.contains(&window) {
             self.xwayland.pending.push(window);
