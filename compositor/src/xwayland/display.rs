@@ -38,6 +38,12 @@ impl Reservation {
         Err(last.unwrap_or_else(|| std::io::Error::other("no display number to try")))
     }
 
+    /// Reserves exactly `number`, the display this weft held before (its lock may still name
+    /// weft's own pid).
+    pub fn reserve_again(number: u32) -> std::io::Result<Self> {
+        Self::reserve_number(number, true)
+    }
+
     fn reserve_number(number: u32, ours: bool) -> std::io::Result<Self> {
         let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
         take_lock(&lock, ours)?;

@@ -133,14 +133,48 @@ impl Weft {
     /// applications then cannot run; everything else does).
     pub fn listen_xwayland(&mut self) -> Option<u32> {
         let preferred = self.xwayland.display;
-        let reservation = match display::Reservation::reserve(preferred) {
-            Ok(r) => r,
+        match display::Reservation::reserve(preferred) {
+            Ok(reservation) => Some(self.listen_on(reservation)),
             Err(e) => {
                 warn!(error = %e, "no X11 display could be reserved: X11 applications cannot run");
                 self.xwayland.phase = Phase::Off;
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// After Xwayland went: the same display again (the commands started earlier have it as
+    /// `DISPLAY`), retried while the old server's sockets are still closing; another one only
+    /// after 2 s.
+    fn listen_again(&mut self, number: u32, tries_left: u32) {
+        match display::Reservation::reserve_again(number) {
+            Ok(reservation) => {
+                self.listen_on(reservation);
+            }
+            Err(e) if tries_left > 0 => {
+                tracing::debug!(error = %e, display = number, "the X11 display is not free yet");
+                let timer = smithay::reexports::calloop::timer::Timer::from_duration(
+                    std::time::Duration::from_millis(100),
+                );
+                let inserted =
+                    self.runtime
+                        .loop_handle()
+                        .insert_source(timer, move |_, _, weft| {
+                            weft.listen_again(number, tries_left - 1);
+                            smithay::reexports::calloop::timer::TimeoutAction::Drop
+                        });
+                if inserted.is_err() {
+                    self.listen_xwayland();
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, display = number, "the X11 display stays taken: X11 clients get another one");
+                self.listen_xwayland();
+            }
+        }
+    }
+
+    fn listen_on(&mut self, reservation: display::Reservation) -> u32 {
         let number = reservation.number();
         let mut sources = Vec::new();
         for listener in reservation.listeners() {
@@ -166,7 +200,7 @@ impl Weft {
             reservation,
             sources,
         };
-        Some(number)
+        number
     }
 
     /// An X11 client is connecting: Xwayland starts once this loop iteration's callbacks are done
@@ -210,7 +244,7 @@ impl Weft {
             Err(e) => {
                 warn!(error = %e, "Xwayland could not be started; waiting for the next X11 client");
                 self.xwayland.last_exit = Some(format!("could not start: {e}"));
-                self.listen_xwayland();
+                self.listen_again(number, 20);
                 return;
             }
         };
@@ -308,6 +342,11 @@ impl Weft {
         self.runtime.loop_handle().remove(source);
         drop(client);
         self.forget_x11_windows();
-        self.listen_xwayland();
+        match self.xwayland.display {
+            Some(number) => self.listen_again(number, 20),
+            None => {
+                self.listen_xwayland();
+            }
+        }
     }
 }
