@@ -1,6 +1,8 @@
 //! Everyday applications from Debian against a headless weft, the way a user meets them: a
 //! terminal (foot), a GTK3 application (zenity), a browser (firefox-esr), the clipboard tools
-//! (wl-clipboard), a wallpaper (swaybg, layer shell) and a screen locker (swaylock). Each starts,
+//! (wl-clipboard), a wallpaper (swaybg, layer shell) and a screen locker (swaylock); and the other
+//! toolkits, through Debian's own bindings (tests/apps: a text field in GTK 4, and in Qt 5 on
+//! Wayland and on X11 through XWayland). Each starts,
 //! maps its window, takes typed input injected into weft's seat, and the clipboard round-trips
 //! between them. A missing client fails the test with the package to install; it is never skipped.
 
@@ -11,7 +13,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Harness;
-use weft::InjectedInput;
+use weft::{InjectedInput, Request, ServerOptions};
+use weft_compositor::OutputSpec;
 
 /// Linux input event codes (linux/input-event-codes.h).
 mod key {
@@ -22,6 +25,7 @@ mod key {
     pub const T: u32 = 20;
     pub const V: u32 = 47;
     pub const W: u32 = 17;
+    pub const SPACE: u32 = 57;
     pub const ENTER: u32 = 28;
     pub const LEFTCTRL: u32 = 29;
 }
@@ -418,4 +422,109 @@ fn swaylock_locks_and_its_death_leaves_the_session_locked() {
         "the window showed after the locker died"
     );
     shot.assert_pixel(x, y, common::BACKGROUND, 2);
+}
+
+/// tests/apps/`script` with `title`: a toolkit window with one focused text field that prints
+/// what it holds at Enter.
+fn toolkit_entry(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the toolkit application starts")
+}
+
+fn app(name: &str) -> String {
+    format!("{}/tests/apps/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Types "weft", a space, pastes (Ctrl+V) and presses Enter in the window titled `title`; the
+/// application must print "weft " and the clipboard, which wl-copy set to `clipboard` first.
+fn type_and_paste(h: &Harness, mut child: Child, title: &str, clipboard: &str) {
+    wait_for_window(h, title, &mut child);
+    type_weft(h);
+    tap(h, key::SPACE);
+    chord(h, key::V);
+    tap(h, key::ENTER);
+    let out = finish(child, title);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{title} failed: {stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        format!("weft {clipboard}"),
+        "{title}: {stderr}"
+    );
+}
+
+#[test]
+fn a_gtk4_application_takes_typed_text_and_pastes_the_clipboard() {
+    need("python3", "python3");
+    assert!(
+        Path::new("/usr/lib/x86_64-linux-gnu/girepository-1.0/Gtk-4.0.typelib").exists(),
+        "GTK 4's bindings are missing: install Debian's gir1.2-gtk-4.0 and python3-gi"
+    );
+    let h = Harness::new(1024, 768, 60);
+    wl_copy(&h, &["to gtk4"]);
+    let child = toolkit_entry({
+        let mut c = client(&h, "python3", &[&app("entry_gtk4.py"), "weft-gtk4"]);
+        c.env("GDK_DEBUG", "");
+        c
+    });
+    type_and_paste(&h, child, "weft-gtk4", "to gtk4");
+}
+
+fn need_pyqt5() {
+    need("python3", "python3");
+    assert!(
+        Path::new("/usr/lib/python3/dist-packages/PyQt5").exists(),
+        "Qt 5's bindings are missing: install Debian's python3-pyqt5 and qtwayland5"
+    );
+}
+
+#[test]
+fn a_qt_application_on_wayland_takes_typed_text_and_pastes_the_clipboard() {
+    need_pyqt5();
+    let h = Harness::new(1024, 768, 60);
+    wl_copy(&h, &["to qt"]);
+    let child = toolkit_entry({
+        let mut c = client(&h, "python3", &[&app("entry_qt5.py"), "weft-qt-wayland"]);
+        c.env("QT_QPA_PLATFORM", "wayland");
+        c
+    });
+    type_and_paste(&h, child, "weft-qt-wayland", "to qt");
+}
+
+#[test]
+fn a_qt_application_on_x11_through_xwayland_takes_typed_text_and_the_wayland_clipboard() {
+    need_pyqt5();
+    let h = Harness::with_server(
+        vec![OutputSpec {
+            width: 1024,
+            height: 768,
+            refresh_mhz: 60_000,
+        }],
+        false,
+        None,
+        ServerOptions {
+            xwayland: true,
+            ..Default::default()
+        },
+    )
+    .expect("weft starts");
+    let display = h.msg(Request::Xwayland)["display"]
+        .as_str()
+        .expect("an X11 display")
+        .to_string();
+    wl_copy(&h, &["to x11"]);
+    let child = toolkit_entry({
+        let mut c = client(&h, "python3", &[&app("entry_qt5.py"), "weft-qt-x11"]);
+        c.env("QT_QPA_PLATFORM", "xcb").env("DISPLAY", display);
+        c
+    });
+    type_and_paste(&h, child, "weft-qt-x11", "to x11");
+    let x11 = h
+        .surfaces()
+        .into_iter()
+        .filter(|s| s["role"] == "x11")
+        .count();
+    assert_eq!(x11, 0, "the X11 window is gone with its application");
 }

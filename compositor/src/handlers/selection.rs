@@ -42,6 +42,8 @@ impl SelectionHandler for Weft {
             .data_transfer
             .guard
             .selection_changed(target, source.is_some());
+        *self.input.data_transfer.wayland_offer_mut(target) =
+            source.as_ref().map(SelectionSource::mime_types);
         // X11 clients see the Wayland selection through the X11 window manager.
         if let Some(wm) = self.xwayland.wm() {
             if let Err(e) = wm.new_selection(ty, source.map(|s| s.mime_types())) {

@@ -39,6 +39,9 @@ pub struct DataTransfer {
     pub(crate) guard: SelectionGuardData,
     /// The icon of the drag under way, if it has one.
     drag_icon: Option<DragIcon>,
+    /// The MIME types of the selections Wayland clients hold (clipboard, primary), for an X11
+    /// window manager that starts after they were set ([`crate::xwayland`]).
+    wayland_offers: [Option<Vec<String>>; 2],
 }
 
 /// A drag's icon: its surface and where its top-left corner is from the pointer's hotspot.
@@ -70,6 +73,16 @@ impl DataTransfer {
             ext_control,
             guard: SelectionGuardData::default(),
             drag_icon: None,
+            wayland_offers: [None, None],
+        }
+    }
+
+    /// What a Wayland client offers as `target` (`None`: nothing, or an X11 client holds it).
+    pub(crate) fn wayland_offer_mut(&mut self, target: Target) -> &mut Option<Vec<String>> {
+        let [clipboard, primary] = &mut self.wayland_offers;
+        match target {
+            Target::Clipboard => clipboard,
+            Target::Primary => primary,
         }
     }
 
@@ -135,10 +148,15 @@ impl Weft {
         let guard = &mut self.input.data_transfer.guard;
         if guard.take_gone(Target::Clipboard) {
             tracing::debug!("the clipboard's source died: the clipboard is now empty");
+            *self
+                .input
+                .data_transfer
+                .wayland_offer_mut(Target::Clipboard) = None;
             clear_data_device_selection(self.runtime.display_handle(), &self.input.seat);
         }
         if self.input.data_transfer.guard.take_gone(Target::Primary) {
             tracing::debug!("the primary selection's source died: it is now empty");
+            *self.input.data_transfer.wayland_offer_mut(Target::Primary) = None;
             clear_primary_selection(self.runtime.display_handle(), &self.input.seat);
         }
     }

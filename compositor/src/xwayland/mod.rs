@@ -22,6 +22,7 @@ use std::os::unix::net::UnixStream;
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{Interest, Mode, PostAction, RegistrationToken};
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
+use smithay::wayland::selection::SelectionTarget;
 use smithay::wayland::xwayland_shell::XWaylandShellState;
 use smithay::xwayland::{X11Surface, X11Wm, XWayland, XWaylandClientData, XWaylandEvent};
 use tracing::{info, warn};
@@ -286,7 +287,7 @@ impl Weft {
         else {
             return;
         };
-        let wm = match X11Wm::start_wm(
+        let mut wm = match X11Wm::start_wm(
             self.runtime.loop_handle().clone(),
             x11_socket,
             client.clone(),
@@ -315,6 +316,24 @@ impl Weft {
                 UnixStream::connect(&path).and_then(|server| proxy::relay(stream, server));
             if let Err(e) = relayed {
                 warn!(error = %e, "an X11 client that connected before Xwayland ran is dropped");
+            }
+        }
+        // Selections Wayland clients set before Xwayland ran are offered to X11 clients too.
+        for (target, kind) in [
+            (
+                weft_protocols::selection_guard::Target::Clipboard,
+                SelectionTarget::Clipboard,
+            ),
+            (
+                weft_protocols::selection_guard::Target::Primary,
+                SelectionTarget::Primary,
+            ),
+        ] {
+            let offer = self.input.data_transfer.wayland_offer_mut(target).clone();
+            if let Some(mime_types) = offer {
+                if let Err(e) = wm.new_selection(kind, Some(mime_types)) {
+                    warn!(error = %e, "a Wayland selection could not be offered to X11 clients");
+                }
             }
         }
         info!(display = %format!(":{display_number}"), "Xwayland ready");

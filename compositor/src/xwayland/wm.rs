@@ -402,6 +402,7 @@ impl XwmHandler for Weft {
             .data_transfer
             .guard
             .selection_changed(target, false);
+        *self.input.data_transfer.wayland_offer_mut(target) = None;
         let dh = self.runtime.display_handle().clone();
         let seat = self.input.seat.clone();
         match selection {
