@@ -171,6 +171,21 @@ enum MsgWhat {
         output: String,
         file: PathBuf,
     },
+    /// Configure OUTPUT: --scale S (e.g. 2 or 1.5), --position X,Y (logical pixels).
+    Output {
+        output: String,
+        #[arg(long)]
+        scale: Option<f64>,
+        #[arg(long, value_parser = parse_position)]
+        position: Option<(i32, i32)>,
+    },
+}
+
+/// `X,Y`.
+fn parse_position(s: &str) -> Result<(i32, i32), String> {
+    let (x, y) = s.split_once(',').ok_or("a position is X,Y")?;
+    let n = |v: &str| v.trim().parse::<i32>().map_err(|e| format!("{v:?}: {e}"));
+    Ok((n(x)?, n(y)?))
 }
 
 #[derive(Args)]
@@ -327,6 +342,15 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::Redraw { output } => Request::Redraw {
             output: output.clone(),
         },
+        MsgWhat::Output {
+            output,
+            scale,
+            position,
+        } => Request::Output {
+            output: output.clone(),
+            scale: *scale,
+            position: *position,
+        },
         MsgWhat::Screenshot { output, file } => Request::Screenshot {
             output: output.clone(),
             path: absolute(file)?.to_string_lossy().into_owned(),
@@ -338,7 +362,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     match args.what {
-        MsgWhat::Outputs => print_table(
+        MsgWhat::Outputs | MsgWhat::Output { .. } => print_table(
             &data,
             &[
                 "name",
@@ -347,6 +371,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
                 "refresh_mhz",
                 "x",
                 "y",
+                "scale",
                 "frames",
                 "rendered",
                 "damaged_pixels",

@@ -319,7 +319,9 @@ impl Nested {
             WindowEvent::Resized(size) => self.resize = Some(size),
             WindowEvent::RedrawRequested => self.redraw = true,
             WindowEvent::CursorMoved { position, .. } => {
-                state.pointer_motion((position.x, position.y).into(), time);
+                // The window shows the output's pixels; the pointer moves in logical ones.
+                let scale = state.output_scale(0);
+                state.pointer_motion((position.x / scale, position.y / scale).into(), time);
             }
             WindowEvent::CursorLeft { .. } => state.pointer_leave(time),
             WindowEvent::MouseInput {

@@ -176,6 +176,8 @@ impl Weft {
             if let Some(slot) = self.outputs.slots.get_mut(index) {
                 slot.position = rule.position;
             }
+            self.set_output_scale(&rule.name, rule.scale.unwrap_or(1.0))
+                .map_err(|e| refuse("scale", e.to_string()))?;
         }
         self.relayout_outputs();
         self.config.current = config;

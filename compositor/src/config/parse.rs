@@ -48,12 +48,14 @@ pub struct Keyboard {
 }
 
 /// What to do with one output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutputRule {
     pub name: String,
     /// (width, height, refresh in mHz; 0: unchanged).
     pub mode: Option<(u32, u32, u32)>,
     pub position: Option<(i32, i32)>,
+    /// Logical pixels per output pixel's inverse: 2 shows everything twice as large.
+    pub scale: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,16 +146,13 @@ impl Config {
         })?;
         let mut outputs = Vec::new();
         for o in file.outputs {
-            if let Some(scale) = &o.scale {
-                return Err(err(
-                    scale.span().start,
-                    "scale".into(),
-                    format!(
-                        "{} is not supported yet: weft renders every output at scale 1",
-                        scale.get_ref()
-                    ),
-                ));
-            }
+            let scale = match &o.scale {
+                None => None,
+                Some(scale) => Some(
+                    crate::outputs::scale::check(*scale.get_ref())
+                        .map_err(|why| err(scale.span().start, "scale".into(), why.to_string()))?,
+                ),
+            };
             if let Some(t) = &o.transform {
                 if t.get_ref() != "normal" {
                     return Err(err(
@@ -174,6 +173,7 @@ impl Config {
                 name: o.name,
                 mode,
                 position: o.position.map(|[x, y]| (x, y)),
+                scale,
             });
         }
         let mut bindings = Vec::new();
@@ -273,6 +273,7 @@ repeat_delay = 250
 name = "HEADLESS-1"
 mode = "800x600@59.94"
 position = [0, 0]
+scale = 1.5
 
 [bindings]
 "Super+Return" = "spawn foot"

@@ -46,6 +46,15 @@ pub enum Request {
     Reload,
     /// XWayland: off, listening, starting or running; `DISPLAY`; how often it was started.
     Xwayland,
+    /// Configures `output`: its scale (logical pixels grow by it) and where it is in the layout
+    /// (each only when given); returns the outputs.
+    Output {
+        output: String,
+        #[serde(default)]
+        scale: Option<f64>,
+        #[serde(default)]
+        position: Option<(i32, i32)>,
+    },
     /// A test hook (accepted only with `--fault-injection` and a simulated topology): removes a
     /// device as a hot-unplug would.
     SimulateRemoval {
@@ -150,6 +159,8 @@ pub enum IpcError {
     },
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Scale(#[from] crate::outputs::scale::ScaleError),
     #[error("no rung named {0}")]
     NoRung(String),
     #[error("{0} cannot be disabled: it is what every wl_shm buffer falls back to")]
@@ -174,6 +185,10 @@ pub struct OutputRecord {
     pub refresh_mhz: u32,
     pub x: i32,
     pub y: i32,
+    /// Output pixels per logical pixel, and the size in logical pixels that follows.
+    pub scale: f64,
+    pub logical_width: i32,
+    pub logical_height: i32,
     /// Frames presented (frame clock ticks) and frames actually rendered.
     pub frames: u64,
     pub rendered: u64,

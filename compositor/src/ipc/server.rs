@@ -210,6 +210,26 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
         Request::Clients => to_json(serde_json::to_value(clients(state))),
         Request::Seat => to_json(serde_json::to_value(seat(state))),
         Request::Xwayland => to_json(serde_json::to_value(state.xwayland.status())),
+        Request::Output {
+            output,
+            scale,
+            position,
+        } => {
+            let index = state
+                .output_index(&output)
+                .ok_or_else(|| IpcError::NoOutput(output.clone()))?;
+            if let Some(scale) = scale {
+                state.set_output_scale(&output, scale)?;
+            }
+            if let Some(position) = position {
+                if let Some(slot) = state.outputs.slots.get_mut(index) {
+                    slot.position = Some(position);
+                }
+                state.relayout_outputs();
+                state.damage();
+            }
+            to_json(serde_json::to_value(outputs(state)))
+        }
         Request::Reload => {
             let path = state.reload_config()?;
             Ok(serde_json::json!({
@@ -364,6 +384,9 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 refresh_mhz: o.spec.refresh_mhz,
                 x: loc.x,
                 y: loc.y,
+                scale: o.scale,
+                logical_width: o.logical_size().w,
+                logical_height: o.logical_size().h,
                 frames: o.seq,
                 rendered: o.rendered,
                 damaged_pixels: o.damaged_pixels,

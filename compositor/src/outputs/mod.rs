@@ -5,6 +5,7 @@ pub mod clock;
 pub mod fractional_scale;
 pub mod frame;
 pub mod output;
+pub mod scale;
 pub mod scanout;
 pub mod scene;
 pub mod screenshot;
@@ -77,6 +78,7 @@ impl Weft {
             frame_path: Default::default(),
             draws_cursor: false,
             position: None,
+            scale: 1.0,
         });
         self.damage();
         Ok(self.outputs.slots.len() - 1)
@@ -156,7 +158,7 @@ impl Weft {
             slot.output
                 .change_current_state(None, None, None, Some((ox, oy).into()));
             self.shell.space.map_output(&slot.output, (ox, oy));
-            x = x.max(ox + slot.spec.width as i32);
+            x = x.max(ox + slot.logical_size().w);
         }
     }
 

@@ -86,6 +86,8 @@ pub struct OutputSlot {
     /// backend; a headless output only with `--draw-cursor`; not yet on KMS outputs (that wants
     /// the cursor plane).
     pub draws_cursor: bool,
+    /// Output pixels per logical pixel ([`crate::outputs::scale`]; 1 until configured).
+    pub scale: f64,
     /// Where the configuration puts it (global logical coordinates); `None`: right of the output
     /// before it.
     pub position: Option<(i32, i32)>,
@@ -137,8 +139,10 @@ impl OutputSlot {
         Duration::from_nanos(1_000_000_000_000 / u64::from(self.spec.refresh_mhz.max(1)))
     }
 
+    /// Its size in logical pixels: its pixels over its scale ([`crate::outputs::scale`]).
     pub fn logical_size(&self) -> Size<i32, Logical> {
-        (self.spec.width as i32, self.spec.height as i32).into()
+        let at = |px: u32| (f64::from(px) / self.scale).round() as i32;
+        (at(self.spec.width), at(self.spec.height)).into()
     }
 
     pub fn name(&self) -> String {

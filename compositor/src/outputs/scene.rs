@@ -159,6 +159,7 @@ impl Weft {
                 push_cursor(draw, at - out_geo.loc, with, &mut scene);
             }
         }
+        scene.scale_to_pixels(slot.scale);
         scene
     }
 }
