@@ -33,8 +33,9 @@ use weft_clients::session::Log;
 use weft_clients::{Client, Toplevel};
 
 /// The globals that read or drive other clients: not for sandboxed clients.
-const PRIVILEGED: [&str; 11] = [
+const PRIVILEGED: [&str; 12] = [
     "zwlr_screencopy_manager_v1",
+    "zwlr_output_manager_v1",
     "ext_image_copy_capture_manager_v1",
     "ext_output_image_capture_source_manager_v1",
     "ext_foreign_toplevel_image_capture_source_manager_v1",

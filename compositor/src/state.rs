@@ -133,6 +133,7 @@ impl Weft {
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
         let fractional_scale = crate::outputs::fractional_scale::create_global(dh);
         let capture = crate::capture::Capture::new(dh);
+        crate::outputs::management::create_global(dh);
         let single_pixel_state = SinglePixelBufferState::new::<Self>(dh);
         let caps = DmabufCaps::query(renderer.device());
         let importer = Importer::new(caps);
@@ -171,6 +172,7 @@ impl Weft {
                 clock,
                 background: [0.08, 0.09, 0.11, 1.0],
                 scene_generation: 0,
+                management: Default::default(),
             },
             buffers: crate::buffers::Buffers {
                 shm_state,

@@ -83,6 +83,7 @@ pub static SUPPORTED_EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("ext_image_copy_capture_manager_v1", 1),
     ("ext_output_image_capture_source_manager_v1", 1),
     ("ext_foreign_toplevel_image_capture_source_manager_v1", 1),
+    ("zwlr_output_manager_v1", 4),
 );
 
 static DESCRIPTOR: WlcsIntegrationDescriptor = WlcsIntegrationDescriptor {

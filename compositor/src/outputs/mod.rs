@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod fractional_scale;
 pub mod frame;
+pub mod management;
 pub mod output;
 pub mod scale;
 pub mod scanout;
@@ -81,6 +82,7 @@ impl Weft {
             scale: 1.0,
         });
         self.damage();
+        self.announce_output_configuration();
         Ok(self.outputs.slots.len() - 1)
     }
 
@@ -160,6 +162,7 @@ impl Weft {
             self.shell.space.map_output(&slot.output, (ox, oy));
             x = x.max(ox + slot.logical_size().w);
         }
+        self.announce_output_configuration();
     }
 
     /// Imports `fd` (a dma-buf of `size` bytes: a display device's scanout buffer) on the render

@@ -177,6 +177,8 @@ pub struct Outputs {
     pub(crate) background: [f32; 4],
     /// Bumped whenever anything visible changes; outputs re-render when theirs differs.
     pub(crate) scene_generation: u64,
+    /// zwlr_output_manager_v1: the managers bound and their heads ([`crate::outputs::management`]).
+    pub(crate) management: crate::outputs::management::OutputManagement,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod data_transfer;
 pub mod demo;
 pub mod dmabuf;
 pub mod layer;
+pub mod output_management;
 pub mod seat_events;
 pub mod session;
 pub mod shm;

@@ -320,6 +320,7 @@ pub fn global_interfaces() -> Vec<&'static Interface> {
         session::ext_image_copy_capture_manager_v1::ExtImageCopyCaptureManagerV1::interface(),
         session::ext_output_image_capture_source_manager_v1::ExtOutputImageCaptureSourceManagerV1::interface(),
         session::ext_foreign_toplevel_image_capture_source_manager_v1::ExtForeignToplevelImageCaptureSourceManagerV1::interface(),
+        session::zwlr_output_manager_v1::ZwlrOutputManagerV1::interface(),
     ]
 }
 
@@ -339,6 +340,7 @@ mod session {
     pub use wayland_protocols::xdg::activation::v1::client::xdg_activation_v1;
     pub use wayland_protocols_misc::zwp_input_method_v2::client::zwp_input_method_manager_v2;
     pub use wayland_protocols_misc::zwp_virtual_keyboard_v1::client::zwp_virtual_keyboard_manager_v1;
+    pub use wayland_protocols_wlr::output_management::v1::client::zwlr_output_manager_v1;
     pub use wayland_protocols_wlr::screencopy::v1::client::zwlr_screencopy_manager_v1;
 }
 
@@ -1024,7 +1026,15 @@ impl Fuzzer {
             }
         }
         self.send(sender, op as u16, args)?;
-        if desc.is_destructor {
+        // After `stop` a client must send nothing more on these: the compositor answers with a
+        // destructor event, and wayland-rs drops a connection that then names the object (it
+        // cannot parse a request to an object it no longer knows) instead of raising an error.
+        let stopped = desc.name == "stop"
+            && matches!(
+                interface.name,
+                "zwlr_output_manager_v1" | "ext_foreign_toplevel_list_v1"
+            );
+        if desc.is_destructor || stopped {
             self.conn.objects.remove(&sender);
             self.dead.push(sender);
         }
