@@ -506,60 +506,53 @@ impl Dispatch<ZwlrOutputConfigurationV1, ConfigurationData> for Weft {
         _: &DisplayHandle,
         data_init: &mut DataInit<'_, Self>,
     ) {
-        use zwlr_output_configuration_v1::{Error, Request};
+        use zwlr_output_configuration_v1::Request;
         let head_of = |head: &ZwlrOutputHeadV1| head.data::<HeadData>().map(|d| d.0.clone());
         match request {
             Request::EnableHead { id, head } => {
                 let name = head_of(&head).unwrap_or_default();
-                let mut p = lock(&data.0);
-                if p.used {
-                    drop(p);
-                    config.post_error(
-                        Error::AlreadyUsed,
-                        "the configuration was already applied or tested",
-                    );
-                    data_init.init(id, ConfigurationHeadData(data.0.clone(), name));
-                    return;
-                }
-                if p.heads.iter().any(|(n, _)| *n == name) {
-                    drop(p);
-                    config.post_error(
-                        Error::AlreadyConfiguredHead,
-                        format!("head {name} configured twice"),
-                    );
-                    data_init.init(id, ConfigurationHeadData(data.0.clone(), name));
-                    return;
-                }
-                p.heads.push((name.clone(), Some(HeadRequest::default())));
-                drop(p);
+                add_head(config, data, &name, Some(HeadRequest::default()));
+                // The object is made even after an error (the client is being disconnected).
                 data_init.init(id, ConfigurationHeadData(data.0.clone(), name));
             }
             Request::DisableHead { head } => {
                 let name = head_of(&head).unwrap_or_default();
-                let mut p = lock(&data.0);
-                if p.used {
-                    drop(p);
-                    config.post_error(
-                        Error::AlreadyUsed,
-                        "the configuration was already applied or tested",
-                    );
-                    return;
-                }
-                if p.heads.iter().any(|(n, _)| *n == name) {
-                    drop(p);
-                    config.post_error(
-                        Error::AlreadyConfiguredHead,
-                        format!("head {name} configured twice"),
-                    );
-                    return;
-                }
-                p.heads.push((name, None));
+                add_head(config, data, &name, None);
             }
             Request::Apply => state.finish_configuration(config, true),
             Request::Test => state.finish_configuration(config, false),
             Request::Destroy => {}
             _ => {}
         }
+    }
+}
+
+/// `name` enabled (`Some`) or disabled in `config`, or the error that forbids it.
+fn add_head(
+    config: &ZwlrOutputConfigurationV1,
+    data: &ConfigurationData,
+    name: &str,
+    request: Option<HeadRequest>,
+) {
+    use zwlr_output_configuration_v1::Error;
+    let mut p = lock(&data.0);
+    let error = if p.used {
+        Some((
+            Error::AlreadyUsed,
+            "the configuration was already applied or tested".to_string(),
+        ))
+    } else if p.heads.iter().any(|(n, _)| n == name) {
+        Some((
+            Error::AlreadyConfiguredHead,
+            format!("head {name} configured twice"),
+        ))
+    } else {
+        p.heads.push((name.to_string(), request));
+        None
+    };
+    drop(p);
+    if let Some((code, message)) = error {
+        config.post_error(code, message);
     }
 }
 
