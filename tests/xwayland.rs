@@ -309,3 +309,77 @@ fn when_xwayland_goes_weft_keeps_serving_and_starts_it_again() {
     tap(&h, KEY_Q);
     xev.wait_for("(keysym 0x71, q)");
 }
+
+#[test]
+fn x11_windows_are_in_the_window_list_and_a_close_binding_closes_them() {
+    use weft_clients::session::Log;
+    const KEY_LEFTMETA: u32 = 125;
+    let config = std::env::temp_dir().join(format!("weft-xwayland-{}.toml", std::process::id()));
+    std::fs::write(&config, "[bindings]\n\"Super+Q\" = \"close\"\n").expect("config");
+    let h = Harness::with_headless(HeadlessOptions {
+        outputs: vec![OutputSpec {
+            width: 800,
+            height: 600,
+            refresh_mhz: 60_000,
+        }],
+        server: ServerOptions {
+            xwayland: true,
+            config: Some(config.clone()),
+            ..Default::default()
+        },
+        deterministic_clock: false,
+        ping_timeout: None,
+        draw_cursor: false,
+    })
+    .expect("weft starts");
+    let _ = std::fs::remove_file(&config);
+    let mut xev = Xev::start(&h, "weft-listed");
+    wait_for_x11_window(&h, "weft-listed");
+
+    // A task bar sees the X11 window, titled and classed.
+    let mut c = h.client();
+    let log = Log::default();
+    let _list: wayland_protocols::ext::foreign_toplevel_list::v1::client::ext_foreign_toplevel_list_v1::ExtForeignToplevelListV1 =
+        c.globals
+            .bind(&c.qh, 1..=1, log.clone())
+            .expect("ext_foreign_toplevel_list_v1");
+    let listed = |log: &Log| {
+        log.children()
+            .iter()
+            .any(|t| t.has("ext_foreign_toplevel_handle_v1 Title { title: \"weft-listed\" }"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !listed(&log) {
+        assert!(Instant::now() < deadline, "the X11 window is not listed");
+        c.roundtrip().expect("roundtrip");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The close binding asks the X11 window to close (WM_DELETE_WINDOW): xev exits.
+    for (code, pressed) in [
+        (KEY_LEFTMETA, true),
+        (KEY_Q, true),
+        (KEY_Q, false),
+        (KEY_LEFTMETA, false),
+    ] {
+        h.weft
+            .inject(InjectedInput::Key { code, pressed })
+            .expect("inject");
+    }
+    eventually("xev exits", Duration::from_secs(10), || {
+        matches!(xev.child.try_wait(), Ok(Some(_)))
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !log
+        .children()
+        .iter()
+        .any(|t| t.has("ext_foreign_toplevel_handle_v1 Closed"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the list did not hear the window close"
+        );
+        c.roundtrip().expect("roundtrip");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -261,8 +261,18 @@ impl Weft {
         match action {
             Action::Spawn(command) => self.spawn(&command),
             Action::Close => {
-                if let Some(toplevel) = focused.as_ref().and_then(|w| w.toplevel()) {
-                    toplevel.send_close();
+                if let Some(w) = focused.as_ref() {
+                    match w.x11_surface() {
+                        // WM_DELETE_WINDOW where the window takes it, else its client is killed.
+                        Some(x11) => {
+                            let _ = x11.close();
+                        }
+                        None => {
+                            if let Some(toplevel) = w.toplevel() {
+                                toplevel.send_close();
+                            }
+                        }
+                    }
                 }
             }
             Action::FocusNext | Action::FocusPrevious => {

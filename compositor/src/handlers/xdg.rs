@@ -183,7 +183,11 @@ impl Weft {
             .space
             .elements()
             .chain(self.shell.pending_windows.iter())
-            .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
+            .find(|w| match w.toplevel() {
+                Some(t) => t.wl_surface() == surface,
+                // An X11 window, by the surface Xwayland shows it with.
+                None => self.window_surface(w).as_ref() == Some(surface),
+            })
             .cloned()
     }
 

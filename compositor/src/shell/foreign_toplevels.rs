@@ -1,6 +1,6 @@
 //! `ext_foreign_toplevel_list_v1`: the list of windows task bars and window switchers show.
 //!
-//! Every mapped toplevel has a handle; its title and app_id follow the client's, one `done` per
+//! Every mapped toplevel (and X11 window) has a handle; its title and app_id follow the client's, one `done` per
 //! change; a window that unmaps or goes is `closed`. The list is brought up to date once per loop
 //! iteration (after every commit of that iteration), so a title set and a map in one batch reach
 //! listeners as one state. Privileged: a sandboxed client sees no other client's windows
@@ -40,7 +40,7 @@ impl Weft {
     /// Per iteration: handles for newly mapped toplevels, title/app_id changes, `closed` for the
     /// ones that went.
     pub(crate) fn refresh_foreign_toplevels(&mut self) {
-        let mapped: Vec<(ObjectId, String, String)> = self
+        let mut mapped: Vec<(ObjectId, String, String)> = self
             .shell
             .space
             .elements()
@@ -61,6 +61,12 @@ impl Weft {
                 )
             })
             .collect();
+        // X11 windows too (not their menus and tooltips): keyed by their surface.
+        mapped.extend(self.shell.space.elements().filter_map(|w| {
+            let x11 = w.x11_surface().filter(|x| !x.is_override_redirect())?;
+            let surface = self.x11_surface_of(x11)?;
+            Some((surface.id(), x11.title(), x11.class()))
+        }));
         let list = &mut self.shell.foreign_toplevels;
         let gone: Vec<ObjectId> = list
             .handles
@@ -103,11 +109,16 @@ impl Weft {
         self.shell
             .space
             .elements()
-            .find(|w| {
-                w.toplevel()
-                    .is_some_and(|t| &t.xdg_toplevel().id() == toplevel)
-            })
+            .find(|w| self.list_key(w).as_ref() == Some(toplevel))
             .cloned()
+    }
+
+    /// What the list keys `window` by: its xdg_toplevel, or an X11 window's surface.
+    fn list_key(&self, window: &smithay::desktop::Window) -> Option<ObjectId> {
+        match window.x11_surface() {
+            Some(_) => self.window_surface(window).map(|s| s.id()),
+            None => window.toplevel().map(|t| t.xdg_toplevel().id()),
+        }
     }
 
     /// The foreign-toplevel identifier of the window whose root surface is `root`, if it is
@@ -117,7 +128,7 @@ impl Weft {
         root: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
     ) -> Option<String> {
         let window = self.window_for_surface(root)?;
-        let id = window.toplevel()?.xdg_toplevel().id();
+        let id = self.list_key(&window)?;
         self.shell
             .foreign_toplevels
             .handles

@@ -3,10 +3,12 @@
 //! and its abstract twin. A client connecting is what starts Xwayland ([`super`]); until then no
 //! X server runs.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 
 /// How many display numbers are tried (`:0` … `:32`, as X servers and smithay do).
 const DISPLAYS: u32 = 33;
@@ -20,28 +22,64 @@ pub struct Reservation {
     listeners: Vec<UnixListener>,
 }
 
+/// The display numbers the wefts of this process hold, reserved or served by their Xwayland. An
+/// X lock file names only a pid, and a process may run several wefts (the tests do): this is how
+/// one tells its own display from another's.
+static CLAIMED: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Taken while a display is reserved or handed from weft to Xwayland (between freeing its lock
+/// and smithay taking it again), so no other weft of this process takes it in between.
+static HANDOVER: Mutex<()> = Mutex::new(());
+
+/// Holds [`HANDOVER`].
+pub fn handover() -> MutexGuard<'static, ()> {
+    HANDOVER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn claimed() -> MutexGuard<'static, BTreeSet<u32>> {
+    CLAIMED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A display number one weft holds for its lifetime (across Xwayland restarts).
+#[derive(Debug)]
+pub struct Claim(u32);
+
+impl Claim {
+    pub fn number(&self) -> u32 {
+        self.0
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        claimed().remove(&self.0);
+    }
+}
+
 impl Reservation {
-    /// Reserves `preferred` if it is free, else the first free display number. `preferred` is
-    /// the display this weft held before (its lock may still name weft's own pid).
-    pub fn reserve(preferred: Option<u32>) -> std::io::Result<Self> {
+    /// Reserves the first display number that is free, and claims it for this weft. Call with
+    /// [`handover`] held.
+    pub fn reserve_new() -> std::io::Result<(Self, Claim)> {
         let mut last = None;
-        let tries = preferred
-            .map(|n| (n, true))
-            .into_iter()
-            .chain((0..DISPLAYS).map(|n| (n, false)));
-        for (number, ours) in tries {
-            match Self::reserve_number(number, ours) {
-                Ok(r) => return Ok(r),
+        for number in 0..DISPLAYS {
+            if claimed().contains(&number) {
+                continue;
+            }
+            match Self::reserve_number(number, false) {
+                Ok(r) => {
+                    claimed().insert(number);
+                    return Ok((r, Claim(number)));
+                }
                 Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| std::io::Error::other("no display number to try")))
     }
 
-    /// Reserves exactly `number`, the display this weft held before (its lock may still name
-    /// weft's own pid).
-    pub fn reserve_again(number: u32) -> std::io::Result<Self> {
-        Self::reserve_number(number, true)
+    /// Reserves the display `claim` names again (its lock may still name weft's own pid: the
+    /// claim says it is this weft's). Call with [`handover`] held.
+    pub fn reserve_again(claim: &Claim) -> std::io::Result<Self> {
+        Self::reserve_number(claim.0, true)
     }
 
     fn reserve_number(number: u32, ours: bool) -> std::io::Result<Self> {

@@ -61,6 +61,8 @@ pub struct Xwayland {
     phase: Phase,
     /// The display number, kept across restarts (commands started earlier have it as `DISPLAY`).
     display: Option<u32>,
+    /// This weft's hold on that number among the wefts of this process ([`display::Claim`]).
+    claim: Option<display::Claim>,
     /// xwayland_shell_v1 (offered to Xwayland only), which names the surface of each window.
     pub(crate) shell: XWaylandShellState,
     /// X11 windows asked to be mapped whose surface has not been shown yet.
@@ -75,6 +77,7 @@ impl Xwayland {
         Self {
             phase: Phase::Off,
             display: None,
+            claim: None,
             shell: XWaylandShellState::new::<Weft>(dh),
             pending: Vec::new(),
             starts: 0,
@@ -133,9 +136,13 @@ impl Weft {
     /// Returns the display number for `DISPLAY`, or `None` when none could be reserved (X11
     /// applications then cannot run; everything else does).
     pub fn listen_xwayland(&mut self) -> Option<u32> {
-        let preferred = self.xwayland.display;
-        match display::Reservation::reserve(preferred) {
-            Ok(reservation) => Some(self.listen_on(reservation)),
+        let _handover = display::handover();
+        self.xwayland.claim = None;
+        match display::Reservation::reserve_new() {
+            Ok((reservation, claim)) => {
+                self.xwayland.claim = Some(claim);
+                Some(self.listen_on(reservation))
+            }
             Err(e) => {
                 warn!(error = %e, "no X11 display could be reserved: X11 applications cannot run");
                 self.xwayland.phase = Phase::Off;
@@ -147,8 +154,18 @@ impl Weft {
     /// After Xwayland went: the same display again (the commands started earlier have it as
     /// `DISPLAY`), retried while the old server's sockets are still closing; another one only
     /// after 2 s.
-    fn listen_again(&mut self, number: u32, tries_left: u32) {
-        match display::Reservation::reserve_again(number) {
+    fn listen_again(&mut self, tries_left: u32) {
+        let Some(number) = self.xwayland.claim.as_ref().map(display::Claim::number) else {
+            self.listen_xwayland();
+            return;
+        };
+        let handover = display::handover();
+        let reserved = match &self.xwayland.claim {
+            Some(claim) => display::Reservation::reserve_again(claim),
+            None => Err(std::io::Error::other("no display claimed")),
+        };
+        drop(handover);
+        match reserved {
             Ok(reservation) => {
                 self.listen_on(reservation);
             }
@@ -161,7 +178,7 @@ impl Weft {
                     self.runtime
                         .loop_handle()
                         .insert_source(timer, move |_, _, weft| {
-                            weft.listen_again(number, tries_left - 1);
+                            weft.listen_again(tries_left - 1);
                             smithay::reexports::calloop::timer::TimeoutAction::Drop
                         });
                 if inserted.is_err() {
@@ -228,24 +245,41 @@ impl Weft {
         }
         let waiting = reservation.accept_waiting();
         let number = reservation.number();
-        // smithay takes the display over: the lock and socket paths are freed for it.
+        // smithay takes the display over: the lock and socket paths are freed for it, and no
+        // other weft of this process reserves it in between.
+        let handover = display::handover();
         drop(reservation);
         let dh = self.runtime.display_handle().clone();
-        let spawned = XWayland::spawn(
-            &dh,
-            Some(number),
-            std::iter::empty::<(String, String)>(),
-            true,
-            std::process::Stdio::null(),
-            std::process::Stdio::null(),
-            |_| (),
-        );
+        let spawn = || {
+            XWayland::spawn(
+                &dh,
+                Some(number),
+                std::iter::empty::<(String, String)>(),
+                true,
+                std::process::Stdio::null(),
+                std::process::Stdio::null(),
+                |_| (),
+            )
+        };
+        // smithay finds the display taken while an Xwayland that just exited still holds it:
+        // a few short tries (at most 200 ms, rare) keep the clients that are waiting.
+        let mut spawned = spawn();
+        for _ in 0..10 {
+            match &spawned {
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    spawned = spawn();
+                }
+                _ => break,
+            }
+        }
+        drop(handover);
         let (xwayland, client) = match spawned {
             Ok(s) => s,
             Err(e) => {
                 warn!(error = %e, "Xwayland could not be started; waiting for the next X11 client");
                 self.xwayland.last_exit = Some(format!("could not start: {e}"));
-                self.listen_again(number, 20);
+                self.listen_again(20);
                 return;
             }
         };
@@ -361,11 +395,6 @@ impl Weft {
         self.runtime.loop_handle().remove(source);
         drop(client);
         self.forget_x11_windows();
-        match self.xwayland.display {
-            Some(number) => self.listen_again(number, 20),
-            None => {
-                self.listen_xwayland();
-            }
-        }
+        self.listen_again(20);
     }
 }
