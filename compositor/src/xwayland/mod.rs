@@ -59,9 +59,8 @@ enum Phase {
 /// The XWayland owner of [`Weft`].
 pub struct Xwayland {
     phase: Phase,
-    /// The display number, kept across restarts (commands started earlier have it as `DISPLAY`).
-    display: Option<u32>,
-    /// This weft's hold on that number among the wefts of this process ([`display::Claim`]).
+    /// The display number this weft holds (among the wefts of this process: [`display::Claim`]),
+    /// kept across restarts: commands started earlier have it as `DISPLAY`.
     claim: Option<display::Claim>,
     /// xwayland_shell_v1 (offered to Xwayland only), which names the surface of each window.
     pub(crate) shell: XWaylandShellState,
@@ -76,7 +75,6 @@ impl Xwayland {
     pub(crate) fn new(dh: &DisplayHandle) -> Self {
         Self {
             phase: Phase::Off,
-            display: None,
             claim: None,
             shell: XWaylandShellState::new::<Weft>(dh),
             pending: Vec::new(),
@@ -105,7 +103,7 @@ impl Xwayland {
     pub fn display(&self) -> Option<u32> {
         match self.phase {
             Phase::Off => None,
-            _ => self.display,
+            _ => self.claim.as_ref().map(display::Claim::number),
         }
     }
 
@@ -213,7 +211,6 @@ impl Weft {
             }
         }
         info!(display = %format!(":{number}"), "X11 display reserved: Xwayland starts at the first X11 client");
-        self.xwayland.display = Some(number);
         self.xwayland.phase = Phase::Listening {
             reservation,
             sources,
@@ -371,7 +368,6 @@ impl Weft {
             }
         }
         info!(display = %format!(":{display_number}"), "Xwayland ready");
-        self.xwayland.display = Some(display_number);
         self.xwayland.phase = Phase::Running { wm, client, source };
     }
 
