@@ -20,6 +20,7 @@ layout(push_constant) uniform Planar {
     uvec4 strides; // byte stride of planes 0..2
     ivec4 info;    // x: format (see FMT_*), y: width, z: height, w: 1 = ignore alpha (X* formats)
     vec4 yuv;      // x: Kr, y: Kb, z: 1 = full range, w: surface opacity
+    ivec4 orient;  // read by planar.vert
 } pc;
 
 layout(set = 0, binding = 0) readonly buffer Plane0 { uint words[]; } plane0;

@@ -171,13 +171,21 @@ enum MsgWhat {
         output: String,
         file: PathBuf,
     },
-    /// Configure OUTPUT: --scale S (e.g. 2 or 1.5), --position X,Y (logical pixels).
+    /// Configure OUTPUT: --scale S (e.g. 2 or 1.5), --transform T (normal, 90, 180, 270,
+    /// flipped, flipped-90, flipped-180, flipped-270), --position X,Y (logical pixels), --off
+    /// or --on.
     Output {
         output: String,
         #[arg(long)]
         scale: Option<f64>,
+        #[arg(long)]
+        transform: Option<String>,
         #[arg(long, value_parser = parse_position)]
         position: Option<(i32, i32)>,
+        #[arg(long, conflicts_with = "on")]
+        off: bool,
+        #[arg(long)]
+        on: bool,
     },
 }
 
@@ -345,11 +353,16 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
         MsgWhat::Output {
             output,
             scale,
+            transform,
             position,
+            off,
+            on,
         } => Request::Output {
             output: output.clone(),
             scale: *scale,
+            transform: transform.clone(),
             position: *position,
+            enabled: (*on || *off).then_some(*on),
         },
         MsgWhat::Screenshot { output, file } => Request::Screenshot {
             output: output.clone(),
@@ -372,6 +385,8 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
                 "x",
                 "y",
                 "scale",
+                "transform",
+                "enabled",
                 "frames",
                 "rendered",
                 "damaged_pixels",

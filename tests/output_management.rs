@@ -194,27 +194,88 @@ fn a_configuration_is_tested_then_applied_and_every_manager_hears_of_it() {
 }
 
 #[test]
-fn what_weft_cannot_do_fails_whole_and_an_old_serial_is_cancelled() {
+fn an_output_is_turned_off_turned_on_and_turned_through_a_configuration() {
     let h = two_outputs();
     let mut m = Manager::new(&h);
+    let mut watcher = Manager::new(&h);
 
-    // Turning an output off fails, and the scale asked for with it is not applied.
+    // HEADLESS-1 turned a quarter, HEADLESS-2 off.
     let (config, told) = m.configuration();
     let (one, _) = m.head("HEADLESS-1");
     let (two, _) = m.head("HEADLESS-2");
     let c1 = config.enable_head(&one, &m.c.qh, Told::default());
-    c1.set_scale(2.0);
+    c1.set_transform(wayland_client::protocol::wl_output::Transform::_90);
     config.disable_head(&two);
+    config.apply();
+    assert_eq!(m.outcome(&told), "Succeeded");
+    let outputs = h.msg(Request::Outputs);
+    assert_eq!(outputs[0]["transform"], "90", "{}", outputs[0]);
+    assert_eq!(
+        (
+            outputs[0]["logical_width"].as_i64(),
+            outputs[0]["logical_height"].as_i64()
+        ),
+        (Some(480), Some(640)),
+        "a quarter turn swaps the logical sides: {}",
+        outputs[0]
+    );
+    assert_eq!(outputs[1]["enabled"], false, "{}", outputs[1]);
+    watcher.until("HEADLESS-2 off and HEADLESS-1 turned", |t| {
+        t.head("HEADLESS-2")
+            .is_some_and(|(_, h)| h.has("Enabled { enabled: 0 }"))
+            && t.head("HEADLESS-1")
+                .is_some_and(|(_, h)| h.has("Transform { transform: Value(_90) }"))
+    });
+    // The output that is off is no wl_output global any more.
+    let c = h.client();
+    let names: Vec<String> = c
+        .globals
+        .contents()
+        .clone_list()
+        .into_iter()
+        .filter(|g| g.interface == "wl_output")
+        .map(|g| g.interface)
+        .collect();
+    assert_eq!(names.len(), 1, "one wl_output global left: {names:?}");
+
+    // Both on again: HEADLESS-2 comes back right of the turned HEADLESS-1 (480 wide now).
+    let (config, told) = m.configuration();
+    m.enable_both(&config);
+    config.apply();
+    assert_eq!(m.outcome(&told), "Succeeded");
+    let outputs = h.msg(Request::Outputs);
+    assert_eq!(outputs[1]["enabled"], true, "{}", outputs[1]);
+    assert_eq!(outputs[1]["x"], 480, "{}", outputs[1]);
+    watcher.until("HEADLESS-2 on again", |t| {
+        t.head("HEADLESS-2").is_some_and(|(_, h)| {
+            last(&h, "Enabled") == "Enabled { enabled: 1 }"
+                && last(&h, "Position") == "Position { x: 480, y: 0 }"
+        })
+    });
+}
+
+/// The last line of `told` about `event`.
+fn last(told: &Told, event: &str) -> String {
+    told.lines()
+        .into_iter()
+        .rev()
+        .find(|l| l.starts_with(event))
+        .unwrap_or_default()
+}
+
+#[test]
+fn what_weft_cannot_do_fails_whole_and_an_old_serial_is_cancelled() {
+    let h = two_outputs();
+    let mut m = Manager::new(&h);
+
+    // Adaptive sync fails, and the scale asked for with it is not applied.
+    let (config, told) = m.configuration();
+    let (c1, _) = m.enable_both(&config);
+    c1.set_scale(2.0);
+    c1.set_adaptive_sync(zwlr_output_head_v1::AdaptiveSyncState::Enabled);
     config.apply();
     assert_eq!(m.outcome(&told), "Failed");
     assert_eq!(h.msg(Request::Outputs)[0]["scale"], 1.0);
-
-    // A transform is not supported yet.
-    let (config, told) = m.configuration();
-    let (c1, _) = m.enable_both(&config);
-    c1.set_transform(wayland_client::protocol::wl_output::Transform::_90);
-    config.test();
-    assert_eq!(m.outcome(&told), "Failed");
 
     // A configuration made before a change is cancelled.
     let old = m.serial();
@@ -222,7 +283,9 @@ fn what_weft_cannot_do_fails_whole_and_an_old_serial_is_cancelled() {
         .msg(&Request::Output {
             output: "HEADLESS-2".into(),
             scale: Some(2.0),
+            transform: None,
             position: None,
+            enabled: None,
         })
         .expect("IPC");
     m.until("the change", |t| {

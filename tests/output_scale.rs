@@ -21,7 +21,9 @@ fn scale(h: &Harness, s: f64) -> serde_json::Value {
         .msg(&Request::Output {
             output: "HEADLESS-1".into(),
             scale: Some(s),
+            transform: None,
             position: None,
+            enabled: None,
         })
         .expect("IPC")
 }
@@ -125,14 +127,18 @@ fn a_scale_weft_cannot_show_is_refused_and_the_old_one_stays() {
         let reply = h.weft.msg(&Request::Output {
             output: "HEADLESS-1".into(),
             scale: Some(bad),
+            transform: None,
             position: None,
+            enabled: None,
         });
         assert!(reply.is_err(), "scale {bad} accepted: {reply:?}");
     }
     let unknown = h.weft.msg(&Request::Output {
         output: "NOPE-1".into(),
         scale: Some(1.0),
+        transform: None,
         position: None,
+        enabled: None,
     });
     assert!(unknown.is_err(), "{unknown:?}");
     let outputs = h.msg(Request::Outputs);

@@ -320,8 +320,8 @@ impl Nested {
             WindowEvent::RedrawRequested => self.redraw = true,
             WindowEvent::CursorMoved { position, .. } => {
                 // The window shows the output's pixels; the pointer moves in logical ones.
-                let scale = state.output_scale(0);
-                state.pointer_motion((position.x / scale, position.y / scale).into(), time);
+                let at = state.output_pixel_to_logical(0, (position.x, position.y));
+                state.pointer_motion(at, time);
             }
             WindowEvent::CursorLeft { .. } => state.pointer_leave(time),
             WindowEvent::MouseInput {

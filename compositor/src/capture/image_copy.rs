@@ -356,10 +356,10 @@ impl Weft {
 /// Tells `frame` its copy is done: transform, damage, time, ready.
 pub(super) fn ready(
     frame: &ExtImageCopyCaptureFrameV1,
-    damage: &[Rectangle<i32, Physical>],
+    (damage, transform): (&[Rectangle<i32, Physical>], smithay::utils::Transform),
     now: Duration,
 ) {
-    frame.transform(Transform::Normal);
+    frame.transform(Transform::from(transform));
     for r in damage {
         frame.damage(r.loc.x, r.loc.y, r.size.w, r.size.h);
     }

@@ -265,16 +265,18 @@ impl Capture {
 }
 
 /// Tells `job`'s frame its copy is done (`damage` relative to what was captured) or failed.
+/// `transform`: how the captured pixels are turned (an output's transform; windows and the
+/// cursor are upright).
 fn finish(
     job: &Job,
     result: Result<copy::Kind, copy::CopyError>,
-    damage: &[Rectangle<i32, Physical>],
+    (damage, transform): (&[Rectangle<i32, Physical>], smithay::utils::Transform),
     now: Duration,
 ) {
     match result {
         Ok(_) => match &job.reply {
             Reply::Screencopy(_) => screencopy::ready(job, damage, now),
-            Reply::ImageCopy(frame) => image_copy::ready(frame, damage, now),
+            Reply::ImageCopy(frame) => image_copy::ready(frame, (damage, transform), now),
         },
         Err(e) => {
             tracing::debug!(error = %e, target = ?job.target, "capture failed");
@@ -311,7 +313,7 @@ impl Weft {
             };
             let result = self.copy_output_region(index, *region, &job.buffer);
             self.capture.count(&name, &result);
-            finish(&job, result, &damage, now);
+            finish(&job, result, (&damage, self.output_transform(index)), now);
         }
     }
 
@@ -331,7 +333,8 @@ impl Weft {
                 Target::Output { .. } => continue,
             };
             let damage = [Rectangle::from_size(size)];
-            finish(&job, result, &damage, now);
+            let upright = smithay::utils::Transform::Normal;
+            finish(&job, result, (&damage, upright), now);
         }
     }
 

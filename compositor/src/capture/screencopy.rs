@@ -83,6 +83,8 @@ impl Weft {
                     (f64::from(w) * scale, f64::from(h) * scale).into(),
                 )
                 .to_i32_round();
+                // Logical regions are upright; the output's pixels may be turned.
+                let r = slot.transform.transform_rect_in(r, &slot.upright_pixels());
                 r.intersection(whole)?
             }
         };

@@ -173,11 +173,18 @@ impl Weft {
                     warn!(output = %rule.name, "mode: this output's size is set by its window or display, not by weft");
                 }
             }
+            self.set_output_enabled(&rule.name, rule.enabled.unwrap_or(true))
+                .map_err(|e| refuse("enabled", e.to_string()))?;
             if let Some(slot) = self.outputs.slots.get_mut(index) {
                 slot.position = rule.position;
             }
             self.set_output_scale(&rule.name, rule.scale.unwrap_or(1.0))
                 .map_err(|e| refuse("scale", e.to_string()))?;
+            self.set_output_transform(
+                &rule.name,
+                rule.transform.unwrap_or(smithay::utils::Transform::Normal),
+            )
+            .map_err(|e| refuse("transform", e.to_string()))?;
         }
         self.relayout_outputs();
         self.config.current = config;

@@ -56,6 +56,10 @@ pub struct OutputRule {
     pub position: Option<(i32, i32)>,
     /// Logical pixels per output pixel's inverse: 2 shows everything twice as large.
     pub scale: Option<f64>,
+    /// How the output is turned or mirrored ([`crate::outputs::transform`]).
+    pub transform: Option<smithay::utils::Transform>,
+    /// `false`: the output is turned off ([`crate::outputs::power`]).
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,6 +93,7 @@ struct OutputFile {
     position: Option<[i32; 2]>,
     scale: Option<Spanned<f64>>,
     transform: Option<Spanned<String>>,
+    enabled: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -153,15 +158,13 @@ impl Config {
                         .map_err(|why| err(scale.span().start, "scale".into(), why.to_string()))?,
                 ),
             };
-            if let Some(t) = &o.transform {
-                if t.get_ref() != "normal" {
-                    return Err(err(
-                        t.span().start,
-                        "transform".into(),
-                        format!("{:?} is not supported yet: only \"normal\"", t.get_ref()),
-                    ));
-                }
-            }
+            let transform = match &o.transform {
+                None => None,
+                Some(t) => Some(
+                    crate::outputs::transform::parse(t.get_ref())
+                        .map_err(|why| err(t.span().start, "transform".into(), why.to_string()))?,
+                ),
+            };
             let mode = match &o.mode {
                 None => None,
                 Some(m) => Some(
@@ -174,6 +177,8 @@ impl Config {
                 mode,
                 position: o.position.map(|[x, y]| (x, y)),
                 scale,
+                transform,
+                enabled: o.enabled,
             });
         }
         let mut bindings = Vec::new();
@@ -321,5 +326,19 @@ disabled = ["StageOnCpu"]
         assert_eq!((e.line, e.key.as_str()), (2, "repeat_rate"), "{e}");
         let e = parse("[keyboard\n").expect_err("syntax");
         assert_eq!(e.line, 1, "{e}");
+        let e = parse("[[output]]\nname = \"X\"\ntransform = \"sideways\"\n")
+            .expect_err("bad transform");
+        assert_eq!((e.line, e.key.as_str()), (3, "transform"), "{e}");
+    }
+
+    #[test]
+    fn outputs_are_turned_and_turned_off() {
+        let c = parse("[[output]]\nname = \"X\"\ntransform = \"flipped-90\"\nenabled = false\n")
+            .expect("valid");
+        assert_eq!(
+            c.outputs[0].transform,
+            Some(smithay::utils::Transform::Flipped90)
+        );
+        assert_eq!(c.outputs[0].enabled, Some(false));
     }
 }

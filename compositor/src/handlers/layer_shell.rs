@@ -26,8 +26,19 @@ impl WlrLayerShellHandler for Weft {
         let output = output
             .as_ref()
             .and_then(Output::from_resource)
-            .filter(|o| self.outputs.slots.iter().any(|s| &s.output == o))
-            .or_else(|| self.outputs.slots.first().map(|s| s.output.clone()));
+            .filter(|o| {
+                self.outputs
+                    .slots
+                    .iter()
+                    .any(|s| &s.output == o && s.enabled)
+            })
+            .or_else(|| {
+                self.outputs
+                    .slots
+                    .iter()
+                    .find(|s| s.enabled)
+                    .map(|s| s.output.clone())
+            });
         let Some(output) = output else {
             tracing::debug!(%namespace, "a layer surface with no output to go on: closed");
             surface.send_close();

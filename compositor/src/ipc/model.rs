@@ -46,14 +46,19 @@ pub enum Request {
     Reload,
     /// XWayland: off, listening, starting or running; `DISPLAY`; how often it was started.
     Xwayland,
-    /// Configures `output`: its scale (logical pixels grow by it) and where it is in the layout
-    /// (each only when given); returns the outputs.
+    /// Configures `output`: its scale (logical pixels grow by it), its transform (`normal`, `90`,
+    /// … `flipped-270`), where it is in the layout, and whether it is on (each only when given);
+    /// returns the outputs.
     Output {
         output: String,
         #[serde(default)]
         scale: Option<f64>,
         #[serde(default)]
+        transform: Option<String>,
+        #[serde(default)]
         position: Option<(i32, i32)>,
+        #[serde(default)]
+        enabled: Option<bool>,
     },
     /// A test hook (accepted only with `--fault-injection` and a simulated topology): removes a
     /// device as a hot-unplug would.
@@ -161,6 +166,10 @@ pub enum IpcError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Scale(#[from] crate::outputs::scale::ScaleError),
+    #[error(transparent)]
+    Transform(#[from] crate::outputs::transform::TransformError),
+    #[error(transparent)]
+    Power(#[from] crate::outputs::power::PowerError),
     #[error("no rung named {0}")]
     NoRung(String),
     #[error("{0} cannot be disabled: it is what every wl_shm buffer falls back to")]
@@ -187,6 +196,10 @@ pub struct OutputRecord {
     pub y: i32,
     /// Output pixels per logical pixel, and the size in logical pixels that follows.
     pub scale: f64,
+    /// How it is turned or mirrored (`normal`, `90`, … `flipped-270`).
+    pub transform: &'static str,
+    /// Whether it is on (an output turned off keeps its name, shows nothing and is no global).
+    pub enabled: bool,
     pub logical_width: i32,
     pub logical_height: i32,
     /// Frames presented (frame clock ticks) and frames actually rendered.

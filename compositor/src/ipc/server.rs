@@ -213,13 +213,22 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
         Request::Output {
             output,
             scale,
+            transform,
             position,
+            enabled,
         } => {
             let index = state
                 .output_index(&output)
                 .ok_or_else(|| IpcError::NoOutput(output.clone()))?;
+            if let Some(enabled) = enabled {
+                state.set_output_enabled(&output, enabled)?;
+            }
             if let Some(scale) = scale {
                 state.set_output_scale(&output, scale)?;
+            }
+            if let Some(transform) = transform {
+                let transform = crate::outputs::transform::parse(&transform)?;
+                state.set_output_transform(&output, transform)?;
             }
             if let Some(position) = position {
                 if let Some(slot) = state.outputs.slots.get_mut(index) {
@@ -385,6 +394,8 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 x: loc.x,
                 y: loc.y,
                 scale: o.scale,
+                transform: crate::outputs::transform::name_of(o.transform),
+                enabled: o.enabled,
                 logical_width: o.logical_size().w,
                 logical_height: o.logical_size().h,
                 frames: o.seq,

@@ -132,7 +132,14 @@ impl Weft {
         scene: crate::outputs::scene::Scene,
     ) -> FrameReport {
         let mut report = FrameReport::default();
-        let Some(name) = self.outputs.slots.get(index).map(|o| o.name()) else {
+        // An output turned off shows nothing and presents nothing.
+        let Some(name) = self
+            .outputs
+            .slots
+            .get(index)
+            .filter(|o| o.enabled)
+            .map(|o| o.name())
+        else {
             return report;
         };
         // What completed frames kept goes (client buffers they read are released now).

@@ -42,6 +42,8 @@ struct HeadState {
     current: ModeSpec,
     position: (i32, i32),
     scale: f64,
+    transform: Transform,
+    enabled: bool,
 }
 
 /// One client's head of one output, and its mode objects.
@@ -150,6 +152,8 @@ impl Weft {
                     current,
                     position,
                     scale: slot.scale,
+                    transform: slot.transform,
+                    enabled: slot.enabled,
                 }
             })
             .collect()
@@ -206,16 +210,17 @@ impl Weft {
     /// Whether `request` can be put in force: `Err` says why not.
     fn check_configuration(&self, pending: &Pending) -> Result<(), String> {
         for (name, request) in &pending.heads {
-            let Some(request) = request else {
-                return Err(format!("{name}: weft does not turn outputs off"));
-            };
             let slot = self
                 .output_index(name)
                 .and_then(|i| self.outputs.slots.get(i))
                 .ok_or_else(|| format!("{name}: gone"))?;
-            if request.transform.is_some_and(|t| t != Transform::Normal) {
-                return Err(format!("{name}: output transforms are not supported yet"));
+            let turns = request.is_some() != slot.enabled;
+            if turns && slot.display_device.is_some() {
+                return Err(format!(
+                    "{name}: weft does not turn outputs of a display device on or off yet"
+                ));
             }
+            let Some(request) = request else { continue };
             if request.adaptive_sync == Some(true) {
                 return Err(format!("{name}: adaptive sync is not supported"));
             }
@@ -241,6 +246,8 @@ impl Weft {
     /// Puts a checked configuration in force.
     fn apply_configuration(&mut self, pending: &Pending) -> Result<(), String> {
         for (name, request) in &pending.heads {
+            self.set_output_enabled(name, request.is_some())
+                .map_err(|e| format!("{name}: {e}"))?;
             let Some(request) = request else { continue };
             let Some(index) = self.output_index(name) else {
                 continue;
@@ -251,6 +258,10 @@ impl Weft {
             }
             if let Some(scale) = request.scale {
                 self.set_output_scale(name, scale)
+                    .map_err(|e| format!("{name}: {e}"))?;
+            }
+            if let Some(transform) = request.transform {
+                self.set_output_transform(name, transform)
                     .map_err(|e| format!("{name}: {e}"))?;
             }
             if let Some(position) = request.position {
@@ -349,7 +360,7 @@ fn new_head(dh: &DisplayHandle, manager: &ZwlrOutputManagerV1, state: &HeadState
         sent: state.clone(),
     };
     send_modes(dh, &mut head, state);
-    head.resource.enabled(1);
+    head.resource.enabled(i32::from(state.enabled));
     send_current(&head, state);
     if head.resource.version() >= 4 {
         head.resource
@@ -386,19 +397,25 @@ fn send_modes(dh: &DisplayHandle, head: &mut Head, state: &HeadState) {
     }
 }
 
+/// What an enabled head is showing (a head that is off has no current mode, place or scale).
 fn send_current(head: &Head, state: &HeadState) {
+    if !state.enabled {
+        return;
+    }
     if let Some((mode, _)) = head.modes.iter().find(|(_, s)| *s == state.current) {
         head.resource.current_mode(mode);
     }
     head.resource.position(state.position.0, state.position.1);
-    head.resource
-        .transform(smithay::reexports::wayland_server::protocol::wl_output::Transform::Normal);
+    head.resource.transform(state.transform.into());
     head.resource.scale(state.scale);
 }
 
 fn update_head(dh: &DisplayHandle, head: &mut Head, state: &HeadState) {
     if head.sent.modes != state.modes {
         send_modes(dh, head, state);
+    }
+    if head.sent.enabled != state.enabled {
+        head.resource.enabled(i32::from(state.enabled));
     }
     send_current(head, state);
     head.sent = state.clone();

@@ -6,10 +6,12 @@ pub mod fractional_scale;
 pub mod frame;
 pub mod management;
 pub mod output;
+pub mod power;
 pub mod scale;
 pub mod scanout;
 pub mod scene;
 pub mod screenshot;
+pub mod transform;
 
 use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
@@ -61,7 +63,7 @@ impl Weft {
         self.shell.space.map_output(&output, (x, 0));
         self.outputs.slots.push(OutputSlot {
             output,
-            global,
+            global: Some(global),
             spec,
             target,
             seq: 0,
@@ -80,6 +82,8 @@ impl Weft {
             draws_cursor: false,
             position: None,
             scale: 1.0,
+            transform: Transform::Normal,
+            enabled: true,
         });
         self.damage();
         self.announce_output_configuration();
@@ -114,11 +118,18 @@ impl Weft {
             feedback.discarded();
         }
         self.shell.space.unmap_output(&slot.output);
-        self.runtime
-            .display_handle()
-            .remove_global::<Self>(slot.global);
+        if let Some(global) = slot.global.take() {
+            self.runtime.display_handle().remove_global::<Self>(global);
+        }
         self.relayout_outputs();
         self.refill_toplevels();
+        self.rescue_stranded_windows();
+        self.damage();
+    }
+
+    /// Windows no output shows any more (theirs went or was turned off) move to the first output
+    /// shown, so they stay visible.
+    pub(crate) fn rescue_stranded_windows(&mut self) {
         let shown: Vec<_> = self
             .outputs
             .slots
@@ -137,25 +148,18 @@ impl Weft {
             })
             .cloned()
             .collect();
-        if let Some(first) = self.outputs.slots.first().map(|o| o.output.clone()) {
-            let origin = self
-                .shell
-                .space
-                .output_geometry(&first)
-                .map(|g| g.loc)
-                .unwrap_or_default();
+        if let Some(origin) = shown.first().map(|g| g.loc) {
             for window in stranded {
                 self.shell.space.map_element(window, origin, false);
             }
         }
-        self.damage();
     }
 
     /// Places the outputs where the configuration puts them, the others left to right in their
     /// order after the rightmost edge so far (from x = 0).
     pub(crate) fn relayout_outputs(&mut self) {
         let mut x = 0;
-        for slot in &self.outputs.slots {
+        for slot in self.outputs.slots.iter().filter(|s| s.enabled) {
             let (ox, oy) = slot.position.unwrap_or((x, 0));
             slot.output
                 .change_current_state(None, None, None, Some((ox, oy).into()));
@@ -250,7 +254,7 @@ impl Weft {
 
     /// Sends maximized and fullscreen toplevels a configure with the current size of the output
     /// they fill ([`Weft::fill_area`]); they move to its origin at their next commit.
-    fn refill_toplevels(&mut self) {
+    pub(crate) fn refill_toplevels(&mut self) {
         let toplevels = self.toplevels();
         for toplevel in toplevels {
             let size = self.fill_area(&toplevel).1;

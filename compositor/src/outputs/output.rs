@@ -48,7 +48,8 @@ impl std::str::FromStr for OutputSpec {
 
 pub struct OutputSlot {
     pub output: Output,
-    pub(crate) global: GlobalId,
+    /// Its wl_output global (none while it is off).
+    pub(crate) global: Option<GlobalId>,
     pub spec: OutputSpec,
     pub target: RenderTarget,
     /// Frames presented (the MSC reported in presentation feedback).
@@ -88,6 +89,11 @@ pub struct OutputSlot {
     pub draws_cursor: bool,
     /// Output pixels per logical pixel ([`crate::outputs::scale`]; 1 until configured).
     pub scale: f64,
+    /// Whether it is on ([`crate::outputs::power`]): an output turned off is in no layout, is no
+    /// wl_output global and renders nothing.
+    pub enabled: bool,
+    /// How it is turned or mirrored ([`crate::outputs::transform`]; normal until configured).
+    pub transform: smithay::utils::Transform,
     /// Where the configuration puts it (global logical coordinates); `None`: right of the output
     /// before it.
     pub position: Option<(i32, i32)>,
@@ -139,10 +145,21 @@ impl OutputSlot {
         Duration::from_nanos(1_000_000_000_000 / u64::from(self.spec.refresh_mhz.max(1)))
     }
 
-    /// Its size in logical pixels: its pixels over its scale ([`crate::outputs::scale`]).
+    /// Its size in logical pixels: its pixels, turned upright ([`crate::outputs::transform`]),
+    /// over its scale ([`crate::outputs::scale`]).
     pub fn logical_size(&self) -> Size<i32, Logical> {
-        let at = |px: u32| (f64::from(px) / self.scale).round() as i32;
-        (at(self.spec.width), at(self.spec.height)).into()
+        let at = |px: i32| (f64::from(px) / self.scale).round() as i32;
+        let upright = self.upright_pixels();
+        (at(upright.w), at(upright.h)).into()
+    }
+
+    /// Its size in pixels as the scene is built before it is turned: the mode's, sides swapped
+    /// by a quarter turn.
+    pub fn upright_pixels(&self) -> Size<i32, smithay::utils::Physical> {
+        self.transform.transform_size(Size::from((
+            self.spec.width as i32,
+            self.spec.height as i32,
+        )))
     }
 
     pub fn name(&self) -> String {

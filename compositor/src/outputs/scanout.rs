@@ -134,6 +134,9 @@ fn candidate_of(
     if src.w <= 0.0 || src.h <= 0.0 || src.x < 0.0 || src.y < 0.0 {
         return Err("the buffer is flipped");
     }
+    if !item.orient.is_identity() {
+        return Err("the buffer is turned on the output (its transform differs from the output's)");
+    }
     let d = item.dst;
     let dst = [
         d.x.round() as i32,

@@ -86,7 +86,7 @@ impl Weft {
     /// The scene of the output at `index`; elements carry their content damage since that output's
     /// last frame.
     pub fn scene(&self, index: usize) -> Scene {
-        let Some(slot) = self.outputs.slots.get(index) else {
+        let Some(slot) = self.outputs.slots.get(index).filter(|s| s.enabled) else {
             return Scene::default();
         };
         let out_geo = self
@@ -160,6 +160,7 @@ impl Weft {
             }
         }
         scene.scale_to_pixels(slot.scale);
+        scene.transform_to_pixels(slot.transform, slot.upright_pixels());
         scene
     }
 }
@@ -226,6 +227,7 @@ fn push_cursor(draw: CursorDraw, at: Point<i32, Logical>, with: DrawWith<'_>, sc
                     opaque: false,
                 },
                 alpha: 1.0,
+                orient: Default::default(),
                 hold: None,
             };
             let mut shape = std::hash::DefaultHasher::new();
@@ -322,16 +324,23 @@ fn push_tree(
                         dst,
                         fill: Fill::Solid(color),
                         alpha: 1.0,
+                        orient: Default::default(),
                         hold: None,
                     };
                     return Some((item, element(c, &rs, &view, pos, true, tracker)));
                 }
+                // The region shown, in the buffer's texels: wl_surface.set_buffer_transform turns
+                // the buffer on the surface, and the quad samples it turned back.
+                let transform = rs.buffer_transform();
+                let area = rs.buffer_size().unwrap_or_default().to_f64();
+                let texels = view.src.to_buffer(scale, transform, &area);
                 let mut src = Rect {
-                    x: (view.src.loc.x * scale) as f32,
-                    y: (view.src.loc.y * scale) as f32,
-                    w: (view.src.size.w * scale) as f32,
-                    h: (view.src.size.h * scale) as f32,
+                    x: texels.loc.x as f32,
+                    y: texels.loc.y as f32,
+                    w: texels.size.w as f32,
+                    h: texels.size.h as f32,
                 };
+                let orient = crate::outputs::transform::buffer_orient(transform);
                 let (texture, import) = match device {
                     None => (c.texture.clone(), c.import.clone()),
                     Some(id) => c
@@ -386,6 +395,7 @@ fn push_tree(
                     dst,
                     fill,
                     alpha: 1.0,
+                    orient,
                     hold,
                 };
                 let whole = import.as_ref().is_some_and(|i| i.y_invert);
@@ -488,6 +498,7 @@ fn look(item: &DrawItem) -> u64 {
     };
     rect(&mut h, &item.dst);
     item.alpha.to_bits().hash(&mut h);
+    item.orient.hash(&mut h);
     match &item.fill {
         // What a fill is, not which memory holds it: a new buffer in place of the last one
         // changes only what its commit damaged (linux-dmabuf and wl_surface.damage_buffer say what

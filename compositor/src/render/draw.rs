@@ -34,12 +34,46 @@ pub enum Fill {
     },
 }
 
+/// How a quad's source region lies on it: as is, or turned and mirrored (an output transform, a
+/// client's buffer transform). For a corner `c` of the quad in 0..1 (x right, y down), the
+/// source point sampled there is `src.xy + src.wh * q`, where `q` is `c` with x and y swapped
+/// when `transpose`, then mirrored (`1 - q`) in x and y by `flip_x` and `flip_y`. The eight
+/// combinations are the eight wl_output transforms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Orient {
+    pub transpose: bool,
+    pub flip_x: bool,
+    pub flip_y: bool,
+}
+
+impl Orient {
+    /// The source region as the two corners the shaders interpolate between (`u0, v0, u1,
+    /// v1`), the mirrors applied; [`Self::transpose`] goes to the shader.
+    pub fn corners(self, src: &Rect) -> [f32; 4] {
+        let (mut x0, mut x1) = (src.x, src.x + src.w);
+        let (mut y0, mut y1) = (src.y, src.y + src.h);
+        if self.flip_x {
+            std::mem::swap(&mut x0, &mut x1);
+        }
+        if self.flip_y {
+            std::mem::swap(&mut y0, &mut y1);
+        }
+        [x0, y0, x1, y1]
+    }
+
+    pub fn is_identity(self) -> bool {
+        self == Self::default()
+    }
+}
+
 /// One quad of a frame, drawn in list order (back to front).
 #[derive(Clone)]
 pub struct DrawItem {
     pub dst: Rect,
     pub fill: Fill,
     pub alpha: f32,
+    /// How `fill`'s source region lies on `dst`.
+    pub orient: Orient,
     /// Kept alive while a frame that draws the item is in flight: the client buffer a zero-copy
     /// fill reads in place, whose wl_buffer.release must wait until the GPU no longer reads it.
     pub hold: Option<Arc<dyn HeldBuffer>>,

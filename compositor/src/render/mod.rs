@@ -43,7 +43,7 @@ pub use physical::PhysicalInfo;
 pub use planar::{
     PlanarFormat, PlanarLayout, PlanarPlane, PlanarSource, YuvMatrix, YuvParams, YuvRange,
 };
-pub use renderer::{DrawItem, Fill, FrameStats, Rect, RenderTarget, Renderer, UploadRect};
+pub use renderer::{DrawItem, Fill, FrameStats, Orient, Rect, RenderTarget, Renderer, UploadRect};
 pub use sync_fd::SyncFdSupport;
 pub use texture::Texture;
 pub use transfer::{Copier, RowCopy};

@@ -24,7 +24,8 @@ pub(crate) struct QuadPush {
     pub alpha: f32,
     pub mode: i32,
     pub opaque: i32,
-    pub _pad: i32,
+    /// 1: the source's x runs along the quad's y ([`super::draw::Orient::transpose`]).
+    pub transpose: i32,
 }
 
 /// A push-constant block, handed to vkCmdPushConstants as bytes.
@@ -44,7 +45,7 @@ pub(crate) unsafe trait PushConstants: Sized {
     }
 }
 
-// SAFETY: repr(C), 4-byte scalars only, no padding (`_pad` fills the last 16-byte row).
+// SAFETY: repr(C), 4-byte scalars only, no padding (`transpose` fills the last 16-byte row).
 unsafe impl PushConstants for QuadPush {}
 
 /// A graphics pipeline that draws one quad, with its descriptor set layout and its pipeline layout

@@ -174,6 +174,8 @@ pub(crate) struct PlanarPush {
     pub strides: [u32; 4],
     pub info: [i32; 4],
     pub yuv: [f32; 4],
+    /// x: 1 when the source's x runs along the quad's y ([`super::draw::Orient::transpose`]).
+    pub orient: [i32; 4],
 }
 
 // SAFETY: repr(C), only 4-byte scalars in 16-byte rows, no padding.
@@ -307,11 +309,11 @@ impl PlanarSource {
         }))
     }
 
-    /// Push constants for drawing `src` (texels) at `dst` (NDC).
+    /// Push constants for drawing `src` (texels: the corners to interpolate between) at `dst`
+    /// (NDC), the source's axes swapped on the quad when `transpose`.
     pub(crate) fn push(
         &self,
-        dst: [f32; 4],
-        src: [f32; 4],
+        (dst, src, transpose): ([f32; 4], [f32; 4], bool),
         alpha: f32,
         yuv: YuvParams,
     ) -> PlanarPush {
@@ -345,6 +347,7 @@ impl PlanarSource {
                 },
                 alpha,
             ],
+            orient: [i32::from(transpose), 0, 0, 0],
         }
     }
 

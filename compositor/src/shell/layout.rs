@@ -43,8 +43,13 @@ impl Weft {
         });
         let slot = wanted
             .and_then(|wl| Output::from_resource(&wl))
-            .and_then(|o| self.outputs.slots.iter().find(|s| s.output == o))
-            .or_else(|| self.outputs.slots.first());
+            .and_then(|o| {
+                self.outputs
+                    .slots
+                    .iter()
+                    .find(|s| s.output == o && s.enabled)
+            })
+            .or_else(|| self.outputs.slots.iter().find(|s| s.enabled));
         let fullscreen =
             toplevel.with_pending_state(|s| s.states.contains(xdg_toplevel::State::Fullscreen));
         match slot {
@@ -82,7 +87,7 @@ impl Weft {
     }
 
     /// Where the next new window of `size` goes in the cascade, within what the panels of the
-    /// first output leave (xdg toplevels and X11 windows alike).
+    /// first output that is on leave (xdg toplevels and X11 windows alike).
     pub(crate) fn next_cascade_position(
         &mut self,
         size: Size<i32, Logical>,
@@ -90,7 +95,8 @@ impl Weft {
         let area = self
             .outputs
             .slots
-            .first()
+            .iter()
+            .find(|s| s.enabled)
             .map(|o| self.usable_area(&o.output))
             .unwrap_or_else(|| Rectangle::from_size((1280, 720).into()));
         let position = area.loc + cascade_position(area.size, size, self.shell.placed);

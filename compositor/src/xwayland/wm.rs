@@ -184,7 +184,7 @@ impl Weft {
 
     /// The first output's area, for fullscreen (whole) and maximized (what panels leave).
     fn x11_fill(&self, fullscreen: bool) -> Option<Rectangle<i32, Logical>> {
-        let slot = self.outputs.slots.first()?;
+        let slot = self.outputs.slots.iter().find(|s| s.enabled)?;
         if fullscreen {
             self.shell.space.output_geometry(&slot.output)
         } else {

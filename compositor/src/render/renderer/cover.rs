@@ -81,6 +81,7 @@ pub(super) fn cover(items: &[DrawItem], rect: &vk::Rect2D) -> Cover {
                 if unscaled
                     && whole
                     && inside
+                    && item.orient.is_identity()
                     && !texture.is_imported()
                     && texture.format() == TARGET_FORMAT
                 {
@@ -100,7 +101,7 @@ pub(super) fn cover(items: &[DrawItem], rect: &vk::Rect2D) -> Cover {
                 let y = src.y + (rect.offset.y as f32 - item.dst.y);
                 let unscaled = src.w == item.dst.w && src.h == item.dst.h;
                 let whole = [x, y].iter().all(|v| v.fract() == 0.0 && *v >= 0.0);
-                let region = (unscaled && whole)
+                let region = (unscaled && whole && item.orient.is_identity())
                     .then(|| source.copy_region(x as u32, y as u32, rect.extent))
                     .flatten();
                 return match region {

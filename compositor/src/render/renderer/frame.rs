@@ -393,8 +393,11 @@ impl Renderer {
                         bound = self.planar.draw.pipeline;
                     }
                     let push = source.push(
-                        ndc(&item.dst, w as f32, h as f32),
-                        [src.x, src.y, src.x + src.w, src.y + src.h],
+                        (
+                            ndc(&item.dst, w as f32, h as f32),
+                            item.orient.corners(src),
+                            item.orient.transpose,
+                        ),
                         item.alpha,
                         *yuv,
                     );
@@ -463,12 +466,9 @@ impl Renderer {
                     return (None, push);
                 }
                 let (tw, th) = (texture.width() as f32, texture.height() as f32);
-                push.src = [
-                    src.x / tw,
-                    src.y / th,
-                    (src.x + src.w) / tw,
-                    (src.y + src.h) / th,
-                ];
+                let [u0, v0, u1, v1] = item.orient.corners(src);
+                push.src = [u0 / tw, v0 / th, u1 / tw, v1 / th];
+                push.transpose = i32::from(item.orient.transpose);
                 push.mode = 0;
                 push.opaque = i32::from(*opaque);
                 (Some(texture.set()), push)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ash::vk;
 
 use super::device::Device;
-pub use super::draw::{DrawItem, Fill, Rect};
+pub use super::draw::{DrawItem, Fill, Orient, Rect};
 use super::external::ImportedImage;
 use super::instance::Instance;
 use super::memory::{HostBuffer, Image};
