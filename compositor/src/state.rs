@@ -228,6 +228,7 @@ impl Weft {
         self.refresh_idle();
         self.refresh_x11();
         self.refresh_foreign_toplevels();
+        self.refresh_suspended();
         self.refresh_cursor_textures();
         self.refresh_capture();
         let backend = self.runtime.display_handle().backend_handle();

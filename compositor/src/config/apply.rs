@@ -288,6 +288,7 @@ impl Weft {
                     .shell
                     .space
                     .elements()
+                    .chain(self.shell.minimized.windows())
                     .filter(|w| w.alive())
                     .cloned()
                     .collect();

@@ -32,6 +32,8 @@ impl XdgShellHandler for Weft {
         self.shell
             .xdg_guard
             .role_object_created(surface.wl_surface());
+        let bounds = self.toplevel_bounds();
+        surface.with_pending_state(|s| s.bounds = bounds);
         self.shell
             .pending_windows
             .push(Window::new_wayland_window(surface));
@@ -87,7 +89,20 @@ impl XdgShellHandler for Weft {
     }
 
     fn maximize_request(&mut self, surface: ToplevelSurface) {
+        self.unminimize_surface(surface.wl_surface());
         self.set_fill_state(&surface, xdg_toplevel::State::Maximized, true);
+    }
+
+    fn minimize_request(&mut self, surface: ToplevelSurface) {
+        let window = self
+            .shell
+            .space
+            .elements()
+            .find(|w| w.toplevel().is_some_and(|t| t == &surface))
+            .cloned();
+        if let Some(window) = window {
+            self.minimize(&window);
+        }
     }
 
     fn unmaximize_request(&mut self, surface: ToplevelSurface) {
@@ -101,6 +116,7 @@ impl XdgShellHandler for Weft {
     ) {
         // The output it asks for, where weft has it ([`Weft::fill_area`]).
         surface.with_pending_state(|s| s.fullscreen_output = output);
+        self.unminimize_surface(surface.wl_surface());
         self.set_fill_state(&surface, xdg_toplevel::State::Fullscreen, true);
     }
 
@@ -119,6 +135,7 @@ impl XdgShellHandler for Weft {
         self.shell
             .pending_windows
             .retain(|w| w.toplevel().is_some_and(|t| t != &surface));
+        self.shell.minimized.prune();
         let gone: Vec<Window> = self
             .shell
             .space

@@ -290,6 +290,8 @@ pub struct SurfaceRecord {
     pub read_fences: u64,
     pub maximized: bool,
     pub fullscreen: bool,
+    /// Minimized (xdg_toplevel.set_minimized): out of the layout until brought back.
+    pub minimized: bool,
     pub subsurfaces: usize,
     pub popups: usize,
     pub commits: u64,

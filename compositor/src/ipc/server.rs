@@ -471,9 +471,14 @@ fn push_x11(
 pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
     use smithay::wayland::shell::wlr_layer::Layer;
     let mut out = Vec::new();
-    let mapped = state.shell.space.elements().map(|w| (w, true));
-    let waiting = state.shell.pending_windows.iter().map(|w| (w, false));
-    for (window, is_mapped) in mapped.chain(waiting) {
+    let mapped = state.shell.space.elements().map(|w| (w, true, false));
+    let minimized = state.shell.minimized.windows().map(|w| (w, false, true));
+    let waiting = state
+        .shell
+        .pending_windows
+        .iter()
+        .map(|w| (w, false, false));
+    for (window, is_mapped, minimized) in mapped.chain(minimized).chain(waiting) {
         if let Some(x11) = window.x11_surface() {
             push_x11(state, &mut out, window, x11, true);
             continue;
@@ -516,6 +521,7 @@ pub fn surfaces(state: &Weft) -> Vec<SurfaceRecord> {
             height: geo.size.h,
             maximized,
             fullscreen,
+            minimized,
             // Both lock the surface tree: never call them inside `content_snapshot` (with_states).
             subsurfaces: get_children(surface).len(),
             popups: PopupManager::popups_for_surface(surface).count(),

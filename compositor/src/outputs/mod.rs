@@ -253,20 +253,24 @@ impl Weft {
     }
 
     /// Sends maximized and fullscreen toplevels a configure with the current size of the output
-    /// they fill ([`Weft::fill_area`]); they move to its origin at their next commit.
+    /// they fill ([`Weft::fill_area`]); they move to its origin at their next commit. Every
+    /// toplevel whose bounds changed (xdg_toplevel.configure_bounds) is told them.
     pub(crate) fn refill_toplevels(&mut self) {
         let toplevels = self.toplevels();
+        let bounds = self.toplevel_bounds();
         for toplevel in toplevels {
             let size = self.fill_area(&toplevel).1;
-            let filled = toplevel.with_pending_state(|state| {
+            let changed = toplevel.with_pending_state(|state| {
                 let filled = state.states.contains(xdg_toplevel::State::Maximized)
                     || state.states.contains(xdg_toplevel::State::Fullscreen);
                 if filled {
                     state.size = size;
                 }
-                filled
+                let bounded = state.bounds != bounds;
+                state.bounds = bounds;
+                filled || bounded
             });
-            if filled && toplevel.is_initial_configure_sent() {
+            if changed && toplevel.is_initial_configure_sent() {
                 self.shell.xdg_guard.send_configure(&toplevel);
             }
         }

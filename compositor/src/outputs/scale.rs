@@ -102,6 +102,7 @@ impl Weft {
         slot.damage = Default::default();
         tracing::info!(output = %name, scale, "output scale set");
         self.relayout_outputs();
+        self.refill_toplevels();
         self.refresh_preferred_scales();
         self.damage();
         Ok(())

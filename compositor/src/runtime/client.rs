@@ -16,6 +16,8 @@ pub struct ClientState {
     pub budget: Arc<ClientBudget>,
     /// Set for a client that connected through a sandbox's socket ([`crate::runtime::security`]).
     pub security_context: Option<smithay::wayland::security_context::SecurityContext>,
+    /// What weft knows its process to break on ([`crate::shell::quirks`]).
+    pub quirks: crate::shell::quirks::ClientQuirks,
 }
 
 impl ClientData for ClientState {

@@ -76,7 +76,7 @@ impl Runtime {
         &mut self,
         stream: std::os::unix::net::UnixStream,
     ) -> std::io::Result<Client> {
-        self.insert_client_with(stream, std::sync::Arc::new(client::ClientState::default()))
+        self.insert_client_with(stream, client::ClientState::default())
     }
 
     /// As [`Self::insert_client`], with the client's state made by the caller (a sandboxed
@@ -84,9 +84,12 @@ impl Runtime {
     pub(crate) fn insert_client_with(
         &mut self,
         stream: std::os::unix::net::UnixStream,
-        state: std::sync::Arc<client::ClientState>,
+        mut state: client::ClientState,
     ) -> std::io::Result<Client> {
-        let client = self.display_handle.insert_client(stream, state)?;
+        state.quirks = crate::shell::quirks::ClientQuirks::of_peer(&stream);
+        let client = self
+            .display_handle
+            .insert_client(stream, std::sync::Arc::new(state))?;
         self.clients.push(client.clone());
         Ok(client)
     }

@@ -6,8 +6,6 @@
 //! session lock, virtual keyboard, input method, the foreign-toplevel list, screen capture, and
 //! the security-context manager itself (a sandboxed client may not make a looser sandbox).
 
-use std::sync::Arc;
-
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::wayland::security_context::{
     SecurityContext, SecurityContextHandler, SecurityContextListenerSource, SecurityContextState,
@@ -50,7 +48,7 @@ impl SecurityContextHandler for Weft {
                     security_context: Some(context.clone()),
                     ..ClientState::default()
                 };
-                if let Err(e) = weft.runtime.insert_client_with(stream, Arc::new(state)) {
+                if let Err(e) = weft.runtime.insert_client_with(stream, state) {
                     tracing::warn!(error = %e, "a sandboxed client could not be served");
                 }
             });

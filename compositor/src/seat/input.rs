@@ -146,6 +146,10 @@ impl Weft {
             // X11 menus and tooltips never take the keyboard from their window.
             return;
         }
+        // A minimized window given the keyboard (cycled to, activated) comes back first.
+        if let Some(w) = &window {
+            self.unminimize(w);
+        }
         let focus = window.as_ref().and_then(|w| {
             let surface = self.window_surface(w)?;
             Some(match w.x11_surface() {

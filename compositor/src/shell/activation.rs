@@ -77,7 +77,8 @@ impl XdgActivationHandler for Weft {
             .space
             .elements()
             .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == &surface))
-            .cloned();
+            .cloned()
+            .or_else(|| self.shell.minimized.of_surface(&surface));
         match window {
             Some(window) => {
                 tracing::debug!(surface = ?surface.id(), "xdg_activation: window activated");

@@ -44,6 +44,7 @@ impl Weft {
             .shell
             .space
             .elements()
+            .chain(self.shell.minimized.windows())
             .filter_map(|w| w.toplevel())
             .filter(|t| t.alive())
             .map(|t| {

@@ -86,6 +86,16 @@ impl Weft {
         self.next_cascade_position(window.geometry().size)
     }
 
+    /// The largest a window should make itself (xdg_toplevel.configure_bounds): what the panels
+    /// of the output new windows open on leave.
+    pub(crate) fn toplevel_bounds(&self) -> Option<Size<i32, Logical>> {
+        self.outputs
+            .slots
+            .iter()
+            .find(|s| s.enabled)
+            .map(|o| self.usable_area(&o.output).size)
+    }
+
     /// Where the next new window of `size` goes in the cascade, within what the panels of the
     /// first output that is on leave (xdg toplevels and X11 windows alike).
     pub(crate) fn next_cascade_position(

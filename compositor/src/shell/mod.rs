@@ -6,11 +6,14 @@ pub mod foreign_toplevels;
 pub mod grabs;
 pub mod layers;
 pub mod layout;
+pub mod minimize;
 pub mod ping;
 pub mod popup_grab;
+pub mod quirks;
 pub mod session_lock;
 
 use smithay::desktop::{PopupManager, Space, Window};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::DisplayHandle;
 use smithay::wayland::compositor::CompositorState;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
@@ -20,8 +23,7 @@ use weft_protocols::xdg_guard::XdgGuardData;
 
 use crate::Weft;
 
-/// The xdg_wm_base version weft advertises (see [`Shell::new`]).
-pub const XDG_WM_BASE_VERSION: u32 = 3;
+pub use quirks::XDG_WM_BASE_VERSION;
 
 /// Every role-bearing surface and where it is placed.
 pub struct Shell {
@@ -40,6 +42,8 @@ pub struct Shell {
     pub(crate) popups: PopupManager,
     /// Toplevels that exist but have not committed a buffer yet (not in `space`).
     pub(crate) pending_windows: Vec<Window>,
+    /// Minimized windows, out of the space ([`minimize`]).
+    pub(crate) minimized: minimize::Minimized,
     /// Windows placed so far, for the cascade of new toplevels.
     pub(crate) placed: u32,
     pub(crate) pings: crate::shell::ping::PingTracker,
@@ -57,17 +61,20 @@ impl Shell {
     /// Creates wl_compositor, xdg_wm_base, xdg-decoration and the layer shell.
     pub(crate) fn new(dh: &DisplayHandle) -> Self {
         let compositor_state = CompositorState::new_v6::<Weft>(dh);
-        let xdg_shell_state = XdgShellState::new::<Weft>(dh);
-        // smithay advertises xdg_wm_base v6. Debian bookworm's weston 10 demo clients (e.g.
-        // weston-presentation-shm) bind whatever version is advertised but install no handler for
-        // v4's configure_bounds, which smithay sends with every initial configure: libwayland then
-        // aborts them. v3 loses only hints (bounds, wm_capabilities, the suspended state), so weft
-        // advertises v3 until those clients are gone.
-        dh.remove_global::<Weft>(xdg_shell_state.global());
-        dh.create_global::<Weft, smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase, _>(
-            XDG_WM_BASE_VERSION,
-            (),
+        // What weft does of xdg_toplevel's requests (wm_capabilities, v5): fullscreen, maximize
+        // and minimize; it has no window menu.
+        let xdg_shell_state = XdgShellState::new_with_capabilities::<Weft>(
+            dh,
+            [
+                xdg_toplevel::WmCapabilities::Fullscreen,
+                xdg_toplevel::WmCapabilities::Maximize,
+                xdg_toplevel::WmCapabilities::Minimize,
+            ],
         );
+        // smithay's global is one for all; weft's two are v6 for most clients and v3 for the few
+        // known to abort on v4's configure_bounds ([`quirks`]).
+        dh.remove_global::<Weft>(xdg_shell_state.global());
+        quirks::create_wm_base_globals(dh);
         dh.create_global::<Weft, smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_decoration_manager_v1::ZxdgDecorationManagerV1, _>(2, ());
         Self {
             compositor_state,
@@ -80,6 +87,7 @@ impl Shell {
             space: Space::default(),
             popups: PopupManager::default(),
             pending_windows: Vec::new(),
+            minimized: Default::default(),
             placed: 0,
             pings: Default::default(),
             next_surface_id: 0,

@@ -62,6 +62,10 @@ pub struct State {
     pub surface_configures: HashMap<ObjectId, Vec<u32>>,
     /// Latest toplevel configure (width, height, states as raw u32s) per xdg_toplevel.
     pub toplevel_configures: HashMap<ObjectId, (i32, i32, Vec<u32>)>,
+    /// Latest xdg_toplevel.configure_bounds (v4) per xdg_toplevel.
+    pub toplevel_bounds: HashMap<ObjectId, (i32, i32)>,
+    /// Latest xdg_toplevel.wm_capabilities (v5, raw u32s) per xdg_toplevel.
+    pub wm_capabilities: HashMap<ObjectId, Vec<u32>>,
     pub closed: Vec<ObjectId>,
     /// Frame callback done events: (tag, time in ms).
     pub frames_done: Vec<(u32, u32)>,
@@ -413,6 +417,16 @@ impl Dispatch<xdg_toplevel::XdgToplevel, ()> for State {
                     .insert(t.id(), (width, height, states));
             }
             xdg_toplevel::Event::Close => state.closed.push(t.id()),
+            xdg_toplevel::Event::ConfigureBounds { width, height } => {
+                state.toplevel_bounds.insert(t.id(), (width, height));
+            }
+            xdg_toplevel::Event::WmCapabilities { capabilities } => {
+                let caps = capabilities
+                    .chunks_exact(4)
+                    .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                state.wm_capabilities.insert(t.id(), caps);
+            }
             _ => {}
         }
     }
