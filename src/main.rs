@@ -172,8 +172,8 @@ enum MsgWhat {
         file: PathBuf,
     },
     /// Configure OUTPUT: --scale S (e.g. 2 or 1.5), --transform T (normal, 90, 180, 270,
-    /// flipped, flipped-90, flipped-180, flipped-270), --position X,Y (logical pixels), --off
-    /// or --on.
+    /// flipped, flipped-90, flipped-180, flipped-270), --position X,Y (logical pixels), --mode
+    /// WxH[@HZ] (a KMS output: one of its connector's modes), --off or --on.
     Output {
         output: String,
         #[arg(long)]
@@ -182,6 +182,8 @@ enum MsgWhat {
         transform: Option<String>,
         #[arg(long, value_parser = parse_position)]
         position: Option<(i32, i32)>,
+        #[arg(long)]
+        mode: Option<String>,
         #[arg(long, conflicts_with = "on")]
         off: bool,
         #[arg(long)]
@@ -355,6 +357,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
             scale,
             transform,
             position,
+            mode,
             off,
             on,
         } => Request::Output {
@@ -362,6 +365,7 @@ fn msg(args: MsgArgs) -> anyhow::Result<()> {
             scale: *scale,
             transform: transform.clone(),
             position: *position,
+            mode: mode.clone(),
             enabled: (*on || *off).then_some(*on),
         },
         MsgWhat::Screenshot { output, file } => Request::Screenshot {

@@ -285,6 +285,7 @@ fn what_weft_cannot_do_fails_whole_and_an_old_serial_is_cancelled() {
             scale: Some(2.0),
             transform: None,
             position: None,
+            mode: None,
             enabled: None,
         })
         .expect("IPC");

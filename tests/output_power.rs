@@ -15,6 +15,7 @@ fn power(h: &Harness, output: &str, on: bool) -> serde_json::Value {
             scale: None,
             transform: None,
             position: None,
+            mode: None,
             enabled: Some(on),
         })
         .expect("IPC")
@@ -80,6 +81,7 @@ fn an_output_turned_off_presents_nothing_and_comes_back_when_turned_on() {
         scale: None,
         transform: None,
         position: None,
+        mode: None,
         enabled: Some(false),
     });
     assert!(unknown.is_err(), "{unknown:?}");

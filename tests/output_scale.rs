@@ -23,6 +23,7 @@ fn scale(h: &Harness, s: f64) -> serde_json::Value {
             scale: Some(s),
             transform: None,
             position: None,
+            mode: None,
             enabled: None,
         })
         .expect("IPC")
@@ -129,6 +130,7 @@ fn a_scale_weft_cannot_show_is_refused_and_the_old_one_stays() {
             scale: Some(bad),
             transform: None,
             position: None,
+            mode: None,
             enabled: None,
         });
         assert!(reply.is_err(), "scale {bad} accepted: {reply:?}");
@@ -138,6 +140,7 @@ fn a_scale_weft_cannot_show_is_refused_and_the_old_one_stays() {
         scale: Some(1.0),
         transform: None,
         position: None,
+        mode: None,
         enabled: None,
     });
     assert!(unknown.is_err(), "{unknown:?}");

@@ -23,6 +23,7 @@ fn transform(h: &Harness, t: &str) -> Result<serde_json::Value, String> {
             scale: None,
             transform: Some(t.into()),
             position: None,
+            mode: None,
             enabled: None,
         })
         .map_err(|e| e.to_string())

@@ -952,3 +952,119 @@ fn a_surface_over_the_rest_goes_on_the_cursor_plane() {
         Some([230, 20, 40])
     );
 }
+
+/// Output configuration under KMS (`weft msg output NAME --mode`, `--off`, `--on`, as
+/// zwlr_output_manager_v1 asks too): virtio-gpu's connector is modeset into another of its modes
+/// (the CRTC scans out a frame of the new size, weft's output and the client's fullscreen size
+/// follow); a mode the connector lacks is refused and nothing changes; switched off, its CRTC
+/// scans out nothing and the output is no wl_output global; switched on, it shows clients
+/// again.
+#[test]
+fn a_kms_output_is_modeset_and_switched_off_and_on() {
+    let _kms = kms_to_myself();
+    let weft = Session::start();
+    let outputs = weft.msg(&["outputs"]);
+    let virtual_1 = outputs
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .find(|o| o["name"].as_str().is_some_and(|n| n.starts_with("Virtual")))
+        .cloned()
+        .expect("virtio-gpu's output");
+    let name = virtual_1["name"].as_str().expect("name").to_string();
+    let size = |o: &serde_json::Value| {
+        (
+            o["width"].as_u64().unwrap_or_default() as u32,
+            o["height"].as_u64().unwrap_or_default() as u32,
+        )
+    };
+    let (w0, h0) = size(&virtual_1);
+    // Another mode of the connector, smaller than the one lit.
+    let modes: Vec<String> = virtual_1["modes"]
+        .as_array()
+        .expect("modes")
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    let other = modes
+        .iter()
+        .find(|m| {
+            let (size, _) = m.split_once('@').unwrap_or((m, ""));
+            let (w, h) = size.split_once('x').unwrap_or(("0", "0"));
+            let (w, h): (u32, u32) = (w.parse().unwrap_or(0), h.parse().unwrap_or(0));
+            w > 0 && w * h < w0 * h0
+        })
+        .unwrap_or_else(|| panic!("no smaller mode among {modes:?}"))
+        .clone();
+    let (w1, h1): (u32, u32) = {
+        let (size, _) = other.split_once('@').expect("WxH@HZ");
+        let (w, h) = size.split_once('x').expect("WxH");
+        (w.parse().expect("width"), h.parse().expect("height"))
+    };
+
+    let mut c = weft.client();
+    let _t = fullscreen_on(&mut c, &name, [40, 200, 90]);
+    wait_for_scanout("virtio_gpu", [40, 200, 90]);
+
+    // A mode the connector lacks: refused, nothing changes.
+    let refused = weft.try_msg(&["output", &name, "--mode", "123x45@60"]);
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.contains("not a mode of its connector")),
+        "{refused:?}"
+    );
+    assert_eq!(scanout_of("virtio_gpu").width, w0);
+
+    // Another mode: the CRTC scans out frames of its size.
+    weft.msg(&["output", &name, "--mode", &other]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let shown = scanout_of("virtio_gpu");
+        if (shown.width, shown.height) == (w1, h1) && shown.rgb(2, 2) == Some([40, 200, 90]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CRTC shows {}x{}, not {w1}x{h1}",
+            shown.width,
+            shown.height
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let outputs = weft.msg(&["outputs"]);
+    let now = outputs
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["name"] == name.as_str()))
+        .expect("the output");
+    assert_eq!(size(now), (w1, h1), "{now}");
+
+    // Off: nothing scanned out on virtio-gpu, no global.
+    weft.msg(&["output", &name, "--off"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !scanned_out(&card("virtio_gpu"))
+        .expect("scanout")
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "virtio-gpu's CRTC still scans out"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let globals = weft.client().globals.contents().clone_list();
+    assert_eq!(
+        globals
+            .iter()
+            .filter(|g| g.interface == "wl_output")
+            .count(),
+        2,
+        "the bochs outputs' globals only"
+    );
+
+    // On: lit again, in the mode it had, showing a client fullscreen on it.
+    weft.msg(&["output", &name, "--on"]);
+    let _again = fullscreen_on(&mut c, &name, [200, 40, 90]);
+    wait_for_scanout("virtio_gpu", [200, 40, 90]);
+    assert_eq!(scanout_of("virtio_gpu").width, w1);
+}

@@ -72,6 +72,7 @@ fn a_toplevel_hears_its_bounds_and_what_weft_does() {
         scale: Some(2.0),
         transform: None,
         position: None,
+        mode: None,
         enabled: None,
     });
     until(&mut c, "the new bounds", |c| {
@@ -124,6 +125,7 @@ fn a_window_no_output_shows_is_suspended_until_one_does() {
             scale: None,
             transform: None,
             position: None,
+            mode: None,
             enabled: Some(on),
         })
     };

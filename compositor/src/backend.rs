@@ -54,6 +54,21 @@ impl Weft {
         self.runtime.set_vt_switch(switch);
     }
 
+    /// Output `index` can also be put in `modes` (a connector's: output configuration offers
+    /// them).
+    pub fn add_output_modes(&mut self, index: usize, modes: &[crate::outputs::output::OutputSpec]) {
+        let Some(slot) = self.outputs.slots.get(index) else {
+            return;
+        };
+        for spec in modes {
+            slot.output.add_mode(smithay::output::Mode {
+                size: (spec.width as i32, spec.height as i32).into(),
+                refresh: spec.refresh_mhz as i32,
+            });
+        }
+        self.announce_output_configuration();
+    }
+
     /// Accepts `weft msg inject-fault` (`--fault-injection`; tests only).
     pub fn set_fault_injection(&mut self, on: bool) {
         self.runtime.set_fault_injection(on);

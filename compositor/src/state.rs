@@ -173,6 +173,7 @@ impl Weft {
                 background: [0.08, 0.09, 0.11, 1.0],
                 scene_generation: 0,
                 management: Default::default(),
+                display_control: None,
             },
             buffers: crate::buffers::Buffers {
                 shm_state,

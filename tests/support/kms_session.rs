@@ -57,18 +57,21 @@ impl Session {
     }
 
     pub fn msg(&self, what: &[&str]) -> serde_json::Value {
+        self.try_msg(what).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `weft msg`, or what it said when it failed.
+    pub fn try_msg(&self, what: &[&str]) -> Result<serde_json::Value, String> {
         let out = Command::new(env!("CARGO_BIN_EXE_weft"))
             .args(["msg", "--socket", "wayland-drm", "--json"])
             .args(what)
             .env("XDG_RUNTIME_DIR", &self.runtime)
             .output()
             .expect("weft msg runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json")
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(serde_json::from_slice(&out.stdout).expect("json"))
     }
 
     pub fn client(&self) -> Client {

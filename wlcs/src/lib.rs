@@ -57,7 +57,7 @@ pub static SUPPORTED_EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("ext_data_control_manager_v1", 1),
     ("wl_output", 4),
     ("zxdg_output_manager_v1", 3),
-    ("xdg_wm_base", 3),
+    ("xdg_wm_base", 6),
     ("zxdg_decoration_manager_v1", 2),
     ("zwlr_layer_shell_v1", 4),
     ("ext_session_lock_manager_v1", 1),

@@ -319,6 +319,30 @@ impl Devices {
     }
 }
 
+impl weft_compositor::outputs::display_control::DisplayControl for Devices {
+    /// Configures the output named `output` on the device that drives it.
+    fn configure(
+        &self,
+        state: &mut Weft,
+        output: &str,
+        change: &weft_compositor::outputs::display_control::DisplayChange,
+        test_only: bool,
+    ) -> Result<(), String> {
+        let mut inner = self.0.borrow_mut();
+        let handle = inner.handle.clone();
+        for dev in inner.devices.iter_mut() {
+            if !dev.drm.is_active() {
+                continue;
+            }
+            let fd = dev.drm.device_fd().clone();
+            if let Some(out) = dev.outputs.iter_mut().find(|o| o.name == output) {
+                return out.configure(state, &fd, &handle, change, test_only);
+            }
+        }
+        Err(format!("{output}: no KMS device of weft's drives it now"))
+    }
+}
+
 /// The card event in a device event of weft's hotplug listener, for a card node of `seat` (udev's
 /// ID_SEAT, seat0 where udev says none), in the shape smithay's udev backend gives.
 pub fn card_event(event: &UEvent, seat: &str) -> Option<UdevEvent> {

@@ -26,6 +26,8 @@ use smithay::utils::{DeviceFd, Rectangle, Transform};
 
 use super::atomic::{Layer, Placement, Planes};
 
+mod configure;
+
 /// The event loop's handle: out-fences are waited on there.
 pub type Loop = calloop::LoopHandle<'static, Weft>;
 use tracing::{info, warn};
@@ -137,6 +139,13 @@ pub(super) struct KmsOutput {
     lifted_surface: Option<WlSurface>,
     /// The surface whose buffer was scanned out last.
     scanned_surface: Option<WlSurface>,
+    /// The connector's modes ([`configure`]: a modeset picks one).
+    modes: Vec<Mode>,
+    /// A mode asked for while a flip was queued, and buffers of its size: put in force at the
+    /// next frame.
+    pending_mode: Option<(Mode, [Scanout; 2])>,
+    /// The CRTC is switched off (weft's output is off): no frames.
+    pub(super) off: bool,
 }
 
 /// Client framebuffers kept per output (a client cycling its buffers reuses them).
@@ -383,7 +392,8 @@ impl KmsDevice {
                 warn!(output = %name, "no free CRTC reaches it: left dark");
                 continue;
             };
-            match self.light(state, &fd, handle, (crtc, conn), mode, name) {
+            let modes = info.modes().to_vec();
+            match self.light(state, &fd, handle, (crtc, conn), (mode, modes), name) {
                 Ok(output) => {
                     used.push(crtc);
                     self.outputs.push(output);
@@ -411,7 +421,7 @@ impl KmsDevice {
         fd: &DrmDeviceFd,
         handle: &Loop,
         (crtc, conn): (crtc::Handle, connector::Handle),
-        mode: Mode,
+        (mode, modes): (Mode, Vec<Mode>),
         name: String,
     ) -> Result<KmsOutput, KmsError> {
         let fail = |e: String| KmsError::Output(name.clone(), e);
@@ -421,19 +431,7 @@ impl KmsDevice {
             .drm
             .create_surface(crtc, mode, &[conn])
             .map_err(|e| fail(e.to_string()))?;
-        let scanout = || -> Result<Scanout, KmsError> {
-            let buffer = fd
-                .create_dumb_buffer(size, DrmFourcc::Xrgb8888, 32)
-                .map_err(|e| fail(format!("dumb buffer: {e}")))?;
-            let fb = fd
-                .add_framebuffer(&buffer, 24, 32)
-                .map_err(|e| fail(format!("framebuffer: {e}")))?;
-            Ok(Scanout {
-                buffer,
-                fb,
-                imported: None,
-            })
-        };
+        let scanout = || Scanout::new(fd, size).map_err(fail);
         let buffers = [scanout()?, scanout()?];
         // An overlay plane where the CRTC has one, else its cursor plane: a surface over the
         // composed frame can be shown there. Claimed through smithay, so no other CRTC of the
@@ -465,6 +463,19 @@ impl KmsDevice {
                 return Err(fail(e.to_string()));
             }
         };
+        // Every mode of the connector, for output configuration to choose from.
+        let specs: Vec<OutputSpec> = modes
+            .iter()
+            .map(|m| {
+                let (w, h) = m.size();
+                OutputSpec {
+                    width: u32::from(w),
+                    height: u32::from(h),
+                    refresh_mhz: mode_refresh_mhz(m),
+                }
+            })
+            .collect();
+        state.add_output_modes(index, &specs);
         // Composed frames cross from the render device to the display device: the render device
         // writes into the dumb buffers themselves where it can import them.
         let mut refused = None;
@@ -551,6 +562,9 @@ impl KmsDevice {
             upper_plane: upper.map(|(plane, _)| plane),
             _upper_claim: upper_claim,
             lifted_surface: None,
+            modes,
+            pending_mode: None,
+            off: false,
         };
         // The modeset carries the first frame.
         if let Err(e) = output.show(state, fd, handle, true) {
@@ -563,6 +577,25 @@ impl KmsDevice {
 }
 
 impl Scanout {
+    /// A dumb buffer of `size` (XRGB8888) and its framebuffer.
+    fn new(fd: &DrmDeviceFd, size: (u32, u32)) -> Result<Self, String> {
+        let buffer = fd
+            .create_dumb_buffer(size, DrmFourcc::Xrgb8888, 32)
+            .map_err(|e| format!("dumb buffer: {e}"))?;
+        let fb = match fd.add_framebuffer(&buffer, 24, 32) {
+            Ok(fb) => fb,
+            Err(e) => {
+                let _ = fd.destroy_dumb_buffer(buffer);
+                return Err(format!("framebuffer: {e}"));
+            }
+        };
+        Ok(Self {
+            buffer,
+            fb,
+            imported: None,
+        })
+    }
+
     fn destroy(self, fd: &DrmDeviceFd) {
         // The render device's import first (it references the dma-buf of the dumb buffer).
         drop(self.imported);
@@ -598,13 +631,17 @@ impl KmsOutput {
             client_fbs,
             on_screen,
             queued,
+            pending_mode,
             ..
         } = self;
         // The CRTC stops reading before the buffers it read are freed or released.
         drop(surface);
         drop(client_fbs);
         drop((on_screen, queued));
-        for b in buffers {
+        for b in buffers
+            .into_iter()
+            .chain(pending_mode.into_iter().flat_map(|(_, b)| b))
+        {
             b.destroy(fd);
         }
     }
@@ -618,6 +655,13 @@ impl KmsOutput {
         handle: &Loop,
         modeset: bool,
     ) -> Result<(), ShowError> {
+        if self.off {
+            return Ok(());
+        }
+        // A mode asked for while the last flip was queued: this frame is its modeset.
+        if let Some((mode, buffers)) = self.pending_mode.take() {
+            return self.put_mode(state, fd, handle, mode, buffers);
+        }
         let now = state.clock().now();
         let index = self.index(state)?;
         // The output's scene, built once: the planes are chosen from it, then it is drawn.
@@ -992,6 +1036,10 @@ impl KmsOutput {
         self.on_screen = std::mem::take(&mut self.queued);
         self.on_screen_zero_copy = self.queued_zero_copy;
         self.queued_zero_copy = false;
+        // Switched off meanwhile: the CRTC shows nothing, so nothing is held.
+        if self.off {
+            self.on_screen.clear();
+        }
     }
 }
 

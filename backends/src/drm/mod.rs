@@ -143,6 +143,8 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
             hotplug.card_event(state, event);
         }
     }));
+    // Modes and power of the KMS outputs, as output configuration asks.
+    state.set_display_control(std::rc::Rc::new(devices.clone()));
     let mut vt_session = session.clone();
     state.set_vt_switch(Box::new(move |vt| {
         if let Err(e) = vt_session.change_vt(vt) {

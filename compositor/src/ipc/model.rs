@@ -47,8 +47,8 @@ pub enum Request {
     /// XWayland: off, listening, starting or running; `DISPLAY`; how often it was started.
     Xwayland,
     /// Configures `output`: its scale (logical pixels grow by it), its transform (`normal`, `90`,
-    /// … `flipped-270`), where it is in the layout, and whether it is on (each only when given);
-    /// returns the outputs.
+    /// … `flipped-270`), where it is in the layout, its mode, and whether it is on (each only
+    /// when given); returns the outputs.
     Output {
         output: String,
         #[serde(default)]
@@ -57,6 +57,10 @@ pub enum Request {
         transform: Option<String>,
         #[serde(default)]
         position: Option<(i32, i32)>,
+        /// `WxH@HZ`: a mode of a KMS output's connector (a modeset), any size of an output
+        /// weft sizes itself.
+        #[serde(default)]
+        mode: Option<String>,
         #[serde(default)]
         enabled: Option<bool>,
     },
@@ -170,6 +174,8 @@ pub enum IpcError {
     Transform(#[from] crate::outputs::transform::TransformError),
     #[error(transparent)]
     Power(#[from] crate::outputs::power::PowerError),
+    #[error("{0}")]
+    Mode(String),
     #[error("no rung named {0}")]
     NoRung(String),
     #[error("{0} cannot be disabled: it is what every wl_shm buffer falls back to")]
@@ -200,6 +206,8 @@ pub struct OutputRecord {
     pub transform: &'static str,
     /// Whether it is on (an output turned off keeps its name, shows nothing and is no global).
     pub enabled: bool,
+    /// The modes it can be put in (`WxH@HZ`; a KMS output's are its connector's).
+    pub modes: Vec<String>,
     pub logical_width: i32,
     pub logical_height: i32,
     /// Frames presented (frame clock ticks) and frames actually rendered.

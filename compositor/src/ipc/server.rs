@@ -215,6 +215,7 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
             scale,
             transform,
             position,
+            mode,
             enabled,
         } => {
             let index = state
@@ -222,6 +223,11 @@ pub fn handle(state: &mut Weft, req: Request) -> Result<serde_json::Value, IpcEr
                 .ok_or_else(|| IpcError::NoOutput(output.clone()))?;
             if let Some(enabled) = enabled {
                 state.set_output_enabled(&output, enabled)?;
+            }
+            if let Some(mode) = mode {
+                let spec: crate::outputs::output::OutputSpec =
+                    mode.parse().map_err(IpcError::Mode)?;
+                state.set_output_mode(index, spec).map_err(IpcError::Mode)?;
             }
             if let Some(scale) = scale {
                 state.set_output_scale(&output, scale)?;
@@ -396,6 +402,19 @@ pub fn outputs(state: &Weft) -> Vec<OutputRecord> {
                 scale: o.scale,
                 transform: crate::outputs::transform::name_of(o.transform),
                 enabled: o.enabled,
+                modes: o
+                    .output
+                    .modes()
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "{}x{}@{:.3}",
+                            m.size.w,
+                            m.size.h,
+                            f64::from(m.refresh) / 1000.0
+                        )
+                    })
+                    .collect(),
                 logical_width: o.logical_size().w,
                 logical_height: o.logical_size().h,
                 frames: o.seq,

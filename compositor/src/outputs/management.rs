@@ -26,6 +26,8 @@ use smithay::reexports::wayland_server::{
 use smithay::utils::Transform;
 use tracing::{debug, info};
 
+use crate::outputs::display_control::DisplayChange;
+use crate::outputs::output::{OutputSlot, OutputSpec};
 use crate::Weft;
 
 const VERSION: u32 = 4;
@@ -69,6 +71,28 @@ impl Default for OutputManagement {
             // Never 0: tools such as wlr-randr wait for a `done` whose serial is not 0.
             serial: 1,
         }
+    }
+}
+
+/// What a configuration head asks of `slot`'s display: another mode, on or off (`request`
+/// `None`: off).
+fn display_change(slot: &OutputSlot, request: Option<&HeadRequest>) -> DisplayChange {
+    let current = (
+        slot.spec.width as i32,
+        slot.spec.height as i32,
+        slot.spec.refresh_mhz as i32,
+    );
+    let mode = request
+        .and_then(|r| r.mode)
+        .filter(|m| *m != current)
+        .map(|(w, h, refresh)| OutputSpec {
+            width: w.max(0) as u32,
+            height: h.max(0) as u32,
+            refresh_mhz: refresh.max(0) as u32,
+        });
+    DisplayChange {
+        mode,
+        enabled: (request.is_some() != slot.enabled).then_some(request.is_some()),
     }
 }
 
@@ -208,18 +232,25 @@ impl Weft {
     }
 
     /// Whether `request` can be put in force: `Err` says why not.
-    fn check_configuration(&self, pending: &Pending) -> Result<(), String> {
+    fn check_configuration(&mut self, pending: &Pending) -> Result<(), String> {
         for (name, request) in &pending.heads {
             let slot = self
                 .output_index(name)
                 .and_then(|i| self.outputs.slots.get(i))
                 .ok_or_else(|| format!("{name}: gone"))?;
-            let turns = request.is_some() != slot.enabled;
-            if turns && slot.display_device.is_some() {
-                return Err(format!(
-                    "{name}: weft does not turn outputs of a display device on or off yet"
-                ));
+            if slot.display_device.is_some() {
+                // The display device answers for its mode and power (a TEST_ONLY commit).
+                let change = display_change(slot, request.as_ref());
+                if change != DisplayChange::default() {
+                    self.configure_display(name, &change, true)?;
+                }
             }
+            let Some(slot) = self
+                .output_index(name)
+                .and_then(|i| self.outputs.slots.get(i))
+            else {
+                return Err(format!("{name}: gone"));
+            };
             let Some(request) = request else { continue };
             if request.adaptive_sync == Some(true) {
                 return Err(format!("{name}: adaptive sync is not supported"));
@@ -227,9 +258,9 @@ impl Weft {
             if let Some(scale) = request.scale {
                 crate::outputs::scale::check(scale).map_err(|e| format!("{name}: {e}"))?;
             }
-            if let Some((w, h, _)) = request.mode {
+            if let Some((w, h, _)) = request.mode.filter(|_| slot.display_device.is_none()) {
                 let same = (w, h) == (slot.spec.width as i32, slot.spec.height as i32);
-                let sized_by_weft = slot.display_device.is_none() && !slot.draws_cursor;
+                let sized_by_weft = !slot.draws_cursor;
                 if !same && !sized_by_weft {
                     return Err(format!(
                         "{name}: its size is set by its window or display, not by weft"
@@ -252,9 +283,25 @@ impl Weft {
             let Some(index) = self.output_index(name) else {
                 continue;
             };
-            if let Some((w, h, _)) = request.mode {
-                self.resize_output(index, w as u32, h as u32)
-                    .map_err(|e| format!("{name}: {e}"))?;
+            let display = self.outputs.slots.get(index).map(|slot| {
+                (
+                    slot.display_device.is_some(),
+                    display_change(slot, Some(request)),
+                )
+            });
+            match (request.mode, display) {
+                (_, Some((true, change))) if change.mode.is_some() => {
+                    let mode = DisplayChange {
+                        mode: change.mode,
+                        enabled: None,
+                    };
+                    self.configure_display(name, &mode, false)?;
+                }
+                (Some((w, h, _)), Some((false, _))) => {
+                    self.resize_output(index, w as u32, h as u32)
+                        .map_err(|e| format!("{name}: {e}"))?;
+                }
+                _ => {}
             }
             if let Some(scale) = request.scale {
                 self.set_output_scale(name, scale)

@@ -2,6 +2,7 @@
 //! rendering one now. The types are [`crate::outputs::output`]'s.
 
 pub mod clock;
+pub mod display_control;
 pub mod fractional_scale;
 pub mod frame;
 pub mod management;

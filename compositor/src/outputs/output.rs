@@ -196,6 +196,10 @@ pub struct Outputs {
     pub(crate) scene_generation: u64,
     /// zwlr_output_manager_v1: the managers bound and their heads ([`crate::outputs::management`]).
     pub(crate) management: crate::outputs::management::OutputManagement,
+    /// The display backend's side of configuring the outputs it drives
+    /// ([`crate::outputs::display_control`]; none headless or nested).
+    pub(crate) display_control:
+        Option<std::rc::Rc<dyn crate::outputs::display_control::DisplayControl>>,
 }
 
 #[cfg(test)]

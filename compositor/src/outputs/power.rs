@@ -3,7 +3,8 @@
 //! mode, scale and transform, but is in no layout, is no wl_output global (clients see it go, as
 //! when a monitor is unplugged), renders nothing and sends no frame callbacks; its layer surfaces
 //! are closed and windows only it showed move to an output still on. Turned on, it comes back
-//! where it was, drawn whole.
+//! where it was, drawn whole. A KMS output's CRTC is switched off and on by the display backend
+//! ([`crate::outputs::display_control`]).
 
 use tracing::info;
 
@@ -14,7 +15,7 @@ use crate::Weft;
 pub enum PowerError {
     #[error("no output {0}")]
     NoOutput(String),
-    #[error("{0} is driven by a display device: weft does not turn KMS outputs off yet")]
+    #[error("{0}")]
     Display(String),
 }
 
@@ -35,9 +36,32 @@ impl Weft {
         if slot.enabled == on {
             return Ok(());
         }
-        if slot.display_device.is_some() {
-            return Err(PowerError::Display(name.to_string()));
+        let change = crate::outputs::display_control::DisplayChange {
+            enabled: Some(on),
+            ..Default::default()
+        };
+        let display = slot.display_device.is_some();
+        // Its display goes dark before weft forgets the output; lit, after weft has it back.
+        if display && !on {
+            self.configure_display(name, &change, false)
+                .map_err(PowerError::Display)?;
         }
+        self.set_enabled(index, on);
+        if display && on {
+            if let Err(why) = self.configure_display(name, &change, false) {
+                self.set_enabled(index, false);
+                return Err(PowerError::Display(why));
+            }
+        }
+        Ok(())
+    }
+
+    /// Output `index` on or off as weft sees it (its global, layout, layers, windows).
+    fn set_enabled(&mut self, index: usize, on: bool) {
+        let Some(slot) = self.outputs.slots.get_mut(index) else {
+            return;
+        };
+        let name = slot.name();
         slot.enabled = on;
         if on {
             let global = slot
@@ -64,6 +88,5 @@ impl Weft {
         self.refill_toplevels();
         self.rescue_stranded_windows();
         self.damage();
-        Ok(())
     }
 }
