@@ -1068,3 +1068,63 @@ fn a_kms_output_is_modeset_and_switched_off_and_on() {
     wait_for_scanout("virtio_gpu", [200, 40, 90]);
     assert_eq!(scanout_of("virtio_gpu").width, w1);
 }
+
+/// The cursor under `--backend drm` goes on virtio-gpu's cursor plane, not into the composed
+/// frame: once a mouse moves the pointer onto Virtual-1, the cursor plane shows the cursor's
+/// image where the pointer is, weft counts its cursor-plane flips, and the composed frame under
+/// it shows the window, not the cursor.
+#[test]
+fn the_cursor_is_shown_on_the_cursor_plane() {
+    let _kms = kms_to_myself();
+    let weft = Session::start();
+    let name = output_names(&weft)
+        .into_iter()
+        .find(|n| n.starts_with("Virtual"))
+        .expect("virtio-gpu's output");
+    let mut c = weft.client();
+    let _t = fullscreen_on(&mut c, &name, [40, 200, 90]);
+    wait_for_scanout("virtio_gpu", [40, 200, 90]);
+
+    let mouse = weft_guest::uinput::VirtualDevice::mouse("weft-test cursor").expect("uinput mouse");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (image, at) = loop {
+        // Into the top-left corner (Virtual-1's origin), then a step inside.
+        for _ in 0..4 {
+            mouse.move_by(-8000, -8000).expect("motion");
+        }
+        mouse.move_by(30, 30).expect("motion");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let shown = weft_guest::kms::planes_showing(&card("virtio_gpu"), "cursor")
+            .expect("reading the cursor plane");
+        if let Some(first) = shown.into_iter().next() {
+            break first;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cursor plane never showed the cursor: {}",
+            kms_stats(&weft, &name)
+        );
+    };
+    let stats = kms_stats(&weft, &name);
+    assert!(
+        stats["cursor_plane_flips"].as_u64().unwrap_or_default() > 0,
+        "{stats}"
+    );
+    // An opaque pixel of the image (ARGB8888: alpha is byte 3).
+    let opaque = (0..image.height)
+        .flat_map(|y| (0..image.width).map(move |x| (x, y)))
+        .find(|&(x, y)| {
+            let o = y as usize * image.pitch as usize + x as usize * 4;
+            image.bytes.get(o + 3) == Some(&255)
+        })
+        .expect("the cursor image has opaque pixels");
+    // The composed frame there is the window's: the cursor is not in it.
+    let (px, py) = (at.0 + opaque.0 as i32, at.1 + opaque.1 as i32);
+    assert!(px >= 0 && py >= 0, "the cursor at {at:?}");
+    let primary = scanout_of("virtio_gpu");
+    assert_eq!(
+        primary.rgb(px as u32, py as u32),
+        Some([40, 200, 90]),
+        "the primary plane under the cursor at ({px}, {py})"
+    );
+}

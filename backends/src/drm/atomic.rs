@@ -52,6 +52,9 @@ struct PlaneProps {
     src: [property::Handle; 4],
     dst: [property::Handle; 4],
     in_fence_fd: Option<property::Handle>,
+    /// HOTSPOT_X and HOTSPOT_Y: a cursor plane's, on drivers that ask for the pointer's place in
+    /// the image (virtio-gpu, vmwgfx, qxl: the host draws the cursor).
+    hotspot: Option<[property::Handle; 2]>,
 }
 
 /// What one plane shows in a commit.
@@ -60,16 +63,29 @@ pub struct Layer<'a> {
     pub at: Placement,
     /// The producer's acquire fence, where one is left (the plane's IN_FENCE_FD).
     pub in_fence: Option<BorrowedFd<'a>>,
+    /// Where the pointer is in the image (a cursor's; set where the plane takes it).
+    pub hotspot: Option<(i32, i32)>,
 }
 
-/// The planes weft commits on one output's CRTC: its primary plane, and the overlay or cursor
-/// plane it claimed, if any.
+/// The planes weft commits on one output's CRTC: its primary plane, the overlay or cursor
+/// plane it claimed for a client's surface, if any, and a cursor plane of its own for the
+/// cursor where the CRTC has one besides (where the upper plane is the cursor plane, the cursor
+/// goes there).
 #[derive(Debug, Clone)]
 pub struct Planes {
     crtc: crtc::Handle,
     primary: (plane::Handle, PlaneProps),
     upper: Option<(plane::Handle, PlaneProps, &'static str)>,
+    cursor: Option<(plane::Handle, PlaneProps)>,
     out_fence_ptr: Option<property::Handle>,
+}
+
+/// What one commit shows: the primary plane, the upper plane (`None`: off) and the cursor plane
+/// of its own (`None`: off).
+pub struct Frame<'a, 'b> {
+    pub primary: &'b Layer<'a>,
+    pub upper: Option<&'b Layer<'a>>,
+    pub cursor: Option<&'b Layer<'a>>,
 }
 
 fn prop(
@@ -122,6 +138,10 @@ impl PlaneProps {
                 need(fd, plane, "CRTC_H")?,
             ],
             in_fence_fd: prop(fd, plane, "IN_FENCE_FD")?,
+            hotspot: match (prop(fd, plane, "HOTSPOT_X")?, prop(fd, plane, "HOTSPOT_Y")?) {
+                (Some(x), Some(y)) => Some([x, y]),
+                _ => None,
+            },
         })
     }
 
@@ -163,6 +183,10 @@ impl PlaneProps {
         for (handle, v) in self.dst.iter().zip(dst) {
             req.add_property(plane, *handle, v);
         }
+        if let (Some([hx, hy]), Some((x, y))) = (self.hotspot, layer.hotspot) {
+            req.add_property(plane, hx, property::Value::SignedRange(i64::from(x)));
+            req.add_property(plane, hy, property::Value::SignedRange(i64::from(y)));
+        }
         if let (Some(prop), Some(fence)) = (self.in_fence_fd, layer.in_fence) {
             req.add_property(
                 plane,
@@ -180,18 +204,35 @@ impl Planes {
         fd: &DrmDeviceFd,
         crtc: crtc::Handle,
         primary: plane::Handle,
-        upper: Option<(plane::Handle, &'static str)>,
+        (upper, cursor): (Option<(plane::Handle, &'static str)>, Option<plane::Handle>),
     ) -> Result<Self, DrmError> {
         let upper = match upper {
             Some((plane, kind)) => Some((plane, PlaneProps::of(fd, plane)?, kind)),
+            None => None,
+        };
+        let cursor = match cursor {
+            Some(plane) => Some((plane, PlaneProps::of(fd, plane)?)),
             None => None,
         };
         Ok(Self {
             crtc,
             primary: (primary, PlaneProps::of(fd, primary)?),
             upper,
+            cursor,
             out_fence_ptr: prop(fd, crtc, "OUT_FENCE_PTR")?,
         })
+    }
+
+    /// Whether the cursor can go on a cursor plane: one of its own, or the upper plane where
+    /// that is the CRTC's cursor plane (then no surface is lifted while the cursor is there).
+    pub fn cursor_plane(&self) -> Option<CursorPlaneKind> {
+        if self.cursor.is_some() {
+            Some(CursorPlaneKind::Own)
+        } else if self.upper_kind() == Some("cursor") {
+            Some(CursorPlaneKind::Upper)
+        } else {
+            None
+        }
     }
 
     /// Whether flips hand back an out-fence (every atomic driver's CRTC has OUT_FENCE_PTR).
@@ -204,39 +245,36 @@ impl Planes {
         self.upper.as_ref().map(|u| u.2)
     }
 
-    fn request(&self, primary: &Layer<'_>, upper: Option<&Layer<'_>>) -> AtomicModeReq {
+    fn request(&self, frame: &Frame<'_, '_>) -> AtomicModeReq {
         let mut req = AtomicModeReq::new();
         let (plane, props) = &self.primary;
-        props.set(&mut req, *plane, self.crtc, Some(primary));
+        props.set(&mut req, *plane, self.crtc, Some(frame.primary));
         if let Some((plane, props, _)) = &self.upper {
-            props.set(&mut req, *plane, self.crtc, upper);
+            props.set(&mut req, *plane, self.crtc, frame.upper);
+        }
+        if let Some((plane, props)) = &self.cursor {
+            props.set(&mut req, *plane, self.crtc, frame.cursor);
         }
         req
     }
 
     /// Asks the driver whether it would show these layers (atomic TEST_ONLY): nothing changes
     /// on screen.
-    pub fn test(
-        &self,
-        fd: &DrmDeviceFd,
-        primary: &Layer<'_>,
-        upper: Option<&Layer<'_>>,
-    ) -> Result<(), DrmError> {
-        fd.atomic_commit(AtomicCommitFlags::TEST_ONLY, self.request(primary, upper))
+    pub fn test(&self, fd: &DrmDeviceFd, frame: &Frame<'_, '_>) -> Result<(), DrmError> {
+        fd.atomic_commit(AtomicCommitFlags::TEST_ONLY, self.request(frame))
             .map_err(DrmError::TestOnly)
     }
 
-    /// Queues a flip to these layers at the next vblank (the upper plane switched off where
-    /// `upper` is `None`), latched once their in-fences signal; its completion event comes
+    /// Queues a flip to these layers at the next vblank (a plane switched off where its layer is
+    /// `None`), latched once their in-fences signal; its completion event comes
     /// through the device's notifier. Returns the flip's out-fence, where the CRTC gives one: it
     /// signals when the flip has happened, so the buffers shown before are no longer read.
     pub fn flip(
         &self,
         fd: &DrmDeviceFd,
-        primary: &Layer<'_>,
-        upper: Option<&Layer<'_>>,
+        frame: &Frame<'_, '_>,
     ) -> Result<Option<OwnedFd>, DrmError> {
-        let mut req = self.request(primary, upper);
+        let mut req = self.request(frame);
         // The kernel writes the out-fence's fd here (an s32) during the ioctl.
         let mut out: i32 = -1;
         if let Some(prop) = self.out_fence_ptr {
@@ -255,4 +293,13 @@ impl Planes {
         // nothing else owns it, and it is closed exactly once, by the OwnedFd.
         Ok(Some(unsafe { OwnedFd::from_raw_fd(out) }))
     }
+}
+
+/// Where a CRTC shows the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorPlaneKind {
+    /// A cursor plane of its own, beside the upper plane.
+    Own,
+    /// The upper plane, which is the cursor plane.
+    Upper,
 }

@@ -24,9 +24,10 @@ use smithay::reexports::wayland_server::backend::ObjectId;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{DeviceFd, Rectangle, Transform};
 
-use super::atomic::{Layer, Placement, Planes};
+use super::atomic::{CursorPlaneKind, Frame, Layer, Placement, Planes};
 
 mod configure;
+mod cursor;
 
 /// The event loop's handle: out-fences are waited on there.
 pub type Loop = calloop::LoopHandle<'static, Weft>;
@@ -146,6 +147,11 @@ pub(super) struct KmsOutput {
     pending_mode: Option<(Mode, [Scanout; 2])>,
     /// The CRTC is switched off (weft's output is off): no frames.
     pub(super) off: bool,
+    /// The cursor plane's buffers, where the CRTC has a cursor plane weft drives.
+    cursor: Option<cursor::CursorBuffers>,
+    /// A cursor plane of its own (beside an overlay upper plane), and smithay's claim on it.
+    cursor_plane: Option<smithay::reexports::drm::control::plane::Handle>,
+    _cursor_claim: Option<smithay::backend::drm::PlaneClaim>,
 }
 
 /// Client framebuffers kept per output (a client cycling its buffers reuses them).
@@ -325,7 +331,10 @@ impl KmsDevice {
 
     /// The overlay and cursor planes this device's outputs use.
     fn claimed_upper(&self) -> Vec<smithay::reexports::drm::control::plane::Handle> {
-        self.outputs.iter().filter_map(|o| o.upper_plane).collect()
+        self.outputs
+            .iter()
+            .flat_map(|o| o.upper_plane.into_iter().chain(o.cursor_plane))
+            .collect()
     }
 
     /// Brings the outputs in line with the connectors (at start, and at each hotplug event):
@@ -440,7 +449,17 @@ impl KmsDevice {
             Some((plane, kind)) => (Some((plane, kind)), surface.claim_plane(plane)),
             None => (None, None),
         };
-        let planes = match Planes::new(fd, crtc, surface.plane(), upper) {
+        // Beside an overlay plane, the CRTC's cursor plane for the cursor.
+        let mut taken = self.claimed_upper();
+        taken.extend(upper.map(|(plane, _)| plane));
+        let (cursor_plane, cursor_claim) = match upper {
+            Some((_, "overlay")) => match upper_plane(fd, crtc, &taken) {
+                Some((plane, "cursor")) => (Some(plane), surface.claim_plane(plane)),
+                _ => (None, None),
+            },
+            _ => (None, None),
+        };
+        let planes = match Planes::new(fd, crtc, surface.plane(), (upper, cursor_plane)) {
             Ok(planes) => Some(planes),
             Err(e) => {
                 info!(output = %name, error = %e, "flips through smithay: no scanout, no out-fences");
@@ -513,10 +532,9 @@ impl KmsDevice {
         if let Some(slot) = state.output_mut(index) {
             // Feedback waits for the flip that shows the frame ([`Weft::presented`]).
             slot.held_feedback = Some(Vec::new());
-            // Not drawn yet: without a cursor plane a composed cursor would keep every surface
-            // under it off the display's planes (scanout), and weft does not drive the cursor
-            // plane yet (docs/ARCHITECTURE.md, "Not yet").
-            slot.draws_cursor = false;
+            // On the cursor plane where the CRTC has one weft drives (kms/cursor.rs), so a
+            // surface under it can still be scanned out; composed where it cannot go there.
+            slot.draws_cursor = true;
             slot.display_stats = Some(Box::new(stats.clone()));
             slot.frame_path = FramePath {
                 copies_per_frame: 1,
@@ -539,6 +557,14 @@ impl KmsDevice {
             upper_plane = planes.as_ref().and_then(Planes::upper_kind).unwrap_or("none"),
             "output lit"
         );
+        let cursor = planes
+            .as_ref()
+            .and_then(Planes::cursor_plane)
+            .and_then(|_| {
+                cursor::CursorBuffers::new(fd)
+                    .inspect_err(|e| info!(output = %name, error = %e, "no cursor plane buffers: the cursor is composed"))
+                    .ok()
+            });
         let mut output = KmsOutput {
             name,
             stats,
@@ -565,6 +591,9 @@ impl KmsDevice {
             modes,
             pending_mode: None,
             off: false,
+            cursor,
+            cursor_plane,
+            _cursor_claim: cursor_claim,
         };
         // The modeset carries the first frame.
         if let Err(e) = output.show(state, fd, handle, true) {
@@ -632,6 +661,7 @@ impl KmsOutput {
             on_screen,
             queued,
             pending_mode,
+            cursor,
             ..
         } = self;
         // The CRTC stops reading before the buffers it read are freed or released.
@@ -643,6 +673,9 @@ impl KmsOutput {
             .chain(pending_mode.into_iter().flat_map(|(_, b)| b))
         {
             b.destroy(fd);
+        }
+        if let Some(cursor) = cursor {
+            cursor.destroy(fd);
         }
     }
 
@@ -665,9 +698,15 @@ impl KmsOutput {
         let now = state.clock().now();
         let index = self.index(state)?;
         // The output's scene, built once: the planes are chosen from it, then it is drawn.
-        let scene = state.scene(index);
+        let mut scene = state.scene(index);
+        // The cursor on the cursor plane where it may go (taken out of the scene then).
+        let cursor = if modeset {
+            None
+        } else {
+            self.place_cursor(state, fd, index, &mut scene)
+        };
         if !modeset {
-            let refused = match self.scanout(state, fd, handle, index, &scene) {
+            let refused = match self.scanout(state, fd, handle, (index, &scene), cursor) {
                 Ok(surface) => {
                     // Nothing composed; frame callbacks and feedback (held for the flip) go out.
                     state.frame_with_scene(index, now, Compose::Nothing, scene);
@@ -694,8 +733,11 @@ impl KmsOutput {
                 state.record_scanout(&surface, ScanoutOutcome::Composed(why.to_string()));
             }
         }
-        // A surface over the rest on the upper plane, the rest composed without it.
-        let lifted = if modeset {
+        // A surface over the rest on the upper plane, the rest composed without it (not while
+        // the upper plane is the cursor plane showing the cursor).
+        let cursor_on_upper = cursor.is_some()
+            && self.planes.as_ref().and_then(Planes::cursor_plane) == Some(CursorPlaneKind::Upper);
+        let lifted = if modeset || cursor_on_upper {
             None
         } else {
             self.lift(state, fd, &scene)
@@ -740,15 +782,22 @@ impl KmsOutput {
                     fb,
                     at: full,
                     in_fence: None,
+                    hotspot: None,
                 };
                 let acquire = lifted.as_ref().and_then(|(c, _, _)| c.hold.take_acquire());
                 let upper = lifted.as_ref().map(|(_, ufb, at)| Layer {
                     fb: *ufb,
                     at: *at,
                     in_fence: acquire.as_ref().map(|f| f.as_fd()),
+                    hotspot: None,
                 });
-                let out_fence = planes.flip(fd, &primary, upper.as_ref())?;
+                let cursor_layer = cursor.map(|c| c.layer());
+                let frame = with_cursor(planes, &primary, upper.as_ref(), cursor_layer.as_ref());
+                let out_fence = planes.flip(fd, &frame)?;
                 self.stats.count(|k| k.composed_flips += 1);
+                if cursor.is_some() {
+                    self.stats.count(|k| k.cursor_plane_flips += 1);
+                }
                 if let Some((candidate, _, at)) = lifted {
                     self.stats.count(|k| k.upper_plane_flips += 1);
                     let kind = planes.upper_kind().unwrap_or("upper");
@@ -824,19 +873,24 @@ impl KmsOutput {
                 fb: primary_fb,
                 at: full,
                 in_fence: None,
+                hotspot: None,
             };
             let upper = Layer {
                 fb: ufb,
                 at,
                 in_fence: None,
+                hotspot: None,
             };
-            planes
-                .test(fd, &primary, Some(&upper))
-                .map_err(|e| Refusal::Plane {
-                    plane: kind,
-                    scaled: at.scales(),
-                    source: Arc::new(e),
-                })
+            let frame = Frame {
+                primary: &primary,
+                upper: Some(&upper),
+                cursor: None,
+            };
+            planes.test(fd, &frame).map_err(|e| Refusal::Plane {
+                plane: kind,
+                scaled: at.scales(),
+                source: Arc::new(e),
+            })
         });
         match verdict {
             Ok(fb) => Some((candidate, fb, at)),
@@ -910,8 +964,8 @@ impl KmsOutput {
         state: &mut Weft,
         fd: &DrmDeviceFd,
         handle: &Loop,
-        index: usize,
-        scene: &Scene,
+        (index, scene): (usize, &Scene),
+        cursor: Option<cursor::CursorLayer>,
     ) -> Result<WlSurface, Option<(WlSurface, Refusal)>> {
         let candidate = state.scanout_candidate(index, scene).map_err(|_| None)?;
         let surface = candidate.surface.clone();
@@ -930,8 +984,14 @@ impl KmsOutput {
                     fb,
                     at,
                     in_fence: None,
+                    hotspot: None,
                 };
-                planes.test(fd, &layer, None).map_err(|e| Refusal::Plane {
+                let frame = Frame {
+                    primary: &layer,
+                    upper: None,
+                    cursor: None,
+                };
+                planes.test(fd, &frame).map_err(|e| Refusal::Plane {
                     plane: "primary",
                     scaled: at.scales(),
                     source: Arc::new(e),
@@ -946,11 +1006,17 @@ impl KmsOutput {
             fb,
             at,
             in_fence: fence.as_ref().map(|f| f.as_fd()),
+            hotspot: None,
         };
+        let cursor_layer = cursor.map(|c| c.layer());
+        let frame = with_cursor(&planes, &layer, None, cursor_layer.as_ref());
         let out_fence = planes
-            .flip(fd, &layer, None)
+            .flip(fd, &frame)
             .map_err(|e| refused(Refusal::Flip(Arc::new(e))))?;
         self.stats.count(|k| k.scanout_flips += 1);
+        if cursor.is_some() {
+            self.stats.count(|k| k.cursor_plane_flips += 1);
+        }
         self.release_at(out_fence, handle);
         self.flipping = true;
         self.frames += 1;
@@ -1008,6 +1074,27 @@ impl KmsOutput {
             // The closure, and the buffer with it, is dropped: released now rather than never.
             warn!(error = %e, "out-fence not watched: the replaced buffer is released at once");
         }
+    }
+
+    /// The cursor of output `index`'s `scene` on the cursor plane, where it may go and the
+    /// driver takes it (then it is no longer in `scene`).
+    fn place_cursor(
+        &mut self,
+        state: &mut Weft,
+        fd: &DrmDeviceFd,
+        index: usize,
+        scene: &mut Scene,
+    ) -> Option<cursor::CursorLayer> {
+        let planes = self.planes.clone()?;
+        let primary = Layer {
+            fb: self.buffers.get(self.back)?.fb,
+            at: Placement::full(self.size.0, self.size.1),
+            in_fence: None,
+            hotspot: None,
+        };
+        self.cursor
+            .as_mut()?
+            .place(state, (fd, &planes), (index, &primary), scene)
     }
 
     fn crtc_name(&self) -> String {
@@ -1142,5 +1229,27 @@ fn interface_name(i: connector::Interface) -> &'static str {
         I::LVDS => "LVDS",
         I::DSI => "DSI",
         _ => "Unknown",
+    }
+}
+
+/// The frame of `primary` and `upper` with `cursor` where `planes` shows it: on a cursor plane of
+/// its own, or on the upper plane where that is the cursor plane (nothing is lifted then).
+fn with_cursor<'a, 'b>(
+    planes: &Planes,
+    primary: &'b Layer<'a>,
+    upper: Option<&'b Layer<'a>>,
+    cursor: Option<&'b Layer<'a>>,
+) -> Frame<'a, 'b> {
+    match planes.cursor_plane() {
+        Some(CursorPlaneKind::Upper) if cursor.is_some() => Frame {
+            primary,
+            upper: cursor,
+            cursor: None,
+        },
+        _ => Frame {
+            primary,
+            upper,
+            cursor,
+        },
     }
 }

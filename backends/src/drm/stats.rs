@@ -18,6 +18,8 @@ pub struct KmsStats {
     pub composed_flips: u64,
     /// Composed flips that showed a client's buffer on the overlay or cursor plane over them.
     pub upper_plane_flips: u64,
+    /// Flips that showed the cursor on the cursor plane (not composed).
+    pub cursor_plane_flips: u64,
     /// Client buffers released at the out-fence of the flip that replaced them.
     pub released_at_out_fence: u64,
     /// Where composed frames go, and how they get there.

@@ -2,6 +2,7 @@
 //! idle notification. What input does is [`crate::seat::input`]'s.
 
 pub mod cursor;
+pub mod cursor_plane;
 pub mod cursor_theme;
 pub mod data_transfer;
 pub mod focus;
