@@ -1026,9 +1026,10 @@ fn a_kms_output_is_modeset_and_switched_off_and_on() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the CRTC shows {}x{}, not {w1}x{h1}",
+            "the CRTC shows {}x{} with {:?} at (2, 2), not {w1}x{h1} with the client",
             shown.width,
-            shown.height
+            shown.height,
+            shown.rgb(2, 2)
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
@@ -1038,6 +1039,22 @@ fn a_kms_output_is_modeset_and_switched_off_and_on() {
         .and_then(|a| a.iter().find(|o| o["name"] == name.as_str()))
         .expect("the output");
     assert_eq!(size(now), (w1, h1), "{now}");
+    // Frames go on after the modeset.
+    let index = output_names(&weft)
+        .iter()
+        .position(|n| *n == name)
+        .expect("the output");
+    let presented = |weft: &Session| frames_presented(weft).get(index).copied().unwrap_or(0);
+    let before = presented(&weft);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while presented(&weft) < before + 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no frames after the modeset: {}",
+            kms_stats(&weft, &name)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 
     // Off: nothing scanned out on virtio-gpu, no global.
     weft.msg(&["output", &name, "--off"]);
@@ -1063,10 +1080,20 @@ fn a_kms_output_is_modeset_and_switched_off_and_on() {
     );
 
     // On: lit again, in the mode it had, showing a client fullscreen on it.
+    let off = presented(&weft);
     weft.msg(&["output", &name, "--on"]);
     let _again = fullscreen_on(&mut c, &name, [200, 40, 90]);
     wait_for_scanout("virtio_gpu", [200, 40, 90]);
     assert_eq!(scanout_of("virtio_gpu").width, w1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while presented(&weft) < off + 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no frames after switching it on: {}",
+            kms_stats(&weft, &name)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// The cursor under `--backend drm` goes on virtio-gpu's cursor plane, not into the composed
@@ -1087,16 +1114,17 @@ fn the_cursor_is_shown_on_the_cursor_plane() {
 
     let mouse = weft_guest::uinput::VirtualDevice::mouse("weft-test cursor").expect("uinput mouse");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Into the top-left corner (Virtual-1's origin), then steps inside until the cursor plane
+    // shows the whole image on the output.
+    for _ in 0..4 {
+        mouse.move_by(-8000, -8000).expect("motion");
+    }
     let (image, at) = loop {
-        // Into the top-left corner (Virtual-1's origin), then a step inside.
-        for _ in 0..4 {
-            mouse.move_by(-8000, -8000).expect("motion");
-        }
-        mouse.move_by(30, 30).expect("motion");
+        mouse.move_by(10, 10).expect("motion");
         std::thread::sleep(std::time::Duration::from_millis(200));
         let shown = weft_guest::kms::planes_showing(&card("virtio_gpu"), "cursor")
             .expect("reading the cursor plane");
-        if let Some(first) = shown.into_iter().next() {
+        if let Some(first) = shown.into_iter().find(|(_, at)| at.0 >= 0 && at.1 >= 0) {
             break first;
         }
         assert!(

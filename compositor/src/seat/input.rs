@@ -265,6 +265,7 @@ impl Weft {
     /// under it, then a frame.
     pub fn pointer_motion(&mut self, pos: Point<f64, Logical>, time_ms: u32) {
         self.pointer_moved(pos, None, time_ms);
+        self.cursor_moved();
     }
 
     /// A relative pointer device moved by `delta` (`unaccel` before the device's acceleration) to
@@ -277,6 +278,7 @@ impl Weft {
         time_ms: u32,
     ) {
         self.pointer_moved(pos, Some((delta, unaccel)), time_ms);
+        self.cursor_moved();
     }
 
     fn pointer_moved(
@@ -325,7 +327,6 @@ impl Weft {
             // The drag icon follows the pointer.
             self.damage();
         }
-        self.cursor_moved();
     }
 
     /// The scene changed under a resting pointer (a surface mapped, grew, shrank, moved or went
@@ -350,7 +351,8 @@ impl Weft {
             return;
         }
         let time = self.input_time_ms();
-        self.pointer_motion(pos, time);
+        // Not the user moving a pointer: the cursor does not show for this.
+        self.pointer_moved(pos, None, time);
     }
 
     /// The surface that has the pointer and its origin (global), as the last pointer event left it.
