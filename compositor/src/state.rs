@@ -174,6 +174,7 @@ impl Weft {
                 scene_generation: 0,
                 management: Default::default(),
                 display_control: None,
+                waker: Default::default(),
             },
             buffers: crate::buffers::Buffers {
                 shm_state,
@@ -292,5 +293,6 @@ impl Weft {
     /// Marks every output for re-rendering.
     pub fn damage(&mut self) {
         self.outputs.scene_generation += 1;
+        self.outputs.waker.wake();
     }
 }

@@ -223,10 +223,45 @@ impl Devices {
         let Some(output) = dev.outputs.iter_mut().find(|o| o.crtc == crtc) else {
             return;
         };
-        if output.flipping {
+        if output.flipping || output.paced || output.off {
             return;
         }
+        let Ok(index) = output.index(state) else {
+            return;
+        };
+        // Nothing new to show: the output rests until something wakes it (`Self::wake`).
+        if !output.has_pending_mode() && !state.output_wants_frame(index) {
+            output.idle = true;
+            return;
+        }
+        // No faster than the mode's refresh, even where the driver completes flips at once.
+        let period = state
+            .outputs()
+            .get(index)
+            .map_or(std::time::Duration::from_millis(16), |o| o.refresh_period());
+        let early = output
+            .last_queued
+            .map(|t| t.elapsed())
+            .filter(|e| *e + std::time::Duration::from_millis(1) < period);
+        if let Some(elapsed) = early {
+            output.paced = true;
+            let devices = self.clone();
+            let timer = calloop::timer::Timer::from_duration(period - elapsed);
+            let inserted = handle.insert_source(timer, move |_, _, state| {
+                devices.paced(id, crtc);
+                devices.show_next(state, id, crtc);
+                calloop::timer::TimeoutAction::Drop
+            });
+            if inserted.is_err() {
+                output.paced = false;
+            } else {
+                return;
+            }
+        }
         let shown = output.show(state, &fd, &handle, false);
+        if shown.is_ok() && output.flipping {
+            output.last_queued = Some(std::time::Instant::now());
+        }
         output.failed_frames = if shown.is_ok() {
             0
         } else {
@@ -236,6 +271,43 @@ impl Devices {
         drop(inner);
         self.shown(id, crtc, &name, shown, failed);
         state.flush_clients();
+    }
+
+    /// The pacing timer of `crtc` on device `id` fired.
+    fn paced(&self, id: DevId, crtc: crtc::Handle) {
+        let mut inner = self.0.borrow_mut();
+        let output = inner
+            .devices
+            .iter_mut()
+            .filter(|d| d.id == id)
+            .flat_map(|d| d.outputs.iter_mut())
+            .find(|o| o.crtc == crtc);
+        if let Some(output) = output {
+            output.paced = false;
+        }
+    }
+
+    /// Something may want a frame ([`Weft::set_frame_waker`]'s ping): every resting output that
+    /// has something new to show shows it.
+    pub fn wake(&self, state: &mut Weft) {
+        state.frame_wake_taken();
+        let resting: Vec<(DevId, crtc::Handle)> = {
+            let inner = self.0.borrow();
+            inner
+                .devices
+                .iter()
+                .filter(|d| d.drm.is_active())
+                .flat_map(|d| {
+                    d.outputs
+                        .iter()
+                        .filter(|o| o.idle && !o.flipping && !o.paced)
+                        .map(move |o| (d.id, o.crtc))
+                })
+                .collect()
+        };
+        for (id, crtc) in resting {
+            self.show_next(state, id, crtc);
+        }
     }
 
     /// What came of showing a frame on `crtc` of device `id`. A frame that could not be queued

@@ -147,6 +147,14 @@ pub(super) struct KmsOutput {
     pending_mode: Option<(Mode, [Scanout; 2])>,
     /// The CRTC is switched off (weft's output is off): no frames.
     pub(super) off: bool,
+    /// Nothing new to show after the last flip: no frame until something wakes it
+    /// ([`weft_compositor::outputs::wake`]).
+    pub(super) idle: bool,
+    /// A timer holds the next frame back to the mode's refresh (a driver that completes flips
+    /// early).
+    pub(super) paced: bool,
+    /// When the last frame was queued.
+    pub(super) last_queued: Option<std::time::Instant>,
     /// The cursor plane's buffers, where the CRTC has a cursor plane weft drives.
     cursor: Option<cursor::CursorBuffers>,
     /// A cursor plane of its own (beside an overlay upper plane), and smithay's claim on it.
@@ -591,6 +599,9 @@ impl KmsDevice {
             modes,
             pending_mode: None,
             off: false,
+            idle: false,
+            paced: false,
+            last_queued: None,
             cursor,
             cursor_plane,
             _cursor_claim: cursor_claim,
@@ -691,6 +702,7 @@ impl KmsOutput {
         if self.off {
             return Ok(());
         }
+        self.idle = false;
         // A mode asked for while the last flip was queued: this frame is its modeset.
         if let Some((mode, buffers)) = self.pending_mode.take() {
             return self.put_mode(state, fd, handle, mode, buffers);
@@ -1116,6 +1128,11 @@ impl KmsOutput {
                 fence: None,
             }),
         }
+    }
+
+    /// Whether a mode waits to be put in force (the next frame is its modeset).
+    pub(super) fn has_pending_mode(&self) -> bool {
+        self.pending_mode.is_some()
     }
 
     /// The queued frame is on screen now: what it shows is held, what it replaced is let go.

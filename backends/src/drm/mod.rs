@@ -145,6 +145,15 @@ pub fn run(options: DrmOptions) -> Result<i32, DrmError> {
     }));
     // Modes and power of the KMS outputs, as output configuration asks.
     state.set_display_control(std::rc::Rc::new(devices.clone()));
+    // Frames on demand: a resting output is woken when something may want a frame.
+    let (ping, woken) =
+        calloop::ping::make_ping().map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    let waking = devices.clone();
+    event_loop
+        .handle()
+        .insert_source(woken, move |_, _, state| waking.wake(state))
+        .map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    state.set_frame_waker(ping);
     let mut vt_session = session.clone();
     state.set_vt_switch(Box::new(move |vt| {
         if let Err(e) = vt_session.change_vt(vt) {

@@ -98,6 +98,9 @@ impl CompositorHandler for Weft {
         if changed {
             self.damage();
             self.capture_surface_damaged(&root);
+        } else {
+            // A frame callback or presentation feedback alone still wants a frame.
+            self.outputs.waker.wake();
         }
         if let Some(lost) = self.gpu.first_mut().importer.take_device_lost() {
             // An import found the device gone: rebuild now (it re-imports this tree too).

@@ -209,6 +209,7 @@ impl Weft {
         let Some(slot) = self.outputs.slots.get_mut(index) else {
             return report;
         };
+        slot.shown_generation = Some(generation);
         let hold = slot.held_feedback.is_some();
         let mut held = Vec::new();
         slot.seq += 1;

@@ -13,6 +13,7 @@ pub mod scanout;
 pub mod scene;
 pub mod screenshot;
 pub mod transform;
+pub mod wake;
 
 use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
@@ -85,6 +86,7 @@ impl Weft {
             scale: 1.0,
             transform: Transform::Normal,
             enabled: true,
+            shown_generation: None,
         });
         self.damage();
         self.announce_output_configuration();

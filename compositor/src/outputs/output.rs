@@ -59,6 +59,10 @@ pub struct OutputSlot {
     pub last_present: Option<Duration>,
     /// The scene generation last rendered into `target`.
     pub rendered_generation: Option<u64>,
+    /// The scene generation its last frame showed (rendered, or a display plane showing a
+    /// client's buffer): an output whose scene is still this has nothing new to show
+    /// ([`crate::outputs::wake`]).
+    pub shown_generation: Option<u64>,
     /// The surface a display plane showed instead when the target was last drawn (left out of
     /// it): a change redraws.
     pub rendered_lifted: Option<smithay::reexports::wayland_server::backend::ObjectId>,
@@ -171,12 +175,14 @@ impl OutputSlot {
         self.target = target;
         self.changed = vec![self.target.area()];
         self.rendered_generation = None;
+        self.shown_generation = None;
         self.damage.reset();
     }
 
     /// The next frame redraws the whole output.
     pub fn damage_all(&mut self) {
         self.rendered_generation = None;
+        self.shown_generation = None;
         self.damage.reset();
     }
 }
@@ -196,6 +202,8 @@ pub struct Outputs {
     pub(crate) scene_generation: u64,
     /// zwlr_output_manager_v1: the managers bound and their heads ([`crate::outputs::management`]).
     pub(crate) management: crate::outputs::management::OutputManagement,
+    /// Wakes a display backend that flips only on demand ([`crate::outputs::wake`]).
+    pub(crate) waker: crate::outputs::wake::FrameWaker,
     /// The display backend's side of configuring the outputs it drives
     /// ([`crate::outputs::display_control`]; none headless or nested).
     pub(crate) display_control:
