@@ -74,6 +74,21 @@ impl Session {
         Ok(serde_json::from_slice(&out.stdout).expect("json"))
     }
 
+    /// weft's CPU time so far (user + system), from /proc.
+    pub fn cpu_time(&self) -> std::time::Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .unwrap_or_default();
+        // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<u64> = after
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+        let hz = rustix::param::clock_ticks_per_second().max(1);
+        std::time::Duration::from_millis(ticks * 1000 / hz)
+    }
+
     pub fn client(&self) -> Client {
         Client::connect(&self.runtime.join("wayland-drm")).expect("client connects")
     }
