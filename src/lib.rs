@@ -74,10 +74,12 @@ impl Running {
 
     /// Stops the compositor and returns its result.
     pub fn stop(mut self) -> anyhow::Result<i32> {
-        self.stop_inner()
+        self.stop_now()
     }
 
-    fn stop_inner(&mut self) -> anyhow::Result<i32> {
+    /// Stops the compositor (if it still runs) and returns how it ended: its error, or that its
+    /// thread panicked. A second call, or a drop after it, finds it stopped (`Ok(0)`).
+    pub fn stop_now(&mut self) -> anyhow::Result<i32> {
         self.stop.ping();
         match self.thread.take() {
             Some(t) => t
@@ -90,7 +92,8 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.stop_inner();
+        // Whoever needs how it ended asked with `stop`/`stop_now` before (the test harness does).
+        let _ = self.stop_now();
     }
 }
 

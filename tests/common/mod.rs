@@ -230,9 +230,17 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
+        // weft stops first: how it ends, and what it logs while stopping, count too.
+        let stopped = self.weft.stop_now();
         let _ = std::fs::remove_dir_all(&self.runtime_dir);
+        if std::thread::panicking() {
+            return;
+        }
+        if let Err(e) = stopped {
+            panic!("weft did not stop cleanly: {e:#}");
+        }
         let errors = ERRORS.load(std::sync::atomic::Ordering::SeqCst);
-        if errors > 0 && !std::thread::panicking() {
+        if errors > 0 {
             panic!("{errors} ERROR events were logged (see the test output): each is a weft bug");
         }
     }

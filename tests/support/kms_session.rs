@@ -15,10 +15,36 @@ pub fn kms_to_myself() -> std::sync::MutexGuard<'static, ()> {
     KMS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// weft as the session compositor, stopped (SIGTERM, then SIGKILL) when dropped.
+/// weft as the session compositor, stopped (SIGTERM, then SIGKILL) when dropped. Its log is
+/// read as it runs (passed on to the test's output): an ERROR line in it fails the test when
+/// the session ends, as in the host tests' harness (an ERROR is a weft bug).
 pub struct Session {
     pub child: Child,
     runtime: PathBuf,
+    errors: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    log: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Whether `line` of weft's log (tracing's format, colours and all) is an ERROR event. smithay's
+/// X11 event thread logs its connection closing at ERROR every time Xwayland exits: not weft's.
+fn is_error(line: &str) -> bool {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An escape sequence: up to and with its final letter.
+            for e in chars.by_ref() {
+                if e.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    let mut words = plain.split_whitespace();
+    let _time = words.next();
+    words.next() == Some("ERROR") && !plain.contains("smithay::utils::x11rb")
 }
 
 impl Session {
@@ -44,10 +70,29 @@ impl Session {
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("DISPLAY")
             .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("weft starts");
-        let me = Self { child, runtime };
+        let mut child = child;
+        let errors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let log = child.stderr.take().map(|stderr| {
+            let errors = errors.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if is_error(&line) {
+                        errors.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    eprintln!("{line}");
+                }
+            })
+        });
+        let me = Self {
+            child,
+            runtime,
+            errors,
+            log,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !me.runtime.join("wayland-drm").exists() {
             assert!(Instant::now() < deadline, "weft did not open its socket");
@@ -100,14 +145,26 @@ impl Drop for Session {
             .arg(self.child.id().to_string())
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut ended = false;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
+                ended = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !ended {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // Its log to the end (the pipe closes with the process).
+        if let Some(log) = self.log.take() {
+            let _ = log.join();
+        }
+        let errors = self.errors.load(std::sync::atomic::Ordering::SeqCst);
+        if errors > 0 && !std::thread::panicking() {
+            panic!("weft logged {errors} ERROR lines (see the output above): each is a weft bug");
+        }
     }
 }
 
