@@ -25,8 +25,11 @@ pub struct Session {
     log: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Whether `line` of weft's log (tracing's format, colours and all) is an ERROR event. smithay's
-/// X11 event thread logs its connection closing at ERROR every time Xwayland exits: not weft's.
+/// Whether `line` of weft's log (tracing's format, colours and all) is an ERROR event of weft's.
+/// Two of smithay's are not: its X11 event thread logs its connection closing at ERROR every
+/// time Xwayland exits, and its DRM device logs "Failed to drop drm master state" at ERROR where
+/// there is no master left to drop — libseat's seatd revokes it itself when the session pauses
+/// (EINVAL), and an unplugged or unbound device has none (ENODEV).
 fn is_error(line: &str) -> bool {
     let mut plain = String::with_capacity(line.len());
     let mut chars = line.chars();
@@ -44,7 +47,10 @@ fn is_error(line: &str) -> bool {
     }
     let mut words = plain.split_whitespace();
     let _time = words.next();
-    words.next() == Some("ERROR") && !plain.contains("smithay::utils::x11rb")
+    let not_weft = plain.contains("smithay::utils::x11rb")
+        || (plain.contains("smithay::backend::drm::device")
+            && plain.contains("Failed to drop drm master state"));
+    words.next() == Some("ERROR") && !not_weft
 }
 
 impl Session {
