@@ -249,6 +249,11 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
         config: args
             .config
             .or_else(|| weft_compositor::config::default_path().filter(|p| p.exists())),
+        // SIGTERM, SIGINT and SIGHUP stop weft cleanly (sockets, X11 display and locks removed).
+        stop_signals: weft_backends::signals::install()
+            .map(std::sync::Arc::new)
+            .inspect_err(|e| tracing::warn!(error = %e, "no stop-signal handlers: a signal ends weft without cleaning up"))
+            .ok(),
         devices: weft_compositor::DeviceOptions {
             render_device: args.render_device,
             simulate: args.simulate_devices,

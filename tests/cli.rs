@@ -175,3 +175,69 @@ fn the_drm_backend_says_why_it_cannot_start() {
     }
     let _ = std::fs::remove_dir_all(runtime);
 }
+
+/// SIGTERM, SIGINT and SIGHUP stop weft cleanly, as a session manager or Ctrl+C in a terminal
+/// stops it: it exits with status 0, and its Wayland and IPC sockets and its X11 display's lock
+/// and sockets are gone.
+#[test]
+fn a_stop_signal_stops_weft_cleanly() {
+    for signal in ["TERM", "INT", "HUP"] {
+        let runtime = weft::private_runtime_dir("cli-signal").unwrap();
+        let mut child = weft()
+            .args([
+                "--backend",
+                "headless",
+                "--output",
+                "320x240@60",
+                "--socket",
+                "sig",
+            ])
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .spawn()
+            .expect("weft starts");
+        let socket = runtime.join("sig");
+        let ipc = runtime.join("weft-sig.sock");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !ipc.exists() {
+            assert!(std::time::Instant::now() < deadline, "weft did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let outputs = weft()
+            .args(["msg", "--socket", "sig", "--json", "outputs"])
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .output()
+            .expect("weft msg");
+        assert!(outputs.status.success(), "{outputs:?}");
+        let outputs: serde_json::Value = serde_json::from_slice(&outputs.stdout).expect("json");
+        let display = outputs[0]["x11_display"].as_str().map(str::to_string);
+        let lock = display.as_deref().map(|d| {
+            std::path::PathBuf::from(format!("/tmp/.X{}-lock", d.trim_start_matches(':')))
+        });
+        if let Some(lock) = &lock {
+            assert!(lock.exists(), "{} reserved", lock.display());
+        }
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "SIG{signal}: weft did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(status.success(), "SIG{signal}: weft ended with {status}");
+        assert!(!socket.exists(), "SIG{signal}: the Wayland socket is left");
+        assert!(!ipc.exists(), "SIG{signal}: the IPC socket is left");
+        if let Some(lock) = &lock {
+            assert!(!lock.exists(), "SIG{signal}: {} is left", lock.display());
+        }
+        let _ = std::fs::remove_dir_all(&runtime);
+    }
+}

@@ -6,4 +6,5 @@ pub mod dispatch;
 pub mod drm;
 pub mod headless;
 pub mod server;
+pub mod signals;
 pub mod winit;

@@ -52,6 +52,9 @@ pub struct ServerOptions {
     /// The configuration file (`None`: weft's defaults; the binary passes
     /// `weft_compositor::config::default_path()` unless `--config` names another).
     pub config: Option<PathBuf>,
+    /// Readable once a stop signal came ([`crate::signals`]; the binary installs them): weft
+    /// stops cleanly then.
+    pub stop_signals: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// Names of the sockets a running server listens on.
@@ -94,6 +97,8 @@ pub struct Served {
     _ipc: IpcSocket,
     /// Exit status of the client, once it exited (with `exit_with_client`).
     pub client_status: std::rc::Rc<std::cell::Cell<Option<i32>>>,
+    /// The Wayland socket's source: removed (the socket file and its lock deleted) at the stop.
+    listening: calloop::RegistrationToken,
 }
 
 /// Inserts the display, the listening socket, the IPC socket and the child client into the loop;
@@ -117,7 +122,21 @@ pub fn serve(
     };
     let (socket, socket_name) = bind_wayland_socket(&runtime_dir, options.socket.as_deref())?;
     let handle = event_loop.handle();
-    handle
+    // Removed from the loop when weft stops, so the socket and its lock file go with it.
+    if let Some(signals) = &options.stop_signals {
+        handle
+            .insert_source(
+                Generic::new(signals.clone(), Interest::READ, Mode::Level),
+                |_, signals, state| {
+                    crate::signals::drain(signals);
+                    info!("stop signal: stopping");
+                    state.stop();
+                    Ok(PostAction::Continue)
+                },
+            )
+            .map_err(|e| ServerError::EventLoop(e.to_string()))?;
+    }
+    let listening = handle
         .insert_source(
             Generic::new(socket, Interest::READ, Mode::Level),
             |_, socket, state| {
@@ -181,6 +200,7 @@ pub fn serve(
         endpoints,
         _ipc: ipc,
         client_status,
+        listening,
     })
 }
 
@@ -266,6 +286,13 @@ impl Served {
             }
         }
         tracing::info!("{backend} backend stopped");
+        self.close(&event_loop.handle());
         self.client_status.get().unwrap_or(0)
+    }
+
+    /// No new clients: the Wayland socket and its lock file go now (the loop's sources may
+    /// outlive the loop, held by handles in the state).
+    pub fn close(&self, handle: &calloop::LoopHandle<'static, weft_compositor::Weft>) {
+        handle.remove(self.listening);
     }
 }

@@ -291,6 +291,7 @@ pub fn run(options: WinitOptions) -> Result<i32, WinitError> {
     // The swapchain and its surface go before the window (they hold it alive), then the renderer with
     // the state.
     drop(nested);
+    served.close(&event_loop.handle());
     Ok(served.client_status.get().unwrap_or(0))
 }
 
