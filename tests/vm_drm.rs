@@ -1128,6 +1128,10 @@ fn an_idle_session_does_not_flip() {
         flips.iter().all(|f| *f <= 1),
         "idle outputs flipped: {flips:?} in 2 s"
     );
+    for name in &names {
+        let stats = kms_stats(&weft, name);
+        assert_eq!(stats["flips_per_second"], 0, "{name}: {stats}");
+    }
     // A frame callback wakes it: answered, and the output presents again.
     let start = std::time::Instant::now();
     frames_answered(&mut c, &t, 300);

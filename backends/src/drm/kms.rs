@@ -845,6 +845,7 @@ impl KmsOutput {
         self.back = (self.back + 1) % self.buffers.len();
         self.flipping = true;
         self.frames += 1;
+        self.stats.flipped();
         self.queued = queued;
         self.queued_zero_copy = false;
         Ok(())
@@ -1032,6 +1033,7 @@ impl KmsOutput {
         self.release_at(out_fence, handle);
         self.flipping = true;
         self.frames += 1;
+        self.stats.flipped();
         self.queued = vec![candidate.hold];
         self.queued_zero_copy = true;
         let how = if at.scales() {

@@ -283,6 +283,12 @@ impl Weft {
         self.outputs.slots.iter().position(|o| o.name() == name)
     }
 
+    /// Output `name`'s place and slot.
+    pub(crate) fn slot_named_mut(&mut self, name: &str) -> Option<(usize, &mut OutputSlot)> {
+        let index = self.output_index(name)?;
+        Some((index, self.outputs.slots.get_mut(index)?))
+    }
+
     pub(crate) fn renderer_and_slot(
         &mut self,
         index: usize,

@@ -27,12 +27,9 @@ impl Weft {
 
     /// Turns output `name` on or off.
     pub fn set_output_enabled(&mut self, name: &str, on: bool) -> Result<(), PowerError> {
-        let index = self
-            .output_index(name)
+        let (index, slot) = self
+            .slot_named_mut(name)
             .ok_or_else(|| PowerError::NoOutput(name.to_string()))?;
-        let Some(slot) = self.outputs.slots.get_mut(index) else {
-            return Err(PowerError::NoOutput(name.to_string()));
-        };
         if slot.enabled == on {
             return Ok(());
         }

@@ -79,12 +79,9 @@ impl Weft {
     /// scale follow, and it is drawn whole again.
     pub fn set_output_scale(&mut self, name: &str, scale: f64) -> Result<(), ScaleError> {
         let scale = check(scale)?;
-        let index = self
-            .output_index(name)
+        let (_, slot) = self
+            .slot_named_mut(name)
             .ok_or_else(|| ScaleError::NoOutput(name.to_string()))?;
-        let Some(slot) = self.outputs.slots.get_mut(index) else {
-            return Err(ScaleError::NoOutput(name.to_string()));
-        };
         if slot.scale == scale {
             return Ok(());
         }

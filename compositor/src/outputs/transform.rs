@@ -183,12 +183,9 @@ impl Weft {
     /// Shows output `name` turned by `t`: its logical size, the layout and fullscreen or
     /// maximized windows follow, and it is drawn whole again.
     pub fn set_output_transform(&mut self, name: &str, t: Transform) -> Result<(), TransformError> {
-        let index = self
-            .output_index(name)
+        let (_, slot) = self
+            .slot_named_mut(name)
             .ok_or_else(|| TransformError::NoOutput(name.to_string()))?;
-        let Some(slot) = self.outputs.slots.get_mut(index) else {
-            return Err(TransformError::NoOutput(name.to_string()));
-        };
         if slot.transform == t {
             return Ok(());
         }
