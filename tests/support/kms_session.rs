@@ -16,8 +16,9 @@ pub fn kms_to_myself() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// weft as the session compositor, stopped (SIGTERM, then SIGKILL) when dropped. Its log is
-/// read as it runs (passed on to the test's output): an ERROR line in it fails the test when
-/// the session ends, as in the host tests' harness (an ERROR is a weft bug).
+/// read as it runs (passed on to the test's output): an ERROR line in it, or a stop that is not
+/// clean (not within 10 s, or not with status 0), fails the test when the session ends, as in
+/// the host tests' harness (an ERROR is a weft bug).
 pub struct Session {
     pub child: Child,
     runtime: PathBuf,
@@ -150,16 +151,17 @@ impl Drop for Session {
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
+        // SIGTERM stops weft cleanly (backends/src/signals.rs): it must end, and end well.
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut ended = false;
+        let mut ended = None;
         while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                ended = true;
+            if let Ok(Some(status)) = self.child.try_wait() {
+                ended = Some(status);
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        if !ended {
+        if ended.is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
@@ -167,8 +169,16 @@ impl Drop for Session {
         if let Some(log) = self.log.take() {
             let _ = log.join();
         }
+        if std::thread::panicking() {
+            return;
+        }
+        match ended {
+            None => panic!("weft did not stop within 10 s of SIGTERM (killed)"),
+            Some(status) if !status.success() => panic!("weft stopped with {status}"),
+            Some(_) => {}
+        }
         let errors = self.errors.load(std::sync::atomic::Ordering::SeqCst);
-        if errors > 0 && !std::thread::panicking() {
+        if errors > 0 {
             panic!("weft logged {errors} ERROR lines (see the output above): each is a weft bug");
         }
     }
